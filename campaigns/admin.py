@@ -1,0 +1,75 @@
+from django.contrib import admin
+
+from campaigns.models import SKU, Brand, Campaign, PerformanceFact, Retailer, RetailerItem
+
+
+@admin.register(Retailer)
+class RetailerAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "reporting_currency", "timezone", "default_attribution_window_days",
+                    "default_attribution_model", "is_active"]  # fmt: skip
+    list_filter = ["is_active", "reporting_currency", "default_attribution_model"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant"]
+    list_filter = ["tenant"]
+    search_fields = ["name", "tenant__name"]
+    autocomplete_fields = ["tenant"]
+
+
+class RetailerItemInline(admin.TabularInline):
+    model = RetailerItem
+    extra = 0
+    fields = ["retailer", "item_id"]
+
+
+@admin.register(SKU)
+class SKUAdmin(admin.ModelAdmin):
+    list_display = ["sku_code", "name", "tenant", "brand", "category", "price", "unit_cost", "currency", "stock_units"]
+    list_filter = ["tenant", "brand", "category", "is_active"]
+    search_fields = ["sku_code", "name", "gtin", "retailer_items__item_id"]
+    autocomplete_fields = ["tenant", "brand"]
+    inlines = [RetailerItemInline]
+
+    def save_formset(self, request, form, formset, change):
+        for obj in formset.save(commit=False):
+            obj.tenant = form.instance.tenant
+            obj.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+
+
+@admin.register(RetailerItem)
+class RetailerItemAdmin(admin.ModelAdmin):
+    list_display = ["item_id", "retailer", "sku", "tenant"]
+    list_filter = ["retailer", "tenant"]
+    search_fields = ["item_id", "sku__sku_code", "sku__name"]
+    autocomplete_fields = ["sku", "tenant"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "tenant", "retailer", "brand", "placement_type", "status", "budget", "budget_currency",
+                    "start_date", "end_date"]  # fmt: skip
+    list_filter = ["tenant", "retailer", "placement_type", "status"]
+    search_fields = ["name", "external_id", "brand__name"]
+    autocomplete_fields = ["tenant", "brand"]
+    date_hierarchy = "start_date"
+
+
+@admin.register(PerformanceFact)
+class PerformanceFactAdmin(admin.ModelAdmin):
+    list_display = ["date", "tenant", "retailer", "campaign", "sku", "placement_type", "impressions", "clicks",
+                    "spend", "attributed_sales", "currency", "attribution_window_days"]  # fmt: skip
+    list_filter = ["tenant", "retailer", "placement_type", "attribution_window_days", "currency"]
+    search_fields = ["campaign__name", "campaign__external_id", "sku__sku_code"]
+    date_hierarchy = "date"
+    list_select_related = ["tenant", "retailer", "campaign", "sku"]
+    raw_id_fields = ["campaign", "sku", "ingest_batch"]
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        # Facts come from ingest batches; editing one by hand would break the batch's reconciliation.
+        return False

@@ -1,0 +1,133 @@
+"""Reads of campaign and performance data. Every function takes the tenant first: there is no unscoped read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Max, Min, QuerySet, Sum
+from django.db.models.functions import TruncWeek
+
+from campaigns.models import SKU, Brand, Campaign, PerformanceFact
+from governance.models import Tenant
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class PerformanceFilter:
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    retailer_code: str | None = None
+    placement_type: str | None = None
+    campaign_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PerformanceTotals:
+    impressions: int
+    clicks: int
+    spend: Decimal
+    attributed_sales: Decimal
+    attributed_units: int
+
+    @property
+    def roas(self) -> Decimal | None:
+        """Attributed ROAS as retailers report it (attributed sales / spend)."""
+        return (self.attributed_sales / self.spend) if self.spend else None
+
+    @property
+    def ctr(self) -> float | None:
+        return self.clicks / self.impressions if self.impressions else None
+
+
+def brand_list(*, tenant: Tenant) -> QuerySet[Brand]:
+    return Brand.objects.filter(tenant=tenant)
+
+
+def sku_list(*, tenant: Tenant) -> QuerySet[SKU]:
+    return SKU.objects.filter(tenant=tenant).select_related("brand")
+
+
+def campaign_list(*, tenant: Tenant) -> QuerySet[Campaign]:
+    return Campaign.objects.filter(tenant=tenant).select_related("retailer", "brand")
+
+
+def performance_facts(*, tenant: Tenant, filters: PerformanceFilter | None = None) -> QuerySet[PerformanceFact]:
+    qs = PerformanceFact.objects.filter(tenant=tenant)
+    f = filters or PerformanceFilter()
+    if f.date_from:
+        qs = qs.filter(date__gte=f.date_from)
+    if f.date_to:
+        qs = qs.filter(date__lte=f.date_to)
+    if f.retailer_code:
+        qs = qs.filter(retailer__code=f.retailer_code)
+    if f.placement_type:
+        qs = qs.filter(placement_type=f.placement_type)
+    if f.campaign_id:
+        qs = qs.filter(campaign_id=f.campaign_id)
+    return qs
+
+
+_SUMS = {
+    "impressions": Sum("impressions"),
+    "clicks": Sum("clicks"),
+    "spend": Sum("spend"),
+    "attributed_sales": Sum("attributed_sales"),
+    "attributed_units": Sum("attributed_units"),
+}
+
+
+def _totals(row: dict) -> PerformanceTotals:
+    return PerformanceTotals(
+        impressions=row["impressions"] or 0,
+        clicks=row["clicks"] or 0,
+        spend=row["spend"] or ZERO,
+        attributed_sales=row["attributed_sales"] or ZERO,
+        attributed_units=row["attributed_units"] or 0,
+    )
+
+
+def performance_totals(*, tenant: Tenant, filters: PerformanceFilter | None = None) -> PerformanceTotals:
+    return _totals(performance_facts(tenant=tenant, filters=filters).aggregate(**_SUMS))
+
+
+def performance_by_channel(
+    *, tenant: Tenant, filters: PerformanceFilter | None = None
+) -> list[tuple[str, str, str, PerformanceTotals]]:
+    """(retailer code, retailer name, placement type, totals) per channel, biggest spend first."""
+    rows = (
+        performance_facts(tenant=tenant, filters=filters)
+        .values("retailer__code", "retailer__name", "placement_type")
+        .annotate(**_SUMS)
+        .order_by()
+    )
+    result = [(r["retailer__code"], r["retailer__name"], r["placement_type"], _totals(r)) for r in rows]
+    result.sort(key=lambda item: (-item[3].spend, item[0], item[2]))
+    return result
+
+
+def performance_weekly(
+    *, tenant: Tenant, filters: PerformanceFilter | None = None
+) -> list[tuple[dt.date, str, PerformanceTotals]]:
+    """(week start (Monday), retailer code, totals), in week order."""
+    rows = (
+        performance_facts(tenant=tenant, filters=filters)
+        .annotate(week=TruncWeek("date"))
+        .values("week", "retailer__code")
+        .annotate(**_SUMS)
+        .order_by("week", "retailer__code")
+    )
+    out = []
+    for r in rows:
+        week = r["week"]
+        if isinstance(week, dt.datetime):
+            week = week.date()
+        out.append((week, r["retailer__code"], _totals(r)))
+    return out
+
+
+def performance_date_range(*, tenant: Tenant) -> tuple[dt.date | None, dt.date | None]:
+    bounds = PerformanceFact.objects.filter(tenant=tenant).aggregate(first=Min("date"), last=Max("date"))
+    return bounds["first"], bounds["last"]

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+from governance.currencies import validate_currency
+
+
+class Role(models.TextChoices):
+    MARKETER = "marketer", "Marketer"
+    REVIEWER = "reviewer", "Reviewer"
+    ADMIN = "admin", "Admin"
+
+
+class Tenant(models.Model):
+    """An advertiser: a brand owner, or an agency's client. Every business object belongs to exactly one."""
+
+    class Kind(models.TextChoices):
+        BRAND_OWNER = "brand_owner", "Brand owner"
+        AGENCY_CLIENT = "agency_client", "Agency client"
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.BRAND_OWNER)
+    reporting_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="membership_unique_user_tenant")]
+        ordering = ["tenant__name", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant} ({self.role})"
+
+
+class APIKey(models.Model):
+    """A partner's credential. Only a SHA-256 of the secret is stored; the key is shown once at creation.
+
+    Keys are 256-bit random strings, so a fast hash is safe here (no dictionary to attack), and lookups stay
+    constant-time per request through the public ``prefix``.
+    """
+
+    PREFIX_LENGTH = 12
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MARKETER)
+    prefix = models.CharField(
+        max_length=PREFIX_LENGTH, unique=True, validators=[RegexValidator(r"^[A-Za-z0-9]+$")], editable=False
+    )
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["tenant__name", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @staticmethod
+    def hash_secret(raw_key: str) -> str:
+        return hashlib.sha256(raw_key.encode()).hexdigest()
+
+    @classmethod
+    def generate_raw_key(cls) -> tuple[str, str]:
+        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+        prefix = "".join(secrets.choice(alphabet) for _ in range(cls.PREFIX_LENGTH))
+        return prefix, f"rmn_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+class AuditLog(models.Model):
+    """Append-only: rows are never updated or deleted through the application (admin is read-only too)."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_api_key = models.ForeignKey(APIKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=200, help_text="Who or what acted, readable after deletions.")
+    action = models.CharField(max_length=100, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}#{self.object_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Audit log entries are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Audit log entries are append-only and cannot be deleted.")

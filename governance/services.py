@@ -1,0 +1,58 @@
+"""Writes for tenants, API keys and the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from governance.models import APIKey, AuditLog, Role, Tenant
+
+
+def audit_record(
+    *,
+    action: str,
+    tenant: Tenant | None = None,
+    user=None,
+    api_key: APIKey | None = None,
+    actor_label: str | None = None,
+    obj: Any = None,
+    detail: dict | None = None,
+) -> AuditLog:
+    if actor_label is None:
+        if api_key is not None:
+            actor_label = f"api-key:{api_key.prefix}"
+        elif user is not None and getattr(user, "is_authenticated", False):
+            actor_label = f"user:{user.get_username()}"
+        else:
+            actor_label = "system"
+    return AuditLog.objects.create(
+        tenant=tenant,
+        actor_user=user if getattr(user, "is_authenticated", False) else None,
+        actor_api_key=api_key,
+        actor_label=actor_label,
+        action=action,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        detail=detail or {},
+    )
+
+
+def api_key_create(*, tenant: Tenant, name: str, role: str = Role.MARKETER, created_by=None) -> tuple[APIKey, str]:
+    """Create a key and return it with the raw secret, which is never stored and cannot be shown again."""
+    prefix, raw = APIKey.generate_raw_key()
+    with transaction.atomic():
+        key = APIKey.objects.create(
+            tenant=tenant, name=name, role=role, prefix=prefix, key_hash=APIKey.hash_secret(raw), created_by=created_by
+        )
+        audit_record(action="api_key.create", tenant=tenant, user=created_by, obj=key, detail={"role": role})
+    return key, raw
+
+
+def api_key_revoke(*, key: APIKey, user=None) -> APIKey:
+    with transaction.atomic():
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(action="api_key.revoke", tenant=key.tenant, user=user, obj=key)
+    return key

@@ -1,0 +1,46 @@
+"""One error shape for every API error:
+
+    {"error": {"status": 400, "code": "invalid", "message": "...", "fields": {"spend": ["..."]}}}
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _flatten(detail) -> str:
+    if isinstance(detail, dict):
+        parts = [f"{key}: {_flatten(value)}" for key, value in detail.items()]
+        return "; ".join(parts)
+    if isinstance(detail, list):
+        return " ".join(_flatten(item) for item in detail)
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    body: dict = {"status": response.status_code}
+    if isinstance(exc, exceptions.ValidationError):
+        body["code"] = "invalid"
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        body["message"] = "The request is invalid: " + _flatten(detail)
+        body["fields"] = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        body["code"] = codes if isinstance(codes, str) else "error"
+        body["message"] = _flatten(response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data)
+    return Response({"error": body}, status=response.status_code, headers=_headers(response))
+
+
+def _headers(response) -> dict:
+    return {key: value for key, value in response.items() if key.lower() in {"retry-after", "www-authenticate", "allow"}}
