@@ -5,8 +5,15 @@ from campaigns.models import SKU, Brand, Campaign, PerformanceFact, Retailer, Re
 
 @admin.register(Retailer)
 class RetailerAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "reporting_currency", "timezone", "default_attribution_window_days",
-                    "default_attribution_model", "is_active"]  # fmt: skip
+    list_display = [
+        "code",
+        "name",
+        "reporting_currency",
+        "timezone",
+        "default_attribution_window_days",
+        "default_attribution_model",
+        "is_active",
+    ]
     list_filter = ["is_active", "reporting_currency", "default_attribution_model"]
     search_fields = ["code", "name"]
 
@@ -51,8 +58,18 @@ class RetailerItemAdmin(admin.ModelAdmin):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["name", "tenant", "retailer", "brand", "placement_type", "status", "budget", "budget_currency",
-                    "start_date", "end_date"]  # fmt: skip
+    list_display = [
+        "name",
+        "tenant",
+        "retailer",
+        "brand",
+        "placement_type",
+        "status",
+        "budget",
+        "budget_currency",
+        "start_date",
+        "end_date",
+    ]
     list_filter = ["tenant", "retailer", "placement_type", "status"]
     search_fields = ["name", "external_id", "brand__name"]
     autocomplete_fields = ["tenant", "brand"]
@@ -61,8 +78,20 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(PerformanceFact)
 class PerformanceFactAdmin(admin.ModelAdmin):
-    list_display = ["date", "tenant", "retailer", "campaign", "sku", "placement_type", "impressions", "clicks",
-                    "spend", "attributed_sales", "currency", "attribution_window_days"]  # fmt: skip
+    list_display = [
+        "date",
+        "tenant",
+        "retailer",
+        "campaign",
+        "sku",
+        "placement_type",
+        "impressions",
+        "clicks",
+        "spend",
+        "attributed_sales",
+        "currency",
+        "attribution_window_days",
+    ]
     list_filter = ["tenant", "retailer", "placement_type", "attribution_window_days", "currency"]
     search_fields = ["campaign__name", "campaign__external_id", "sku__sku_code"]
     date_hierarchy = "date"

@@ -189,14 +189,23 @@ class PerformanceFact(models.Model):
     original_attributed_sales = models.DecimalField(**MONEY)
     fx_rate = models.DecimalField(max_digits=20, decimal_places=10, default=1, help_text="original × rate = reporting")
     ingest_batch = models.ForeignKey(
-        "harmonization.IngestBatch", on_delete=models.PROTECT, related_name="facts", help_text="Where the row came from."
+        "harmonization.IngestBatch",
+        on_delete=models.PROTECT,
+        related_name="facts",
+        help_text="Where the row came from.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
     NATURAL_KEY = (
-        "tenant", "retailer", "campaign", "sku", "date", "placement_type",
-        "attribution_window_days", "attribution_model",
-    )  # fmt: skip
+        "tenant",
+        "retailer",
+        "campaign",
+        "sku",
+        "date",
+        "placement_type",
+        "attribution_window_days",
+        "attribution_model",
+    )
 
     class Meta:
         verbose_name = "performance fact"
@@ -204,23 +213,41 @@ class PerformanceFact(models.Model):
         constraints = [
             # NULL SKUs (campaign-level rows) need their own key: NULLs never collide in a plain UNIQUE index.
             models.UniqueConstraint(
-                fields=["tenant", "retailer", "campaign", "sku", "date", "placement_type",
-                        "attribution_window_days", "attribution_model"],
+                fields=[
+                    "tenant",
+                    "retailer",
+                    "campaign",
+                    "sku",
+                    "date",
+                    "placement_type",
+                    "attribution_window_days",
+                    "attribution_model",
+                ],
                 condition=Q(sku__isnull=False),
                 name="fact_natural_key_sku",
             ),
             models.UniqueConstraint(
-                fields=["tenant", "retailer", "campaign", "date", "placement_type",
-                        "attribution_window_days", "attribution_model"],
+                fields=[
+                    "tenant",
+                    "retailer",
+                    "campaign",
+                    "date",
+                    "placement_type",
+                    "attribution_window_days",
+                    "attribution_model",
+                ],
                 condition=Q(sku__isnull=True),
                 name="fact_natural_key_campaign",
             ),
             models.CheckConstraint(
-                condition=Q(impressions__gte=0) & Q(clicks__gte=0) & Q(attributed_units__gte=0)
-                & Q(spend__gte=0) & Q(attributed_sales__gte=0),
+                condition=Q(impressions__gte=0)
+                & Q(clicks__gte=0)
+                & Q(attributed_units__gte=0)
+                & Q(spend__gte=0)
+                & Q(attributed_sales__gte=0),
                 name="fact_non_negative",
             ),
-        ]  # fmt: skip
+        ]
         indexes = [
             models.Index(fields=["tenant", "date"], name="fact_tenant_date"),
             models.Index(fields=["tenant", "retailer", "placement_type", "date"], name="fact_tenant_channel_date"),

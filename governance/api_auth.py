@@ -66,5 +66,9 @@ class APIKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "Value: `Api-Key rmn_<prefix>_<secret>`"}  # fmt: skip
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Value: `Api-Key rmn_<prefix>_<secret>`",
+        }

@@ -5,8 +5,19 @@ from optimizer.models import LiftStudy, SimulationTruth
 
 @admin.register(LiftStudy)
 class LiftStudyAdmin(admin.ModelAdmin):
-    list_display = ["tenant", "retailer", "placement_type", "start_date", "end_date", "spend", "incremental_sales",
-                    "incremental_sales_se", "currency", "method", "source"]  # fmt: skip
+    list_display = [
+        "tenant",
+        "retailer",
+        "placement_type",
+        "start_date",
+        "end_date",
+        "spend",
+        "incremental_sales",
+        "incremental_sales_se",
+        "currency",
+        "method",
+        "source",
+    ]
     list_filter = ["tenant", "retailer", "placement_type", "method", "source"]
     search_fields = ["notes", "retailer__name", "tenant__name"]
     date_hierarchy = "end_date"

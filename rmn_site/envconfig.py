@@ -81,7 +81,9 @@ def database_config(raw: str | None, *, sqlite_default: Path, conn_max_age: int)
     if scheme == "sqlite":
         path = raw.split("sqlite://", 1)[1]
         if not path.startswith("/") or path == "/":
-            raise ImproperlyConfigured(f"DATABASE_URL={raw!r}: a SQLite URL needs an absolute path (sqlite:////abs/file.db).")
+            raise ImproperlyConfigured(
+                f"DATABASE_URL={raw!r}: a SQLite URL needs an absolute path (sqlite:////abs/file.db)."
+            )
         return _sqlite_config(Path(path))
     config = dj_database_url.parse(raw, conn_max_age=conn_max_age, conn_health_checks=True)
     if not config.get("NAME"):
@@ -123,7 +125,9 @@ def broker_url(raw: str | None, *, folder: Path) -> tuple[str, dict]:
         }
     scheme = urlsplit(raw).scheme
     if scheme not in _BROKER_SCHEMES:
-        raise ImproperlyConfigured(f"CELERY_BROKER_URL={raw!r}: unsupported scheme {scheme!r}; use redis://host:6379/0.")
+        raise ImproperlyConfigured(
+            f"CELERY_BROKER_URL={raw!r}: unsupported scheme {scheme!r}; use redis://host:6379/0."
+        )
     return raw, {}
 
 

@@ -140,9 +140,7 @@ CACHES = {
 # --- Celery -----------------------------------------------------------------------------------------------
 CELERY_DIR = env_path("CELERY_DATA_DIR", VAR_DIR / "celery")
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_url(env_str("CELERY_BROKER_URL"), folder=CELERY_DIR)
-CELERY_RESULT_BACKEND = result_backend(
-    env_str("CELERY_RESULT_BACKEND"), broker=CELERY_BROKER_URL, folder=CELERY_DIR
-)
+CELERY_RESULT_BACKEND = result_backend(env_str("CELERY_RESULT_BACKEND"), broker=CELERY_BROKER_URL, folder=CELERY_DIR)
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 CELERY_TASK_ROUTES = {"ml.tasks.*": {"queue": "gpu"}}
 CELERY_TASK_ACKS_LATE = True

@@ -3,4 +3,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("rmn_site.api.urls")),
+    path("", include("campaigns.urls")),
 ]

@@ -63,7 +63,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     def get_tenant_queryset(self, *, tenant: Tenant) -> QuerySet:
         raise ImproperlyConfigured(f"{type(self).__name__} must define get_tenant_queryset().")
 
-    def get_queryset(self):  # noqa: D102 - the one place queries are scoped
+    def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return self.get_tenant_queryset(tenant=Tenant(pk=0)).none()
         return self.get_tenant_queryset(tenant=self.tenant)
@@ -82,4 +82,4 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         return {"user": self.request.user, "api_key": None}
 
 
-__all__ = ["TenantScopedViewSet", "api_access", "access_for_user"]
+__all__ = ["TenantScopedViewSet", "access_for_user", "api_access"]

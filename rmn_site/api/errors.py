@@ -1,6 +1,6 @@
 """One error shape for every API error:
 
-    {"error": {"status": 400, "code": "invalid", "message": "...", "fields": {"spend": ["..."]}}}
+{"error": {"status": 400, "code": "invalid", "message": "...", "fields": {"spend": ["..."]}}}
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from rmn_site.errors import DomainError
 
 
 def _flatten(detail) -> str:
@@ -22,6 +24,9 @@ def _flatten(detail) -> str:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        field = exc.field or "non_field_errors"
+        exc = exceptions.ValidationError({field: [exc.message]}, code=exc.code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
@@ -38,9 +43,13 @@ def exception_handler(exc, context):
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         body["code"] = codes if isinstance(codes, str) else "error"
-        body["message"] = _flatten(response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data)
+        body["message"] = _flatten(
+            response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data
+        )
     return Response({"error": body}, status=response.status_code, headers=_headers(response))
 
 
 def _headers(response) -> dict:
-    return {key: value for key, value in response.items() if key.lower() in {"retry-after", "www-authenticate", "allow"}}
+    return {
+        key: value for key, value in response.items() if key.lower() in {"retry-after", "www-authenticate", "allow"}
+    }
