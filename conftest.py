@@ -7,6 +7,7 @@ Personas (as in healthchecks' BaseTestCase): ``owner`` (admin of Acme), ``market
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
 
 import pytest
@@ -123,3 +124,54 @@ def catalog(tenants, retailers):
                 )
         out[slug] = {"brand": brand, "skus": skus, "campaigns": campaigns, "batch": batch}
     return out
+
+
+def _database_url_for_worker(settings_dict: dict) -> str:
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{auth}{settings_dict.get('HOST') or 'localhost'}{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real ``celery worker`` process on the configured broker (Redis in CI, the folder broker by default),
+    reading the test database. Tests that use it need committed data (``transactional_db``)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from django.db import connection
+
+    from rmn_site.celery import app
+
+    with django_db_blocker.unblock():
+        db_url = _database_url_for_worker(connection.settings_dict)
+    app.control.purge()
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {**os.environ, "DATABASE_URL": db_url, "DATABASE_CONN_MAX_AGE": "0"}
+    celery_bin = Path(sys.executable).with_name("celery")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [str(celery_bin), "-A", "rmn_site", "worker", "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
+             "--without-mingle", "--without-gossip", "--hostname", f"pytest-{os.getpid()}@%h"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while b" ready." not in log_path.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"Celery worker did not start:\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.2)
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
