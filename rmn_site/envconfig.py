@@ -84,7 +84,7 @@ def database_config(raw: str | None, *, sqlite_default: Path, conn_max_age: int)
             raise ImproperlyConfigured(
                 f"DATABASE_URL={raw!r}: a SQLite URL needs an absolute path (sqlite:////abs/file.db)."
             )
-        return _sqlite_config(Path(path))
+        return _sqlite_config(Path("/" + path.lstrip("/")))
     config = dj_database_url.parse(raw, conn_max_age=conn_max_age, conn_health_checks=True)
     if not config.get("NAME"):
         raise ImproperlyConfigured(f"DATABASE_URL={raw!r}: the database name is missing (…/NAME at the end).")
