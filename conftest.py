@@ -13,6 +13,15 @@ from decimal import Decimal
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _static_files_without_manifest(settings):
+    # Production serves hashed files from collectstatic's manifest; tests render pages without collecting.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def tenants(db):
     from governance.models import Tenant
