@@ -313,8 +313,7 @@ def demo_logins() -> list[tuple[str, str, str]]:
 
 def demo_exists() -> bool:
     """True when both demo tenants carry their truth; raises when their names are taken by other data."""
-    slugs = [t.slug for t in TENANTS]
-    tenants = Tenant.objects.filter(models.Q(slug__in=slugs) | models.Q(name__in=[t.name for t in TENANTS]))
+    tenants = _demo_tenants()
     if not tenants.exists():
         return False
     seeded = SimulationTruth.objects.filter(tenant__in=tenants, name=TRUTH_NAME).count()
@@ -330,7 +329,7 @@ def demo_exists() -> bool:
 def demo_reset() -> None:
     """Delete everything that belongs to the demo tenants. The tenants and their audit trail stay: the audit log
     is append-only, so the next seed writes into the same tenants."""
-    tenants = list(Tenant.objects.filter(slug__in=[t.slug for t in TENANTS]))
+    tenants = list(_demo_tenants())
     if not tenants:
         return
     known = [PerformanceFact, LiftStudy, SimulationTruth, IngestBatch, Campaign, RetailerItem, SKU, Brand]
@@ -344,6 +343,11 @@ def demo_reset() -> None:
     with transaction.atomic():
         for model in [*others, *known]:
             model._base_manager.filter(**{f"{_tenant_field(model)}__in": tenants}).delete()
+
+
+def _demo_tenants() -> models.QuerySet[Tenant]:
+    slugs, names = [t.slug for t in TENANTS], [t.name for t in TENANTS]
+    return Tenant.objects.filter(models.Q(slug__in=slugs) | models.Q(name__in=names))
 
 
 def _tenant_field(model) -> str | None:
@@ -426,8 +430,8 @@ def _users_upsert(password: str) -> dict:
 
 
 def _tenant_upsert(spec: TenantSeed) -> Tenant:
-    tenant = Tenant.objects.filter(slug=spec.slug).first() or Tenant(slug=spec.slug)
-    tenant.name, tenant.kind, tenant.reporting_currency = spec.name, spec.kind, "USD"
+    tenant = Tenant.objects.filter(models.Q(slug=spec.slug) | models.Q(name=spec.name)).first() or Tenant()
+    tenant.slug, tenant.name, tenant.kind, tenant.reporting_currency = spec.slug, spec.name, spec.kind, "USD"
     tenant.save()
     return tenant
 

@@ -184,7 +184,11 @@ def test_it_refuses_too_short_a_history():
         call_command("seed_demo", "--days", "30", stdout=StringIO())
 
 
-def test_it_refuses_to_adopt_a_foreign_tenant_with_a_demo_name():
-    Tenant.objects.create(name="Acme Foods", slug="acme-foods")
+def test_it_takes_over_a_tenant_with_a_demo_name_only_when_told_to():
+    foreign = Tenant.objects.create(name="Acme Foods", slug="acme-foods")
     with pytest.raises(CommandError, match="--reset"):
         seed()
+    seed("--reset")
+    foreign.refresh_from_db()
+    assert foreign.slug == "acme" and PerformanceFact.objects.filter(tenant=foreign).exists()
+    assert Tenant.objects.count() == 2
