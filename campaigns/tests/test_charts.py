@@ -1,0 +1,69 @@
+import datetime as dt
+
+import pytest
+
+from campaigns.charts import compact_number, line_chart, nice_step, nice_ticks, pivot_weekly
+
+
+def test_it_picks_round_tick_steps():
+    assert nice_step(100, 4) == 25
+    assert nice_step(870, 4) == 250
+    assert nice_step(0.9, 4) == 0.25
+    assert nice_ticks(870) == [0, 250, 500, 750, 1000]
+    assert nice_ticks(1000) == [0, 250, 500, 750, 1000]
+    assert nice_ticks(0) == [0, 1]
+
+
+def test_it_abbreviates_axis_numbers():
+    assert compact_number(0) == "0"
+    assert compact_number(250) == "250"
+    assert compact_number(2.5) == "2.5"
+    assert compact_number(1500) == "1.5k"
+    assert compact_number(20000) == "20k"
+    assert compact_number(2_500_000) == "2.5M"
+
+
+def test_it_pivots_weekly_rows_and_fills_missing_weeks_with_zero():
+    w1, w2 = dt.date(2026, 3, 2), dt.date(2026, 3, 9)
+    weeks, series = pivot_weekly([(w1, "amazon", 10.0), (w2, "amazon", 20.0), (w2, "walmart", 5.0)])
+    assert weeks == [w1, w2]
+    assert series == {"amazon": [10.0, 20.0], "walmart": [0.0, 5.0]}
+
+
+def test_it_maps_values_onto_the_plot_area():
+    chart = line_chart(
+        x_labels=["a", "b", "c"],
+        series=[("s", "Spend", [0.0, 50.0, 100.0])],
+        width=300,
+        height=200,
+        margin=(10, 10, 20, 40),
+    )
+    dots = chart.series[0].dots
+    # x runs from the left edge to the right edge; y from the bottom (0) to the top tick (100).
+    assert [(d.x, d.y) for d in dots] == [(40.0, 180.0), (165.0, 95.0), (290.0, 10.0)]
+    assert chart.series[0].points == "40.0,180.0 165.0,95.0 290.0,10.0"
+    assert [t.label for t in chart.y_ticks] == ["0", "25", "50", "75", "100"]
+    assert chart.y_ticks[0].position == 180.0 and chart.y_ticks[-1].position == 10.0
+    assert [t.label for t in chart.x_ticks] == ["a", "b", "c"]
+
+
+def test_it_thins_x_labels_and_keeps_colors_stable_by_key():
+    labels = [f"w{i}" for i in range(13)]
+    chart = line_chart(
+        x_labels=labels,
+        series=[("walmart", "Walmart", [1.0] * 13), ("amazon", "Amazon", [2.0] * 13)],
+        colors={"amazon": "#000001", "walmart": "#000002"},
+    )
+    assert len(chart.x_ticks) <= 6 and chart.x_ticks[0].label == "w0"
+    assert [s.color for s in chart.series] == ["#000002", "#000001"]
+
+
+def test_it_centres_a_single_week_and_survives_all_zero_values():
+    chart = line_chart(x_labels=["only"], series=[("s", "S", [0.0])], width=200, margin=(0, 0, 0, 0))
+    assert chart.series[0].dots[0].x == 100.0
+    assert chart.series[0].dots[0].y == chart.bottom
+
+
+def test_it_refuses_misaligned_series():
+    with pytest.raises(ValueError, match="'s' has 2 values for 3"):
+        line_chart(x_labels=["a", "b", "c"], series=[("s", "S", [1.0, 2.0])])
