@@ -4,5 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("rmn_site.api.urls")),
+    path("", include("governance.urls")),
+    path("", include("optimizer.urls")),
     path("", include("campaigns.urls")),
 ]

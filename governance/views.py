@@ -1,0 +1,83 @@
+"""Pages for the signed-in shell: tenant switching, the no-tenant page and tenant API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from governance.access import Capability, current_access, switch_tenant
+from governance.forms import APIKeyCreateForm
+from governance.models import APIKey
+from governance.services import api_key_create, api_key_revoke
+
+
+def tenant_page(capability: Capability = Capability.VIEW_DATA) -> Callable:
+    """Login, a current tenant and ``capability`` in it, or no page.
+
+    A signed-in user without any tenant gets a page that says so (not a bare 404); a member without the
+    capability gets 403. The view receives the ``access`` as a keyword argument. The capabilities are also put
+    on ``request.tenant_capabilities`` so the navigation (and the 403 page) can show what the role allows.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            access = current_access(request)
+            if access is None:
+                return render(request, "governance/no_tenant.html")
+            request.tenant_capabilities = {c.value: access.can(c) for c in Capability}
+            access.require(capability)
+            return view(request, *args, access=access, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@login_required
+@require_POST
+def tenant_switch(request: HttpRequest) -> HttpResponse:
+    access = switch_tenant(request, request.POST.get("tenant_id", ""))
+    messages.info(request, f"You are now working in {access.tenant.name}.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+        target = "dashboard"
+    return redirect(target)
+
+
+@tenant_page(Capability.MANAGE_TENANT)
+def api_keys(request: HttpRequest, *, access) -> HttpResponse:
+    form = APIKeyCreateForm(request.POST or None)
+    created = None
+    if request.method == "POST" and form.is_valid():
+        key, raw = api_key_create(
+            tenant=access.tenant,
+            name=form.cleaned_data["name"],
+            role=form.cleaned_data["role"],
+            created_by=request.user,
+        )
+        created = {"key": key, "raw": raw}
+        form = APIKeyCreateForm()
+    keys = APIKey.objects.filter(tenant=access.tenant).select_related("created_by").order_by("-created_at")
+    response = render(request, "governance/api_keys.html", {"form": form, "keys": keys, "created": created})
+    # The raw key is in this response only; keep it out of every cache and the browser's history.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@tenant_page(Capability.MANAGE_TENANT)
+@require_POST
+def api_key_revoke_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    key = get_object_or_404(APIKey, pk=pk, tenant=access.tenant)
+    if key.is_active:
+        api_key_revoke(key=key, user=request.user)
+        messages.success(request, f"Revoked {key.name} ({key.prefix}…). Requests with it now fail.")
+    return redirect("api_keys")
