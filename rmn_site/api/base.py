@@ -9,6 +9,7 @@ from rest_framework import exceptions, permissions, viewsets
 
 from governance.access import Capability, TenantAccess, access_for_user, current_access
 from governance.models import Membership, Tenant
+from rmn_site.api.schema import ApiAutoSchema
 
 TENANT_HEADER = "HTTP_X_TENANT"
 
@@ -39,6 +40,9 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     read_capability: Capability = Capability.VIEW_DATA
     write_capability: Capability = Capability.EDIT_DATA
     permission_classes = [permissions.IsAuthenticated]
+    schema = ApiAutoSchema()
+    # A plain Serializer describing the list filters (see rmn_site.api.inputs.parse_query), or None.
+    query_serializer_class: type | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -73,6 +77,15 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         access = getattr(self, "tenant_access", None)
         context["tenant"] = access.tenant if access else None
         return context
+
+    def validated_input(self, serializer_class=None, *, instance=None, partial: bool = False) -> dict:
+        """The request body checked by the endpoint's serializer; writes then go through a service."""
+        serializer_class = serializer_class or self.get_serializer_class()
+        serializer = serializer_class(
+            instance, data=self.request.data, partial=partial, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
 
     def actor(self) -> dict:
         """Keyword arguments that name who acts, for services and the audit log."""

@@ -1,1 +1,24 @@
-urlpatterns: list = []
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, RetailerViewSet, SKUViewSet
+from governance.api import MeViewSet
+from optimizer.api import LiftStudyViewSet
+
+app_name = "api"
+
+router = SimpleRouter()
+router.register("retailers", RetailerViewSet, basename="retailer")
+router.register("brands", BrandViewSet, basename="brand")
+router.register("skus", SKUViewSet, basename="sku")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("performance", PerformanceViewSet, basename="performance")
+router.register("lift-studies", LiftStudyViewSet, basename="lift-study")
+
+urlpatterns = [
+    path("me/", MeViewSet.as_view({"get": "retrieve"}), name="me"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *router.urls,
+]

@@ -1,0 +1,58 @@
+"""Partner API for lift studies. Creation goes through optimizer.services.lift_study_create."""
+
+from __future__ import annotations
+
+from rest_framework import mixins, serializers, status
+from rest_framework.response import Response
+
+from campaigns.api import RetailerCodeField
+from optimizer.models import LiftStudy
+from optimizer.services import lift_study_create
+from rmn_site.api.base import TenantScopedViewSet
+from rmn_site.api.inputs import StrictInputMixin
+
+
+class LiftStudySerializer(StrictInputMixin, serializers.ModelSerializer):
+    retailer = RetailerCodeField(active_only=True)
+    incremental_roas = serializers.DecimalField(
+        max_digits=None,
+        decimal_places=4,
+        read_only=True,
+        allow_null=True,
+        help_text="incremental_sales / spend (null when spend is 0).",
+    )
+
+    class Meta:
+        model = LiftStudy
+        fields = [
+            "id",
+            "retailer",
+            "placement_type",
+            "start_date",
+            "end_date",
+            "spend",
+            "incremental_sales",
+            "incremental_sales_se",
+            "currency",
+            "method",
+            "source",
+            "notes",
+            "incremental_roas",
+            "created_at",
+        ]
+        read_only_fields = ["created_at"]
+        extra_kwargs = {
+            "currency": {"required": False, "help_text": "ISO 4217; defaults to the tenant's reporting currency."}
+        }
+
+
+class LiftStudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    serializer_class = LiftStudySerializer
+
+    def get_tenant_queryset(self, *, tenant):
+        return LiftStudy.objects.filter(tenant=tenant).select_related("retailer")
+
+    def create(self, request):
+        data = self.validated_input()
+        study = lift_study_create(tenant=self.tenant, retailer_code=data.pop("retailer").code, **data, **self.actor())
+        return Response(LiftStudySerializer(study).data, status=status.HTTP_201_CREATED)
