@@ -15,9 +15,10 @@ class ErrorDetailSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="Readable summary that names the field or parameter at fault.")
     # Published as "fields" (see the extension below): a serializer cannot declare a field of that name.
     field_errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.JSONField(),
         required=False,
-        help_text="Only for 400: messages per input field or query parameter.",
+        help_text="Only for 400: per input field or query parameter, a list of messages (an object of such lists "
+        "for a nested field, such as one entry of retailer_items).",
     )
 
 
