@@ -27,6 +27,7 @@ class Dot:
     y: float
     value: float
     x_label: str
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ def pivot_weekly(rows: Iterable[tuple[dt.date, str, float]]) -> tuple[list[dt.da
     return weeks, {key: [cells.get((week, key), 0.0) for week in weeks] for key in keys}
 
 
+def partial_weeks(weeks: Sequence[dt.date], *, first: dt.date, last: dt.date) -> list[bool]:
+    """For Monday week starts: True where the days ``first``..``last`` cover only part of the week."""
+    return [week < first or week + dt.timedelta(days=6) > last for week in weeks]
+
+
 def line_chart(
     *,
     x_labels: Sequence[str],
@@ -100,11 +106,19 @@ def line_chart(
     margin: tuple[float, float, float, float] = (12, 12, 28, 52),  # top, right, bottom, left
     max_x_ticks: int = 6,
     colors: dict[str, str] | None = None,
+    partial: Sequence[bool] | None = None,
 ) -> LineChart:
-    """Lines for ``series`` ((key, label, values), values aligned with ``x_labels``) on a shared zero-based y axis."""
+    """Lines for ``series`` ((key, label, values), values aligned with ``x_labels``) on a shared zero-based y axis.
+
+    ``partial`` flags x positions that cover only part of their period (a week cut by the date range), so the
+    chart can draw them differently instead of letting a short week look like a collapse.
+    """
     top, right_margin, bottom_margin, left = margin
     right, bottom = width - right_margin, height - bottom_margin
     n = len(x_labels)
+    flags = list(partial) if partial is not None else [False] * n
+    if len(flags) != n:
+        raise ValueError(f"{len(flags)} partial flags for {n} x labels.")
     for key, _, values in series:
         if len(values) != n:
             raise ValueError(f"Series {key!r} has {len(values)} values for {n} x labels.")
@@ -125,7 +139,7 @@ def line_chart(
 
     drawn = []
     for index, (key, label, values) in enumerate(series):
-        dots = tuple(Dot(round(x_at(i), 2), round(y_at(v), 2), v, x_labels[i]) for i, v in enumerate(values))
+        dots = tuple(Dot(round(x_at(i), 2), round(y_at(v), 2), v, x_labels[i], flags[i]) for i, v in enumerate(values))
         color = (colors or {}).get(key, PALETTE[index % len(PALETTE)])
         drawn.append(Series(key, label, color, " ".join(f"{d.x},{d.y}" for d in dots), dots))
     return LineChart(width, height, left, top, right, bottom, y_ticks, x_ticks, tuple(drawn))

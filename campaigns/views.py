@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_vary_headers
 
-from campaigns.charts import PALETTE, line_chart, pivot_weekly
+from campaigns.charts import PALETTE, line_chart, partial_weeks, pivot_weekly
 from campaigns.forms import CampaignFilterForm, DashboardFilterForm
 from campaigns.models import PlacementType
 from campaigns.selectors import (
@@ -89,6 +89,7 @@ def _dashboard_report(*, tenant, filters: PerformanceFilter) -> dict:
             x_labels=[_week_label(w) for w in weeks],
             series=[(code, names.get(code, code), values) for code, values in by_retailer.items()],
             colors=colors,
+            partial=partial_weeks(weeks, first=filters.date_from, last=filters.date_to),
         )
         charts.append({"title": title, "chart": chart})
     legend = [{"label": names[code], "color": colors[code]} for code in sorted(names)]
@@ -124,27 +125,35 @@ def campaign_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
     tenant = access.tenant
     campaign = get_object_or_404(campaign_list(tenant=tenant), pk=pk)
     weekly = performance_weekly(tenant=tenant, filters=PerformanceFilter(campaign_id=campaign.pk))[-RECENT_WEEKS:]
-    recent = None
-    chart = None
+    weeks = [week for week, _, _ in weekly]
+    recent = chart = None
+    partial: list[bool] = []
     if weekly:
+        first, last = performance_date_range(tenant=tenant)
+        partial = partial_weeks(weeks, first=first, last=last)
         recent = performance_totals(
-            tenant=tenant, filters=PerformanceFilter(campaign_id=campaign.pk, date_from=weekly[0][0])
+            tenant=tenant, filters=PerformanceFilter(campaign_id=campaign.pk, date_from=weeks[0])
         )
         chart = line_chart(
-            x_labels=[_week_label(week) for week, _, _ in weekly],
+            x_labels=[_week_label(week) for week in weeks],
             series=[
                 ("spend", "Spend", [float(t.spend) for _, _, t in weekly]),
                 ("attributed_sales", "Attributed sales", [float(t.attributed_sales) for _, _, t in weekly]),
             ],
+            colors={"spend": PALETTE[0], "attributed_sales": PALETTE[1]},
+            partial=partial,
         )
     lifetime = performance_totals(tenant=tenant, filters=PerformanceFilter(campaign_id=campaign.pk))
+    rows = [
+        {"week": week, "totals": t, "ctr_pct": _percent(t.ctr), "partial": is_partial}
+        for (week, _, t), is_partial in zip(weekly, partial, strict=True)
+    ]
     context = {
         "campaign": campaign,
         "currency": tenant.reporting_currency,
         "lifetime": lifetime,
-        "lifetime_ctr_pct": _percent(lifetime.ctr),
         "recent": recent,
-        "weekly": [{"week": week, "totals": t, "ctr_pct": _percent(t.ctr)} for week, _, t in reversed(weekly)],
+        "weekly": rows[::-1],
         "chart": chart,
     }
     return render(request, "campaigns/campaign_detail.html", context)

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from campaigns.charts import compact_number, line_chart, nice_step, nice_ticks, pivot_weekly
+from campaigns.charts import compact_number, line_chart, nice_step, nice_ticks, partial_weeks, pivot_weekly
 
 
 def test_it_picks_round_tick_steps():
@@ -67,3 +67,13 @@ def test_it_centres_a_single_week_and_survives_all_zero_values():
 def test_it_refuses_misaligned_series():
     with pytest.raises(ValueError, match="'s' has 2 values for 3"):
         line_chart(x_labels=["a", "b", "c"], series=[("s", "S", [1.0, 2.0])])
+
+
+def test_it_flags_weeks_the_date_range_cuts():
+    weeks = [dt.date(2026, 2, 23), dt.date(2026, 3, 2), dt.date(2026, 3, 9)]  # Mondays
+    assert partial_weeks(weeks, first=dt.date(2026, 2, 23), last=dt.date(2026, 3, 15)) == [False, False, False]
+    assert partial_weeks(weeks, first=dt.date(2026, 2, 25), last=dt.date(2026, 3, 9)) == [True, False, True]
+    chart = line_chart(x_labels=["a", "b", "c"], series=[("s", "S", [1.0, 2.0, 3.0])], partial=[True, False, True])
+    assert [d.partial for d in chart.series[0].dots] == [True, False, True]
+    with pytest.raises(ValueError, match="2 partial flags for 3"):
+        line_chart(x_labels=["a", "b", "c"], series=[("s", "S", [1.0, 2.0, 3.0])], partial=[True, False])

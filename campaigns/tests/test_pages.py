@@ -233,6 +233,9 @@ def test_it_shows_a_campaign_with_its_recent_performance(client, personas, catal
     assert Decimal(kpi(html, "lifetime_spend")) == Decimal("145")
     assert "Mon 2 Mar 2026" in html and "Mon 23 Feb 2026" in html  # 1–10 March spans three Monday weeks
     assert "<polyline" in html
+    # The data runs Sunday 1 March to Tuesday 10 March: the weeks of 23 Feb and 9 March are partial (two lines each).
+    assert html.count('class="dot partial"') == 4
+    assert html.count(">partial</span>") == 2
 
 
 def test_it_hides_another_tenants_campaign(client, personas, catalog):
