@@ -22,6 +22,16 @@ def _static_files_without_manifest(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords_and_fresh_cache(settings):
+    # Personas are created per test, and the default hasher costs seconds each on a small machine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # API throttle buckets live in the cache; without this they would carry over between tests.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def tenants(db):
     from governance.models import Tenant

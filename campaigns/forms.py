@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django import forms
 
-from campaigns.models import Campaign, PlacementType, Retailer
+from campaigns.models import Campaign, PlacementType
+from campaigns.selectors import retailer_list
 
 
 def retailer_choices(empty_label: str) -> list[tuple[str, str]]:
     # Retailers are shared reference data (not tenant-owned), so listing the active ones leaks nothing.
-    return [("", empty_label), *Retailer.objects.filter(is_active=True).values_list("code", "name")]
+    return [("", empty_label), *retailer_list().values_list("code", "name")]
 
 
 class DateInput(forms.DateInput):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.db.models import Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 
-from campaigns.models import SKU, Brand, Campaign, PerformanceFact
+from campaigns.models import SKU, Brand, Campaign, PerformanceFact, Retailer
 from governance.models import Tenant
 
 ZERO = Decimal("0")
@@ -40,6 +40,12 @@ class PerformanceTotals:
     @property
     def ctr(self) -> float | None:
         return self.clicks / self.impressions if self.impressions else None
+
+
+def retailer_list(*, active_only: bool = True) -> QuerySet[Retailer]:
+    """Retailers are shared reference data, the one read that takes no tenant."""
+    qs = Retailer.objects.all()
+    return qs.filter(is_active=True) if active_only else qs
 
 
 def brand_list(*, tenant: Tenant) -> QuerySet[Brand]:

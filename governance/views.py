@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from governance.access import Capability, current_access, switch_tenant
 from governance.forms import APIKeyCreateForm
 from governance.models import APIKey
+from governance.selectors import api_key_list
 from governance.services import api_key_create, api_key_revoke
 
 
@@ -22,8 +23,7 @@ def tenant_page(capability: Capability = Capability.VIEW_DATA) -> Callable:
     """Login, a current tenant and ``capability`` in it, or no page.
 
     A signed-in user without any tenant gets a page that says so (not a bare 404); a member without the
-    capability gets 403. The view receives the ``access`` as a keyword argument. The capabilities are also put
-    on ``request.tenant_capabilities`` so the navigation (and the 403 page) can show what the role allows.
+    capability gets 403. The view receives the ``access`` as a keyword argument.
     """
 
     def decorator(view: Callable) -> Callable:
@@ -33,7 +33,6 @@ def tenant_page(capability: Capability = Capability.VIEW_DATA) -> Callable:
             access = current_access(request)
             if access is None:
                 return render(request, "governance/no_tenant.html")
-            request.tenant_capabilities = {c.value: access.can(c) for c in Capability}
             access.require(capability)
             return view(request, *args, access=access, **kwargs)
 
@@ -66,7 +65,7 @@ def api_keys(request: HttpRequest, *, access) -> HttpResponse:
         )
         created = {"key": key, "raw": raw}
         form = APIKeyCreateForm()
-    keys = APIKey.objects.filter(tenant=access.tenant).select_related("created_by").order_by("-created_at")
+    keys = api_key_list(tenant=access.tenant)
     response = render(request, "governance/api_keys.html", {"form": form, "keys": keys, "created": created})
     # The raw key is in this response only; keep it out of every cache and the browser's history.
     response["Cache-Control"] = "no-store"

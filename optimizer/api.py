@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from campaigns.api import RetailerCodeField
 from optimizer.models import LiftStudy
+from optimizer.selectors import lift_study_list
 from optimizer.services import lift_study_create
 from rmn_site.api.base import TenantScopedViewSet
 from rmn_site.api.inputs import StrictInputMixin
@@ -50,7 +51,7 @@ class LiftStudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
     serializer_class = LiftStudySerializer
 
     def get_tenant_queryset(self, *, tenant):
-        return LiftStudy.objects.filter(tenant=tenant).select_related("retailer")
+        return lift_study_list(tenant=tenant)
 
     def create(self, request):
         data = self.validated_input()

@@ -8,15 +8,15 @@ from django.shortcuts import redirect, render
 
 from governance.access import Capability
 from governance.views import tenant_page
+from optimizer import selectors
 from optimizer.forms import LiftStudyForm
-from optimizer.models import LiftStudy
 from optimizer.services import lift_study_create
 from rmn_site.errors import DomainError
 
 
 @tenant_page()
 def lift_study_list(request: HttpRequest, *, access) -> HttpResponse:
-    studies = LiftStudy.objects.filter(tenant=access.tenant).select_related("retailer")
+    studies = selectors.lift_study_list(tenant=access.tenant)
     return render(
         request, "optimizer/lift_study_list.html", {"studies": studies, "can_edit": access.can(Capability.EDIT_DATA)}
     )

@@ -6,17 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 
 from campaigns.models import SKU, AttributionModel, Brand, Campaign, PerformanceFact, RetailerItem
 from governance.models import AuditLog
-from rmn_site.tests.api_support import API, FAST_HASHERS, assert_error, client_for
-
-
-@pytest.fixture(autouse=True)
-def _fast_isolated_api(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
-    cache.clear()
+from rmn_site.tests.api_support import API, assert_error, client_for
 
 
 @pytest.fixture

@@ -47,12 +47,6 @@ def raw_sums(tenant, date_from, date_to) -> tuple[Decimal, Decimal]:
     return Decimal(str(spend)).quantize(FOUR_PLACES), Decimal(str(sales)).quantize(FOUR_PLACES)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The personas are created with real password hashing otherwise: seconds per test on a small machine.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def visible(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 

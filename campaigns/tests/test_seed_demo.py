@@ -23,11 +23,6 @@ pytestmark = pytest.mark.django_db
 DAYS = 120
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def seed(*args: str) -> str:
     out = StringIO()
     call_command("seed_demo", "--days", str(DAYS), "--seed", "7", *args, stdout=out)

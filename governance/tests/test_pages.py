@@ -9,11 +9,6 @@ from governance.models import APIKey, Membership, Role
 from governance.services import api_key_create
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def page_urls(catalog) -> list[str]:
     return [
         reverse("dashboard"),

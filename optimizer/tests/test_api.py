@@ -5,12 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 
 from governance.models import APIKey, AuditLog, Role
 from governance.services import api_key_create, api_key_revoke
 from optimizer.models import LiftStudy
-from rmn_site.tests.api_support import API, FAST_HASHERS, assert_error, client_for
+from rmn_site.tests.api_support import API, assert_error, client_for
 
 STUDY = {
     "retailer": "amazon",
@@ -24,12 +23,6 @@ STUDY = {
     "source": "retailer",
     "notes": "Amazon holdout, 10% control",
 }
-
-
-@pytest.fixture(autouse=True)
-def _fast_isolated_api(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
-    cache.clear()
 
 
 @pytest.fixture

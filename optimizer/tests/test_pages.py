@@ -21,11 +21,6 @@ VALID = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def studies(tenants, retailers):
     def make(tenant, notes, spend):

@@ -1,11 +1,10 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, RetailerViewSet, SKUViewSet
 from governance.api import MeViewSet
 from optimizer.api import LiftStudyViewSet
-from rmn_site.api.docs import LocalSwaggerView
 
 app_name = "api"
 
@@ -20,6 +19,6 @@ router.register("lift-studies", LiftStudyViewSet, basename="lift-study")
 urlpatterns = [
     path("me/", MeViewSet.as_view({"get": "retrieve"}), name="me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", LocalSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     *router.urls,
 ]

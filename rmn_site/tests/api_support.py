@@ -6,7 +6,6 @@ from __future__ import annotations
 from rest_framework.test import APIClient
 
 API = "/api/v1"
-FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def client_for(user=None, *, key: str | None = None, tenant: str | None = None) -> APIClient:

@@ -8,18 +8,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 
 from campaigns.models import SKU, Brand, Campaign, PerformanceFact, Retailer
 from optimizer.models import LiftStudy
 from optimizer.services import lift_study_create
-from rmn_site.tests.api_support import API, FAST_HASHERS, assert_error, client_for
-
-
-@pytest.fixture(autouse=True)
-def _fast_isolated_api(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS  # personas are created per test; the default hasher is slow
-    cache.clear()  # throttle buckets live in the cache and would otherwise carry over between tests
+from rmn_site.tests.api_support import API, assert_error, client_for
 
 
 @pytest.fixture

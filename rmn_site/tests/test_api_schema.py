@@ -5,23 +5,15 @@ from __future__ import annotations
 import re
 from io import StringIO
 
-import pytest
 import yaml
 from django.contrib.staticfiles import finders
-from django.core.cache import cache
 from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 
 from governance.models import Membership, Role
 from governance.services import api_key_create
-from rmn_site.tests.api_support import API, FAST_HASHERS, assert_error, client_for
-
-
-@pytest.fixture(autouse=True)
-def _fast_isolated_api(settings):
-    settings.PASSWORD_HASHERS = FAST_HASHERS
-    cache.clear()
+from rmn_site.tests.api_support import API, assert_error, client_for
 
 
 def test_it_generates_a_valid_schema_without_warnings(tmp_path):
