@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
 from campaigns.models import SKU, Brand, Campaign, Retailer, RetailerItem
 from governance.models import APIKey, Tenant
 from governance.services import audit_record
-from rmn_site.errors import DomainError
+from rmn_site.errors import DomainError, full_clean_or_raise
 
 SKU_UPDATABLE = frozenset(
     {"brand", "sku_code", "name", "gtin", "category", "currency", "price", "unit_cost", "stock_units", "is_active"}
@@ -28,16 +27,6 @@ CAMPAIGN_UPDATABLE = frozenset({"brand", "name", "start_date", "end_date", "budg
 class RetailerItemSpec:
     retailer: Retailer
     item_id: str
-
-
-def _full_clean(obj: models.Model, *, exclude: Iterable[str] = ()) -> None:
-    try:
-        obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
-    except ValidationError as exc:
-        errors = exc.message_dict
-        field = next(iter(errors))
-        message = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items())
-        raise DomainError(message, field=None if field == "__all__" else field) from None
 
 
 def _require_own_brand(*, tenant: Tenant, brand: Brand) -> None:
@@ -79,7 +68,7 @@ def brand_create(*, tenant: Tenant, name: str, user=None, api_key: APIKey | None
     if Brand.objects.filter(tenant=tenant, name__iexact=name).exists():
         raise DomainError(f"A brand named {name!r} already exists.", field="name")
     brand = Brand(tenant=tenant, name=name)
-    _full_clean(brand, exclude=["tenant"])
+    full_clean_or_raise(brand, exclude=["tenant"])
     try:
         with transaction.atomic():
             brand.save()
@@ -155,7 +144,7 @@ def sku_create(
         stock_units=stock_units,
         is_active=is_active,
     )
-    _full_clean(sku, exclude=["tenant", "brand"])
+    full_clean_or_raise(sku, exclude=["tenant", "brand"])
     try:
         with transaction.atomic():
             sku.save()
@@ -191,7 +180,7 @@ def sku_update(
     if items is not None:
         _check_retailer_items(tenant=tenant, items=items, sku=sku)
     changed = _apply_changes(sku, changes=changes, allowed=SKU_UPDATABLE)
-    _full_clean(sku, exclude=["tenant", "brand"])
+    full_clean_or_raise(sku, exclude=["tenant", "brand"])
     detail: dict[str, Any] = {"changed": changed}
     if items is not None:
         detail["retailer_items"] = [[i.retailer.code, i.item_id] for i in items]
@@ -250,7 +239,7 @@ def campaign_create(
         budget_currency=budget_currency or tenant.reporting_currency,
         status=status,
     )
-    _full_clean(campaign, exclude=["tenant", "retailer", "brand"])
+    full_clean_or_raise(campaign, exclude=["tenant", "retailer", "brand"])
     try:
         with transaction.atomic():
             campaign.save()
@@ -275,7 +264,7 @@ def campaign_update(
         end_date=changes.get("end_date", campaign.end_date),
     )
     changed = _apply_changes(campaign, changes=changes, allowed=CAMPAIGN_UPDATABLE)
-    _full_clean(campaign, exclude=["tenant", "retailer", "brand"])
+    full_clean_or_raise(campaign, exclude=["tenant", "retailer", "brand"])
     with transaction.atomic():
         if changed:
             campaign.save(update_fields=list(changed))

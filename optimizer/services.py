@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from campaigns.models import PlacementType, Retailer
 from governance.models import Tenant
 from governance.services import audit_record
 from optimizer.models import LiftStudy
-from rmn_site.errors import DomainError
+from rmn_site.errors import DomainError, full_clean_or_raise
 
 
 def lift_study_create(
@@ -58,11 +57,7 @@ def lift_study_create(
         notes=notes,
         created_by=user if getattr(user, "pk", None) else None,
     )
-    try:
-        study.full_clean(exclude=["tenant", "retailer", "created_by"])
-    except ValidationError as exc:
-        field, messages = next(iter(exc.message_dict.items()))
-        raise DomainError(f"{field}: {' '.join(messages)}", field=field) from None
+    full_clean_or_raise(study, exclude=["tenant", "retailer", "created_by"])
     with transaction.atomic():
         study.save()
         audit_record(action="lift_study.create", tenant=tenant, user=user, api_key=api_key, obj=study)
