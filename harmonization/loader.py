@@ -1,0 +1,314 @@
+"""Loads harmonized tables into campaigns_performancefact for one tenant and ingest batch.
+
+The engine hands over chunks (``write``); they go to a session-local staging table and nothing touches the fact
+table until ``commit``. ``commit`` then runs one transaction: sum the staged rows by the database's natural key
+(rows of the same key from different chunks, such as hourly rows of one UTC day, add up), find or create the
+campaigns, delete the facts this batch replaces and insert the new ones. Re-loading a file, or a file whose dates
+overlap an earlier one, therefore replaces rows and never duplicates them; ``abort`` drops the staging table and the
+database stays as it was.
+
+What a batch replaces: for each (campaign, UTC day, attribution window, attribution model) in the batch, every
+existing fact of the tenant. A corrected file that drops a SKU row removes that row; a second mapping that loads the
+7-day window of a report does not wipe the 14-day rows loaded by the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns.models import Brand, Campaign, PerformanceFact, Retailer
+from governance.models import Tenant
+from harmonization.models import IngestBatch
+
+# Columns of the engine's HARMONIZED_SCHEMA that are staged, in staging-table order, with their SQL types.
+STAGE_COLUMNS: list[tuple[str, str]] = [
+    ("date", "date"),
+    ("retailer", "varchar(40)"),
+    ("campaign_id", "varchar(200)"),
+    ("campaign_name", "varchar(300)"),
+    ("placement_type", "varchar(20)"),
+    ("sku_id", "bigint"),
+    ("impressions", "bigint"),
+    ("clicks", "bigint"),
+    ("spend", "numeric(18,4)"),
+    ("attributed_sales", "numeric(18,4)"),
+    ("attributed_units", "bigint"),
+    ("attribution_window_days", "smallint"),
+    ("attribution_model", "varchar(20)"),
+    ("currency", "varchar(3)"),
+    ("original_currency", "varchar(3)"),
+    ("original_spend", "numeric(18,4)"),
+    ("original_attributed_sales", "numeric(18,4)"),
+    ("fx_rate", "numeric(20,10)"),
+    ("source_rows", "bigint"),
+]
+STAGE_NAMES = [name for name, _ in STAGE_COLUMNS]
+_TEXT_COLUMNS = {"date", "retailer", "campaign_id", "campaign_name", "placement_type", "attribution_model"}
+_TEXT_COLUMNS |= {"currency", "original_currency"}
+_DECIMAL_COLUMNS = {"spend", "attributed_sales", "original_spend", "original_attributed_sales", "fx_rate"}
+
+
+class LoadError(ValueError):
+    """The harmonized rows cannot be loaded into this tenant (unknown retailer, a new campaign without a brand, ...).
+    Raised before anything is written; the batch fails with this message."""
+
+
+class DbSink:
+    """The engine's Sink for the database. One instance per load; not thread-safe (it keeps a connection's temp
+    tables)."""
+
+    def __init__(
+        self,
+        *,
+        tenant: Tenant,
+        batch: IngestBatch,
+        quarantine: Callable[[pa.Table], None] | None = None,
+        finalize: Callable[[Any], None] | None = None,
+    ):
+        self.tenant = tenant
+        self.batch = batch
+        self._on_quarantine = quarantine
+        # Runs inside the commit's transaction, so the batch's "succeeded" lands with its facts or not at all.
+        self._finalize = finalize
+        self._suffix = uuid.uuid4().hex[:12]
+        self.stage = f"harm_stage_{self._suffix}"
+        self._created = False
+        self._retailers: dict[str, Retailer] = {}
+        self.rows_staged = 0
+        self.facts_deleted = 0
+        self.facts_inserted = 0
+        self.campaigns_created: list[str] = []
+        self.is_postgres = connection.vendor == "postgresql"
+
+    # --- the Sink protocol --------------------------------------------------------------------------------------
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        self._check_retailers(table)
+        if not self._created:
+            self._create_stage()
+        table = table.select(STAGE_NAMES)
+        if self.is_postgres:
+            self._copy_postgres(table)
+        else:
+            self._insert_sqlite(table)
+        self.rows_staged += table.num_rows
+
+    def quarantine(self, table: pa.Table) -> None:
+        if self._on_quarantine is not None and table.num_rows:
+            self._on_quarantine(table)
+
+    def commit(self, report: Any) -> None:
+        try:
+            with transaction.atomic():
+                if self._created:
+                    self._replace_facts()
+                if self._finalize is not None:
+                    self._finalize(report)
+        finally:
+            self._drop_all()
+
+    def abort(self) -> None:
+        self._drop_all()
+
+    # --- staging ------------------------------------------------------------------------------------------------
+
+    def _check_retailers(self, table: pa.Table) -> None:
+        present = set(pc.unique(table["retailer"]).to_pylist())
+        if None in present:
+            raise LoadError("rows without a retailer: name one in the mapping (retailer: <code>) or map the column")
+        codes = present - set(self._retailers)
+        if not codes:
+            return
+        found = {r.code: r for r in Retailer.objects.filter(code__in=codes)}
+        unknown = sorted(codes - set(found))
+        if unknown:
+            known = ", ".join(Retailer.objects.order_by("code").values_list("code", flat=True)) or "none"
+            raise LoadError(f"unknown retailer code(s) {', '.join(map(repr, unknown))} (known: {known})")
+        self._retailers.update(found)
+
+    def _create_stage(self) -> None:
+        columns = ", ".join(f"{name} {sql_type}" for name, sql_type in STAGE_COLUMNS)
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TEMP TABLE {self.stage} ({columns})")
+        self._created = True
+
+    def _copy_postgres(self, table: pa.Table) -> None:
+        # pyarrow writes CSV in C: strings quoted, NULL as an unquoted empty field, which is what COPY ... CSV reads.
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+        with connection.cursor() as cursor:
+            raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
+            with raw.copy(f"COPY {self.stage} ({', '.join(STAGE_NAMES)}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(buffer.getbuffer())
+
+    def _insert_sqlite(self, table: pa.Table) -> None:
+        columns = []
+        for name in STAGE_NAMES:
+            column = table[name]
+            if name in _DECIMAL_COLUMNS or name == "date":
+                column = column.cast(pa.string())
+            columns.append(column.to_pylist())
+        placeholders = ", ".join(["%s"] * len(STAGE_NAMES))
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self.stage} ({', '.join(STAGE_NAMES)}) VALUES ({placeholders})",
+                list(zip(*columns, strict=True)),
+            )
+
+    def _drop_all(self) -> None:
+        if not self._created:
+            return
+        with connection.cursor() as cursor:
+            for name in (self.stage, f"harm_map_{self._suffix}", f"harm_agg_{self._suffix}"):
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        self._created = False
+
+    # --- commit -------------------------------------------------------------------------------------------------
+
+    def _replace_facts(self) -> None:
+        mapping = f"harm_map_{self._suffix}"
+        agg = f"harm_agg_{self._suffix}"
+        with connection.cursor() as cursor:
+            self._resolve_campaigns(cursor, mapping)
+            cursor.execute(
+                f"""
+                CREATE TEMP TABLE {agg} AS
+                SELECT m.campaign_pk, m.retailer_pk, s.sku_id, s.date, s.placement_type,
+                       s.attribution_window_days, s.attribution_model,
+                       SUM(s.impressions) AS impressions, SUM(s.clicks) AS clicks, SUM(s.spend) AS spend,
+                       SUM(s.attributed_sales) AS attributed_sales, SUM(s.attributed_units) AS attributed_units,
+                       MAX(s.currency) AS currency, MIN(s.original_currency) AS original_currency,
+                       MAX(s.original_currency) AS original_currency_max,
+                       SUM(s.original_spend) AS original_spend,
+                       SUM(s.original_attributed_sales) AS original_attributed_sales,
+                       MAX(s.fx_rate) AS fx_rate, SUM(s.source_rows) AS source_rows
+                FROM {self.stage} s
+                JOIN {mapping} m ON m.retailer = s.retailer AND m.external_id = s.campaign_id
+                GROUP BY m.campaign_pk, m.retailer_pk, s.sku_id, s.date, s.placement_type,
+                         s.attribution_window_days, s.attribution_model
+                """
+            )
+            cursor.execute(
+                f"SELECT campaign_pk, date, original_currency, original_currency_max FROM {agg} "
+                f"WHERE original_currency <> original_currency_max LIMIT 1"
+            )
+            clash = cursor.fetchone()
+            if clash:
+                raise LoadError(
+                    f"campaign {clash[0]} on {clash[1]}: rows of one fact carry two currencies "
+                    f"({clash[2]} and {clash[3]}); they cannot be summed"
+                )
+            facts = PerformanceFact._meta.db_table
+            cursor.execute(
+                f"""
+                DELETE FROM {facts}
+                WHERE tenant_id = %s AND EXISTS (
+                    SELECT 1 FROM {agg} a
+                    WHERE a.campaign_pk = {facts}.campaign_id AND a.date = {facts}.date
+                      AND a.attribution_window_days = {facts}.attribution_window_days
+                      AND a.attribution_model = {facts}.attribution_model)
+                """,
+                [self.tenant.pk],
+            )
+            self.facts_deleted = max(cursor.rowcount, 0)
+            now = connection.ops.adapt_datetimefield_value(timezone.now())
+            cursor.execute(
+                f"""
+                INSERT INTO {facts} (date, tenant_id, retailer_id, campaign_id, sku_id, placement_type, impressions,
+                    clicks, spend, attributed_sales, attributed_units, attribution_window_days, attribution_model,
+                    currency, original_currency, original_spend, original_attributed_sales, fx_rate,
+                    ingest_batch_id, updated_at)
+                SELECT date, %s, retailer_pk, campaign_pk, sku_id, placement_type, impressions, clicks, spend,
+                    attributed_sales, attributed_units, attribution_window_days, attribution_model, currency,
+                    original_currency, original_spend, original_attributed_sales, fx_rate, %s, %s
+                FROM {agg}
+                """,
+                [self.tenant.pk, self.batch.pk, now],
+            )
+            self.facts_inserted = max(cursor.rowcount, 0)
+
+    def _resolve_campaigns(self, cursor, mapping: str) -> None:
+        """Fill the mapping table (retailer code, external id) -> campaign, creating campaigns the tenant lacks."""
+        cursor.execute(
+            f"""
+            SELECT retailer, campaign_id, MIN(date), MAX(campaign_name), MIN(placement_type), MIN(sku_id)
+            FROM {self.stage} GROUP BY retailer, campaign_id
+            """
+        )
+        wanted = cursor.fetchall()
+        keys = {(row[0], row[1]) for row in wanted}
+        existing = {
+            (c.retailer.code, c.external_id): c.pk
+            for c in Campaign.objects.filter(
+                tenant=self.tenant,
+                retailer__code__in={row[0] for row in wanted},
+                external_id__in={row[1] for row in wanted},
+            ).select_related("retailer")
+            if (c.retailer.code, c.external_id) in keys
+        }
+        missing = [row for row in wanted if (row[0], row[1]) not in existing]
+        if missing:
+            existing.update(self._create_campaigns(missing))
+        cursor.execute(
+            f"CREATE TEMP TABLE {mapping} (retailer varchar(40), external_id varchar(200), campaign_pk bigint, "
+            f"retailer_pk bigint)"
+        )
+        cursor.executemany(
+            f"INSERT INTO {mapping} (retailer, external_id, campaign_pk, retailer_pk) VALUES (%s, %s, %s, %s)",
+            [(code, ext, pk, self._retailers[code].pk) for (code, ext), pk in existing.items()],
+        )
+
+    def _create_campaigns(self, rows: list[tuple]) -> dict[tuple[str, str], int]:
+        sku_brands = dict(
+            self.tenant.skus.filter(pk__in={row[5] for row in rows if row[5] is not None}).values_list("pk", "brand_id")
+        )
+        brands = list(Brand.objects.filter(tenant=self.tenant).values_list("pk", flat=True)[:2])
+        campaigns = []
+        for code, external_id, first_day, name, placement, sku_id in rows:
+            brand_id = sku_brands.get(sku_id) or (brands[0] if len(brands) == 1 else None)
+            if brand_id is None:
+                raise LoadError(
+                    f"new {code} campaign {external_id!r} has no SKU rows to take a brand from and "
+                    f"{self.tenant.name} has {'no' if not brands else 'several'} brands: create the campaign "
+                    f"first (external_id {external_id!r}) or map a SKU reference"
+                )
+            if len(external_id) > Campaign._meta.get_field("external_id").max_length:
+                raise LoadError(f"{code} campaign id {external_id[:40]!r}... is longer than 100 characters")
+            campaigns.append(
+                Campaign(
+                    tenant=self.tenant,
+                    retailer=self._retailers[code],
+                    brand_id=brand_id,
+                    name=(name or external_id)[:300],
+                    external_id=external_id,
+                    placement_type=placement,
+                    start_date=_as_date(first_day),
+                    budget=0,
+                    budget_currency=self.tenant.reporting_currency,
+                    status=Campaign.Status.ACTIVE,
+                )
+            )
+        Campaign.objects.bulk_create(campaigns)
+        self.campaigns_created = [f"{c.retailer.code}:{c.external_id}" for c in campaigns]
+        # bulk_create sets pks on PostgreSQL and SQLite; look them up anyway so the map never relies on it.
+        created = Campaign.objects.filter(
+            tenant=self.tenant, external_id__in={c.external_id for c in campaigns}
+        ).select_related("retailer")
+        keys = {(c.retailer.code, c.external_id) for c in campaigns}
+        return {(c.retailer.code, c.external_id): c.pk for c in created if (c.retailer.code, c.external_id) in keys}
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
