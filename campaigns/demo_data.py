@@ -32,7 +32,7 @@ from campaigns.models import (
 )
 from governance.models import APIKey, AuditLog, Membership, Role, Tenant
 from governance.services import api_key_create, audit_record
-from harmonization.models import IngestBatch
+from harmonization.models import FXRate, IngestBatch
 from optimizer.engine import (
     SIMULATOR_VERSION,
     ChannelPlan,
@@ -377,6 +377,7 @@ def demo_seed(
         elif demo_exists():
             return DemoSeedResult(created=False, logins=demo_logins())
         retailers = _retailers_upsert()
+        _fx_rates_upsert(start=start, end=end, seed=seed)
         users = _users_upsert(password)
         result = DemoSeedResult(created=True, seed=seed, start=start, end=end, password=password)
         result.logins = demo_logins()
@@ -408,6 +409,35 @@ def _retailers_upsert() -> dict[str, Retailer]:
             },
         )
     return out
+
+
+# Rough levels of 1 unit in USD; the demo's rates drift from these as a random walk (daily sd 0.4 %).
+FX_START = {"EUR": 1.08, "GBP": 1.27, "CAD": 0.73}
+FX_SOURCE = "demo simulator"
+
+
+def _fx_rates_upsert(*, start: dt.date, end: dt.date, seed: int) -> int:
+    """Weekday EUR/GBP/CAD -> USD fixings over the demo range (and a week before it, so the first days of a
+    file have a rate within the staleness window). Shared reference data: upserted, never deleted by a reset."""
+    rng = np.random.default_rng(seed + 7)
+    first = start - dt.timedelta(days=7)
+    days = [first + dt.timedelta(days=i) for i in range((end - first).days + 1)]
+    weekdays = [d for d in days if d.weekday() < 5]
+    rows = []
+    for currency, level in FX_START.items():
+        walk = level * np.exp(np.cumsum(rng.normal(0.00005, 0.004, size=len(weekdays))))
+        rows += [
+            FXRate(date=d, currency=currency, quote_currency="USD", rate=Decimal(f"{r:.6f}"), source=FX_SOURCE)
+            for d, r in zip(weekdays, walk, strict=True)
+        ]
+    FXRate.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["date", "currency", "quote_currency"],
+        update_fields=["rate", "source"],
+    )
+    return len(rows)
 
 
 def _users_upsert(password: str) -> dict:
