@@ -1,0 +1,192 @@
+"""The quality report of one run, accumulated chunk by chunk."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+
+from .transform import EPOCH, ChunkStats
+
+UNKNOWN_VALUES_KEPT = 20
+
+
+class KeySet:
+    """Distinct row keys seen so far, as 64-bit hashes in one sorted numpy array.
+
+    Memory: 8 bytes per distinct key (40 MB for 5M distinct keys), plus a transient copy while a chunk's keys are
+    merged in. Rows are never kept. Two different keys share a hash with probability ~ n²/2^65 (about 1e-6 for 5M
+    keys), which would count one false duplicate.
+    """
+
+    def __init__(self) -> None:
+        self.seen = np.zeros(0, dtype=np.uint64)
+
+    def add(self, hashes: np.ndarray) -> tuple[int, int]:
+        """Add one chunk's key hashes -> (duplicates within the chunk, rows whose key an earlier chunk had)."""
+        if not len(hashes):
+            return 0, 0
+        uniq, counts = np.unique(hashes, return_counts=True)
+        within = int(len(hashes) - len(uniq))
+        earlier = np.isin(uniq, self.seen, assume_unique=True)
+        across = int(counts[earlier].sum())
+        self.seen = np.union1d(self.seen, uniq)
+        return within, across
+
+
+def _iso(day: int | None) -> str | None:
+    return (EPOCH + timedelta(days=day)).isoformat() if day is not None else None
+
+
+@dataclass
+class QualityReport:
+    mapping: str
+    source: str
+    thresholds_spec: dict[str, float] = field(default_factory=dict)
+    sku_mapped: bool = False
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    facts: int = 0
+    quarantine_reasons: Counter = field(default_factory=Counter)
+    enum: dict[str, list] = field(default_factory=dict)
+    sku_matched: int = 0
+    sku_unmatched: int = 0
+    clicks_over_impressions: int = 0
+    duplicate_keys: int = 0
+    # rows whose natural key (UTC day) an earlier chunk already wrote: the sink must sum across chunks
+    keys_across_chunks: int = 0
+    unmapped_columns: list[str] = field(default_factory=list)
+    first_day: int | None = None
+    last_day: int | None = None
+    money: dict[str, list[Decimal]] = field(default_factory=dict)
+    thresholds: list[dict] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    needs_merge: bool = False
+    _keys: KeySet = field(default_factory=KeySet, repr=False)
+
+    def add(self, stats: ChunkStats, facts: int) -> None:
+        self.rows_read += stats.rows_read
+        self.rows_loaded += stats.rows_loaded
+        self.rows_quarantined += stats.rows_quarantined
+        self.facts += facts
+        self.quarantine_reasons.update(stats.reasons)
+        for name, (mapped, unknown, values) in stats.enum.items():
+            entry = self.enum.setdefault(name, [0, 0, Counter()])
+            entry[0] += mapped
+            entry[1] += unknown
+            entry[2].update(values)
+        self.sku_matched += stats.sku_matched
+        self.sku_unmatched += stats.sku_unmatched
+        self.clicks_over_impressions += stats.clicks_over_impressions
+        if stats.key_hashes is not None:
+            within, across = self._keys.add(stats.key_hashes)
+            self.duplicate_keys += within + across
+            self.keys_across_chunks += across
+        if stats.first_day is not None:
+            self.first_day = stats.first_day if self.first_day is None else min(self.first_day, stats.first_day)
+            self.last_day = stats.last_day if self.last_day is None else max(self.last_day, stats.last_day)
+        for cur, values in stats.money.items():
+            entry = self.money.setdefault(cur, [Decimal(0)] * 6)
+            for i, v in enumerate(values):
+                entry[i] += v
+
+    def add_loaded(self, currency: str, spend: Decimal, sales: Decimal) -> None:
+        entry = self.money.setdefault(currency, [Decimal(0)] * 6)
+        entry[1] += spend
+        entry[4] += sales
+
+    @property
+    def sku_join_rate(self) -> float | None:
+        total = self.sku_matched + self.sku_unmatched
+        return self.sku_matched / total if self.sku_mapped and total else None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def reconciliation(self) -> dict[str, dict]:
+        out = {}
+        for cur, (s_in, s_loaded, s_q, a_in, a_loaded, a_q) in sorted(self.money.items()):
+            out[cur] = {
+                "spend_in": str(s_in),
+                "spend_loaded": str(s_loaded),
+                "spend_quarantined": str(s_q),
+                "sales_in": str(a_in),
+                "sales_loaded": str(a_loaded),
+                "sales_quarantined": str(a_q),
+                "balanced": s_in == s_loaded + s_q and a_in == a_loaded + a_q,
+            }
+        return out
+
+    def evaluate(self) -> None:
+        """Fill ``thresholds`` and ``failures`` from the mapping's quality block and the reconciliation."""
+        read = self.rows_read or 1
+        values = {
+            "max_quarantine_rate": self.rows_quarantined / read,
+            "max_clicks_over_impressions_rate": self.clicks_over_impressions / (self.rows_loaded or 1),
+            "min_sku_join_rate": self.sku_join_rate,
+            "max_duplicate_key_rate": self.duplicate_keys / read,
+        }
+        self.thresholds = []
+        self.failures = []
+        for name, limit in self.thresholds_spec.items():
+            value = values[name]
+            if value is None:
+                continue
+            ok = value >= limit if name.startswith("min_") else value <= limit
+            self.thresholds.append({"name": name, "limit": limit, "value": round(value, 6), "passed": ok})
+            if not ok:
+                word = "below" if name.startswith("min_") else "above"
+                self.failures.append(f"{name}: {value:.4f} is {word} the limit {limit}")
+        for cur, rec in self.reconciliation.items():
+            if not rec["balanced"]:
+                self.failures.append(
+                    f"reconciliation {cur}: spend in {rec['spend_in']} != loaded {rec['spend_loaded']} + quarantined "
+                    f"{rec['spend_quarantined']}"
+                )
+        if self.rows_read and not self.rows_loaded:
+            self.failures.append("no row could be loaded")
+
+    def to_dict(self) -> dict:
+        first, last = _iso(self.first_day), _iso(self.last_day)
+        return {
+            "mapping": self.mapping,
+            "source": self.source,
+            "rows_read": self.rows_read,
+            "rows_loaded": self.rows_loaded,
+            "rows_quarantined": self.rows_quarantined,
+            "facts": self.facts,
+            "quarantine_reasons": dict(self.quarantine_reasons.most_common()),
+            "enum_coverage": {
+                name: {
+                    "mapped": mapped,
+                    "unknown": unknown,
+                    "unknown_values": dict(values.most_common(UNKNOWN_VALUES_KEPT)),
+                }
+                for name, (mapped, unknown, values) in self.enum.items()
+            },
+            "sku_join_rate": self.sku_join_rate,
+            "sku_unmatched": self.sku_unmatched,
+            "clicks_over_impressions": self.clicks_over_impressions,
+            "duplicate_keys": self.duplicate_keys,
+            "unmapped_columns": list(self.unmapped_columns),
+            "date_range": [first, last] if first else None,
+            "reconciliation": self.reconciliation,
+            "thresholds": self.thresholds,
+            "passed": self.passed,
+            "failures": list(self.failures),
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_read / self.seconds, 1) if self.seconds else None,
+        }
+
+    @property
+    def date_range(self) -> tuple[date, date] | None:
+        if self.first_day is None:
+            return None
+        return EPOCH + timedelta(days=self.first_day), EPOCH + timedelta(days=self.last_day)

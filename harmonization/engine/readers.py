@@ -1,0 +1,479 @@
+"""Chunked readers: a source file -> ``Chunk``s of source columns, each row with its line number.
+
+Text formats are read with every column as a string, so number and date formats are parsed by the transform (the
+mapping says what a decimal separator is, not pyarrow's guess). Parquet and JSON keep their native numbers.
+The reader opens the file and reads the first chunk on construction, so a file that cannot be read at all (bad
+encoding in the first block, not JSON, an unusable header) raises ``SourceError`` before anything is written.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .spec import SourceSpec
+
+HEADER_PEEK_BYTES = 1 << 16
+
+
+class SourceError(ValueError):
+    """The input cannot be read at all; the message names the problem."""
+
+
+@dataclass
+class Chunk:
+    table: pa.Table  # source columns
+    lines: np.ndarray  # int64, 1-based source line (csv/tsv/jsonl) or record index (json/parquet) per row
+    bytes_read: int
+    # rows the reader could not split into columns: (line, reason, raw {column: text})
+    broken: list[tuple[int, str, dict]] = field(default_factory=list)
+
+
+def _is_gzip(path: Path, spec: SourceSpec) -> bool:
+    if spec.compression == "gzip":
+        return True
+    if spec.compression == "none":
+        return False
+    if path.suffix.lower() == ".gz":
+        return True
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _first_bad_byte(path: Path, encoding: str, gz: bool) -> tuple[int, str] | None:
+    """Offset (in the decompressed text) and the bytes of the first sequence that does not decode."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0
+    opener = gzip.open if gz else open
+    with opener(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                return offset + exc.start, exc.object[exc.start : exc.start + 4].hex(" ")
+            if not block:
+                return None
+            offset += len(block)
+
+
+def _encoding_error(path: Path, spec: SourceSpec, gz: bool) -> SourceError:
+    found = _first_bad_byte(path, spec.encoding, gz)
+    where = f" at byte {found[0]} (bytes {found[1]})" if found else ""
+    return SourceError(f"{path.name}: not valid {spec.encoding}{where} (declared encoding {spec.encoding})")
+
+
+def _guess_delimiter(line: str, declared: str) -> str | None:
+    counts = {d: line.count(d) for d in (",", ";", "\t", "|") if d != declared}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else None
+
+
+class Reader:
+    columns: list[str]
+    bytes_total: int
+
+    def __iter__(self) -> Iterator[Chunk]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def delimiter_hint(self) -> str:
+        return ""
+
+
+class CsvReader(Reader):
+    def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int):
+        self.path = path
+        self.spec = spec
+        self.chunk_rows = chunk_rows
+        self.gz = _is_gzip(path, spec)
+        self.bytes_total = path.stat().st_size
+        self.delimiter = "\t" if spec.format == "tsv" else spec.delimiter
+        self.columns, self._header_text, avg_row = self._read_header()
+        self._broken: list[tuple[int, str, dict]] = []
+        # blocks hold whole rows; the chunks we hand out are re-sliced to chunk_rows
+        self.block_size = int(min(64 << 20, max(1 << 20, chunk_rows * avg_row * 1.2)))
+        self._iter = self._chunks()
+        self._first = next(self._iter, None)
+
+    def _read_header(self) -> tuple[list[str], str, float]:
+        opener = gzip.open if self.gz else open
+        try:
+            with opener(self.path, "rb") as f:
+                head = f.read(HEADER_PEEK_BYTES)
+        except (OSError, EOFError) as exc:
+            raise SourceError(f"{self.path.name}: cannot read the file ({exc})") from None
+        decoder = codecs.getincrementaldecoder(self.spec.encoding)("strict")
+        try:
+            text = decoder.decode(head, final=len(head) < HEADER_PEEK_BYTES)
+        except UnicodeDecodeError as exc:
+            raise SourceError(
+                f"{self.path.name}: not valid {self.spec.encoding} at byte {exc.start} "
+                f"(bytes {head[exc.start : exc.start + 4].hex(' ')}) (declared encoding {self.spec.encoding})"
+            ) from None
+        text = text.lstrip("\ufeff")
+        if "\x00" in text:
+            raise SourceError(
+                f"{self.path.name}: the text contains NUL characters; is the encoding utf-16 "
+                f"(declared encoding {self.spec.encoding})?"
+            )
+        rows = csv.reader(io.StringIO(text), delimiter=self.delimiter, quotechar=self.spec.quote)
+        header = None
+        for i, row in enumerate(rows, start=1):
+            if i == self.spec.header_row:
+                header = row
+                break
+        if not header or not any(h.strip() for h in header):
+            raise SourceError(f"{self.path.name}: no header on line {self.spec.header_row}")
+        header = [h.strip() for h in header]
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        if dupes:
+            raise SourceError(f"{self.path.name}: column(s) {', '.join(dupes)} appear more than once in the header")
+        lines = text.splitlines()
+        sample = lines[self.spec.header_row : self.spec.header_row + 200]
+        avg = (sum(len(s) for s in sample) / len(sample) + 1) if sample else 100.0
+        header_line = lines[self.spec.header_row - 1] if len(lines) >= self.spec.header_row else ""
+        return header, header_line, avg
+
+    def delimiter_hint(self) -> str:
+        if len(self.columns) > 1:
+            return ""
+        guess = _guess_delimiter(self._header_text, self.delimiter)
+        return f": is the delimiter {guess!r}?" if guess else ""
+
+    def _handler(self, row: pacsv.InvalidRow) -> str:
+        if row.number is None:  # pragma: no cover - only with threaded parsing
+            return "error"
+        values = next(csv.reader([row.text], delimiter=self.delimiter, quotechar=self.spec.quote), [])
+        raw = dict(zip(self.columns, values, strict=False))
+        if len(values) > len(self.columns):
+            raw["_extra"] = self.delimiter.join(values[len(self.columns) :])
+        reason = f"row has {row.actual_columns} columns, the header has {row.expected_columns}"
+        self._broken.append((row.number, reason, raw))
+        return "skip"
+
+    def _open(self) -> tuple[pa.NativeFile, pa.NativeFile]:
+        raw = pa.OSFile(str(self.path), "rb")
+        stream = pa.CompressedInputStream(raw, "gzip") if self.gz else raw
+        return raw, stream
+
+    def _chunks(self) -> Iterator[Chunk]:
+        raw, stream = self._open()
+        spec = self.spec
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(
+                    column_names=self.columns,
+                    skip_rows=spec.header_row,
+                    encoding=spec.encoding,
+                    block_size=self.block_size,
+                    # serial parsing gives each broken row its line number
+                    use_threads=False,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter,
+                    quote_char=spec.quote,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=self._handler,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in self.columns},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                    null_values=[""],
+                ),
+            )
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raw.close()
+            raise self._translate(exc) from None
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        row_index = 0  # rows the reader produced so far (blank lines included)
+        skipped: list[int] = []  # physical lines of broken rows, sorted
+
+        def emit(table: pa.Table) -> Chunk:
+            nonlocal row_index
+            n = table.num_rows
+            idx = np.arange(row_index, row_index + n, dtype=np.int64)
+            row_index += n
+            lines = spec.header_row + 1 + idx
+            if skipped:
+                # the j-th broken line falls before row index (line_j - header_row - 1 - j)
+                pos = np.asarray(skipped, dtype=np.int64) - spec.header_row - 1 - np.arange(len(skipped))
+                lines = lines + np.searchsorted(pos, idx, side="right")
+            # blank lines come through as all-null rows: drop them, keep the numbering
+            first = table.column(0)
+            if first.null_count:
+                blank = first.is_null()
+                for col in table.columns[1:]:
+                    blank = pa.compute.and_(blank, col.is_null())
+                if pa.compute.any(blank).as_py():
+                    keep = pa.compute.invert(blank)
+                    table = table.filter(keep)
+                    lines = lines[np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)]
+            broken = self._broken[:]
+            self._broken.clear()
+            return Chunk(table, lines, raw.tell(), broken)
+
+        try:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                    raise self._translate(exc) from None
+                skipped.extend(line for line, _, _ in self._broken if not skipped or line > skipped[-1])
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                while pending_rows >= self.chunk_rows:
+                    table = pa.Table.from_batches(pending)
+                    head, rest = table.slice(0, self.chunk_rows), table.slice(self.chunk_rows)
+                    yield emit(head)
+                    pending = rest.to_batches() if rest.num_rows else []
+                    pending_rows = rest.num_rows
+            if pending_rows or self._broken:
+                table = pa.Table.from_batches(pending, schema=reader.schema)
+                yield emit(table)
+        finally:
+            raw.close()
+
+    def _translate(self, exc: Exception) -> SourceError:
+        text = str(exc)
+        if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "decode" in text.lower():
+            return _encoding_error(self.path, self.spec, self.gz)
+        return SourceError(f"{self.path.name}: cannot parse as {self.spec.format}: {text.splitlines()[0]}")
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if self._first is not None:
+            yield self._first
+            yield from self._iter
+
+
+def _flatten(record: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _records_table(records: list[dict], columns: list[str]) -> pa.Table:
+    arrays = []
+    for name in columns:
+        values = [r.get(name) for r in records]
+        kinds = {type(v) for v in values if v is not None}
+        if kinds <= {str}:
+            arrays.append(pa.array(values, pa.string()))
+        elif kinds <= {int, float} and bool not in kinds:
+            try:
+                arrays.append(pa.array(values))
+            except (pa.ArrowInvalid, OverflowError):
+                arrays.append(pa.array([_text(v) for v in values], pa.string()))
+        else:
+            arrays.append(pa.array([_text(v) for v in values], pa.string()))
+    return pa.Table.from_arrays(arrays, names=columns) if columns else pa.table({})
+
+
+class JsonLinesReader(Reader):
+    def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int):
+        self.path = path
+        self.spec = spec
+        self.chunk_rows = chunk_rows
+        self.gz = _is_gzip(path, spec)
+        self.bytes_total = path.stat().st_size
+        self.columns: list[str] = []
+        self._seen: set[str] = set()
+        self._iter = self._chunks()
+        self._first = next(self._iter, None)
+        if self._first is not None and self._first.table.num_rows == 0 and self._first.broken:
+            line, reason, _ = self._first.broken[0]
+            raise SourceError(f"{self.path.name}: not JSON lines: line {line}: {reason}")
+
+    def _chunks(self) -> Iterator[Chunk]:
+        raw = open(self.path, "rb")  # noqa: SIM115 - closed in finally, the generator owns it
+        f = gzip.GzipFile(fileobj=raw) if self.gz else raw
+        decode = codecs.getdecoder(self.spec.encoding)
+        try:
+            records: list[dict] = []
+            lines: list[int] = []
+            broken: list[tuple[int, str, dict]] = []
+            for number, line in enumerate(f, start=1):
+                try:
+                    text = decode(line)[0]
+                except UnicodeDecodeError as exc:
+                    if number == 1 and not records:
+                        raise SourceError(
+                            f"{self.path.name}: not valid {self.spec.encoding} on line 1 at byte {exc.start} "
+                            f"(declared encoding {self.spec.encoding})"
+                        ) from None
+                    broken.append((number, f"not valid {self.spec.encoding}", {"_text": repr(line[:200])}))
+                    continue
+                text = text.strip().lstrip("\ufeff")
+                if not text:
+                    continue
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    broken.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})", {"_text": text[:500]}))
+                    continue
+                if not isinstance(record, dict):
+                    broken.append((number, "not a JSON object", {"_text": text[:500]}))
+                    continue
+                record = _flatten(record)
+                for key in record:
+                    if key not in self._seen:
+                        self._seen.add(key)
+                        self.columns.append(key)
+                records.append(record)
+                lines.append(number)
+                if len(records) >= self.chunk_rows:
+                    yield Chunk(_records_table(records, self.columns), np.array(lines, np.int64), raw.tell(), broken)
+                    records, lines, broken = [], [], []
+            if records or broken:
+                yield Chunk(_records_table(records, self.columns), np.array(lines, np.int64), raw.tell(), broken)
+        except (OSError, EOFError) as exc:
+            raise SourceError(f"{self.path.name}: cannot read the file ({exc})") from None
+        finally:
+            raw.close()
+
+    def __iter__(self) -> Iterator[Chunk]:
+        if self._first is not None:
+            yield self._first
+            yield from self._iter
+
+
+class JsonReader(Reader):
+    """A JSON document holding an array of row objects (at ``records_path``); the document is loaded whole."""
+
+    def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int):
+        self.path = path
+        self.chunk_rows = chunk_rows
+        self.bytes_total = path.stat().st_size
+        opener = gzip.open if _is_gzip(path, spec) else open
+        try:
+            with opener(path, "rb") as f:
+                data = f.read()
+        except (OSError, EOFError) as exc:
+            raise SourceError(f"{path.name}: cannot read the file ({exc})") from None
+        try:
+            text = data.decode(spec.encoding)
+        except UnicodeDecodeError as exc:
+            raise SourceError(
+                f"{path.name}: not valid {spec.encoding} at byte {exc.start} (declared encoding {spec.encoding})"
+            ) from None
+        try:
+            doc = json.loads(text.lstrip("\ufeff"))
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"{path.name}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        node = doc
+        if spec.records_path:
+            for part in spec.records_path.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    raise SourceError(f"{path.name}: records_path {spec.records_path!r}: no key {part!r}")
+                node = node[part]
+        if not isinstance(node, list):
+            where = f"at {spec.records_path!r}" if spec.records_path else "at the top (set source.records_path)"
+            raise SourceError(f"{path.name}: expected an array of row objects {where}, found {type(node).__name__}")
+        self.records = node
+        self.columns = []
+        seen: set[str] = set()
+        for record in node[:1000]:
+            if isinstance(record, dict):
+                for key in _flatten(record):
+                    if key not in seen:
+                        seen.add(key)
+                        self.columns.append(key)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        total = len(self.records)
+        for start in range(0, total, self.chunk_rows):
+            part = self.records[start : start + self.chunk_rows]
+            records, lines, broken = [], [], []
+            for i, record in enumerate(part, start=start + 1):
+                if not isinstance(record, dict):
+                    broken.append((i, "not a JSON object", {"_text": json.dumps(record)[:500]}))
+                    continue
+                flat = _flatten(record)
+                for key in flat:
+                    if key not in self.columns:
+                        self.columns.append(key)
+                records.append(flat)
+                lines.append(i)
+            done = min(total, start + self.chunk_rows)
+            yield Chunk(
+                _records_table(records, self.columns),
+                np.array(lines, np.int64),
+                int(self.bytes_total * done / total) if total else self.bytes_total,
+                broken,
+            )
+
+
+class ParquetReader(Reader):
+    def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int):
+        self.path = path
+        self.chunk_rows = chunk_rows
+        self.bytes_total = path.stat().st_size
+        try:
+            self.file = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceError(f"{path.name}: not a Parquet file ({exc})") from None
+        self.columns = list(self.file.schema_arrow.names)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        total = self.file.metadata.num_rows
+        done = 0
+        for batch in self.file.iter_batches(batch_size=self.chunk_rows):
+            table = pa.Table.from_batches([batch])
+            cols = []
+            for col in table.columns:
+                t = col.type
+                if pa.types.is_dictionary(t):
+                    col = col.cast(t.value_type)
+                if pa.types.is_large_string(col.type):
+                    col = col.cast(pa.string())
+                cols.append(col)
+            table = pa.Table.from_arrays(cols, names=table.column_names)
+            lines = np.arange(done + 1, done + 1 + table.num_rows, dtype=np.int64)
+            done += table.num_rows
+            yield Chunk(table, lines, int(self.bytes_total * done / total) if total else self.bytes_total)
+
+
+def open_source(path: str | os.PathLike, spec: SourceSpec, chunk_rows: int) -> Reader:
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file")
+    if spec.format in ("csv", "tsv"):
+        return CsvReader(path, spec, chunk_rows)
+    if spec.format == "jsonl":
+        return JsonLinesReader(path, spec, chunk_rows)
+    if spec.format == "json":
+        return JsonReader(path, spec, chunk_rows)
+    if spec.format == "parquet":
+        return ParquetReader(path, spec, chunk_rows)
+    raise SourceError(f"unsupported format {spec.format!r}")  # pragma: no cover - the spec refuses others

@@ -1,0 +1,834 @@
+"""One chunk of source columns -> harmonized rows (summed by natural key) and quarantined rows.
+
+Everything is column-wise: numbers are parsed with pyarrow casts (a regex only runs on a chunk where a cast failed,
+to find the rows that broke it); dates, enums, currencies and SKU references are resolved once per *distinct* value
+of the chunk (``dictionary_encode``) and spread back with ``take``, so Python code runs per distinct value, never
+per row. A row that fails a check is quarantined with the first failure's reason; the rest of the chunk loads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import expr as expr_lang
+from .readers import Chunk
+from .schema import HARMONIZED_SCHEMA, MONEY, NATURAL_KEY, QUARANTINE_SCHEMA, RATE, SUMMED, Lookups
+from .spec import ENUM_VALUES, METRICS, ColumnSpec, MappingSpec
+
+EPOCH = date(1970, 1, 1)
+BAD_DAY = np.iinfo(np.int32).min
+_INT_RE = r"^[+-]?\d+(\.0*)?$"
+_NUM_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_DEC_WORK = pa.decimal128(38, 10)
+_RATE_MUL = pa.decimal128(19, 10)  # 18 + 19 + 1 digits still fit decimal128 when multiplied by MONEY
+
+
+def _arr(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _np_mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Boolean arrow array (nulls as False) -> numpy bool."""
+    mask = _arr(mask)
+    if mask.null_count:
+        mask = mask.fill_null(False)
+    return mask.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+@dataclass
+class Uniques:
+    """An array split into its distinct values and, per row, the index of its value (-1 for null)."""
+
+    values: list
+    indices: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, arr: pa.Array) -> Uniques:
+        enc = pc.dictionary_encode(_arr(arr))
+        idx = enc.indices
+        indices = (idx.fill_null(-1) if idx.null_count else idx).to_numpy(zero_copy_only=False).astype(np.int64)
+        values = enc.dictionary.to_pylist()
+        counts = np.bincount(indices[indices >= 0], minlength=len(values))
+        return cls(values, indices, counts)
+
+    def spread(self, mapped: list, type_: pa.DataType) -> pa.Array:
+        """Per-row array from one mapped value per distinct value (nulls stay null)."""
+        table = pa.array([*mapped, None], type=type_)
+        return table.take(pa.array(np.where(self.indices >= 0, self.indices, len(mapped))))
+
+    def spread_np(self, mapped: np.ndarray, fill) -> np.ndarray:
+        out = np.append(mapped, np.asarray([fill], dtype=mapped.dtype))
+        return out[np.where(self.indices >= 0, self.indices, len(mapped))]
+
+
+# --- hashing (duplicate keys, buckets) --------------------------------------------------------------------------
+
+_NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finalizer (uint64 wraps around on purpose)."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def hash_rows(arrays: list[pa.Array]) -> np.ndarray:
+    """A 64-bit hash per row over several columns (strings hashed once per distinct value)."""
+    n = len(arrays[0]) if arrays else 0
+    h = np.full(n, 0xCBF29CE484222325, dtype=np.uint64)
+    for a in arrays:
+        a = _arr(a)
+        if pa.types.is_string(a.type) or pa.types.is_large_string(a.type):
+            u = Uniques.of(a)
+            dh = pd.util.hash_array(np.array(u.values, dtype=object)) if u.values else np.zeros(0, np.uint64)
+            col = u.spread_np(dh.astype(np.uint64), _NULL_HASH)
+        else:
+            if pa.types.is_date32(a.type):
+                a = a.cast(pa.int32())
+            vals = a.cast(pa.int64()).fill_null(-(2**62)).to_numpy(zero_copy_only=False)
+            col = _mix(vals.astype(np.uint64))
+        with np.errstate(over="ignore"):
+            h = _mix((h ^ col) * np.uint64(0x100000001B3))
+    return h
+
+
+# --- failures ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Check:
+    field: str | None
+    code: str
+    message: Callable[[np.ndarray], list[str]]
+
+
+class Failures:
+    """Keeps the first failing check per row; reasons are only built for the rows that failed."""
+
+    def __init__(self, n: int):
+        self.first = np.full(n, -1, dtype=np.int32)
+        self.checks: list[_Check] = []
+
+    def add(self, mask: np.ndarray, fld: str | None, code: str, message: Callable[[np.ndarray], list[str]]) -> None:
+        new = mask & (self.first < 0)
+        if new.any():
+            self.first[new] = len(self.checks)
+        self.checks.append(_Check(fld, code, message))
+
+    @property
+    def bad(self) -> np.ndarray:
+        return self.first >= 0
+
+    def reasons(self) -> tuple[np.ndarray, list[str | None], list[str], Counter]:
+        idx_all, fields, reasons = [], [], []
+        codes: Counter = Counter()
+        for k, check in enumerate(self.checks):
+            idx = np.flatnonzero(self.first == k)
+            if not len(idx):
+                continue
+            msgs = check.message(idx)
+            idx_all.append(idx)
+            fields.extend([check.field] * len(idx))
+            reasons.extend(msgs)
+            codes[check.code] += len(idx)
+        order = np.concatenate(idx_all) if idx_all else np.zeros(0, np.int64)
+        return order, fields, reasons, codes
+
+
+def _values(arr: pa.Array, idx: np.ndarray) -> list:
+    return _arr(arr).take(pa.array(idx)).to_pylist()
+
+
+# --- numbers ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NumberFormat:
+    decimal: str = "."
+    thousands: str | None = None
+
+    def normalize(self, s: pa.Array, percent: bool = False) -> pa.Array:
+        s = pc.utf8_trim_whitespace(s)
+        if self.thousands:
+            s = pc.replace_substring(s, self.thousands, "")
+        if self.decimal != ".":
+            s = pc.replace_substring(s, self.decimal, ".")
+        if percent:
+            s = pc.replace_substring_regex(s, r"\s*%$", "")
+        return s
+
+    def parse(self, arr: pa.Array, kind: str, percent: bool = False) -> tuple[pa.Array, np.ndarray]:
+        """Text or numbers -> int64 / float64 / decimal128(38,10) ('int' | 'float' | 'decimal'), and a bad-row mask.
+
+        A value is bad when it is present but not a number (null stays null and is not bad).
+        """
+        arr = _arr(arr)
+        target = {"int": pa.int64(), "float": pa.float64(), "decimal": _DEC_WORK}[kind]
+        n = len(arr)
+        t = arr.type
+        if pa.types.is_null(t):
+            return pa.nulls(n, target), np.zeros(n, bool)
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+            if pa.types.is_boolean(t):
+                arr = arr.cast(pa.int64())
+            if kind == "int" and pa.types.is_floating(arr.type):
+                whole = pc.equal(pc.round(arr), arr)
+                bad = ~_np_mask(whole) & _np_mask(arr.is_valid())
+                return pc.cast(pc.if_else(whole, arr, None), pa.int64(), safe=False), bad
+            if kind == "decimal" and not pa.types.is_decimal(arr.type):
+                arr = arr.cast(pa.float64())
+                return arr, np.zeros(n, bool)  # the caller rounds floats into money
+            try:
+                return arr.cast(target), np.zeros(n, bool)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return arr.cast(pa.float64()), np.zeros(n, bool)
+        plain = self.decimal == "." and not self.thousands and not percent
+        if plain:
+            try:
+                return self._cast(arr, target), np.zeros(n, bool)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
+        s = self.normalize(arr, percent)
+        try:
+            return self._cast(s, target), np.zeros(n, bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        # some value broke the cast: find which, null them, cast the rest
+        valid = pc.match_substring_regex(s, _INT_RE if kind == "int" else _NUM_RE)
+        bad = ~_np_mask(valid) & _np_mask(s.is_valid())
+        s = pc.if_else(valid, s, pa.scalar(None, pa.string()))
+        if kind == "int":
+            s = pc.replace_substring_regex(s, r"\.0*$", "")
+        try:
+            return self._cast(s, target), bad
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            # e.g. more than 10 decimals: go through float, the caller rounds to the money scale
+            return self._cast(s, pa.float64()), bad
+
+    @staticmethod
+    def _cast(s: pa.Array, target: pa.DataType) -> pa.Array:
+        out = s.cast(target)
+        if pa.types.is_floating(target):
+            finite = pc.is_finite(out)
+            if not pc.all(finite).as_py():
+                raise pa.ArrowInvalid("not finite")
+        return out
+
+
+def to_money(values: pa.Array, scale: float | None = None) -> pa.Array:
+    """int/float/decimal -> decimal128(18,4), rounding half away from zero; ``scale`` divides first (units)."""
+    t = values.type
+    if scale is not None or not pa.types.is_decimal(t):
+        f = values.cast(pa.float64())
+        if scale is not None:
+            f = pc.divide(f, scale)
+        return pc.round(f, 4, round_mode="half_towards_infinity").cast(MONEY)
+    return pc.round(values, 4, round_mode="half_towards_infinity").cast(MONEY)
+
+
+UNIT_SCALE = {"micros": 1e6, "cents": 100.0, "percent": 100.0, "none": None}
+
+
+# --- chunk results ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkStats:
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    enum: dict[str, list] = field(default_factory=dict)  # field -> [mapped, unknown, Counter(unknown values)]
+    sku_matched: int = 0
+    sku_unmatched: int = 0
+    clicks_over_impressions: int = 0
+    key_hashes: np.ndarray | None = None  # per loaded row, for duplicate detection across chunks
+    first_day: int | None = None
+    last_day: int | None = None
+    # currency -> [spend_in, spend_loaded, spend_quarantined, sales_in, sales_loaded, sales_quarantined]
+    money: dict[str, list[Decimal]] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ChunkResult:
+    facts: pa.Table
+    quarantine: pa.Table
+    stats: ChunkStats
+
+
+def raw_json(table: pa.Table, idx: np.ndarray) -> list[str]:
+    rows = table.take(pa.array(idx, pa.int64())).to_pylist() if len(idx) else []
+    out = []
+    for row in rows:
+        out.append(json.dumps({k: _as_text(v) for k, v in row.items()}, ensure_ascii=False))
+    return out
+
+
+def _as_text(v: object) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    return str(v)
+
+
+class Transformer:
+    def __init__(self, spec: MappingSpec, lookups: Lookups):
+        self.spec = spec
+        self.lookups = lookups
+        self.numbers = NumberFormat(spec.source.decimal, spec.source.thousands)
+        zone = spec.source.timezone or lookups.default_timezone or "UTC"
+        self.zone = ZoneInfo(zone)
+        self.reporting = lookups.reporting_currency
+        self.retailer_const = None
+        if "retailer" not in spec.columns:
+            self.retailer_const = spec.retailer or lookups.default_retailer
+        self._rates = self._fx_tables(lookups)
+        self._date_cache: dict[str, tuple[int, int] | None] = {}
+
+    @staticmethod
+    def _fx_tables(lookups: Lookups) -> dict[str, tuple[np.ndarray, np.ndarray, pa.Array]]:
+        by_cur: dict[str, dict[int, float]] = {}
+        for day, cur, rate in lookups.fx_rates:
+            by_cur.setdefault(cur, {})[(day - EPOCH).days] = rate
+        out = {}
+        for cur, rates in by_cur.items():
+            days = np.array(sorted(rates), dtype=np.int64)
+            vals = [rates[int(d)] for d in days]
+            dec = pa.array([Decimal(str(v)).quantize(Decimal("1e-10")) for v in vals], _RATE_MUL)
+            out[cur] = (days, np.array(vals, dtype=np.float64), dec)
+        return out
+
+    # -- fields --
+
+    def _source(self, table: pa.Table, name: str) -> pa.Array:
+        if name in table.column_names:
+            return _arr(table.column(name))
+        return pa.nulls(table.num_rows, pa.string())
+
+    def _raw(self, spec: ColumnSpec, table: pa.Table, fails: Failures) -> pa.Array:
+        n = table.num_rows
+        if spec.source is not None:
+            return self._source(table, spec.source)
+        if spec.expr is not None:
+            bad_cols: list[tuple[str, pa.Array, np.ndarray]] = []
+
+            def to_number(arr: pa.Array, name: str) -> pa.Array:
+                values, bad = self.numbers.parse(arr, "float")
+                if bad.any():
+                    bad_cols.append((name, arr, bad))
+                return values
+
+            ctx = expr_lang.EvalContext(n, lambda name: self._source(table, name), to_number)
+            out = expr_lang.evaluate(spec.expr, ctx)
+            for name, arr, bad in bad_cols:
+                fails.add(
+                    bad,
+                    spec.field,
+                    f"{spec.field}:not_a_number",
+                    lambda idx, a=arr, c=name, f=spec.field: [
+                        f"{f}: {c} {v!r} is not a number" for v in _values(a, idx)
+                    ],
+                )
+            return out
+        value = spec.constant
+        if isinstance(value, bool):
+            value = str(value).lower()
+        return pa.repeat(pa.scalar(value), n) if n else pa.array([], pa.scalar(value).type)
+
+    def _string(self, spec: ColumnSpec, table: pa.Table, fails: Failures, stats: ChunkStats) -> pa.Array:
+        raw = self._raw(spec, table, fails)
+        if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
+            raw = expr_lang._text(raw) if not pa.types.is_null(raw.type) else raw.cast(pa.string())
+        if spec.kind != "constant":
+            raw = pc.utf8_trim_whitespace(raw)
+            raw = pc.if_else(pc.equal(raw, ""), pa.scalar(None, pa.string()), raw)
+        allowed = ENUM_VALUES.get(spec.field)
+        if spec.field == "currency":
+            raw = pc.utf8_upper(raw)
+        if spec.enum is not None or (allowed and spec.kind != "constant"):
+            raw = self._enum(spec, raw, fails, stats, allowed)
+        if spec.default is not None:
+            raw = raw.fill_null(str(spec.default))
+        if spec.field == "currency":
+            u = Uniques.of(raw)
+            ok = np.array([bool(re.fullmatch(r"[A-Z]{3}", v)) for v in u.values], dtype=bool)
+            bad = ~u.spread_np(ok, True)
+            fails.add(
+                bad,
+                "currency",
+                "currency:not_iso",
+                lambda idx, a=raw: [f"currency: {v!r} is not an ISO 4217 code" for v in _values(a, idx)],
+            )
+        return raw
+
+    def _enum(
+        self, spec: ColumnSpec, raw: pa.Array, fails: Failures, stats: ChunkStats, allowed: tuple[str, ...] | None
+    ) -> pa.Array:
+        u = Uniques.of(raw)
+        mapping = spec.enum.map if spec.enum else {}
+        mapped: list = []
+        known = np.zeros(len(u.values), dtype=bool)
+        for i, v in enumerate(u.values):
+            if v in mapping:
+                mapped.append(str(mapping[v]))
+                known[i] = True
+            elif allowed and v in allowed:
+                mapped.append(v)
+                known[i] = True
+            elif spec.enum is not None and spec.enum.unknown == "default":
+                mapped.append(str(spec.enum.default))
+            else:
+                mapped.append(None)
+        entry = stats.enum.setdefault(spec.field, [0, 0, Counter()])
+        entry[0] += int(u.counts[known].sum())
+        entry[1] += int(u.counts[~known].sum())
+        for i in np.flatnonzero(~known):
+            entry[2][u.values[i]] += int(u.counts[i])
+        out = u.spread(mapped, pa.string())
+        unknown_rows = ~u.spread_np(known, True)
+        if spec.enum is None or spec.enum.unknown == "quarantine":
+            fails.add(
+                unknown_rows,
+                spec.field,
+                f"{spec.field}:unknown_value",
+                lambda idx, a=raw, f=spec.field: [f"{f}: unknown value {v!r}" for v in _values(a, idx)],
+            )
+        return out
+
+    def _number(self, spec: ColumnSpec, table: pa.Table, fails: Failures) -> tuple[pa.Array, np.ndarray]:
+        """-> (int64 or MONEY array, rows whose value parsed)."""
+        raw = self._raw(spec, table, fails)
+        f = spec.field
+        if spec.enum is not None:
+            u = Uniques.of(raw if pa.types.is_string(raw.type) else raw.cast(pa.string()))
+            mapped = [spec.enum.map.get(v) for v in u.values]
+            if spec.enum.unknown == "default":
+                mapped = [spec.enum.default if m is None else m for m in mapped]
+            known = np.array([m is not None for m in mapped], dtype=bool)
+            fails.add(
+                ~u.spread_np(known, True),
+                f,
+                f"{f}:unknown_value",
+                lambda idx, a=raw: [f"{f}: unknown value {v!r}" for v in _values(a, idx)],
+            )
+            raw = u.spread([None if m is None else str(m) for m in mapped], pa.string())
+        unit = spec.unit
+        kind = "int" if spec.type == "integer" and unit == "none" else "decimal" if unit == "none" else "float"
+        values, bad = self.numbers.parse(raw, kind, percent=unit == "percent")
+        if bad.any():
+            fails.add(
+                bad,
+                f,
+                f"{f}:not_a_number",
+                lambda idx, a=raw: [f"{f}: {v!r} is not a number" for v in _values(a, idx)],
+            )
+        if spec.type == "integer":
+            if kind != "int" or not pa.types.is_integer(values.type):
+                fl = values.cast(pa.float64())
+                if UNIT_SCALE[unit]:
+                    fl = pc.divide(fl, UNIT_SCALE[unit])
+                whole = _np_mask(pc.equal(pc.round(fl), fl)) | ~_np_mask(fl.is_valid())
+                fails.add(
+                    ~whole,
+                    f,
+                    f"{f}:not_an_integer",
+                    lambda idx, a=raw: [f"{f}: {v!r} is not a whole number" for v in _values(a, idx)],
+                )
+                values = pc.cast(pc.if_else(pa.array(whole), fl, None), pa.int64(), safe=False)
+        else:
+            values = to_money(values, UNIT_SCALE[unit])
+        parsed = _np_mask(values.is_valid())
+        if values.null_count:
+            if spec.default is not None:
+                fill = spec.default
+            elif not spec.required:
+                fill = 0
+            else:
+                fill = None
+            if fill is not None:
+                fill_value = int(fill) if spec.type == "integer" else Decimal(str(fill))
+                values = values.fill_null(pa.scalar(fill_value, values.type))
+            else:
+                missing = ~parsed & ~bad
+                fails.add(missing, f, f"{f}:missing", lambda idx: [f"{f}: missing value"] * len(idx))
+        if f in METRICS or f == "attribution_window_days":
+            floor = 1 if f == "attribution_window_days" else 0
+            zero = pa.scalar(Decimal(floor), values.type) if pa.types.is_decimal(values.type) else pa.scalar(floor)
+            below = _np_mask(pc.less(values, zero))
+            word = "must be at least 1 day" if floor else "negative"
+            fails.add(
+                below,
+                f,
+                f"{f}:{'too_small' if floor else 'negative'}",
+                lambda idx, a=values, w=word: [f"{f}: {w} ({v})" for v in _values(a, idx)],
+            )
+        return values, parsed
+
+    def _dates(self, table: pa.Table, fails: Failures) -> tuple[np.ndarray, np.ndarray]:
+        """-> (UTC day per row as days since epoch, and the key instant: the day, or the UTC second of a timestamp)."""
+        spec = self.spec.date
+        col = self._source(table, spec.column)
+        n = len(col)
+        t = col.type
+        if pa.types.is_timestamp(t):
+            if t.tz is None:
+                col = pc.assume_timezone(col, str(self.zone), ambiguous="earliest", nonexistent="earliest")
+            secs = col.cast(pa.timestamp("s", tz="UTC")).cast(pa.int64()).fill_null(BAD_DAY * 86400)
+            secs = secs.to_numpy(zero_copy_only=False)
+            days = np.floor_divide(secs, 86400).astype(np.int64)
+            days[secs == BAD_DAY * 86400] = BAD_DAY
+            instant = secs
+        elif pa.types.is_date(t):
+            days = col.cast(pa.date32()).cast(pa.int32()).fill_null(BAD_DAY).to_numpy(zero_copy_only=False)
+            days = days.astype(np.int64)
+            instant = days
+        else:
+            if not pa.types.is_string(t):
+                col = col.cast(pa.string())
+            u = Uniques.of(col)
+            parsed = [self._parse_date(v) for v in u.values]
+            day_u = np.array([p[0] if p else BAD_DAY for p in parsed], dtype=np.int64)
+            inst_u = np.array([p[1] if p else BAD_DAY for p in parsed], dtype=np.int64)
+            days = u.spread_np(day_u, BAD_DAY)
+            instant = u.spread_np(inst_u, BAD_DAY)
+        bad = days == BAD_DAY
+        if bad.any():
+            missing = ~_np_mask(col.is_valid())
+            fails.add(missing & bad, "date", "date:missing", lambda idx: ["date: missing value"] * len(idx))
+            fails.add(
+                bad & ~missing,
+                "date",
+                "date:bad_format",
+                lambda idx, a=col: [f"date: {v!r} does not match {spec.format}" for v in _values(a, idx)],
+            )
+        return days, instant
+
+    def _parse_date(self, text: str) -> tuple[int, int] | None:
+        hit = self._date_cache.get(text, False)
+        if hit is not False:
+            return hit
+        out = None
+        try:
+            value = datetime.strptime(text.strip(), self.spec.date.format)
+        except ValueError:
+            value = None
+        if value is not None:
+            if self.spec.date.is_timestamp:
+                if value.tzinfo is None:
+                    value = value.replace(tzinfo=self.zone)
+                utc = value.astimezone(UTC)
+                secs = int(utc.timestamp())
+                out = ((utc.date() - EPOCH).days, secs)
+            else:
+                day = (value.date() - EPOCH).days
+                out = (day, day)
+        if len(self._date_cache) < 100_000:
+            self._date_cache[text] = out
+        return out
+
+    # -- SKU and FX --
+
+    def _sku(self, ref: pa.Array, retailer: pa.Array, fails: Failures, stats: ChunkStats) -> tuple[pa.Array, pa.Array]:
+        sku = self.spec.sku
+        n = len(ref)
+        if sku is None:
+            return pa.nulls(n, pa.string()), pa.nulls(n, pa.int64())
+        if not self.lookups.resolve_skus:
+            return ref, pa.nulls(n, pa.int64())
+        index = self.lookups.sku_index.get(sku.match, {})
+        if sku.match == "retailer_item_id":
+            key = pc.binary_join_element_wise(retailer, ref, "|")
+        elif sku.match == "gtin":
+            digits = pc.match_substring_regex(ref, r"^\d{8,14}$")
+            key = pc.if_else(digits, pc.utf8_lpad(ref, 14, "0"), ref)
+        else:
+            key = ref
+        u = Uniques.of(key)
+        ids = np.array([index.get(v, -1) for v in u.values], dtype=np.int64)
+        row_ids = u.spread_np(ids, -1)
+        found = row_ids >= 0
+        stats.sku_matched += int(found.sum())
+        stats.sku_unmatched += int((~found).sum())
+        sku_id = pa.array(row_ids, pa.int64(), mask=~found)
+        label = {"retailer_item_id": "retailer item", "gtin": "GTIN", "sku_code": "SKU code"}[sku.match]
+        if sku.unknown == "quarantine":
+            has_ref = _np_mask(ref.is_valid())
+            fails.add(~has_ref, "sku", "sku:missing", lambda idx: [f"sku: no {sku.match} given"] * len(idx))
+            fails.add(
+                ~found,
+                "sku",
+                "sku:no_match",
+                lambda idx, a=ref: [f"sku: no SKU for {label} {v}" for v in _values(a, idx)],
+            )
+            return ref, sku_id
+        # campaign_level: an unmatched row is kept as a campaign-level row
+        return pc.if_else(pa.array(found), ref, pa.scalar(None, pa.string())), sku_id
+
+    def _fx(self, currency: pa.Array, days: np.ndarray, fails: Failures) -> tuple[pa.Array, np.ndarray]:
+        """-> (rate per row as decimal128(19,10), rows with a usable rate)."""
+        n = len(currency)
+        u = Uniques.of(currency)
+        rate = pa.repeat(pa.scalar(Decimal(1), _RATE_MUL), n) if n else pa.array([], _RATE_MUL)
+        ok = np.ones(n, dtype=bool)
+        staleness = self.lookups.fx_max_staleness_days
+        for i, cur in enumerate(u.values):
+            if cur == self.reporting:
+                continue
+            rows = np.flatnonzero(u.indices == i)
+            table = self._rates.get(cur)
+            if table is None:
+                pos = np.full(len(rows), -1)
+            else:
+                fx_days, _, _ = table
+                d = days[rows]
+                pos = np.searchsorted(fx_days, d, side="right") - 1
+                stale = (pos < 0) | (d - fx_days[np.maximum(pos, 0)] > staleness)
+                pos = np.where(stale, -1, pos)
+            missing = pos < 0
+            ok[rows[missing]] = False
+            if table is not None and (~missing).any():
+                taken = table[2].take(pa.array(np.maximum(pos, 0)))
+                full = np.full(n, -1, dtype=np.int64)
+                full[rows] = np.where(missing, -1, np.arange(len(rows)))
+                mask = full >= 0
+                gathered = taken.take(pa.array(np.maximum(full, 0)))
+                rate = pc.if_else(pa.array(mask), gathered, rate)
+        if not ok.all():
+            fails.add(
+                ~ok,
+                "currency",
+                "currency:no_fx_rate",
+                lambda idx, c=currency: [
+                    f"currency: no {cur}→{self.reporting} rate on or before {EPOCH.fromordinal(EPOCH.toordinal() + int(d))}"
+                    for cur, d in zip(_values(c, idx), days[idx], strict=True)
+                ],
+            )
+        return rate, ok
+
+    # -- the chunk --
+
+    def run(self, chunk: Chunk) -> ChunkResult:
+        table = chunk.table
+        n = table.num_rows
+        stats = ChunkStats(rows_read=n + len(chunk.broken))
+        fails = Failures(n)
+        cols = self.spec.columns
+
+        if self.retailer_const is not None:
+            retailer = pa.repeat(pa.scalar(self.retailer_const), n) if n else pa.array([], pa.string())
+        else:
+            retailer = self._string(cols["retailer"], table, fails, stats)
+            fails.add(
+                ~_np_mask(retailer.is_valid()),
+                "retailer",
+                "retailer:missing",
+                lambda idx: ["retailer: missing value"] * len(idx),
+            )
+        days, instant = self._dates(table, fails)
+        campaign_id = self._string(cols["campaign_id"], table, fails, stats)
+        fails.add(
+            ~_np_mask(campaign_id.is_valid()),
+            "campaign_id",
+            "campaign_id:missing",
+            lambda idx: ["campaign_id: missing value"] * len(idx),
+        )
+        campaign_name = (
+            self._string(cols["campaign_name"], table, fails, stats)
+            if "campaign_name" in cols
+            else pa.nulls(n, pa.string())
+        )
+        placement = self._string(cols["placement_type"], table, fails, stats)
+        fails.add(
+            ~_np_mask(placement.is_valid()),
+            "placement_type",
+            "placement_type:missing",
+            lambda idx: ["placement_type: missing value"] * len(idx),
+        )
+        metrics = {}
+        parsed = {}
+        for name in METRICS:
+            metrics[name], parsed[name] = self._number(cols[name], table, fails)
+        window, _ = self._number(self.spec.attribution.window_days, table, fails)
+        model = self._string(self.spec.attribution.model, table, fails, stats)
+        fails.add(
+            ~_np_mask(model.is_valid()),
+            "attribution_model",
+            "attribution_model:missing",
+            lambda idx: ["attribution_model: missing value"] * len(idx),
+        )
+        currency = self._string(cols["currency"], table, fails, stats)
+        fails.add(
+            ~_np_mask(currency.is_valid()),
+            "currency",
+            "currency:missing",
+            lambda idx: ["currency: missing value"] * len(idx),
+        )
+        safe_days = np.where(days == BAD_DAY, 0, days)
+        rate, _ = self._fx(currency, safe_days, fails)
+        if self.spec.sku is not None:
+            ref = self._string(cols[self.spec.sku.match], table, fails, stats)
+        else:
+            ref = pa.nulls(n, pa.string())
+        sku_ref, sku_id = self._sku(ref, retailer, fails, stats)
+
+        bad = fails.bad
+        good = ~bad
+        n_good = int(good.sum())
+        stats.rows_loaded = n_good
+        stats.rows_quarantined = int(bad.sum()) + len(chunk.broken)
+
+        # reconciliation: every amount that parsed is either loaded or quarantined
+        cur_key = currency.fill_null("(none)")
+        recon = pa.table(
+            {
+                "c": cur_key,
+                "q": pa.array(bad),
+                "s": pc.if_else(pa.array(parsed["spend"]), metrics["spend"], pa.scalar(None, MONEY)),
+                "a": pc.if_else(
+                    pa.array(parsed["attributed_sales"]), metrics["attributed_sales"], pa.scalar(None, MONEY)
+                ),
+            }
+        )
+        for row in recon.group_by(["c", "q"]).aggregate([("s", "sum"), ("a", "sum")]).to_pylist():
+            entry = stats.money.setdefault(row["c"], [Decimal(0)] * 6)
+            spend, sales = row["s_sum"] or Decimal(0), row["a_sum"] or Decimal(0)
+            entry[0] += spend
+            entry[3] += sales
+            if row["q"]:
+                entry[2] += spend
+                entry[5] += sales
+
+        # quarantine
+        order, q_fields, q_reasons, codes = fails.reasons()
+        stats.reasons.update(codes)
+        q_lines = chunk.lines[order].tolist() if len(order) else []
+        q_raw = raw_json(table, order)
+        for line, reason, raw in chunk.broken:
+            q_lines.append(line)
+            q_fields.append(None)
+            q_reasons.append(reason)
+            q_raw.append(json.dumps(raw, ensure_ascii=False))
+            stats.reasons["row:columns"] += 1
+        quarantine = pa.table(
+            {"line": pa.array(q_lines, pa.int64()), "field": pa.array(q_fields, pa.string()),
+             "reason": pa.array(q_reasons, pa.string()), "raw": pa.array(q_raw, pa.string())},
+            schema=QUARANTINE_SCHEMA,
+        )  # fmt: skip
+
+        # the loaded rows
+        keep = pa.array(good)
+        day_arr = pa.array(safe_days.astype(np.int32)).cast(pa.date32())
+        original_spend = metrics["spend"]
+        original_sales = metrics["attributed_sales"]
+        if pc.all(pc.equal(currency.fill_null(self.reporting), self.reporting)).as_py() if n else True:
+            spend, sales = original_spend, original_sales
+        else:
+            spend = pc.round(pc.multiply(original_spend, rate), 4, round_mode="half_towards_infinity").cast(MONEY)
+            sales = pc.round(pc.multiply(original_sales, rate), 4, round_mode="half_towards_infinity").cast(MONEY)
+        rows = pa.table(
+            {
+                "date": day_arr,
+                "retailer": retailer,
+                "campaign_id": campaign_id,
+                "campaign_name": campaign_name,
+                "placement_type": placement,
+                "sku_ref": sku_ref,
+                "sku_id": sku_id,
+                "impressions": metrics["impressions"],
+                "clicks": metrics["clicks"],
+                "spend": spend,
+                "attributed_sales": sales,
+                "attributed_units": metrics["attributed_units"],
+                "attribution_window_days": window.cast(pa.int16()),
+                "attribution_model": model,
+                "original_currency": currency,
+                "original_spend": original_spend,
+                "original_attributed_sales": original_sales,
+                "fx_rate": rate.cast(RATE),
+                "source_rows": pa.repeat(pa.scalar(1, pa.int64()), n) if n else pa.array([], pa.int64()),
+            }
+        )
+        if n_good < n:
+            rows = rows.filter(keep)
+            instant = instant[good]
+        stats.clicks_over_impressions = int(pc.sum(pc.greater(rows["clicks"], rows["impressions"])).as_py() or 0)
+        if n_good:
+            good_days = rows["date"].cast(pa.int32())
+            stats.first_day = int(pc.min(good_days).as_py())
+            stats.last_day = int(pc.max(good_days).as_py())
+            key_cols = [rows[c] for c in NATURAL_KEY if c != "date"]
+            stats.key_hashes = hash_rows([*key_cols, pa.array(instant)])
+        else:
+            stats.key_hashes = np.zeros(0, np.uint64)
+        facts, mixed = aggregate(rows, self.reporting)
+        if mixed is not None and len(mixed):
+            facts, quarantine, stats = self._quarantine_mixed(rows, mixed, facts, quarantine, stats, chunk, table, good)
+        return ChunkResult(facts, quarantine, stats)
+
+    def _quarantine_mixed(self, rows, mixed, facts, quarantine, stats, chunk, table, good):
+        """Rows whose natural key carries more than one currency in this chunk cannot be summed: quarantine them."""
+        hashes = hash_rows([rows[c] for c in NATURAL_KEY])
+        bad = np.isin(hashes, mixed)
+        src_idx = np.flatnonzero(good)[bad]
+        extra = pa.table(
+            {
+                "line": pa.array(chunk.lines[src_idx], pa.int64()),
+                "field": pa.array(["currency"] * len(src_idx), pa.string()),
+                "reason": pa.array(["currency: rows of one key in different currencies"] * len(src_idx), pa.string()),
+                "raw": pa.array(raw_json(table, src_idx), pa.string()),
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+        stats.reasons["currency:mixed"] += len(src_idx)
+        stats.rows_loaded -= len(src_idx)
+        stats.rows_quarantined += len(src_idx)
+        kept = rows.filter(pa.array(~bad))
+        for cur, spend, sales in zip(
+            rows["original_currency"].filter(pa.array(bad)).to_pylist(),
+            rows["original_spend"].filter(pa.array(bad)).to_pylist(),
+            rows["original_attributed_sales"].filter(pa.array(bad)).to_pylist(),
+            strict=True,
+        ):
+            stats.money[cur][2] += spend
+            stats.money[cur][5] += sales
+        stats.key_hashes = stats.key_hashes[~bad]
+        facts, _ = aggregate(kept, self.reporting)
+        return facts, pa.concat_tables([quarantine, extra]), stats
+
+
+def aggregate(rows: pa.Table, reporting: str) -> tuple[pa.Table, np.ndarray | None]:
+    """Sum rows of one natural key (and original currency) -> HARMONIZED_SCHEMA; also the hashes of keys that
+    carry more than one original currency (None when the table has a single currency)."""
+    keys = [*NATURAL_KEY, "original_currency"]
+    aggs = [(c, "sum") for c in SUMMED] + [("campaign_name", "max"), ("sku_id", "max"), ("fx_rate", "max")]
+    if rows.num_rows == 0:
+        return HARMONIZED_SCHEMA.empty_table(), None
+    out = rows.group_by(keys, use_threads=False).aggregate(aggs)
+    renamed = {f"{c}_sum": c for c in SUMMED} | {"campaign_name_max": "campaign_name", "sku_id_max": "sku_id",
+                                                 "fx_rate_max": "fx_rate"}  # fmt: skip
+    out = out.rename_columns([renamed.get(c, c) for c in out.column_names])
+    out = out.append_column("currency", pa.repeat(pa.scalar(reporting), out.num_rows))
+    out = out.select(HARMONIZED_SCHEMA.names).cast(HARMONIZED_SCHEMA)
+    mixed = None
+    if pc.count_distinct(out["original_currency"]).as_py() > 1:
+        h = hash_rows([out[c] for c in NATURAL_KEY])
+        uniq, counts = np.unique(h, return_counts=True)
+        mixed = uniq[counts > 1]
+    return out, mixed
