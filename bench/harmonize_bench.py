@@ -1,0 +1,399 @@
+"""Harmonization benchmark: the largest layout (Amazon spAdvertisedProduct CSV) at 1M and 5M rows.
+
+    DEBUG=1 .venv/bin/python bench/harmonize_bench.py --rows 1000000 5000000 [--postgres URL]
+
+For each size it generates the file (harmonization.exports, seeded), then runs, each in a fresh subprocess so that
+peak memory belongs to one run: pyarrow.csv.read_csv alone (the whole table in memory, the reference speed),
+pyarrow's streaming reader alone, the engine to Parquet (ParquetSink), and with --postgres the Django loader
+(harmonization.services.ingest_file) into a benchmark tenant. Every engine run is checked against the generator's
+truth totals. The table goes into docs/benchmarks.md (section "Harmonization") unless --no-doc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LAYOUT = "amazon_sp_advertised_product"
+MAPPING = ROOT / "config" / "mappings" / f"{LAYOUT}.yaml"
+DOC = ROOT / "docs" / "benchmarks.md"
+START_MARK = "<!-- harmonize_bench:start -->"
+END_MARK = "<!-- harmonize_bench:end -->"
+BENCH_TENANT = "bench"
+
+
+# --- measurements, each run in its own process --------------------------------------------------------------------
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _sku_index(seed: int) -> dict[str, dict[str, int]]:
+    from harmonization.exports import catalog
+
+    return {"retailer_item_id": {f"amazon|{item.asin}": i + 1 for i, item in enumerate(catalog(seed))}}
+
+
+def child_generate(args) -> dict:
+    from harmonization.exports import generate_export
+
+    began = time.perf_counter()
+    truth = generate_export(LAYOUT, args.input, rows=args.rows, seed=args.seed)
+    usd = truth.per_currency["USD"]
+    return {
+        "seconds": time.perf_counter() - began,
+        "rows": truth.rows,
+        "bytes": truth.bytes_written,
+        "truth": {
+            "impressions": usd.impressions,
+            "clicks": usd.clicks,
+            "spend": str(usd.spend),
+            "attributed_sales": str(usd.attributed_sales),
+            "attributed_units": usd.attributed_units,
+        },
+    }
+
+
+def child_pyarrow(args) -> dict:
+    import pyarrow.csv as pacsv
+
+    baseline = _rss_mb()
+    began = time.perf_counter()
+    table = pacsv.read_csv(args.input)
+    seconds = time.perf_counter() - began
+    return {"seconds": seconds, "rows": table.num_rows, "baseline_mb": baseline}
+
+
+def child_pyarrow_stream(args) -> dict:
+    import pyarrow.csv as pacsv
+
+    baseline = _rss_mb()
+    began = time.perf_counter()
+    rows = sum(batch.num_rows for batch in pacsv.open_csv(args.input))
+    return {"seconds": time.perf_counter() - began, "rows": rows, "baseline_mb": baseline}
+
+
+def _parquet_totals(path: str) -> dict:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(
+        path, columns=["impressions", "clicks", "original_spend", "original_attributed_sales", "attributed_units"]
+    )
+    return {
+        "impressions": pc.sum(table["impressions"]).as_py(),
+        "clicks": pc.sum(table["clicks"]).as_py(),
+        "spend": str(pc.sum(table["original_spend"]).as_py()),
+        "attributed_sales": str(pc.sum(table["original_attributed_sales"]).as_py()),
+        "attributed_units": pc.sum(table["attributed_units"]).as_py(),
+    }
+
+
+def child_parquet(args) -> dict:
+    from harmonization.engine import Harmonizer, Lookups, ParquetSink, load_mapping_file
+
+    spec = load_mapping_file(MAPPING)
+    lookups = Lookups(reporting_currency="USD", sku_index=_sku_index(args.seed))
+    baseline = _rss_mb()
+    began = time.perf_counter()
+    report = Harmonizer(spec, lookups).run(args.input, ParquetSink(args.output))
+    seconds = time.perf_counter() - began
+    d = report.to_dict()
+    return {
+        "seconds": seconds,
+        "rows": d["rows_loaded"],
+        "rows_quarantined": d["rows_quarantined"],
+        "passed": report.passed,
+        "baseline_mb": baseline,
+        "totals": _parquet_totals(args.output) if report.passed else None,
+    }
+
+
+def _django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rmn_site.settings")
+    import django
+
+    django.setup()
+
+
+def child_pg_setup(args) -> dict:
+    """Create the database if needed, migrate, and give the benchmark tenant the generator's catalog (untimed)."""
+    import psycopg
+
+    parts = urlsplit(args.postgres)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    _django(args.postgres)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from campaigns.models import SKU, AttributionModel, Brand, PerformanceFact, Retailer, RetailerItem
+    from governance.models import Tenant
+    from harmonization.exports import catalog
+
+    tenant, _ = Tenant.objects.get_or_create(
+        slug=BENCH_TENANT, defaults={"name": "Benchmark", "reporting_currency": "USD"}
+    )
+    amazon, _ = Retailer.objects.get_or_create(
+        code="amazon",
+        defaults={
+            "name": "Amazon Ads",
+            "reporting_currency": "USD",
+            "timezone": "America/Los_Angeles",
+            "default_attribution_window_days": 14,
+            "default_attribution_model": AttributionModel.LAST_TOUCH,
+        },
+    )
+    PerformanceFact.objects.filter(tenant=tenant)._raw_delete("default")  # each run loads into an empty tenant
+    for item in catalog(args.seed):
+        brand, _ = Brand.objects.get_or_create(tenant=tenant, name=item.brand)
+        sku, _ = SKU.objects.get_or_create(
+            tenant=tenant,
+            sku_code=item.sku_code,
+            defaults={
+                "brand": brand,
+                "name": item.name,
+                "gtin": item.gtin,
+                "price": Decimal(item.price_cents) / 100,
+                "unit_cost": Decimal(item.unit_cost_cents) / 100,
+            },
+        )
+        RetailerItem.objects.get_or_create(tenant=tenant, retailer=amazon, item_id=item.asin, defaults={"sku": sku})
+    return {"tenant": tenant.pk}
+
+
+def child_postgres(args) -> dict:
+    _django(args.postgres)
+    from django.db.models import Sum
+
+    from campaigns.models import PerformanceFact
+    from governance.models import Tenant
+    from harmonization.engine import load_mapping_file
+    from harmonization.services import ingest_file
+
+    tenant = Tenant.objects.get(slug=BENCH_TENANT)
+    spec = load_mapping_file(MAPPING)
+    baseline = _rss_mb()
+    began = time.perf_counter()
+    batch = ingest_file(tenant=tenant, spec=spec, path=args.input)
+    seconds = time.perf_counter() - began
+    sums = PerformanceFact.objects.filter(ingest_batch=batch).aggregate(
+        impressions=Sum("impressions"),
+        clicks=Sum("clicks"),
+        spend=Sum("original_spend"),
+        attributed_sales=Sum("original_attributed_sales"),
+        attributed_units=Sum("attributed_units"),
+    )
+    return {
+        "seconds": seconds,
+        "rows": batch.rows_loaded,
+        "rows_quarantined": batch.rows_quarantined,
+        "passed": batch.status == "succeeded",
+        "error": batch.error,
+        "baseline_mb": baseline,
+        "totals": {k: str(v) if isinstance(v, Decimal) else v for k, v in sums.items()},
+    }
+
+
+CHILDREN = {
+    "generate": child_generate,
+    "pyarrow": child_pyarrow,
+    "pyarrow_stream": child_pyarrow_stream,
+    "parquet": child_parquet,
+    "pg_setup": child_pg_setup,
+    "postgres": child_postgres,
+}
+
+
+def run_child(kind: str, **options) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind]
+    for key, value in options.items():
+        if value is not None:
+            cmd += [f"--{key.replace('_', '-')}", str(value)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} run failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --- the report ---------------------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+    meminfo = Path("/proc/meminfo").read_text()
+    mem_kib = int(re.search(r"^MemTotal:\s*(\d+)", meminfo, re.M).group(1))
+    import pyarrow
+
+    return {
+        "cpu": model.group(1).strip() if model else platform.processor(),
+        "cores": os.cpu_count(),
+        "ram_gib": round(mem_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "pyarrow": pyarrow.__version__,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _fmt_rate(rows: int, seconds: float) -> str:
+    return f"{rows / seconds:,.0f}"
+
+
+def render(results: dict) -> str:
+    m = results["machine"]
+    lines = [
+        START_MARK,
+        f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM (Python {m['python']}, "
+        f"pyarrow {m['pyarrow']}), by `{results['command']}`.",
+        "",
+        "| rows | file | run | seconds | rows/s | vs read_csv | peak RSS (MiB) | checked against the truth |",
+        "|---:|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for size in results["sizes"]:
+        reference = size["runs"]["pyarrow"]["seconds"]
+        for kind, label in (
+            ("pyarrow", "pyarrow.csv.read_csv (whole table)"),
+            ("pyarrow_stream", "pyarrow.csv.open_csv (streamed batches)"),
+            ("parquet", "engine → Parquet"),
+            ("postgres", "engine → PostgreSQL (ingest_file)"),
+        ):
+            run = size["runs"].get(kind)
+            if run is None:
+                continue
+            check = run.get("check", "—")
+            lines.append(
+                f"| {size['rows']:,} | {size['bytes'] / 2**20:,.0f} MiB | {label} | {run['seconds']:.1f} | "
+                f"{_fmt_rate(size['rows'], run['seconds'])} | {reference / run['seconds']:.2f}× | "
+                f"{run['peak_mb']:,.0f} | {check} |"
+            )
+    lines.append("")
+    lines.append(
+        "Peak RSS is the whole benchmark subprocess (Python, pyarrow and, for PostgreSQL, Django included; the "
+        "database server's own memory is not). Baseline after imports: "
+        + ", ".join(f"{k} {v:,.0f} MiB" for k, v in results["baselines"].items())
+        + ". `vs read_csv` above 1 is faster than pyarrow reading the same file into memory."
+    )
+    lines.append(END_MARK)
+    return "\n".join(lines)
+
+
+def write_doc(section: str) -> None:
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if START_MARK in text:
+        before, rest = text.split(START_MARK, 1)
+        after = rest.split(END_MARK, 1)[1]
+        text = before + section + after
+    else:
+        if "## Harmonization" not in text:
+            text = text.rstrip() + "\n\n## Harmonization\n\n"
+        text = text.rstrip() + "\n\n" + section + "\n"
+    DOC.write_text(text)
+
+
+def _check(run: dict, truth: dict) -> str:
+    if not run.get("passed"):
+        return f"batch failed: {run.get('error') or run.get('rows_quarantined')}"
+    got = run["totals"]
+    same = all(Decimal(str(got[k])) == Decimal(str(v)) for k, v in truth.items())
+    return "totals equal" if same else f"MISMATCH {got} vs {truth}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--postgres", help="postgres://user@host:port/dbname (created if missing) for the loader run")
+    parser.add_argument("--workdir", default="/tmp/rmn-harmonize-bench")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="Runs per file-only measurement (the fastest is kept); PostgreSQL runs once.",
+    )
+    parser.add_argument("--no-doc", action="store_true", help="Print the table instead of writing docs/benchmarks.md")
+    parser.add_argument("--keep", action="store_true", help="Keep the generated files")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--input", help=argparse.SUPPRESS)
+    parser.add_argument("--output", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        if args.child == "generate":
+            args.rows = int(args.rows[0])
+        result = CHILDREN[args.child](args)
+        result["peak_mb"] = _peak_rss_mb()
+        print(json.dumps(result))
+        return
+
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = "DEBUG=1 .venv/bin/python bench/harmonize_bench.py --rows " + " ".join(map(str, args.rows))
+    command += f" --repeat {args.repeat}" if args.repeat != 2 else ""
+    if args.postgres:
+        command += " --postgres URL"
+    results = {"machine": machine(), "command": command, "sizes": [], "baselines": {}}
+    for rows in args.rows:
+        path = workdir / f"amazon_{rows}.csv"
+        print(f"generating {rows:,} rows -> {path}", file=sys.stderr)
+        gen = run_child("generate", input=path, rows=rows, seed=args.seed)
+        size = {"rows": rows, "bytes": gen["bytes"], "generate": gen, "runs": {}}
+        kinds = ["pyarrow", "pyarrow_stream", "parquet"] + (["postgres"] if args.postgres else [])
+        for kind in kinds:
+            best = None
+            for _ in range(1 if kind == "postgres" else args.repeat):
+                if kind == "postgres":
+                    run_child("pg_setup", postgres=args.postgres, seed=args.seed)
+                run = run_child(
+                    kind, input=path, output=workdir / "out.parquet", seed=args.seed, postgres=args.postgres
+                )
+                if "totals" in run:
+                    run["check"] = _check(run, gen["truth"])
+                if best is None or run["seconds"] < best["seconds"]:
+                    best = run
+            size["runs"][kind] = best
+            results["baselines"][kind] = best["baseline_mb"]
+            print(
+                f"  {kind:15s} {best['seconds']:7.1f} s  {rows / best['seconds']:>11,.0f} rows/s  "
+                f"peak {best['peak_mb']:,.0f} MiB  {best.get('check', '')}",
+                file=sys.stderr,
+            )
+        results["sizes"].append(size)
+        if not args.keep:
+            path.unlink(missing_ok=True)
+    (workdir / "results.json").write_text(json.dumps(results, indent=2))
+    section = render(results)
+    if args.no_doc:
+        print(section)
+    else:
+        write_doc(section)
+        print(f"wrote {DOC.relative_to(ROOT)} (raw numbers: {workdir / 'results.json'})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
