@@ -1,0 +1,204 @@
+"""Read the head of an export into an ExportSample: format, compression, encoding and delimiter sniffed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zlib
+from pathlib import Path
+
+from harmonization.suggest.base import ExportSample
+from harmonization.suggest.values import guess_number_format
+
+HEAD_BYTES = 256 * 1024
+MAX_ROWS = 200
+
+
+class SampleError(ValueError):
+    """The file cannot be read as any supported export."""
+
+
+def read_sample(path: str | Path, *, max_rows: int = MAX_ROWS) -> ExportSample:
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head == b"PAR1":
+        return _parquet_sample(path, max_rows)
+    with open(path, "rb") as fh:
+        data = fh.read(HEAD_BYTES * 8 if head[:2] == b"\x1f\x8b" else HEAD_BYTES)
+    return sample_from_bytes(data, path.name, max_rows=max_rows, truncated=path.stat().st_size > len(data))
+
+
+def sample_from_bytes(data: bytes, file_name: str, *, max_rows: int = MAX_ROWS, truncated: bool = True) -> ExportSample:
+    """A sample from the first bytes of a file (a partial gzip stream is fine; a partial last line is dropped)."""
+    compression = "none"
+    if data[:2] == b"\x1f\x8b":
+        compression = "gzip"
+        data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, HEAD_BYTES)
+        truncated = True
+    if data[:4] == b"PAR1":
+        return _parquet_sample(io.BytesIO(data), max_rows, file_name)
+    encoding, text = _decode(data)
+    if truncated and "\n" in text:
+        text = text[: text.rstrip("\n").rfind("\n") + 1] or text
+    name = file_name.lower().removesuffix(".gz")
+    stripped = text.lstrip()
+    if not stripped:
+        raise SampleError(f"{file_name}: the file is empty")
+    if stripped[0] in "[{":
+        sample = _json_sample(stripped, file_name, name, max_rows, encoding)
+        if sample is not None:
+            return _with(sample, compression)
+    return _with(_csv_sample(text, file_name, name, max_rows, encoding), compression)
+
+
+def _with(sample: ExportSample, compression: str) -> ExportSample:
+    from dataclasses import replace
+
+    return replace(sample, compression="gzip" if compression == "gzip" else "auto")
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig", data[3:].decode("utf-8", errors="ignore")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16", data.decode("utf-16", errors="ignore")
+    try:
+        return "utf-8", data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start > len(data) - 4:  # a multi-byte character cut by the head limit
+            return "utf-8", data[: exc.start].decode("utf-8")
+    # Latin-1 reads any byte; cp1252 is what Excel on Windows writes, and agrees with Latin-1 on letters.
+    try:
+        return "cp1252", data.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1", data.decode("latin-1")
+
+
+def _csv_sample(text: str, file_name: str, name: str, max_rows: int, encoding: str) -> ExportSample:
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    header_line = lines[first]
+    if name.endswith(".tsv") or header_line.count("\t") > max(header_line.count(","), header_line.count(";")):
+        delimiter = "\t"
+    else:
+        counts = {d: header_line.count(d) for d in (",", ";", "|", "\t")}
+        delimiter = max(counts, key=lambda d: counts[d])
+        if counts[delimiter] == 0:
+            delimiter = ","
+    reader = csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=delimiter)
+    rows = []
+    headers: list[str] = []
+    for i, row in enumerate(reader):
+        if i == 0:
+            headers = [h.strip() for h in row]
+            continue
+        if len(rows) >= max_rows:
+            break
+        if any(c.strip() for c in row):
+            rows.append(tuple(row[: len(headers)]) + ("",) * (len(headers) - len(row)))
+    if not headers:
+        raise SampleError(f"{file_name}: no header row")
+    fmt = "tsv" if delimiter == "\t" else "csv"
+    decimal, thousands = guess_number_format([v for row in rows for v in row])
+    return ExportSample(
+        file_name=file_name,
+        format=fmt,
+        headers=tuple(headers),
+        rows=tuple(rows),
+        delimiter=delimiter if fmt == "csv" else None,
+        encoding=encoding,
+        decimal=decimal,
+        thousands=thousands,
+        header_row=first + 1,
+    )
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _records_to_sample(records: list[dict], file_name: str, fmt: str, encoding: str, records_path=None):
+    headers: list[str] = []
+    for r in records:
+        for k in r:
+            if k not in headers:
+                headers.append(k)
+    rows = tuple(tuple(_cell(r.get(h)) for h in headers) for r in records)
+    decimal, thousands = guess_number_format([v for row in rows for v in row])
+    return ExportSample(
+        file_name=file_name,
+        format=fmt,
+        headers=tuple(headers),
+        rows=rows,
+        encoding=encoding,
+        decimal=decimal,
+        thousands=thousands,
+        records_path=records_path,
+    )
+
+
+def _find_records(obj, path: str = "") -> tuple[str | None, list[dict]] | None:
+    if isinstance(obj, list) and obj and all(isinstance(r, dict) for r in obj[:20]):
+        return (path or None), obj
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            found = _find_records(v, f"{path}.{k}" if path else k)
+            if found is not None:
+                return found
+    return None
+
+
+def _json_sample(text: str, file_name: str, name: str, max_rows: int, encoding: str) -> ExportSample | None:
+    first_line = text.split("\n", 1)[0].strip()
+    if first_line.startswith("{") and first_line.endswith("}") and "\n" in text.strip():
+        records = []
+        for line in text.splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            if isinstance(obj, dict):
+                records.append(obj)
+            if len(records) >= max_rows:
+                break
+        if records:
+            return _records_to_sample(records, file_name, "jsonl", encoding)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        if name.endswith(".json"):
+            raise SampleError(f"{file_name}: not complete JSON in the first {HEAD_BYTES // 1024} KiB") from None
+        return None
+    found = _find_records(obj)
+    if found is None:
+        raise SampleError(f"{file_name}: no array of row objects in the JSON")
+    path, records = found
+    return _records_to_sample(records[:max_rows], file_name, "json", encoding, path)
+
+
+def _parquet_sample(source, max_rows: int, file_name: str | None = None) -> ExportSample:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(source)
+    batch = next(pf.iter_batches(batch_size=max_rows), None)
+    records = batch.to_pylist() if batch is not None else []
+    name = file_name or Path(str(source)).name
+    sample = _records_to_sample(records, name, "parquet", "utf-8")
+    headers = tuple(pf.schema_arrow.names)
+    if sample.headers != headers:
+        rows = tuple(tuple(_cell(r.get(h)) for h in headers) for r in records)
+        from dataclasses import replace
+
+        sample = replace(sample, headers=headers, rows=rows)
+    return sample
