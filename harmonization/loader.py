@@ -114,6 +114,9 @@ class DbSink:
             with transaction.atomic():
                 if self._created:
                     self._replace_facts()
+                if report is not None and hasattr(report, "facts"):
+                    # Rows of one key from different chunks were summed here: the table holds this many facts.
+                    report.facts = self.facts_inserted
                 if self._finalize is not None:
                     self._finalize(report)
         finally:

@@ -7,34 +7,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 
-try:
-    from harmonization.engine import HARMONIZED_SCHEMA
-except ImportError:  # TODO(django helper): remove once the engine has landed
-    _money = pa.decimal128(18, 4)
-    HARMONIZED_SCHEMA = pa.schema(
-        [
-            ("date", pa.date32()),
-            ("retailer", pa.string()),
-            ("campaign_id", pa.string()),
-            ("campaign_name", pa.string()),
-            ("placement_type", pa.string()),
-            ("sku_ref", pa.string()),
-            ("sku_id", pa.int64()),
-            ("impressions", pa.int64()),
-            ("clicks", pa.int64()),
-            ("spend", _money),
-            ("attributed_sales", _money),
-            ("attributed_units", pa.int64()),
-            ("attribution_window_days", pa.int16()),
-            ("attribution_model", pa.string()),
-            ("currency", pa.string()),
-            ("original_currency", pa.string()),
-            ("original_spend", _money),
-            ("original_attributed_sales", _money),
-            ("fx_rate", pa.decimal128(20, 10)),
-            ("source_rows", pa.int64()),
-        ]
-    )
+from harmonization.engine import HARMONIZED_SCHEMA
 
 DEFAULTS = {
     "retailer": "amazon",

@@ -1,0 +1,43 @@
+"""Reads for harmonization. Every read of tenant data takes the tenant first."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from governance.models import Tenant
+from harmonization.models import IngestBatch, Mapping
+
+
+def batch_list(*, tenant: Tenant) -> QuerySet[IngestBatch]:
+    return IngestBatch.objects.filter(tenant=tenant).select_related("retailer", "created_by")
+
+
+def batch_get(*, tenant: Tenant, pk: int) -> IngestBatch:
+    """The tenant's batch; another tenant's batch raises IngestBatch.DoesNotExist like a missing one."""
+    return batch_list(tenant=tenant).get(pk=pk)
+
+
+def mapping_choices(*, tenant: Tenant) -> list[tuple[str, str]]:
+    """(name, label) of every mapping the tenant may use: shipped files, then shared and the tenant's saved ones.
+    The label names the retailer the mapping loads into. A shipped file that does not validate is left out."""
+    from harmonization.engine import MappingError, load_mapping_file
+    from harmonization.services import shipped_mapping_files
+
+    choices: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for path in shipped_mapping_files():
+        try:
+            spec = load_mapping_file(path)
+        except (MappingError, OSError):
+            continue
+        retailer = spec.retailer or "retailer from the file"
+        choices.append((path.stem, f"{path.stem} ({retailer})"))
+        seen.add(path.stem)
+    saved = Mapping.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True)).select_related("retailer")
+    for mapping in saved.order_by("name"):
+        if mapping.name in seen:
+            continue
+        owner = "yours" if mapping.tenant_id else "shared"
+        choices.append((mapping.name, f"{mapping.name} ({mapping.retailer.code}, {owner})"))
+        seen.add(mapping.name)
+    return choices

@@ -1,0 +1,364 @@
+"""Writes for harmonization: ingest a file into a tenant (or to Parquet), uploads, saved mappings.
+
+The engine (harmonization.engine, no Django) reads, transforms and checks; this module builds its lookups from the
+database, runs it with the DbSink (harmonization.loader) and records the batch: status, counts, progress, report,
+quarantined rows and an audit entry.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pyarrow as pa
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from campaigns.models import SKU, Retailer, RetailerItem
+from governance.models import Tenant
+from governance.services import audit_record
+from harmonization.engine import (
+    Harmonizer,
+    Lookups,
+    MappingError,
+    MappingSpec,
+    ParquetSink,
+    Progress,
+    QuarantineCsvWriter,
+    SourceError,
+    load_mapping,
+    load_mapping_file,
+)
+from harmonization.loader import DbSink, LoadError
+from harmonization.models import FXRate, IngestBatch, Mapping
+from rmn_site.errors import DomainError
+
+PROGRESS_INTERVAL_S = 1.0
+# Errors that describe the input or the mapping: the batch fails with the message, nothing is written.
+EXPECTED_ERRORS = (MappingError, SourceError, LoadError, DomainError)
+
+
+def mappings_dir() -> Path:
+    return Path(settings.BASE_DIR) / "config" / "mappings"
+
+
+# --- lookups ----------------------------------------------------------------------------------------------------
+
+
+def lookups_for(tenant: Tenant, retailer_codes: Iterable[str] | None = None) -> Lookups:
+    """FX rates into the tenant's reporting currency and the tenant's SKU crosswalk, as the engine wants them."""
+    target = tenant.reporting_currency
+    rates: dict[tuple, float] = {}
+    # Inverse pairs first, so a direct quote of the same day wins.
+    for day, currency, rate in FXRate.objects.filter(currency=target).values_list("date", "quote_currency", "rate"):
+        rates[(day, currency)] = 1 / float(rate)
+    for day, currency, rate in FXRate.objects.filter(quote_currency=target).values_list("date", "currency", "rate"):
+        rates[(day, currency)] = float(rate)
+    items = RetailerItem.objects.filter(tenant=tenant)
+    if retailer_codes is not None:
+        items = items.filter(retailer__code__in=list(retailer_codes))
+    skus = SKU.objects.filter(tenant=tenant)
+    sku_index = {
+        "retailer_item_id": {
+            f"{code}|{item_id}": sku_id
+            for code, item_id, sku_id in items.values_list("retailer__code", "item_id", "sku")
+        },
+        # The engine matches GTINs as 14 digits, so a UPC-12 and its EAN-13/GTIN-14 spellings all find the SKU.
+        "gtin": {gtin.zfill(14): pk for gtin, pk in skus.exclude(gtin="").values_list("gtin", "pk")},
+        "sku_code": {code: pk for code, pk in skus.values_list("sku_code", "pk")},
+    }
+    codes = list(retailer_codes or [])
+    zone = (
+        Retailer.objects.filter(code=codes[0]).values_list("timezone", flat=True).first() if len(codes) == 1 else None
+    )
+    return Lookups(
+        reporting_currency=target,
+        fx_rates=[(day, currency, rate) for (day, currency), rate in sorted(rates.items())],
+        sku_index=sku_index,
+        default_timezone=zone,
+    )
+
+
+# --- mappings ---------------------------------------------------------------------------------------------------
+
+
+def shipped_mapping_files() -> list[Path]:
+    folder = mappings_dir()
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def mapping_resolve(name_or_path: str, tenant: Tenant | None = None, *, allow_path: bool = True) -> MappingSpec:
+    """A mapping by file path (command line only), shipped name (config/mappings/<name>.yaml) or saved name (the
+    tenant's own first, then shared). Raises MappingError for an invalid document, DomainError for an unknown name."""
+    candidate = Path(name_or_path)
+    if allow_path and (candidate.suffix in (".yaml", ".yml") or os.sep in name_or_path):
+        if not candidate.is_file():
+            raise DomainError(f"mapping file {name_or_path} does not exist", field="mapping")
+        return load_mapping_file(candidate)
+    if "/" in name_or_path or "\\" in name_or_path or name_or_path.startswith("."):
+        raise DomainError(f"{name_or_path!r} is not a mapping name", field="mapping")
+    shipped = mappings_dir() / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return load_mapping_file(shipped)
+    saved = None
+    if tenant is not None:
+        saved = Mapping.objects.filter(tenant=tenant, name=name_or_path).first()
+    saved = saved or Mapping.objects.filter(tenant__isnull=True, name=name_or_path).first()
+    if saved is None:
+        raise DomainError(f"no mapping named {name_or_path!r}", field="mapping")
+    return load_mapping(saved.yaml_text, origin=f"mapping {saved.name}")
+
+
+def mapping_save(*, yaml_text: str, tenant: Tenant | None, name: str | None = None, user=None) -> Mapping:
+    """Validate and store a mapping (create, or replace the text of the tenant's mapping of that name)."""
+    try:
+        spec = load_mapping(yaml_text, origin=name or "mapping")
+    except MappingError as exc:
+        raise DomainError(str(exc), field="yaml_text") from None
+    name = name or spec.name
+    if not spec.retailer:
+        raise DomainError("a saved mapping must name its retailer (top-level key retailer)", field="yaml_text")
+    retailer = Retailer.objects.filter(code=spec.retailer).first()
+    if retailer is None:
+        raise DomainError(f"retailer: unknown retailer code {spec.retailer!r}", field="yaml_text")
+    try:
+        with transaction.atomic():
+            mapping, created = Mapping.objects.update_or_create(
+                tenant=tenant,
+                name=name,
+                defaults={"retailer": retailer, "yaml_text": yaml_text, "created_by": user},
+            )
+            audit_record(
+                action="mapping.create" if created else "mapping.update", tenant=tenant, user=user, obj=mapping
+            )
+    except IntegrityError:
+        raise DomainError(f"a mapping named {name!r} already exists", field="name") from None
+    return mapping
+
+
+# --- ingest -----------------------------------------------------------------------------------------------------
+
+
+class _WithQuarantineCsv:
+    """Adds the quarantine CSV to a sink that does not keep quarantined rows itself (ParquetSink)."""
+
+    def __init__(self, sink, quarantine: Callable[[pa.Table], None]):
+        self.sink = sink
+        self._quarantine = quarantine
+
+    def write(self, table: pa.Table) -> None:
+        self.sink.write(table)
+
+    def quarantine(self, table: pa.Table) -> None:
+        self._quarantine(table)
+        self.sink.quarantine(table)
+
+    def commit(self, report) -> None:
+        self.sink.commit(report)
+
+    def abort(self) -> None:
+        self.sink.abort()
+
+
+class _QuarantineFile:
+    """Quarantined rows streamed to a temporary CSV, opened on the first row only."""
+
+    def __init__(self):
+        self.path: Path | None = None
+        self._writer = None
+
+    def __call__(self, table: pa.Table) -> None:
+        if not table.num_rows:
+            return
+        if self._writer is None:
+            fd, name = tempfile.mkstemp(prefix="quarantine-", suffix=".csv")
+            os.close(fd)
+            self.path = Path(name)
+            self._writer = QuarantineCsvWriter(self.path)
+        self._writer.write(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def discard(self) -> None:
+        self.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _retailer_for(spec: MappingSpec) -> Retailer | None:
+    return Retailer.objects.filter(code=spec.retailer).first() if spec.retailer else None
+
+
+def ingest_file(
+    *,
+    tenant: Tenant,
+    spec: MappingSpec,
+    path: str | Path,
+    batch: IngestBatch | None = None,
+    user=None,
+    output: str | Path | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> IngestBatch:
+    """Harmonize ``path`` with ``spec`` into the tenant's facts (or into the Parquet file ``output``).
+
+    Returns the batch, succeeded or failed. A failure that the input or the mapping explains (bad file, threshold
+    broken, unknown retailer) is recorded on the batch and not raised; anything else is recorded and re-raised."""
+    path = Path(path)
+    if batch is None:
+        batch = IngestBatch.objects.create(
+            tenant=tenant,
+            retailer=_retailer_for(spec),
+            source=path.name,
+            mapping_name=spec.name,
+            mapping_yaml=spec.text,
+            input_bytes=path.stat().st_size if path.exists() else 0,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        audit_record(action="ingest_batch.create", tenant=tenant, user=user, obj=batch)
+    batch.status = IngestBatch.Status.RUNNING
+    batch.started_at = timezone.now()
+    batch.error = ""
+    batch.bytes_read = 0
+    if path.exists():
+        batch.input_bytes = path.stat().st_size
+    batch.save(update_fields=["status", "started_at", "error", "bytes_read", "input_bytes"])
+
+    quarantine = _QuarantineFile()
+    last_update = [0.0]
+
+    def on_progress(p: Progress) -> None:
+        now = time.monotonic()
+        if now - last_update[0] >= PROGRESS_INTERVAL_S:
+            last_update[0] = now
+            IngestBatch.objects.filter(pk=batch.pk).update(
+                bytes_read=p.bytes_read,
+                rows_read=p.rows_read,
+                rows_loaded=p.rows_loaded,
+                rows_quarantined=p.rows_quarantined,
+            )
+        if progress is not None:
+            progress(p)
+
+    def finalize(report) -> None:
+        _record_result(batch, report, quarantine)
+
+    if output is not None:
+        sink = _WithQuarantineCsv(ParquetSink(output), quarantine)
+    else:
+        sink = DbSink(tenant=tenant, batch=batch, quarantine=quarantine, finalize=finalize)
+    try:
+        lookups = lookups_for(tenant, [spec.retailer] if spec.retailer else None)
+        report = Harmonizer(spec, lookups).run(path, sink, progress=on_progress)
+        if output is not None and report.passed:
+            finalize(report)
+        elif not report.passed:
+            _record_result(batch, report, quarantine)
+    except EXPECTED_ERRORS as exc:
+        _record_failure(batch, getattr(exc, "message", None) or str(exc), quarantine)
+    except Exception as exc:
+        _record_failure(batch, f"internal error ({type(exc).__name__}): {exc}", quarantine)
+        raise
+    audit_record(
+        action="ingest_batch.finish",
+        tenant=tenant,
+        user=user,
+        obj=batch,
+        detail={"status": batch.status, "rows_loaded": batch.rows_loaded, "rows_quarantined": batch.rows_quarantined},
+    )
+    if isinstance(sink, DbSink) and sink.campaigns_created:
+        audit_record(
+            action="campaign.create_from_ingest",
+            tenant=tenant,
+            user=user,
+            obj=batch,
+            detail={"campaigns": sink.campaigns_created},
+        )
+    return batch
+
+
+def _record_result(batch: IngestBatch, report, quarantine: _QuarantineFile) -> None:
+    data = report.to_dict()
+    batch.report = data
+    batch.rows_read = data.get("rows_read", 0)
+    batch.rows_loaded = data.get("rows_loaded", 0)
+    batch.rows_quarantined = data.get("rows_quarantined", 0)
+    batch.bytes_read = batch.input_bytes
+    batch.finished_at = timezone.now()
+    if report.passed:
+        batch.status = IngestBatch.Status.SUCCEEDED
+        batch.error = ""
+    else:
+        batch.status = IngestBatch.Status.FAILED
+        batch.error = "quality thresholds failed: " + "; ".join(report.failures)
+    _store_quarantine(batch, quarantine)
+    batch.save()
+
+
+def _record_failure(batch: IngestBatch, message: str, quarantine: _QuarantineFile) -> None:
+    quarantine.discard()
+    batch.status = IngestBatch.Status.FAILED
+    batch.error = message
+    batch.finished_at = timezone.now()
+    batch.save(update_fields=["status", "error", "finished_at"])
+
+
+def _store_quarantine(batch: IngestBatch, quarantine: _QuarantineFile) -> None:
+    quarantine.close()
+    if quarantine.path is None:
+        return
+    try:
+        with quarantine.path.open("rb") as handle:
+            batch.quarantine_file.save(f"batch-{batch.pk}-quarantine.csv", File(handle), save=False)
+    finally:
+        quarantine.path.unlink(missing_ok=True)
+
+
+def batch_create_from_upload(*, tenant: Tenant, mapping_name: str, upload, user=None, api_key=None) -> IngestBatch:
+    """Store an uploaded file as a pending batch and queue its ingest once the transaction commits."""
+    from harmonization.tasks import ingest_batch
+
+    try:
+        spec = mapping_resolve(mapping_name, tenant, allow_path=False)
+    except MappingError as exc:
+        raise DomainError(str(exc), field="mapping") from None
+    if not upload.size:
+        raise DomainError(f"{upload.name} is empty", field="file")
+    task_id = str(uuid.uuid4())
+    with transaction.atomic():
+        batch = IngestBatch(
+            tenant=tenant,
+            retailer=_retailer_for(spec),
+            source=Path(upload.name).name[:300],
+            mapping_name=mapping_name,
+            mapping_yaml=spec.text,
+            input_bytes=upload.size,
+            task_id=task_id,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        batch.input_file.save(Path(upload.name).name, upload, save=False)
+        batch.save()
+        audit_record(action="ingest_batch.create", tenant=tenant, user=user, api_key=api_key, obj=batch)
+        transaction.on_commit(lambda: ingest_batch.apply_async((batch.pk,), task_id=task_id))
+    return batch
+
+
+def ingest_batch_run(*, batch_id: int) -> IngestBatch:
+    """Run a stored batch (the task's body). A finished batch is left alone, so a redelivered task does nothing."""
+    batch = IngestBatch.objects.select_related("tenant").get(pk=batch_id)
+    if batch.status in (IngestBatch.Status.SUCCEEDED, IngestBatch.Status.FAILED):
+        return batch
+    try:
+        spec = load_mapping(batch.mapping_yaml, origin=f"mapping {batch.mapping_name}")
+    except MappingError as exc:
+        _record_failure(batch, str(exc), _QuarantineFile())
+        return batch
+    return ingest_file(tenant=batch.tenant, spec=spec, path=batch.input_file.path, batch=batch, user=batch.created_by)
