@@ -6,5 +6,6 @@ urlpatterns = [
     path("api/v1/", include("rmn_site.api.urls")),
     path("", include("governance.urls")),
     path("", include("optimizer.urls")),
+    path("", include("harmonization.urls")),
     path("", include("campaigns.urls")),
 ]
