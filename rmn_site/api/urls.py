@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, RetailerViewSet, SKUViewSet
 from governance.api import MeViewSet
+from harmonization.api import IngestBatchViewSet
 from optimizer.api import LiftStudyViewSet
 
 app_name = "api"
@@ -15,6 +16,7 @@ router.register("skus", SKUViewSet, basename="sku")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("performance", PerformanceViewSet, basename="performance")
 router.register("lift-studies", LiftStudyViewSet, basename="lift-study")
+router.register("ingest-batches", IngestBatchViewSet, basename="ingest-batch")
 
 urlpatterns = [
     path("me/", MeViewSet.as_view({"get": "retrieve"}), name="me"),
