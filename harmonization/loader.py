@@ -88,6 +88,7 @@ class DbSink:
         self.facts_deleted = 0
         self.facts_inserted = 0
         self.campaigns_created: list[str] = []
+        self.report: Any = None
         self.is_postgres = connection.vendor == "postgresql"
 
     # --- the Sink protocol --------------------------------------------------------------------------------------
@@ -110,6 +111,7 @@ class DbSink:
             self._on_quarantine(table)
 
     def commit(self, report: Any) -> None:
+        self.report = report  # kept so a failure here can still be reported with the run's figures
         try:
             with transaction.atomic():
                 if self._created:

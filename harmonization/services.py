@@ -263,7 +263,8 @@ def ingest_file(
         elif not report.passed:
             _record_result(batch, report, quarantine)
     except EXPECTED_ERRORS as exc:
-        _record_failure(batch, getattr(exc, "message", None) or str(exc), quarantine)
+        report = getattr(sink, "report", None)  # set when the run got as far as loading
+        _record_failure(batch, getattr(exc, "message", None) or str(exc), quarantine, report=report)
     except Exception as exc:
         _record_failure(batch, f"internal error ({type(exc).__name__}): {exc}", quarantine)
         raise
@@ -303,12 +304,17 @@ def _record_result(batch: IngestBatch, report, quarantine: _QuarantineFile) -> N
     batch.save()
 
 
-def _record_failure(batch: IngestBatch, message: str, quarantine: _QuarantineFile) -> None:
-    quarantine.discard()
+def _record_failure(batch: IngestBatch, message: str, quarantine: _QuarantineFile, report=None) -> None:
+    if report is not None:
+        _record_result(batch, report, quarantine)
+        failures = [*batch.report.get("failures", []), message]
+        batch.report = {**batch.report, "facts": 0, "passed": False, "failures": failures}
+    else:
+        quarantine.discard()
     batch.status = IngestBatch.Status.FAILED
     batch.error = message
     batch.finished_at = timezone.now()
-    batch.save(update_fields=["status", "error", "finished_at"])
+    batch.save()
 
 
 def _store_quarantine(batch: IngestBatch, quarantine: _QuarantineFile) -> None:

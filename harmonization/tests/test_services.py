@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from campaigns.demo_data import _fx_rates_upsert
-from campaigns.models import PerformanceFact, RetailerItem
+from campaigns.models import Brand, PerformanceFact, RetailerItem
 from governance.models import AuditLog
 from harmonization.models import FXRate, IngestBatch, Mapping
 from harmonization.services import ingest_file, lookups_for, mapping_resolve, mapping_save, shipped_mapping_files
@@ -107,6 +107,20 @@ def test_ingest_file_records_a_source_error_and_writes_nothing(tmp_path, catalog
     assert "missing required column" in batch.error
     assert not batch.quarantine_file
     assert PerformanceFact.objects.count() == before
+
+
+def test_a_load_that_fails_at_commit_keeps_its_report_and_writes_nothing(tmp_path, catalog, tenants):
+    Brand.objects.create(tenant=tenants["acme"], name="Second brand")
+    before = list(PerformanceFact.objects.order_by("pk").values_list("pk", "spend"))
+    mapping_file, data = files.write(tmp_path)
+    mapping_file.write_text(mapping_file.read_text().replace("unknown: quarantine", "unknown: campaign_level"))
+    data.write_text(files.CSV.splitlines()[0] + "\n2026-04-01,NEW-CL,New,no-such-sku,10,1,2.00,4.00,1,USD\n")
+    batch = ingest_file(tenant=tenants["acme"], spec=mapping_resolve(str(mapping_file)), path=data)
+    assert batch.status == IngestBatch.Status.FAILED
+    assert batch.error.startswith("new amazon campaign 'NEW-CL' has no SKU rows to take a brand from")
+    assert (batch.report["rows_read"], batch.report["facts"], batch.report["passed"]) == (1, 0, False)
+    assert batch.report["failures"][-1] == batch.error
+    assert list(PerformanceFact.objects.order_by("pk").values_list("pk", "spend")) == before
 
 
 def test_demo_fx_rates_are_weekday_fixings_with_a_small_drift(db):
