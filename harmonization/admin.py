@@ -17,6 +17,10 @@ class MappingAdminForm(forms.ModelForm):
         model = Mapping
         fields = ["name", "tenant", "retailer", "yaml_text"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["yaml_text"].strip = False  # stored exactly as written, so error line numbers stay right
+
     def clean_yaml_text(self):
         from harmonization.engine import MappingError, load_mapping
 

@@ -212,3 +212,31 @@ def test_an_upload_is_loaded_by_the_worker_and_reported(
     assert "hx-trigger" not in html and "Download quarantined rows (CSV)" in html
     csv = b"".join(client.get(reverse("import_quarantine", args=[batch.pk])).streaming_content).decode()
     assert "abc" in csv
+
+
+# --- Django admin -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def superuser_client(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests-123"))
+    return client
+
+
+def test_the_admin_refuses_a_mapping_that_does_not_validate(superuser_client, tenants, retailers):
+    text = files.MAPPING.replace("{max_quarantine_rate}", "0.5")
+    form = {"name": "tiny_amazon", "tenant": tenants["acme"].pk, "retailer": retailers["amazon"].pk}
+    url = reverse("admin:harmonization_mapping_add")
+    response = superuser_client.post(url, {**form, "yaml_text": text.replace("version: 1", "version: 3")})
+    assert response.status_code == 200
+    assert "tiny_amazon:1: version" in unescape(response.content.decode())
+    assert not Mapping.objects.exists()
+    assert superuser_client.post(url, {**form, "yaml_text": text}).status_code == 302
+    assert Mapping.objects.get().yaml_text == text
+
+
+def test_the_admin_shows_ingest_batches_read_only(superuser_client, finished_batch):
+    url = reverse("admin:harmonization_ingestbatch_change", args=[finished_batch.pk])
+    html = superuser_client.get(url).content.decode()
+    assert "spend.not_a_number" in html and 'name="status"' not in html
+    assert superuser_client.get(reverse("admin:harmonization_ingestbatch_add")).status_code == 403
