@@ -25,16 +25,28 @@ class KeySet:
     def __init__(self) -> None:
         self.seen = np.zeros(0, dtype=np.uint64)
 
-    def add(self, hashes: np.ndarray) -> tuple[int, int]:
-        """Add one chunk's key hashes -> (duplicates within the chunk, rows whose key an earlier chunk had)."""
+    def add(self, hashes: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+        """Add one chunk's key hashes -> (duplicates within the chunk, per distinct key of the chunk its row count,
+        the distinct keys that an earlier chunk already had)."""
         if not len(hashes):
-            return 0, 0
-        uniq, counts = np.unique(hashes, return_counts=True)
+            return 0, np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        s = np.sort(hashes)
+        starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+        uniq = s[starts]
+        counts = np.diff(np.append(starts, len(s)))
         within = int(len(hashes) - len(uniq))
-        earlier = np.isin(uniq, self.seen, assume_unique=True)
-        across = int(counts[earlier].sum())
-        self.seen = np.union1d(self.seen, uniq)
-        return within, across
+        if len(self.seen):
+            pos = np.minimum(np.searchsorted(self.seen, uniq), len(self.seen) - 1)
+            earlier = self.seen[pos] == uniq
+        else:
+            earlier = np.zeros(len(uniq), bool)
+        # both inputs are sorted: a stable sort of their concatenation is a linear merge (timsort runs)
+        self.seen = np.sort(np.concatenate((self.seen, uniq[~earlier])), kind="stable")
+        return within, counts[earlier], uniq[earlier]
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.0001")))
 
 
 def _iso(day: int | None) -> str | None:
@@ -57,7 +69,7 @@ class QualityReport:
     sku_unmatched: int = 0
     clicks_over_impressions: int = 0
     duplicate_keys: int = 0
-    # rows whose natural key (UTC day) an earlier chunk already wrote: the sink must sum across chunks
+    # natural keys (UTC day) that more than one chunk wrote: the sink must sum those rows (see merge_keys)
     keys_across_chunks: int = 0
     unmapped_columns: list[str] = field(default_factory=list)
     first_day: int | None = None
@@ -66,8 +78,16 @@ class QualityReport:
     thresholds: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    needs_merge: bool = False
     _keys: KeySet = field(default_factory=KeySet, repr=False)
+    _agg_keys: KeySet = field(default_factory=KeySet, repr=False)
+    _merge_keys: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    @property
+    def merge_keys(self) -> np.ndarray:
+        """Natural-key hashes (``transform.key_hash``) that more than one chunk wrote: a sink sums these rows."""
+        if not self._merge_keys:
+            return np.zeros(0, np.uint64)
+        return np.unique(np.concatenate(self._merge_keys))
 
     def add(self, stats: ChunkStats, facts: int) -> None:
         self.rows_read += stats.rows_read
@@ -83,10 +103,15 @@ class QualityReport:
         self.sku_matched += stats.sku_matched
         self.sku_unmatched += stats.sku_unmatched
         self.clicks_over_impressions += stats.clicks_over_impressions
+        again = np.zeros(0, np.uint64)
         if stats.key_hashes is not None:
-            within, across = self._keys.add(stats.key_hashes)
-            self.duplicate_keys += within + across
-            self.keys_across_chunks += across
+            within, across, again = self._keys.add(stats.key_hashes)
+            self.duplicate_keys += within + int(across.sum())
+        if stats.agg_hashes is not None and stats.agg_hashes is not stats.key_hashes:
+            _, _, again = self._agg_keys.add(stats.agg_hashes)
+        if len(again):
+            self._merge_keys.append(again)
+            self.keys_across_chunks += len(again)
         if stats.first_day is not None:
             self.first_day = stats.first_day if self.first_day is None else min(self.first_day, stats.first_day)
             self.last_day = stats.last_day if self.last_day is None else max(self.last_day, stats.last_day)
@@ -106,6 +131,10 @@ class QualityReport:
         return self.sku_matched / total if self.sku_mapped and total else None
 
     @property
+    def needs_merge(self) -> bool:
+        return self.keys_across_chunks > 0
+
+    @property
     def passed(self) -> bool:
         return not self.failures
 
@@ -114,12 +143,12 @@ class QualityReport:
         out = {}
         for cur, (s_in, s_loaded, s_q, a_in, a_loaded, a_q) in sorted(self.money.items()):
             out[cur] = {
-                "spend_in": str(s_in),
-                "spend_loaded": str(s_loaded),
-                "spend_quarantined": str(s_q),
-                "sales_in": str(a_in),
-                "sales_loaded": str(a_loaded),
-                "sales_quarantined": str(a_q),
+                "spend_in": _money(s_in),
+                "spend_loaded": _money(s_loaded),
+                "spend_quarantined": _money(s_q),
+                "sales_in": _money(a_in),
+                "sales_loaded": _money(a_loaded),
+                "sales_quarantined": _money(a_q),
                 "balanced": s_in == s_loaded + s_q and a_in == a_loaded + a_q,
             }
         return out

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .quality import QualityReport
-from .readers import Reader, SourceError, open_source
+from .readers import Chunk, Reader, SourceError, open_source
 from .schema import Lookups, Progress
 from .sinks import Sink
 from .spec import MappingError, MappingSpec
@@ -62,20 +66,12 @@ class Harmonizer:
         self._check_header(reader, path)
         transformer = Transformer(spec, self.lookups)
         try:
-            for chunk in reader:
+            for chunk in _prefetch(reader):
                 result = transformer.run(chunk)
                 report.add(result.stats, result.facts.num_rows)
                 facts = result.facts
                 if facts.num_rows:
-                    sums = facts.group_by("original_currency").aggregate(
-                        [("original_spend", "sum"), ("original_attributed_sales", "sum")]
-                    )
-                    for row in sums.to_pylist():
-                        report.add_loaded(
-                            row["original_currency"],
-                            row["original_spend_sum"] or Decimal(0),
-                            row["original_attributed_sales_sum"] or Decimal(0),
-                        )
+                    _add_loaded(report, facts)
                     sink.write(facts)
                 if result.quarantine.num_rows:
                     sink.quarantine(result.quarantine)
@@ -91,7 +87,6 @@ class Harmonizer:
                     )
             used = spec.used_columns | set(spec.ignore)
             report.unmapped_columns = [c for c in reader.columns if c not in used]
-            report.needs_merge = spec.date.is_timestamp or report.keys_across_chunks > 0
             report.evaluate()
             report.seconds = time.perf_counter() - started
             if report.passed:
@@ -103,6 +98,56 @@ class Harmonizer:
             raise
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _prefetch(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+    """Read the next chunk in a thread while this one is transformed (pyarrow parses without the GIL).
+
+    At most one chunk waits in the queue, so memory stays at about three chunks.
+    """
+    box: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        box.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            box.put(exc)
+
+    thread = threading.Thread(target=produce, name="harmonize-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            box.get_nowait()
+        thread.join(timeout=5)
+
+
+def _add_loaded(report: QualityReport, facts: pa.Table) -> None:
+    currencies = pc.unique(facts["original_currency"]).to_pylist()
+    for cur in currencies:
+        part = facts if len(currencies) == 1 else facts.filter(pc.equal(facts["original_currency"], cur))
+        spend = pc.sum(part["original_spend"]).as_py() or Decimal(0)
+        sales = pc.sum(part["original_attributed_sales"]).as_py() or Decimal(0)
+        report.add_loaded(cur, spend, sales)
 
 
 def harmonize_table(spec: MappingSpec, lookups: Lookups, path: str | os.PathLike) -> tuple[pa.Table, QualityReport]:

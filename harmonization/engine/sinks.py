@@ -15,11 +15,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .schema import HARMONIZED_SCHEMA, NATURAL_KEY, QUARANTINE_SCHEMA
-from .transform import aggregate, hash_rows
+from .schema import HARMONIZED_SCHEMA, QUARANTINE_SCHEMA
+from .transform import aggregate, key_hash
 
 # rows of harmonized output aggregated in memory at once when a run has to be summed again on commit
 MERGE_BUCKET_ROWS = 1_000_000
+COMPRESSION = "snappy"
+# low-cardinality columns worth dictionary pages; per-row ids (sku_ref) only slow the writer down
+DICTIONARY_COLUMNS = ["date", "retailer", "campaign_id", "campaign_name", "placement_type", "attribution_window_days",
+                      "attribution_model", "currency", "original_currency", "fx_rate"]  # fmt: skip
 
 
 @runtime_checkable
@@ -84,11 +88,12 @@ class QuarantineCsvWriter:
 class ParquetSink:
     """Harmonized rows into one Parquet file, written to a temporary file beside it and renamed on commit.
 
-    A chunk's rows are already summed by natural key. When keys can repeat across chunks (a timestamp layout whose
-    hours straddle chunks, or a file with duplicate keys) the commit sums the temporary file again. To keep memory
-    bounded it streams the file's row groups into ``ceil(rows / MERGE_BUCKET_ROWS)`` bucket files by a hash of the
-    key (every row of a key lands in one bucket), then aggregates one bucket at a time: memory ~ one bucket of
-    harmonized rows (about 1M rows, a few hundred MB of Arrow at most), at the cost of writing the data twice more.
+    A chunk's rows are already summed by natural key. When a key was written by several chunks (hours of one day
+    that straddle chunks, duplicate rows far apart) the report's ``merge_keys`` lists their hashes and the commit
+    sums them: it streams the temporary file in batches, copies rows of other keys as they are, and spills rows of
+    those keys to a side file that is aggregated in ``ceil(rows / MERGE_BUCKET_ROWS)`` hash buckets (every row of a
+    key lands in one bucket). Memory stays at one batch plus one bucket (about 1M harmonized rows, a few hundred MB
+    of Arrow at most), at the cost of writing the file once more when any key repeats.
     """
 
     def __init__(self, output_path: str | os.PathLike, quarantine_path: str | os.PathLike | None = None):
@@ -103,7 +108,9 @@ class ParquetSink:
 
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp_path, HARMONIZED_SCHEMA, compression="zstd")
+            self._writer = pq.ParquetWriter(
+                self.tmp_path, HARMONIZED_SCHEMA, compression=COMPRESSION, use_dictionary=DICTIONARY_COLUMNS
+            )
         return self._writer
 
     def write(self, table: pa.Table) -> None:
@@ -119,53 +126,78 @@ class ParquetSink:
         writer = self._open()  # an empty run still leaves a valid (empty) file
         writer.close()
         self._writer = None
-        needs_merge = bool(getattr(report, "needs_merge", False))
-        if needs_merge and self.rows_written:
-            self._merge(self._reporting_currency())
+        keys = getattr(report, "merge_keys", None)
+        if keys is not None and len(keys) and self.rows_written:
+            self._merge(keys)
         os.replace(self.tmp_path, self.output_path)
         if self._quarantine is not None:
             self._quarantine.close()
         self.committed = True
-        if report is not None and needs_merge:
+        if report is not None and keys is not None and len(keys):
             report.facts = pq.read_metadata(self.output_path).num_rows
 
-    def _reporting_currency(self) -> str:
-        first = pq.ParquetFile(self.tmp_path).read_row_group(0, columns=["currency"])
-        return first["currency"][0].as_py()
-
-    def _merge(self, reporting: str) -> None:
+    def _merge(self, keys: np.ndarray) -> None:
+        """Sum the rows of keys that several chunks wrote; every other row is copied as it is."""
         source = pq.ParquetFile(self.tmp_path)
-        total = source.metadata.num_rows
-        buckets = max(1, math.ceil(total / MERGE_BUCKET_ROWS))
-        merged = self.tmp_path.with_name(self.tmp_path.name + ".merged")
-        self._extra.append(merged)
-        out = pq.ParquetWriter(merged, HARMONIZED_SCHEMA, compression="zstd")
+        merged = self._scratch("merged")
+        spill = self._scratch("spill")
+        out = pq.ParquetWriter(merged, HARMONIZED_SCHEMA, compression=COMPRESSION)
+        spill_writer = None
+        reporting = None
         try:
-            if buckets == 1:
-                facts, _ = aggregate(_for_aggregate(source.read()), reporting)
-                out.write_table(facts)
-            else:
-                paths = [self.tmp_path.with_name(f"{self.tmp_path.name}.b{i}") for i in range(buckets)]
-                self._extra.extend(paths)
-                writers = [pq.ParquetWriter(p, HARMONIZED_SCHEMA) for p in paths]
-                try:
-                    for batch in source.iter_batches(batch_size=200_000):
-                        table = pa.Table.from_batches([batch])
-                        bucket = hash_rows([table[c] for c in NATURAL_KEY]) % np.uint64(buckets)
-                        for i in range(buckets):
-                            part = table.filter(pa.array(bucket == i))
-                            if part.num_rows:
-                                writers[i].write_table(part)
-                finally:
-                    for w in writers:
-                        w.close()
-                for p in paths:
-                    facts, _ = aggregate(_for_aggregate(pq.read_table(p)), reporting)
-                    out.write_table(facts)
-                    p.unlink()
+            for batch in source.iter_batches(batch_size=200_000):
+                table = pa.Table.from_batches([batch], schema=HARMONIZED_SCHEMA)
+                reporting = reporting or table["currency"][0].as_py()
+                again = np.isin(key_hash(table), keys)
+                if again.any():
+                    if spill_writer is None:
+                        spill_writer = pq.ParquetWriter(spill, HARMONIZED_SCHEMA)
+                    spill_writer.write_table(table.filter(pa.array(again)))
+                    table = table.filter(pa.array(~again))
+                if table.num_rows:
+                    out.write_table(table)
+            if spill_writer is not None:
+                spill_writer.close()
+                spill_writer = None
+                self._aggregate_file(spill, out, reporting)
         finally:
+            if spill_writer is not None:
+                spill_writer.close()
             out.close()
         os.replace(merged, self.tmp_path)
+        with contextlib.suppress(FileNotFoundError):
+            spill.unlink()
+
+    def _scratch(self, label: str) -> Path:
+        path = self.tmp_path.with_name(f"{self.tmp_path.name}.{label}")
+        self._extra.append(path)
+        return path
+
+    def _aggregate_file(self, path: Path, out: pq.ParquetWriter, reporting: str) -> None:
+        """Sum a file of harmonized rows by natural key into ``out``, one hash bucket at a time."""
+        source = pq.ParquetFile(path)
+        buckets = max(1, math.ceil(source.metadata.num_rows / MERGE_BUCKET_ROWS))
+        if buckets == 1:
+            facts, _ = aggregate(_for_aggregate(source.read()), reporting)
+            out.write_table(facts)
+            return
+        paths = [self._scratch(f"b{i}") for i in range(buckets)]
+        writers = [pq.ParquetWriter(p, HARMONIZED_SCHEMA) for p in paths]
+        try:
+            for batch in source.iter_batches(batch_size=200_000):
+                table = pa.Table.from_batches([batch], schema=HARMONIZED_SCHEMA)
+                bucket = key_hash(table) % np.uint64(buckets)
+                for i in range(buckets):
+                    part = table.filter(pa.array(bucket == i))
+                    if part.num_rows:
+                        writers[i].write_table(part)
+        finally:
+            for w in writers:
+                w.close()
+        for p in paths:
+            facts, _ = aggregate(_for_aggregate(pq.read_table(p)), reporting)
+            out.write_table(facts)
+            p.unlink()
 
     def abort(self) -> None:
         if self._writer is not None:

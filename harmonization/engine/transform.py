@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -87,23 +87,31 @@ def _mix(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
+_P = np.uint64(0x100000001B3)
+
+
+def _hash_strings(arr: pa.Array) -> np.ndarray:
+    """64-bit hash per string: each distinct value is hashed once (pandas' SipHash), then spread to the rows."""
+    u = Uniques.of(arr)
+    dh = pd.util.hash_array(np.array(u.values, dtype=object), categorize=False) if u.values else np.zeros(0, np.uint64)
+    return u.spread_np(dh.astype(np.uint64), _NULL_HASH)
+
+
 def hash_rows(arrays: list[pa.Array]) -> np.ndarray:
-    """A 64-bit hash per row over several columns (strings hashed once per distinct value)."""
+    """A 64-bit hash per row over several columns."""
     n = len(arrays[0]) if arrays else 0
     h = np.full(n, 0xCBF29CE484222325, dtype=np.uint64)
     for a in arrays:
         a = _arr(a)
         if pa.types.is_string(a.type) or pa.types.is_large_string(a.type):
-            u = Uniques.of(a)
-            dh = pd.util.hash_array(np.array(u.values, dtype=object)) if u.values else np.zeros(0, np.uint64)
-            col = u.spread_np(dh.astype(np.uint64), _NULL_HASH)
+            col = _hash_strings(a)
         else:
             if pa.types.is_date32(a.type):
                 a = a.cast(pa.int32())
             vals = a.cast(pa.int64()).fill_null(-(2**62)).to_numpy(zero_copy_only=False)
             col = _mix(vals.astype(np.uint64))
         with np.errstate(over="ignore"):
-            h = _mix((h ^ col) * np.uint64(0x100000001B3))
+            h = _mix((h ^ col) * _P)
     return h
 
 
@@ -257,7 +265,8 @@ class ChunkStats:
     sku_matched: int = 0
     sku_unmatched: int = 0
     clicks_over_impressions: int = 0
-    key_hashes: np.ndarray | None = None  # per loaded row, for duplicate detection across chunks
+    key_hashes: np.ndarray | None = None  # per loaded row: natural key with the source instant (duplicates)
+    agg_hashes: np.ndarray | None = None  # per loaded row: natural key with the UTC day (summing across chunks)
     first_day: int | None = None
     last_day: int | None = None
     # currency -> [spend_in, spend_loaded, spend_quarantined, sales_in, sales_loaded, sales_quarantined]
@@ -485,7 +494,6 @@ class Transformer:
         """-> (UTC day per row as days since epoch, and the key instant: the day, or the UTC second of a timestamp)."""
         spec = self.spec.date
         col = self._source(table, spec.column)
-        n = len(col)
         t = col.type
         if pa.types.is_timestamp(t):
             if t.tz is None:
@@ -616,7 +624,7 @@ class Transformer:
                 "currency",
                 "currency:no_fx_rate",
                 lambda idx, c=currency: [
-                    f"currency: no {cur}→{self.reporting} rate on or before {EPOCH.fromordinal(EPOCH.toordinal() + int(d))}"
+                    f"currency: no {cur}→{self.reporting} rate on or before {EPOCH + timedelta(days=int(d))}"
                     for cur, d in zip(_values(c, idx), days[idx], strict=True)
                 ],
             )
@@ -695,25 +703,7 @@ class Transformer:
         stats.rows_quarantined = int(bad.sum()) + len(chunk.broken)
 
         # reconciliation: every amount that parsed is either loaded or quarantined
-        cur_key = currency.fill_null("(none)")
-        recon = pa.table(
-            {
-                "c": cur_key,
-                "q": pa.array(bad),
-                "s": pc.if_else(pa.array(parsed["spend"]), metrics["spend"], pa.scalar(None, MONEY)),
-                "a": pc.if_else(
-                    pa.array(parsed["attributed_sales"]), metrics["attributed_sales"], pa.scalar(None, MONEY)
-                ),
-            }
-        )
-        for row in recon.group_by(["c", "q"]).aggregate([("s", "sum"), ("a", "sum")]).to_pylist():
-            entry = stats.money.setdefault(row["c"], [Decimal(0)] * 6)
-            spend, sales = row["s_sum"] or Decimal(0), row["a_sum"] or Decimal(0)
-            entry[0] += spend
-            entry[3] += sales
-            if row["q"]:
-                entry[2] += spend
-                entry[5] += sales
+        self._reconcile(currency, bad, metrics, parsed, stats)
 
         # quarantine
         order, q_fields, q_reasons, codes = fails.reasons()
@@ -773,19 +763,30 @@ class Transformer:
             good_days = rows["date"].cast(pa.int32())
             stats.first_day = int(pc.min(good_days).as_py())
             stats.last_day = int(pc.max(good_days).as_py())
-            key_cols = [rows[c] for c in NATURAL_KEY if c != "date"]
-            stats.key_hashes = hash_rows([*key_cols, pa.array(instant)])
-        else:
-            stats.key_hashes = np.zeros(0, np.uint64)
-        facts, mixed = aggregate(rows, self.reporting)
+        base = key_base_hash(rows)
+        stats.agg_hashes = key_hash(rows, base)
+        stats.key_hashes = key_hash(rows, base, instant) if self.spec.date.is_timestamp else stats.agg_hashes
+        facts, mixed = aggregate(rows, self.reporting, stats.agg_hashes)
         if mixed is not None and len(mixed):
-            facts, quarantine, stats = self._quarantine_mixed(rows, mixed, facts, quarantine, stats, chunk, table, good)
+            facts, quarantine = self._quarantine_mixed(rows, mixed, quarantine, stats, chunk, table, good)
         return ChunkResult(facts, quarantine, stats)
 
-    def _quarantine_mixed(self, rows, mixed, facts, quarantine, stats, chunk, table, good):
+    def _reconcile(self, currency: pa.Array, bad: np.ndarray, metrics: dict, parsed: dict, stats: ChunkStats) -> None:
+        u = Uniques.of(currency)
+        bad_arr = pa.array(bad)
+        for i, cur in enumerate([*u.values, None]):
+            rows = u.indices == (i if cur is not None else -1)
+            if not rows.any():
+                continue
+            entry = stats.money.setdefault(cur or "(none)", [Decimal(0)] * 6)
+            for slot, name in ((0, "spend"), (3, "attributed_sales")):
+                ok = pa.array(rows & parsed[name])
+                entry[slot] += pc.sum(metrics[name].filter(ok)).as_py() or Decimal(0)
+                entry[slot + 2] += pc.sum(metrics[name].filter(pc.and_(ok, bad_arr))).as_py() or Decimal(0)
+
+    def _quarantine_mixed(self, rows, mixed, quarantine, stats, chunk, table, good):
         """Rows whose natural key carries more than one currency in this chunk cannot be summed: quarantine them."""
-        hashes = hash_rows([rows[c] for c in NATURAL_KEY])
-        bad = np.isin(hashes, mixed)
+        bad = np.isin(stats.agg_hashes, mixed)
         src_idx = np.flatnonzero(good)[bad]
         extra = pa.table(
             {
@@ -799,36 +800,84 @@ class Transformer:
         stats.reasons["currency:mixed"] += len(src_idx)
         stats.rows_loaded -= len(src_idx)
         stats.rows_quarantined += len(src_idx)
-        kept = rows.filter(pa.array(~bad))
+        bad_arr = pa.array(bad)
         for cur, spend, sales in zip(
-            rows["original_currency"].filter(pa.array(bad)).to_pylist(),
-            rows["original_spend"].filter(pa.array(bad)).to_pylist(),
-            rows["original_attributed_sales"].filter(pa.array(bad)).to_pylist(),
+            rows["original_currency"].filter(bad_arr).to_pylist(),
+            rows["original_spend"].filter(bad_arr).to_pylist(),
+            rows["original_attributed_sales"].filter(bad_arr).to_pylist(),
             strict=True,
         ):
             stats.money[cur][2] += spend
             stats.money[cur][5] += sales
         stats.key_hashes = stats.key_hashes[~bad]
-        facts, _ = aggregate(kept, self.reporting)
-        return facts, pa.concat_tables([quarantine, extra]), stats
+        stats.agg_hashes = stats.agg_hashes[~bad]
+        facts, _ = aggregate(rows.filter(pa.array(~bad)), self.reporting, stats.agg_hashes)
+        return facts, pa.concat_tables([quarantine, extra])
 
 
-def aggregate(rows: pa.Table, reporting: str) -> tuple[pa.Table, np.ndarray | None]:
-    """Sum rows of one natural key (and original currency) -> HARMONIZED_SCHEMA; also the hashes of keys that
-    carry more than one original currency (None when the table has a single currency)."""
-    keys = [*NATURAL_KEY, "original_currency"]
-    aggs = [(c, "sum") for c in SUMMED] + [("campaign_name", "max"), ("sku_id", "max"), ("fx_rate", "max")]
+def key_base_hash(table: pa.Table) -> np.ndarray:
+    """Hash of the natural key without the date (mixed with a day or an instant by ``key_hash``)."""
+    return hash_rows([table[c] for c in NATURAL_KEY if c != "date"])
+
+
+def key_hash(table: pa.Table, base: np.ndarray | None = None, when: np.ndarray | None = None) -> np.ndarray:
+    """64-bit hash of the natural key per row (``when`` replaces the UTC day, e.g. by a timestamp's second)."""
+    if base is None:
+        base = key_base_hash(table)
+    if when is None:
+        when = table["date"].cast(pa.int32()).to_numpy(zero_copy_only=False)
+    with np.errstate(over="ignore"):
+        return _mix(base ^ _mix(np.asarray(when).astype(np.int64).astype(np.uint64) + np.uint64(0x632BE59BD9B4E019)))
+
+
+def _duplicated(h: np.ndarray) -> np.ndarray:
+    """Rows whose hash occurs more than once."""
+    if len(h) < 2:
+        return np.zeros(len(h), bool)
+    order = np.argsort(h, kind="stable")
+    s = h[order]
+    same = s[1:] == s[:-1]
+    if not same.any():
+        return np.zeros(len(h), bool)
+    dup_sorted = np.zeros(len(h), bool)
+    dup_sorted[1:] |= same
+    dup_sorted[:-1] |= same
+    out = np.empty(len(h), bool)
+    out[order] = dup_sorted
+    return out
+
+
+_AGGS = [(c, "sum") for c in SUMMED] + [("campaign_name", "max"), ("sku_id", "max"), ("fx_rate", "max")]
+_RENAMED = {f"{c}_sum": c for c in SUMMED} | {"campaign_name_max": "campaign_name", "sku_id_max": "sku_id",
+                                              "fx_rate_max": "fx_rate"}  # fmt: skip
+
+
+def aggregate(rows: pa.Table, reporting: str, hashes: np.ndarray | None = None) -> tuple[pa.Table, np.ndarray | None]:
+    """Sum rows of one natural key (and original currency) -> HARMONIZED_SCHEMA.
+
+    Only rows whose key hash repeats go through a group-by; the others pass as they are. Also returns the key
+    hashes that carry more than one original currency (None when the table has a single currency).
+    """
     if rows.num_rows == 0:
         return HARMONIZED_SCHEMA.empty_table(), None
-    out = rows.group_by(keys, use_threads=False).aggregate(aggs)
-    renamed = {f"{c}_sum": c for c in SUMMED} | {"campaign_name_max": "campaign_name", "sku_id_max": "sku_id",
-                                                 "fx_rate_max": "fx_rate"}  # fmt: skip
-    out = out.rename_columns([renamed.get(c, c) for c in out.column_names])
-    out = out.append_column("currency", pa.repeat(pa.scalar(reporting), out.num_rows))
-    out = out.select(HARMONIZED_SCHEMA.names).cast(HARMONIZED_SCHEMA)
+    if "currency" not in rows.column_names:
+        rows = rows.append_column("currency", pa.repeat(pa.scalar(reporting), rows.num_rows))
+    rows = rows.select(HARMONIZED_SCHEMA.names).cast(HARMONIZED_SCHEMA)
+    if hashes is None:
+        hashes = key_hash(rows)
+    dup = _duplicated(hashes)
+    if not dup.any():
+        return rows, None
+    dup_arr = pa.array(dup)
+    single = rows.filter(pc.invert(dup_arr))
+    multi = rows.filter(dup_arr)
+    grouped = multi.group_by([*NATURAL_KEY, "original_currency"], use_threads=False).aggregate(_AGGS)
+    grouped = grouped.rename_columns([_RENAMED.get(c, c) for c in grouped.column_names])
+    grouped = grouped.append_column("currency", pa.repeat(pa.scalar(reporting), grouped.num_rows))
+    grouped = grouped.select(HARMONIZED_SCHEMA.names).cast(HARMONIZED_SCHEMA)
     mixed = None
-    if pc.count_distinct(out["original_currency"]).as_py() > 1:
-        h = hash_rows([out[c] for c in NATURAL_KEY])
+    if pc.count_distinct(grouped["original_currency"]).as_py() > 1:
+        h = key_hash(grouped)
         uniq, counts = np.unique(h, return_counts=True)
         mixed = uniq[counts > 1]
-    return out, mixed
+    return pa.concat_tables([single, grouped]), mixed
