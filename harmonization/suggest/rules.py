@@ -139,9 +139,9 @@ def value_fit(field: str, p: ColumnProfile) -> tuple[float, str]:
             return 0.2, "whole numbers that look like ids"
         return 0.1, "values have decimals"
     if field in MONEY_FIELDS:
-        if p.amount_like and all(n >= 0 for n in p.numbers):
-            return 1.0, "non-negative amounts"
-        return 0.0, "values are not amounts"
+        if not p.numeric or p.percent or p.is_date or any(n < 0 for n in p.numbers):
+            return 0.0, "values are not amounts"
+        return (0.6, "whole numbers (amounts usually have cents)") if p.integer else (1.0, "non-negative amounts")
     if field == "currency":
         return (1.0, "ISO 4217 codes") if p.currency_codes else (0.0, "values are not currency codes")
     if field == "gtin":
@@ -289,8 +289,8 @@ class RuleBasedSuggester:
                 lscore = name_score
                 reasons.append(f"header names the campaign ({name_score:.2f}) and values are codes")
         fit, why = value_fit(f, p)
-        if f in MONEY_FIELDS and fit == 1.0 and p.integer and h.unit not in ("micros", "cents"):
-            fit, why = 0.6, "whole numbers (amounts usually have cents)"
+        if f in MONEY_FIELDS and fit > 0 and h.unit in ("micros", "cents"):
+            fit, why = 1.0, f"whole numbers in {h.unit}"
         if f in COUNT_FIELDS and h.unit in ("micros", "cents"):
             fit, why = 0.0, f"amounts in {h.unit}"
         if fit == 0.0:

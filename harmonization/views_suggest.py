@@ -1,0 +1,116 @@
+"""Mapping suggestion page: upload an export nobody has mapped, review the suggested fields and YAML, save it."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from campaigns.models import Retailer
+from governance.access import Capability
+from governance.views import tenant_page
+from harmonization.services import mapping_save
+from harmonization.suggest import SampleError, Suggestion, get_suggester, read_sample, sample_from_bytes
+from harmonization.suggest.reading import HEAD_BYTES
+from harmonization.suggest.rules import REVIEW_BELOW
+from harmonization.suggest.yaml_writer import slug
+from rmn_site.errors import DomainError
+
+MAX_PARQUET_IN_MEMORY = 256 * 1024**2  # Parquet keeps its schema at the end: the whole file is needed
+
+
+class SuggestForm(forms.Form):
+    file = forms.FileField(label="Export file", help_text="CSV, TSV, JSONL, JSON or Parquet, optionally gzipped.")
+    retailer = forms.ModelChoiceField(
+        queryset=Retailer.objects.order_by("name"), to_field_name="code", label="Retailer", empty_label="Choose…"
+    )
+    name = forms.SlugField(label="Mapping name", required=False, help_text="Default: from the file name.")
+
+
+class SaveMappingForm(forms.Form):
+    name = forms.SlugField(label="Mapping name", max_length=100)
+    yaml_text = forms.CharField(label="Mapping YAML", strip=False, widget=forms.Textarea(attrs={"rows": 36}))
+
+
+def _sample_from_upload(upload):
+    head = upload.read(4)
+    upload.seek(0)
+    if head == b"PAR1":
+        if hasattr(upload, "temporary_file_path"):
+            return read_sample(upload.temporary_file_path())
+        if upload.size > MAX_PARQUET_IN_MEMORY:
+            raise SampleError(f"{upload.name}: Parquet files this large: use `manage.py suggest_mapping` instead")
+        return sample_from_bytes(upload.read(), upload.name, truncated=False)
+    limit = HEAD_BYTES * 8 if head[:2] == b"\x1f\x8b" else HEAD_BYTES
+    data = upload.read(limit)
+    return sample_from_bytes(data, upload.name, truncated=upload.size > len(data))
+
+
+def _field_rows(suggestion: Suggestion) -> list[dict]:
+    rows = []
+    for f, fs in suggestion.fields.items():
+        if fs.source is None and fs.expr is None and fs.constant is None and not fs.alternatives:
+            continue
+        rows.append(
+            {
+                "field": f,
+                "source": fs.source,
+                "expr": fs.expr,
+                "constant": fs.constant,
+                "unit": fs.unit,
+                "confidence": fs.confidence,
+                "percent": round(fs.confidence * 100),
+                "review": fs.confidence < REVIEW_BELOW,
+                "reasons": fs.reasons,
+                "alternatives": fs.alternatives,
+            }
+        )
+    return rows
+
+
+@tenant_page(Capability.EDIT_DATA)
+def mapping_suggest(request: HttpRequest, *, access) -> HttpResponse:
+    form = SuggestForm()
+    save_form = None
+    suggestion = None
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "save":
+        save_form = SaveMappingForm(request.POST)
+        if save_form.is_valid():
+            try:
+                mapping = mapping_save(
+                    yaml_text=save_form.cleaned_data["yaml_text"],
+                    tenant=access.tenant,
+                    name=save_form.cleaned_data["name"],
+                    user=request.user,
+                )
+            except DomainError as exc:
+                save_form.add_error(exc.field if exc.field in save_form.fields else None, exc.message)
+            else:
+                messages.success(request, f"Saved mapping {mapping.name} for {mapping.retailer.name}.")
+                return redirect("mapping_suggest")
+        status = 400
+    elif request.method == "POST":
+        form = SuggestForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                sample = _sample_from_upload(upload)
+            except SampleError as exc:
+                form.add_error("file", str(exc))
+            else:
+                suggestion = get_suggester().suggest(sample)
+                name = form.cleaned_data["name"] or slug(upload.name.split(".")[0])
+                text = suggestion.to_yaml(form.cleaned_data["retailer"].code, name)
+                save_form = SaveMappingForm(initial={"name": slug(name), "yaml_text": text})
+        if form.errors:
+            status = 400
+    context = {
+        "form": form,
+        "save_form": save_form,
+        "suggestion": suggestion,
+        "rows": _field_rows(suggestion) if suggestion else [],
+        "review_below": REVIEW_BELOW,
+    }
+    return render(request, "harmonization/suggest.html", context, status=status)
