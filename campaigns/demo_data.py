@@ -408,9 +408,28 @@ def _retailers_upsert() -> dict[str, Retailer]:
                 "is_active": True,
             },
         )
+    # Reference only (no demo campaigns or items): the shipped EU JSONL mapping loads into it.
+    Retailer.objects.update_or_create(
+        code=EU_RETAILER["code"], defaults={k: v for k, v in EU_RETAILER.items() if k != "code"}
+    )
     return out
 
 
+EU_RETAILER = {
+    "code": "eu_retailer",
+    "name": "European Retailer Media",
+    "reporting_currency": "EUR",
+    "timezone": "Europe/Berlin",
+    "default_attribution_window_days": 14,
+    "default_attribution_model": AttributionModel.LAST_CLICK,
+    "policy_specs": {
+        "headline_max_chars": 50,
+        "banned_claims": _BANNED_HEALTH_CLAIMS,
+        "required_disclosures": ["Gesponsert"],
+        "note": "Demo values in the shape of the network's creative policy; check the current policy.",
+    },
+    "is_active": True,
+}
 # Rough levels of 1 unit in USD; the demo's rates drift from these as a random walk (daily sd 0.4 %).
 FX_START = {"EUR": 1.08, "GBP": 1.27, "CAD": 0.73}
 FX_SOURCE = "demo simulator"
