@@ -345,7 +345,7 @@ def test_upload_shows_fields_with_confidence_and_the_yaml(client, personas, reta
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'value="1.0"' in html and "<meter" in html
+    assert 'value="1.00"' in html and "<meter" in html
     assert "sales14d" in html and "unitsSoldClicks14d" in html
     yaml_text = response.context["save_form"].initial["yaml_text"]
     assert load_mapping(yaml_text).retailer == "amazon"
