@@ -114,6 +114,9 @@ class DbSink:
         self.report = report  # kept so a failure here can still be reported with the run's figures
         try:
             with transaction.atomic():
+                # One load per tenant commits at a time: two overlapping loads would otherwise both delete the
+                # same keys and the second insert would break the natural-key constraint.
+                Tenant.objects.select_for_update().filter(pk=self.tenant.pk).first()
                 if self._created:
                     self._replace_facts()
                 if report is not None and hasattr(report, "facts"):
@@ -205,6 +208,8 @@ class DbSink:
                          s.attribution_window_days, s.attribution_model
                 """
             )
+            if self.is_postgres:
+                cursor.execute(f"ANALYZE {agg}")  # temp tables are never auto-analyzed; the DELETE's plan needs it
             cursor.execute(
                 f"SELECT campaign_pk, date, original_currency, original_currency_max FROM {agg} "
                 f"WHERE original_currency <> original_currency_max LIMIT 1"
