@@ -92,6 +92,7 @@ def test_it_lists_the_tenants_batches_with_an_upload_form_for_marketers(
     assert "tiny_amazon (amazon, yours)" in html
     assert "export.csv" in html and 'data-status="succeeded"' in html
     assert 'href="/imports/"' in html  # the nav link
+    assert 'href="/imports/suggest/"' in html
 
 
 def test_reviewers_see_imports_but_cannot_upload(client, personas, finished_batch, saved_mapping):
