@@ -217,7 +217,8 @@ def ingest_file(
         batch = IngestBatch.objects.create(
             tenant=tenant,
             retailer=_retailer_for(spec),
-            source=path.name,
+            # A Parquet run is recorded too, but names its output so nobody looks for its rows in the database.
+            source=path.name if output is None else f"{path.name} -> {Path(output).name} (Parquet, not loaded)",
             mapping_name=spec.name,
             mapping_yaml=spec.text,
             input_bytes=path.stat().st_size if path.exists() else 0,

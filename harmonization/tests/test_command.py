@@ -96,6 +96,22 @@ def test_it_writes_parquet_without_a_tenant(tmp_path, db):
     assert not IngestBatch.objects.exists()
 
 
+def test_with_a_tenant_and_output_it_resolves_skus_and_writes_only_parquet(tmp_path, catalog, tenants, eur_rate):
+    before = PerformanceFact.objects.count()
+    mapping, data = files.write(tmp_path)
+    out = tmp_path / "out.parquet"
+    report, _ = harmonize(
+        "--retailer-mapping", str(mapping), "--input", str(data), "--tenant", "acme", "--output", str(out)
+    )
+    rows = pq.read_table(out).to_pylist()
+    assert (report["facts"], len(rows)) == (4, 4)
+    assert {r["sku_id"] for r in rows} == {s.pk for s in catalog["acme"]["skus"]}
+    assert sum(r["spend"] for r in rows) == Decimal(files.LOADED_SPEND_USD)
+    assert PerformanceFact.objects.count() == before
+    batch = IngestBatch.objects.exclude(source="conftest").get()
+    assert batch.source == "export.csv -> out.parquet (Parquet, not loaded)" and batch.quarantine_file
+
+
 def test_failed_thresholds_fail_the_command_and_write_nothing(tmp_path, catalog, tenants, eur_rate):
     before = list(PerformanceFact.objects.order_by("pk").values_list("pk", "spend"))
     mapping, data = files.write(tmp_path, max_quarantine_rate=0.1)
