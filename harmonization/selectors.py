@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from governance.models import Tenant
 from harmonization.models import IngestBatch, Mapping
@@ -34,7 +34,8 @@ def mapping_choices(*, tenant: Tenant) -> list[tuple[str, str]]:
         choices.append((path.stem, f"{path.stem} ({retailer})"))
         seen.add(path.stem)
     saved = Mapping.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True)).select_related("retailer")
-    for mapping in saved.order_by("name"):
+    # The tenant's own mapping first, as mapping_resolve picks it over a shared one of the same name.
+    for mapping in saved.order_by("name", F("tenant").desc(nulls_last=True)):
         if mapping.name in seen:
             continue
         owner = "yours" if mapping.tenant_id else "shared"
