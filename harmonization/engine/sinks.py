@@ -7,6 +7,8 @@ import csv
 import json
 import math
 import os
+import queue
+import threading
 import uuid
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -105,6 +107,33 @@ class ParquetSink:
         self._extra: list[Path] = []
         self.rows_written = 0
         self.committed = False
+        # Parquet encoding runs in one background thread (pyarrow releases the GIL) so the next chunk is
+        # transformed meanwhile; at most two tables wait, which bounds memory.
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _work(self) -> None:
+        while True:
+            table = self._queue.get()
+            if table is None:
+                return
+            if self._error is None:
+                try:
+                    self._open().write_table(table)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _drain(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._raise()
 
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
@@ -114,8 +143,12 @@ class ParquetSink:
         return self._writer
 
     def write(self, table: pa.Table) -> None:
+        self._raise()
         if table.num_rows:
-            self._open().write_table(table.cast(HARMONIZED_SCHEMA))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="parquet-sink", daemon=True)
+                self._thread.start()
+            self._queue.put(table.cast(HARMONIZED_SCHEMA))
             self.rows_written += table.num_rows
 
     def quarantine(self, table: pa.Table) -> None:
@@ -123,6 +156,7 @@ class ParquetSink:
             self._quarantine.write(table)
 
     def commit(self, report=None) -> None:
+        self._drain()
         writer = self._open()  # an empty run still leaves a valid (empty) file
         writer.close()
         self._writer = None
@@ -200,6 +234,8 @@ class ParquetSink:
             p.unlink()
 
     def abort(self) -> None:
+        with contextlib.suppress(BaseException):
+            self._drain()
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.close()

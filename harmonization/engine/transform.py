@@ -90,11 +90,65 @@ def _mix(x: np.ndarray) -> np.ndarray:
 _P = np.uint64(0x100000001B3)
 
 
+_SALTS = _mix(np.arange(1, 4097, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+
+
+def _hash_bytes(arr: pa.Array) -> np.ndarray:
+    """64-bit hash per string, vectorised over the Arrow buffers (no Python object per value).
+
+    Each string's bytes are laid into a zero-padded row of 8-byte words; the hash is the wrapped sum of the mixed
+    non-zero words (each salted by its position) and the byte length. Padding is zeros, so a value hashes the same
+    whatever the longest string of its chunk. Not meant to resist crafted collisions.
+    """
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, np.uint64)
+    buffers = arr.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
+    lengths = np.diff(offsets)
+    total = int(offsets[-1] - offsets[0])
+    width = max(8, int(-(-int(lengths.max()) // 8) * 8))
+    if width > 8 * len(_SALTS):
+        return _hash_objects(arr)
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]] if total else np.zeros(0, np.uint8)
+    mat = np.zeros(n * width, dtype=np.uint8)
+    if total:
+        base = np.repeat(np.arange(n, dtype=np.int64) * width - (offsets[:-1] - offsets[0]), lengths)
+        mat[base + np.arange(total, dtype=np.int64)] = data
+    words = mat.view(np.uint64).reshape(n, width // 8)
+    with np.errstate(over="ignore"):
+        h = lengths.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+        for k in range(width // 8):
+            w = words[:, k]
+            h += np.where(w != 0, _mix(w ^ _SALTS[k]), np.uint64(0))
+    h = _mix(h)
+    if arr.null_count:
+        h[~_np_mask(arr.is_valid())] = _NULL_HASH
+    return h
+
+
+def _hash_objects(arr: pa.Array) -> np.ndarray:
+    h = pd.util.hash_array(arr.to_numpy(zero_copy_only=False), categorize=False).astype(np.uint64)
+    if arr.null_count:
+        h[~_np_mask(arr.is_valid())] = _NULL_HASH
+    return h
+
+
 def _hash_strings(arr: pa.Array) -> np.ndarray:
-    """64-bit hash per string: each distinct value is hashed once (pandas' SipHash), then spread to the rows."""
-    u = Uniques.of(arr)
-    dh = pd.util.hash_array(np.array(u.values, dtype=object), categorize=False) if u.values else np.zeros(0, np.uint64)
-    return u.spread_np(dh.astype(np.uint64), _NULL_HASH)
+    """64-bit hash per string; a column with few distinct values hashes its dictionary and spreads it."""
+    if len(arr) > 1000 and pc.count_distinct(arr.slice(0, 1000)).as_py() > 100:
+        return _hash_bytes(arr)
+    enc = pc.dictionary_encode(arr)
+    dh = _hash_bytes(enc.dictionary)
+    idx = enc.indices
+    if idx.null_count:
+        out = np.full(len(arr), _NULL_HASH, dtype=np.uint64)
+        valid = _np_mask(idx.is_valid())
+        out[valid] = dh[idx.fill_null(0).to_numpy(zero_copy_only=False)[valid]]
+        return out
+    return dh[idx.to_numpy(zero_copy_only=False)]
 
 
 def hash_rows(arrays: list[pa.Array]) -> np.ndarray:
@@ -206,16 +260,20 @@ class NumberFormat:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 return arr.cast(pa.float64()), np.zeros(n, bool)
         plain = self.decimal == "." and not self.thousands and not percent
-        if plain:
+        s = arr if plain else self.normalize(arr, percent)
+        # fast paths: the money scale itself (no rounding needed), then the working type; a failure of either
+        # (a value with more decimals, a stray space, a word) falls through to the slower paths
+        for attempt in (MONEY, target) if kind == "decimal" else (target,):
             try:
-                return self._cast(arr, target), np.zeros(n, bool)
+                return self._cast(s, attempt), np.zeros(n, bool)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 pass
-        s = self.normalize(arr, percent)
-        try:
-            return self._cast(s, target), np.zeros(n, bool)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
+        if plain:
+            s = self.normalize(arr, percent)
+            try:
+                return self._cast(s, target), np.zeros(n, bool)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
         # some value broke the cast: find which, null them, cast the rest
         valid = pc.match_substring_regex(s, _INT_RE if kind == "int" else _NUM_RE)
         bad = ~_np_mask(valid) & _np_mask(s.is_valid())
@@ -246,6 +304,8 @@ def to_money(values: pa.Array, scale: float | None = None) -> pa.Array:
         if scale is not None:
             f = pc.divide(f, scale)
         return pc.round(f, 4, round_mode="half_towards_infinity").cast(MONEY)
+    if t == MONEY:
+        return values
     return pc.round(values, 4, round_mode="half_towards_infinity").cast(MONEY)
 
 
