@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import os
+import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,57 @@ def _guess_delimiter(line: str, declared: str) -> str | None:
     counts = {d: line.count(d) for d in (",", ";", "\t", "|") if d != declared}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else None
+
+
+class _Throttle(io.RawIOBase):
+    """A read-only stream that lets pyarrow's CSV reader run at most a few blocks ahead of the consumer.
+
+    The streaming reader prefetches blocks on its I/O threads as fast as the disk allows; with a slower consumer it
+    would buffer most of the file. Reads past ``(batches consumed + AHEAD) * block`` wait until ``advance``.
+    """
+
+    AHEAD = 3
+
+    def __init__(self, inner: pa.NativeFile, block: int):
+        super().__init__()
+        self.inner = inner
+        self.block = block
+        self.done = 0
+        self.position = 0
+        self.stopped = False
+        self.cond = threading.Condition()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def tell(self) -> int:
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        with self.cond:
+            while not self.stopped and self.position >= (self.done + self.AHEAD) * self.block:
+                self.cond.wait(1.0)
+        data = self.inner.read(size) if size is not None and size >= 0 else self.inner.read()
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def advance(self) -> None:
+        with self.cond:
+            self.done += 1
+            self.cond.notify_all()
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.cond.notify_all()
 
 
 class Reader:
@@ -173,17 +225,17 @@ class CsvReader(Reader):
         self._broken.append((row.number, reason, raw))
         return "skip"
 
-    def _open(self) -> tuple[pa.NativeFile, pa.NativeFile]:
+    def _open(self) -> tuple[pa.NativeFile, _Throttle]:
         raw = pa.OSFile(str(self.path), "rb")
         stream = pa.CompressedInputStream(raw, "gzip") if self.gz else raw
-        return raw, stream
+        return raw, _Throttle(stream, self.block_size)
 
     def _chunks(self) -> Iterator[Chunk]:
-        raw, stream = self._open()
+        raw, throttle = self._open()
         spec = self.spec
         try:
             reader = pacsv.open_csv(
-                stream,
+                pa.PythonFile(throttle, mode="r"),
                 read_options=pacsv.ReadOptions(
                     column_names=self.columns,
                     skip_rows=spec.header_row,
@@ -234,6 +286,8 @@ class CsvReader(Reader):
                     break
                 except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                     raise self._translate(exc) from None
+                finally:
+                    throttle.advance()
                 skipped.extend(line for line, _, _ in self._broken if not skipped or line > skipped[-1])
                 # chunks are slices of one batch (zero-copy, one Arrow chunk per column): up to chunk_rows rows
                 table = pa.Table.from_batches([batch])
@@ -244,6 +298,7 @@ class CsvReader(Reader):
             if self._broken:
                 yield emit(reader.schema.empty_table())
         finally:
+            throttle.stop()
             raw.close()
 
     def _translate(self, exc: Exception) -> SourceError:
