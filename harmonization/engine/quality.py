@@ -69,8 +69,6 @@ class QualityReport:
     sku_unmatched: int = 0
     clicks_over_impressions: int = 0
     duplicate_keys: int = 0
-    # natural keys (UTC day) that more than one chunk wrote: the sink must sum those rows (see merge_keys)
-    keys_across_chunks: int = 0
     unmapped_columns: list[str] = field(default_factory=list)
     first_day: int | None = None
     last_day: int | None = None
@@ -111,7 +109,8 @@ class QualityReport:
             _, _, again = self._agg_keys.add(stats.agg_hashes)
         if len(again):
             self._merge_keys.append(again)
-            self.keys_across_chunks += len(again)
+            if len(self._merge_keys) > 8:
+                self._merge_keys = [self.merge_keys]
         if stats.first_day is not None:
             self.first_day = stats.first_day if self.first_day is None else min(self.first_day, stats.first_day)
             self.last_day = stats.last_day if self.last_day is None else max(self.last_day, stats.last_day)
@@ -131,8 +130,13 @@ class QualityReport:
         return self.sku_matched / total if self.sku_mapped and total else None
 
     @property
+    def keys_across_chunks(self) -> int:
+        """Natural keys (UTC day) that more than one chunk wrote: the sink must sum their rows."""
+        return len(self.merge_keys)
+
+    @property
     def needs_merge(self) -> bool:
-        return self.keys_across_chunks > 0
+        return bool(self._merge_keys)
 
     @property
     def passed(self) -> bool:

@@ -296,6 +296,13 @@ class NumberFormat:
         return out
 
 
+def _not_a_number(field: str, value: object, integer: bool) -> str:
+    text = str(value).strip().replace(",", "").replace(" ", "")
+    if integer and re.fullmatch(_NUM_RE, text):
+        return f"{field}: {value!r} is not a whole number"
+    return f"{field}: {value!r} is not a number"
+
+
 def to_money(values: pa.Array, scale: float | None = None) -> pa.Array:
     """int/float/decimal -> decimal128(18,4), rounding half away from zero; ``scale`` divides first (units)."""
     t = values.type
@@ -506,7 +513,7 @@ class Transformer:
                 bad,
                 f,
                 f"{f}:not_a_number",
-                lambda idx, a=raw: [f"{f}: {v!r} is not a number" for v in _values(a, idx)],
+                lambda idx, a=raw: [_not_a_number(f, v, kind == "int") for v in _values(a, idx)],
             )
         if spec.type == "integer":
             if kind != "int" or not pa.types.is_integer(values.type):

@@ -39,6 +39,8 @@ def mapping_dict(**changes) -> dict:
     for key, value in changes.items():
         if value is None:
             doc.pop(key, None)
+        elif key == "columns" and isinstance(value, dict) and "campaign_id" in value:
+            doc[key] = value  # a complete set replaces BASE's
         elif key in ("source", "columns", "date") and isinstance(value, dict):
             doc[key].update(value)
         else:

@@ -1,0 +1,136 @@
+import gzip
+import json
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from harmonization.engine import Harmonizer, Lookups, MemorySink, ParquetSink, SourceError, sinks
+
+from .conftest import HEADER, make_spec, write
+
+HOURLY_HEADER = "ts,campaignId,asin,impressions,clicks,cost,sales14d,units14d\n"
+# 8 hours of one Los Angeles day for two items, interleaved so that every chunk of 3 rows holds both keys
+HOURS = [f"2025-03-10 {h:02d}:00,C1,{item},10,1,0.10,1.00,1" for h in range(8, 16) for item in ("B001", "B002")]
+
+
+def hourly_spec(**changes):
+    return make_spec(
+        source={"timezone": "America/Los_Angeles"}, date={"column": "ts", "format": "%Y-%m-%d %H:%M"}, **changes
+    )
+
+
+@pytest.mark.parametrize("bucket_rows", [1_000_000, 2])
+def test_hours_that_straddle_chunks_are_summed_into_one_row_per_day_in_parquet(tmp_path, monkeypatch, bucket_rows):
+    monkeypatch.setattr(sinks, "MERGE_BUCKET_ROWS", bucket_rows)
+    out = tmp_path / "facts.parquet"
+    sink = ParquetSink(out)
+    path = write(tmp_path, "h.csv", HOURLY_HEADER + "\n".join(HOURS))
+    report = Harmonizer(hourly_spec(), Lookups("USD", resolve_skus=False), chunk_rows=3).run(path, sink)
+    rows = sorted(pq.read_table(out).to_pylist(), key=lambda r: r["sku_ref"])
+    assert [(r["sku_ref"], r["date"].isoformat(), r["impressions"], r["spend"], r["source_rows"]) for r in rows] == [
+        ("B001", "2025-03-10", 80, Decimal("0.8000"), 8),
+        ("B002", "2025-03-10", 80, Decimal("0.8000"), 8),
+    ]
+    assert report.facts == 2
+    assert report.duplicate_keys == 0
+    assert report.keys_across_chunks == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["facts.parquet", "h.csv"]
+
+
+def test_rows_of_one_key_in_two_currencies_are_quarantined(tmp_path):
+    text = "\n".join(
+        [HEADER + ",cur", "2025-03-10,C1,B001,10,1,1.00,0,0,USD", "2025-03-10,C1,B001,10,1,2.00,0,0,EUR",
+         "2025-03-10,C1,B002,10,1,3.00,0,0,EUR"]
+    )  # fmt: skip
+    spec = make_spec(columns={"currency": {"source": "cur"}})
+    lookups = Lookups("USD", fx_rates=[(pa.scalar(20157, pa.date32()).as_py(), "EUR", 1.1)], resolve_skus=False)
+    sink = MemorySink()
+    report = Harmonizer(spec, lookups).run(write(tmp_path, "m.csv", text), sink)
+    reasons = sorted((r["line"], r["reason"]) for r in sink.quarantine_table().to_pylist())
+    assert reasons == [
+        (2, "currency: rows of one key in different currencies"),
+        (3, "currency: rows of one key in different currencies"),
+    ]
+    assert sink.result()["sku_ref"].to_pylist() == ["B002"]
+    assert report.rows_loaded == 1
+    assert all(r["balanced"] for r in report.to_dict()["reconciliation"].values())
+
+
+def test_jsonl_lines_that_are_not_json_are_quarantined_with_their_line(tmp_path):
+    good = json.dumps(
+        {"date": "2025-03-10", "campaignId": "C1", "asin": "B001", "impressions": 5, "clicks": 1, "cost": "1.5",
+         "sales14d": 0, "units14d": 0}
+    )  # fmt: skip
+    path = tmp_path / "a.jsonl.gz"
+    path.write_bytes(gzip.compress("\n".join([good, "{oops", good.replace("B001", "B002")]).encode()))
+    sink = MemorySink()
+    report = Harmonizer(make_spec(source={"format": "jsonl"}), Lookups("USD", resolve_skus=False)).run(path, sink)
+    q = sink.quarantine_table().to_pylist()
+    assert [(r["line"], r["reason"].split(" (")[0]) for r in q] == [(2, "not valid JSON")]
+    assert report.rows_read == 3
+    assert report.rows_loaded == 2
+
+
+def test_a_jsonl_file_that_is_not_json_at_all_is_a_source_error(tmp_path):
+    sink = MemorySink()
+    with pytest.raises(SourceError, match="not JSON lines: line 1"):
+        Harmonizer(make_spec(source={"format": "jsonl"}), Lookups("USD")).run(write(tmp_path, "a.jsonl", HEADER), sink)
+    assert sink.calls == []
+
+
+def test_an_error_in_the_sink_aborts_and_is_raised(tmp_path):
+    class Failing(MemorySink):
+        def write(self, table):
+            super().write(table)
+            raise OSError("disk full")
+
+    sink = Failing()
+    with pytest.raises(OSError, match="disk full"):
+        Harmonizer(make_spec(), Lookups("USD", resolve_skus=False)).run(
+            write(tmp_path, "a.csv", HEADER + "\n2025-03-10,C1,B001,1,0,0,0,0"), sink
+        )
+    assert sink.calls == ["write", "abort"]
+
+
+def test_expression_fields_quarantine_values_that_are_not_numbers(tmp_path):
+    text = "date,campaignId,asin,impressions,clicks,cost_micros,sales14d,units14d\n" + "\n".join(
+        ["2025-03-10,C1,B001,1,0,2500000,0,0", "2025-03-10,C1,B002,1,0,n/a,0,0"]
+    )
+    spec = make_spec(columns={"spend": {"expr": "cost_micros / 1000000"}})
+    sink = MemorySink()
+    Harmonizer(spec, Lookups("USD", resolve_skus=False)).run(write(tmp_path, "e.csv", text), sink)
+    assert [r["reason"] for r in sink.quarantine_table().to_pylist()] == ["spend: cost_micros 'n/a' is not a number"]
+    assert sink.result()["spend"].to_pylist() == [Decimal("2.5")]
+
+
+def test_whole_numbers_written_with_decimals_are_accepted_and_fractions_are_not(tmp_path):
+    text = HEADER + "\n2025-03-10,C1,B001,12.0,1,0,0,0\n2025-03-10,C1,B002,1.5,1,0,0,0"
+    sink = MemorySink()
+    Harmonizer(make_spec(), Lookups("USD", resolve_skus=False)).run(write(tmp_path, "i.csv", text), sink)
+    assert sink.result()["impressions"].to_pylist() == [12]
+    assert [r["reason"] for r in sink.quarantine_table().to_pylist()] == ["impressions: '1.5' is not a whole number"]
+
+
+def test_unknown_skus_become_campaign_level_rows_when_the_mapping_says_so(tmp_path):
+    text = HEADER + "\n2025-03-10,C1,B001,1,0,1,0,0\n2025-03-10,C1,B404,2,0,1,0,0\n2025-03-10,C1,B405,3,0,1,0,0"
+    lookups = Lookups("USD", sku_index={"retailer_item_id": {"amazon|B001": 7}})
+    sink = MemorySink()
+    report = Harmonizer(make_spec(), lookups).run(write(tmp_path, "s.csv", text), sink)
+    rows = sorted(sink.result().to_pylist(), key=lambda r: r["impressions"])
+    assert [(r["sku_ref"], r["sku_id"], r["impressions"]) for r in rows] == [("B001", 7, 1), (None, None, 5)]
+    assert report.sku_unmatched == 2
+    assert report.duplicate_keys == 1  # the two unmatched rows share the campaign-level key
+
+
+def test_gtins_are_matched_zero_padded_to_14_digits(tmp_path):
+    text = "date,campaignId,gtin,impressions,clicks,cost,sales14d,units14d\n2025-03-10,C1,4006381333931,1,0,1,0,0"
+    from .conftest import BASE
+
+    columns = {k: v for k, v in BASE["columns"].items() if k != "retailer_item_id"} | {"gtin": {"source": "gtin"}}
+    spec = make_spec(columns=columns, sku={"match": "gtin", "unknown": "quarantine"})
+    lookups = Lookups("USD", sku_index={"gtin": {"04006381333931": 99}})
+    sink = MemorySink()
+    Harmonizer(spec, lookups).run(write(tmp_path, "g.csv", text), sink)
+    assert sink.result()["sku_id"].to_pylist() == [99]
