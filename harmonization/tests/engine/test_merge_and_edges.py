@@ -134,3 +134,42 @@ def test_gtins_are_matched_zero_padded_to_14_digits(tmp_path):
     sink = MemorySink()
     Harmonizer(spec, lookups).run(write(tmp_path, "g.csv", text), sink)
     assert sink.result()["sku_id"].to_pylist() == [99]
+
+
+def test_attribution_window_and_model_can_come_from_columns_and_are_never_summed(tmp_path):
+    text = "\n".join(
+        [HEADER + ",window,model", "2025-03-10,C1,B001,10,1,1.00,5.00,1,7D,LastClick",
+         "2025-03-10,C1,B001,10,1,1.00,9.00,2,14D,LastClick", "2025-03-10,C1,B002,10,1,1.00,5.00,1,30D,LastClick",
+         "2025-03-10,C1,B003,10,1,1.00,5.00,1,7D,Other"]
+    )  # fmt: skip
+    attribution = {
+        "window_days": {"source": "window", "enum": {"map": {"7D": 7, "14D": 14}, "unknown": "quarantine"}},
+        "model": {"source": "model", "enum": {"map": {"LastClick": "last_click"}, "unknown": "default:multi_touch"}},
+    }
+    sink = MemorySink()
+    report = Harmonizer(make_spec(attribution=attribution), Lookups("USD", resolve_skus=False)).run(
+        write(tmp_path, "w.csv", text), sink
+    )
+    rows = sorted(sink.result().to_pylist(), key=lambda r: (r["sku_ref"], r["attribution_window_days"]))
+    assert [
+        (r["sku_ref"], r["attribution_window_days"], r["attribution_model"], r["attributed_sales"]) for r in rows
+    ] == [
+        ("B001", 7, "last_click", Decimal("5.0000")),
+        ("B001", 14, "last_click", Decimal("9.0000")),
+        ("B003", 7, "multi_touch", Decimal("5.0000")),
+    ]
+    assert [r["reason"] for r in sink.quarantine_table().to_pylist()] == [
+        "attribution_window_days: unknown value '30D'"
+    ]
+    assert report.duplicate_keys == 0
+
+
+def test_timestamps_default_to_the_lookups_zone_when_the_mapping_names_none(tmp_path):
+    text = HOURLY_HEADER + "2025-03-10 23:30,C1,B001,1,0,0,0,0"
+    spec = make_spec(date={"column": "ts", "format": "%Y-%m-%d %H:%M"})
+    for zone, day in ((None, "2025-03-10"), ("America/New_York", "2025-03-11")):
+        sink = MemorySink()
+        Harmonizer(spec, Lookups("USD", resolve_skus=False, default_timezone=zone)).run(
+            write(tmp_path, "t.csv", text), sink
+        )
+        assert [d.isoformat() for d in sink.result()["date"].to_pylist()] == [day]
