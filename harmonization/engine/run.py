@@ -109,20 +109,28 @@ def _prefetch(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
     stop = threading.Event()
     done = object()
 
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
+        it = iter(chunks)
         try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        box.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+            for chunk in it:
+                if not offer(chunk):
                     return
-            box.put(done)
+            offer(done)
         except BaseException as exc:  # handed to the consumer, raised there
-            box.put(exc)
+            offer(exc)
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()  # the reader's own cleanup (file, read-ahead throttle) runs in this thread
 
     thread = threading.Thread(target=produce, name="harmonize-reader", daemon=True)
     thread.start()
