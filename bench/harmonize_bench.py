@@ -98,16 +98,18 @@ def _parquet_totals(path: str) -> dict:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pq.read_table(
-        path, columns=["impressions", "clicks", "original_spend", "original_attributed_sales", "attributed_units"]
-    )
-    return {
-        "impressions": pc.sum(table["impressions"]).as_py(),
-        "clicks": pc.sum(table["clicks"]).as_py(),
-        "spend": str(pc.sum(table["original_spend"]).as_py()),
-        "attributed_sales": str(pc.sum(table["original_attributed_sales"]).as_py()),
-        "attributed_units": pc.sum(table["attributed_units"]).as_py(),
+    columns = {
+        "impressions": "impressions",
+        "clicks": "clicks",
+        "spend": "original_spend",
+        "attributed_sales": "original_attributed_sales",
+        "attributed_units": "attributed_units",
     }
+    totals = dict.fromkeys(columns, 0)
+    for batch in pq.ParquetFile(path).iter_batches(columns=list(columns.values())):
+        for key, column in columns.items():
+            totals[key] += pc.sum(batch.column(column)).as_py() or 0
+    return {k: str(v) for k, v in totals.items()}
 
 
 def child_parquet(args) -> dict:
@@ -119,9 +121,11 @@ def child_parquet(args) -> dict:
     began = time.perf_counter()
     report = Harmonizer(spec, lookups).run(args.input, ParquetSink(args.output))
     seconds = time.perf_counter() - began
+    peak = _peak_rss_mb()
     d = report.to_dict()
     return {
         "seconds": seconds,
+        "peak_mb": peak,
         "rows": d["rows_loaded"],
         "rows_quarantined": d["rows_quarantined"],
         "passed": report.passed,
@@ -202,6 +206,7 @@ def child_postgres(args) -> dict:
     began = time.perf_counter()
     batch = ingest_file(tenant=tenant, spec=spec, path=args.input)
     seconds = time.perf_counter() - began
+    peak = _peak_rss_mb()
     sums = PerformanceFact.objects.filter(ingest_batch=batch).aggregate(
         impressions=Sum("impressions"),
         clicks=Sum("clicks"),
@@ -211,6 +216,7 @@ def child_postgres(args) -> dict:
     )
     return {
         "seconds": seconds,
+        "peak_mb": peak,
         "rows": batch.rows_loaded,
         "rows_quarantined": batch.rows_quarantined,
         "passed": batch.status == "succeeded",
@@ -347,7 +353,7 @@ def main() -> None:
         if args.child == "generate":
             args.rows = int(args.rows[0])
         result = CHILDREN[args.child](args)
-        result["peak_mb"] = _peak_rss_mb()
+        result.setdefault("peak_mb", _peak_rss_mb())  # runs that check their output measure before checking
         print(json.dumps(result))
         return
 
