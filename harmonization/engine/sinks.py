@@ -17,8 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .keys import key_hash
 from .schema import HARMONIZED_SCHEMA, QUARANTINE_SCHEMA
-from .transform import aggregate, key_hash
+from .transform import aggregate
 
 # rows of harmonized output aggregated in memory at once when a run has to be summed again on commit
 MERGE_BUCKET_ROWS = 1_000_000

@@ -18,155 +18,19 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import expr as expr_lang
+from .keys import Uniques, as_array, duplicated, key_base_hash, key_hash, np_mask
+from .numbers import UNIT_SCALE, NumberFormat, not_a_number, to_money
 from .readers import Chunk
 from .schema import HARMONIZED_SCHEMA, MONEY, NATURAL_KEY, QUARANTINE_SCHEMA, RATE, SUMMED, Lookups
 from .spec import ENUM_VALUES, METRICS, ColumnSpec, MappingSpec
 
 EPOCH = date(1970, 1, 1)
 BAD_DAY = np.iinfo(np.int32).min
-_INT_RE = r"^[+-]?\d+(\.0*)?$"
-_NUM_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-_DEC_WORK = pa.decimal128(38, 10)
 _RATE_MUL = pa.decimal128(19, 10)  # 18 + 19 + 1 digits still fit decimal128 when multiplied by MONEY
-
-
-def _arr(col: pa.ChunkedArray | pa.Array) -> pa.Array:
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-
-
-def _np_mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Boolean arrow array (nulls as False) -> numpy bool."""
-    mask = _arr(mask)
-    if mask.null_count:
-        mask = mask.fill_null(False)
-    return mask.to_numpy(zero_copy_only=False).astype(bool, copy=False)
-
-
-@dataclass
-class Uniques:
-    """An array split into its distinct values and, per row, the index of its value (-1 for null)."""
-
-    values: list
-    indices: np.ndarray
-    counts: np.ndarray
-
-    @classmethod
-    def of(cls, arr: pa.Array) -> Uniques:
-        enc = pc.dictionary_encode(_arr(arr))
-        idx = enc.indices
-        indices = (idx.fill_null(-1) if idx.null_count else idx).to_numpy(zero_copy_only=False).astype(np.int64)
-        values = enc.dictionary.to_pylist()
-        counts = np.bincount(indices[indices >= 0], minlength=len(values))
-        return cls(values, indices, counts)
-
-    def spread(self, mapped: list, type_: pa.DataType) -> pa.Array:
-        """Per-row array from one mapped value per distinct value (nulls stay null)."""
-        table = pa.array([*mapped, None], type=type_)
-        return table.take(pa.array(np.where(self.indices >= 0, self.indices, len(mapped))))
-
-    def spread_np(self, mapped: np.ndarray, fill) -> np.ndarray:
-        out = np.append(mapped, np.asarray([fill], dtype=mapped.dtype))
-        return out[np.where(self.indices >= 0, self.indices, len(mapped))]
-
-
-# --- hashing (duplicate keys, buckets) --------------------------------------------------------------------------
-
-_NULL_HASH = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finalizer (uint64 wraps around on purpose)."""
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
-_P = np.uint64(0x100000001B3)
-
-
-_SALTS = _mix(np.arange(1, 4097, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-
-
-def _hash_bytes(arr: pa.Array) -> np.ndarray:
-    """64-bit hash per string, vectorised over the Arrow buffers (no Python object per value).
-
-    Each string's bytes are laid into a zero-padded row of 8-byte words; the hash is the wrapped sum of the mixed
-    non-zero words (each salted by its position) and the byte length. Padding is zeros, so a value hashes the same
-    whatever the longest string of its chunk. Not meant to resist crafted collisions.
-    """
-    if pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.string())
-    n = len(arr)
-    if n == 0:
-        return np.zeros(0, np.uint64)
-    buffers = arr.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32)[arr.offset : arr.offset + n + 1].astype(np.int64)
-    lengths = np.diff(offsets)
-    total = int(offsets[-1] - offsets[0])
-    width = max(8, int(-(-int(lengths.max()) // 8) * 8))
-    if width > 8 * len(_SALTS):
-        return _hash_objects(arr)
-    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]] if total else np.zeros(0, np.uint8)
-    mat = np.zeros(n * width, dtype=np.uint8)
-    if total:
-        base = np.repeat(np.arange(n, dtype=np.int64) * width - (offsets[:-1] - offsets[0]), lengths)
-        mat[base + np.arange(total, dtype=np.int64)] = data
-    words = mat.view(np.uint64).reshape(n, width // 8)
-    with np.errstate(over="ignore"):
-        h = lengths.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
-        for k in range(width // 8):
-            w = words[:, k]
-            h += np.where(w != 0, _mix(w ^ _SALTS[k]), np.uint64(0))
-    h = _mix(h)
-    if arr.null_count:
-        h[~_np_mask(arr.is_valid())] = _NULL_HASH
-    return h
-
-
-def _hash_objects(arr: pa.Array) -> np.ndarray:
-    h = pd.util.hash_array(arr.to_numpy(zero_copy_only=False), categorize=False).astype(np.uint64)
-    if arr.null_count:
-        h[~_np_mask(arr.is_valid())] = _NULL_HASH
-    return h
-
-
-def _hash_strings(arr: pa.Array) -> np.ndarray:
-    """64-bit hash per string; a column with few distinct values hashes its dictionary and spreads it."""
-    if len(arr) > 1000 and pc.count_distinct(arr.slice(0, 1000)).as_py() > 100:
-        return _hash_bytes(arr)
-    enc = pc.dictionary_encode(arr)
-    dh = _hash_bytes(enc.dictionary)
-    idx = enc.indices
-    if idx.null_count:
-        out = np.full(len(arr), _NULL_HASH, dtype=np.uint64)
-        valid = _np_mask(idx.is_valid())
-        out[valid] = dh[idx.fill_null(0).to_numpy(zero_copy_only=False)[valid]]
-        return out
-    return dh[idx.to_numpy(zero_copy_only=False)]
-
-
-def hash_rows(arrays: list[pa.Array]) -> np.ndarray:
-    """A 64-bit hash per row over several columns."""
-    n = len(arrays[0]) if arrays else 0
-    h = np.full(n, 0xCBF29CE484222325, dtype=np.uint64)
-    for a in arrays:
-        a = _arr(a)
-        if pa.types.is_string(a.type) or pa.types.is_large_string(a.type):
-            col = _hash_strings(a)
-        else:
-            if pa.types.is_date32(a.type):
-                a = a.cast(pa.int32())
-            vals = a.cast(pa.int64()).fill_null(-(2**62)).to_numpy(zero_copy_only=False)
-            col = _mix(vals.astype(np.uint64))
-        with np.errstate(over="ignore"):
-            h = _mix((h ^ col) * _P)
-    return h
 
 
 # --- failures ---------------------------------------------------------------------------------------------------
@@ -213,110 +77,7 @@ class Failures:
 
 
 def _values(arr: pa.Array, idx: np.ndarray) -> list:
-    return _arr(arr).take(pa.array(idx)).to_pylist()
-
-
-# --- numbers ----------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class NumberFormat:
-    decimal: str = "."
-    thousands: str | None = None
-
-    def normalize(self, s: pa.Array, percent: bool = False) -> pa.Array:
-        s = pc.utf8_trim_whitespace(s)
-        if self.thousands:
-            s = pc.replace_substring(s, self.thousands, "")
-        if self.decimal != ".":
-            s = pc.replace_substring(s, self.decimal, ".")
-        if percent:
-            s = pc.replace_substring_regex(s, r"\s*%$", "")
-        return s
-
-    def parse(self, arr: pa.Array, kind: str, percent: bool = False) -> tuple[pa.Array, np.ndarray]:
-        """Text or numbers -> int64 / float64 / decimal128(38,10) ('int' | 'float' | 'decimal'), and a bad-row mask.
-
-        A value is bad when it is present but not a number (null stays null and is not bad).
-        """
-        arr = _arr(arr)
-        target = {"int": pa.int64(), "float": pa.float64(), "decimal": _DEC_WORK}[kind]
-        n = len(arr)
-        t = arr.type
-        if pa.types.is_null(t):
-            return pa.nulls(n, target), np.zeros(n, bool)
-        if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-            if pa.types.is_boolean(t):
-                arr = arr.cast(pa.int64())
-            if kind == "int" and pa.types.is_floating(arr.type):
-                whole = pc.equal(pc.round(arr), arr)
-                bad = ~_np_mask(whole) & _np_mask(arr.is_valid())
-                return pc.cast(pc.if_else(whole, arr, None), pa.int64(), safe=False), bad
-            if kind == "decimal" and not pa.types.is_decimal(arr.type):
-                arr = arr.cast(pa.float64())
-                return arr, np.zeros(n, bool)  # the caller rounds floats into money
-            try:
-                return arr.cast(target), np.zeros(n, bool)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                return arr.cast(pa.float64()), np.zeros(n, bool)
-        plain = self.decimal == "." and not self.thousands and not percent
-        s = arr if plain else self.normalize(arr, percent)
-        # fast paths: the money scale itself (no rounding needed), then the working type; a failure of either
-        # (a value with more decimals, a stray space, a word) falls through to the slower paths
-        for attempt in (MONEY, target) if kind == "decimal" else (target,):
-            try:
-                return self._cast(s, attempt), np.zeros(n, bool)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                pass
-        if plain:
-            s = self.normalize(arr, percent)
-            try:
-                return self._cast(s, target), np.zeros(n, bool)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                pass
-        # some value broke the cast: find which, null them, cast the rest
-        valid = pc.match_substring_regex(s, _INT_RE if kind == "int" else _NUM_RE)
-        bad = ~_np_mask(valid) & _np_mask(s.is_valid())
-        s = pc.if_else(valid, s, pa.scalar(None, pa.string()))
-        if kind == "int":
-            s = pc.replace_substring_regex(s, r"\.0*$", "")
-        try:
-            return self._cast(s, target), bad
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            # e.g. more than 10 decimals: go through float, the caller rounds to the money scale
-            return self._cast(s, pa.float64()), bad
-
-    @staticmethod
-    def _cast(s: pa.Array, target: pa.DataType) -> pa.Array:
-        out = s.cast(target)
-        if pa.types.is_floating(target):
-            finite = pc.is_finite(out)
-            if not pc.all(finite).as_py():
-                raise pa.ArrowInvalid("not finite")
-        return out
-
-
-def _not_a_number(field: str, value: object, integer: bool) -> str:
-    text = str(value).strip().replace(",", "").replace(" ", "")
-    if integer and re.fullmatch(_NUM_RE, text):
-        return f"{field}: {value!r} is not a whole number"
-    return f"{field}: {value!r} is not a number"
-
-
-def to_money(values: pa.Array, scale: float | None = None) -> pa.Array:
-    """int/float/decimal -> decimal128(18,4), rounding half away from zero; ``scale`` divides first (units)."""
-    t = values.type
-    if scale is not None or not pa.types.is_decimal(t):
-        f = values.cast(pa.float64())
-        if scale is not None:
-            f = pc.divide(f, scale)
-        return pc.round(f, 4, round_mode="half_towards_infinity").cast(MONEY)
-    if t == MONEY:
-        return values
-    return pc.round(values, 4, round_mode="half_towards_infinity").cast(MONEY)
-
-
-UNIT_SCALE = {"micros": 1e6, "cents": 100.0, "percent": 100.0, "none": None}
+    return as_array(arr).take(pa.array(idx)).to_pylist()
 
 
 # --- chunk results ----------------------------------------------------------------------------------------------
@@ -395,7 +156,7 @@ class Transformer:
 
     def _source(self, table: pa.Table, name: str) -> pa.Array:
         if name in table.column_names:
-            return _arr(table.column(name))
+            return as_array(table.column(name))
         return pa.nulls(table.num_rows, pa.string())
 
     def _raw(self, spec: ColumnSpec, table: pa.Table, fails: Failures) -> pa.Array:
@@ -513,14 +274,14 @@ class Transformer:
                 bad,
                 f,
                 f"{f}:not_a_number",
-                lambda idx, a=raw: [_not_a_number(f, v, kind == "int") for v in _values(a, idx)],
+                lambda idx, a=raw: [not_a_number(f, v, kind == "int") for v in _values(a, idx)],
             )
         if spec.type == "integer":
             if kind != "int" or not pa.types.is_integer(values.type):
                 fl = values.cast(pa.float64())
                 if UNIT_SCALE[unit]:
                     fl = pc.divide(fl, UNIT_SCALE[unit])
-                whole = _np_mask(pc.equal(pc.round(fl), fl)) | ~_np_mask(fl.is_valid())
+                whole = np_mask(pc.equal(pc.round(fl), fl)) | ~np_mask(fl.is_valid())
                 fails.add(
                     ~whole,
                     f,
@@ -530,7 +291,7 @@ class Transformer:
                 values = pc.cast(pc.if_else(pa.array(whole), fl, None), pa.int64(), safe=False)
         else:
             values = to_money(values, UNIT_SCALE[unit])
-        parsed = _np_mask(values.is_valid())
+        parsed = np_mask(values.is_valid())
         if values.null_count:
             if spec.default is not None:
                 fill = spec.default
@@ -547,7 +308,7 @@ class Transformer:
         if f in METRICS or f == "attribution_window_days":
             floor = 1 if f == "attribution_window_days" else 0
             zero = pa.scalar(Decimal(floor), values.type) if pa.types.is_decimal(values.type) else pa.scalar(floor)
-            below = _np_mask(pc.less(values, zero))
+            below = np_mask(pc.less(values, zero))
             word = "must be at least 1 day" if floor else "negative"
             fails.add(
                 below,
@@ -585,7 +346,7 @@ class Transformer:
             instant = u.spread_np(inst_u, BAD_DAY)
         bad = days == BAD_DAY
         if bad.any():
-            missing = ~_np_mask(col.is_valid())
+            missing = ~np_mask(col.is_valid())
             fails.add(missing & bad, "date", "date:missing", lambda idx: ["date: missing value"] * len(idx))
             fails.add(
                 bad & ~missing,
@@ -644,7 +405,7 @@ class Transformer:
         sku_id = pa.array(row_ids, pa.int64(), mask=~found)
         label = {"retailer_item_id": "retailer item", "gtin": "GTIN", "sku_code": "SKU code"}[sku.match]
         if sku.unknown == "quarantine":
-            has_ref = _np_mask(ref.is_valid())
+            has_ref = np_mask(ref.is_valid())
             fails.add(~has_ref, "sku", "sku:missing", lambda idx: [f"sku: no {sku.match} given"] * len(idx))
             fails.add(
                 ~found,
@@ -711,7 +472,7 @@ class Transformer:
         else:
             retailer = self._string(cols["retailer"], table, fails, stats)
             fails.add(
-                ~_np_mask(retailer.is_valid()),
+                ~np_mask(retailer.is_valid()),
                 "retailer",
                 "retailer:missing",
                 lambda idx: ["retailer: missing value"] * len(idx),
@@ -719,7 +480,7 @@ class Transformer:
         days, instant = self._dates(table, fails)
         campaign_id = self._string(cols["campaign_id"], table, fails, stats)
         fails.add(
-            ~_np_mask(campaign_id.is_valid()),
+            ~np_mask(campaign_id.is_valid()),
             "campaign_id",
             "campaign_id:missing",
             lambda idx: ["campaign_id: missing value"] * len(idx),
@@ -731,7 +492,7 @@ class Transformer:
         )
         placement = self._string(cols["placement_type"], table, fails, stats)
         fails.add(
-            ~_np_mask(placement.is_valid()),
+            ~np_mask(placement.is_valid()),
             "placement_type",
             "placement_type:missing",
             lambda idx: ["placement_type: missing value"] * len(idx),
@@ -743,14 +504,14 @@ class Transformer:
         window, _ = self._number(self.spec.attribution.window_days, table, fails)
         model = self._string(self.spec.attribution.model, table, fails, stats)
         fails.add(
-            ~_np_mask(model.is_valid()),
+            ~np_mask(model.is_valid()),
             "attribution_model",
             "attribution_model:missing",
             lambda idx: ["attribution_model: missing value"] * len(idx),
         )
         currency = self._string(cols["currency"], table, fails, stats)
         fails.add(
-            ~_np_mask(currency.is_valid()),
+            ~np_mask(currency.is_valid()),
             "currency",
             "currency:missing",
             lambda idx: ["currency: missing value"] * len(idx),
@@ -882,38 +643,6 @@ class Transformer:
         return facts, pa.concat_tables([quarantine, extra])
 
 
-def key_base_hash(table: pa.Table) -> np.ndarray:
-    """Hash of the natural key without the date (mixed with a day or an instant by ``key_hash``)."""
-    return hash_rows([table[c] for c in NATURAL_KEY if c != "date"])
-
-
-def key_hash(table: pa.Table, base: np.ndarray | None = None, when: np.ndarray | None = None) -> np.ndarray:
-    """64-bit hash of the natural key per row (``when`` replaces the UTC day, e.g. by a timestamp's second)."""
-    if base is None:
-        base = key_base_hash(table)
-    if when is None:
-        when = table["date"].cast(pa.int32()).to_numpy(zero_copy_only=False)
-    with np.errstate(over="ignore"):
-        return _mix(base ^ _mix(np.asarray(when).astype(np.int64).astype(np.uint64) + np.uint64(0x632BE59BD9B4E019)))
-
-
-def _duplicated(h: np.ndarray) -> np.ndarray:
-    """Rows whose hash occurs more than once."""
-    if len(h) < 2:
-        return np.zeros(len(h), bool)
-    order = np.argsort(h, kind="stable")
-    s = h[order]
-    same = s[1:] == s[:-1]
-    if not same.any():
-        return np.zeros(len(h), bool)
-    dup_sorted = np.zeros(len(h), bool)
-    dup_sorted[1:] |= same
-    dup_sorted[:-1] |= same
-    out = np.empty(len(h), bool)
-    out[order] = dup_sorted
-    return out
-
-
 _AGGS = [(c, "sum") for c in SUMMED] + [("campaign_name", "max"), ("sku_id", "max"), ("fx_rate", "max")]
 _RENAMED = {f"{c}_sum": c for c in SUMMED} | {"campaign_name_max": "campaign_name", "sku_id_max": "sku_id",
                                               "fx_rate_max": "fx_rate"}  # fmt: skip
@@ -932,7 +661,7 @@ def aggregate(rows: pa.Table, reporting: str, hashes: np.ndarray | None = None) 
     rows = rows.select(HARMONIZED_SCHEMA.names).cast(HARMONIZED_SCHEMA)
     if hashes is None:
         hashes = key_hash(rows)
-    dup = _duplicated(hashes)
+    dup = duplicated(hashes)
     if not dup.any():
         return rows, None
     dup_arr = pa.array(dup)

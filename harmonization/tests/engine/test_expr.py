@@ -2,7 +2,7 @@ import pyarrow as pa
 import pytest
 
 from harmonization.engine.expr import EvalContext, ExprError, evaluate, parse
-from harmonization.engine.transform import NumberFormat
+from harmonization.engine.numbers import NumberFormat
 
 TABLE = pa.table(
     {
