@@ -40,9 +40,21 @@ class KeySet:
             earlier = self.seen[pos] == uniq
         else:
             earlier = np.zeros(len(uniq), bool)
-        # both inputs are sorted: a stable sort of their concatenation is a linear merge (timsort runs)
-        self.seen = np.sort(np.concatenate((self.seen, uniq[~earlier])), kind="stable")
+        self.seen = _merge_sorted(self.seen, uniq[~earlier])
         return within, counts[earlier], uniq[earlier]
+
+
+def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Merge two sorted, disjoint arrays into one new array (peak memory: the inputs plus the output)."""
+    if not len(b):
+        return a
+    out = np.empty(len(a) + len(b), dtype=a.dtype)
+    at = np.searchsorted(a, b) + np.arange(len(b))
+    mask = np.zeros(len(out), dtype=bool)
+    mask[at] = True
+    out[at] = b
+    out[~mask] = a
+    return out
 
 
 def _money(value: Decimal) -> str:
