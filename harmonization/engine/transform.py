@@ -99,7 +99,6 @@ class ChunkStats:
     last_day: int | None = None
     # currency -> [spend_in, spend_loaded, spend_quarantined, sales_in, sales_loaded, sales_quarantined]
     money: dict[str, list[Decimal]] = field(default_factory=dict)
-    columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -326,7 +325,7 @@ class Transformer:
         if pa.types.is_timestamp(t):
             if t.tz is None:
                 col = pc.assume_timezone(col, str(self.zone), ambiguous="earliest", nonexistent="earliest")
-            secs = col.cast(pa.timestamp("s", tz="UTC")).cast(pa.int64()).fill_null(BAD_DAY * 86400)
+            secs = pc.cast(col, pa.timestamp("s", tz="UTC"), safe=False).cast(pa.int64()).fill_null(BAD_DAY * 86400)
             secs = secs.to_numpy(zero_copy_only=False)
             days = np.floor_divide(secs, 86400).astype(np.int64)
             days[secs == BAD_DAY * 86400] = BAD_DAY
