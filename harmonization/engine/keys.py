@@ -117,7 +117,7 @@ def _hash_objects(arr: pa.Array) -> np.ndarray:
     return h
 
 
-def _hash_strings(arr: pa.Array) -> np.ndarray:
+def hash_strings(arr: pa.Array) -> np.ndarray:
     """64-bit hash per string; a column with few distinct values hashes its dictionary and spreads it."""
     if len(arr) > 1000 and pc.count_distinct(arr.slice(0, 1000)).as_py() > 100:
         return _hash_bytes(arr)
@@ -139,7 +139,7 @@ def hash_rows(arrays: list[pa.Array]) -> np.ndarray:
     for a in arrays:
         a = as_array(a)
         if pa.types.is_string(a.type) or pa.types.is_large_string(a.type):
-            col = _hash_strings(a)
+            col = hash_strings(a)
         else:
             if pa.types.is_date32(a.type):
                 a = a.cast(pa.int32())

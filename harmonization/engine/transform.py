@@ -18,11 +18,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import expr as expr_lang
-from .keys import Uniques, as_array, duplicated, key_base_hash, key_hash, np_mask
+from .keys import Uniques, as_array, duplicated, hash_strings, key_base_hash, key_hash, np_mask
 from .numbers import UNIT_SCALE, NumberFormat, not_a_number, to_money
 from .readers import Chunk
 from .schema import HARMONIZED_SCHEMA, MONEY, NATURAL_KEY, QUARANTINE_SCHEMA, RATE, SUMMED, Lookups
@@ -137,6 +138,9 @@ class Transformer:
             self.retailer_const = spec.retailer or lookups.default_retailer
         self._rates = self._fx_tables(lookups)
         self._date_cache: dict[str, tuple[int, int] | None] = {}
+        self._sku_keys: pa.Array | None = None
+        self._sku_ids = np.zeros(0, np.int64)
+        self._sku_table: pd.Index | None = None
 
     @staticmethod
     def _fx_tables(lookups: Lookups) -> dict[str, tuple[np.ndarray, np.ndarray, pa.Array]]:
@@ -387,7 +391,6 @@ class Transformer:
             return pa.nulls(n, pa.string()), pa.nulls(n, pa.int64())
         if not self.lookups.resolve_skus:
             return ref, pa.nulls(n, pa.int64())
-        index = self.lookups.sku_index.get(sku.match, {})
         if sku.match == "retailer_item_id":
             key = pc.binary_join_element_wise(retailer, ref, "|")
         elif sku.match == "gtin":
@@ -395,10 +398,7 @@ class Transformer:
             key = pc.if_else(digits, pc.utf8_lpad(ref, 14, "0"), ref)
         else:
             key = ref
-        u = Uniques.of(key)
-        ids = np.array([index.get(v, -1) for v in u.values], dtype=np.int64)
-        row_ids = u.spread_np(ids, -1)
-        found = row_ids >= 0
+        row_ids, found = self._sku_lookup(sku.match, key)
         stats.sku_matched += int(found.sum())
         stats.sku_unmatched += int((~found).sum())
         sku_id = pa.array(row_ids, pa.int64(), mask=~found)
@@ -415,6 +415,34 @@ class Transformer:
             return ref, sku_id
         # campaign_level: an unmatched row is kept as a campaign-level row
         return pc.if_else(pa.array(found), ref, pa.scalar(None, pa.string())), sku_id
+
+    def _sku_lookup(self, match: str, key: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """SKU id per row (-1 when unknown) through a hash table of the index's key hashes, built once per run.
+
+        A hash hit is confirmed by comparing the key text, so a hash collision can never attach a wrong SKU.
+        """
+        if self._sku_keys is None:
+            index = self.lookups.sku_index.get(match, {})
+            self._sku_keys = pa.array(list(index), pa.string())
+            self._sku_ids = np.fromiter(index.values(), dtype=np.int64, count=len(index))
+            table = pd.Index(hash_strings(self._sku_keys))
+            if not table.is_unique:  # two keys with one hash, never seen in practice: the first one wins
+                first = ~table.duplicated()
+                self._sku_keys = self._sku_keys.filter(pa.array(first))
+                self._sku_ids = self._sku_ids[first]
+                table = table[first]
+            self._sku_table = table
+        n = len(key)
+        row_ids = np.full(n, -1, dtype=np.int64)
+        if not len(self._sku_ids):
+            return row_ids, np.zeros(n, bool)
+        pos = self._sku_table.get_indexer(hash_strings(key))
+        rows = np.flatnonzero(pos >= 0)
+        if len(rows):
+            at = pos[rows]
+            same = np_mask(pc.equal(key.take(pa.array(rows)), self._sku_keys.take(pa.array(at))))
+            row_ids[rows[same]] = self._sku_ids[at[same]]
+        return row_ids, row_ids >= 0
 
     def _fx(self, currency: pa.Array, days: np.ndarray, fails: Failures) -> tuple[pa.Array, np.ndarray]:
         """-> (rate per row as decimal128(19,10), rows with a usable rate)."""

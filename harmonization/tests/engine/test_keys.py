@@ -1,17 +1,17 @@
 import numpy as np
 import pyarrow as pa
 
-from harmonization.engine.keys import _hash_strings, duplicated, hash_rows
+from harmonization.engine.keys import duplicated, hash_rows, hash_strings
 from harmonization.engine.quality import KeySet
 
 
 def test_a_string_hashes_the_same_in_any_chunk_and_either_path():
     ids = [f"B0{i:07d}" for i in range(3000)]  # mostly distinct: hashed row by row
     few = ["B00000042", "Café", "", None] * 500  # few distinct: hashed through a dictionary
-    a = _hash_strings(pa.array(ids))
-    b = _hash_strings(pa.array(few))
+    a = hash_strings(pa.array(ids))
+    b = hash_strings(pa.array(few))
     assert a[42] == b[0]
-    sliced = _hash_strings(pa.array(["x" * 40, *ids]).slice(1, 100))  # a longer neighbour, an offset slice
+    sliced = hash_strings(pa.array(["x" * 40, *ids]).slice(1, 100))  # a longer neighbour, an offset slice
     assert (sliced == a[:100]).all()
     assert len(set(a.tolist())) == 3000
     assert len({b[1], b[2], b[3]}) == 3  # "Café", "" and null differ
