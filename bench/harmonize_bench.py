@@ -300,6 +300,17 @@ def render(results: dict) -> str:
             )
     lines.append("")
     lines.append(
+        "Generating the files (harmonization/exports.py, seed "
+        + str(results.get("seed", 0))
+        + "): "
+        + "; ".join(
+            f"{s['rows']:,} rows in {s['generate']['seconds']:.1f} s, peak {s['generate']['peak_mb']:,.0f} MiB"
+            for s in results["sizes"]
+        )
+        + "."
+    )
+    lines.append("")
+    lines.append(
         "Peak RSS is the whole benchmark subprocess (Python, pyarrow and, for PostgreSQL, Django included; the "
         "database server's own memory is not). Baseline after imports: "
         + ", ".join(f"{k} {v:,.0f} MiB" for k, v in results["baselines"].items())
@@ -344,6 +355,7 @@ def main() -> None:
     )
     parser.add_argument("--no-doc", action="store_true", help="Print the table instead of writing docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="Keep the generated files")
+    parser.add_argument("--render", metavar="RESULTS_JSON", help="Only write the doc from an earlier results.json")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     parser.add_argument("--output", help=argparse.SUPPRESS)
@@ -357,13 +369,16 @@ def main() -> None:
         print(json.dumps(result))
         return
 
+    if args.render:
+        write_doc(render(json.loads(Path(args.render).read_text())))
+        return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     command = "DEBUG=1 .venv/bin/python bench/harmonize_bench.py --rows " + " ".join(map(str, args.rows))
     command += f" --repeat {args.repeat}" if args.repeat != 2 else ""
     if args.postgres:
         command += " --postgres URL"
-    results = {"machine": machine(), "command": command, "sizes": [], "baselines": {}}
+    results = {"machine": machine(), "command": command, "seed": args.seed, "sizes": [], "baselines": {}}
     for rows in args.rows:
         path = workdir / f"amazon_{rows}.csv"
         print(f"generating {rows:,} rows -> {path}", file=sys.stderr)
