@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from harmonization.engine import Harmonizer, Lookups, ParquetSink, load_mapping_file
+from harmonization.engine import Harmonizer, Lookups, ParquetSink, SourceError, load_mapping_file
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = ROOT / "config" / "mappings"
@@ -411,3 +411,81 @@ def test_the_native_layout_takes_window_model_and_name_from_optional_columns(tmp
         ]
     )
     assert facts[0]["spend"] == facts[1]["spend"] == Decimal(first.split(",")[7])
+
+
+# --- Broken variants of the samples, written here (the shipped samples stay clean) ---------------------------------
+
+
+def _amazon_lines() -> list[str]:
+    return (SAMPLES / SAMPLE_FILES["amazon_sp_advertised_product"]).read_text().splitlines()
+
+
+def test_a_broken_row_is_quarantined_with_its_reason_and_the_rest_loads(tmp_path):
+    lines = _amazon_lines()
+    cells = lines[7].split(",")
+    cells[10] = '"12,3O"'  # a letter O typed for a zero, in a quoted field
+    lines[7] = ",".join(cells)
+    source = tmp_path / "amazon.csv"
+    source.write_text("\n".join(lines) + "\n")
+    quarantined = []
+
+    class Sink(ParquetSink):
+        def quarantine(self, table):
+            quarantined.extend(table.to_pylist())
+
+    out = tmp_path / "out.parquet"
+    spec = load_mapping_file(MAPPINGS / "amazon_sp_advertised_product.yaml")
+
+    report = Harmonizer(spec, Lookups(reporting_currency="USD", resolve_skus=False)).run(source, Sink(out))
+
+    rows = read_layout("amazon_sp_advertised_product", SAMPLES / SAMPLE_FILES["amazon_sp_advertised_product"])
+    d = report.to_dict()
+    assert report.passed  # 1 of 48 is under max_quarantine_rate 0.05
+    assert (d["rows_loaded"], d["rows_quarantined"]) == (len(rows) - 1, 1)
+    assert [(q["line"], q["field"], q["reason"]) for q in quarantined] == [
+        (8, "spend", "spend: '12,3O' is not a number")
+    ]
+    assert json.loads(quarantined[0]["raw"])["cost"] == "12,3O"
+    broken = rows[6]  # line 8 of the file is its 7th data row
+    got = parquet_sums(out, ("original_currency",))["USD"]
+    assert got.impressions == sum(r.impressions for r in rows) - broken.impressions
+    assert got.sales == sum(r.sales for r in rows) - broken.sales
+    usd = d["reconciliation"]["USD"]
+    assert Decimal(usd["sales_quarantined"]) == broken.sales
+    assert Decimal(usd["sales_in"]) == Decimal(usd["sales_loaded"]) + Decimal(usd["sales_quarantined"])
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda text: text.replace(",", ";").encode(), "is the delimiter ';'?"),
+        (lambda text: text.replace(",sales14d,", ",sales_14d,").encode(), "missing required column(s) sales14d"),
+        (lambda text: text.replace("Crunchy Hollow", "Crunchy H\xf6llow").encode("latin-1"), "not valid utf-8"),
+    ],
+    ids=["wrong-delimiter", "missing-column", "bad-encoding"],
+)
+def test_a_malformed_file_is_an_error_that_names_the_problem_and_writes_nothing(spoil, message, tmp_path):
+    source = tmp_path / "amazon.csv"
+    source.write_bytes(spoil((SAMPLES / SAMPLE_FILES["amazon_sp_advertised_product"]).read_text()))
+    out = tmp_path / "out.parquet"
+
+    with pytest.raises(SourceError) as excinfo:
+        harmonize("amazon_sp_advertised_product", source, out, Lookups(reporting_currency="USD", resolve_skus=False))
+
+    assert message in str(excinfo.value) and "amazon.csv" in str(excinfo.value)
+    assert list(tmp_path.iterdir()) == [source]  # no output, no temporary file left behind
+
+
+def test_the_walmart_snapshot_reads_gzipped_as_delivered(tmp_path):
+    plain = SAMPLES / SAMPLE_FILES["walmart_sponsored_search_item"]
+    source = tmp_path / "snapshot.csv.gz"
+    source.write_bytes(gzip.compress(plain.read_bytes()))
+    out = tmp_path / "out.parquet"
+
+    report = harmonize(
+        "walmart_sponsored_search_item", source, out, Lookups(reporting_currency="USD", resolve_skus=False)
+    )
+
+    assert report.passed
+    want = sums_by(read_layout("walmart_sponsored_search_item", plain), lambda r: r.currency)["USD"]
+    assert_sums_equal(parquet_sums(out, ("original_currency",))["USD"], want)
