@@ -486,7 +486,9 @@ class JsonReader(Reader):
 
 
 class ParquetReader(Reader):
-    def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int):
+    """Parquet in row batches; only the columns the mapping reads are decoded (``columns``; all when None)."""
+
+    def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int, columns: Collection[str] | None = None):
         self.path = path
         self.chunk_rows = chunk_rows
         self.bytes_total = path.stat().st_size
@@ -495,11 +497,12 @@ class ParquetReader(Reader):
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceError(f"{path.name}: not a Parquet file ({exc})") from None
         self.columns = list(self.file.schema_arrow.names)
+        self.include = [c for c in self.columns if columns is None or c in columns] or None
 
     def __iter__(self) -> Iterator[Chunk]:
         total = self.file.metadata.num_rows
         done = 0
-        for batch in self.file.iter_batches(batch_size=self.chunk_rows):
+        for batch in self.file.iter_batches(batch_size=self.chunk_rows, columns=self.include):
             table = pa.Table.from_batches([batch])
             cols = []
             for col in table.columns:
@@ -529,5 +532,5 @@ def open_source(
     if spec.format == "json":
         return JsonReader(path, spec, chunk_rows)
     if spec.format == "parquet":
-        return ParquetReader(path, spec, chunk_rows)
+        return ParquetReader(path, spec, chunk_rows, columns)
     raise SourceError(f"unsupported format {spec.format!r}")  # pragma: no cover - the spec refuses others
