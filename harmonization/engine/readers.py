@@ -15,13 +15,14 @@ import io
 import json
 import os
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from .spec import SourceSpec
@@ -352,7 +353,16 @@ def _records_table(records: list[dict], columns: list[str]) -> pa.Table:
 
 
 class JsonLinesReader(Reader):
-    def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int):
+    """JSON Lines in blocks of whole lines.
+
+    A UTF-8 block goes through pyarrow's JSON reader (nested objects flattened to ``a.b`` columns, the date column
+    kept as text). A block it refuses (a broken line, a value that changes type, a blank line that would shift the
+    line numbers, a text column it would read as a timestamp) is parsed line by line in Python instead, which
+    quarantines just the broken lines.
+    """
+
+    def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int, columns: Collection[str] | None = None,
+                 date_column: str | None = None):  # fmt: skip
         self.path = path
         self.spec = spec
         self.chunk_rows = chunk_rows
@@ -360,54 +370,128 @@ class JsonLinesReader(Reader):
         self.bytes_total = path.stat().st_size
         self.columns: list[str] = []
         self._seen: set[str] = set()
+        self.used = set(columns) if columns is not None else None
+        self.date_column = date_column
+        self.fast = codecs.lookup(spec.encoding).name in ("utf-8", "utf-8-sig")
         self._iter = self._chunks()
         self._first = next(self._iter, None)
         if self._first is not None and self._first.table.num_rows == 0 and self._first.broken:
             line, reason, _ = self._first.broken[0]
             raise SourceError(f"{self.path.name}: not JSON lines: line {line}: {reason}")
 
+    def _note(self, names: Iterable[str]) -> None:
+        for key in names:
+            if key not in self._seen:
+                self._seen.add(key)
+                self.columns.append(key)
+
+    def _blocks(self, f) -> Iterator[bytes]:
+        head = f.read(1 << 16)
+        if not head:
+            return
+        lines = max(1, head.count(b"\n"))
+        size = int(min(64 << 20, max(1 << 16, len(head) / lines * self.chunk_rows)))
+        pending = head
+        while True:
+            more = f.read(size)
+            if not more:
+                if pending:
+                    yield pending
+                return
+            pending += more
+            cut = pending.rfind(b"\n")
+            if cut >= 0:
+                block, pending = pending[: cut + 1], pending[cut + 1 :]
+                yield block
+
+    def _fast(self, block: bytes) -> pa.Table | None:
+        # a blank line would be skipped by pyarrow and shift the line numbers: the row count check below sees it
+        if not self.fast or block.startswith(b"\xef\xbb\xbf"):
+            return None
+        schema = pa.schema([(self.date_column, pa.string())]) if self.date_column else None
+        try:
+            table = pajson.read_json(
+                io.BytesIO(block),
+                read_options=pajson.ReadOptions(block_size=max(1 << 20, len(block) + 1)),
+                parse_options=pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer"),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        while any(pa.types.is_struct(t) for t in table.schema.types):
+            table = table.flatten()
+        expected = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        if table.num_rows != expected:
+            return None
+        for name, type_ in zip(table.column_names, table.schema.types, strict=True):
+            if (self.used is None or name in self.used) and (pa.types.is_timestamp(type_) or pa.types.is_date(type_)):
+                return None  # keep the text: the mapping's date format, not pyarrow's guess, reads it
+            if pa.types.is_large_string(type_):
+                table = table.set_column(table.column_names.index(name), name, table[name].cast(pa.string()))
+        return table
+
+    def _slow(self, block: bytes, first: int) -> tuple[list[dict], list[int], list[tuple[int, str, dict]]]:
+        decode = codecs.getdecoder(self.spec.encoding)
+        records: list[dict] = []
+        lines: list[int] = []
+        broken: list[tuple[int, str, dict]] = []
+        parts = block.split(b"\n")
+        if parts and parts[-1] == b"":
+            parts.pop()
+        for number, line in enumerate(parts, start=first):
+            try:
+                text = decode(line)[0]
+            except UnicodeDecodeError as exc:
+                if number == 1:
+                    raise SourceError(
+                        f"{self.path.name}: not valid {self.spec.encoding} on line 1 at byte {exc.start} "
+                        f"(declared encoding {self.spec.encoding})"
+                    ) from None
+                broken.append((number, f"not valid {self.spec.encoding}", {"_text": repr(line[:200])}))
+                continue
+            text = text.strip().lstrip("\ufeff")
+            if not text:
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as exc:
+                broken.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})", {"_text": text[:500]}))
+                continue
+            if not isinstance(record, dict):
+                broken.append((number, "not a JSON object", {"_text": text[:500]}))
+                continue
+            record = _flatten(record)
+            self._note(record)
+            records.append(record)
+            lines.append(number)
+        return records, lines, broken
+
     def _chunks(self) -> Iterator[Chunk]:
         raw = open(self.path, "rb")  # noqa: SIM115 - closed in finally, the generator owns it
         f = gzip.GzipFile(fileobj=raw) if self.gz else raw
-        decode = codecs.getdecoder(self.spec.encoding)
         try:
-            records: list[dict] = []
-            lines: list[int] = []
-            broken: list[tuple[int, str, dict]] = []
-            for number, line in enumerate(f, start=1):
-                try:
-                    text = decode(line)[0]
-                except UnicodeDecodeError as exc:
-                    if number == 1 and not records:
-                        raise SourceError(
-                            f"{self.path.name}: not valid {self.spec.encoding} on line 1 at byte {exc.start} "
-                            f"(declared encoding {self.spec.encoding})"
-                        ) from None
-                    broken.append((number, f"not valid {self.spec.encoding}", {"_text": repr(line[:200])}))
-                    continue
-                text = text.strip().lstrip("\ufeff")
-                if not text:
-                    continue
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    broken.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})", {"_text": text[:500]}))
-                    continue
-                if not isinstance(record, dict):
-                    broken.append((number, "not a JSON object", {"_text": text[:500]}))
-                    continue
-                record = _flatten(record)
-                for key in record:
-                    if key not in self._seen:
-                        self._seen.add(key)
-                        self.columns.append(key)
-                records.append(record)
-                lines.append(number)
-                if len(records) >= self.chunk_rows:
-                    yield Chunk(_records_table(records, self.columns), np.array(lines, np.int64), raw.tell(), broken)
-                    records, lines, broken = [], [], []
-            if records or broken:
-                yield Chunk(_records_table(records, self.columns), np.array(lines, np.int64), raw.tell(), broken)
+            first = 1
+            for block in self._blocks(f):
+                count = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+                table = self._fast(block)
+                if table is not None:
+                    self._note(table.column_names)
+                    for start in range(0, table.num_rows, self.chunk_rows):
+                        part = table.slice(start, self.chunk_rows)
+                        lines = np.arange(first + start, first + start + part.num_rows, dtype=np.int64)
+                        yield Chunk(part, lines, raw.tell())
+                else:
+                    records, lines, broken = self._slow(block, first)
+                    for start in range(0, max(len(records), 1), self.chunk_rows):
+                        part = records[start : start + self.chunk_rows]
+                        if part or broken:
+                            yield Chunk(
+                                _records_table(part, self.columns),
+                                np.array(lines[start : start + self.chunk_rows], np.int64),
+                                raw.tell(),
+                                broken,
+                            )
+                            broken = []
+                first += count
         except (OSError, EOFError) as exc:
             raise SourceError(f"{self.path.name}: cannot read the file ({exc})") from None
         finally:
@@ -519,7 +603,11 @@ class ParquetReader(Reader):
 
 
 def open_source(
-    path: str | os.PathLike, spec: SourceSpec, chunk_rows: int, columns: Collection[str] | None = None
+    path: str | os.PathLike,
+    spec: SourceSpec,
+    chunk_rows: int,
+    columns: Collection[str] | None = None,
+    date_column: str | None = None,
 ) -> Reader:
     """Open a reader; ``columns`` (the ones the mapping reads) lets a text reader skip converting the others."""
     path = Path(path)
@@ -528,7 +616,7 @@ def open_source(
     if spec.format in ("csv", "tsv"):
         return CsvReader(path, spec, chunk_rows, columns)
     if spec.format == "jsonl":
-        return JsonLinesReader(path, spec, chunk_rows)
+        return JsonLinesReader(path, spec, chunk_rows, columns, date_column)
     if spec.format == "json":
         return JsonReader(path, spec, chunk_rows)
     if spec.format == "parquet":

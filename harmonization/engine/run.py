@@ -62,7 +62,7 @@ class Harmonizer:
             sku_mapped=spec.sku is not None and self.lookups.resolve_skus,
         )
         # both raise SourceError before the sink sees anything
-        reader = open_source(path, spec.source, self.chunk_rows, spec.used_columns)
+        reader = open_source(path, spec.source, self.chunk_rows, spec.used_columns, spec.date.column)
         self._check_header(reader, path)
         transformer = Transformer(spec, self.lookups)
         try:

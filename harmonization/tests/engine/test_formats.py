@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from harmonization.engine import harmonize_table
+from harmonization.engine import Harmonizer, MemorySink, harmonize_table
 
 from .conftest import HEADER, make_spec, write
 
@@ -144,3 +144,27 @@ def test_it_applies_micros_cents_and_percent_units(tmp_path, lookups):
     assert sorted(facts["spend"].to_pylist()) == [Decimal("0.5"), Decimal("1.2346")]
     assert sorted(facts["attributed_sales"].to_pylist()) == [Decimal("0.05"), Decimal("123.45")]
     assert report.unmapped_columns == ["share"]
+
+
+def _jsonl_rows() -> list[str]:
+    keys = HEADER.split(",")
+    return [json.dumps(dict(zip(keys, row.split(","), strict=True))) for row in ROWS]
+
+
+def test_jsonl_dates_stay_text_so_a_plain_date_keeps_its_day(tmp_path, lookups):
+    spec = make_spec(source={"format": "jsonl", "timezone": "Europe/Berlin"})
+    facts, _ = harmonize_table(spec, lookups, write(tmp_path, "d.jsonl", "\n".join(_jsonl_rows())))
+    assert sorted({d.isoformat() for d in facts["date"].to_pylist()}) == ["2025-03-10", "2025-03-11"]
+    assert totals(facts) == EXPECTED
+
+
+def test_jsonl_blank_lines_and_changing_types_keep_line_numbers(tmp_path, lookups):
+    rows = _jsonl_rows()
+    rows[1] = rows[1].replace('"clicks": "5"', '"clicks": 5')  # a number where the other rows have text
+    text = "\n".join([rows[0], "", rows[1], "   ", rows[2].replace('"impressions": "300"', '"impressions": "x"')])
+    sink = MemorySink()
+    Harmonizer(make_spec(source={"format": "jsonl"}), lookups).run(write(tmp_path, "b.jsonl", text), sink)
+    assert [(r["line"], r["reason"]) for r in sink.quarantine_table().to_pylist()] == [
+        (5, "impressions: 'x' is not a number")
+    ]
+    assert sum(sink.result()["clicks"].to_pylist()) == 15
