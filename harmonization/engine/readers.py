@@ -15,7 +15,7 @@ import io
 import json
 import os
 import threading
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,71 @@ class Chunk:
     bytes_read: int
     # rows the reader could not split into columns: (line, reason, raw {column: text})
     broken: list[tuple[int, str, dict]] = field(default_factory=list)
+    # the full source rows of some lines, {line: {column: text}}, when the table holds only the mapped columns
+    full_rows: Callable[[list[int]], dict[int, dict]] | None = None
+
+
+class LineFetcher:
+    """Reads whole source lines by number on a second handle, for the raw values of quarantined rows.
+
+    Quarantined lines come in increasing order, so the file is scanned forward at most once per run (and only when
+    something is quarantined); whole blocks are skipped by counting newlines.
+    """
+
+    BLOCK = 1 << 22
+
+    def __init__(self, path: Path, gz: bool, encoding: str, delimiter: str, quote: str, columns: list[str]):
+        self.path, self.gz, self.encoding = path, gz, encoding
+        self.delimiter, self.quote, self.columns = delimiter, quote, columns
+        self.file = None
+        self.line = 1  # number of the line that starts at buf[0]
+        self.buf = b""
+
+    def _reset(self) -> None:
+        self.close()
+        self.file = gzip.open(self.path, "rb") if self.gz else open(self.path, "rb")  # noqa: SIM115 - close()
+        self.line, self.buf = 1, b""
+
+    def _text(self, number: int) -> bytes | None:
+        if self.file is None or number < self.line:
+            self._reset()
+        while True:
+            skip = number - self.line
+            newlines = self.buf.count(b"\n")
+            if newlines > skip:
+                parts = self.buf.split(b"\n", skip + 1)
+                self.buf = parts[-1] if len(parts) > skip + 1 else b""
+                self.line = number + 1
+                return parts[skip].rstrip(b"\r")
+            block = self.file.read(self.BLOCK)
+            if not block:
+                if skip == newlines and self.buf:  # the last line, without a final newline
+                    text, self.buf, self.line = self.buf, b"", number + 1
+                    return text.rstrip(b"\r")
+                return None
+            if newlines:
+                cut = self.buf.rfind(b"\n") + 1
+                self.line += newlines
+                self.buf = self.buf[cut:]
+            self.buf += block
+
+    def __call__(self, numbers: list[int]) -> dict[int, dict]:
+        out = {}
+        for number in sorted(set(numbers)):
+            text = self._text(number)
+            if text is None:
+                continue
+            try:
+                values = next(csv.reader([text.decode(self.encoding)], delimiter=self.delimiter, quotechar=self.quote))
+            except (UnicodeDecodeError, StopIteration, csv.Error):
+                continue
+            out[number] = dict(zip(self.columns, values, strict=False))
+        return out
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def _is_gzip(path: Path, spec: SourceSpec) -> bool:
@@ -138,6 +203,9 @@ class Reader:
     columns: list[str]
     bytes_total: int
 
+    def close(self) -> None:
+        """Release what the reader holds beyond its chunk iterator (called once the run is over)."""
+
     def __iter__(self) -> Iterator[Chunk]:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -149,9 +217,10 @@ class CsvReader(Reader):
     """CSV/TSV through pyarrow's streaming reader.
 
     Only the columns the mapping reads are converted (``columns``; all when None): converting the others costs about
-    a third of the parse. A quarantined row's ``raw`` therefore holds those columns; its line number points at the
-    full row. Blank lines are skipped (pyarrow's default), so line numbers after a blank line in the middle of a
-    file run one short per blank line; broken rows carry their exact line.
+    a third of the parse. A quarantined row gets its full source row back through ``LineFetcher``. Blank lines are
+    skipped (pyarrow's default), so line numbers after a blank line in the middle of a file run one short per blank
+    line (the fetched row is then refused and ``raw`` keeps the mapped columns); broken rows carry their exact
+    line.
     """
 
     def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int, columns: Collection[str] | None = None):
@@ -165,6 +234,14 @@ class CsvReader(Reader):
         self._broken: list[tuple[int, str, dict]] = []
         wanted = [c for c in self.columns if columns is None or c in columns]
         self.include = wanted or self.columns[:1]
+        # quarantined rows get their full source row back by line number; not for encodings where a newline is not
+        # the byte 0x0a (UTF-16/32)
+        single_byte_newline = "\n".encode(spec.encoding) == b"\n"
+        self.fetcher = (
+            LineFetcher(path, self.gz, spec.encoding, self.delimiter, spec.quote, self.columns)
+            if len(self.include) < len(self.columns) and single_byte_newline
+            else None
+        )
         # blocks hold whole rows; the chunks we hand out are re-sliced to chunk_rows
         self.block_size = int(min(64 << 20, max(1 << 20, chunk_rows * avg_row * 1.05)))
         self._iter = self._chunks()
@@ -208,6 +285,10 @@ class CsvReader(Reader):
         avg = (sum(len(s) for s in sample) / len(sample) + 1) if sample else 100.0
         header_line = lines[self.spec.header_row - 1] if len(lines) >= self.spec.header_row else ""
         return header, header_line, avg
+
+    def close(self) -> None:
+        if self.fetcher is not None:
+            self.fetcher.close()
 
     def delimiter_hint(self) -> str:
         if len(self.columns) > 1:
@@ -277,7 +358,7 @@ class CsvReader(Reader):
                 lines = lines + np.searchsorted(pos, idx, side="right")
             broken = self._broken[:]
             self._broken.clear()
-            return Chunk(table, lines, raw.tell(), broken)
+            return Chunk(table, lines, raw.tell(), broken, self.fetcher)
 
         try:
             while True:

@@ -96,6 +96,8 @@ class Harmonizer:
         except BaseException:
             sink.abort()
             raise
+        finally:
+            reader.close()
         report.seconds = time.perf_counter() - started
         return report
 

@@ -109,12 +109,31 @@ class ChunkResult:
     stats: ChunkStats
 
 
-def raw_json(table: pa.Table, idx: np.ndarray) -> list[str]:
+def raw_json(
+    table: pa.Table,
+    idx: np.ndarray,
+    lines: list[int] | None = None,
+    full_rows: Callable[[list[int]], dict[int, dict]] | None = None,
+) -> list[str]:
+    """The quarantined rows as JSON objects of source column -> text.
+
+    When the chunk holds only the mapped columns, the full source row is read back by its line number; it is used
+    only if it agrees with the parsed values (a blank line earlier in the file would shift the numbering).
+    """
     rows = table.take(pa.array(idx, pa.int64())).to_pylist() if len(idx) else []
+    full = full_rows(lines) if full_rows is not None and lines else {}
     out = []
-    for row in rows:
-        out.append(json.dumps({k: _as_text(v) for k, v in row.items()}, ensure_ascii=False))
+    for i, row in enumerate(rows):
+        values = {k: _as_text(v) for k, v in row.items()}
+        whole = full.get(lines[i]) if full else None
+        if whole is not None and all(_same(v, whole.get(k)) for k, v in values.items()):
+            values = whole
+        out.append(json.dumps(values, ensure_ascii=False))
     return out
+
+
+def _same(parsed: str | None, text: str | None) -> bool:
+    return (parsed or "").strip() == (text or "").strip()
 
 
 def _as_text(v: object) -> str | None:
@@ -564,7 +583,7 @@ class Transformer:
         order, q_fields, q_reasons, codes = fails.reasons()
         stats.reasons.update(codes)
         q_lines = chunk.lines[order].tolist() if len(order) else []
-        q_raw = raw_json(table, order)
+        q_raw = raw_json(table, order, q_lines, chunk.full_rows)
         for line, reason, raw in chunk.broken:
             q_lines.append(line)
             q_fields.append(None)

@@ -237,3 +237,35 @@ def test_quarantine_csv_writer_streams_rows(tmp_path):
         "line,field,reason,a,b,_other",
         '3,a,a: bad,x,,"{""c"": ""1""}"',
     ]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_quarantined_csv_row_keeps_every_source_column(tmp_path, gz):
+    import gzip
+    import json
+
+    rows = [f"{r},AG{i},note {i}" for i, r in enumerate(GOOD)]
+    rows[1] = rows[1].replace(",5,2.25", ",x,2.25")  # line 3
+    rows[4] = rows[4].replace(",0.10,", ",-1,")  # line 6, in a later chunk
+    text = "\n".join([HEADER + ",adGroupName,note", *rows]) + "\n"
+    path = tmp_path / ("a.csv.gz" if gz else "a.csv")
+    path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    sink, _ = run(make_spec(ignore=["adGroupName"]), path, chunk_rows=2)
+    q = sorted(sink.quarantine_table().to_pylist(), key=lambda r: r["line"])
+    assert [(r["line"], json.loads(r["raw"])["adGroupName"], json.loads(r["raw"])["note"]) for r in q] == [
+        (3, "AG1", "note 1"),
+        (6, "AG4", "note 4"),
+    ]
+    assert json.loads(q[0]["raw"])["clicks"] == "x"
+
+
+def test_a_blank_line_never_attaches_another_rows_values(tmp_path):
+    import json
+
+    rows = [f"{r},AG{i}" for i, r in enumerate(GOOD)]
+    rows[3] = rows[3].replace(",200,", ",y,")
+    text = "\n".join([HEADER + ",adGroupName", rows[0], "", *rows[1:]])
+    sink, _ = run(make_spec(), write(tmp_path, "a.csv", text))
+    raw = json.loads(sink.quarantine_table()["raw"][0].as_py())
+    assert raw["impressions"] == "y"
+    assert raw.get("adGroupName") in (None, "AG3")
