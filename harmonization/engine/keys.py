@@ -17,7 +17,9 @@ from .schema import NATURAL_KEY
 
 
 def as_array(col: pa.ChunkedArray | pa.Array) -> pa.Array:
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if isinstance(col, pa.ChunkedArray):
+        return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    return col
 
 
 def np_mask(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
