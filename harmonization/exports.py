@@ -610,14 +610,18 @@ LAYOUTS: dict[str, _Layout] = {
 # --- Simulation ---------------------------------------------------------------------------------------------------
 
 
+def _brands(items: tuple[CatalogItem, ...]) -> list[str]:
+    return list(dict.fromkeys(item.brand for item in items))
+
+
 def _block(
     layout: _Layout, items: tuple[CatalogItem, ...], *, block: int, seed: int, start: dt.date, days: int
 ) -> dict[str, np.ndarray]:
     """Daily rows of one block: every line (campaign × SKU, or campaign) of a small world, ordered by day."""
-    n_brands = len(BRANDS)
-    bpb = layout.brands_per_block
-    brand_ids = [(block * bpb + j) % n_brands for j in range(bpb)]
-    brand_names = tuple(BRANDS[b][0] for b in brand_ids)
+    brands = _brands(items)
+    bpb = min(layout.brands_per_block, len(brands))
+    brand_ids = [(block * bpb + j) % len(brands) for j in range(bpb)]
+    brand_names = tuple(brands[b] for b in brand_ids)
     index = {item.sku_code: i for i, item in enumerate(items)}
     specs = [
         SKUSpec(item.sku_code, item.brand, item.price_cents / 100, item.unit_cost_cents / 100)
@@ -762,7 +766,7 @@ def _context(layout: _Layout, items: tuple[CatalogItem, ...], *, seed: int, star
     else:
         dates = [d.isoformat() for d in day_list]
         slot_text = [f"{m // 60:02d}:{m % 60:02d}:00" for m in layout.slot_minutes]
-    brand_names = [b[0] for b in BRANDS]
+    brand_names = _brands(items)
     return _Context(
         layout=layout,
         dates=pa.array(dates),
@@ -813,11 +817,14 @@ def generate_export(
     skus_per_brand: int = 10,
     compress: bool | None = None,
     chunk_rows: int = 100_000,
+    items: tuple[CatalogItem, ...] | None = None,
 ) -> ExportTruth:
     """Write ``rows`` data rows of ``layout`` to ``path`` (gzip when ``compress`` or, by default, a .gz suffix).
 
     The same arguments write the same bytes. Rows cover ``days`` days from ``start`` (the local days of the
-    layout); a file needs as many blocks as it takes to reach ``rows``, each a new set of campaigns.
+    layout); a file needs as many blocks as it takes to reach ``rows``, each a new set of campaigns. ``items``
+    replaces the synthetic catalog (for example a tenant's SKUs with its ASINs, item ids and GTINs, so the file
+    resolves against that tenant's crosswalk).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"Unknown layout {layout!r}; known: {', '.join(LAYOUTS)}.")
@@ -828,7 +835,9 @@ def generate_export(
     spec = LAYOUTS[layout]
     path = Path(path)
     gz = path.suffix == ".gz" if compress is None else compress
-    items = catalog(seed, skus_per_brand)
+    items = catalog(seed, skus_per_brand) if items is None else tuple(items)
+    if not items:
+        raise ValueError("the catalog is empty: an export needs at least one SKU")
     ctx = _context(spec, items, seed=seed, start=start, days=days)
     if spec.timezone:
         shift, exists = _slot_table(spec, start, days)

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from harmonization.engine import Lookups
-from harmonization.exports import LAYOUTS, catalog, generate_export
+from harmonization.exports import LAYOUTS, CatalogItem, catalog, generate_export
 from harmonization.tests.test_samples import (
     assert_sums_equal,
     harmonize,
@@ -200,4 +200,44 @@ def test_the_command_names_a_bad_start_date(tmp_path):
             "--rows=5",
             f"--output={tmp_path / 'x.csv'}",
             "--start=10.03.2025",
+        )
+
+
+def test_a_custom_catalog_prints_its_own_references(tmp_path):
+    items = tuple(
+        CatalogItem(f"SKU-{i}", "Solo Brand", f"Solo item {i}", 499 + i, 250, f"B0SOLO000{i}", f"12345678{i}", "")
+        for i in range(3)
+    )
+    path = tmp_path / "amazon.csv"
+
+    truth = generate_export("amazon_sp_advertised_product", path, rows=30, start=START, days=DAYS, items=items)
+
+    rows = read_layout("amazon_sp_advertised_product", path)
+    assert truth.rows == len(rows) == 30
+    assert {r.sku_ref for r in rows} == {i.asin for i in items}
+    assert all("Solo Brand" in line for line in path.read_text().splitlines()[1:])
+
+
+def test_the_command_uses_a_tenants_crosswalk(catalog, retailers, tmp_path):
+    from campaigns.models import RetailerItem
+
+    acme = catalog["acme"]
+    for i, sku in enumerate(acme["skus"]):
+        RetailerItem.objects.create(tenant=sku.tenant, sku=sku, retailer=retailers["amazon"], item_id=f"B0ACME000{i}")
+    path = tmp_path / "acme.csv"
+
+    call_command(
+        "generate_exports",
+        "--layout=amazon_sp_advertised_product",
+        "--rows=20",
+        f"--output={path}",
+        "--tenant=acme",
+        stdout=io.StringIO(),
+    )
+
+    rows = read_layout("amazon_sp_advertised_product", path)
+    assert {r.sku_ref for r in rows} == {"B0ACME0000", "B0ACME0001"}
+    with pytest.raises(CommandError, match="--tenant: no tenant with slug 'nobody'"):
+        call_command(
+            "generate_exports", "--layout=rmis_native", "--rows=5", f"--output={tmp_path / 'x.csv'}", "--tenant=nobody"
         )

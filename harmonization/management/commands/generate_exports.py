@@ -7,7 +7,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from harmonization.exports import DEFAULT_DAYS, DEFAULT_START, LAYOUTS, generate_export
+from harmonization.exports import DEFAULT_DAYS, DEFAULT_START, LAYOUTS, CatalogItem, generate_export
 
 
 def _date(value: str) -> dt.date:
@@ -15,6 +15,40 @@ def _date(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise CommandError(f"--start: {value!r} is not a date like 2025-03-10") from None
+
+
+def tenant_catalog(slug: str) -> tuple[CatalogItem, ...]:
+    """The tenant's active SKUs with the references the layouts print (Amazon ASIN, Walmart item id, EAN-13), so a
+    generated file resolves against the tenant's crosswalk. A SKU without a reference prints an empty one."""
+    from campaigns.models import SKU, RetailerItem
+    from governance.models import Tenant
+
+    tenant = Tenant.objects.filter(slug=slug).first()
+    if tenant is None:
+        raise CommandError(f"--tenant: no tenant with slug {slug!r}")
+    refs = {
+        (sku, code): item_id
+        for sku, code, item_id in RetailerItem.objects.filter(tenant=tenant).values_list(
+            "sku", "retailer__code", "item_id"
+        )
+    }
+    skus = SKU.objects.filter(tenant=tenant, is_active=True).select_related("brand").order_by("brand__name", "sku_code")
+    items = tuple(
+        CatalogItem(
+            sku_code=sku.sku_code,
+            brand=sku.brand.name,
+            name=sku.name,
+            price_cents=round(sku.price * 100),
+            unit_cost_cents=round(sku.unit_cost * 100),
+            asin=refs.get((sku.pk, "amazon"), ""),
+            item_id=refs.get((sku.pk, "walmart"), ""),
+            gtin=sku.gtin.zfill(13) if sku.gtin else "",
+        )
+        for sku in skus
+    )
+    if not items:
+        raise CommandError(f"--tenant: {slug!r} has no active SKUs")
+    return items
 
 
 class Command(BaseCommand):
@@ -33,9 +67,14 @@ class Command(BaseCommand):
         parser.add_argument("--start", type=_date, default=DEFAULT_START, help="First (local) day, YYYY-MM-DD.")
         parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="Days the rows cover.")
         parser.add_argument("--skus-per-brand", type=int, default=10, help="Catalog size: 20 brands × this.")
+        parser.add_argument(
+            "--tenant",
+            help="Use this tenant's SKUs and their ASINs, item ids and GTINs instead of the synthetic catalog.",
+        )
         parser.add_argument("--no-daily", action="store_true", help="Leave the per-day totals out of the JSON.")
 
     def handle(self, *args, **options):
+        items = tenant_catalog(options["tenant"]) if options["tenant"] else None
         try:
             truth = generate_export(
                 options["layout"],
@@ -45,6 +84,7 @@ class Command(BaseCommand):
                 start=options["start"],
                 days=options["days"],
                 skus_per_brand=options["skus_per_brand"],
+                items=items,
             )
         except (ValueError, OSError) as exc:
             raise CommandError(str(exc)) from None
