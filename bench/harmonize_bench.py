@@ -257,7 +257,9 @@ def machine() -> dict:
     mem_kib = int(re.search(r"^MemTotal:\s*(\d+)", meminfo, re.M).group(1))
     import pyarrow
 
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     return {
+        "commit": commit.stdout.strip() or "unknown",
         "cpu": model.group(1).strip() if model else platform.processor(),
         "cores": os.cpu_count(),
         "ram_gib": round(mem_kib / 2**20, 1),
@@ -276,7 +278,7 @@ def render(results: dict) -> str:
     lines = [
         START_MARK,
         f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM (Python {m['python']}, "
-        f"pyarrow {m['pyarrow']}), by `{results['command']}`.",
+        f"pyarrow {m['pyarrow']}), at commit {m.get('commit', 'unknown')}, by `{results['command']}`.",
         "",
         "| rows | file | run | seconds | rows/s | vs read_csv | peak RSS (MiB) | checked against the truth |",
         "|---:|---:|---|---:|---:|---:|---:|---|",
