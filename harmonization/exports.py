@@ -579,7 +579,7 @@ LAYOUTS: dict[str, _Layout] = {
         _Layout(
             "eu_retailer_jsonl",
             ".jsonl",
-            (_Channel("eu_retailer", "sponsored_product", 500.0, "Sponsored Product", 1),),
+            (_Channel("eu_retailer", "sponsored_product", 6000.0, "Sponsored Product", 1),),
             brands_per_block=2,
             currency="EUR",
             header=lambda: "",
