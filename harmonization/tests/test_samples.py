@@ -8,6 +8,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import re
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
@@ -222,6 +223,10 @@ def test_every_mapping_has_a_sample_and_every_sample_a_mapping():
     assert data_files == {*SAMPLE_FILES.values(), "eu_retailer_jsonl.jsonl.gz"}
     for layout, name in SAMPLE_FILES.items():
         assert 20 <= len(read_layout(layout, SAMPLES / name)) <= 60, name
+    # the EU sample must keep exercising German thousands separators, in counts and in amounts
+    eu = (SAMPLES / SAMPLE_FILES["eu_retailer_jsonl"]).read_text()
+    assert re.search(r'"Impressionen": "\d{1,3}\.\d{3}"', eu)
+    assert re.search(r'"Umsatz \(14 Tage\)": "\d{1,3}\.\d{3},\d{2}"', eu)
 
 
 @pytest.mark.parametrize("layout", sorted(SAMPLE_FILES))
