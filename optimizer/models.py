@@ -77,3 +77,145 @@ class SimulationTruth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant} {self.name} (seed {self.seed})"
+
+
+class AllocationPlan(models.Model):
+    """A budget allocation request for a tenant and its result (optimizer.engine.allocate's OUT.json shape)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Objective(models.TextChoices):
+        INCREMENTAL_MARGIN = "incremental_margin", "Incremental margin"
+        INCREMENTAL_REVENUE = "incremental_revenue", "Incremental revenue"
+        NET_INCREMENTAL_PROFIT = "net_incremental_profit", "Net incremental profit"
+
+    class RoasBasis(models.TextChoices):
+        ATTRIBUTED = "attributed", "Attributed (as retailers report)"
+        INCREMENTAL = "incremental", "Incremental"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="allocation_plans")
+    name = models.CharField(max_length=200, blank=True, help_text="The objective in the marketer's words.")
+    budget = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    period_days = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    min_roas = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    roas_basis = models.CharField(max_length=12, choices=RoasBasis.choices, default=RoasBasis.ATTRIBUTED)
+    objective = models.CharField(max_length=30, choices=Objective.choices, default=Objective.INCREMENTAL_MARGIN)
+    request = models.JSONField(default=dict, blank=True, help_text="Bounds, exclusions, chance constraint, ...")
+    result = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(budget__gte=0), name="plan_budget_non_negative")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name or self.objective} ({self.status})"
+
+
+class BanditPolicy(models.Model):
+    """In-flight reallocation state: Thompson sampling over curve posteriors with budget pacing.
+
+    ``state`` holds the engine's serialized posterior per arm (channel); it is updated as performance arrives.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        FINISHED = "finished", "Finished"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="bandit_policies")
+    name = models.CharField(max_length=200)
+    plan = models.ForeignKey(AllocationPlan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    currency = models.CharField(max_length=3, validators=[validate_currency])
+    budget = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
+    start_date = models.DateField()
+    end_date = models.DateField()
+    spent = models.DecimalField(**MONEY, default=0)
+    state = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    last_observed_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "bandit policies"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="bandit_unique_tenant_name"),
+            models.CheckConstraint(condition=Q(end_date__gte=F("start_date")), name="bandit_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} {self.name}"
+
+
+class BanditDecision(models.Model):
+    """One logged allocation of a bandit policy: what it chose, with which propensity, and what it earned.
+
+    The log is what off-policy evaluation (IPS, SNIPS, doubly robust) replays a candidate policy on.
+    """
+
+    policy = models.ForeignKey(BanditPolicy, on_delete=models.CASCADE, related_name="decisions")
+    date = models.DateField()
+    allocation = models.JSONField(help_text="channel key -> daily spend chosen")
+    propensities = models.JSONField(help_text="channel key -> probability the logging policy gave its choice")
+    context = models.JSONField(default=dict, blank=True)
+    reward = models.JSONField(null=True, blank=True, help_text="channel key -> observed outcome, once known")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "id"]
+        constraints = [models.UniqueConstraint(fields=["policy", "date"], name="banditdecision_unique_day")]
+
+    def __str__(self) -> str:
+        return f"{self.policy} {self.date}"
+
+
+class Experiment(models.Model):
+    """A designed experiment (geo test, switchback, holdout) and, once read out, its result.
+
+    A readout can be saved as a LiftStudy, which recalibrates the response curves (the closed loop).
+    """
+
+    class Kind(models.TextChoices):
+        GEO = "geo", "Geo test"
+        SWITCHBACK = "switchback", "Switchback"
+        HOLDOUT = "holdout", "Holdout"
+
+    class Status(models.TextChoices):
+        DESIGNED = "designed", "Designed"
+        RUNNING = "running", "Running"
+        READ_OUT = "read_out", "Read out"
+        CANCELLED = "cancelled", "Cancelled"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="experiments")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    retailer = models.ForeignKey("campaigns.Retailer", on_delete=models.PROTECT, related_name="+")
+    placement_type = models.CharField(max_length=20, choices=PlacementType.choices)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    design = models.JSONField(default=dict, blank=True, help_text="Assignment, schedule, MDE and power.")
+    readout = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DESIGNED)
+    lift_study = models.ForeignKey(LiftStudy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_date__gte=F("start_date")), name="experiment_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
