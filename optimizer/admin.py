@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from optimizer.models import LiftStudy, SimulationTruth
+from optimizer.models import AllocationPlan, BanditDecision, BanditPolicy, Experiment, LiftStudy, SimulationTruth
 
 
 @admin.register(LiftStudy)
@@ -29,3 +29,43 @@ class SimulationTruthAdmin(admin.ModelAdmin):
     list_filter = ["tenant", "simulator_version"]
     search_fields = ["name", "tenant__name"]
     readonly_fields = ["truth", "created_at"]
+
+
+@admin.register(AllocationPlan)
+class AllocationPlanAdmin(admin.ModelAdmin):
+    list_display = ["id", "tenant", "name", "budget", "currency", "period_days", "min_roas", "objective", "status"]
+    list_filter = ["tenant", "status", "objective", "roas_basis"]
+    search_fields = ["name", "error", "tenant__name"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["result", "error", "task_id", "created_at", "finished_at"]
+
+
+class BanditDecisionInline(admin.TabularInline):
+    model = BanditDecision
+    extra = 0
+    can_delete = False
+    fields = ["date", "allocation", "propensities", "context", "reward", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(BanditPolicy)
+class BanditPolicyAdmin(admin.ModelAdmin):
+    list_display = ["tenant", "name", "budget", "spent", "currency", "start_date", "end_date", "status"]
+    list_filter = ["tenant", "status"]
+    search_fields = ["name", "tenant__name"]
+    readonly_fields = ["state", "last_observed_date", "created_at", "updated_at"]
+    inlines = [BanditDecisionInline]
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    list_display = ["tenant", "name", "kind", "retailer", "placement_type", "start_date", "end_date", "status"]
+    list_filter = ["tenant", "kind", "status", "retailer"]
+    search_fields = ["name", "tenant__name"]
+    readonly_fields = ["readout", "lift_study", "created_at"]

@@ -1,14 +1,15 @@
-"""Partner API for lift studies. Creation goes through optimizer.services.lift_study_create."""
+"""Partner API for lift studies and allocation plans. Writes go through optimizer.services."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from campaigns.api import RetailerCodeField
-from optimizer.models import LiftStudy
-from optimizer.selectors import lift_study_list
-from optimizer.services import lift_study_create
+from optimizer.models import AllocationPlan, LiftStudy
+from optimizer.selectors import lift_study_list, plan_list
+from optimizer.services import lift_study_create, plan_create
 from rmn_site.api.base import TenantScopedViewSet
 from rmn_site.api.inputs import StrictInputMixin
 
@@ -57,3 +58,90 @@ class LiftStudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
         data = self.validated_input()
         study = lift_study_create(tenant=self.tenant, retailer_code=data.pop("retailer").code, **data, **self.actor())
         return Response(LiftStudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+
+class AllocationPlanSerializer(serializers.ModelSerializer):
+    # A plain string in the schema: a second enum named "status" would need a settings override.
+    status = serializers.CharField(read_only=True, help_text="pending, running, succeeded or failed.")
+    request = serializers.JSONField(
+        read_only=True,
+        help_text="bounds {channel: [min, max]}, retailer_bounds {retailer: [min, max]}, exclude_channels, chance.",
+    )
+    result = serializers.JSONField(
+        read_only=True,
+        help_text="The optimizer's OUT.json (allocations, totals, constraints, objective; docs/optimization.md); "
+        "empty until the plan succeeds.",
+    )
+    error = serializers.CharField(read_only=True, help_text="Why the plan failed (an infeasible floor, ...).")
+
+    class Meta:
+        model = AllocationPlan
+        fields = [
+            "id",
+            "name",
+            "budget",
+            "currency",
+            "period_days",
+            "min_roas",
+            "roas_basis",
+            "objective",
+            "request",
+            "status",
+            "result",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+def _bounds_field(key: str) -> serializers.DictField:
+    return serializers.DictField(
+        child=serializers.ListField(
+            child=serializers.DecimalField(max_digits=18, decimal_places=4), min_length=2, max_length=2
+        ),
+        required=False,
+        help_text=f'{{"{key}": [min_spend, max_spend]}} over the whole period.',
+    )
+
+
+class AllocationPlanCreateSerializer(StrictInputMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="The objective in words.")
+    budget = serializers.DecimalField(max_digits=18, decimal_places=4, help_text="Total spend over the period.")
+    period_days = serializers.IntegerField(help_text="Length of the period in days (1 to 366).")
+    min_roas = serializers.DecimalField(
+        max_digits=8, decimal_places=3, required=False, allow_null=True, help_text="ROAS floor over the period."
+    )
+    roas_basis = serializers.ChoiceField(
+        choices=AllocationPlan.RoasBasis.choices, required=False, default=AllocationPlan.RoasBasis.ATTRIBUTED
+    )
+    objective = serializers.ChoiceField(
+        choices=AllocationPlan.Objective.choices, required=False, default=AllocationPlan.Objective.INCREMENTAL_MARGIN
+    )
+    bounds = _bounds_field("retailer|placement_type")
+    retailer_bounds = _bounds_field("retailer")
+    exclude_channels = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text='Channel keys "retailer|placement_type" to leave out.'
+    )
+    chance = serializers.FloatField(
+        required=False, allow_null=True, help_text="e.g. 0.9: P(period ROAS >= min_roas) >= chance."
+    )
+    history_days = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Learn from the last N days of history only (default: all)."
+    )
+
+
+class AllocationPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Budget allocation plans of the tenant, newest first. POST a request to optimize it in the background
+    (202); poll the plan until ``status`` is succeeded (``result``) or failed (``error``)."""
+
+    serializer_class = AllocationPlanSerializer
+
+    def get_tenant_queryset(self, *, tenant):
+        return plan_list(tenant=tenant)
+
+    @extend_schema(request=AllocationPlanCreateSerializer, responses={202: AllocationPlanSerializer})
+    def create(self, request):
+        data = self.validated_input(AllocationPlanCreateSerializer)
+        plan = plan_create(tenant=self.tenant, **data, **self.actor())
+        return Response(AllocationPlanSerializer(plan).data, status=status.HTTP_202_ACCEPTED)

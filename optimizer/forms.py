@@ -4,7 +4,7 @@ from django import forms
 
 from campaigns.forms import DateInput, retailer_choices
 from campaigns.models import PlacementType
-from optimizer.models import LiftStudy
+from optimizer.models import AllocationPlan, LiftStudy
 
 
 class LiftStudyForm(forms.Form):
@@ -35,3 +35,61 @@ class LiftStudyForm(forms.Form):
 
     def clean_currency(self) -> str:
         return self.cleaned_data["currency"].strip().upper()
+
+
+class PlanForm(forms.Form):
+    """A budget allocation request. Shapes and types only: optimizer.services.plan_create checks the rules
+    (positive budget, known channels, min below max, ...) and its errors go beside the field they name.
+
+    One optional min/max pair per channel the tenant has history for (``channels``: (retailer code, retailer
+    name, placement type) triples)."""
+
+    name = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Objective",
+        help_text="In your words, e.g. “Q3 push for the new flavours”.",
+    )
+    budget = forms.DecimalField(max_digits=18, decimal_places=2, help_text="Total spend over the period.")
+    period_days = forms.IntegerField(initial=28, label="Period (days)")
+    min_roas = forms.DecimalField(
+        max_digits=8, decimal_places=3, required=False, label="Minimum ROAS", help_text="Leave empty for no floor."
+    )
+    roas_basis = forms.ChoiceField(choices=AllocationPlan.RoasBasis.choices, label="ROAS basis")
+    objective = forms.ChoiceField(choices=AllocationPlan.Objective.choices, label="Maximize")
+    chance = forms.BooleanField(
+        required=False,
+        label="Hold the floor with 90% probability",
+        help_text="A chance constraint: P(period ROAS ≥ floor) ≥ 90% over the curves' uncertainty.",
+    )
+
+    def __init__(self, *args, channels: list[tuple[str, str, str]] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        placement_labels = dict(PlacementType.choices)
+        self.channel_rows = []
+        for i, (code, retailer_name, placement) in enumerate(channels):
+            label = f"{retailer_name} · {placement_labels.get(placement, placement)}"
+            low = forms.DecimalField(max_digits=18, decimal_places=2, required=False, label=f"{label} minimum")
+            high = forms.DecimalField(max_digits=18, decimal_places=2, required=False, label=f"{label} maximum")
+            self.fields[f"ch{i}_min"] = low
+            self.fields[f"ch{i}_max"] = high
+            self.channel_rows.append(
+                {"key": f"{code}|{placement}", "label": label, "min": self[f"ch{i}_min"], "max": self[f"ch{i}_max"]}
+            )
+
+    def bounds(self) -> dict[str, list]:
+        """Channel key -> [min, max] for every channel with a min or a max given (a missing side is open)."""
+        out = {}
+        for i, row in enumerate(self.channel_rows):
+            low, high = self.cleaned_data.get(f"ch{i}_min"), self.cleaned_data.get(f"ch{i}_max")
+            if low is None and high is None:
+                continue
+            budget = self.cleaned_data.get("budget") or 0
+            out[row["key"]] = [low if low is not None else 0, high if high is not None else max(budget, low or 0)]
+        return out
+
+    def field_for_bound(self, key: str, side: str = "min") -> str | None:
+        for i, row in enumerate(self.channel_rows):
+            if row["key"] == key:
+                return f"ch{i}_{side}"
+        return None

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import math
+import uuid
+from decimal import Decimal, InvalidOperation
 
+import numpy as np
+import pandas as pd
 from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
 
-from campaigns.models import PlacementType, Retailer
+from campaigns.models import SKU, PerformanceFact, PlacementType, Retailer
 from governance.models import Tenant
 from governance.services import audit_record
-from optimizer.models import LiftStudy
+from optimizer.models import AllocationPlan, LiftStudy
+from optimizer.selectors import tenant_channels
 from rmn_site.errors import DomainError, full_clean_or_raise
 
 
@@ -62,3 +69,361 @@ def lift_study_create(
         study.save()
         audit_record(action="lift_study.create", tenant=tenant, user=user, api_key=api_key, obj=study)
     return study
+
+
+# --- allocation plans ---------------------------------------------------------------------------------------------
+
+HISTORY_COLUMNS = [
+    "date",
+    "retailer",
+    "placement_type",
+    "campaign_id",
+    "sku_id",
+    "impressions",
+    "clicks",
+    "spend",
+    "attributed_sales",
+    "attributed_units",
+    "attribution_window_days",
+    "currency",
+]
+SKU_COLUMNS = ["sku_id", "brand", "category", "product_name", "price", "unit_cost"]
+LIFT_COLUMNS = [
+    "retailer",
+    "placement_type",
+    "start_date",
+    "end_date",
+    "spend",
+    "incremental_sales",
+    "incremental_sales_se",
+]
+# Posterior samples per plan and the seed: a plan re-run on the same data gives the same numbers.
+PLAN_SAMPLES = 200
+PLAN_SEED = 0
+MAX_PERIOD_DAYS = 366
+
+
+def tenant_frames(tenant: Tenant, *, days: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The tenant's performance facts, catalog and lift studies as the optimizer's file contract reads them
+    (H.csv, S.csv, L.csv of ``python manage.py optimize``; optimizer.engine.files). ``days`` keeps the last
+    ``days`` days of history (ending on the tenant's latest fact).
+
+    Lift studies recorded in another currency than the history are left out (the optimizer compares money in
+    one currency); their count is in ``lift.attrs["skipped_other_currency"]``."""
+    facts = PerformanceFact.objects.filter(tenant=tenant)
+    if days is not None:
+        last = facts.aggregate(last=Max("date"))["last"]
+        if last is not None:
+            facts = facts.filter(date__gt=last - dt.timedelta(days=days))
+    rows = facts.order_by("date", "retailer__code", "placement_type", "campaign_id", "sku_id").values_list(
+        "date",
+        "retailer__code",
+        "placement_type",
+        "campaign__external_id",
+        "sku__sku_code",
+        "impressions",
+        "clicks",
+        "spend",
+        "attributed_sales",
+        "attributed_units",
+        "attribution_window_days",
+        "currency",
+    )
+    history = pd.DataFrame.from_records(list(rows.iterator(chunk_size=5000)), columns=HISTORY_COLUMNS)
+    history["date"] = pd.to_datetime(history["date"]).astype("datetime64[ns]")
+    history["sku_id"] = history["sku_id"].fillna("").astype(str)
+    for column in ("retailer", "placement_type", "campaign_id", "currency"):
+        history[column] = history[column].astype(str)
+    for column in ("spend", "attributed_sales"):
+        history[column] = history[column].astype(float)
+    for column in ("impressions", "clicks", "attributed_units", "attribution_window_days"):
+        history[column] = history[column].astype("int64")
+
+    sku_rows = (
+        SKU.objects.filter(tenant=tenant)
+        .order_by("sku_code")
+        .values_list("sku_code", "brand__name", "category", "name", "price", "unit_cost")
+    )
+    skus = pd.DataFrame.from_records(list(sku_rows), columns=SKU_COLUMNS)
+    for column in ("price", "unit_cost"):
+        skus[column] = skus[column].astype(float)
+    for column in ("sku_id", "brand", "category", "product_name"):
+        skus[column] = skus[column].astype(str)
+
+    currencies = set(history["currency"].unique())
+    studies = LiftStudy.objects.filter(tenant=tenant).order_by("start_date", "id")
+    skipped = 0
+    if currencies:
+        skipped = studies.exclude(currency__in=currencies).count()
+        studies = studies.filter(currency__in=currencies)
+    lift_rows = studies.values_list(
+        "retailer__code",
+        "placement_type",
+        "start_date",
+        "end_date",
+        "spend",
+        "incremental_sales",
+        "incremental_sales_se",
+    )
+    lift = pd.DataFrame.from_records(list(lift_rows), columns=LIFT_COLUMNS)
+    for column in ("start_date", "end_date"):
+        lift[column] = pd.to_datetime(lift[column]).astype("datetime64[ns]")
+    for column in ("spend", "incremental_sales", "incremental_sales_se"):
+        lift[column] = lift[column].astype(float)
+    for column in ("retailer", "placement_type"):
+        lift[column] = lift[column].astype(str)
+    lift.attrs["skipped_other_currency"] = skipped
+    return history, skus, lift
+
+
+def _number(value, field: str, *, what: str | None = None) -> Decimal:
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError, TypeError):
+        raise DomainError(f"{what or field} must be a number, got {value!r}.", field=field) from None
+    if not number.is_finite():
+        raise DomainError(f"{what or field} must be a finite number, got {value!r}.", field=field)
+    return number
+
+
+def _bounds(raw, *, field: str, known: list[str], kind: str) -> dict[str, list[float]]:
+    if not raw:
+        return {}
+    if not isinstance(raw, dict):
+        raise DomainError(f"{field} must map a {kind} to [min, max].", field=field)
+    out = {}
+    for key, pair in raw.items():
+        if key not in known:
+            listed = ", ".join(known) or "none: the tenant has no performance history"
+            raise DomainError(f"{field}: unknown {kind} {key!r}; the tenant's {kind}s are {listed}.", field=field)
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise DomainError(f"{field}[{key!r}] must be [min, max], got {pair!r}.", field=field)
+        low = _number(pair[0], field, what=f"{field}[{key!r}] min")
+        high = _number(pair[1], field, what=f"{field}[{key!r}] max")
+        if low < 0:
+            raise DomainError(f"{field}[{key!r}]: min {low} must not be negative.", field=field)
+        if high < low:
+            raise DomainError(f"{field}[{key!r}]: max {high} is below min {low}.", field=field)
+        out[key] = [float(low), float(high)]
+    return out
+
+
+def plan_create(
+    *,
+    tenant: Tenant,
+    user=None,
+    name: str = "",
+    budget,
+    period_days: int,
+    min_roas=None,
+    roas_basis: str = AllocationPlan.RoasBasis.ATTRIBUTED,
+    objective: str = AllocationPlan.Objective.INCREMENTAL_MARGIN,
+    bounds: dict | None = None,
+    retailer_bounds: dict | None = None,
+    exclude_channels=(),
+    chance: float | None = None,
+    history_days: int | None = None,
+    api_key=None,
+) -> AllocationPlan:
+    """Check a budget allocation request against the tenant's channels, save it pending and queue the optimizer
+    (task ``optimizer.plan_run``) once the transaction commits. Bounds are ``{"retailer|placement_type": [min,
+    max]}`` and ``{"retailer": [min, max]}`` over the whole period, in the history's currency."""
+    from optimizer.tasks import plan_run as plan_run_task
+
+    name = (name or "").strip()
+    if len(name) > 200:
+        raise DomainError(f"name is {len(name)} characters long; the limit is 200.", field="name")
+    budget = _number(budget, "budget")
+    if budget <= 0:
+        raise DomainError(f"budget must be greater than 0, got {budget}.", field="budget")
+    if isinstance(period_days, bool) or not isinstance(period_days, int):
+        raise DomainError(f"period_days must be a whole number of days, got {period_days!r}.", field="period_days")
+    if not 1 <= period_days <= MAX_PERIOD_DAYS:
+        raise DomainError(
+            f"period_days must be between 1 and {MAX_PERIOD_DAYS}, got {period_days}.", field="period_days"
+        )
+    if min_roas is not None and min_roas != "":
+        min_roas = _number(min_roas, "min_roas")
+        if min_roas < 0:
+            raise DomainError(f"min_roas must not be negative, got {min_roas}.", field="min_roas")
+    else:
+        min_roas = None
+    if roas_basis not in AllocationPlan.RoasBasis.values:
+        raise DomainError(
+            f"Unknown roas_basis {roas_basis!r}; use {' or '.join(AllocationPlan.RoasBasis.values)}.",
+            field="roas_basis",
+        )
+    if objective not in AllocationPlan.Objective.values:
+        raise DomainError(
+            f"Unknown objective {objective!r}; use one of {', '.join(AllocationPlan.Objective.values)}.",
+            field="objective",
+        )
+    if chance is not None:
+        chance = float(_number(chance, "chance"))
+        if not 0 < chance < 1:
+            raise DomainError(f"chance must be between 0 and 1 (e.g. 0.9), got {chance}.", field="chance")
+        if min_roas is None:
+            raise DomainError("chance needs a min_roas: it is the probability of reaching that floor.", field="chance")
+    if history_days is not None and (isinstance(history_days, bool) or not isinstance(history_days, int)):
+        raise DomainError(f"history_days must be a whole number, got {history_days!r}.", field="history_days")
+    if history_days is not None and history_days < 14:
+        raise DomainError(f"history_days must be at least 14, got {history_days}.", field="history_days")
+
+    channels = tenant_channels(tenant)
+    if not channels:
+        raise DomainError(
+            f"{tenant.name} has no performance history yet; import retailer reports before planning a budget.",
+            field="budget",
+        )
+    keys = [f"{retailer}|{placement}" for retailer, placement in channels]
+    retailers = sorted({retailer for retailer, _ in channels})
+    bounds = _bounds(bounds, field="bounds", known=keys, kind="channel")
+    retailer_bounds = _bounds(retailer_bounds, field="retailer_bounds", known=retailers, kind="retailer")
+    excluded = sorted(set(exclude_channels or ()))
+    unknown = [key for key in excluded if key not in keys]
+    if unknown:
+        raise DomainError(
+            f"exclude_channels: unknown channel {unknown[0]!r}; the tenant's channels are {', '.join(keys)}.",
+            field="exclude_channels",
+        )
+    if len(excluded) == len(keys):
+        raise DomainError("exclude_channels leaves no channel to spend on.", field="exclude_channels")
+    floor_total = sum(low for low, _ in bounds.values())
+    if floor_total > budget:
+        raise DomainError(
+            f"bounds: the channel minimums add up to {floor_total:,.2f}, more than the budget {budget:,.2f}; "
+            "lower the minimums or raise the budget.",
+            field="bounds",
+        )
+
+    currency = (
+        PerformanceFact.objects.filter(tenant=tenant).order_by("-date").values_list("currency", flat=True).first()
+    ) or tenant.reporting_currency
+    task_id = str(uuid.uuid4())
+    plan = AllocationPlan(
+        tenant=tenant,
+        name=name,
+        budget=budget,
+        currency=currency,
+        period_days=period_days,
+        min_roas=min_roas,
+        roas_basis=roas_basis,
+        objective=objective,
+        request={
+            "bounds": bounds,
+            "retailer_bounds": retailer_bounds,
+            "exclude_channels": excluded,
+            "chance": chance,
+            "history_days": history_days,
+        },
+        task_id=task_id,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    full_clean_or_raise(plan, exclude=["tenant", "created_by"])
+    with transaction.atomic():
+        plan.save()
+        audit_record(
+            action="allocation_plan.create",
+            tenant=tenant,
+            user=user,
+            api_key=api_key,
+            obj=plan,
+            detail={"budget": str(budget), "period_days": period_days, "objective": objective},
+        )
+        transaction.on_commit(lambda: plan_run_task.apply_async((plan.pk,), task_id=task_id))
+    return plan
+
+
+def plan_allocation_request(plan: AllocationPlan):
+    """The engine's AllocationRequest for a stored plan."""
+    from optimizer.engine.allocate import AllocationRequest
+
+    request = plan.request or {}
+    return AllocationRequest(
+        budget=float(plan.budget),
+        period_days=int(plan.period_days),
+        min_roas=None if plan.min_roas is None else float(plan.min_roas),
+        roas_basis=plan.roas_basis,
+        objective=plan.objective,
+        bounds={key: (float(low), float(high)) for key, (low, high) in (request.get("bounds") or {}).items()},
+        retailer_bounds={
+            key: (float(low), float(high)) for key, (low, high) in (request.get("retailer_bounds") or {}).items()
+        },
+        exclude_channels=frozenset(request.get("exclude_channels") or ()),
+        chance=request.get("chance"),
+    )
+
+
+def _json_safe(value):
+    """The engine's result as strict JSON: numpy scalars to Python, tuples to lists, NaN and infinities to None."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
+    """Optimize a stored plan on the tenant's data (the task's body). The result is the engine's
+    AllocationResult.to_dict(); a request the engine refuses (infeasible floor, a channel whose spend never
+    varied, ...) fails the plan with the engine's explanation. A finished plan is left alone."""
+    from optimizer.engine.errors import OptimizerInputError
+    from optimizer.engine.pipeline import optimize_from_frames
+
+    if not isinstance(plan, AllocationPlan):
+        plan = AllocationPlan.objects.select_related("tenant").get(pk=plan)
+    if plan.status in (AllocationPlan.Status.SUCCEEDED, AllocationPlan.Status.FAILED):
+        return plan
+    plan.status = AllocationPlan.Status.RUNNING
+    plan.save(update_fields=["status"])
+    try:
+        history, skus, lift = tenant_frames(plan.tenant, days=(plan.request or {}).get("history_days"))
+        if history.empty:
+            raise OptimizerInputError(
+                f"{plan.tenant.name} has no performance history to learn response curves from.", field="history"
+            )
+        result = optimize_from_frames(
+            history, skus, lift, plan_allocation_request(plan), samples=PLAN_SAMPLES, seed=PLAN_SEED
+        )
+        output = _json_safe(result.to_dict())
+        skipped = lift.attrs.get("skipped_other_currency", 0)
+        if skipped:
+            output.setdefault("warnings", []).append(
+                f"{skipped} lift stud{'y' if skipped == 1 else 'ies'} in another currency than the history "
+                f"({plan.currency}) did not inform the calibration."
+            )
+    except OptimizerInputError as exc:
+        _plan_finish(plan, status=AllocationPlan.Status.FAILED, error=exc.message or str(exc))
+    except Exception as exc:
+        _plan_finish(plan, status=AllocationPlan.Status.FAILED, error=f"internal error ({type(exc).__name__}): {exc}")
+        raise
+    else:
+        _plan_finish(plan, status=AllocationPlan.Status.SUCCEEDED, result=output)
+    return plan
+
+
+def _plan_finish(plan: AllocationPlan, *, status: str, error: str = "", result: dict | None = None) -> None:
+    plan.status = status
+    plan.error = error
+    plan.result = result or {}
+    plan.finished_at = timezone.now()
+    with transaction.atomic():
+        plan.save(update_fields=["status", "error", "result", "finished_at"])
+        audit_record(
+            action="allocation_plan.finish",
+            tenant=plan.tenant,
+            actor_label="optimizer",
+            obj=plan,
+            detail={"status": status, "error": error[:500]},
+        )

@@ -1,17 +1,24 @@
-"""Lift study pages: the measured incrementality results that calibrate response curves."""
+"""Lift study pages (the measured incrementality results that calibrate response curves) and allocation plan
+pages (a budget request, then the optimizer's allocation or its explanation of why there is none)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 
+from campaigns.models import PlacementType, Retailer
 from governance.access import Capability
 from governance.views import tenant_page
 from optimizer import selectors
-from optimizer.forms import LiftStudyForm
-from optimizer.services import lift_study_create
+from optimizer.forms import LiftStudyForm, PlanForm
+from optimizer.models import AllocationPlan
+from optimizer.services import lift_study_create, plan_create
 from rmn_site.errors import DomainError
+
+CHANCE_LEVEL = 0.9
 
 
 @tenant_page()
@@ -53,3 +60,153 @@ def lift_study_create_view(request: HttpRequest, *, access) -> HttpResponse:
     return render(
         request, "optimizer/lift_study_form.html", {"form": form, "currency": access.tenant.reporting_currency}
     )
+
+
+# --- allocation plans ---------------------------------------------------------------------------------------------
+
+POLL_SECONDS = 1
+
+
+def _plan_form(access, data=None) -> PlanForm:
+    return PlanForm(data, channels=selectors.tenant_channel_choices(access.tenant))
+
+
+@tenant_page()
+def plan_list(request: HttpRequest, *, access) -> HttpResponse:
+    form = None
+    if request.method == "POST":
+        access.require(Capability.EDIT_DATA)
+        form = _plan_form(access, request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                plan = plan_create(
+                    tenant=access.tenant,
+                    user=request.user,
+                    name=data["name"],
+                    budget=data["budget"],
+                    period_days=data["period_days"],
+                    min_roas=data["min_roas"],
+                    roas_basis=data["roas_basis"],
+                    objective=data["objective"],
+                    bounds=form.bounds(),
+                    chance=CHANCE_LEVEL if data["chance"] else None,
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.info(request, "The plan is queued; this page follows the optimizer.")
+                return redirect("plan_detail", pk=plan.pk)
+    elif access.can(Capability.EDIT_DATA):
+        form = _plan_form(access)
+    page = Paginator(selectors.plan_list(tenant=access.tenant), 50).get_page(request.GET.get("page"))
+    status = 400 if form is not None and form.errors else 200
+    return render(
+        request,
+        "optimizer/plan_list.html",
+        {"form": form, "page": page, "currency": access.tenant.reporting_currency},
+        status=status,
+    )
+
+
+@tenant_page()
+def plan_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    try:
+        plan = selectors.plan_get(tenant=access.tenant, pk=pk)
+    except AllocationPlan.DoesNotExist:
+        raise Http404("No such plan.") from None
+    context = {
+        "plan": plan,
+        "is_active": plan.status in (AllocationPlan.Status.PENDING, AllocationPlan.Status.RUNNING),
+        "poll_seconds": POLL_SECONDS,
+        "result": _result_view(plan.result or {}),
+        "request_view": _request_view(plan),
+    }
+    template = "optimizer/plan_detail.html"
+    response = render(request, f"{template}#plan-status" if request.htmx else template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _interval(item: dict, *names: str) -> list | None:
+    for name in names:
+        value = item.get(name)
+        if isinstance(value, list | tuple) and len(value) == 2:
+            return list(value)
+    return None
+
+
+def _binding_text(value) -> str:
+    if value is True:
+        return "yes"
+    if not value:
+        return "no"
+    return ", ".join(value) if isinstance(value, list | tuple) else str(value)
+
+
+def _channel_label(retailer: str, placement: str, names: dict[str, str]) -> str:
+    return f"{names.get(retailer, retailer)} · {dict(PlacementType.choices).get(placement, placement)}"
+
+
+def _result_view(result: dict) -> dict:
+    """The stored AllocationResult.to_dict() reshaped for the template (rows with labels, shares, intervals)."""
+    if not result:
+        return {}
+    allocations = result.get("allocations") or []
+    names = dict(Retailer.objects.filter(code__in={a.get("retailer") for a in allocations}).values_list("code", "name"))
+    total_spend = sum(a.get("spend") or 0 for a in allocations)
+    rows = []
+    for a in sorted(allocations, key=lambda a: -(a.get("spend") or 0)):
+        rows.append(
+            {
+                **a,
+                "retailer_name": names.get(a.get("retailer"), a.get("retailer")),
+                "placement_label": dict(PlacementType.choices).get(a.get("placement_type"), a.get("placement_type")),
+                "share_pct": 100 * (a.get("spend") or 0) / total_spend if total_spend else 0,
+                "sales_interval": _interval(a, "incremental_sales_interval"),
+                "margin_interval": _interval(a, "incremental_margin_interval"),
+                "binding": a.get("binding") or [],
+            }
+        )
+    totals = dict(result.get("totals") or {})
+    totals["sales_interval"] = _interval(totals, "incremental_sales_interval", "expected_incremental_sales_interval")
+    totals["margin_interval"] = _interval(totals, "incremental_margin_interval", "expected_incremental_margin_interval")
+    constraints = result.get("constraints") or {}
+    bounds = [
+        {
+            "label": _channel_label(*key.split("|", 1), names) if "|" in key else key,
+            **(value or {}),
+            "binding_text": _binding_text((value or {}).get("binding")),
+        }
+        for key, value in sorted((constraints.get("bounds") or {}).items())
+    ]
+    retailer_bounds = [
+        {
+            "label": names.get(key, key),
+            **(value or {}),
+            "binding_text": _binding_text((value or {}).get("binding")),
+        }
+        for key, value in sorted((constraints.get("retailer_bounds") or {}).items())
+    ]
+    return {
+        "rows": rows,
+        "totals": totals,
+        "budget": constraints.get("budget") or {},
+        "min_roas": constraints.get("min_roas") or {},
+        "chance": constraints.get("chance"),
+        "bounds": bounds,
+        "retailer_bounds": retailer_bounds,
+        "warnings": result.get("warnings") or [],
+        "objective": result.get("objective"),
+    }
+
+
+def _request_view(plan: AllocationPlan) -> dict:
+    request = plan.request or {}
+    return {
+        "bounds": sorted((request.get("bounds") or {}).items()),
+        "retailer_bounds": sorted((request.get("retailer_bounds") or {}).items()),
+        "exclude_channels": request.get("exclude_channels") or [],
+        "chance_pct": None if request.get("chance") is None else round(100 * request["chance"]),
+        "history_days": request.get("history_days"),
+    }

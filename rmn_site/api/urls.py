@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, RetailerViewSet, SKUViewSet
 from governance.api import MeViewSet
 from harmonization.api import IngestBatchViewSet
-from optimizer.api import LiftStudyViewSet
+from optimizer.api import AllocationPlanViewSet, LiftStudyViewSet
 
 app_name = "api"
 
@@ -16,6 +16,7 @@ router.register("skus", SKUViewSet, basename="sku")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("performance", PerformanceViewSet, basename="performance")
 router.register("lift-studies", LiftStudyViewSet, basename="lift-study")
+router.register("plans", AllocationPlanViewSet, basename="plan")
 router.register("ingest-batches", IngestBatchViewSet, basename="ingest-batch")
 
 urlpatterns = [
