@@ -1,0 +1,754 @@
+"""Constrained budget allocation over calibrated response curves (docs/optimization.md, "Allocation").
+
+The period spend of channel c is ``s_c = x_c · P`` (daily spend ``x_c`` held for ``P`` days). With ``F`` the curve
+set's demand over the period (:meth:`CurveSet.period_factor`) and ``k_c`` the channel's capacity factor, the expected
+period sales are the posterior means
+
+    A_c(s) = F · k_c · mean_i beta_i · x^h_i / (x^h_i + K_i^h_i)                (attributed)
+    I_c(s) = F · k_c · mean_i incrementality_i · beta_i · x^h_i / (x^h_i + K_i^h_i)   (incremental)
+
+and the objective is ``sum_c obj_c(s_c)`` with obj = m_c · I_c (incremental margin), I_c (incremental revenue) or
+m_c · I_c - s_c (net incremental profit). Every term is concave (Hill shape h <= 1), the budget, bounds and retailer
+bounds are linear, and the ROAS floor ``sum_c A_c(s_c) - R · sum_c s_c >= 0`` is concave, so the problem is convex
+and the Lagrangian dual is exact. The solver nests one-dimensional monotone root finds on the multipliers (ROAS floor
+mu, budget lambda, one price per bounded retailer) around a per-channel water-filling step: each channel spends
+until its marginal objective plus mu times its marginal ROAS term equals its price. A chance constraint tightens the
+floor on the posterior mean until the share of posterior samples meeting the real floor reaches ``chance``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.optimize import brentq
+
+from optimizer.engine.errors import OptimizerInputError
+
+OBJECTIVES = ("incremental_margin", "incremental_revenue", "net_incremental_profit")
+ROAS_BASES = ("attributed", "incremental")
+_GRID = 4000  # log-spaced spend points per channel for the water-filling step
+_GRID_DECADES = 9.0
+_INTERVAL = (5.0, 95.0)  # 90% intervals
+
+
+@dataclass(frozen=True)
+class AllocationRequest:
+    budget: float
+    period_days: int
+    min_roas: float | None = None
+    roas_basis: str = "attributed"
+    objective: str = "incremental_margin"
+    bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    retailer_bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    exclude_channels: frozenset[str] = frozenset()
+    channel_margin_override: Mapping[str, float] = field(default_factory=dict)
+    channel_capacity_factor: Mapping[str, float] = field(default_factory=dict)
+    chance: float | None = None
+    spend_everything: bool = False
+
+
+@dataclass(frozen=True)
+class ChannelAllocation:
+    retailer: str
+    placement_type: str
+    spend: float
+    daily_spend: float
+    expected_incremental_sales: float
+    incremental_sales_interval: tuple[float, float]
+    expected_incremental_margin: float
+    incremental_margin_interval: tuple[float, float]
+    expected_attributed_sales: float
+    expected_attributed_roas: float | None
+    expected_incremental_roas: float | None
+    marginal_roas: float | None
+    binding: tuple[str, ...]
+    # Added beyond the pinned fields: d(objective)/d(spend) at the allocation (equal across unconstrained channels
+    # when the ROAS floor is slack), and the marginal attributed ROAS d(attributed sales)/d(spend).
+    marginal_objective: float | None = None
+    marginal_attributed_roas: float | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.retailer}|{self.placement_type}"
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    allocations: tuple[ChannelAllocation, ...]
+    totals: dict
+    constraints: dict
+    objective: str
+
+    def allocation(self, key: str) -> ChannelAllocation:
+        for a in self.allocations:
+            if a.key == key:
+                return a
+        raise KeyError(key)
+
+    def daily_spend(self) -> dict[str, float]:
+        return {a.key: a.daily_spend for a in self.allocations}
+
+    def to_dict(self) -> dict:
+        allocations = []
+        for a in self.allocations:
+            row = asdict(a)
+            row["incremental_sales_interval"] = list(a.incremental_sales_interval)
+            row["incremental_margin_interval"] = list(a.incremental_margin_interval)
+            row["binding"] = list(a.binding)
+            allocations.append(row)
+        return {
+            "allocations": allocations,
+            "totals": _jsonable(self.totals),
+            "constraints": _jsonable(self.constraints),
+            "objective": self.objective,
+        }
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+# --- the problem ------------------------------------------------------------------------------------------------
+
+
+class _Problem:
+    """Posterior samples of the active channels stacked as (C, S) arrays, with their bounds in period spend."""
+
+    def __init__(self, curves, request: AllocationRequest, keys: list[str]):
+        self.P = int(request.period_days)
+        self.F = float(curves.period_factor(self.P))
+        chans = [curves.channel(k) for k in keys]
+        n = min(len(np.atleast_1d(c.beta)) for c in chans)
+        self.keys = keys
+        self.retailers = [c.retailer for c in chans]
+        self.beta = np.array([np.asarray(c.beta, float)[:n] for c in chans])
+        self.K = np.array([np.asarray(c.half_saturation, float)[:n] for c in chans])
+        self.h = np.array([np.asarray(c.shape, float)[:n] for c in chans])
+        self.iota = np.array([np.asarray(c.incrementality, float)[:n] for c in chans])
+        self.Kh = self.K**self.h
+        cap = np.array([float(request.channel_capacity_factor.get(k, 1.0)) for k in keys])
+        self.scale = self.F * cap  # period sales per unit of daily curve
+        self.margin = np.array(
+            [float(request.channel_margin_override.get(k, c.margin_rate)) for k, c in zip(keys, chans)]
+        )
+        self.objective = request.objective
+        self.basis = request.roas_basis
+
+    # Per-sample curves at daily spend x: (C, S) or (C, S, G) when x is (C, G)
+    def _sat(self, x):
+        x = np.maximum(np.asarray(x, float), 0.0)
+        if x.ndim == 2:
+            xh = x[:, None, :] ** self.h[:, :, None]
+            return xh / (xh + self.Kh[:, :, None])
+        xh = x[:, None] ** self.h
+        return xh / (xh + self.Kh)
+
+    def _dsat(self, x):
+        x = np.maximum(np.asarray(x, float), 1e-300)
+        if x.ndim == 2:
+            h, Kh, xx = self.h[:, :, None], self.Kh[:, :, None], x[:, None, :]
+        else:
+            h, Kh, xx = self.h, self.Kh, x[:, None]
+        xh = xx**h
+        return h * Kh * xh / xx / (xh + Kh) ** 2
+
+    def attributed_samples(self, s):  # (C, S) period attributed sales
+        return self.scale[:, None] * self.beta * self._sat(np.asarray(s, float) / self.P)
+
+    def incremental_samples(self, s):
+        return self.iota * self.attributed_samples(s)
+
+    def basis_samples(self, s):
+        return self.attributed_samples(s) if self.basis == "attributed" else self.incremental_samples(s)
+
+    def marginals(self, s):
+        """(dA/ds, dI/ds) per channel at period spend s (C,) or (C, G)."""
+        s = np.asarray(s, float)
+        d = self._dsat(s / self.P)
+        w = self.beta if s.ndim == 1 else self.beta[:, :, None]
+        iota = self.iota if s.ndim == 1 else self.iota[:, :, None]
+        scale = self.scale[:, None] if s.ndim == 2 else self.scale
+        dA = scale * (w * d).mean(axis=1) / self.P
+        dI = scale * (iota * w * d).mean(axis=1) / self.P
+        return dA, dI
+
+    def dobj(self, dI):
+        m = self.margin if dI.ndim == 1 else self.margin[:, None]
+        if self.objective == "incremental_margin":
+            return m * dI
+        if self.objective == "incremental_revenue":
+            return dI
+        return m * dI - 1.0
+
+    def objective_value(self, s) -> float:
+        inc = self.incremental_samples(s).mean(axis=1)
+        if self.objective == "incremental_margin":
+            return float((self.margin * inc).sum())
+        if self.objective == "incremental_revenue":
+            return float(inc.sum())
+        return float((self.margin * inc).sum() - np.sum(s))
+
+
+class _Solver:
+    """Water-filling on precomputed marginal grids with multipliers found by bracketing root finds."""
+
+    def __init__(self, prob: _Problem, lo, hi, budget: float, spend_everything: bool, retailer_bounds):
+        self.prob, self.lo, self.hi = prob, np.asarray(lo, float), np.asarray(hi, float)
+        self.B, self.spend_all = float(budget), spend_everything
+        C = len(lo)
+        top = np.maximum(self.hi, 1e-9)
+        bottom = np.maximum(self.lo, top * 10.0**-_GRID_DECADES)
+        self.grid = np.exp(np.linspace(np.log(np.minimum(bottom, top)), np.log(top), _GRID, axis=1))  # (C, G)
+        self.dA, self.dI = prob.marginals(self.grid)
+        self.dobj = prob.dobj(self.dI)
+        self.dbasis = self.dA if prob.basis == "attributed" else self.dI
+        self.fixed = self.hi - self.lo <= 1e-12 * max(self.B, 1.0)
+        self.groups: dict[str, np.ndarray] = {}
+        self.rbounds = {}
+        for r, (rlo, rhi) in retailer_bounds.items():
+            idx = np.array([i for i in range(C) if prob.retailers[i] == r], dtype=int)
+            if len(idx):
+                self.groups[r] = idx
+                self.rbounds[r] = (float(rlo), float(rhi))
+
+    def channel_spend(self, price, mu: float) -> np.ndarray:
+        """argmax obj_c(s) + mu (basis_c(s) - R s) - price_c s on [lo, hi]; ``price`` already includes mu R."""
+        lhs = self.dobj + mu * self.dbasis  # decreasing along the grid
+        price = np.broadcast_to(np.asarray(price, float), self.lo.shape)
+        out = np.empty(len(self.lo))
+        for c in range(len(self.lo)):
+            if self.fixed[c]:
+                out[c] = self.lo[c]
+                continue
+            row, p = lhs[c], price[c]
+            if row[-1] >= p:
+                out[c] = self.hi[c]
+            elif row[0] <= p:
+                out[c] = self.lo[c]
+            else:
+                j = int(np.searchsorted(-row, -p))  # first index with row <= p
+                a, b = row[j - 1], row[j]
+                t = (a - p) / (a - b) if a != b else 0.0
+                g0, g1 = math.log(self.grid[c, j - 1]), math.log(self.grid[c, j])
+                out[c] = math.exp(g0 + t * (g1 - g0))
+        return np.clip(out, self.lo, self.hi)
+
+    def _spend_at(self, lam: float, mu: float, offset: float):
+        """Channel spends and retailer prices for budget multiplier lam (retailer bounds enforced by their own
+        multipliers, each found by a monotone root find)."""
+        price = np.full(len(self.lo), lam + offset)
+        rprice = {}
+        s = self.channel_spend(price, mu)
+        for r, idx in self.groups.items():
+            rlo, rhi = self.rbounds[r]
+            total = s[idx].sum()
+            if rlo - 1e-9 * max(rlo, 1) <= total <= rhi + 1e-9 * max(rhi, 1):
+                continue
+            target = rhi if total > rhi else rlo
+
+            def gap(p, idx=idx, target=target):
+                pr = price.copy()
+                pr[idx] = p
+                return self.channel_spend(pr, mu)[idx].sum() - target
+
+            p = _root_decreasing(gap, lam + offset)
+            price[idx] = p
+            rprice[r] = p - (lam + offset)
+        return self.channel_spend(price, mu), rprice
+
+    def solve(self, mu: float = 0.0, offset: float = 0.0):
+        """Best allocation for ROAS multiplier mu (offset = mu R). Returns (s, lam, retailer multipliers)."""
+        s0, r0 = self._spend_at(0.0, mu, offset)
+        total = s0.sum()
+        if not self.spend_all and total <= self.B * (1 + 1e-12):
+            return s0, 0.0, r0
+        if self.spend_all and abs(total - self.B) <= 1e-9 * max(self.B, 1):
+            return s0, 0.0, r0
+        lam = _root_decreasing(lambda lam: self._spend_at(lam, mu, offset)[0].sum() - self.B * (1 - 1e-10), 0.0)
+        s, r = self._spend_at(lam, mu, offset)
+        return s, lam, r
+
+
+def _root_decreasing(fn, start: float) -> float:
+    """Root of a non-increasing function of a price, bracketed by expanding steps from ``start``."""
+    f0 = fn(start)
+    if f0 == 0:
+        return start
+    step = max(abs(start), 1e-3)
+    direction = 1.0 if f0 > 0 else -1.0
+    a = start
+    for _ in range(200):
+        b = a + direction * step
+        fb = fn(b)
+        if (fb <= 0) if direction > 0 else (fb >= 0):
+            lo, hi = (a, b) if a < b else (b, a)
+            if fn(lo) * fn(hi) > 0:
+                return b
+            return brentq(fn, lo, hi, xtol=1e-12, rtol=1e-10, maxiter=200)
+        a, step = b, step * 4.0
+    return a
+
+
+# --- the request ------------------------------------------------------------------------------------------------
+
+
+def _check_pair(name: str, pair, field_name: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(pair[0]), float(pair[1]) if pair[1] is not None else math.inf)
+    except (TypeError, ValueError, IndexError):
+        raise OptimizerInputError(
+            f"Bounds for {name} must be [min_spend, max_spend], got {pair!r}.", field=field_name
+        ) from None
+    if not math.isfinite(lo) or lo < 0 or math.isnan(hi) or hi < 0:
+        raise OptimizerInputError(
+            f"Bounds for {name} must be non-negative numbers, got [{pair[0]}, {pair[1]}].", field=field_name
+        )
+    if lo > hi:
+        raise OptimizerInputError(
+            f"Bounds for {name}: the minimum {_money(lo)} is above the maximum {_money(hi)}.", field=field_name
+        )
+    return lo, hi
+
+
+def validate_basics(request: AllocationRequest) -> None:
+    """Checks that need no curves (budget, period, objective, basis, floor, chance): run before fitting."""
+    b = request.budget
+    if b is None or not isinstance(b, (int, float)) or not math.isfinite(b):
+        raise OptimizerInputError(f"budget must be a finite number, got {b!r}.", field="budget")
+    if b < 0:
+        raise OptimizerInputError(
+            f"budget {b:,.2f} is negative; give the total spend for the period (0 or more).", field="budget"
+        )
+    if not isinstance(request.period_days, (int, np.integer)) or request.period_days < 1:
+        raise OptimizerInputError(
+            f"period_days must be a whole number of days, at least 1, got {request.period_days!r}.",
+            field="period_days",
+        )
+    if request.objective not in OBJECTIVES:
+        raise OptimizerInputError(
+            f"Unknown objective {request.objective!r}; use one of {', '.join(OBJECTIVES)}.", field="objective"
+        )
+    if request.roas_basis not in ROAS_BASES:
+        raise OptimizerInputError(
+            f"Unknown ROAS basis {request.roas_basis!r}; use one of {', '.join(ROAS_BASES)}.", field="roas_basis"
+        )
+    if request.min_roas is not None and (not math.isfinite(request.min_roas) or request.min_roas < 0):
+        raise OptimizerInputError(f"min_roas must be 0 or more, got {request.min_roas}.", field="min_roas")
+    if request.chance is not None:
+        if not 0 < request.chance < 1:
+            raise OptimizerInputError(
+                f"chance must be a probability between 0 and 1 (e.g. 0.9), got {request.chance}.", field="chance"
+            )
+        if request.min_roas is None:
+            raise OptimizerInputError("chance needs a ROAS floor: give min_roas too.", field="chance")
+
+
+def _validate(curves, request: AllocationRequest) -> list[str]:
+    validate_basics(request)
+    known = [c.key for c in curves.channels]
+    known_retailers = sorted({c.retailer for c in curves.channels})
+    for label, keys in (
+        ("bounds", request.bounds),
+        ("exclude_channels", request.exclude_channels),
+        ("channel_margin_override", request.channel_margin_override),
+        ("channel_capacity_factor", request.channel_capacity_factor),
+    ):
+        for key in keys:
+            if key not in known:
+                raise OptimizerInputError(
+                    f"Unknown channel {key!r} in {label}; the history has {', '.join(known)} "
+                    f"(keys are 'retailer|placement_type').",
+                    field=label,
+                    details={"channel": key, "known": known},
+                )
+    for r in request.retailer_bounds:
+        if r not in known_retailers:
+            raise OptimizerInputError(
+                f"Unknown retailer {r!r} in retailer_bounds; the history has {', '.join(known_retailers)}.",
+                field="retailer_bounds",
+                details={"retailer": r, "known": known_retailers},
+            )
+    for key, rate in request.channel_margin_override.items():
+        if not math.isfinite(rate) or rate > 1:
+            raise OptimizerInputError(
+                f"Margin rate for {key} must be a share of sales (at most 1), got {rate}.",
+                field="channel_margin_override",
+            )
+    for key, f in request.channel_capacity_factor.items():
+        if not math.isfinite(f) or not 0 <= f <= 1:
+            raise OptimizerInputError(
+                f"Capacity factor for {key} must be in [0, 1], got {f}.", field="channel_capacity_factor"
+            )
+    active = [k for k in known if k not in request.exclude_channels]
+    if not active:
+        raise OptimizerInputError("Every channel is excluded; nothing is left to allocate.", field="exclude_channels")
+    return active
+
+
+def allocate(curves, request: AllocationRequest) -> AllocationResult:
+    """Maximize the requested objective subject to the request's constraints (see the module docstring)."""
+    active = _validate(curves, request)
+    B, P = float(request.budget), int(request.period_days)
+    bounds = {k: _check_pair(k, v, "bounds") for k, v in request.bounds.items()}
+    rbounds = {r: _check_pair(f"retailer {r}", v, "retailer_bounds") for r, v in request.retailer_bounds.items()}
+    for key in request.exclude_channels:
+        if key in bounds and bounds[key][0] > 0:
+            raise OptimizerInputError(
+                f"{key} is excluded but its bounds ask for at least {_money(bounds[key][0])}; drop one of the two.",
+                field="bounds",
+            )
+    prob = _Problem(curves, request, active)
+    lo = np.array([bounds.get(k, (0.0, math.inf))[0] for k in active])
+    hi = np.array([min(bounds.get(k, (0.0, math.inf))[1], B) for k in active])
+    caps = np.array([float(request.channel_capacity_factor.get(k, 1.0)) for k in active])
+    _check_feasible(prob, active, bounds, rbounds, lo, hi, B, request.spend_everything)
+    hi = np.maximum(hi, lo)
+    hi = np.where(caps > 0, hi, lo)  # nothing left to sell: only the minimum is spent
+    for r, (_, rhi) in rbounds.items():
+        idx = [i for i, k in enumerate(active) if prob.retailers[i] == r]
+        hi[idx] = np.minimum(hi[idx], max(rhi, 0.0))
+        hi[idx] = np.maximum(hi[idx], lo[idx])
+    solver = _Solver(prob, lo, hi, B, request.spend_everything, rbounds)
+
+    R = request.min_roas
+    mu = 0.0
+    target_floor = R
+    s, lam, rmult = solver.solve()
+    floor_info = None
+    if R is not None:
+        best = _max_roas(solver, prob)
+        floor_info = {"max_roas": best[0], "max_roas_spend": best[1]}
+        if best[0] < R * (1 - 1e-9):
+            _raise_floor(request, best, lo, rbounds)
+        if request.chance is not None:
+            target_floor = _chance_floor(solver, prob, R, request.chance, best)
+        s, lam, rmult, mu = _solve_with_floor(solver, prob, target_floor)
+    s = _trim_budget(s, lo, hi, B)
+    return _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rbounds, target_floor, floor_info)
+
+
+def _check_feasible(prob, active, bounds, rbounds, lo, hi, B, spend_all):
+    min_total = float(lo.sum())
+    if min_total > B * (1 + 1e-12):
+        parts = ", ".join(f"{k} {_money(bounds[k][0])}" for k in active if bounds.get(k, (0, 0))[0] > 0)
+        raise OptimizerInputError(
+            f"The minimum spends add up to {_money(min_total)}, more than the budget {_money(B)} ({parts}); "
+            f"raise the budget by {_money(min_total - B)} or lower the minimums.",
+            field="bounds",
+            details={"constraint": "bounds", "min_total": min_total, "budget": B, "excess": min_total - B},
+        )
+    rmin_total = 0.0
+    for r, (rlo, rhi) in rbounds.items():
+        idx = [i for i, k in enumerate(active) if prob.retailers[i] == r]
+        cmin, cmax = float(lo[idx].sum()), float(np.minimum(hi[idx], B).sum())
+        if rlo > cmax * (1 + 1e-12):
+            raise OptimizerInputError(
+                f"Retailer {r} must get at least {_money(rlo)}, but its channels can take at most {_money(cmax)} "
+                f"(their maximum bounds or the budget); lower the retailer minimum or raise those maximums.",
+                field="retailer_bounds",
+                details={"constraint": f"retailer_min:{r}", "limit": rlo, "reachable": cmax},
+            )
+        if cmin > rhi * (1 + 1e-12):
+            raise OptimizerInputError(
+                f"Retailer {r} may get at most {_money(rhi)}, but the minimums of its channels add up to "
+                f"{_money(cmin)}; raise the retailer maximum or lower those minimums.",
+                field="retailer_bounds",
+                details={"constraint": f"retailer_max:{r}", "limit": rhi, "required": cmin},
+            )
+        rmin_total += max(rlo, cmin) - cmin
+    if min_total + rmin_total > B * (1 + 1e-12):
+        raise OptimizerInputError(
+            f"The channel and retailer minimums need {_money(min_total + rmin_total)}, more than the budget "
+            f"{_money(B)}; raise the budget or lower the minimums.",
+            field="retailer_bounds",
+            details={"constraint": "budget", "min_total": min_total + rmin_total, "budget": B},
+        )
+    if spend_all:
+        max_total = 0.0
+        seen = np.zeros(len(active), bool)
+        for r, (_, rhi) in rbounds.items():
+            idx = [i for i, k in enumerate(active) if prob.retailers[i] == r]
+            seen[idx] = True
+            max_total += min(rhi, float(hi[idx].sum()))
+        max_total += float(hi[~seen].sum())
+        if max_total < B * (1 - 1e-9):
+            raise OptimizerInputError(
+                f"spend_everything asks to spend the whole budget {_money(B)}, but the maximum bounds allow only "
+                f"{_money(max_total)}; raise the maximums or lower the budget.",
+                field="bounds",
+                details={"constraint": "budget", "max_total": max_total, "budget": B},
+            )
+
+
+def _max_roas(solver: _Solver, prob: _Problem) -> tuple[float, float]:
+    """Highest expected ROAS (on the request's basis) of any feasible allocation, and its total spend (Dinkelbach:
+    maximize basis(s) - q·sum(s), set q to the ratio reached, repeat)."""
+    saved = solver.dobj
+    solver.dobj = np.zeros_like(saved)
+    try:
+        q = 0.0
+        s = solver.solve(1.0, 0.0)[0]
+        for _ in range(60):
+            total = s.sum()
+            if total <= 1e-9 * max(solver.B, 1.0):
+                # The supremum is approached at vanishing spend: the best marginal ROAS at zero.
+                return float(solver.dbasis[:, 0].max()), 0.0
+            q_new = float(prob.basis_samples(s).mean(axis=1).sum() / total)
+            if abs(q_new - q) <= 1e-10 * max(q_new, 1e-12):
+                q = q_new
+                break
+            q = q_new
+            s = solver.solve(1.0, q)[0]
+        return q, float(s.sum())
+    finally:
+        solver.dobj = saved
+
+
+def _raise_floor(request: AllocationRequest, best, lo, rbounds):
+    roas, spend = best
+    R = request.min_roas
+    basis = request.roas_basis
+    why = []
+    if lo.sum() > 0 or any(v[0] > 0 for v in rbounds.values()):
+        why.append("the minimum spends")
+    if request.spend_everything:
+        why.append("spending the whole budget")
+    reason = f" given {' and '.join(why)}" if why else ""
+    raise OptimizerInputError(
+        f"min_roas {R:g} is infeasible: the highest {basis} ROAS any allocation{reason} reaches is {roas:.2f} "
+        f"(at {_money(spend)} of spend); lower the floor, the minimums or the budget.",
+        field="min_roas",
+        details={"constraint": "min_roas", "limit": R, "basis": basis, "max_roas": roas, "at_spend": spend},
+    )
+
+
+def _floor_gap(prob: _Problem, s, floor: float) -> float:
+    return float(prob.basis_samples(s).mean(axis=1).sum() - floor * s.sum())
+
+
+def _solve_with_floor(solver: _Solver, prob: _Problem, floor: float):
+    s, lam, r = solver.solve()
+    tol = 1e-9 * max(solver.B, 1.0)
+    if _floor_gap(prob, s, floor) >= 0:
+        return s, lam, r, 0.0
+
+    def gap(mu):
+        return _floor_gap(prob, solver.solve(mu, mu * floor)[0], floor) - tol
+
+    hi_mu = 1e-3
+    while gap(hi_mu) < 0 and hi_mu < 1e12:
+        hi_mu *= 4.0
+    if gap(hi_mu) < 0:
+        mu = hi_mu
+    else:
+        mu = brentq(gap, 0.0, hi_mu, xtol=1e-12, rtol=1e-10, maxiter=200)
+        # brentq may stop a hair on the wrong side; step up until the floor holds.
+        for _ in range(60):
+            if gap(mu) >= 0:
+                break
+            mu = mu * (1 + 1e-6) + 1e-12
+    s, lam, r = solver.solve(mu, mu * floor)
+    return s, lam, r, mu
+
+
+def _p_floor(prob: _Problem, s, R: float) -> float:
+    total = s.sum()
+    if total <= 0:
+        return 1.0
+    return float(np.mean(prob.basis_samples(s).sum(axis=0) >= R * total * (1 - 1e-12)))
+
+
+def _chance_floor(solver, prob, R, chance, best) -> float:
+    """Smallest floor on the posterior mean whose allocation meets R in at least ``chance`` of the samples."""
+    s = _solve_with_floor(solver, prob, R)[0]
+    if _p_floor(prob, s, R) >= chance:
+        return R
+    top = best[0] * (1 - 1e-6)
+    s_top = _solve_with_floor(solver, prob, top)[0]
+    p_top = _p_floor(prob, s_top, R)
+    if p_top < chance:
+        raise OptimizerInputError(
+            f"The chance constraint is unreachable: even the allocation with the highest expected {prob.basis} "
+            f"ROAS ({best[0]:.2f} at {_money(s_top.sum())} of spend) meets min_roas {R:g} in only {p_top:.0%} of "
+            f"posterior samples, below the {chance:.0%} asked; lower the floor or the chance.",
+            field="chance",
+            details={"constraint": "chance", "chance": chance, "reachable": p_top, "min_roas": R},
+        )
+    lo_f, hi_f = R, top
+    for _ in range(40):
+        mid = 0.5 * (lo_f + hi_f)
+        if _p_floor(prob, _solve_with_floor(solver, prob, mid)[0], R) >= chance:
+            hi_f = mid
+        else:
+            lo_f = mid
+        if hi_f - lo_f <= 1e-6 * hi_f:
+            break
+    return hi_f
+
+
+def _trim_budget(s, lo, hi, B):
+    excess = s.sum() - B
+    if excess > 0:
+        room = s - lo
+        s = s - excess * room / max(room.sum(), 1e-300)
+    return np.clip(s, lo, hi)
+
+
+def _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rbounds, floor, floor_info):
+    B, P, R = float(request.budget), prob.P, request.min_roas
+    att = prob.attributed_samples(s)
+    inc = prob.incremental_samples(s)
+    basis = att if prob.basis == "attributed" else inc
+    dA, dI = prob.marginals(s)
+    dobj = prob.dobj(dI)
+    tol = 1e-6 * max(B, 1.0)
+    by_key = {}
+    for i, key in enumerate(active):
+        ch = curves.channel(key)
+        binding = []
+        if s[i] <= lo[i] + tol and (key in bounds or s[i] <= tol):
+            binding.append("min_bound")
+        if key in bounds and s[i] >= bounds[key][1] - tol:
+            binding.append("max_bound")
+        r = ch.retailer
+        if r in rbounds:
+            rspend = float(sum(s[j] for j in range(len(active)) if prob.retailers[j] == r))
+            if rspend >= rbounds[r][1] - tol:
+                binding.append(f"retailer_max:{r}")
+            elif rbounds[r][0] > 0 and rspend <= rbounds[r][0] + tol:
+                binding.append(f"retailer_min:{r}")
+        m = prob.margin[i]
+        mean_inc, mean_att = float(inc[i].mean()), float(att[i].mean())
+        by_key[key] = ChannelAllocation(
+            retailer=ch.retailer,
+            placement_type=ch.placement_type,
+            spend=float(s[i]),
+            daily_spend=float(s[i] / P),
+            expected_incremental_sales=mean_inc,
+            incremental_sales_interval=tuple(float(v) for v in np.percentile(inc[i], _INTERVAL)),
+            expected_incremental_margin=float(m * mean_inc),
+            incremental_margin_interval=tuple(float(m * v) for v in np.percentile(inc[i], _INTERVAL)),
+            expected_attributed_sales=mean_att,
+            expected_attributed_roas=mean_att / s[i] if s[i] > 0 else None,
+            expected_incremental_roas=mean_inc / s[i] if s[i] > 0 else None,
+            marginal_roas=float(dI[i]),
+            binding=tuple(binding),
+            marginal_objective=float(dobj[i]),
+            marginal_attributed_roas=float(dA[i]),
+        )
+    allocations = []
+    for ch in curves.channels:
+        if ch.key in by_key:
+            allocations.append(by_key[ch.key])
+        else:
+            zero = (0.0, 0.0)
+            allocations.append(
+                ChannelAllocation(
+                    ch.retailer, ch.placement_type, 0.0, 0.0, 0.0, zero, 0.0, zero, 0.0, None, None, None, ("excluded",)
+                )
+            )
+    spend = float(s.sum())
+    margin_samples = (prob.margin[:, None] * inc).sum(axis=0)
+    inc_total, att_total = inc.sum(axis=0), att.sum(axis=0)
+    p_floor = _p_floor(prob, s, R) if R is not None else None
+    totals = {
+        "spend": spend,
+        "budget": B,
+        "unspent": max(B - spend, 0.0),
+        "period_days": P,
+        "currency": getattr(curves, "currency", None),
+        "expected_incremental_sales": float(inc_total.mean()),
+        "incremental_sales_interval": [float(v) for v in np.percentile(inc_total, _INTERVAL)],
+        "expected_incremental_margin": float(margin_samples.mean()),
+        "incremental_margin_interval": [float(v) for v in np.percentile(margin_samples, _INTERVAL)],
+        "expected_net_incremental_profit": float(margin_samples.mean() - spend),
+        "expected_attributed_sales": float(att_total.mean()),
+        "expected_attributed_roas": float(att_total.mean() / spend) if spend > 0 else None,
+        "expected_incremental_roas": float(inc_total.mean() / spend) if spend > 0 else None,
+        "p_roas_floor": p_floor,
+    }
+    budget_binding = bool(lam > 1e-12 or (request.spend_everything and spend >= B - tol))
+    expected_roas = float(basis.mean(axis=1).sum() / spend) if spend > 0 else None
+    free = [
+        i
+        for i, key in enumerate(active)
+        if lo[i] + tol < s[i] < hi[i] - tol and not any(b.startswith("retailer_") for b in by_key[key].binding)
+    ]
+    kkt = 0.0
+    if free:
+        lhs = dobj + mu * ((dA if prob.basis == "attributed" else dI) - (floor or 0.0))
+        kkt = float(np.max(np.abs(lhs[free] - lam)))
+    constraints = {
+        "budget": {
+            "limit": B,
+            "used": spend,
+            "binding": budget_binding,
+            "shadow_price": float(lam),
+            "spend_everything": request.spend_everything,
+        },
+        "min_roas": {
+            "limit": R,
+            "basis": prob.basis,
+            "expected": expected_roas,
+            "binding": bool(mu > 0),
+            "shadow_price": float(mu),
+            "probability": p_floor,
+            "enforced_floor": floor,
+            **(floor_info or {}),
+        },
+        "bounds": {
+            k: {
+                "min": v[0],
+                "max": v[1] if math.isfinite(v[1]) else None,
+                "binding": [b for b in by_key[k].binding if b in ("min_bound", "max_bound")] if k in by_key else [],
+            }
+            for k, v in bounds.items()
+        },
+        "retailer_bounds": {
+            r: {
+                "min": v[0],
+                "max": v[1] if math.isfinite(v[1]) else None,
+                "spend": float(sum(s[i] for i in range(len(active)) if prob.retailers[i] == r)),
+                "binding": _retailer_binding(r, v, s, prob, tol),
+                "shadow_price": float(rmult.get(r, 0.0)),
+            }
+            for r, v in rbounds.items()
+        },
+        "chance": {
+            "chance": request.chance,
+            "probability": p_floor,
+            "enforced_floor": floor,
+            "binding": bool(request.chance is not None and R is not None and floor > R * (1 + 1e-9)),
+        }
+        if request.chance is not None
+        else None,
+        "exclude_channels": sorted(request.exclude_channels),
+        "kkt_max_violation": kkt,
+    }
+    return AllocationResult(
+        allocations=tuple(allocations), totals=totals, constraints=constraints, objective=request.objective
+    )
+
+
+def _retailer_binding(r, bounds, s, prob, tol) -> str | None:
+    spend = float(sum(s[i] for i in range(len(s)) if prob.retailers[i] == r))
+    if spend >= bounds[1] - tol:
+        return "max"
+    if bounds[0] > 0 and spend <= bounds[0] + tol:
+        return "min"
+    return None
