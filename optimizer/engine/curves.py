@@ -1,0 +1,637 @@
+"""Response curves per channel (retailer × placement) learned from daily history, calibrated to incrementality.
+
+Model (docs/optimization.md, "Response curves and calibration", has the derivation):
+
+    attributed_c,t = D_t · β_c · Hill(A_c,t; K_c, s_c) · ε_c,t,        log ε ~ N(-σ_c²/2, σ_c²)
+    A_c,t = λ_c · A_c,t-1 + (1 - λ_c) · x_c,t                             (normalized geometric adstock)
+    D_t = weekly[weekday(t)] · exp(cubic(t))                             (shared by every channel, level 1 on
+                                                                          the last day, its end slope after it)
+    incremental = ι_c · attributed
+
+The curve is fitted by penalized nonlinear least squares on log attributed sales (weak priors keep every parameter
+finite), the shared demand by alternating with the channel fits, and the uncertainty is a Laplace approximation
+around the optimum, widened for autocorrelated residuals. Incrementality ι_c has a lognormal prior per placement type
+and is updated by lift studies on a grid (:func:`calibrate`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+from scipy.signal import lfilter
+
+from optimizer.engine.errors import OptimizerInputError
+
+MIN_DAYS = 28
+SHAPE_MIN, SHAPE_MAX = 0.2, 1.0
+DECAY_MAX = 0.95
+_DECAY_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+_DEMAND_ROUNDS = 3
+
+# placement_type -> (mean, sd) of incremental / attributed sales before any lift study. Means follow published
+# ranges for retail media (onsite sponsored products claim the most organic purchases, offsite video the fewest);
+# the sd is wide because a channel's own incrementality varies a lot around its placement's typical value.
+PLACEMENT_INCREMENTALITY_PRIORS: dict[str, tuple[float, float]] = {
+    "sponsored_product": (0.35, 0.10),
+    "search": (0.45, 0.11),
+    "onsite_display": (0.60, 0.13),
+    "offsite_display": (0.70, 0.13),
+    "ctv": (0.80, 0.13),
+    "audio": (0.80, 0.15),
+    "other": (0.50, 0.18),
+}
+_DEFAULT_PRIOR = PLACEMENT_INCREMENTALITY_PRIORS["other"]
+
+
+def _hill(x: np.ndarray, half_saturation, shape) -> np.ndarray:
+    x = np.maximum(x, 0.0)
+    xs = x**shape
+    return xs / (xs + half_saturation**shape)
+
+
+def _adstock(spend: np.ndarray, decay: float, initial: float) -> np.ndarray:
+    if decay <= 0.0:
+        return np.asarray(spend, dtype=float).copy()
+    out, _ = lfilter([1.0 - decay], [1.0, -decay], spend, zi=[decay * initial])
+    return out
+
+
+@dataclass(frozen=True)
+class ChannelCurve:
+    retailer: str
+    placement_type: str
+    beta: np.ndarray  # (S,) daily attributed sales at saturation, at demand factor 1
+    half_saturation: np.ndarray  # (S,) daily adstocked spend at half saturation
+    shape: np.ndarray  # (S,) Hill shape in (0, 1]
+    decay: np.ndarray  # (S,) geometric adstock decay in [0, 1)
+    incrementality: np.ndarray  # (S,) incremental / attributed sales
+    margin_rate: float
+    hist_daily_spend: float
+    hist_max_daily_spend: float
+    calibrated: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.retailer}|{self.placement_type}"
+
+    def attributed(self, daily_spend: np.ndarray | float) -> np.ndarray:
+        """Steady-state daily attributed sales at demand 1, shape (samples, len(daily_spend))."""
+        x = np.atleast_1d(np.asarray(daily_spend, dtype=float))
+        return self.beta[:, None] * _hill(x[None, :], self.half_saturation[:, None], self.shape[:, None])
+
+    def incremental(self, daily_spend: np.ndarray | float) -> np.ndarray:
+        return self.incrementality[:, None] * self.attributed(daily_spend)
+
+
+@dataclass(frozen=True)
+class CurveSet:
+    channels: tuple[ChannelCurve, ...]
+    currency: str
+    demand_weekly: tuple[float, ...]  # Monday .. Sunday, mean 1
+    trend_per_day: float  # demand multiplier exp(trend · days after last_date)
+    last_date: dt.date
+    diagnostics: dict
+    # Daily attributed sales each channel reported, first_date .. last_date: lift studies inside the history are
+    # compared with what was reported over their window (see calibrate).
+    first_date: dt.date | None = None
+    observed_attributed: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
+    # Cubic of the log demand level over the history (u = days before last_date / span, -1..0); after last_date the
+    # level continues along its end slope ``trend_per_day``.
+    demand_smooth: tuple[float, ...] = (0.0, 0.0, 0.0)
+
+    def channel(self, key: str) -> ChannelCurve:
+        for curve in self.channels:
+            if curve.key == key:
+                return curve
+        raise OptimizerInputError(
+            f"Unknown channel {key!r}; the history has {', '.join(c.key for c in self.channels)}.", field="channel"
+        )
+
+    def demand(self, dates) -> np.ndarray:
+        """Fitted demand multipliers of the given dates (history or future)."""
+        span = (self.last_date - self.first_date).days if self.first_date else 0
+        c1, c2, c3 = self.demand_smooth
+        out = []
+        for d in dates:
+            offset = (d - self.last_date).days
+            u = min(max(offset / span, -1.0), 0.0) if span else 0.0
+            level = c1 * u + c2 * u * u + c3 * u**3 + self.trend_per_day * max(offset, 0)
+            out.append(self.demand_weekly[d.weekday()] * math.exp(level))
+        return np.array(out)
+
+    def period_factor(self, days: int) -> float:
+        """Sum of the fitted demand multipliers over the ``days`` days after ``last_date``."""
+        return float(self.demand([self.last_date + dt.timedelta(days=k) for k in range(1, int(days) + 1)]).sum())
+
+    def with_incrementality(self, key: str, samples: np.ndarray, *, calibrated: bool = True) -> CurveSet:
+        samples = np.asarray(samples, dtype=float)
+        target = self.channel(key)
+        if samples.shape != target.incrementality.shape:
+            raise ValueError(f"{key}: need {target.incrementality.shape} incrementality samples, got {samples.shape}.")
+        channels = tuple(
+            dataclasses.replace(c, incrementality=samples, calibrated=calibrated) if c.key == key else c
+            for c in self.channels
+        )
+        return dataclasses.replace(self, channels=channels)
+
+
+# --- Fitting -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Series:
+    key: str
+    retailer: str
+    placement_type: str
+    spend: np.ndarray
+    sales: np.ndarray
+    units: np.ndarray  # attributed units (inf when the history has none): Poisson noise of small days
+    initial: float
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def _daily_series(history: pd.DataFrame) -> tuple[list[_Series], pd.DatetimeIndex]:
+    if history is None or len(history) == 0:
+        raise OptimizerInputError("The history is empty: response curves need daily spend and sales.", field="history")
+    missing = [c for c in ("date", "retailer", "placement_type", "spend", "attributed_sales") if c not in history]
+    if missing:
+        raise OptimizerInputError(f"The history lacks columns {', '.join(missing)}.", field="history")
+    frame = history[["date", "retailer", "placement_type", "spend", "attributed_sales"]].copy()
+    frame["date"] = pd.to_datetime(frame["date"]).dt.normalize()
+    frame["units"] = pd.to_numeric(history["attributed_units"], errors="coerce") if "attributed_units" in history else 0
+    columns = ["spend", "attributed_sales", "units"]
+    daily = frame.groupby(["retailer", "placement_type", "date"], sort=True)[columns].sum()
+    dates = pd.date_range(frame["date"].min(), frame["date"].max(), freq="D")
+    if len(dates) < MIN_DAYS:
+        raise OptimizerInputError(
+            f"The history covers only {len(dates)} days ({dates[0].date()} to {dates[-1].date()}); at least "
+            f"{MIN_DAYS} days are needed to learn response curves.",
+            field="history",
+        )
+    series = []
+    for (retailer, placement), group in daily.groupby(level=[0, 1], sort=True):
+        key = f"{retailer}|{placement}"
+        group = group.droplevel([0, 1]).reindex(dates, fill_value=0.0)
+        spend = group["spend"].to_numpy(dtype=float)
+        sales = group["attributed_sales"].to_numpy(dtype=float)
+        units = group["units"].to_numpy(dtype=float)
+        if not (units > 0).any():
+            units = np.full(len(units), np.inf)
+        active = np.flatnonzero((spend > 0) | (sales > 0))
+        if len(active) == 0 or active[-1] - active[0] + 1 < MIN_DAYS:
+            n = 0 if len(active) == 0 else active[-1] - active[0] + 1
+            raise OptimizerInputError(
+                f"{key}: only {n} days of history; at least {MIN_DAYS} days are needed to learn its response curve "
+                "(exclude the channel or give bounds that fix its spend).",
+                field=key,
+            )
+        if (spend < 0).any() or (sales < 0).any():
+            raise OptimizerInputError(f"{key}: daily spend and attributed sales must not be negative.", field=key)
+        if not (sales > 0).any():
+            raise OptimizerInputError(
+                f"{key}: attributed sales are zero on every day, so there is no response to learn; check the "
+                "history or exclude the channel.",
+                field=key,
+            )
+        window = spend[active[0] :]
+        lo, hi = float(window.min()), float(window.max())
+        if hi <= 0 or hi - lo <= 1e-6 * max(hi, 1.0):
+            raise OptimizerInputError(
+                f"{key}: spend never varies (always {_money(hi)} a day), so its response curve cannot be learned; "
+                "vary spend or give bounds that fix it.",
+                field=key,
+                details={"daily_spend": hi},
+            )
+        first = spend[active[0] : active[0] + 7]
+        series.append(_Series(key, str(retailer), str(placement), spend, sales, units, float(first.mean())))
+    return series, dates
+
+
+@dataclass
+class _Fit:
+    theta: np.ndarray  # log beta, log K, u_shape, u_decay
+    cov: np.ndarray
+    sigma: float
+    rho: float
+    residuals: np.ndarray
+    log_target: np.ndarray
+    mask: np.ndarray
+
+
+def _shape_of(u):
+    return SHAPE_MIN + (SHAPE_MAX - SHAPE_MIN) / (1.0 + np.exp(-u))
+
+
+def _decay_of(v):
+    return DECAY_MAX / (1.0 + np.exp(-v))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+class _ChannelProblem:
+    """Penalized least squares for one channel given the shared log demand."""
+
+    def __init__(self, s: _Series, log_demand: np.ndarray):
+        self.s = s
+        self.mask = s.sales > 0
+        self.log_y = np.log(np.where(self.mask, s.sales, 1.0)) - log_demand
+        positive = s.spend[s.spend > 0]
+        self.ref_spend = float(np.median(positive))
+        ref_sales = float(np.median(s.sales[self.mask]))
+        # Weak priors, in units of their sd: K around 1.5× typical spend (sd ×4.5), shape around 0.6, decay around
+        # 0.3; beta around twice the typical sales (sd ×20). They only matter where the data say nothing.
+        self.prior_mean = np.array([math.log(2 * ref_sales), math.log(1.5 * self.ref_spend), 0.0, _logit(0.3 / 0.95)])
+        self.prior_sd = np.array([3.0, 1.5, 1.5, 2.0])
+        self.sigma = 0.15
+
+    def predict_log(self, theta: np.ndarray, decay: float | None = None) -> np.ndarray:
+        log_beta, log_k, u, v = theta
+        decay = _decay_of(v) if decay is None else decay
+        adstock = _adstock(self.s.spend, decay, self.s.initial)
+        xs = np.maximum(adstock, 1e-9) ** _shape_of(u)
+        return log_beta + np.log(xs / (xs + math.exp(log_k) ** _shape_of(u)))
+
+    def residuals(self, theta: np.ndarray) -> np.ndarray:
+        # Day variance: the multiplicative noise σ² plus the Poisson noise of few units (Var log ≈ 1 / units).
+        scale = np.sqrt(self.sigma**2 + 1.0 / (self.s.units[self.mask] + 1.0))
+        data = (self.log_y - self.predict_log(theta))[self.mask] / scale
+        return np.concatenate([data, (theta - self.prior_mean) / self.prior_sd])
+
+    def solve(self, start: np.ndarray, *, fixed_decay: float | None = None) -> np.ndarray:
+        if fixed_decay is None:
+            return least_squares(self.residuals, start, method="trf", x_scale=1.0, max_nfev=200).x
+        v = _logit(fixed_decay / DECAY_MAX)
+
+        def partial(p):
+            return self.residuals(np.array([p[0], p[1], p[2], v]))
+
+        p = least_squares(partial, start[:3], method="trf", max_nfev=100).x
+        return np.array([p[0], p[1], p[2], v])
+
+    def fit(self, start: np.ndarray | None) -> np.ndarray:
+        if start is None:
+            best, best_cost = None, math.inf
+            init = self.prior_mean.copy()
+            for decay in _DECAY_GRID:
+                theta = self.solve(init, fixed_decay=decay)
+                cost = float(np.sum(self.residuals(theta) ** 2))
+                if cost < best_cost:
+                    best, best_cost = theta, cost
+            start = best
+        theta = self.solve(start)
+        self.sigma = self.noise_sd(theta)
+        return self.solve(theta)
+
+    def noise_sd(self, theta: np.ndarray) -> float:
+        resid = (self.log_y - self.predict_log(theta))[self.mask]
+        return math.sqrt(max(float(np.mean(resid**2 - 1.0 / (self.s.units[self.mask] + 1.0))), 1e-4))
+
+    def laplace(self, theta: np.ndarray) -> _Fit:
+        resid = (self.log_y - self.predict_log(theta))[self.mask]
+        sigma = self.noise_sd(theta)
+        self.sigma = sigma
+        standardized = resid / np.sqrt(sigma**2 + 1.0 / (self.s.units[self.mask] + 1.0))
+        jac = _jacobian(self.residuals, theta)
+        info = jac.T @ jac
+        cov = np.linalg.pinv(info)
+        # Autocorrelated residuals (unmodelled seasonality, flights) carry less information than independent ones:
+        # widen by the AR(1) variance factor (1 + ρ) / (1 - ρ).
+        rho = float(np.corrcoef(standardized[:-1], standardized[1:])[0, 1]) if len(resid) > 3 else 0.0
+        rho = min(max(rho if math.isfinite(rho) else 0.0, 0.0), 0.9)
+        cov = cov * (1 + rho) / (1 - rho)
+        return _Fit(theta, cov, sigma, rho, resid, self.log_y, self.mask)
+
+
+def _jacobian(fun, theta: np.ndarray, step: float = 1e-5) -> np.ndarray:
+    base = fun(theta)
+    jac = np.empty((len(base), len(theta)))
+    for j in range(len(theta)):
+        shifted = theta.copy()
+        shifted[j] += step
+        jac[:, j] = (fun(shifted) - base) / step
+    return jac
+
+
+@dataclass
+class _Demand:
+    log_weekly: np.ndarray  # (7,) mean of exp is 1
+    smooth: np.ndarray  # (3,) cubic in u = days since last day / span: log level = c1·u + c2·u² + c3·u³
+    span: int
+    cov: np.ndarray  # (3, 3) covariance of ``smooth``
+
+    def log_factor(self, weekdays: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Log demand at day offsets from the last day: the cubic inside the history, its end slope after it."""
+        u = np.clip(offsets / self.span, -1.0, 0.0)
+        level = self.smooth[0] * u + self.smooth[1] * u**2 + self.smooth[2] * u**3
+        ahead = np.maximum(offsets, 0) * self.trend
+        return self.log_weekly[weekdays] + level + ahead
+
+    @property
+    def trend(self) -> float:
+        return float(self.smooth[0] / self.span)
+
+    def forecast_sd(self, period_days: int) -> float:
+        """Sd of the log demand level in the middle of the next period relative to the history's mean level (what
+        every channel's beta is anchored to): the uncertainty the extrapolation adds to a period forecast."""
+        u = -np.arange(self.span + 1)[::-1] / self.span
+        g = np.array([period_days / 2 / self.span - u.mean(), -(u**2).mean(), -(u**3).mean()])
+        return float(math.sqrt(max(g @ self.cov @ g, 0.0)))
+
+
+def _fit_demand(series: list[_Series], fits: dict[str, np.ndarray], problems, weekdays: np.ndarray) -> _Demand:
+    """OLS of the pooled log residuals of every channel on weekday dummies and a cubic in time (channel intercepts
+    absorbed by demeaning within the channel, so the betas carry the level)."""
+    n_days = len(weekdays)
+    span = max(n_days - 1, 1)
+    u = (np.arange(n_days, dtype=float) - (n_days - 1)) / span
+    rows, targets, scales = [], [], []
+    for s in series:
+        problem = problems[s.key]
+        m = problem.mask
+        resid = (np.log(np.where(m, s.sales, 1.0)) - problem.predict_log(fits[s.key]))[m]
+        weight = 1.0 / np.sqrt(problem.sigma**2 + 1.0 / (s.units[m] + 1.0))
+        design = np.column_stack([np.eye(7)[weekdays][m], u[m], u[m] ** 2, u[m] ** 3])
+        rows.append((design - design.mean(axis=0)) * weight[:, None])
+        targets.append((resid - resid.mean()) * weight)
+        scales.append(weight)
+    x, y = np.vstack(rows), np.concatenate(targets)
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    dof = max(len(y) - x.shape[1] - len(series), 1)
+    resid_var = float(np.sum((y - x @ coef) ** 2)) / dof
+    cov = np.linalg.pinv(x.T @ x) * resid_var
+    log_weekly = coef[:7] - np.log(np.mean(np.exp(coef[:7])))
+    return _Demand(log_weekly, coef[7:], span, cov[7:, 7:])
+
+
+def _margin_rates(history: pd.DataFrame, skus: pd.DataFrame | None) -> dict[str, float]:
+    """Sales-weighted gross margin rate of the SKUs each channel sold; channels that report campaigns, not SKUs,
+    get the tenant's overall SKU mix from the SKU-level rows (or the catalog's plain average)."""
+    if skus is None or len(skus) == 0 or not {"sku_id", "price", "unit_cost"} <= set(skus.columns):
+        return {}
+    price = pd.to_numeric(skus["price"], errors="coerce")
+    rate = ((price - pd.to_numeric(skus["unit_cost"], errors="coerce")) / price).where(price > 0)
+    rates = dict(zip(skus["sku_id"].astype(str), rate, strict=True))
+    catalog = float(np.nanmean(list(rates.values()))) if rates else math.nan
+    out: dict[str, float] = {"*": catalog}
+    if "sku_id" not in history:
+        return out
+    sku = history["sku_id"].astype("string").fillna("").str.strip()
+    frame = pd.DataFrame(
+        {
+            "key": history["retailer"].astype(str) + "|" + history["placement_type"].astype(str),
+            "rate": sku.map(rates).astype(float),
+            "sales": pd.to_numeric(history["attributed_sales"], errors="coerce").fillna(0.0),
+        }
+    )
+    frame = frame[frame["rate"].notna() & (frame["sales"] > 0)]
+    if len(frame):
+        frame["weighted"] = frame["rate"] * frame["sales"]
+        out["*"] = float(frame["weighted"].sum() / frame["sales"].sum())
+        grouped = frame.groupby("key")[["weighted", "sales"]].sum()
+        out.update((grouped["weighted"] / grouped["sales"]).to_dict())
+    return out
+
+
+def _prior_draws(placement_type: str, rng: np.random.Generator, n: int) -> np.ndarray:
+    mu, sd = _lognormal_params(placement_type)
+    return np.exp(rng.normal(mu, sd, n))
+
+
+def _lognormal_params(placement_type: str) -> tuple[float, float]:
+    mean, sd = PLACEMENT_INCREMENTALITY_PRIORS.get(placement_type, _DEFAULT_PRIOR)
+    s2 = math.log(1 + (sd / mean) ** 2)
+    return math.log(mean) - s2 / 2, math.sqrt(s2)
+
+
+def fit_curves(
+    history: pd.DataFrame, skus: pd.DataFrame | None, *, samples: int = 200, seed: int = 0, period_days: int = 28
+) -> CurveSet:
+    """Fit every channel's curve and the shared demand; ``samples`` posterior draws per parameter."""
+    if samples < 1:
+        raise OptimizerInputError(f"samples must be at least 1, got {samples}.", field="samples")
+    currency = "USD"
+    if "currency" in history and len(history):
+        currencies = sorted(set(history["currency"].dropna().astype(str)))
+        if len(currencies) > 1:
+            raise OptimizerInputError(
+                f"The history mixes currencies ({', '.join(currencies)}); convert it to one currency first.",
+                field="currency",
+            )
+        currency = currencies[0] if currencies else currency
+    series, dates = _daily_series(history)
+    n_days = len(dates)
+    weekdays = dates.weekday.to_numpy()
+    offsets = np.arange(n_days, dtype=float) - (n_days - 1)
+    demand = _Demand(np.zeros(7), np.zeros(3), max(n_days - 1, 1), np.zeros((3, 3)))
+    fits: dict[str, np.ndarray] = {}
+    problems: dict[str, _ChannelProblem] = {}
+    for _ in range(_DEMAND_ROUNDS):
+        log_demand = demand.log_factor(weekdays, offsets)
+        for s in series:
+            problem = _ChannelProblem(s, log_demand)
+            if s.key in problems:
+                problem.sigma = problems[s.key].sigma
+            problems[s.key] = problem
+            fits[s.key] = problem.fit(fits.get(s.key))
+        demand = _fit_demand(series, fits, problems, weekdays)
+    log_demand = demand.log_factor(weekdays, offsets)
+    # One draw per sample of the demand forecast's error, shared by every channel (they move together).
+    demand_shock = np.exp(
+        np.random.default_rng(np.random.SeedSequence([int(seed), 4])).standard_normal(samples)
+        * demand.forecast_sd(period_days)
+    )
+    margins = _margin_rates(history, skus)
+    channels, diagnostics = [], {}
+    for index, s in enumerate(series):
+        problem = _ChannelProblem(s, log_demand)
+        problem.sigma = problems[s.key].sigma
+        theta = problem.solve(fits[s.key])
+        fit = problem.laplace(theta)
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1, index]))
+        draws = rng.multivariate_normal(fit.theta, fit.cov, size=samples, method="eigh")
+        # Log-space fit gives the median curve; lognormal noise with variance σ² has mean exp(σ²/2) above it.
+        beta = np.exp(draws[:, 0] + fit.sigma**2 / 2) * demand_shock
+        irng = np.random.default_rng(np.random.SeedSequence([int(seed), 2, index]))
+        active = s.spend[-period_days:]
+        channels.append(
+            ChannelCurve(
+                retailer=s.retailer,
+                placement_type=s.placement_type,
+                beta=beta,
+                half_saturation=np.exp(draws[:, 1]),
+                shape=_shape_of(draws[:, 2]),
+                decay=_decay_of(draws[:, 3]),
+                incrementality=_prior_draws(s.placement_type, irng, samples),
+                margin_rate=float(margins.get(s.key, margins.get("*", math.nan))),
+                hist_daily_spend=float(active.mean()),
+                hist_max_daily_spend=float(s.spend.max()),
+                calibrated=False,
+            )
+        )
+        diagnostics[s.key] = _diagnose(s, fit, problem)
+    return CurveSet(
+        channels=tuple(channels),
+        currency=currency,
+        demand_weekly=tuple(float(w) for w in np.exp(demand.log_weekly)),
+        trend_per_day=demand.trend,
+        last_date=dates[-1].date(),
+        diagnostics=diagnostics,
+        first_date=dates[0].date(),
+        observed_attributed={s.key: s.sales.copy() for s in series},
+        demand_smooth=tuple(float(c) for c in demand.smooth),
+    )
+
+
+def _diagnose(s: _Series, fit: _Fit, problem: _ChannelProblem) -> dict:
+    y = fit.log_target[fit.mask]
+    total = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1 - float(np.sum(fit.residuals**2)) / total if total > 0 else 0.0
+    log_beta, log_k, u, v = fit.theta
+    k, shape, decay = math.exp(log_k), float(_shape_of(u)), float(_decay_of(v))
+    positive = s.spend[s.spend > 0]
+    warnings = []
+    if r2 < 0.3:
+        warnings.append(f"the curve explains only {r2:.0%} of the daily variation in attributed sales")
+    if k > 5 * positive.max():
+        warnings.append("the curve does not bend within the spend seen: saturation is a guess from the prior")
+    if (~fit.mask).sum():
+        warnings.append(f"{int((~fit.mask).sum())} days with zero attributed sales were left out of the fit")
+    return {
+        "r2": r2,
+        "n_days": int(fit.mask.sum()),
+        "sigma": fit.sigma,
+        "residual_autocorrelation": fit.rho,
+        "spend_min": float(positive.min()),
+        "spend_max": float(positive.max()),
+        "beta": math.exp(log_beta + fit.sigma**2 / 2),
+        "half_saturation": k,
+        "shape": shape,
+        "decay": decay,
+        "warnings": warnings,
+    }
+
+
+# --- Calibration ---------------------------------------------------------------------------------------------------
+
+_GRID = np.linspace(0.005, 3.0, 1200)
+
+
+def calibrate(curves: CurveSet, lift_studies: pd.DataFrame | None, *, seed: int = 0) -> CurveSet:
+    """Update each channel's incrementality with its lift studies; channels without one keep the placement prior.
+
+    For a study of window w with estimate S ± se, the curve gives attributed sales A_w (observed history where the
+    window is covered, the curve's prediction at the study's spend where not). With ι the incrementality,
+    S ~ N(ι · A_w, se²). For each posterior sample of the curve the conditional posterior of ι given A_w is computed
+    on a grid (prior × likelihood of every study of the channel) and one draw taken from it.
+    """
+    studies = _check_studies(curves, lift_studies)
+    channels = []
+    for index, curve in enumerate(curves.channels):
+        own = [row for row in studies if row["key"] == curve.key]
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 3, index]))
+        if not own:
+            channels.append(
+                dataclasses.replace(
+                    curve, incrementality=_prior_draws(curve.placement_type, rng, len(curve.beta)), calibrated=False
+                )
+            )
+            continue
+        mu, sd = _lognormal_params(curve.placement_type)
+        log_prior = -((np.log(_GRID) - mu) ** 2) / (2 * sd * sd) - np.log(_GRID)
+        attributed = [_study_attributed(curves, curve, row) for row in own]
+        draws = np.empty(len(curve.beta))
+        uniforms = rng.random(len(curve.beta))
+        for s in range(len(curve.beta)):
+            log_post = log_prior.copy()
+            for row, a in zip(own, attributed, strict=True):
+                log_post -= (row["incremental_sales"] - _GRID * a[s]) ** 2 / (2 * row["se"] ** 2)
+            weights = np.exp(log_post - log_post.max())
+            cdf = np.cumsum(weights)
+            draws[s] = np.interp(uniforms[s] * cdf[-1], cdf, _GRID)
+        channels.append(dataclasses.replace(curve, incrementality=draws, calibrated=True))
+    return dataclasses.replace(curves, channels=tuple(channels))
+
+
+def uncalibrated(curves: CurveSet) -> CurveSet:
+    """Incrementality 1: trusts attributed sales as retailers report them (the baseline to beat)."""
+    channels = tuple(
+        dataclasses.replace(c, incrementality=np.ones_like(c.beta), calibrated=False) for c in curves.channels
+    )
+    return dataclasses.replace(curves, channels=channels)
+
+
+def _check_studies(curves: CurveSet, lift_studies: pd.DataFrame | None) -> list[dict]:
+    if lift_studies is None or len(lift_studies) == 0:
+        return []
+    known = [c.key for c in curves.channels]
+    rows = []
+    for i, row in enumerate(lift_studies.to_dict("records"), start=1):
+        key = f"{row['retailer']}|{row['placement_type']}"
+        label = f"Lift study {i} ({key}, {_day(row['start_date'])} to {_day(row['end_date'])})"
+        if key not in known:
+            raise OptimizerInputError(
+                f"{label} is for a channel with no history; the history has {', '.join(known)}.",
+                field="lift_studies",
+                details={"row": i, "channel": key},
+            )
+        se = float(row["incremental_sales_se"])
+        if not math.isfinite(se) or se <= 0:
+            raise OptimizerInputError(
+                f"{label}: incremental_sales_se must be a positive number, got {row['incremental_sales_se']}.",
+                field="lift_studies",
+                details={"row": i},
+            )
+        start, end = _day(row["start_date"]), _day(row["end_date"])
+        if end < start:
+            raise OptimizerInputError(f"{label}: end_date is before start_date.", field="lift_studies")
+        spend = float(row["spend"])
+        if not math.isfinite(spend) or spend < 0:
+            raise OptimizerInputError(f"{label}: spend must be a non-negative number, got {row['spend']}.")
+        rows.append(
+            {
+                "key": key,
+                "start": start,
+                "end": end,
+                "spend": spend,
+                "incremental_sales": float(row["incremental_sales"]),
+                "se": se,
+            }
+        )
+    return rows
+
+
+def _day(value) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+def _study_attributed(curves: CurveSet, curve: ChannelCurve, row: dict) -> np.ndarray:
+    """Attributed sales of the study window per curve sample: observed history for the days it covers, the curve
+    at the study's average daily spend (steady state, fitted demand) for the rest."""
+    days = [row["start"] + dt.timedelta(days=k) for k in range((row["end"] - row["start"]).days + 1)]
+    observed = curves.observed_attributed.get(curve.key)
+    covered = 0.0
+    missing = []
+    for day in days:
+        offset = (day - curves.first_date).days if curves.first_date is not None else -1
+        if observed is not None and 0 <= offset < len(observed):
+            covered += float(observed[offset])
+        else:
+            missing.append(day)
+    total = np.full(len(curve.beta), covered)
+    if missing:
+        per_day = row["spend"] / len(days)
+        total = total + curve.attributed(per_day)[:, 0] * float(curves.demand(missing).sum())
+    return total
