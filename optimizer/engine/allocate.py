@@ -144,7 +144,7 @@ class _Problem:
         cap = np.array([float(request.channel_capacity_factor.get(k, 1.0)) for k in keys])
         self.scale = self.F * cap  # period sales per unit of daily curve
         self.margin = np.array(
-            [float(request.channel_margin_override.get(k, c.margin_rate)) for k, c in zip(keys, chans)]
+            [float(request.channel_margin_override.get(k, c.margin_rate)) for k, c in zip(keys, chans, strict=True)]
         )
         self.objective = request.objective
         self.basis = request.roas_basis
@@ -403,7 +403,7 @@ def _validate(curves, request: AllocationRequest) -> list[str]:
 def allocate(curves, request: AllocationRequest) -> AllocationResult:
     """Maximize the requested objective subject to the request's constraints (see the module docstring)."""
     active = _validate(curves, request)
-    B, P = float(request.budget), int(request.period_days)
+    B = float(request.budget)
     bounds = {k: _check_pair(k, v, "bounds") for k, v in request.bounds.items()}
     rbounds = {r: _check_pair(f"retailer {r}", v, "retailer_bounds") for r, v in request.retailer_bounds.items()}
     for key in request.exclude_channels:

@@ -231,7 +231,8 @@ def read_bounds(path, known_channels: Iterable[str]) -> dict[str, tuple[float, f
         raise OptimizerInputError(f"{name} is not valid JSON: {exc}", field=name) from None
     if not isinstance(data, dict):
         raise OptimizerInputError(
-            f'{name} must be a JSON object like {{"amazon|sponsored_product": [1000, 5000]}}, got {type(data).__name__}.',
+            f'{name} must be a JSON object like {{"amazon|sponsored_product": [1000, 5000]}}, '
+            f"got {type(data).__name__}.",
             field=name,
         )
     out: dict[str, tuple[float, float]] = {}
