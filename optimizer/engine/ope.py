@@ -7,8 +7,9 @@ weights ``w_i = π_i / p_i`` over n rows:
 * IPS (inverse propensity scoring): ``V = (1/n) Σ w_i r_i``; se = sd(w_i r_i) / √n (sample sd, n - 1).
 * SNIPS (self-normalized IPS): ``V = Σ w_i r_i / Σ w_i``; se by the delta method,
   ``√(Σ w_i² (r_i - V)²) / Σ w_i``. Slightly biased, far less variable when weights are large.
-* DR (doubly robust): with a reward model ``q̂(x, a)``, ``V = (1/n) Σ [ Σ_a π(a|x_i) q̂(x_i, a) + w_i (r_i - q̂(x_i, a_i)) ]``;
-  se = sd(terms) / √n. Unbiased when either the propensities or the reward model are right.
+* DR (doubly robust): with a reward model ``q̂(x, a)``,
+  ``V = (1/n) Σ [ Σ_a π(a|x_i) q̂(x_i, a) + w_i (r_i - q̂(x_i, a_i)) ]``; se = sd(terms) / √n.
+  Unbiased when either the propensities or the reward model are right.
 
 Rewards may also be (rows, parts) arrays, for a value that is a sum of parts each with its own action and
 propensity (the bandit's channels: a channel's outcome depends only on its own spend). The estimate is then the sum

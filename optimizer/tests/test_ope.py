@@ -75,7 +75,7 @@ def _simulated_logs(rng, reps, n, k=3):
 def test_dr_is_unbiased_when_the_reward_model_is_right():
     rng = np.random.default_rng(5)
     reps, n = 300, 100
-    q, mu, pi, a, r, take, _ = _simulated_logs(rng, reps, n)
+    q, mu, pi, _a, r, take, _ = _simulated_logs(rng, reps, n)
     truth_per_rep = (pi * q).sum(axis=2).mean(axis=1)  # candidate's value on each rep's own contexts
     right = np.array(
         [doubly_robust(r[i], take(mu)[i], take(pi)[i], q_logged=take(q)[i], q_target=(pi[i] * q[i]).sum(1)).value
