@@ -343,8 +343,8 @@ def plan_allocation_request(plan: AllocationPlan):
         budget=float(plan.budget),
         period_days=int(plan.period_days),
         min_roas=None if plan.min_roas is None else float(plan.min_roas),
-        roas_basis=plan.roas_basis,
-        objective=plan.objective,
+        roas_basis=str(plan.roas_basis),
+        objective=str(plan.objective),
         bounds={key: (float(low), float(high)) for key, (low, high) in (request.get("bounds") or {}).items()},
         retailer_bounds={
             key: (float(low), float(high)) for key, (low, high) in (request.get("retailer_bounds") or {}).items()
