@@ -393,6 +393,7 @@ def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
             raise OptimizerInputError(
                 f"{plan.tenant.name} has no performance history to learn response curves from.", field="history"
             )
+        _check_history(history)
         result = optimize_from_frames(
             history, skus, lift, plan_allocation_request(plan), samples=PLAN_SAMPLES, seed=PLAN_SEED
         )
@@ -411,6 +412,30 @@ def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
     else:
         _plan_finish(plan, status=AllocationPlan.Status.SUCCEEDED, result=output)
     return plan
+
+
+def _check_history(history: pd.DataFrame) -> None:
+    """What optimizer.engine.files.read_history refuses in H.csv, refused for a tenant's facts too: one currency,
+    and one attribution window per channel (sales counted over 7 and 14 days do not add up to one curve)."""
+    from optimizer.engine.errors import OptimizerInputError
+
+    currencies = sorted(history["currency"].unique())
+    if len(currencies) > 1:
+        raise OptimizerInputError(
+            f"The performance history mixes currencies ({', '.join(currencies)}); the budget is one amount, so "
+            "re-import the facts in the tenant's reporting currency.",
+            field="history",
+        )
+    key = history["retailer"] + "|" + history["placement_type"]
+    windows = history.groupby(key)["attribution_window_days"].unique()
+    mixed = windows[windows.map(len) > 1]
+    if len(mixed):
+        values = ", ".join(f"{v} days" for v in sorted(mixed.iloc[0]))
+        raise OptimizerInputError(
+            f"Channel {mixed.index[0]} mixes attribution windows ({values}); its attributed sales cannot be read "
+            "as one response curve. Plan on a history with one window per channel (history_days) or re-import.",
+            field="history",
+        )
 
 
 def _plan_finish(plan: AllocationPlan, *, status: str, error: str = "", result: dict | None = None) -> None:

@@ -367,3 +367,13 @@ def test_plan_run_records_an_internal_error_and_raises(catalog, tenants, monkeyp
     plan.refresh_from_db()
     assert plan.status == "failed"
     assert plan.error == "internal error (ZeroDivisionError): float division by zero"
+
+
+def test_plan_run_refuses_a_channel_that_mixes_attribution_windows(catalog, tenants):
+    PerformanceFact.objects.filter(tenant=tenants["acme"], retailer__code="walmart", date__day__lte=3).update(
+        attribution_window_days=7
+    )
+    plan = _saved_plan(tenants["acme"])
+    plan_run(plan)
+    assert plan.status == "failed"
+    assert plan.error.startswith("Channel walmart|onsite_display mixes attribution windows (7 days, 14 days)")
