@@ -154,3 +154,28 @@ def test_ope_of_the_logging_policy_itself_returns_the_mean_logged_reward():
     assert out["ips"].value == pytest.approx(2 * 12.0)
     assert out["snips"].value == pytest.approx(2 * 12.0)
     assert out["ips"].effective_sample_size == pytest.approx(5.0)
+
+
+def test_arms_from_curves_take_the_median_curve_and_the_samples_spread_as_prior():
+    from optimizer.engine.curves import ChannelCurve, CurveSet
+
+    rng = np.random.default_rng(0)
+    s = 400
+    beta = 2000 * np.exp(rng.normal(0, 0.2, s))
+    curve = ChannelCurve(
+        retailer="amazon", placement_type="search", beta=beta, half_saturation=np.full(s, 500.0),
+        shape=np.full(s, 1.0), decay=np.full(s, 0.2), incrementality=rng.normal(0.5, 0.05, s), margin_rate=0.4,
+        hist_daily_spend=500.0, hist_max_daily_spend=900.0, calibrated=True,
+    )  # fmt: skip
+    curves = CurveSet(
+        channels=(curve,), currency="USD", demand_weekly=(1.0,) * 7, trend_per_day=0.0,
+        last_date=START, diagnostics={},
+    )  # fmt: skip
+    (arm,) = B.arms_from_curves(curves, budget_daily=1000.0, bounds={"amazon|search": (100.0, 900.0)})
+    assert arm.beta == pytest.approx(np.median(beta))
+    assert (arm.min_daily, arm.max_daily) == (100.0, 900.0)
+    assert arm.incrementality_mean == pytest.approx(0.5, abs=0.01)
+    # Only beta varies, so the sd of log attributed sales at the historical spend is the sd of log beta (~0.2).
+    assert arm.posterior_sd == pytest.approx(np.std(np.log(beta)), rel=1e-6)
+    with pytest.raises(OptimizerInputError, match="has no response curve"):
+        B.arms_from_curves(curves, budget_daily=1000.0, channels=["walmart|ctv"])
