@@ -81,6 +81,7 @@ class AllocationResult:
     totals: dict
     constraints: dict
     objective: str
+    warnings: tuple[str, ...] = ()  # added: what the user should double-check (extrapolation, unspent budget)
 
     def allocation(self, key: str) -> ChannelAllocation:
         for a in self.allocations:
@@ -104,6 +105,7 @@ class AllocationResult:
             "totals": _jsonable(self.totals),
             "constraints": _jsonable(self.constraints),
             "objective": self.objective,
+            "warnings": list(self.warnings),
         }
 
 
@@ -740,8 +742,25 @@ def _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rb
         "exclude_channels": sorted(request.exclude_channels),
         "kkt_max_violation": kkt,
     }
+    warnings = []
+    for i, key in enumerate(active):
+        seen = float(getattr(curves.channel(key), "hist_max_daily_spend", math.inf) or math.inf)
+        if s[i] / P > 1.5 * seen:
+            warnings.append(
+                f"{key}: {_money(s[i] / P)} a day is {s[i] / P / seen:.1f}x the highest daily spend in the history "
+                f"({_money(seen)}); its curve is extrapolated there, so consider a maximum bound."
+            )
+    if mu > 0 and spend < 0.5 * B:
+        warnings.append(
+            f"Meeting min_roas {R:g} leaves {_money(B - spend)} of the {_money(B)} budget unspent "
+            f"({(B - spend) / B:.0%}); a lower floor would let the rest earn."
+        )
     return AllocationResult(
-        allocations=tuple(allocations), totals=totals, constraints=constraints, objective=request.objective
+        allocations=tuple(allocations),
+        totals=totals,
+        constraints=constraints,
+        objective=request.objective,
+        warnings=tuple(warnings),
     )
 
 

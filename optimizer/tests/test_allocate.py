@@ -341,7 +341,7 @@ def test_to_dict_is_the_out_json_contract(three):
 
     doc = allocate(three, AllocationRequest(budget=30000.0, period_days=P, min_roas=3.0)).to_dict()
     json.dumps(doc, allow_nan=False)
-    assert set(doc) == {"allocations", "totals", "constraints", "objective"}
+    assert set(doc) == {"allocations", "totals", "constraints", "objective", "warnings"}
     row = doc["allocations"][0]
     for key in (
         "retailer",
@@ -356,3 +356,11 @@ def test_to_dict_is_the_out_json_contract(three):
     ):
         assert key in row
     assert {"budget", "min_roas", "bounds", "retailer_bounds", "chance"} <= set(doc["constraints"])
+
+
+def test_it_warns_when_a_floor_leaves_most_of_the_budget_unspent_or_a_curve_is_extrapolated(three):
+    result = allocate(three, AllocationRequest(budget=100000.0, period_days=P, min_roas=6.0))
+    assert result.totals["unspent"] > 50000
+    assert any("leaves" in w and "unspent" in w for w in result.warnings)
+    # 100,000 over 28 days puts some channel far above its highest day seen (1,500 a day in these curves)
+    assert any("extrapolated" in w for w in allocate(three, AllocationRequest(budget=200000.0, period_days=P)).warnings)

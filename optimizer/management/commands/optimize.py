@@ -160,3 +160,5 @@ def _print_table(result, out) -> None:
         f"min_roas {_fmt(roas['limit'], '{:g}')} {roas['basis']} "
         f"({'binding' if roas['binding'] else 'not binding'}; P(floor) {_fmt(roas['probability'], '{:.0%}')})"
     )
+    for warning in result.warnings:
+        out.write(f"warning: {warning}")
