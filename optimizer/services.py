@@ -272,8 +272,7 @@ def plan_create(
     channels = tenant_channels(tenant)
     if not channels:
         raise DomainError(
-            f"{tenant.name} has no performance history yet; import retailer reports before planning a budget.",
-            field="budget",
+            f"{tenant.name} has no performance history yet; import retailer reports before planning a budget."
         )
     keys = [f"{retailer}|{placement}" for retailer, placement in channels]
     retailers = sorted({retailer for retailer, _ in channels})

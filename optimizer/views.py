@@ -172,9 +172,11 @@ def _result_view(result: dict) -> dict:
     totals["sales_interval"] = _interval(totals, "incremental_sales_interval", "expected_incremental_sales_interval")
     totals["margin_interval"] = _interval(totals, "incremental_margin_interval", "expected_incremental_margin_interval")
     constraints = result.get("constraints") or {}
+    spend_by_key = {f"{a.get('retailer')}|{a.get('placement_type')}": a.get("spend") for a in allocations}
     bounds = [
         {
             "label": _channel_label(*key.split("|", 1), names) if "|" in key else key,
+            "spend": spend_by_key.get(key),
             **(value or {}),
             "binding_text": _binding_text((value or {}).get("binding")),
         }

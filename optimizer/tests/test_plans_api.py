@@ -13,6 +13,14 @@ from optimizer.services import plan_run
 from optimizer.tests.test_plans_services import seed_history
 from rmn_site.tests.api_support import API, assert_error, client_for
 
+
+@pytest.fixture(autouse=True)
+def _fewer_posterior_samples(monkeypatch):
+    # 60 posterior samples instead of the service's 200 keep each in-process engine run well under a second;
+    # the worker tests run the service's own number.
+    monkeypatch.setattr("optimizer.services.PLAN_SAMPLES", 60)
+
+
 REQUEST = {
     "name": "Q2 incremental margin",
     "budget": "40000.00",

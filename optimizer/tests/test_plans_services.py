@@ -25,6 +25,14 @@ from optimizer.services import (
 )
 from rmn_site.errors import DomainError
 
+
+@pytest.fixture(autouse=True)
+def _fewer_posterior_samples(monkeypatch):
+    # 60 posterior samples instead of the service's 200 keep each in-process engine run well under a second;
+    # the worker tests run the service's own number.
+    monkeypatch.setattr("optimizer.services.PLAN_SAMPLES", 60)
+
+
 SIM_START = dt.date(2026, 1, 5)
 SIM_DAYS = 90
 SIM_CHANNELS = (
