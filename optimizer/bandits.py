@@ -277,8 +277,8 @@ def policy_observe(policy: BanditPolicy) -> int:
     with transaction.atomic():
         policy = BanditPolicy.objects.select_for_update().select_related("tenant").get(pk=policy.pk)
         state = _state(policy)
-        start = policy.start_date if policy.last_observed_date is None else policy.last_observed_date
-        start = start + dt.timedelta(days=1) if policy.last_observed_date else start
+        last = policy.last_observed_date
+        start = policy.start_date if last is None else max(last + dt.timedelta(days=1), policy.start_date)
         frame = _channel_days(policy, state.keys, start)
         if frame.empty:
             return 0

@@ -515,6 +515,10 @@ def decide(
     """Thompson sampling decision for ``day``: the new state (decision recorded as pending) and the decision.
 
     Deterministic for a given state, day and seed, so recomputing a day gives the same answer."""
+    if state.last_observed is not None and day <= state.last_observed:
+        raise OptimizerInputError(
+            f"{day} is already observed (data through {state.last_observed}); decide a later day.", field="date"
+        )
     pace = pacing(state, day)
     rng = np.random.default_rng([state.seed if seed is None else seed, day.toordinal()])
     chosen_values = sample_values(state, rng, 1)[0]

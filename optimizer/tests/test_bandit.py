@@ -137,6 +137,9 @@ def test_it_explains_bounds_the_budget_cannot_meet():
         _state([_arm("a|search", hi=300), _arm("b|search", hi=300)])
     with pytest.raises(OptimizerInputError, match="outside the policy's period"):
         B.decide(_state([_arm()]), START - dt.timedelta(days=1))
+    observed = B.update(_state([_arm()]), [B.Observation(START, "amazon|search", 100, 200)])
+    with pytest.raises(OptimizerInputError, match="is already observed"):
+        B.decide(observed, START)
     with pytest.raises(OptimizerInputError, match=re.escape("Unknown channel 'x|y'")):
         B.update(_state([_arm()]), [B.Observation(START, "x|y", 1, 1)])
 
