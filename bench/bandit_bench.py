@@ -29,6 +29,7 @@ import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -351,7 +352,7 @@ def main() -> None:
     runs, summaries = {}, {}
     for prior in args.priors:
         with ProcessPoolExecutor(args.workers) as pool:
-            runs[prior] = list(pool.map(run_seed, range(args.seeds), [prior] * args.seeds))
+            runs[prior] = list(pool.map(partial(run_seed, prior=prior), range(args.seeds)))
         for seed, r in enumerate(runs[prior]):
             print(
                 f"{prior} seed {seed}: regret bandit {r['regret_bandit']:.3f} (last7 {r['regret_bandit_last7']:.3f}) "
