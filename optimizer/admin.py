@@ -69,3 +69,22 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_filter = ["tenant", "kind", "status", "retailer"]
     search_fields = ["name", "tenant__name"]
     readonly_fields = ["readout", "lift_study", "created_at"]
+
+
+@admin.register(BanditDecision)
+class BanditDecisionAdmin(admin.ModelAdmin):
+    """The decision log is what off-policy evaluation replays: readable, never edited by hand."""
+
+    list_display = ["policy", "date", "created_at"]
+    list_filter = ["policy__tenant", "date"]
+    search_fields = ["policy__name", "policy__tenant__name"]
+    date_hierarchy = "date"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
