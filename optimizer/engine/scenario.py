@@ -28,6 +28,7 @@ from optimizer.engine.simulator import (
     build_world,
     expected_outcome,
     period_dates,
+    plan_spend,
     simulate,
     simulate_lift_study,
 )
@@ -94,11 +95,22 @@ def build_scenario(
     skus: Sequence[SKUSpec] = DEFAULT_SKUS,
     lift_channels: int = 3,
     lift_days: int = 28,
+    mix_spread: float = 1.0,
 ) -> Scenario:
     """A world, ``days`` of history from ``start`` and one lift study for each of ``lift_channels`` channels
-    (chosen by the seed; a randomized holdout over ``lift_days`` days ending two weeks before the history does)."""
+    (chosen by the seed; a randomized holdout over ``lift_days`` days ending two weeks before the history does).
+
+    ``mix_spread`` > 1 scales each channel's historical spend by a factor drawn log-uniformly from
+    [1/mix_spread, mix_spread]: an advertiser whose past mix is off the optimum (the world's curves are built so
+    that the plan itself is a reasonable mix)."""
     world = build_world(seed=seed, channel_plans=channel_plans, skus=skus, reference_date=start)
-    history = simulate(world, start=start, days=days, seed=seed)
+    factors = np.ones(len(world.channels))
+    if mix_spread > 1:
+        mrng = np.random.default_rng(np.random.SeedSequence([int(seed), 78]))
+        factors = np.exp(mrng.uniform(-np.log(mix_spread), np.log(mix_spread), len(world.channels)))
+    spend = np.round(plan_spend(world, days=days, seed=seed) * factors[:, None], 2)
+    initial = [c.plan_daily_spend * f for c, f in zip(world.channels, factors, strict=True)]
+    history = simulate(world, start=start, days=days, seed=seed, spend=spend, initial_adstock=initial)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 77]))
     n = min(lift_channels, len(world.channels))
     chosen = sorted(rng.choice(len(world.channels), size=n, replace=False)) if n else []
