@@ -415,6 +415,16 @@ def allocate(curves, request: AllocationRequest) -> AllocationResult:
                 field="bounds",
             )
     prob = _Problem(curves, request, active)
+    if request.objective != "incremental_revenue":
+        unknown = [k for k, m in zip(active, prob.margin, strict=True) if not math.isfinite(m)]
+        if unknown:
+            raise OptimizerInputError(
+                f"No margin rate for {', '.join(unknown)}: S.csv has no price and unit cost for the SKUs "
+                f"{'it' if len(unknown) == 1 else 'they'} sold; add them, give a margin override, or optimize "
+                f"incremental_revenue.",
+                field="skus",
+                details={"channels": unknown},
+            )
     lo = np.array([bounds.get(k, (0.0, math.inf))[0] for k in active])
     hi = np.array([min(bounds.get(k, (0.0, math.inf))[1], B) for k in active])
     caps = np.array([float(request.channel_capacity_factor.get(k, 1.0)) for k in active])

@@ -364,3 +364,11 @@ def test_it_warns_when_a_floor_leaves_most_of_the_budget_unspent_or_a_curve_is_e
     assert any("leaves" in w and "unspent" in w for w in result.warnings)
     # 100,000 over 28 days puts some channel far above its highest day seen (1,500 a day in these curves)
     assert any("extrapolated" in w for w in allocate(three, AllocationRequest(budget=200000.0, period_days=P)).warnings)
+
+
+def test_it_refuses_to_optimize_margin_without_a_margin_rate():
+    curves = _set(_curve("amazon", "sponsored_product", 5000, 800, 0.8, 0.35, margin=float("nan")))
+    with pytest.raises(OptimizerInputError, match=r"No margin rate for amazon\|sponsored_product"):
+        allocate(curves, AllocationRequest(budget=1000.0, period_days=P))
+    revenue = allocate(curves, AllocationRequest(budget=1000.0, period_days=P, objective="incremental_revenue"))
+    assert revenue.totals["spend"] == pytest.approx(1000.0)
