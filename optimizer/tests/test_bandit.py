@@ -182,3 +182,23 @@ def test_arms_from_curves_take_the_median_curve_and_the_samples_spread_as_prior(
     assert arm.posterior_sd == pytest.approx(np.std(np.log(beta)), rel=1e-6)
     with pytest.raises(OptimizerInputError, match="has no response curve"):
         B.arms_from_curves(curves, budget_daily=1000.0, channels=["walmart|ctv"])
+
+
+def test_the_closed_loop_moves_spend_from_the_prior_split_to_the_true_optimum():
+    rng = np.random.default_rng(3)
+    arms = [_arm("a|search"), _arm("b|search")]  # the same prior curve: the prior splits the budget evenly
+    truth = np.array([2.0, 0.5])  # a is twice as good as the prior thinks, b half
+    state = _state(arms, days=14)
+    beta, half, shape, lo, hi = (np.array(v) for v in ([1000.0] * 2, [300.0] * 2, [1.0] * 2, [0.0] * 2, [2000.0] * 2))
+    oracle = B.water_fill(truth[None, :], beta, half, shape, lo, hi, 1000.0)[0]
+    for t in range(10):
+        day = START + dt.timedelta(days=t)
+        state, decision = B.decide(state, day, propensity_draws=30)
+        obs = [
+            B.Observation(day, a.key, x, truth[i] * float(a.attributed(x)) * math.exp(rng.normal(0, 0.1)))
+            for i, (a, x) in enumerate(zip(arms, decision.allocation.values(), strict=True))
+        ]
+        state = B.update(state, obs)
+    _, decision = B.decide(state, START + dt.timedelta(days=10), propensity_draws=30)
+    assert oracle[0] > 750  # far from the prior's 500
+    assert decision.allocation["a|search"] == pytest.approx(oracle[0], rel=0.1)
