@@ -108,8 +108,10 @@ def tenant_frames(tenant: Tenant, *, days: int | None = None) -> tuple[pd.DataFr
     (H.csv, S.csv, L.csv of ``python manage.py optimize``; optimizer.engine.files). ``days`` keeps the last
     ``days`` days of history (ending on the tenant's latest fact).
 
-    Lift studies recorded in another currency than the history are left out (the optimizer compares money in
-    one currency); their count is in ``lift.attrs["skipped_other_currency"]``."""
+    A history that read_history would refuse in H.csv is refused the same way (OptimizerInputError): mixed
+    currencies, or mixed attribution windows within a channel. Lift studies recorded in another currency than the
+    history are left out (the optimizer compares money in one currency); their count is in
+    ``lift.attrs["skipped_other_currency"]``."""
     facts = PerformanceFact.objects.filter(tenant=tenant)
     if days is not None:
         last = facts.aggregate(last=Max("date"))["last"]
@@ -138,6 +140,8 @@ def tenant_frames(tenant: Tenant, *, days: int | None = None) -> tuple[pd.DataFr
         history[column] = history[column].astype(float)
     for column in ("impressions", "clicks", "attributed_units", "attribution_window_days"):
         history[column] = history[column].astype("int64")
+    if not history.empty:
+        _check_history(history)
 
     sku_rows = (
         SKU.objects.filter(tenant=tenant)
@@ -392,7 +396,6 @@ def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
             raise OptimizerInputError(
                 f"{plan.tenant.name} has no performance history to learn response curves from.", field="history"
             )
-        _check_history(history)
         result = optimize_from_frames(
             history, skus, lift, plan_allocation_request(plan), samples=PLAN_SAMPLES, seed=PLAN_SEED
         )

@@ -385,3 +385,14 @@ def test_plan_run_refuses_a_channel_that_mixes_attribution_windows(catalog, tena
     plan_run(plan)
     assert plan.status == "failed"
     assert plan.error.startswith("Channel walmart|onsite_display mixes attribution windows (7 days, 14 days)")
+
+
+def test_tenant_frames_refuse_mixed_attribution_windows_like_the_file_reader(catalog, tenants):
+    from optimizer.engine.errors import OptimizerInputError
+
+    PerformanceFact.objects.filter(tenant=tenants["acme"], retailer__code="amazon", date__day=1).update(
+        attribution_window_days=30
+    )
+    with pytest.raises(OptimizerInputError, match=r"Channel amazon\|sponsored_product mixes attribution windows"):
+        tenant_frames(tenants["acme"])
+    tenant_frames(tenants["acme"], days=9)  # the last 9 days have one window
