@@ -193,6 +193,7 @@ def _result_view(result: dict) -> dict:
     return {
         "rows": rows,
         "totals": totals,
+        "unspent_note": _unspent_note(totals, constraints, rows),
         "budget": constraints.get("budget") or {},
         "min_roas": constraints.get("min_roas") or {},
         "chance": constraints.get("chance"),
@@ -201,6 +202,24 @@ def _result_view(result: dict) -> dict:
         "warnings": result.get("warnings") or [],
         "objective": result.get("objective"),
     }
+
+
+def _unspent_note(totals: dict, constraints: dict, rows: list[dict]) -> str:
+    """Why part of the budget is left, when a noticeable part is (the allocator may keep money it cannot spend well)."""
+    budget, unspent = totals.get("budget") or 0, totals.get("unspent") or 0
+    if not budget or unspent <= 0.005 * budget:
+        return ""
+    share = f"{100 * unspent / budget:.0f}%" if unspent < budget else "all"
+    capped = [
+        any(b == "max_bound" or b.startswith("retailer_max") or b == "excluded" for b in row["binding"]) for row in rows
+    ]
+    if (constraints.get("min_roas") or {}).get("binding") or (constraints.get("chance") or {}).get("binding"):
+        why = "spending more would take the period's ROAS below the floor"
+    elif rows and all(capped):
+        why = "every channel is at its maximum"
+    else:
+        why = "more spend would cost more than the incremental margin it brings"
+    return f"{unspent:,.2f} ({share} of the budget) is left unspent: {why}."
 
 
 def _request_view(plan: AllocationPlan) -> dict:

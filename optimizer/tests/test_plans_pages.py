@@ -218,3 +218,16 @@ def test_the_admin_lists_plans_and_shows_a_bandit_policy_with_its_decisions(clie
     assert "amazon|search" in html and 'name="decisions-0-date"' not in html  # the log is read-only
     assert client.get(reverse("admin:optimizer_experiment_changelist")).status_code == 200
     assert Experiment.objects.count() == 0
+
+
+def test_a_high_floor_says_why_budget_is_left_unspent(client, personas, tenants, retailers):
+    seed_history(tenants["acme"], retailers)
+    plan = _plan(tenants["acme"], min_roas=Decimal("8"))
+    plan_run(plan)
+    assert plan.status == "succeeded", plan.error
+    unspent = plan.result["totals"]["unspent"]
+    assert unspent > 0.1 * 40000 and plan.result["constraints"]["min_roas"]["binding"]
+    client.force_login(personas["marketer"])
+    text = visible(client.get(reverse("plan_detail", args=[plan.pk])).content.decode())
+    assert f"USD {unspent:,.2f} (" in text
+    assert "of the budget) is left unspent: spending more would take the period's ROAS below the floor." in text
