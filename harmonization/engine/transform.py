@@ -418,15 +418,21 @@ class Transformer:
         else:
             key = ref
         row_ids, found = self._sku_lookup(sku.match, key)
+        # Only rows that carry a reference take part in the join (and its rate). An empty reference from a column
+        # declared `required: false` is a campaign-level row (layouts that mix SKU and campaign rows, like the
+        # native RMIS file); from a required column it is a missing value.
+        has_ref = np_mask(ref.is_valid())
+        found &= has_ref
+        unmatched = has_ref & ~found
         stats.sku_matched += int(found.sum())
-        stats.sku_unmatched += int((~found).sum())
+        stats.sku_unmatched += int(unmatched.sum())
         sku_id = pa.array(row_ids, pa.int64(), mask=~found)
         label = {"retailer_item_id": "retailer item", "gtin": "GTIN", "sku_code": "SKU code"}[sku.match]
         if sku.unknown == "quarantine":
-            has_ref = np_mask(ref.is_valid())
-            fails.add(~has_ref, "sku", "sku:missing", lambda idx: [f"sku: no {sku.match} given"] * len(idx))
+            if self.spec.columns[sku.match].required:
+                fails.add(~has_ref, "sku", "sku:missing", lambda idx: [f"sku: no {sku.match} given"] * len(idx))
             fails.add(
-                ~found,
+                unmatched,
                 "sku",
                 "sku:no_match",
                 lambda idx, a=ref: [f"sku: no SKU for {label} {v}" for v in _values(a, idx)],

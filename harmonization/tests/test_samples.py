@@ -268,8 +268,9 @@ def test_it_resolves_every_sku_reference_of_the_sku_level_samples(layout, tmp_pa
 
     report = harmonize(layout, source, out, lookups_for(layout, rows))
 
-    if layout != "rmis_native":  # the native file's campaign-level rows count as unmatched in the join rate
-        assert report.to_dict()["sku_join_rate"] == 1.0
+    # the native file's campaign-level rows (empty sku_id) carry no reference and stay out of the join rate
+    assert report.to_dict()["sku_join_rate"] == 1.0
+    assert report.to_dict()["sku_unmatched"] == 0
     facts = pq.read_table(out).to_pylist()
     for fact in facts:
         if fact["sku_ref"] is None:  # campaign-level rows of the native file
@@ -494,3 +495,30 @@ def test_the_walmart_snapshot_reads_gzipped_as_delivered(tmp_path):
     assert report.passed
     want = sums_by(read_layout("walmart_sponsored_search_item", plain), lambda r: r.currency)["USD"]
     assert_sums_equal(parquet_sums(out, ("original_currency",))["USD"], want)
+
+
+def test_the_native_sample_quarantines_an_unknown_sku_id_and_keeps_campaign_level_rows(tmp_path):
+    sample = SAMPLES / SAMPLE_FILES["rmis_native"]
+    rows = read_layout("rmis_native", sample)
+    lookups = lookups_for("rmis_native", rows)
+    source = tmp_path / "native.csv"
+    bad_row = "2025-03-11,amazon,sponsored_product,C-NEW,NO-SUCH-SKU,100,2,3.50,9.00,1,14,USD"
+    source.write_text(sample.read_text().rstrip("\n") + "\n" + bad_row + "\n")
+    out = tmp_path / "out.parquet"
+
+    report = harmonize("rmis_native", source, out, lookups)
+
+    d = report.to_dict()
+    referenced = sum(1 for r in rows if r.sku_ref) + 1
+    campaign_level = sum(1 for r in rows if r.sku_ref is None)
+    assert campaign_level == 12 and referenced == 37
+    assert report.passed, d["failures"]
+    assert (d["rows_read"], d["rows_quarantined"]) == (len(rows) + 1, 1)
+    assert d["quarantine_reasons"] == {"sku:no_match": 1}
+    assert d["sku_unmatched"] == 1
+    # over the 37 rows that carry a sku_id, not the 49 rows read
+    assert d["sku_join_rate"] == pytest.approx(36 / 37)
+    facts = pq.read_table(out).to_pylist()
+    assert sum(1 for f in facts if f["sku_ref"] is None) == campaign_level
+    assert "NO-SUCH-SKU" not in {f["sku_ref"] for f in facts}
+    assert d["reconciliation"]["USD"]["spend_quarantined"] == "3.5000"

@@ -173,3 +173,46 @@ def test_timestamps_default_to_the_lookups_zone_when_the_mapping_names_none(tmp_
             write(tmp_path, "t.csv", text), sink
         )
         assert [d.isoformat() for d in sink.result()["date"].to_pylist()] == [day]
+
+
+OPTIONAL_SKU = {"retailer_item_id": {"source": "asin", "required": False}}
+SKU_ROWS = "\n2025-03-10,C1,B001,1,0,1,0,0\n2025-03-10,C2,,2,0,1,0,0\n2025-03-10,C1,B404,3,0,1,0,0"
+
+
+def test_an_empty_optional_sku_reference_is_a_campaign_level_row_outside_the_join_rate(tmp_path):
+    spec = make_spec(columns=OPTIONAL_SKU, sku={"match": "retailer_item_id", "unknown": "quarantine"})
+    lookups = Lookups("USD", sku_index={"retailer_item_id": {"amazon|B001": 7}})
+    sink = MemorySink()
+    report = Harmonizer(spec, lookups).run(write(tmp_path, "s.csv", HEADER + SKU_ROWS), sink)
+    rows = sorted(sink.result().to_pylist(), key=lambda r: r["impressions"])
+    assert [(r["campaign_id"], r["sku_ref"], r["sku_id"]) for r in rows] == [("C1", "B001", 7), ("C2", None, None)]
+    assert [(r["line"], r["reason"]) for r in sink.quarantine_table().to_pylist()] == [
+        (4, "sku: no SKU for retailer item B404")
+    ]
+    assert (report.sku_matched, report.sku_unmatched) == (1, 1)
+    assert report.sku_join_rate == pytest.approx(0.5)  # 1 of the 2 rows that carry a reference
+
+
+def test_a_missing_optional_sku_column_makes_every_row_campaign_level(tmp_path):
+    spec = make_spec(columns=OPTIONAL_SKU, sku={"match": "retailer_item_id", "unknown": "quarantine"},
+                     quality={"min_sku_join_rate": 0.9})  # fmt: skip
+    text = "date,campaignId,impressions,clicks,cost,sales14d,units14d\n2025-03-10,C1,1,0,1,0,0"
+    sink = MemorySink()
+    lookups = Lookups("USD", sku_index={"retailer_item_id": {"amazon|B001": 7}})
+    report = Harmonizer(spec, lookups).run(write(tmp_path, "s.csv", text), sink)
+    assert report.passed, report.failures
+    assert sink.result()["sku_ref"].to_pylist() == [None]
+    assert report.sku_join_rate is None  # no row carried a reference: the threshold is not judged
+    assert report.thresholds == []
+
+
+def test_an_empty_required_sku_reference_is_still_quarantined(tmp_path):
+    spec = make_spec(sku={"match": "retailer_item_id", "unknown": "quarantine"})
+    lookups = Lookups("USD", sku_index={"retailer_item_id": {"amazon|B001": 7}})
+    sink = MemorySink()
+    report = Harmonizer(spec, lookups).run(write(tmp_path, "s.csv", HEADER + SKU_ROWS), sink)
+    assert sorted(r["reason"] for r in sink.quarantine_table().to_pylist()) == [
+        "sku: no SKU for retailer item B404",
+        "sku: no retailer_item_id given",
+    ]
+    assert report.sku_join_rate == pytest.approx(0.5)
