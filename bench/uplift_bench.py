@@ -1,0 +1,166 @@
+"""Uplift (CATE) benchmark: PEHE of econml's T-, X- and DR-learners against a constant-ATE baseline.
+
+    .venv/bin/python bench/uplift_bench.py [--reps 10] [--n 1000] [--no-doc]
+
+Families (both offline):
+- IHDP response surfaces A (constant effect) and B (heterogeneous), Hill (2011), as econml ships them; ``--reps``
+  replications of the outcome surface (random_state 0..reps-1), 747 children, 25 covariates.
+- Nie & Wager setups A-D (causalml's ``synthetic_data`` modes 1-4, reimplemented in optimizer.engine.uplift_data),
+  ``--n`` rows, 5 covariates, sigma 1, seeds 0..reps-1 (numpy RandomState, as ``np.random.seed`` would give causalml).
+
+Each replication runs ``fit_uplift`` once (70/30 split stratified by treatment, propensity estimated) and scores every
+learner, the baseline (AIPW ATE of the training split, predicted for everybody) and the model ``fit_uplift`` chose,
+by PEHE = sqrt(mean((tau_hat - tau)^2)) on the validation rows, which no model saw. The table goes into
+docs/benchmarks.md between the ``uplift`` markers unless --no-doc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from optimizer.engine.uplift import LEARNERS, fit_uplift  # noqa: E402
+from optimizer.engine.uplift_data import ihdp_surface, nie_wager_setup  # noqa: E402
+
+DOC = ROOT / "docs" / "benchmarks.md"
+START_MARK = "<!-- uplift:start -->"
+END_MARK = "<!-- uplift:end -->"
+COLUMNS = ("baseline", *LEARNERS, "chosen")
+SETUP_NAMES = {
+    1: "A: hard nuisance, easy effect",
+    2: "B: randomized trial",
+    3: "C: constant effect",
+    4: "D: unrelated arms",
+}
+
+
+def families(reps: int, n: int):
+    for surface, label in (("A", "IHDP A (constant effect)"), ("B", "IHDP B (heterogeneous)")):
+        yield "IHDP", label, [lambda r=r, s=surface: ihdp_surface(s, r) for r in range(reps)]
+    for mode in (1, 2, 3, 4):
+        label = f"Nie & Wager {SETUP_NAMES[mode]} (mode {mode}, n={n})"
+        yield (
+            "synthetic",
+            label,
+            [lambda r=r, m=mode: nie_wager_setup(m, n, 5, 1.0, rng=np.random.RandomState(r)) for r in range(reps)],
+        )
+
+
+def run_family(makers) -> dict:
+    pehes = {c: [] for c in COLUMNS}
+    chosen = []
+    seconds = []
+    for rep, make in enumerate(makers):
+        data = make()
+        began = time.perf_counter()
+        result = fit_uplift(data.X, data.treatment, data.outcome, seed=rep, true_cate=data.true_cate)
+        seconds.append(time.perf_counter() - began)
+        for name in ("baseline", *LEARNERS):
+            pehes[name].append(result.metrics[name].pehe)
+        pehes["chosen"].append(result.metrics[result.chosen].pehe)
+        chosen.append(result.chosen)
+    return {"pehe": {k: np.array(v) for k, v in pehes.items()}, "chosen": chosen, "seconds": float(np.mean(seconds))}
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _cell(pehes: dict, name: str) -> str:
+    v, base = pehes[name], pehes["baseline"]
+    text = f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
+    if name != "baseline":
+        text += f" ({int(np.sum(v < base))}/{len(v)} wins)"
+    if name != "baseline" and v.mean() < base.mean():
+        text = f"**{text}**"
+    return text
+
+
+def render(rows: list[tuple[str, str, dict]], args) -> str:
+    import econml
+    import lightgbm
+    import sklearn
+
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Measured {now} on {_cpu()}, {os.cpu_count()} cores (Python {platform.python_version()}, econml "
+        f"{econml.__version__}, lightgbm {lightgbm.__version__}, scikit-learn {sklearn.__version__}), at commit "
+        f"{_commit()}, by `.venv/bin/python bench/uplift_bench.py --reps {args.reps} --n {args.n}`.",
+        "",
+        "PEHE on the validation rows (30%, unseen by every model), mean ± standard deviation over replications; "
+        "lower is better. *wins* = replications where the learner's PEHE is below the baseline's. *chosen* is the "
+        "model `fit_uplift` picked in each replication (the baseline unless a learner beats it on the validation "
+        "R-loss with confidence), scored the same way.",
+        "",
+        "| family | data | reps | constant ATE (baseline) | T-learner | X-learner | DR-learner | chosen | "
+        "picked (baseline/T/X/DR) | s per fit |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for family, label, res in rows:
+        cells = " | ".join(_cell(res["pehe"], name) for name in COLUMNS)
+        picked = "/".join(str(res["chosen"].count(k)) for k in ("baseline", *LEARNERS))
+        reps = len(res["chosen"])
+        lines.append(f"| {family} | {label} | {reps} | {cells} | {picked} | {res['seconds']:.1f} |")
+    lines.append("")
+    lines.append("Bold: mean PEHE below the constant-ATE baseline's.")
+    return "\n".join(lines)
+
+
+def write_section(body: str) -> None:
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    block = f"{START_MARK}\n{body}\n{END_MARK}"
+    if START_MARK in text and END_MARK in text:
+        head, rest = text.split(START_MARK, 1)
+        _, tail = rest.split(END_MARK, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n## Uplift (CATE)\n\n" + block + "\n"
+    DOC.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--n", type=int, default=1000, help="rows per synthetic data set")
+    parser.add_argument("--no-doc", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    for family, label, makers in families(args.reps, args.n):
+        res = run_family(makers)
+        rows.append((family, label, res))
+        means = {k: round(float(v.mean()), 3) for k, v in res["pehe"].items()}
+        print(f"{label}: {means} picked {res['chosen']}", flush=True)
+    body = render(rows, args)
+    print(body)
+    if not args.no_doc:
+        write_section(body)
+
+
+if __name__ == "__main__":
+    main()
