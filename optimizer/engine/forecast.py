@@ -27,6 +27,8 @@ import pandas as pd
 from optimizer.engine.errors import OptimizerInputError
 
 SMOOTHING_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+SPLINE_KNOTS = 6
+RIDGE_ALPHAS = tuple(np.logspace(-4, 2, 7))
 INTERVAL = 0.90
 _LOW, _HIGH = (1 - INTERVAL) / 2, 1 - (1 - INTERVAL) / 2
 
@@ -204,9 +206,10 @@ def stockout_risk(
 
     future_dow = (dates[-1] + pd.to_timedelta(np.arange(1, horizon_days + 1), unit="D")).day_of_week.to_numpy()
     w_future = weekly[future_dow]
-    # One-step error = observation noise + level error; under the local-level model behind SES the level's
-    # estimation variance is alpha·mse/2, its daily random-walk variance alpha²·mse, the observation part (1-alpha)·mse.
-    level_var = alpha * mse / 2
+    # The local-level model for which SES with gain alpha is the steady-state Kalman filter splits the one-step error
+    # variance mse into the level's filtered variance alpha(1-alpha)·mse, its daily random-walk variance alpha²·mse,
+    # and observation noise (1-alpha)·mse.
+    level_var = alpha * (1 - alpha) * mse
     walk_var = alpha**2 * mse
     obs_var = (1 - alpha) * mse
     rows = []
@@ -272,7 +275,7 @@ class ElasticityResult:
     pooled: Elasticity
     by_category: dict[str, Elasticity]
     naive_ols: float  # log-log OLS without controls: what ignoring confounding would report
-    dropped_zero_units: int  # rows with 0 units (log undefined), left out
+    zero_unit_rows: int  # rows with 0 units (kept: the outcome is log(units + 0.5))
     controls: tuple[str, ...]
     method: str = "econml.dml.LinearDML (cross-fitted, 3 folds; spline + ridge nuisance models)"
 
@@ -296,6 +299,10 @@ def _positive_prices(price: pd.Series, field_name: str) -> None:
         )
 
 
+def _log_units(units: pd.Series) -> np.ndarray:
+    return np.log(units.to_numpy(dtype=float) + 0.5)
+
+
 def _controls_matrix(frame: pd.DataFrame, controls: Sequence[str]) -> np.ndarray:
     """Day-of-week and SKU fixed effects (one-hot), promo flag, and a spline basis of the trend and of each numeric
     control, so the linear nuisance models can follow smooth non-linear confounding."""
@@ -311,7 +318,7 @@ def _controls_matrix(frame: pd.DataFrame, controls: Sequence[str]) -> np.ndarray
     for values in continuous:
         if np.ptp(values) == 0:
             continue
-        basis = SplineTransformer(n_knots=6, degree=3, extrapolation="linear").fit_transform(values[:, None])
+        basis = SplineTransformer(n_knots=SPLINE_KNOTS, degree=3, extrapolation="linear").fit_transform(values[:, None])
         parts.append(basis[:, 1:])  # drop one column: the basis sums to one, like a constant
     return np.hstack(parts)
 
@@ -320,8 +327,7 @@ def _dml(y: np.ndarray, t: np.ndarray, w: np.ndarray, *, seed: int) -> Elasticit
     from econml.dml import LinearDML
     from sklearn.linear_model import RidgeCV
 
-    alphas = np.logspace(-4, 2, 7)
-    est = LinearDML(model_y=RidgeCV(alphas=alphas), model_t=RidgeCV(alphas=alphas), cv=3, random_state=seed)
+    est = LinearDML(model_y=RidgeCV(alphas=RIDGE_ALPHAS), model_t=RidgeCV(alphas=RIDGE_ALPHAS), cv=3, random_state=seed)
     est.fit(y, t, X=None, W=w, inference="statsmodels")
     inference = est.intercept__inference()
     low, high = est.intercept__interval(alpha=1 - INTERVAL)
@@ -342,7 +348,8 @@ def price_elasticity(
     ``demand``: one row per SKU and day, columns ``sku_id,date,units,price`` plus optional ``promo`` (0/1),
     ``category`` (or taken from ``skus``) and the numeric columns named in ``controls`` (observed demand shifters the
     price reacts to, such as traffic or a competitor's price). Controls: day-of-week, trend, promo, SKU fixed effects
-    and ``controls``. Rows with zero units are left out (log undefined) and counted. The CI assumes the price
+    and ``controls``. The outcome is ``log(units + 0.5)``: it keeps days without sales and removes the first-order
+    bias of the log of a count (``E log(Y + 0.5) = log E[Y] + O(1/E[Y]^2)`` for Poisson ``Y``). The CI assumes the price
     variation left after the controls is as good as random; prices reacting to demand shocks the controls do not
     capture still bias it.
     """
@@ -368,12 +375,11 @@ def price_elasticity(
             unknown = frame.loc[frame["category"].isna(), "sku_id"].iloc[0]
             _unknown([unknown], _sku_ids(skus), "the demand frame", "demand.sku_id")
     zero = frame["units"] <= 0
-    frame = frame.loc[~zero].reset_index(drop=True)
     if len(frame) < 30:
         raise OptimizerInputError(
-            f"Only {len(frame)} rows with positive units; price elasticity needs at least 30.", field="demand"
+            f"Only {len(frame)} rows of demand; price elasticity needs at least 30.", field="demand"
         )
-    y = np.log(frame["units"].to_numpy(dtype=float))
+    y = _log_units(frame["units"])
     t = np.log(frame["price"].to_numpy(dtype=float))
     if np.std(t) < 1e-6:
         raise OptimizerInputError("Price never varies, so its effect on units cannot be learned.", field="demand")
@@ -387,27 +393,34 @@ def price_elasticity(
                 continue
             part = part.reset_index(drop=True)
             per_category[str(category)] = _dml(
-                np.log(part["units"].to_numpy(dtype=float)), ln_price, _controls_matrix(part, controls), seed=seed
+                _log_units(part["units"]), ln_price, _controls_matrix(part, controls), seed=seed
             )
     names = ("day_of_week", "trend", *(("promo",) if "promo" in frame.columns else ()), "sku_fixed_effects")
     return ElasticityResult(
         pooled=pooled,
         by_category=per_category,
         naive_ols=naive,
-        dropped_zero_units=int(zero.sum()),
+        zero_unit_rows=int(zero.sum()),
         controls=(*names, *controls),
     )
 
 
 def simulate_confounded_demand(
-    *, seed: int, n_skus: int = 12, days: int = 300, elasticity: float = -1.5, price_noise: float = 0.08
+    *,
+    seed: int,
+    n_skus: int = 12,
+    days: int = 300,
+    elasticity: float = -1.5,
+    price_noise: float = 0.08,
+    base_units: float = 400.0,
 ) -> pd.DataFrame:
     """Daily demand with a known constant elasticity and a confounded price (tests and bench/forecast_bench.py).
 
     An observed demand shifter ``traffic`` (AR(1)) raises units non-linearly, and the price reacts to it (dynamic
     pricing: dearer when demand is high); promos cut the price and lift units; pricier SKUs sell fewer units. So a
     naive log-log regression is biased towards zero or beyond, while controlling for traffic, promo, weekday and
-    SKU recovers ``elasticity``. ``price_noise`` is the exogenous price variation that identifies it.
+    SKU recovers ``elasticity``. ``price_noise`` is the exogenous price variation that identifies it; ``base_units``
+    the daily units of the cheapest SKU on an average day (small values give low counts and days without sales).
     """
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7007]))
     dates = pd.date_range("2025-01-06", periods=days, freq="D")
@@ -419,7 +432,7 @@ def simulate_confounded_demand(
     rows = []
     for s in range(n_skus):
         base_price = float(rng.uniform(2.0, 9.0))
-        base_log_units = math.log(400.0) - 0.8 * math.log(base_price / 2.0) + float(rng.normal(0, 0.2))
+        base_log_units = math.log(base_units) - 0.8 * math.log(base_price / 2.0) + float(rng.normal(0, 0.2))
         promo = (rng.random(days) < 0.12).astype(float)
         log_price = (
             math.log(base_price) + 0.25 * np.tanh(traffic) - 0.2 * promo + price_noise * rng.standard_normal(days)

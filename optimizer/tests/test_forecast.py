@@ -125,7 +125,7 @@ def test_dml_recovers_a_known_elasticity_where_naive_ols_is_biased():
     assert high - low < 0.25
     # Prices rise with traffic, which also lifts units: ignoring it pulls the estimate far towards zero.
     assert abs(result.naive_ols - (-1.5)) > 0.5
-    assert result.dropped_zero_units == 0 and result.pooled.n_obs == len(demand)
+    assert result.zero_unit_rows == 0 and result.pooled.n_obs == len(demand)
 
 
 def test_dml_reports_per_category_elasticities():
