@@ -196,3 +196,21 @@ def test_lift_study_estimate_serializes_dates():
         "amazon", "search", START, START + dt.timedelta(days=27), 1000.0, 2500.0, 400.0, "switchback"
     )
     assert est.to_dict()["end_date"] == "2025-02-02" and est.to_dict()["method"] == "switchback"
+
+
+def test_readout_estimates_are_valid_lift_study_rows_for_the_file_contract(tmp_path):
+    from optimizer.engine.files import read_lift_studies
+
+    design = ex.design_switchback(start_date=START, days=42, block_days=7, washout_days=1, seed=3)
+    rng = np.random.default_rng(5)
+    on = np.repeat(np.array(design.arms), 7)
+    result = ex.readout_switchback(design, 500 + 30 * on + rng.normal(0, 10, 42), spend=np.where(on, 80.0, 0.0))
+    est = ex.LiftStudyEstimate(
+        "amazon", "search", design.start_date, design.end_date, result.on_spend, result.incremental_sales,
+        result.incremental_sales_se, "switchback",
+    )  # fmt: skip
+    path = tmp_path / "L.csv"
+    pd.DataFrame([est.to_dict()]).to_csv(path, index=False)
+    studies = read_lift_studies(path)
+    assert studies.loc[0, "incremental_sales"] == pytest.approx(result.incremental_sales)
+    assert studies.loc[0, "spend"] == pytest.approx(80.0 * 21)
