@@ -334,6 +334,12 @@ def _switchback_mde(
             field="history",
             details={"history_days": int(history.size), "needed": length + block_days},
         )
+    if not np.isfinite(history).all() or history.std() == 0:
+        raise OptimizerInputError(
+            "The channel's outcome history never varies (or has gaps), so the switchback's power cannot be "
+            "estimated from it; upload an outcome history.",
+            field="history",
+        )
     starts = rng.integers(0, history.size - length + 1, n_placebo)
     windows = history[starts[:, None] + np.arange(length)[None, :]]
     means = _block_means(windows, block_days=block_days, washout_days=washout_days)

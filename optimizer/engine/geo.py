@@ -283,7 +283,7 @@ class GeoDesign:
     theta: float  # CUPED weight of the recent-weeks contrast, fitted on the history (0 without CUPED)
     mde: float
     mde_total: float
-    mde_relative: float
+    mde_relative: float | None
     baseline_daily: float  # mean daily outcome of one treated geo in the history
     n_placebo: int
     history_days: int
@@ -382,6 +382,12 @@ def design_geo_arrays(
     nu = max(effective_pairs, 3.0)
     scale = np.sqrt(nu / rng.chisquare(nu, est.shape))
     mde, curve = mde_from_placebos(est * scale, se * scale, df, alpha=alpha, power=power)
+    if not np.isfinite(mde):
+        raise OptimizerInputError(
+            f"No effect reaches {power:.0%} power in the placebo tests on this history; check the panel for geos with "
+            f"no outcome or a few extreme days.",
+            field="panel",
+        )
     treated = np.array([p[0] for p in pairs])
     baseline = float(y[treated].mean())
     return {
@@ -396,7 +402,7 @@ def design_geo_arrays(
         "placebo_se": float(np.median(se)),
         "mde": mde,
         "mde_total": mde * len(pairs) * test_days,
-        "mde_relative": mde / baseline if baseline > 0 else float("inf"),
+        "mde_relative": mde / baseline if baseline > 0 else None,
         "baseline_daily": baseline,
         "power_curve": curve,
         "history_days": h,

@@ -116,6 +116,8 @@ def test_switchback_schedule_is_balanced_randomized_and_marks_washout_days():
         ex.design_switchback(start_date=START, days=60, block_days=3, washout_days=3)
     with pytest.raises(OptimizerInputError, match="at least 3"):
         ex.design_switchback(start_date=START, days=27, block_days=7)
+    with pytest.raises(OptimizerInputError, match="never varies"):
+        ex.design_switchback(start_date=START, days=42, history=np.full(100, 250.0))
 
 
 def test_switchback_readout_ignores_washout_days_and_finds_the_effect():
