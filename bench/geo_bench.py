@@ -149,20 +149,24 @@ def commit() -> str:
         return "unknown"
 
 
+ABOUT = """
+What it measures: 500 simulated geo tests per row (`optimizer.engine.geo.simulate_geo_panels`: 40 geos with lognormal
+levels (sigma 0.8), a shared retail week and annual wave, geo-specific trends, AR(1) noise with coefficient 0.6 and 8%
+stationary sd; seeds 101, 202, 303, 404, 505, 100 tests each). Each test is designed on 182 days of history only
+(level-matched pairs, coin flips, CUPED theta and the MDE from 500 placebo tests), then read out on the next 28 days
+three times: with no effect (A/A), with a true lift (coverage), and with a lift whose mean effect per treated geo and
+day equals the MDE the design stated (power; detected = significant at alpha and positive). The truth is the mean
+effect over the treated geos and test days. Readouts: `scaled` (default: control scaled to the treated geo's
+pre-period level) and the plain additive `did`, with or without CUPED (recent-weeks contrast, theta from the history).
+"""
+
+
 def render(results: list[tuple[dict, dict]], *, command: str, seconds: float) -> str:
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "## Geo tests",
         "",
-        "What it measures: 500 simulated geo tests per row (`optimizer.engine.geo.simulate_geo_panels`: 40 geos with "
-        "lognormal levels (sigma 0.8), a shared retail week and annual wave, geo-specific trends, AR(1) noise with "
-        "coefficient 0.6 and 8% stationary sd; seeds 101, 202, 303, 404, 505, 100 tests each). Each test is designed on "
-        "182 days of history only (level-matched pairs, coin flips, CUPED theta and the MDE from 500 placebo tests), "
-        "then read out on the next 28 days three times: with no effect (A/A), with a true lift (coverage), and with a "
-        "lift whose mean effect per treated geo and day equals the MDE the design stated (power; detected = significant "
-        "at alpha and positive). The truth is the mean effect over the treated geos and test days. Readouts: `scaled` "
-        "(default: control scaled to the treated geo's pre-period level) and the plain additive `did`, with or without "
-        "CUPED (recent-weeks contrast, theta from the history).",
+        " ".join(ABOUT.split()),
         "",
         f"Measured {when} on {machine()}, at commit {commit()}, by `{command}` ({seconds:.0f} s in all).",
         "",
