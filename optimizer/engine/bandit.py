@@ -18,9 +18,11 @@ point) when ``σ`` is at its prior guess, and ``α = 3, b = 2 σ₀²`` (E σ² 
 ``r = log y - log(h(A)·d)`` with the textbook update ``κ' = κ + 1, μ' = (κμ + r)/κ', α' = α + ½,
 b' = b + κ(r - μ)²/(2κ')``.
 
-Each day :func:`decide` draws ``σ², log m`` and an incrementality per arm, then water-fills the day's budget on the
-drawn curves (value = multiplier × curve × incrementality × margin rate, equal marginal value across arms within
-each arm's min/max). Pacing sets the day's budget to the remaining budget spread evenly over the remaining days,
+Each day :func:`decide` draws ``σ², log m`` per arm (incrementality at its calibrated mean unless the state's
+``sample_incrementality`` is on), then water-fills the day's budget on the drawn curves (value = multiplier × curve
+× incrementality × margin rate, equal marginal value across arms within each arm's min/max).
+
+Pacing sets the day's budget to the remaining budget spread evenly over the remaining days,
 times a pacing factor that closes a gap to the plan's cumulative spend faster (ahead: spend less; behind: more), and
 divided by the observed delivery rate (the share of decided spend the retailers actually spent).
 
@@ -165,6 +167,9 @@ class BanditState:
     pending: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # decided, not yet observed
     last_observed: dt.date | None = None
     delivery_rate: float = 1.0
+    # Off: decisions use the calibrated incrementality's mean. Value is linear in it and no daily data informs it,
+    # so sampling it would keep exploring forever without learning anything (docs/benchmarks.md "Bandit" measures it).
+    sample_incrementality: bool = False
     version: int = STATE_VERSION
 
     @property
@@ -230,6 +235,7 @@ def new_state(
     levels: int = 10,
     catch_up: float = 0.5,
     seed: int = 0,
+    sample_incrementality: bool = False,
 ) -> BanditState:
     if not arms:
         raise OptimizerInputError("A bandit policy needs at least one channel.", field="channels")
@@ -275,6 +281,7 @@ def new_state(
         levels=int(levels),
         catch_up=float(catch_up),
         seed=int(seed),
+        sample_incrementality=bool(sample_incrementality),
     )
 
 
@@ -398,8 +405,11 @@ def sample_values(state: BanditState, rng: np.random.Generator, draws: int) -> n
     sigma2 = b / rng.gamma(alpha, 1.0, size=(draws, len(state.arms)))
     log_m = rng.normal(mu, np.sqrt(sigma2 / kappa))
     inc_mean = np.array([a.incrementality_mean for a in state.arms])
-    inc_sd = np.array([a.incrementality_sd for a in state.arms])
-    incrementality = np.clip(rng.normal(inc_mean, inc_sd, size=(draws, len(state.arms))), 0.01, 2.0)
+    if state.sample_incrementality:
+        inc_sd = np.array([a.incrementality_sd for a in state.arms])
+        incrementality = np.clip(rng.normal(inc_mean, inc_sd, size=(draws, len(state.arms))), 0.01, 2.0)
+    else:
+        incrementality = inc_mean
     return np.exp(log_m) * incrementality * _value_weight(state)
 
 
