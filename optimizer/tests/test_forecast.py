@@ -229,3 +229,20 @@ def test_it_refuses_history_skus_missing_from_the_sku_file(hand_made):
     history, skus = hand_made
     with pytest.raises(OptimizerInputError, match=r"Unknown SKU 'C' in the history \(add it to the SKU file\)"):
         allocator_adjustments(history, skus[skus["sku_id"] != "C"], excluded_skus=["A"], horizon_days=HORIZON)
+
+
+def test_the_pipeline_copies_the_adjustments_into_the_allocation_request(hand_made):
+    from optimizer.engine.allocate import AllocationRequest
+    from optimizer.engine.pipeline import apply_forecast
+
+    history, skus = hand_made
+    adj = allocator_adjustments(history, skus, excluded_skus=["B"], horizon_days=HORIZON)
+    request = apply_forecast(
+        AllocationRequest(budget=1000.0, period_days=HORIZON, channel_capacity_factor={"criteo|offsite_display": 0.5}),
+        adj,
+    )
+    assert request.channel_margin_override == pytest.approx(adj.channel_margin_override)
+    # What the request sets itself wins over the forecast.
+    assert request.channel_capacity_factor == pytest.approx(
+        {"amazon|sponsored_product": 0.6, "criteo|offsite_display": 0.5}
+    )
