@@ -106,7 +106,9 @@ def _fitted(seed: int, rng: np.random.Generator):
     return sc.world, arms, sc.next_start, sc.history.adstock[:, -1].copy(), curves.demand_weekly
 
 
-def run_seed(seed: int, *, prior: str = "miscalibrated", levels: int = 10, draws: int = 400) -> dict:
+def run_seed(
+    seed: int, *, prior: str = "miscalibrated", levels: int = 10, draws: int = 400, sample_incrementality: bool = False
+) -> dict:
     rng = np.random.default_rng([seed, 77])
     world, arms, start, adstock, weekly = (_fitted if prior == "fitted" else _miscalibrated)(seed, rng)
     n = len(world.channels)
@@ -127,6 +129,7 @@ def run_seed(seed: int, *, prior: str = "miscalibrated", levels: int = 10, draws
         demand_weekly=weekly,
         levels=levels,
         seed=seed,
+        sample_incrementality=sample_incrementality,
     )
     keys = state.keys
 
@@ -340,6 +343,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--json", help="also write the per-seed results here")
+    parser.add_argument(
+        "--sample-incrementality", action="store_true", help="Thompson-sample incrementality too (the old default)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (the dev machine has 2 cores)")
     parser.add_argument("--priors", nargs="+", default=list(PRIOR_TITLES), choices=list(PRIOR_TITLES))
     args = parser.parse_args()
@@ -352,7 +358,12 @@ def main() -> None:
     runs, summaries = {}, {}
     for prior in args.priors:
         with ProcessPoolExecutor(args.workers) as pool:
-            runs[prior] = list(pool.map(partial(run_seed, prior=prior), range(args.seeds)))
+            runs[prior] = list(
+                pool.map(
+                    partial(run_seed, prior=prior, sample_incrementality=args.sample_incrementality),
+                    range(args.seeds),
+                )
+            )
         for seed, r in enumerate(runs[prior]):
             print(
                 f"{prior} seed {seed}: regret bandit {r['regret_bandit']:.3f} (last7 {r['regret_bandit_last7']:.3f}) "
