@@ -31,3 +31,19 @@ def test_key_set_counts_keys_seen_in_earlier_chunks():
     within, across, again = keys.add(np.array([7, 9, 9, 5], dtype=np.uint64))
     assert (within, across.sum(), sorted(again.tolist())) == (1, 2, [5, 7])
     assert keys.seen.tolist() == [5, 7, 9]
+
+
+def test_key_set_agrees_with_a_python_set_over_many_chunks():
+    rng = np.random.default_rng(7)
+    pool = rng.integers(0, 2**64, 3000, dtype=np.uint64)
+    pool[:2] = [0, 2**64 - 1]  # the ends of the range are keys like any other
+    keys, seen = KeySet(), set()
+    for _ in range(30):
+        chunk = rng.choice(pool, size=int(rng.integers(0, 400)))
+        within, across, again = keys.add(chunk)
+        distinct = set(chunk.tolist())
+        assert within == len(chunk) - len(distinct)
+        assert sorted(again.tolist()) == sorted(distinct & seen)
+        assert across.sum() == sum(1 for h in chunk.tolist() if h in seen)
+        seen |= distinct
+    assert keys.seen.tolist() == sorted(seen)
