@@ -18,7 +18,9 @@ Scored against the truth:
   (the fixed plan's spend level with probability 0.7 + 0.3/levels per channel). Bias and RMSE over seeds, as % of
   the true value, and the 95% intervals' coverage.
 
-Usage: ``python bench/bandit_bench.py [--seeds 20] [--no-doc]``; writes the `bandit` section of docs/benchmarks.md.
+Usage: ``python bench/bandit_bench.py [--seeds 20] [--json out.json] [--no-doc]``; writes the `bandit` section of
+docs/benchmarks.md. ``--sample-incrementality --json abl.json --no-doc`` runs the ablation; ``--render out.json
+--ablation abl.json`` rewrites the section from saved runs.
 """
 
 from __future__ import annotations
@@ -266,7 +268,9 @@ PRIOR_TITLES = {
 }
 
 
-def render(summaries: dict, *, seeds: int, seconds: float, commit: str) -> str:
+def render(results: dict, ablation: dict | None = None) -> str:
+    meta, summaries = results["meta"], results["summary"]
+    seeds, seconds, commit = meta["seeds"], meta["seconds"], meta["commit"]
     lines = [
         START_MARK,
         "## Bandit: in-flight reallocation and off-policy evaluation",
@@ -284,6 +288,23 @@ def render(summaries: dict, *, seeds: int, seconds: float, commit: str) -> str:
     ]
     for prior, summary in summaries.items():
         lines += ["", f"### {PRIOR_TITLES[prior]}", "", *_render_one(summary)]
+    if ablation is not None:
+        lines += [
+            "",
+            "Ablation: Thompson-sampling incrementality too (`--sample-incrementality`, commit "
+            f"{ablation['meta']['commit']}). Incrementality is not learned in flight, so sampling it explores "
+            "without learning:",
+            "",
+            "| Prior | Regret, 28 days: incrementality at its mean (default) | Sampled too |",
+            "|---|---|---|",
+        ]
+        for prior, summary in summaries.items():
+            other = ablation["summary"].get(prior)
+            if other:
+                lines.append(
+                    f"| {prior} | {100 * summary['regret_bandit']['mean']:.2f}% | "
+                    f"{100 * other['regret_bandit']['mean']:.2f}% |"
+                )
     lines += [
         "",
         "Regret = 1 − (expected incremental margin of the policy's daily spends) / (the oracle's), noise-free, "
@@ -346,9 +367,18 @@ def main() -> None:
     parser.add_argument(
         "--sample-incrementality", action="store_true", help="Thompson-sample incrementality too (the old default)"
     )
+    parser.add_argument("--render", metavar="RESULTS_JSON", help="write the doc from a saved --json run, no rerun")
+    parser.add_argument("--ablation", metavar="RESULTS_JSON", help="a saved --sample-incrementality run to compare")
     parser.add_argument("--workers", type=int, default=2, help="processes (the dev machine has 2 cores)")
     parser.add_argument("--priors", nargs="+", default=list(PRIOR_TITLES), choices=list(PRIOR_TITLES))
     args = parser.parse_args()
+    ablation = json.loads(Path(args.ablation).read_text()) if args.ablation else None
+    if args.render:
+        section = render(json.loads(Path(args.render).read_text()), ablation)
+        print(section)
+        if not args.no_doc:
+            write_doc(section)
+        return
     import subprocess
 
     commit = subprocess.run(
@@ -371,10 +401,16 @@ def main() -> None:
                 flush=True,
             )
         summaries[prior] = summarize(runs[prior])
-    seconds = time.perf_counter() - started
+    meta = {
+        "seeds": args.seeds,
+        "seconds": time.perf_counter() - started,
+        "commit": commit,
+        "sample_incrementality": args.sample_incrementality,
+    }
+    results = {"meta": meta, "summary": summaries, "runs": runs}
     if args.json:
-        Path(args.json).write_text(json.dumps({"runs": runs, "summary": summaries}, indent=1))
-    section = render(summaries, seeds=args.seeds, seconds=seconds, commit=commit)
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    section = render(results, ablation)
     print(section)
     if not args.no_doc:
         write_doc(section)
