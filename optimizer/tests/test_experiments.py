@@ -216,3 +216,46 @@ def test_readout_estimates_are_valid_lift_study_rows_for_the_file_contract(tmp_p
     studies = read_lift_studies(path)
     assert studies.loc[0, "incremental_sales"] == pytest.approx(result.incremental_sales)
     assert studies.loc[0, "spend"] == pytest.approx(80.0 * 21)
+
+
+def test_closed_loop_a_geo_readout_calibrates_the_channels_incrementality_toward_the_truth():
+    # The demo simulator's world is the truth: its channel's true incremental sales over the last 28 days of history
+    # land in the treated geos of a geo test; the readout, saved as a lift study, calibrates the fitted curve.
+    from bench.curves_bench import history_frame, simulated_world, skus_frame
+    from optimizer.engine import simulator as sim
+    from optimizer.engine.curves import calibrate, fit_curves
+
+    days, test_days, geo_history = 150, 28, 182
+    world = simulated_world(11, channels=(("amazon", "sponsored_product", 900.0), ("walmart", "search", 300.0)))
+    history = sim.simulate(world, start=START, days=days, seed=11)
+    curves = fit_curves(history_frame(world, history), skus_frame(world), samples=100, seed=5)
+    channel = world.channels[0]
+    incremental = history.incremental_sales[0, days - test_days :]
+
+    panels = geo.simulate_geo_panels(
+        n_geos=40, days=geo_history + test_days, seed=3, level_median=40.0, level_sigma=0.2
+    )
+    names, y = panels.panel(0).geos, panels.outcome[0].copy()
+    design = geo.design_geo_test(
+        geo.GeoPanel(names, panels.dates[:geo_history], y[:, :geo_history]), test_days=test_days, seed=1
+    )
+    treated = [names.index(g) for g in design.treated]
+    share = panels.levels[0, treated] / panels.levels[0, treated].sum()
+    y[treated, geo_history:] += share[:, None] * incremental[None, :]
+    result = geo.readout_geo_test(geo.GeoPanel(names, panels.dates, y), design, test_start=panels.dates[geo_history])
+    estimate = ex.LiftStudyEstimate(
+        channel.retailer, channel.placement_type, history.dates[days - test_days], history.dates[-1],
+        float(history.spend[0, days - test_days :].sum()), result.incremental_sales, result.incremental_sales_se,
+        "geo_matched_markets",
+    )  # fmt: skip
+    assert abs(result.incremental_sales - incremental.sum()) < 3 * result.incremental_sales_se
+
+    key = "amazon|sponsored_product"
+    before = calibrate(curves, None, seed=1).channel(key).incrementality
+    after = calibrate(curves, pd.DataFrame([estimate.to_dict()]), seed=1).channel(key).incrementality
+    truth = channel.incrementality
+    assert abs(after.mean() - truth) < abs(before.mean() - truth)
+    assert abs(after.mean() - truth) < 0.03
+    lo, hi = np.quantile(after, [0.05, 0.95])
+    assert lo < truth < hi
+    assert hi - lo < 0.5 * np.ptp(np.quantile(before, [0.05, 0.95]))
