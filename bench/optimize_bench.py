@@ -1,6 +1,6 @@
 """Allocation benchmark: the optimize command against the truth, with baselines, over many simulated advertisers.
 
-    DEBUG=1 .venv/bin/python bench/optimize_bench.py --seeds 20 [--chance 0.9] [--no-doc]
+    DEBUG=1 .venv/bin/python bench/optimize_bench.py --seeds 20 [--chance 0.9] [--compare-chance 0 0.95] [--no-doc]
 
 Per seed: optimizer.engine.scenario draws a world (6 channels on 5 retailers), simulates 180 days in which each
 channel's spend is its plan scaled by a factor drawn from 1/2.5-2.5x (so the past mix is off the optimum), and 3 lift
@@ -10,6 +10,7 @@ half of the seeds). Methods, all scored by the simulator's expected outcome over
 
 - optimizer: `python manage.py optimize --history H.csv --skus S.csv --lift-studies L.csv --budget B
   --period-days 28 --min-roas R --chance C --json OUT.json` (call_command, the real path), OUT.json's spends;
+  with --compare-chance, the same command at other chance levels (0: the floor on the posterior mean alone);
 - optimizer, uncalibrated: the same curves with incrementality 1 (curves.uncalibrated), same request;
 - equal split; spend share proportional to historical attributed ROAS; last period's mix (the last 28 days'
   spend shares scaled to the budget);
@@ -43,7 +44,7 @@ P = 28
 MIX_SPREAD = 2.5  # historical spend per channel scaled by 1/2.5-2.5x: the past mix is off the optimum
 METHODS = ("optimizer", "uncalibrated", "equal_split", "roas_proportional", "last_period_mix", "oracle")
 LABELS = {
-    "optimizer": "optimizer (calibrated, chance-constrained floor)",
+    "optimizer": "optimize command (calibrated curves, chance-constrained floor)",
     "uncalibrated": "same optimizer, uncalibrated (attributed) curves",
     "equal_split": "equal split",
     "roas_proportional": "share ∝ historical attributed ROAS",
@@ -52,8 +53,20 @@ LABELS = {
 }
 
 
-def run_seed(seed: int, *, chance: float | None, samples: int, workdir: Path) -> dict:
+def _command_plan(paths, *, budget, floor, chance, samples, seed) -> tuple[dict[str, float], dict]:
     from django.core.management import call_command
+
+    out = paths["history"].parent / "OUT.json"
+    out.unlink(missing_ok=True)
+    args = ["--history", paths["history"], "--skus", paths["skus"], "--lift-studies", paths["lift_studies"]]
+    args += ["--budget", str(budget), "--period-days", str(P), "--min-roas", str(floor), "--json", out]
+    args += ["--samples", str(samples), "--seed", str(seed)] + (["--chance", str(chance)] if chance else [])
+    call_command("optimize", *map(str, args), stdout=io.StringIO(), stderr=io.StringIO())
+    doc = json.loads(out.read_text())
+    return {f"{a['retailer']}|{a['placement_type']}": a["daily_spend"] for a in doc["allocations"]}, doc
+
+
+def run_seed(seed: int, *, chance: float | None, compare: list[float], samples: int, workdir: Path) -> dict:
 
     from optimizer.engine import files
     from optimizer.engine import scenario as sc
@@ -74,14 +87,13 @@ def run_seed(seed: int, *, chance: float | None, samples: int, workdir: Path) ->
     spends: dict[str, dict[str, float]] = {}
     seconds: dict[str, float] = {}
     t = time.perf_counter()
-    out = paths["history"].parent / "OUT.json"
-    args = ["--history", paths["history"], "--skus", paths["skus"], "--lift-studies", paths["lift_studies"]]
-    args += ["--budget", str(budget), "--period-days", str(P), "--min-roas", str(floor), "--json", out]
-    args += ["--samples", str(samples), "--seed", str(seed)] + (["--chance", str(chance)] if chance else [])
-    call_command("optimize", *map(str, args), stdout=io.StringIO(), stderr=io.StringIO())
-    doc = json.loads(out.read_text())
-    spends["optimizer"] = {f"{a['retailer']}|{a['placement_type']}": a["daily_spend"] for a in doc["allocations"]}
+    plan = dict(budget=budget, floor=floor, samples=samples, seed=seed)
+    spends["optimizer"], doc = _command_plan(paths, chance=chance, **plan)
     seconds["optimizer"] = time.perf_counter() - t
+    for other in compare:
+        t = time.perf_counter()
+        spends[f"chance_{other:g}"] = _command_plan(paths, chance=other or None, **plan)[0]
+        seconds[f"chance_{other:g}"] = time.perf_counter() - t
 
     t = time.perf_counter()
     history, skus = files.read_history(paths["history"]), files.read_skus(paths["skus"])
@@ -118,9 +130,21 @@ def run_seed(seed: int, *, chance: float | None, samples: int, workdir: Path) ->
     return row
 
 
+def _methods(rows) -> list[str]:
+    extra = [m for m in rows[0]["methods"] if m not in METHODS]
+    return [METHODS[0], *extra, *METHODS[1:]]
+
+
+def _label(method: str) -> str:
+    if method.startswith("chance_"):
+        c = method.split("_", 1)[1]
+        return "same command, floor on the posterior mean (no chance)" if c == "0" else f"same command, chance {c}"
+    return LABELS[method]
+
+
 def summarize(rows: list[dict]) -> dict:
     out = {}
-    for method in METHODS:
+    for method in _methods(rows):
         pct = np.array([r["methods"][method]["pct_oracle"] for r in rows])
         holds = np.array([r["methods"][method]["floor_holds"] for r in rows])
         secs = [r["methods"][method]["seconds"] for r in rows if r["methods"][method]["seconds"] is not None]
@@ -169,11 +193,11 @@ def render(rows, summary, *, command: str, total_seconds: float, chance) -> str:
         "median seconds per plan |",
         "|---|---:|---:|---:|---:|",
     ]
-    for method in METHODS:
+    for method in _methods(rows):
         s = summary[method]
         secs = "" if s["median_seconds"] is None else f"{s['median_seconds']:.2f}"
         lines.append(
-            f"| {LABELS[method]} | {s['median_pct']:.1f} | {s['p10_pct']:.1f} | "
+            f"| {_label(method)} | {s['median_pct']:.1f} | {s['p10_pct']:.1f} | "
             f"{100 * s['floor_share']:.0f}% ({round(s['floor_share'] * n)}/{n}) | {secs} |"
         )
     lines += [
@@ -204,7 +228,19 @@ def write_doc(section: str) -> None:
         before, rest = text.split(START_MARK, 1)
         text = before + section + rest.split(END_MARK, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n## Optimization: allocation against the truth\n\n" + section + "\n"
+        intro = (
+            "## Optimization: allocation against the truth\n\n"
+            '`bench/optimize_bench.py` (docs/optimization.md, "Allocation and the file contract"): per seed a '
+            "simulated advertiser (optimizer.engine.scenario: 6 channels on 5 retailers, 180 days of history "
+            "whose spend mix is off the optimum by 1/2.5-2.5x per channel, 3 lift studies) writes H.csv, S.csv "
+            "and L.csv; the `optimize` command plans the next 28 days (budget 0.7-1.3x the planned spend, "
+            "attributed ROAS floor 0.8-1.1x the oracle's unconstrained true ROAS) and every plan is scored by the "
+            "simulator's expected outcome. \"% of oracle\" is the plan's true incremental margin over the "
+            "oracle's (the allocator on the true curves with the true floor); a plan that breaks the floor can "
+            'exceed 100%. "Floor holds" means the plan\'s true attributed ROAS over the period is at least the '
+            "floor.\n\n"
+        )
+        text = text.rstrip("\n") + "\n\n" + intro + section + "\n"
     DOC.write_text(text)
 
 
@@ -213,6 +249,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--chance", type=float, default=0.9)
+    parser.add_argument("--compare-chance", type=float, nargs="*", default=[0.0, 0.95])
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--json", help="Also write the per-seed rows here.")
@@ -226,7 +263,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            row = run_seed(seed, chance=chance, samples=args.samples, workdir=Path(tmp))
+            row = run_seed(seed, chance=chance, compare=args.compare_chance, samples=args.samples, workdir=Path(tmp))
             o = row["methods"]["optimizer"]
             print(
                 f"seed {seed}: optimizer {o['pct_oracle']:.1f}% of oracle, true ROAS {o['roas']:.2f} vs floor "
