@@ -313,6 +313,8 @@ def _design_holdout(params: dict, *, alpha: float, power: float, seed: int) -> d
         "salt": f"holdout-{seed}",
         "seed": seed,
     }
+    if params.get("spend") is not None:
+        out["spend"] = _float(params, "spend")
     target = _float(params, "mde")
     if target is not None:
         out["target_mde_per_user"] = target
@@ -335,6 +337,12 @@ def experiment_readout(experiment: Experiment, data: Any, *, user=None) -> dict:
     """
     if experiment.status == Experiment.Status.CANCELLED:
         raise DomainError("The experiment was cancelled; it cannot be read out.", field="status")
+    if experiment.lift_study_id is not None:
+        raise DomainError(
+            f"The readout is already saved as lift study #{experiment.lift_study_id}; a new readout would not "
+            f"update it. Delete that lift study first.",
+            field="readout",
+        )
     if experiment.kind == Experiment.Kind.GEO:
         readout, spend, start, end = _readout_geo(experiment, data)
     elif experiment.kind == Experiment.Kind.SWITCHBACK:

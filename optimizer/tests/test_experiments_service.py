@@ -80,6 +80,8 @@ def test_it_designs_reads_out_and_saves_a_geo_test_as_a_lift_study(tenants, cata
     assert LiftStudy.objects.filter(tenant=tenants["globex"]).count() == 0
     with pytest.raises(DomainError, match="already saved as lift study"):
         experiment_save_lift_study(experiment, personas["marketer"])
+    with pytest.raises(DomainError, match="a new readout would not update it"):
+        experiment_readout(experiment, _panel_csv(y, spend=spend))
 
 
 def test_it_designs_a_switchback_from_the_channels_performance_facts(tenants, catalog):
