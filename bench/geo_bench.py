@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from optimizer.engine.geo import (  # noqa: E402
-    _pair_means,
     design_geo_arrays,
+    pair_means,
     readout_geo_arrays,
     simulate_geo_panels,
     window_means,
@@ -84,7 +84,7 @@ def run_scenario(
                 recent_days=design["recent_days"],
                 test_days=test_days,
             )
-            means = {k: v[:, 0] for k, v in _pair_means(w, t, c).items()}
+            means = {k: v[:, 0] for k, v in pair_means(w, t, c).items()}
             expected_t = sim.expected[i][t, history_days:]
             # Coverage: a 3% lift on every treated geo, and a lift drawn between 1% and 6% geo by geo; the truth is the
             # mean effect over the treated geos and test days.

@@ -215,7 +215,11 @@ def window_means(
     }
 
 
-def _pair_means(w: dict[str, np.ndarray], t: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
+def pair_means(w: dict[str, np.ndarray], t: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
+    """Window means of :func:`window_means` for treated geos ``t`` and controls ``c``: ``pre_t``, ``pre_c``, ...
+
+    ``t``/``c`` are geo indices per pair, (P,) or (P, windows) when each window has its own coin flips.
+    """
     out = {}
     for key, arr in w.items():
         out[f"{key}_t"] = np.take_along_axis(arr, t, axis=0) if t.ndim == 2 else arr[t]
@@ -247,14 +251,14 @@ def placebo_readouts(
     theta = 0.0
     if cuped:
         w = window_means(history, np.arange(windows), pre_days=pre_days, recent_days=recent_days, test_days=test_days)
-        d, x = pair_contrasts(_pair_means(w, a, b), method=method)
+        d, x = pair_contrasts(pair_means(w, a, b), method=method)
         theta = cuped_theta(x, d)
     starts = rng.integers(0, windows, n_placebo)
     w = window_means(history, starts, pre_days=pre_days, recent_days=recent_days, test_days=test_days)
     swap = rng.random((len(pairs), n_placebo)) < 0.5
     t = np.where(swap, b[:, None], a[:, None])
     c = np.where(swap, a[:, None], b[:, None])
-    d, x = pair_contrasts(_pair_means(w, t, c), method=method)  # (P, n)
+    d, x = pair_contrasts(pair_means(w, t, c), method=method)  # (P, n)
     est, se, df = pair_estimate(d.T, x.T, theta=theta)
     # How many pairs the noise really rests on: a few big geos can carry most of it (Kish's effective count).
     share = np.mean((d - theta * x) ** 2, axis=1)
@@ -523,7 +527,7 @@ def readout_geo_test(
     w = window_means(
         y[:, s0:s2], np.array([0]), pre_days=design.pre_days, recent_days=design.recent_days, test_days=design.test_days
     )
-    means = {k: v[:, 0] for k, v in _pair_means(w, t, c).items()}
+    means = {k: v[:, 0] for k, v in pair_means(w, t, c).items()}
     r = readout_geo_arrays(means, method=design.method, theta=design.theta, alpha=alpha)
     scale = len(design.pairs) * design.test_days
     total = float(r["est"]) * scale

@@ -164,7 +164,7 @@ def test_aa_false_positive_rate_is_near_alpha_on_40_simulated_tests():
         w = geo.window_means(
             y[:, history - 56 :], np.array([0]), pre_days=56, recent_days=d["recent_days"], test_days=test_days
         )
-        means = {k: v[:, 0] for k, v in geo._pair_means(w, t, c).items()}
+        means = {k: v[:, 0] for k, v in geo.pair_means(w, t, c).items()}
         r = geo.readout_geo_arrays(means, method="scaled", theta=d["theta"], alpha=0.10)
         rejections.append(float(r["p"]) < 0.10)
     assert 0.0 <= np.mean(rejections) <= 0.25
