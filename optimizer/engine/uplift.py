@@ -443,8 +443,8 @@ def fit_uplift(
             tau_risk=float(np.mean((phi - tau_hat) ** 2)),
             r_loss=float(np.mean((y_resid - t_resid * tau_hat) ** 2)),
             risk_improvement=mean,
-            risk_improvement_interval=(mean - z * se, mean + z * se),
-            beats_baseline=name != "baseline" and mean - z * se > 0,
+            risk_improvement_interval=(float(mean - z * se), float(mean + z * se)),
+            beats_baseline=bool(name != "baseline" and mean - z * se > 0),
             pehe=None if tau_va is None else pehe(tau_hat, tau_va),
             fit_seconds=seconds,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,7 +90,8 @@ def test_it_one_hot_encodes_audience_sku_and_placement():
     unseen = data.X.head(2).assign(placement="billboard")
     with pytest.raises(OptimizerInputError, match="'placement' has value\\(s\\) billboard not seen"):
         result.predict_learner("t", unseen)
-    assert set(result.to_dict()["metrics"]) == {"baseline", "t"}
+    summary = json.loads(json.dumps(result.to_dict()))  # plain JSON for services and pages
+    assert set(summary["metrics"]) == {"baseline", "t"} and summary["chosen"] == result.chosen
 
 
 def test_it_reads_ihdp_offline_with_its_true_effects():
