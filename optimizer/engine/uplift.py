@@ -217,8 +217,8 @@ def _make_learner(name: str, seed: int, randomized: bool, min_leaf: int):
     if name == "x":
         return XLearner(models=_regressor(seed, min_leaf), propensity_model=_propensity_model(randomized))
     # The final stage regresses the pseudo-outcomes themselves, whose 1/e weights make them very noisy: a ridge on
-    # standardized features (a linear CATE, as econml's default DRLearner) with propensities trimmed at 0.1 gave
-    # half the PEHE of a boosted final stage on IHDP and Nie & Wager setup A (bench/uplift_bench.py).
+    # standardized features (a linear CATE, as econml's default DRLearner) with propensities trimmed at 0.1 had
+    # a half to a third of a boosted final stage's PEHE on IHDP A and Nie & Wager setup A (docs/measurement.md).
     return DRLearner(
         model_propensity=_propensity_model(randomized),
         model_regression=_regressor(seed, min_leaf),
