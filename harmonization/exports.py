@@ -217,6 +217,7 @@ class _Context:
     brand_json: pa.Array  # json-quoted brand names
     skus: dict[str, pa.Array]  # catalog columns as text, raw and escaped
     slot_text: pa.Array  # text of each slot start ("23:00:00", "00:30")
+    external_ids: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))  # see campaign_ids
 
 
 def _text(values: np.ndarray) -> pa.Array:
@@ -274,6 +275,15 @@ def _ids(prefixes: list[str], channel: np.ndarray, index: np.ndarray) -> pa.Arra
     return _join(pa.array(prefixes).take(pa.array(channel)), high, low)
 
 
+def _campaign_id(t: dict, ctx: _Context) -> pa.Array:
+    """Generated campaign ids, or the existing ids the rows were given (``generate_export(campaign_ids=...)``)."""
+    ids = _ids(ctx.campaign_prefix, t["channel"], t["campaign"])
+    ext = t["ext"]
+    if not (ext >= 0).any():
+        return ids
+    return pc.if_else(pa.array(ext >= 0), ctx.external_ids.take(pa.array(np.maximum(ext, 0))), ids)
+
+
 def _campaign_names(t: dict, ctx: _Context, *, json_quoted: bool = False) -> pa.Array:
     labels = [c.label for c in ctx.layout.channels]
     brands = ctx.brand_json if json_quoted else ctx.brands
@@ -309,7 +319,7 @@ def _amazon_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
         pa.array(clicks > 0), _fixed(np.where(clicks > 0, np.rint(cents / np.maximum(clicks, 1)), 0), 2), ""
     )
     cost = _fixed(cents, 2)
-    campaign_id = _ids(ctx.campaign_prefix, t["channel"], t["campaign"])
+    campaign_id = _campaign_id(t, ctx)
     sku = pa.array(t["sku"])
     return _line(
         ctx.dates.take(pa.array(t["day"])),
@@ -357,7 +367,7 @@ _WALMART_COLUMNS = (
 
 def _walmart_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
     sku = pa.array(t["sku"])
-    campaign_id = _ids(ctx.campaign_prefix, t["channel"], t["campaign"])
+    campaign_id = _campaign_id(t, ctx)
     return _line(
         ctx.dates.take(pa.array(t["day"])),
         campaign_id,
@@ -394,7 +404,7 @@ def _criteo_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
         '{"date": "',
         ctx.dates.take(pa.array(t["day"])),
         '", "campaignId": "',
-        _ids(ctx.campaign_prefix, t["channel"], t["campaign"]),
+        _campaign_id(t, ctx),
         '", "campaignName": ',
         _campaign_names(t, ctx, json_quoted=True),
         ', "campaignTypeName": "',
@@ -436,7 +446,7 @@ def _dsp_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
     return _line(
         _join(ctx.dates.take(pa.array(t["day"])), ctx.slot_text.take(pa.array(t["slot"])), sep=" "),
         pa.scalar(ctx.advertiser_id),
-        _ids(ctx.campaign_prefix, t["channel"], t["campaign"]),
+        _campaign_id(t, ctx),
         _csv_quote(_campaign_names(t, ctx)),
         line_item,
         _csv_quote(_join(ctx.brands.take(pa.array(t["brand"])), audience, sep=" | ")),
@@ -469,7 +479,7 @@ def _eu_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
         '{"Datum": "',
         _join(ctx.dates.take(pa.array(t["day"])), ctx.slot_text.take(pa.array(t["slot"])), sep=" "),
         '", "Kampagnen-ID": "',
-        _ids(ctx.campaign_prefix, t["channel"], t["campaign"]),
+        _campaign_id(t, ctx),
         '", "Kampagnenname": ',
         _campaign_names(t, ctx, json_quoted=True),
         ', "Platzierung": "Sponsored Product", "EAN": "',
@@ -510,7 +520,7 @@ def _native_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
         ctx.dates.take(pa.array(t["day"])),
         pa.array([c.retailer for c in channels]).take(pa.array(t["channel"])),
         pa.array([c.placement_type for c in channels]).take(pa.array(t["channel"])),
-        _ids(ctx.campaign_prefix, t["channel"], t["campaign"]),
+        _campaign_id(t, ctx),
         sku_codes.take(sku),
         _text(t["impressions"]),
         _text(t["clicks"]),
@@ -740,6 +750,28 @@ def _derive(rows: dict, rng: np.random.Generator) -> None:
     rows["ntb_orders"] = np.minimum(rows["ntb_units"], orders)
 
 
+def _with_campaign_ids(
+    part: dict, layout: _Layout, brands: list[str], flat_ids: dict[tuple[str, str, str], list[int]], assigned: dict
+) -> dict:
+    """Give each simulated campaign of a known (retailer, placement, brand) the next unused existing id (an index
+    into ``_Context.external_ids``); drop the rows of campaigns left without one."""
+    keep = np.ones(len(part["day"]), dtype=bool)
+    for campaign in np.unique(part["campaign"]):
+        rows = part["campaign"] == campaign
+        first = np.flatnonzero(rows)[0]
+        channel = layout.channels[int(part["channel"][first])]
+        key = (channel.retailer, channel.placement_type, brands[int(part["brand"][first])])
+        if key not in flat_ids:
+            continue
+        used = assigned.get(key, 0)
+        if used < len(flat_ids[key]):
+            part["ext"][rows] = flat_ids[key][used]
+            assigned[key] = used + 1
+        else:
+            keep[rows] = False
+    return {k: v[keep] for k, v in part.items()}
+
+
 # --- Writing -----------------------------------------------------------------------------------------------------
 
 
@@ -818,6 +850,7 @@ def generate_export(
     compress: bool | None = None,
     chunk_rows: int = 100_000,
     items: tuple[CatalogItem, ...] | None = None,
+    campaign_ids: dict[tuple[str, str, str], list[str]] | None = None,
 ) -> ExportTruth:
     """Write ``rows`` data rows of ``layout`` to ``path`` (gzip when ``compress`` or, by default, a .gz suffix).
 
@@ -825,6 +858,11 @@ def generate_export(
     layout); a file needs as many blocks as it takes to reach ``rows``, each a new set of campaigns. ``items``
     replaces the synthetic catalog (for example a tenant's SKUs with its ASINs, item ids and GTINs, so the file
     resolves against that tenant's crosswalk).
+
+    ``campaign_ids`` gives existing campaign ids per (retailer, placement type, brand): the simulated campaigns of
+    such a key take these ids in order (one id each, so no two campaigns share one), and rows of further campaigns
+    of the key are left out, as are all rows of a key mapped to an empty list. Keys not in it keep generated ids.
+    The file then ends early when a whole round of blocks adds no row.
     """
     if layout not in LAYOUTS:
         raise ValueError(f"Unknown layout {layout!r}; known: {', '.join(LAYOUTS)}.")
@@ -839,6 +877,18 @@ def generate_export(
     if not items:
         raise ValueError("the catalog is empty: an export needs at least one SKU")
     ctx = _context(spec, items, seed=seed, start=start, days=days)
+    flat_ids = {key: [] for key in campaign_ids or {}}
+    if campaign_ids:
+        names = [i for ids in campaign_ids.values() for i in ids]
+        ctx.external_ids = pa.array(names, pa.string())
+        at = 0
+        for key, ids in campaign_ids.items():
+            flat_ids[key] = list(range(at, at + len(ids)))
+            at += len(ids)
+    assigned: dict[tuple[str, str, str], int] = {}
+    brand_names = _brands(items)
+    rounds = -(-len(brand_names) // min(spec.brands_per_block, len(brand_names)))
+    empty_blocks = 0
     if spec.timezone:
         shift, exists = _slot_table(spec, start, days)
     truth = ExportTruth(layout=layout, path=str(path), seed=seed)
@@ -861,6 +911,12 @@ def generate_export(
         block = 0
         while truth.rows + pending_rows < rows:
             part = _block(spec, items, block=block, seed=seed, start=start, days=days)
+            part["ext"] = np.full(len(part["day"]), -1, dtype=np.int64)
+            if campaign_ids is not None:
+                part = _with_campaign_ids(part, spec, brand_names, flat_ids, assigned)
+                empty_blocks = 0 if len(part["day"]) else empty_blocks + 1
+                if empty_blocks >= rounds:
+                    break
             rng = np.random.default_rng([seed, block, 99])
             if spec.timezone:
                 part = _to_slots(part, spec, exists, rng)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -10,6 +13,7 @@ from django.utils.cache import patch_vary_headers
 
 from governance.access import Capability
 from governance.views import tenant_page
+from harmonization.demo_samples import sample_content_type, sample_export_write, sample_filename, sample_layouts
 from harmonization.forms import UploadForm
 from harmonization.models import IngestBatch
 from harmonization.selectors import batch_get, batch_list
@@ -43,7 +47,25 @@ def batch_list_view(request: HttpRequest, *, access) -> HttpResponse:
         form = UploadForm(tenant=access.tenant)
     page = Paginator(batch_list(tenant=access.tenant), 50).get_page(request.GET.get("page"))
     status = 400 if form is not None and form.errors else 200
-    return render(request, "harmonization/batch_list.html", {"form": form, "page": page}, status=status)
+    context = {"form": form, "page": page, "samples": sample_layouts(tenant=access.tenant)}
+    return render(request, "harmonization/batch_list.html", context, status=status)
+
+
+@tenant_page()
+def sample_download(request: HttpRequest, mapping_name: str, *, access) -> HttpResponse:
+    """A small export of a shipped layout built from the current tenant's catalog and campaigns (never another
+    tenant's: the tenant comes from the session, not the URL). Files are a few hundred rows: built in memory."""
+    with tempfile.TemporaryDirectory(prefix="rmn-sample-") as folder:
+        path = Path(folder) / "sample"
+        try:
+            truth = sample_export_write(tenant=access.tenant, mapping_name=mapping_name, path=path)
+        except DomainError as exc:
+            raise Http404(exc.message) from None
+        data = path.read_bytes()
+    response = HttpResponse(data, content_type=sample_content_type(mapping_name))
+    response["Content-Disposition"] = f'attachment; filename="{sample_filename(mapping_name)}"'
+    response["X-Sample-Rows"] = str(truth.rows)
+    return response
 
 
 def _batch_or_404(access, pk: int) -> IngestBatch:

@@ -18,34 +18,14 @@ def _date(value: str) -> dt.date:
 
 
 def tenant_catalog(slug: str) -> tuple[CatalogItem, ...]:
-    """The tenant's active SKUs with the references the layouts print (Amazon ASIN, Walmart item id, EAN-13), so a
-    generated file resolves against the tenant's crosswalk. A SKU without a reference prints an empty one."""
-    from campaigns.models import SKU, RetailerItem
+    """The tenant's active SKUs with the references the layouts print (harmonization.selectors.tenant_catalog)."""
     from governance.models import Tenant
+    from harmonization.selectors import tenant_catalog as catalog_of
 
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:
         raise CommandError(f"--tenant: no tenant with slug {slug!r}")
-    refs = {
-        (sku, code): item_id
-        for sku, code, item_id in RetailerItem.objects.filter(tenant=tenant).values_list(
-            "sku", "retailer__code", "item_id"
-        )
-    }
-    skus = SKU.objects.filter(tenant=tenant, is_active=True).select_related("brand").order_by("brand__name", "sku_code")
-    items = tuple(
-        CatalogItem(
-            sku_code=sku.sku_code,
-            brand=sku.brand.name,
-            name=sku.name,
-            price_cents=round(sku.price * 100),
-            unit_cost_cents=round(sku.unit_cost * 100),
-            asin=refs.get((sku.pk, "amazon"), ""),
-            item_id=refs.get((sku.pk, "walmart"), ""),
-            gtin=sku.gtin.zfill(13) if sku.gtin else "",
-        )
-        for sku in skus
-    )
+    items = catalog_of(tenant=tenant)
     if not items:
         raise CommandError(f"--tenant: {slug!r} has no active SKUs")
     return items
