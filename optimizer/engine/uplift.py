@@ -1,19 +1,23 @@
 """Uplift (CATE) models for targeting: econml's T-, X- and DR-learners, chosen only when they beat a constant effect.
 
 :func:`fit_uplift` splits the experiment into a training and a validation part (stratified by treatment), fits every
-requested learner and a constant-effect baseline on the training part only, and judges them on the validation part:
+requested learner and a constant-effect baseline on the training part only, and judges them on the validation part,
+with nuisance models (outcome per arm ``mu0``, ``mu1``; propensity ``e``) also fitted on the training part:
 
-- **DR tau-risk.** Nuisance models fitted on the training part (outcome per arm, propensity) turn each validation
-  row into a doubly robust pseudo-outcome ``phi = mu1 - mu0 + T(Y - mu1)/e - (1 - T)(Y - mu0)/(1 - e)``, whose
-  conditional mean is the true effect. ``mean((phi - f(x))^2)`` is then the model's PEHE² plus a constant that is
-  the same for every model, so the difference to the baseline estimates how much a model lowers PEHE².
-- **Qini coefficient and AUUC** of the ranking the model induces (definitions at :func:`uplift_curves`), with a
+- **R-loss** (Nie & Wager): ``mean(((Y - m(x)) - (T - e(x)) * tau(x))^2)`` with ``m = e*mu1 + (1 - e)*mu0`` is PEHE²
+  weighted by e(1 - e), plus a constant shared by every model; it divides by nothing, so it is stable on a few
+  hundred rows. The default criterion.
+- **DR tau-risk** (``criterion="tau_risk"``): ``mean((phi - tau(x))^2)`` against the doubly robust pseudo-outcomes
+  ``phi = mu1 - mu0 + T(Y - mu1)/e - (1 - T)(Y - mu0)/(1 - e)``: PEHE² plus a constant, but noisier.
+- **Qini coefficient and AUUC** of the ranking the model induces (definitions at :class:`UpliftCurves`), with a
   bootstrap interval for the Qini coefficient. A constant effect ranks nobody above anybody: its Qini is 0.
+- **PEHE** when the true effects are known (simulations).
 
 The baseline is the average treatment effect (AIPW, cross-fitted on the training part). A CATE model is chosen only
-when its tau-risk is lower than the baseline's with a one-sided 95% confidence bound (Bonferroni over the learners
-tried), and then the one with the lowest tau-risk; otherwise the result predicts the constant ATE. Models are not
-refitted on the validation rows, so the reported metrics are those of the model that predicts.
+when its loss is lower than the baseline's with a one-sided 95% confidence bound (Bonferroni over the learners
+tried), and then the one that lowers it most; otherwise the result predicts the constant ATE. Models are not refitted
+on the validation rows, so the reported metrics are those of the model that predicts. Method and benchmark:
+docs/measurement.md, "Uplift (CATE)".
 """
 
 from __future__ import annotations
@@ -275,7 +279,7 @@ class LearnerMetrics:
     tau_risk: float  # mean squared error against the DR pseudo-outcomes (PEHE² + a constant)
     r_loss: float  # Robinson / R-learner loss (PEHE² weighted by e(1 - e), + a constant)
     risk_improvement: float  # the baseline's loss minus this one, on the criterion used for choosing
-    risk_improvement_interval: tuple[float, float]  # two-sided, at the Bonferroni-adjusted level used for choosing
+    risk_improvement_interval: tuple[float, float]  # mean ± z·se, z the one-sided Bonferroni quantile used for choosing
     beats_baseline: bool
     pehe: float | None  # on the validation split, when the true effects are known
     fit_seconds: float
