@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ def run_seed(seed: int, *, chance: float | None, compare: list[float], samples: 
     from optimizer.engine import scenario as sc
     from optimizer.engine.allocate import AllocationRequest, allocate
     from optimizer.engine.curves import uncalibrated
-    from optimizer.engine.pipeline import curves_from_frames
+    from optimizer.engine.pipeline import curves_from_frames, period_error_sd
 
     rng = np.random.default_rng(np.random.SeedSequence([seed, 4242]))
     scenario = sc.build_scenario(seed, days=180, lift_channels=3, mix_spread=MIX_SPREAD)
@@ -99,7 +100,8 @@ def run_seed(seed: int, *, chance: float | None, compare: list[float], samples: 
     history, skus = files.read_history(paths["history"]), files.read_skus(paths["skus"])
     lift = files.read_lift_studies(paths["lift_studies"])
     curves = curves_from_frames(history, skus, lift, period_days=P, samples=samples, seed=seed)
-    spends["uncalibrated"] = allocate(uncalibrated(curves), request).daily_spend()
+    sd = period_error_sd(curves, history, period_days=P)  # as the command's pipeline does
+    spends["uncalibrated"] = allocate(uncalibrated(curves), replace(request, forecast_error_sd=sd)).daily_spend()
     seconds["uncalibrated"] = time.perf_counter() - t
 
     daily = budget / P

@@ -48,6 +48,11 @@ class AllocationRequest:
     channel_capacity_factor: Mapping[str, float] = field(default_factory=dict)
     chance: float | None = None
     spend_everything: bool = False
+    # Added: relative sd of the period's sales that the curve posterior does not carry (demand forecast and model
+    # error at the period level). It multiplies every posterior sample by one common lognormal factor (mean 1) in
+    # the intervals and the chance constraint; expected values are unchanged. None: 0 (the pipeline estimates it
+    # from the history, see pipeline.period_error_sd).
+    forecast_error_sd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,10 @@ class _Problem:
         )
         self.objective = request.objective
         self.basis = request.roas_basis
+        sd = float(request.forecast_error_sd or 0.0)
+        z = np.random.default_rng(20251126).standard_normal(n)
+        risk = np.exp(sd * z - 0.5 * sd * sd)
+        self.risk = risk / risk.mean()  # one factor per posterior sample, common to every channel
 
     # Per-sample curves at daily spend x: (C, S) or (C, S, G) when x is (C, G)
     def _sat(self, x):
@@ -177,6 +186,10 @@ class _Problem:
 
     def basis_samples(self, s):
         return self.attributed_samples(s) if self.basis == "attributed" else self.incremental_samples(s)
+
+    def risk_samples(self, s):
+        """Posterior samples of the period's basis sales with the forecast error folded in (chance constraint)."""
+        return self.basis_samples(s) * self.risk
 
     def marginals(self, s):
         """(dA/ds, dI/ds) per channel at period spend s (C,) or (C, G)."""
@@ -351,6 +364,12 @@ def validate_basics(request: AllocationRequest) -> None:
         )
     if request.min_roas is not None and (not math.isfinite(request.min_roas) or request.min_roas < 0):
         raise OptimizerInputError(f"min_roas must be 0 or more, got {request.min_roas}.", field="min_roas")
+    sd = request.forecast_error_sd
+    if sd is not None and (not math.isfinite(sd) or not 0 <= sd <= 2):
+        raise OptimizerInputError(
+            f"forecast_error_sd must be a relative standard deviation between 0 and 2, got {sd}.",
+            field="forecast_error_sd",
+        )
     if request.chance is not None:
         if not 0 < request.chance < 1:
             raise OptimizerInputError(
@@ -582,7 +601,7 @@ def _p_floor(prob: _Problem, s, R: float) -> float:
     total = s.sum()
     if total <= 0:
         return 1.0
-    return float(np.mean(prob.basis_samples(s).sum(axis=0) >= R * total * (1 - 1e-12)))
+    return float(np.mean(prob.risk_samples(s).sum(axis=0) >= R * total * (1 - 1e-12)))
 
 
 def _chance_floor(solver, prob, R, chance, best) -> float:
@@ -623,9 +642,10 @@ def _trim_budget(s, lo, hi, B):
 
 def _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rbounds, floor, floor_info):
     B, P, R = float(request.budget), prob.P, request.min_roas
-    att = prob.attributed_samples(s)
-    inc = prob.incremental_samples(s)
-    basis = att if prob.basis == "attributed" else inc
+    # Expected values from the posterior; intervals with the forecast error folded in.
+    att0, inc0 = prob.attributed_samples(s), prob.incremental_samples(s)
+    att, inc = att0 * prob.risk, inc0 * prob.risk
+    basis = att0 if prob.basis == "attributed" else inc0
     dA, dI = prob.marginals(s)
     dobj = prob.dobj(dI)
     tol = 1e-6 * max(B, 1.0)
@@ -645,7 +665,7 @@ def _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rb
             elif rbounds[r][0] > 0 and rspend <= rbounds[r][0] + tol:
                 binding.append(f"retailer_min:{r}")
         m = prob.margin[i]
-        mean_inc, mean_att = float(inc[i].mean()), float(att[i].mean())
+        mean_inc, mean_att = float(inc0[i].mean()), float(att0[i].mean())
         by_key[key] = ChannelAllocation(
             retailer=ch.retailer,
             placement_type=ch.placement_type,
@@ -677,6 +697,8 @@ def _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rb
     spend = float(s.sum())
     margin_samples = (prob.margin[:, None] * inc).sum(axis=0)
     inc_total, att_total = inc.sum(axis=0), att.sum(axis=0)
+    mean_inc_total, mean_att_total = float(inc0.mean(axis=1).sum()), float(att0.mean(axis=1).sum())
+    mean_margin = float((prob.margin * inc0.mean(axis=1)).sum())
     p_floor = _p_floor(prob, s, R) if R is not None else None
     totals = {
         "spend": spend,
@@ -684,14 +706,15 @@ def _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rb
         "unspent": max(B - spend, 0.0),
         "period_days": P,
         "currency": getattr(curves, "currency", None),
-        "expected_incremental_sales": float(inc_total.mean()),
+        "expected_incremental_sales": mean_inc_total,
         "incremental_sales_interval": [float(v) for v in np.percentile(inc_total, _INTERVAL)],
-        "expected_incremental_margin": float(margin_samples.mean()),
+        "expected_incremental_margin": mean_margin,
         "incremental_margin_interval": [float(v) for v in np.percentile(margin_samples, _INTERVAL)],
-        "expected_net_incremental_profit": float(margin_samples.mean() - spend),
-        "expected_attributed_sales": float(att_total.mean()),
-        "expected_attributed_roas": float(att_total.mean() / spend) if spend > 0 else None,
-        "expected_incremental_roas": float(inc_total.mean() / spend) if spend > 0 else None,
+        "expected_net_incremental_profit": mean_margin - spend,
+        "expected_attributed_sales": mean_att_total,
+        "attributed_sales_interval": [float(v) for v in np.percentile(att_total, _INTERVAL)],
+        "expected_attributed_roas": mean_att_total / spend if spend > 0 else None,
+        "expected_incremental_roas": mean_inc_total / spend if spend > 0 else None,
         "p_roas_floor": p_floor,
     }
     budget_binding = bool(lam > 1e-12 or (request.spend_everything and spend >= B - tol))
@@ -721,6 +744,7 @@ def _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rb
             "shadow_price": float(mu),
             "probability": p_floor,
             "enforced_floor": floor,
+            "forecast_error_sd": float(request.forecast_error_sd or 0.0),
             **(floor_info or {}),
         },
         "bounds": {

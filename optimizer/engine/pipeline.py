@@ -5,7 +5,9 @@ call :func:`optimize_from_frames`."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
+import numpy as np
 import pandas as pd
 
 from optimizer.engine.allocate import AllocationRequest, AllocationResult, allocate, validate_basics
@@ -25,6 +27,55 @@ def curves_from_frames(
     curves = fit_curves(history, skus, samples=samples, seed=seed, period_days=period_days)
     studies = lift_studies if lift_studies is not None and len(lift_studies) else None
     return calibrate(curves, studies, seed=seed)
+
+
+def period_error_sd(curves: CurveSet, history: pd.DataFrame, *, period_days: int) -> float:
+    """How far the fitted curves miss the portfolio's attributed sales over whole periods of the history.
+
+    The history is cut into blocks of ``period_days`` counted back from its last day; in each block the curves
+    (posterior mean, each sample's own adstock, the fitted demand of those days) predict the attributed sales of
+    the spend that was actually made. The result is the root mean square of log(actual / predicted) over the blocks
+    (0 with fewer than two blocks): a bias and the period-level error that the curve posterior does not carry,
+    used as ``AllocationRequest.forecast_error_sd`` so the chance constraint allows for it."""
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(history["date"]).dt.normalize(),
+            "key": history["retailer"].astype(str) + "|" + history["placement_type"].astype(str),
+            "spend": pd.to_numeric(history["spend"], errors="coerce").fillna(0.0),
+            "sales": pd.to_numeric(history["attributed_sales"], errors="coerce").fillna(0.0),
+        }
+    )
+    dates = pd.date_range(frame["date"].min(), frame["date"].max(), freq="D")
+    n_blocks = len(dates) // int(period_days)
+    if n_blocks < 2:
+        return 0.0
+    spend = frame.pivot_table(index="date", columns="key", values="spend", aggfunc="sum").reindex(dates).fillna(0.0)
+    sales = frame.pivot_table(index="date", columns="key", values="sales", aggfunc="sum").reindex(dates).fillna(0.0)
+    demand = curves.demand([d.date() for d in dates])
+    predicted = np.zeros(len(dates))
+    actual = np.zeros(len(dates))
+    for curve in curves.channels:
+        if curve.key not in spend:
+            continue
+        x = spend[curve.key].to_numpy(dtype=float)
+        decay = np.asarray(curve.decay, dtype=float)
+        level = np.full(len(decay), x[: min(7, len(x))].mean())
+        adstock = np.empty((len(decay), len(x)))
+        for t, value in enumerate(x):
+            level = decay * level + (1.0 - decay) * value
+            adstock[:, t] = level
+        h = np.asarray(curve.shape, dtype=float)[:, None]
+        xh = np.maximum(adstock, 0.0) ** h
+        hill = xh / (xh + np.asarray(curve.half_saturation, dtype=float)[:, None] ** h)
+        predicted += (np.asarray(curve.beta, dtype=float)[:, None] * hill).mean(axis=0) * demand
+        actual += sales[curve.key].to_numpy(dtype=float)
+    logs = []
+    for b in range(n_blocks):
+        window = slice(len(dates) - (b + 1) * period_days, len(dates) - b * period_days)
+        p, a = predicted[window].sum(), actual[window].sum()
+        if p > 0 and a > 0:
+            logs.append(math.log(a / p))
+    return float(np.sqrt(np.mean(np.square(logs)))) if len(logs) >= 2 else 0.0
 
 
 def apply_forecast(request: AllocationRequest, forecast) -> AllocationRequest:
@@ -52,4 +103,8 @@ def optimize_from_frames(
     curves = curves_from_frames(
         history, skus, lift_studies, period_days=request.period_days, samples=samples, seed=seed
     )
+    if request.forecast_error_sd is None:
+        request = dataclasses.replace(
+            request, forecast_error_sd=period_error_sd(curves, history, period_days=request.period_days)
+        )
     return allocate(curves, apply_forecast(request, forecast))

@@ -372,3 +372,22 @@ def test_it_refuses_to_optimize_margin_without_a_margin_rate():
         allocate(curves, AllocationRequest(budget=1000.0, period_days=P))
     revenue = allocate(curves, AllocationRequest(budget=1000.0, period_days=P, objective="incremental_revenue"))
     assert revenue.totals["spend"] == pytest.approx(1000.0)
+
+
+def test_forecast_error_widens_the_intervals_and_the_chance_margin_but_not_the_means():
+    curves = _set(
+        _curve("amazon", "sponsored_product", 5000, 800, 0.8, 0.35, samples=300, spread=0.05, seed=6),
+        _curve("walmart", "search", 3000, 600, 1.0, 0.5, samples=300, spread=0.05, seed=7),
+    )
+    base = AllocationRequest(budget=30000.0, period_days=P, min_roas=4.5, chance=0.9)
+    tight = allocate(curves, base)
+    loose = allocate(curves, AllocationRequest(**{**base.__dict__, "forecast_error_sd": 0.1}))
+    assert loose.totals["p_roas_floor"] >= 0.9
+    assert loose.totals["expected_attributed_roas"] > tight.totals["expected_attributed_roas"] * 1.05
+    same = allocate(
+        curves, AllocationRequest(**{**base.__dict__, "chance": None, "min_roas": None, "forecast_error_sd": 0.1})
+    )
+    plain = allocate(curves, AllocationRequest(budget=30000.0, period_days=P))
+    assert same.totals["expected_incremental_sales"] == pytest.approx(plain.totals["expected_incremental_sales"])
+    width = lambda r: np.diff(r.totals["incremental_sales_interval"])[0]  # noqa: E731
+    assert width(same) > 2 * width(plain)
