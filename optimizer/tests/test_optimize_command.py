@@ -154,3 +154,26 @@ def test_history_or_tenant_is_required(tmp_path):
         call_command(
             "optimize", "--budget", "1", "--period-days", "7", "--min-roas", "1", "--json", str(tmp_path / "o.json")
         )
+
+
+def test_tenant_data_go_through_the_same_pipeline(catalog, tenants, tmp_path):
+    # The conftest catalog has 10 days of facts: the command reads them from the database and the curve fit refuses
+    # them with the same explanation a 10-day H.csv would get.
+    out = tmp_path / "OUT.json"
+    with pytest.raises(CommandError, match="covers only 10 days"):
+        call_command(
+            "optimize",
+            "--tenant",
+            "acme",
+            "--budget",
+            "1000",
+            "--period-days",
+            "7",
+            "--min-roas",
+            "1",
+            "--json",
+            str(out),
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+    assert not out.exists()
