@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 from django.utils import timezone
+from django.utils.text import slugify
 
 from campaigns.models import Retailer
 from governance.models import Tenant
@@ -112,6 +113,9 @@ def sample_plan(*, tenant: Tenant, mapping_name: str, _shared: dict | None = Non
             elif channel.placement_type != "sponsored_product" and len(brands) > 1:
                 # a new campaign-level campaign cannot take a brand from SKU rows (loader: the tenant's only brand)
                 campaign_ids[key] = []
+            else:
+                # one new campaign per key, the same one on every download: a second upload replaces its facts
+                campaign_ids[key] = [f"sample-{slugify(brand)}-{channel.retailer}-{channel.placement_type}"[:100]]
     if all(campaign_ids.get((c.retailer, c.placement_type, b)) == [] for c in layout.channels for b in brands):
         raise DomainError(f"{tenant.name} has no campaign these rows could belong to: create one first")
     start, last = _sample_window(tenant, layout.currency, timezone.now().date())

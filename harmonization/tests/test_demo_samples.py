@@ -61,9 +61,24 @@ def test_a_downloaded_sample_loads_without_quarantine(client, personas, demo_lik
         assert {f.sku_id for f in facts} <= {s.pk for s in catalog["acme"]["skus"]}
         assert all(f.sku_id is not None for f in facts)
         assert Campaign.objects.filter(tenant=demo_like).count() == campaigns_before
-    else:  # display and CTV: campaign-level rows, new campaigns under the tenant's only brand
+    else:  # display and CTV: campaign-level rows, one new campaign per placement under the tenant's only brand
         assert all(f.sku_id is None for f in facts)
         assert {f.placement_type for f in facts} <= {PlacementType.OFFSITE_DISPLAY, PlacementType.CTV}
+        new = Campaign.objects.filter(tenant=demo_like).exclude(
+            pk__in=[c.pk for c in catalog["acme"]["campaigns"].values()]
+        )
+        assert sorted(new.values_list("external_id", flat=True)) == [
+            "sample-acme-foods-brand-amazon-ctv",
+            "sample-acme-foods-brand-amazon-offsite_display",
+        ]
+        assert {c.brand_id for c in new} == {catalog["acme"]["brand"].pk}
+        # the same file again replaces those facts: no new campaign, no doubled spend
+        spend = sum(f.spend for f in facts)
+        again = ingest(tmp_path, demo_like, layout, download(client, personas["reviewer"], layout).content, suffix)
+        assert again.status == IngestBatch.Status.SUCCEEDED
+        assert Campaign.objects.filter(tenant=demo_like).count() == campaigns_before + 2
+        total = sum(PerformanceFact.objects.filter(campaign__in=new).values_list("spend", flat=True))
+        assert total == spend
 
 
 def test_a_tenant_with_several_brands_gets_campaign_rows_only_for_campaigns_it_has(
