@@ -32,12 +32,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from optimizer.engine import simulator as sim  # noqa: E402
-from optimizer.engine.curves import calibrate, fit_curves  # noqa: E402
+from optimizer.engine.curves import PLACEMENT_INCREMENTALITY_PRIORS, calibrate, fit_curves  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 START_MARK = "<!-- curves:start -->"
 END_MARK = "<!-- curves:end -->"
 PERIOD_DAYS = 28
+WIDE = 2.0  # the sensitivity run: every placement prior's sd times this
+WIDE_PRIORS = {k: (mean, sd * WIDE) for k, (mean, sd) in PLACEMENT_INCREMENTALITY_PRIORS.items()}
 ACME_CHANNELS = (
     ("amazon", "sponsored_product", 900.0),
     ("amazon", "search", 350.0),
@@ -138,9 +140,16 @@ def run_seed(seed: int, *, days: int, samples: int) -> list[dict]:
     began = time.perf_counter()
     curves = fit_curves(history_frame(world, history), skus_frame(world), samples=samples, seed=seed)
     fit_seconds = time.perf_counter() - began
-    curves = calibrate(curves, lift_frame(results), seed=seed)
     period_start = history.dates[-1] + dt.timedelta(days=1)
     factor = curves.period_factor(PERIOD_DAYS)
+    rows = []
+    for variant, priors in (("default", None), ("wide", WIDE_PRIORS)):
+        calibrated = calibrate(curves, lift_frame(results), seed=seed, priors=priors)
+        rows.extend(_score(world, calibrated, studied, period_start, factor, variant, seed, fit_seconds))
+    return rows
+
+
+def _score(world, curves, studied, period_start, factor, variant, seed, fit_seconds) -> list[dict]:
     rows = []
     for c, channel in enumerate(world.channels):
         plan = channel.plan_daily_spend
@@ -155,6 +164,7 @@ def run_seed(seed: int, *, days: int, samples: int) -> list[dict]:
         rows.append(
             {
                 "seed": seed,
+                "priors": variant,
                 "channel": channel.key,
                 "placement": channel.placement_type,
                 "studied": c in studied,
@@ -205,7 +215,9 @@ def main() -> None:
     rows = []
     for seed in range(args.seeds):
         rows.extend(run_seed(seed, days=args.days, samples=args.samples))
-    frame = pd.DataFrame(rows)
+    everything = pd.DataFrame(rows)
+    frame = everything[everything.priors == "default"]
+    wide = everything[everything.priors == "wide"]
     seconds = time.perf_counter() - began
     table = summarize(frame)
     fit = frame.drop_duplicates("seed").fit_seconds
@@ -226,7 +238,15 @@ def main() -> None:
     ]
     for label, n, coverage, error, width in table:
         lines.append(f"| {label} | {n} | {coverage:.1%} | {error:.1%} | {width:.2f} |")
+    wide_table = {label: row for label, *row in summarize(wide)}
     lines += [
+        "",
+        f"With every placement prior's sd ×{WIDE:g} (priors wider than the simulator's ranges): coverage "
+        + ", ".join(
+            f"{label} {wide_table[label][1]:.1%}"
+            for label in ("all channels", "with a lift study", "without a lift study")
+        )
+        + ".",
         "",
         f"Attributed ROAS alone (the curve without incrementality): coverage {frame.attributed_covered.mean():.1%}, "
         f"median abs error {frame.attributed_error.median():.1%}. Fit of 9 channels × {args.days} days with "

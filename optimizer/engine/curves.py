@@ -33,19 +33,23 @@ MIN_DAYS = 28
 SHAPE_MIN, SHAPE_MAX = 0.2, 1.0
 DECAY_MAX = 0.95
 _DECAY_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-_DEMAND_ROUNDS = 3
+_DEMAND_ROUNDS = 8
+TREND_DAMPING = 0.5  # share of the history's end slope carried into the forecast (damped trend)
+DEMAND_DEGREE = 3  # polynomial in time for the smooth demand level (seasonality, trend) over the history
 
-# placement_type -> (mean, sd) of incremental / attributed sales before any lift study. Means follow published
-# ranges for retail media (onsite sponsored products claim the most organic purchases, offsite video the fewest);
-# the sd is wide because a channel's own incrementality varies a lot around its placement's typical value.
+# placement_type -> (mean, sd) of incremental / attributed sales before any lift study (a lognormal with these
+# moments). Each prior's central 90% spans the range docs/demo_simulator.md gives for the placement (onsite sponsored
+# products claim the most organic purchases, offsite video the fewest): mean = the range's middle, sd = half its
+# width / 1.645. Audio has no range of its own and borrows CTV's, wider; "other" is deliberately vague. A tenant
+# whose networks differ passes its own ``priors`` to fit_curves / calibrate.
 PLACEMENT_INCREMENTALITY_PRIORS: dict[str, tuple[float, float]] = {
-    "sponsored_product": (0.35, 0.10),
-    "search": (0.45, 0.11),
-    "onsite_display": (0.60, 0.13),
-    "offsite_display": (0.70, 0.13),
-    "ctv": (0.80, 0.13),
-    "audio": (0.80, 0.15),
-    "other": (0.50, 0.18),
+    "sponsored_product": (0.375, 0.046),
+    "search": (0.475, 0.046),
+    "onsite_display": (0.60, 0.061),
+    "offsite_display": (0.775, 0.046),
+    "ctv": (0.825, 0.046),
+    "audio": (0.80, 0.09),
+    "other": (0.50, 0.15),
 }
 _DEFAULT_PRIOR = PLACEMENT_INCREMENTALITY_PRIORS["other"]
 
@@ -117,12 +121,12 @@ class CurveSet:
     def demand(self, dates) -> np.ndarray:
         """Fitted demand multipliers of the given dates (history or future)."""
         span = (self.last_date - self.first_date).days if self.first_date else 0
-        c1, c2, c3 = self.demand_smooth
         out = []
         for d in dates:
             offset = (d - self.last_date).days
             u = min(max(offset / span, -1.0), 0.0) if span else 0.0
-            level = c1 * u + c2 * u * u + c3 * u**3 + self.trend_per_day * max(offset, 0)
+            level = sum(c * u ** (k + 1) for k, c in enumerate(self.demand_smooth))
+            level += self.trend_per_day * max(offset, 0)
             out.append(self.demand_weekly[d.weekday()] * math.exp(level))
         return np.array(out)
 
@@ -219,8 +223,7 @@ def _daily_series(history: pd.DataFrame) -> tuple[list[_Series], pd.DatetimeInde
 
 @dataclass
 class _Fit:
-    theta: np.ndarray  # log beta, log K, u_shape, u_decay
-    cov: np.ndarray
+    theta: np.ndarray  # log response at typical spend, log K, u_shape, u_decay, log initial adstock
     sigma: float
     rho: float
     residuals: np.ndarray
@@ -252,17 +255,27 @@ class _ChannelProblem:
         self.ref_spend = float(np.median(positive))
         ref_sales = float(np.median(s.sales[self.mask]))
         # Weak priors, in units of their sd: K around 1.5× typical spend (sd ×4.5), shape around 0.6, decay around
-        # 0.3; beta around twice the typical sales (sd ×20). They only matter where the data say nothing.
-        self.prior_mean = np.array([math.log(2 * ref_sales), math.log(1.5 * self.ref_spend), 0.0, _logit(0.3 / 0.95)])
-        self.prior_sd = np.array([3.0, 1.5, 1.5, 2.0])
+        # 0.3; the level at typical spend around the typical sales (sd ×20). They only matter where the data say
+        # nothing.
+        # The adstock before the first day is a parameter too (a history that opens in a dark flight still sells
+        # from earlier spend), centred on the first week's mean spend, or the typical spend when that is zero.
+        initial = s.initial if s.initial > 0 else float(positive.mean())
+        self.prior_mean = np.array(
+            [math.log(ref_sales), math.log(1.5 * self.ref_spend), 0.0, _logit(0.3 / 0.95), math.log(initial)]
+        )
+        self.prior_sd = np.array([3.0, 1.5, 1.5, 2.0, 1.0])  # weak: the level at typical spend within ×20
         self.sigma = 0.15
 
     def predict_log(self, theta: np.ndarray, decay: float | None = None) -> np.ndarray:
-        log_beta, log_k, u, v = theta
-        decay = _decay_of(v) if decay is None else decay
-        adstock = _adstock(self.s.spend, decay, self.s.initial)
-        xs = np.maximum(adstock, 1e-9) ** _shape_of(u)
-        return log_beta + np.log(xs / (xs + math.exp(log_k) ** _shape_of(u)))
+        decay = _decay_of(theta[3]) if decay is None else decay
+        adstock = _adstock(self.s.spend, decay, math.exp(theta[4]))
+        return self.log_beta(theta) + np.log(_hill(np.maximum(adstock, 1e-9), math.exp(theta[1]), _shape_of(theta[2])))
+
+    def log_beta(self, theta: np.ndarray) -> np.ndarray:
+        # theta[0] is the log response at the typical spend, not log beta: the data pin that level down whatever K
+        # and the shape are, so the posterior is close to normal in these coordinates (beta and K are not).
+        theta = np.asarray(theta)
+        return theta[..., 0] - np.log(_hill(self.ref_spend, np.exp(theta[..., 1]), _shape_of(theta[..., 2])))
 
     def residuals(self, theta: np.ndarray) -> np.ndarray:
         # Day variance: the multiplicative noise σ² plus the Poisson noise of few units (Var log ≈ 1 / units).
@@ -276,10 +289,10 @@ class _ChannelProblem:
         v = _logit(fixed_decay / DECAY_MAX)
 
         def partial(p):
-            return self.residuals(np.array([p[0], p[1], p[2], v]))
+            return self.residuals(np.array([p[0], p[1], p[2], v, p[3]]))
 
-        p = least_squares(partial, start[:3], method="trf", max_nfev=100).x
-        return np.array([p[0], p[1], p[2], v])
+        p = least_squares(partial, np.delete(start, 3), method="trf", max_nfev=100).x
+        return np.array([p[0], p[1], p[2], v, p[3]])
 
     def fit(self, start: np.ndarray | None) -> np.ndarray:
         if start is None:
@@ -299,20 +312,15 @@ class _ChannelProblem:
         resid = (self.log_y - self.predict_log(theta))[self.mask]
         return math.sqrt(max(float(np.mean(resid**2 - 1.0 / (self.s.units[self.mask] + 1.0))), 1e-4))
 
-    def laplace(self, theta: np.ndarray) -> _Fit:
+    def finish(self, theta: np.ndarray) -> _Fit:
         resid = (self.log_y - self.predict_log(theta))[self.mask]
-        sigma = self.noise_sd(theta)
-        self.sigma = sigma
+        self.sigma = sigma = self.noise_sd(theta)
         standardized = resid / np.sqrt(sigma**2 + 1.0 / (self.s.units[self.mask] + 1.0))
-        jac = _jacobian(self.residuals, theta)
-        info = jac.T @ jac
-        cov = np.linalg.pinv(info)
-        # Autocorrelated residuals (unmodelled seasonality, flights) carry less information than independent ones:
-        # widen by the AR(1) variance factor (1 + ρ) / (1 - ρ).
+        # Lag-1 autocorrelation of the residuals (unmodelled seasonality, flights): _joint_draws discounts the
+        # information of the data by it.
         rho = float(np.corrcoef(standardized[:-1], standardized[1:])[0, 1]) if len(resid) > 3 else 0.0
         rho = min(max(rho if math.isfinite(rho) else 0.0, 0.0), 0.9)
-        cov = cov * (1 + rho) / (1 - rho)
-        return _Fit(theta, cov, sigma, rho, resid, self.log_y, self.mask)
+        return _Fit(theta, sigma, rho, resid, self.log_y, self.mask)
 
 
 def _jacobian(fun, theta: np.ndarray, step: float = 1e-5) -> np.ndarray:
@@ -330,25 +338,17 @@ class _Demand:
     log_weekly: np.ndarray  # (7,) mean of exp is 1
     smooth: np.ndarray  # (3,) cubic in u = days since last day / span: log level = c1·u + c2·u² + c3·u³
     span: int
-    cov: np.ndarray  # (3, 3) covariance of ``smooth``
 
     def log_factor(self, weekdays: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Log demand at day offsets from the last day: the cubic inside the history, its end slope after it."""
         u = np.clip(offsets / self.span, -1.0, 0.0)
-        level = self.smooth[0] * u + self.smooth[1] * u**2 + self.smooth[2] * u**3
+        level = sum(c * u ** (k + 1) for k, c in enumerate(self.smooth))
         ahead = np.maximum(offsets, 0) * self.trend
         return self.log_weekly[weekdays] + level + ahead
 
     @property
     def trend(self) -> float:
-        return float(self.smooth[0] / self.span)
-
-    def forecast_sd(self, period_days: int) -> float:
-        """Sd of the log demand level in the middle of the next period relative to the history's mean level (what
-        every channel's beta is anchored to): the uncertainty the extrapolation adds to a period forecast."""
-        u = -np.arange(self.span + 1)[::-1] / self.span
-        g = np.array([period_days / 2 / self.span - u.mean(), -(u**2).mean(), -(u**3).mean()])
-        return float(math.sqrt(max(g @ self.cov @ g, 0.0)))
+        return float(self.smooth[0] / self.span) * TREND_DAMPING
 
 
 def _fit_demand(series: list[_Series], fits: dict[str, np.ndarray], problems, weekdays: np.ndarray) -> _Demand:
@@ -357,23 +357,19 @@ def _fit_demand(series: list[_Series], fits: dict[str, np.ndarray], problems, we
     n_days = len(weekdays)
     span = max(n_days - 1, 1)
     u = (np.arange(n_days, dtype=float) - (n_days - 1)) / span
-    rows, targets, scales = [], [], []
+    rows, targets = [], []
     for s in series:
         problem = problems[s.key]
         m = problem.mask
         resid = (np.log(np.where(m, s.sales, 1.0)) - problem.predict_log(fits[s.key]))[m]
         weight = 1.0 / np.sqrt(problem.sigma**2 + 1.0 / (s.units[m] + 1.0))
-        design = np.column_stack([np.eye(7)[weekdays][m], u[m], u[m] ** 2, u[m] ** 3])
+        design = np.column_stack([np.eye(7)[weekdays][m], *(u[m] ** k for k in range(1, DEMAND_DEGREE + 1))])
         rows.append((design - design.mean(axis=0)) * weight[:, None])
         targets.append((resid - resid.mean()) * weight)
-        scales.append(weight)
     x, y = np.vstack(rows), np.concatenate(targets)
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-    dof = max(len(y) - x.shape[1] - len(series), 1)
-    resid_var = float(np.sum((y - x @ coef) ** 2)) / dof
-    cov = np.linalg.pinv(x.T @ x) * resid_var
     log_weekly = coef[:7] - np.log(np.mean(np.exp(coef[:7])))
-    return _Demand(log_weekly, coef[7:], span, cov[7:, 7:])
+    return _Demand(log_weekly, coef[7:], span)
 
 
 def _margin_rates(history: pd.DataFrame, skus: pd.DataFrame | None) -> dict[str, float]:
@@ -405,19 +401,81 @@ def _margin_rates(history: pd.DataFrame, skus: pd.DataFrame | None) -> dict[str,
     return out
 
 
-def _prior_draws(placement_type: str, rng: np.random.Generator, n: int) -> np.ndarray:
-    mu, sd = _lognormal_params(placement_type)
+def _prior_draws(placement_type: str, rng: np.random.Generator, n: int, priors: Mapping | None) -> np.ndarray:
+    mu, sd = _lognormal_params(placement_type, priors)
     return np.exp(rng.normal(mu, sd, n))
 
 
-def _lognormal_params(placement_type: str) -> tuple[float, float]:
-    mean, sd = PLACEMENT_INCREMENTALITY_PRIORS.get(placement_type, _DEFAULT_PRIOR)
+def _lognormal_params(placement_type: str, priors: Mapping | None) -> tuple[float, float]:
+    table = PLACEMENT_INCREMENTALITY_PRIORS if priors is None else {**PLACEMENT_INCREMENTALITY_PRIORS, **priors}
+    mean, sd = table.get(placement_type, table.get("other", _DEFAULT_PRIOR))
+    if not (mean > 0 and sd > 0):
+        raise OptimizerInputError(
+            f"The incrementality prior for {placement_type} needs a positive mean and sd, got ({mean}, {sd}).",
+            field="priors",
+        )
     s2 = math.log(1 + (sd / mean) ** 2)
     return math.log(mean) - s2 / 2, math.sqrt(s2)
 
 
+def _joint_draws(finals, demand: _Demand, weekdays, last_date, samples, seed, period_days):
+    """Posterior draws of every channel's parameters and the shared demand together (Laplace approximation of the
+    joint fit), so that the uncertainty of the demand path, which every channel's level trades off against, reaches
+    each curve. Returns per channel (samples, 5) parameter draws, with levels re-anchored to each draw's demand
+    normalization, and per draw the ratio of its forecast demand over ``period_days`` to the point forecast's."""
+    n_params = 5 * len(finals)
+    span = demand.span
+    u = (np.arange(len(weekdays), dtype=float) - (len(weekdays) - 1)) / span
+    # Demand in coordinates without redundancy: weekdays relative to Monday (Tue..Sun) and the cubic.
+    design = np.column_stack([np.eye(7)[weekdays][:, 1:], *(u**k for k in range(1, DEMAND_DEGREE + 1))])
+    blocks = []
+    for c, (s, problem, fit) in enumerate(finals):
+        jac = _jacobian(problem.residuals, fit.theta)
+        m = problem.mask
+        n_data = int(m.sum())
+        scale = np.sqrt(fit.sigma**2 + 1.0 / (s.units[m] + 1.0))
+        # Autocorrelated residuals carry less information: the AR(1) variance factor (1 + ρ) / (1 - ρ).
+        shrink = math.sqrt((1 - fit.rho) / (1 + fit.rho))
+        block = np.zeros((jac.shape[0], n_params + design.shape[1]))
+        block[:, 5 * c : 5 * c + 5] = jac
+        block[:n_data, 5 * c : 5 * c + 5] *= shrink
+        block[:n_data, n_params:] = -design[m] / scale[:, None] * shrink
+        blocks.append(block)
+    jac = np.vstack(blocks)
+    cov = np.linalg.pinv(jac.T @ jac)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1]))
+    center = np.zeros(cov.shape[0])
+    delta = rng.multivariate_normal(center, cov, size=samples, method="eigh")
+    rel_hat = demand.log_weekly - demand.log_weekly[0]
+    rel = np.tile(rel_hat, (samples, 1))
+    rel[:, 1:] += delta[:, n_params : n_params + 6]
+    shift = np.log(np.mean(np.exp(rel), axis=1)) - np.log(np.mean(np.exp(rel_hat)))
+    log_weekly = rel - np.log(np.mean(np.exp(rel), axis=1))[:, None]
+    trend = demand.trend + delta[:, n_params + 6] / span * TREND_DAMPING
+    ahead = np.arange(1, int(period_days) + 1)
+    future_days = np.array([(last_date + dt.timedelta(days=int(k))).weekday() for k in ahead])
+    forecast = np.exp(log_weekly[:, future_days] + trend[:, None] * ahead[None, :]).sum(axis=1)
+    point = np.exp(demand.log_weekly[future_days] + demand.trend * ahead).sum()
+    # Whether the history's end slope goes on is unknown: the forecast damps it (TREND_DAMPING), and the distance
+    # to the undamped forecast at the period's middle day is added as a further sd shared by every channel.
+    gap = (1 - TREND_DAMPING) * abs(demand.smooth[0] / span) * (int(period_days) + 1) / 2
+    forecast = forecast * np.exp(gap * rng.standard_normal(samples))
+    draws = []
+    for c, (_, _, fit) in enumerate(finals):
+        theta = fit.theta[None, :] + delta[:, 5 * c : 5 * c + 5]
+        theta[:, 0] += shift
+        draws.append(theta)
+    return draws, forecast / point
+
+
 def fit_curves(
-    history: pd.DataFrame, skus: pd.DataFrame | None, *, samples: int = 200, seed: int = 0, period_days: int = 28
+    history: pd.DataFrame,
+    skus: pd.DataFrame | None,
+    *,
+    samples: int = 200,
+    seed: int = 0,
+    period_days: int = 28,
+    priors: Mapping[str, tuple[float, float]] | None = None,
 ) -> CurveSet:
     """Fit every channel's curve and the shared demand; ``samples`` posterior draws per parameter."""
     if samples < 1:
@@ -433,9 +491,9 @@ def fit_curves(
         currency = currencies[0] if currencies else currency
     series, dates = _daily_series(history)
     n_days = len(dates)
-    weekdays = dates.weekday.to_numpy()
+    weekdays = dates.day_of_week.to_numpy()
     offsets = np.arange(n_days, dtype=float) - (n_days - 1)
-    demand = _Demand(np.zeros(7), np.zeros(3), max(n_days - 1, 1), np.zeros((3, 3)))
+    demand = _Demand(np.zeros(7), np.zeros(DEMAND_DEGREE), max(n_days - 1, 1))
     fits: dict[str, np.ndarray] = {}
     problems: dict[str, _ChannelProblem] = {}
     for _ in range(_DEMAND_ROUNDS):
@@ -448,22 +506,18 @@ def fit_curves(
             fits[s.key] = problem.fit(fits.get(s.key))
         demand = _fit_demand(series, fits, problems, weekdays)
     log_demand = demand.log_factor(weekdays, offsets)
-    # One draw per sample of the demand forecast's error, shared by every channel (they move together).
-    demand_shock = np.exp(
-        np.random.default_rng(np.random.SeedSequence([int(seed), 4])).standard_normal(samples)
-        * demand.forecast_sd(period_days)
-    )
-    margins = _margin_rates(history, skus)
-    channels, diagnostics = [], {}
-    for index, s in enumerate(series):
+    finals: list[tuple[_Series, _ChannelProblem, _Fit]] = []
+    for s in series:
         problem = _ChannelProblem(s, log_demand)
         problem.sigma = problems[s.key].sigma
-        theta = problem.solve(fits[s.key])
-        fit = problem.laplace(theta)
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1, index]))
-        draws = rng.multivariate_normal(fit.theta, fit.cov, size=samples, method="eigh")
+        finals.append((s, problem, problem.finish(problem.solve(fits[s.key]))))
+    draws, demand_ratio = _joint_draws(finals, demand, weekdays, dates[-1].date(), samples, seed, period_days)
+    margins = _margin_rates(history, skus)
+    channels, diagnostics = [], {}
+    for index, (s, problem, fit) in enumerate(finals):
+        theta = draws[index]
         # Log-space fit gives the median curve; lognormal noise with variance σ² has mean exp(σ²/2) above it.
-        beta = np.exp(draws[:, 0] + fit.sigma**2 / 2) * demand_shock
+        beta = np.exp(problem.log_beta(theta) + fit.sigma**2 / 2) * demand_ratio
         irng = np.random.default_rng(np.random.SeedSequence([int(seed), 2, index]))
         active = s.spend[-period_days:]
         channels.append(
@@ -471,10 +525,10 @@ def fit_curves(
                 retailer=s.retailer,
                 placement_type=s.placement_type,
                 beta=beta,
-                half_saturation=np.exp(draws[:, 1]),
-                shape=_shape_of(draws[:, 2]),
-                decay=_decay_of(draws[:, 3]),
-                incrementality=_prior_draws(s.placement_type, irng, samples),
+                half_saturation=np.exp(theta[:, 1]),
+                shape=_shape_of(theta[:, 2]),
+                decay=_decay_of(theta[:, 3]),
+                incrementality=_prior_draws(s.placement_type, irng, samples, priors),
                 margin_rate=float(margins.get(s.key, margins.get("*", math.nan))),
                 hist_daily_spend=float(active.mean()),
                 hist_max_daily_spend=float(s.spend.max()),
@@ -499,7 +553,8 @@ def _diagnose(s: _Series, fit: _Fit, problem: _ChannelProblem) -> dict:
     y = fit.log_target[fit.mask]
     total = float(np.sum((y - y.mean()) ** 2))
     r2 = 1 - float(np.sum(fit.residuals**2)) / total if total > 0 else 0.0
-    log_beta, log_k, u, v = fit.theta
+    log_beta = float(problem.log_beta(fit.theta))
+    _, log_k, u, v, _ = fit.theta
     k, shape, decay = math.exp(log_k), float(_shape_of(u)), float(_decay_of(v))
     positive = s.spend[s.spend > 0]
     warnings = []
@@ -529,7 +584,13 @@ def _diagnose(s: _Series, fit: _Fit, problem: _ChannelProblem) -> dict:
 _GRID = np.linspace(0.005, 3.0, 1200)
 
 
-def calibrate(curves: CurveSet, lift_studies: pd.DataFrame | None, *, seed: int = 0) -> CurveSet:
+def calibrate(
+    curves: CurveSet,
+    lift_studies: pd.DataFrame | None,
+    *,
+    seed: int = 0,
+    priors: Mapping[str, tuple[float, float]] | None = None,
+) -> CurveSet:
     """Update each channel's incrementality with its lift studies; channels without one keep the placement prior.
 
     For a study of window w with estimate S ± se, the curve gives attributed sales A_w (observed history where the
@@ -545,11 +606,13 @@ def calibrate(curves: CurveSet, lift_studies: pd.DataFrame | None, *, seed: int 
         if not own:
             channels.append(
                 dataclasses.replace(
-                    curve, incrementality=_prior_draws(curve.placement_type, rng, len(curve.beta)), calibrated=False
+                    curve,
+                    incrementality=_prior_draws(curve.placement_type, rng, len(curve.beta), priors),
+                    calibrated=False,
                 )
             )
             continue
-        mu, sd = _lognormal_params(curve.placement_type)
+        mu, sd = _lognormal_params(curve.placement_type, priors)
         log_prior = -((np.log(_GRID) - mu) ** 2) / (2 * sd * sd) - np.log(_GRID)
         attributed = [_study_attributed(curves, curve, row) for row in own]
         draws = np.empty(len(curve.beta))

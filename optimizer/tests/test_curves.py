@@ -1,0 +1,308 @@
+"""Response curves and calibration (optimizer/engine/curves.py) against the simulator's known truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from bench.curves_bench import history_frame, lift_frame, run_seed, simulated_world, skus_frame
+from optimizer.engine import simulator as sim
+from optimizer.engine.curves import (
+    PLACEMENT_INCREMENTALITY_PRIORS,
+    CurveSet,
+    calibrate,
+    fit_curves,
+    uncalibrated,
+)
+from optimizer.engine.errors import OptimizerInputError
+
+CHANNELS = (("amazon", "sponsored_product", 900.0), ("amazon", "ctv", 600.0), ("walmart", "onsite_display", 250.0))
+START = dt.date(2025, 3, 1)
+DAYS = 150
+
+
+@pytest.fixture(scope="module")
+def noise_free():
+    world = simulated_world(7, channels=CHANNELS, reference_date=START)
+    history = sim.simulate(world, start=START, days=DAYS, seed=7, noise=False)
+    curves = fit_curves(history_frame(world, history), skus_frame(world), samples=200, seed=3)
+    return world, history, curves
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    world = simulated_world(11, channels=CHANNELS, reference_date=START)
+    history = sim.simulate(world, start=START, days=DAYS, seed=11)
+    curves = fit_curves(history_frame(world, history), skus_frame(world), samples=200, seed=5)
+    return world, history, curves
+
+
+def _key(channel: sim.ChannelSpec) -> str:
+    return f"{channel.retailer}|{channel.placement_type}"
+
+
+def test_it_recovers_noise_free_curves_at_and_around_the_plan(noise_free):
+    world, history, curves = noise_free
+    start = history.dates[-1] + dt.timedelta(days=1)
+    factor = curves.period_factor(28)
+    for c, channel in enumerate(world.channels):
+        curve = curves.channel(_key(channel))
+        for multiple in (0.5, 1.0, 1.5):
+            x = channel.plan_daily_spend * multiple
+            truth = sim.expected_outcome(world, daily_spend={channel.key: x}, start=start, days=28).channels[c]
+            predicted = float(np.median(curve.attributed(x))) * factor
+            # Cubic demand extrapolated 28 days and a curve fitted from flights at 0.35-2x the plan: 4% is the
+            # smooth-demand misfit plus rounding to cents, with no sampling noise at all.
+            assert predicted == pytest.approx(truth.attributed_sales, rel=0.04), (channel.key, multiple)
+
+
+def test_it_recovers_the_adstock_decay(noise_free):
+    world, _, curves = noise_free
+    for channel in world.channels:
+        fitted = curves.diagnostics[_key(channel)]["decay"]
+        assert fitted == pytest.approx(channel.adstock_decay, abs=0.05), channel.key
+        assert np.median(curves.channel(_key(channel)).decay) == pytest.approx(channel.adstock_decay, abs=0.05)
+
+
+def test_it_learns_the_weekly_demand_pattern(noise_free):
+    world, _, curves = noise_free
+    np.testing.assert_allclose(curves.demand_weekly, world.seasonality.weekly, atol=0.01)
+    assert sum(curves.demand_weekly) == pytest.approx(7.0)
+
+
+def test_it_takes_margin_rates_from_the_skus_each_channel_sold(noise_free):
+    world, _, curves = noise_free
+    sponsored = curves.channel("amazon|sponsored_product")
+    assert sponsored.margin_rate == pytest.approx(world.channel_margin_rate(0), abs=0.01)
+    # Campaign-level channels report no SKUs: they get the SKU-level rows' overall mix.
+    assert curves.channel("amazon|ctv").margin_rate == pytest.approx(world.channel_margin_rate(1), abs=0.03)
+
+
+def test_it_reports_history_spend_levels(noise_free):
+    _, history, curves = noise_free
+    curve = curves.channel("amazon|ctv")
+    assert curve.hist_daily_spend == pytest.approx(history.spend[1, -28:].mean(), rel=1e-6)
+    assert curve.hist_max_daily_spend == pytest.approx(history.spend[1].max(), rel=1e-6)
+    assert curves.last_date == history.dates[-1]
+    assert curves.currency == "USD"
+
+
+def test_noisy_intervals_cover_the_true_attributed_curve(noisy):
+    world, history, curves = noisy
+    start = history.dates[-1] + dt.timedelta(days=1)
+    factor = curves.period_factor(28)
+    for c, channel in enumerate(world.channels):
+        x = channel.plan_daily_spend
+        truth = sim.expected_outcome(world, daily_spend={channel.key: x}, start=start, days=28).channels[c]
+        samples = curves.channel(_key(channel)).attributed(x)[:, 0] * factor
+        lo, hi = np.quantile(samples, [0.01, 0.99])
+        assert lo <= truth.attributed_sales <= hi, channel.key
+        assert hi / lo < 1.6  # informative, not a blanket
+
+
+def _prior_moments(placement: str):
+    mean, sd = PLACEMENT_INCREMENTALITY_PRIORS[placement]
+    s2 = math.log(1 + (sd / mean) ** 2)
+    return math.log(mean) - s2 / 2, math.sqrt(s2)
+
+
+def _exact_posterior_mean(placement: str, estimate: float, se: float, attributed: float) -> float:
+    mu, s = _prior_moments(placement)
+    grid = np.linspace(0.01, 2.0, 20001)
+    density = stats.lognorm.pdf(grid, s, scale=math.exp(mu)) * stats.norm.pdf(estimate, grid * attributed, se)
+    return float(np.sum(grid * density) / np.sum(density))
+
+
+def test_a_lift_study_moves_incrementality_toward_it_and_narrows_it(noisy):
+    _, history, curves = noisy
+    window = slice(DAYS - 40, DAYS - 12)
+    attributed = float(curves.observed_attributed["amazon|sponsored_product"][window].sum())
+    estimate, se = 0.6 * attributed, 0.05 * 0.6 * attributed
+    study = pd.DataFrame(
+        {
+            "retailer": ["amazon"],
+            "placement_type": ["sponsored_product"],
+            "start_date": [history.dates[DAYS - 40]],
+            "end_date": [history.dates[DAYS - 13]],
+            "spend": [float(history.spend[0, window].sum())],
+            "incremental_sales": [estimate],
+            "incremental_sales_se": [se],
+        }
+    )
+    calibrated = calibrate(curves, study, seed=1)
+    before = calibrate(curves, None, seed=1).channel("amazon|sponsored_product").incrementality
+    after = calibrated.channel("amazon|sponsored_product").incrementality
+    assert calibrated.channel("amazon|sponsored_product").calibrated
+    expected = _exact_posterior_mean("sponsored_product", estimate, se, attributed)
+    assert 0.375 < expected < 0.6
+    # 200 draws of a posterior with sd ~0.03: the Monte Carlo error of the mean is ~0.002.
+    assert after.mean() == pytest.approx(expected, abs=0.008)
+    assert np.ptp(np.quantile(after, [0.05, 0.95])) < 0.8 * np.ptp(np.quantile(before, [0.05, 0.95]))
+    # Other channels keep their prior.
+    assert not calibrated.channel("amazon|ctv").calibrated
+
+
+def test_a_lift_study_after_the_history_is_scored_against_the_curve(noisy):
+    _, history, curves = noisy
+    curve = curves.channel("walmart|onsite_display")
+    start = history.dates[-1] + dt.timedelta(days=10)
+    days = [start + dt.timedelta(days=k) for k in range(28)]
+    daily = 250.0
+    predicted = float(np.median(curve.attributed(daily))) * float(curves.demand(days).sum())
+    study = pd.DataFrame(
+        {
+            "retailer": ["walmart"],
+            "placement_type": ["onsite_display"],
+            "start_date": [days[0]],
+            "end_date": [days[-1]],
+            "spend": [daily * 28],
+            "incremental_sales": [0.75 * predicted],
+            "incremental_sales_se": [0.03 * predicted],
+        }
+    )
+    after = calibrate(curves, study, seed=2).channel("walmart|onsite_display").incrementality
+    assert np.median(after) > 0.66  # prior mean 0.60; the study says 0.75 with a tight se
+
+
+def test_without_studies_the_prior_is_used(noisy):
+    _, _, curves = noisy
+    for frame in (None, pd.DataFrame(columns=["retailer", "placement_type"])):
+        calibrated = calibrate(curves, frame, seed=4)
+        for curve in calibrated.channels:
+            mean, sd = PLACEMENT_INCREMENTALITY_PRIORS[curve.placement_type]
+            assert not curve.calibrated
+            assert curve.incrementality.mean() == pytest.approx(mean, abs=3 * sd / math.sqrt(200))
+            assert curve.incrementality.std() == pytest.approx(sd, rel=0.2)
+
+
+def test_uncalibrated_trusts_attributed_sales(noisy):
+    _, _, curves = noisy
+    plain = uncalibrated(curves)
+    for curve in plain.channels:
+        assert (curve.incrementality == 1.0).all()
+        np.testing.assert_array_equal(curve.incremental([100.0, 500.0]), curve.attributed([100.0, 500.0]))
+
+
+def test_curve_methods_are_vectorized_and_concave(noisy):
+    _, _, curves = noisy
+    curve = curves.channel("amazon|ctv")
+    x = np.linspace(0, 3000, 31)
+    values = curve.incremental(x)
+    assert values.shape == (200, 31)
+    assert (values[:, 0] == 0).all()
+    steps = np.diff(values, axis=1)
+    assert (steps >= 0).all() and (np.diff(steps, axis=1) <= 1e-9).all()
+    replaced = curves.with_incrementality("amazon|ctv", np.full(200, 0.5))
+    assert isinstance(replaced, CurveSet)
+    np.testing.assert_allclose(replaced.channel("amazon|ctv").incremental(x), 0.5 * curve.attributed(x))
+
+
+def test_it_is_deterministic_by_seed(noisy):
+    world, history, _ = noisy
+    frame = history_frame(world, history)
+    a = fit_curves(frame, skus_frame(world), samples=50, seed=9)
+    b = fit_curves(frame, skus_frame(world), samples=50, seed=9)
+    c = fit_curves(frame, skus_frame(world), samples=50, seed=10)
+    for x, y, z in zip(a.channels, b.channels, c.channels, strict=True):
+        np.testing.assert_array_equal(x.beta, y.beta)
+        np.testing.assert_array_equal(x.incrementality, y.incrementality)
+        assert not np.array_equal(x.beta, z.beta)
+
+
+# --- errors -------------------------------------------------------------------------------------------------------
+
+
+def _frame(days: int = 60, *, spend=None, sales=None, key=("amazon", "search")) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    spend = rng.uniform(100, 400, days) if spend is None else np.broadcast_to(spend, days)
+    sales = 3 * spend**0.8 if sales is None else np.broadcast_to(sales, days)
+    return pd.DataFrame(
+        {
+            "date": pd.date_range("2025-01-01", periods=days),
+            "retailer": key[0],
+            "placement_type": key[1],
+            "campaign_id": "1",
+            "sku_id": "",
+            "spend": spend,
+            "attributed_sales": sales,
+            "attributed_units": np.round(np.asarray(sales) / 4),
+            "currency": "USD",
+        }
+    )
+
+
+def test_it_refuses_a_channel_whose_spend_never_varies():
+    with pytest.raises(OptimizerInputError) as err:
+        fit_curves(_frame(spend=1000.0), None)
+    assert str(err.value) == (
+        "amazon|search: spend never varies (always 1,000.00 a day), so its response curve cannot be learned; "
+        "vary spend or give bounds that fix it."
+    )
+    assert err.value.field == "amazon|search"
+
+
+def test_it_refuses_fewer_than_28_days():
+    with pytest.raises(OptimizerInputError, match=r"covers only 20 days .* at least 28 days"):
+        fit_curves(_frame(days=20), None)
+    short = _frame(days=20, key=("walmart", "search"))
+    short["date"] = short["date"] + pd.Timedelta(days=40)
+    with pytest.raises(OptimizerInputError, match=r"walmart\|search: only 20 days of history; at least 28"):
+        fit_curves(pd.concat([_frame(), short]), None)
+
+
+def test_it_refuses_a_channel_without_sales():
+    with pytest.raises(OptimizerInputError, match=r"amazon\|search: attributed sales are zero on every day"):
+        fit_curves(_frame(sales=0.0), None)
+
+
+def test_it_refuses_mixed_currencies():
+    frame = _frame()
+    frame.loc[3, "currency"] = "EUR"
+    with pytest.raises(OptimizerInputError, match=r"mixes currencies \(EUR, USD\)"):
+        fit_curves(frame, None)
+
+
+def _study(**overrides) -> pd.DataFrame:
+    row = {
+        "retailer": "amazon",
+        "placement_type": "search",
+        "start_date": dt.date(2025, 1, 10),
+        "end_date": dt.date(2025, 2, 6),
+        "spend": 7000.0,
+        "incremental_sales": 5000.0,
+        "incremental_sales_se": 800.0,
+    }
+    return pd.DataFrame([{**row, **overrides}])
+
+
+def test_it_refuses_a_lift_study_for_an_unknown_channel():
+    curves = fit_curves(_frame(), None, samples=20)
+    with pytest.raises(OptimizerInputError) as err:
+        calibrate(curves, _study(retailer="target", placement_type="ctv"))
+    assert str(err.value) == (
+        "Lift study 1 (target|ctv, 2025-01-10 to 2025-02-06) is for a channel with no history; the history has "
+        "amazon|search."
+    )
+    assert err.value.field == "lift_studies"
+
+
+def test_it_refuses_a_negative_standard_error():
+    curves = fit_curves(_frame(), None, samples=20)
+    with pytest.raises(OptimizerInputError, match=r"Lift study 1 .*incremental_sales_se must be a positive number"):
+        calibrate(curves, _study(incremental_sales_se=-5.0))
+    with pytest.raises(OptimizerInputError, match=r"end_date is before start_date"):
+        calibrate(curves, _study(end_date=dt.date(2025, 1, 1)))
+
+
+def test_bench_smoke_one_world():
+    rows = run_seed(0, days=150, samples=100)
+    default = [r for r in rows if r["priors"] == "default"]
+    assert len(default) == 9
+    assert np.median([r["attributed_error"] for r in default]) < 0.1
+    assert sum(r["covered"] for r in default) >= 6
+    assert lift_frame([]).empty
