@@ -130,3 +130,31 @@ def test_the_update_task_observes_then_decides_the_day(tenants, catalog):
     # Days 03-05..03-10 spent 198 of 700: 502 left over 8 days, spent faster than the even 62.75 (behind plan).
     assert decision.context["remaining_budget"] == pytest.approx(502.0)
     assert sum(decision.allocation.values()) > 502.0 / 8
+
+
+def test_it_starts_from_the_fitted_curves_when_the_history_is_long_enough(tenants, catalog):
+    import math
+
+    acme = catalog["acme"]
+    facts = []
+    for code, campaign in acme["campaigns"].items():
+        for day in range(40):  # 2026-01-20 .. 2026-02-28, spend swinging 20..180 a day on a concave curve
+            spend = 100 + 80 * math.sin(day * (0.9 if code == "amazon" else 0.6))
+            sales = 600 * spend / (spend + 120) * (1 + 0.03 * math.cos(day * 2.1))
+            facts.append(PerformanceFact(
+                date=dt.date(2026, 1, 20) + dt.timedelta(days=day), tenant=tenants["acme"],
+                retailer=campaign.retailer, campaign=campaign, sku=acme["skus"][0] if code == "amazon" else None,
+                placement_type=campaign.placement_type, impressions=1000, clicks=10,
+                spend=Decimal(f"{spend:.2f}"), attributed_sales=Decimal(f"{sales:.2f}"), attributed_units=1,
+                attribution_window_days=14, attribution_model=AttributionModel.LAST_CLICK, currency="USD",
+                original_currency="USD", original_spend=Decimal(f"{spend:.2f}"),
+                original_attributed_sales=Decimal(f"{sales:.2f}"), ingest_batch=acme["batch"],
+            ))  # fmt: skip
+    PerformanceFact.objects.bulk_create(facts)
+    policy = _policy(tenants, budget=Decimal("1400"))
+    assert policy.state["prior"] == {"source": "curves", "history_days": 44}
+    arms = {a["key"]: a for a in policy.state["arms"]}
+    # Sponsored products' calibrated incrementality stays near its placement prior (no lift study).
+    assert arms[AMAZON]["incrementality_mean"] == pytest.approx(0.375, abs=0.05)
+    decision = policy_decide(policy, START)
+    assert sum(decision.allocation.values()) == pytest.approx(100.0, abs=0.02)
