@@ -168,7 +168,10 @@ def policy_create(
     if stray:
         raise DomainError(f"Bounds for channels the policy does not use: {', '.join(stray)}.", field="bounds")
 
-    history, skus, lift = tenant_frames(tenant)
+    try:
+        history, skus, lift = tenant_frames(tenant)
+    except OptimizerInputError as exc:  # mixed currencies or attribution windows: refused as for plans
+        raise _engine_error(exc) from None
     history = history[history["date"] < pd.Timestamp(start_date)]
     currency = str(history["currency"].iloc[0]) if not history.empty else tenant.reporting_currency
     weekly = None
