@@ -118,7 +118,7 @@ def test_a_roas_floor_binds_and_matches_brute_force(three):
     assert result.totals["unspent"] > 0  # a lower total spend is the way to a higher average ROAS
     # brute force: all (s1, s2, s3) with s1 + s2 + s3 <= budget meeting the floor
     keys = [c.key for c in three.channels]
-    grid = np.linspace(0, budget, 161)
+    grid = np.linspace(0, budget, 121)
     s = np.stack(np.meshgrid(grid, grid, grid, indexing="ij")).reshape(3, -1)
     s = s[:, s.sum(axis=0) <= budget]
     att = sum(_period(three, k, s[i], "attributed") for i, k in enumerate(keys))
@@ -376,8 +376,8 @@ def test_it_refuses_to_optimize_margin_without_a_margin_rate():
 
 def test_forecast_error_widens_the_intervals_and_the_chance_margin_but_not_the_means():
     curves = _set(
-        _curve("amazon", "sponsored_product", 5000, 800, 0.8, 0.35, samples=300, spread=0.05, seed=6),
-        _curve("walmart", "search", 3000, 600, 1.0, 0.5, samples=300, spread=0.05, seed=7),
+        _curve("amazon", "sponsored_product", 5000, 800, 0.8, 0.35, samples=150, spread=0.05, seed=6),
+        _curve("walmart", "search", 3000, 600, 1.0, 0.5, samples=150, spread=0.05, seed=7),
     )
     base = AllocationRequest(budget=30000.0, period_days=P, min_roas=4.5, chance=0.9)
     tight = allocate(curves, base)

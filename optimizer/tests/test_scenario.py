@@ -81,7 +81,7 @@ def test_smoke_the_optimizer_on_written_files_comes_close_to_the_oracle(small, t
     paths = sc.write_files(small, tmp_path)
     history, skus = read_history(paths["history"]), read_skus(paths["skus"])
     curves = curves_from_frames(
-        history, skus, read_lift_studies(paths["lift_studies"]), period_days=P, samples=100, seed=0
+        history, skus, read_lift_studies(paths["lift_studies"]), period_days=P, samples=60, seed=0
     )
     budget = sum(c.plan_daily_spend for c in small.world.channels) * P
     start = small.next_start
