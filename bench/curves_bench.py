@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import subprocess
 import sys
@@ -225,7 +226,7 @@ def main() -> None:
         "## Response curves: recovery of incremental ROAS (`curves`)",
         "",
         f"`.venv/bin/python bench/curves_bench.py --seeds {args.seeds} --days {args.days} --samples {args.samples}` "
-        f"on {platform.node() or 'this machine'} ({platform.processor() or platform.machine()}, "
+        f"on {platform.node() or 'this machine'} ({platform.machine()}, {os.cpu_count()} cores shared, "
         f"Python {platform.python_version()}), {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, commit {_commit()}.",
         "",
         f"{args.seeds} simulated worlds × {len(ACME_CHANNELS)} channels (the demo's Acme plans), {args.days} days of "

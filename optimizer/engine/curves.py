@@ -504,7 +504,10 @@ def fit_curves(
                 problem.sigma = problems[s.key].sigma
             problems[s.key] = problem
             fits[s.key] = problem.fit(fits.get(s.key))
-        demand = _fit_demand(series, fits, problems, weekdays)
+        previous, demand = demand, _fit_demand(series, fits, problems, weekdays)
+        moved = np.abs(np.concatenate([demand.log_weekly - previous.log_weekly, demand.smooth - previous.smooth]))
+        if moved.max() < 2e-3:  # the alternation has settled: a further round moves no day's demand by 0.2%
+            break
     log_demand = demand.log_factor(weekdays, offsets)
     finals: list[tuple[_Series, _ChannelProblem, _Fit]] = []
     for s in series:
