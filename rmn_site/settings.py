@@ -154,6 +154,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 60 * 60 * 24
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# Periodic work (run `celery -A rmn_site beat` beside the workers, docs/deploy.md): bandit policies observe the
+# day's performance and decide the next day's allocation.
+CELERY_BEAT_SCHEDULE = {
+    "bandit-update-all": {"task": "optimizer.bandit_update_all", "schedule": 60 * 60 * 24},
+}
 
 # --- REST API ---------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
