@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from optimizer.bandits import bandit_update  # registers optimizer.bandit_update with the worker
 from optimizer.services import plan_run as plan_run_service
 
 
@@ -10,9 +11,6 @@ def plan_run(plan_id: int) -> dict:
     """Optimize a stored allocation plan (cpu queue). Idempotent: a finished plan is not run again."""
     plan = plan_run_service(plan_id)
     return {"plan": plan.pk, "status": plan.status, "error": plan.error}
-
-
-from optimizer.bandits import bandit_update  # noqa: E402,F401  (registers optimizer.bandit_update)
 
 
 @shared_task(name="optimizer.bandit_update_all")
