@@ -300,7 +300,7 @@ def test_it_refuses_a_negative_standard_error():
 
 
 def test_bench_smoke_one_world():
-    rows = run_seed(0, days=150, samples=100)
+    rows = run_seed(0, days=120, samples=60)
     default = [r for r in rows if r["priors"] == "default"]
     assert len(default) == 9
     assert np.median([r["attributed_error"] for r in default]) < 0.1
