@@ -30,6 +30,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -242,6 +243,8 @@ def write_doc(section: str) -> None:
             'exceed 100%. "Floor holds" means the plan\'s true attributed ROAS over the period is at least the '
             "floor.\n\n"
         )
+        head, body = intro.split("\n\n", 1)
+        intro = head + "\n\n" + "\n".join(textwrap.wrap(body.strip(), 120, break_on_hyphens=False)) + "\n\n"
         text = text.rstrip("\n") + "\n\n" + intro + section + "\n"
     DOC.write_text(text)
 
