@@ -397,7 +397,13 @@ def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
                 f"{plan.tenant.name} has no performance history to learn response curves from.", field="history"
             )
         result = optimize_from_frames(
-            history, skus, lift, plan_allocation_request(plan), samples=PLAN_SAMPLES, seed=PLAN_SEED
+            history,
+            skus,
+            lift,
+            plan_allocation_request(plan),
+            samples=PLAN_SAMPLES,
+            seed=PLAN_SEED,
+            skip_unlearnable=True,
         )
         output = _json_safe(result.to_dict())
         skipped = lift.attrs.get("skipped_other_currency", 0)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from optimizer.engine.allocate import AllocationRequest, AllocationResult, allocate, validate_basics
 from optimizer.engine.curves import CurveSet, calibrate, fit_curves
+from optimizer.engine.errors import OptimizerInputError
 
 
 def curves_from_frames(
@@ -98,13 +99,49 @@ def optimize_from_frames(
     samples: int = 200,
     seed: int = 0,
     forecast=None,
+    skip_unlearnable: bool = False,
 ) -> AllocationResult:
+    """Fit, calibrate, adjust and allocate.
+
+    A channel whose curve cannot be learned (too few days, spend that never varied, no sales) stops the request
+    with the curve's explanation, unless the request excludes that channel anyway, or ``skip_unlearnable`` is set
+    (the tenant plans do): then the channel is left out of the plan and the result's warnings say so. A channel
+    whose bounds demand a minimum spend is never left out silently: its error stands.
+    """
     validate_basics(request)
-    curves = curves_from_frames(
-        history, skus, lift_studies, period_days=request.period_days, samples=samples, seed=seed
-    )
+    notes: list[str] = []
+    while True:
+        try:
+            curves = curves_from_frames(
+                history, skus, lift_studies, period_days=request.period_days, samples=samples, seed=seed
+            )
+            break
+        except OptimizerInputError as exc:
+            key = exc.field or ""
+            excluded = key in request.exclude_channels
+            if "|" not in key or not (skip_unlearnable or excluded) or request.bounds.get(key, (0, None))[0]:
+                raise
+            retailer, placement = key.split("|", 1)
+            in_channel = (history["retailer"] == retailer) & (history["placement_type"] == placement)
+            if not in_channel.any() or in_channel.all():
+                raise
+            history = history[~in_channel]
+            if lift_studies is not None and len(lift_studies):
+                lift_studies = lift_studies[
+                    ~((lift_studies["retailer"] == retailer) & (lift_studies["placement_type"] == placement))
+                ]
+            request = dataclasses.replace(
+                request,
+                exclude_channels=frozenset(request.exclude_channels - {key}),
+                bounds={k: v for k, v in request.bounds.items() if k != key},
+            )
+            if not excluded:
+                notes.append(f"{key} is left out of this plan: {exc.message}")
     if request.forecast_error_sd is None:
         request = dataclasses.replace(
             request, forecast_error_sd=period_error_sd(curves, history, period_days=request.period_days)
         )
-    return allocate(curves, apply_forecast(request, forecast))
+    result = allocate(curves, apply_forecast(request, forecast))
+    if notes:
+        result = dataclasses.replace(result, warnings=tuple(notes) + tuple(result.warnings))
+    return result
