@@ -404,6 +404,7 @@ def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
             samples=PLAN_SAMPLES,
             seed=PLAN_SEED,
             skip_unlearnable=True,
+            forecast=_plan_forecast(plan, history, skus),
         )
         output = _json_safe(result.to_dict())
         skipped = lift.attrs.get("skipped_other_currency", 0)
@@ -420,6 +421,24 @@ def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
     else:
         _plan_finish(plan, status=AllocationPlan.Status.SUCCEEDED, result=output)
     return plan
+
+
+def _plan_forecast(plan: AllocationPlan, history, skus):
+    """Stock-out and exclusion adjustments for a tenant plan (optimizer.engine.forecast).
+
+    Stock comes from ``SKU.stock_units`` when the tenant tracks stock (some active SKU has units on hand; a tenant
+    whose SKUs all show 0 has not entered stock, and nothing is excluded for it). SKUs likely to stock out within
+    the plan's period, and SKUs the request excludes, stop counting as sellable."""
+    from optimizer.engine.forecast import allocator_adjustments
+
+    excluded = [str(s) for s in (plan.request or {}).get("exclude_skus") or ()]
+    stock = dict(SKU.objects.filter(tenant=plan.tenant, is_active=True).values_list("sku_code", "stock_units"))
+    tracked = any(units > 0 for units in stock.values())
+    if (not tracked and not excluded) or history.empty or skus is None or skus.empty:
+        return None
+    known = set(skus["sku_id"].astype(str))
+    stock = {code: float(units) for code, units in stock.items() if code in known} if tracked else None
+    return allocator_adjustments(history, skus, stock=stock, excluded_skus=excluded, horizon_days=plan.period_days)
 
 
 def _check_history(history: pd.DataFrame) -> None:

@@ -142,6 +142,11 @@ def optimize_from_frames(
             request, forecast_error_sd=period_error_sd(curves, history, period_days=request.period_days)
         )
     result = allocate(curves, apply_forecast(request, forecast))
+    if forecast is not None:
+        notes.extend(f"{key}: {reason}" for key, reason in sorted(forecast.channel_reasons.items()))
+        if forecast.excluded_skus:
+            listed = ", ".join(f"{sku} ({forecast.reasons.get(sku, 'not sellable')})" for sku in forecast.excluded_skus)
+            notes.append(f"Not sellable this period: {listed}.")
     if notes:
         result = dataclasses.replace(result, warnings=tuple(notes) + tuple(result.warnings))
     return result

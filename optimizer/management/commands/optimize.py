@@ -34,6 +34,14 @@ class Command(BaseCommand):
         parser.add_argument("--samples", type=int, default=200, help="Posterior samples per curve.")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--tenant", help="Tenant slug: read history, SKUs and lift studies from the database.")
+        parser.add_argument(
+            "--exclude-skus", action="append", default=[], help="SKU ids not to sell this period (comma list)."
+        )
+        parser.add_argument(
+            "--stock",
+            help="STOCK.csv: sku_id,stock_units. SKUs likely to stock out within the period stop counting as sellable.",
+        )
+        parser.add_argument("--max-stockout-risk", type=float, default=0.5, help="Default 0.5.")
 
     def handle(self, *args, **opts):
         try:
@@ -78,7 +86,53 @@ class Command(BaseCommand):
             raise OptimizerInputError(f"--samples must be at least 1, got {opts['samples']}.", field="samples")
         if history.empty:
             raise OptimizerInputError("The history is empty: there is nothing to learn response curves from.")
-        return optimize_from_frames(history, skus, lift, request, samples=opts["samples"], seed=opts["seed"])
+        excluded_skus = [s.strip() for chunk in opts["exclude_skus"] for s in chunk.split(",") if s.strip()]
+        stock = _read_stock(opts["stock"]) if opts["stock"] else None
+        forecast = None
+        if excluded_skus or stock:
+            from optimizer.engine.forecast import allocator_adjustments
+
+            forecast = allocator_adjustments(
+                history,
+                skus,
+                stock=stock,
+                excluded_skus=excluded_skus,
+                horizon_days=opts["period_days"],
+                max_stockout_risk=opts["max_stockout_risk"],
+            )
+        return optimize_from_frames(
+            history, skus, lift, request, samples=opts["samples"], seed=opts["seed"], forecast=forecast
+        )
+
+
+def _read_stock(path: str) -> dict[str, float]:
+    """STOCK.csv: sku_id,stock_units (units on hand for the period)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in ("sku_id", "stock_units") if c not in (reader.fieldnames or [])]
+            if missing:
+                raise OptimizerInputError(f"{path}: missing column(s) {', '.join(missing)}.", field="stock")
+            stock = {}
+            for line, row in enumerate(reader, start=2):
+                try:
+                    value = float(row["stock_units"])
+                except (TypeError, ValueError):
+                    raise OptimizerInputError(
+                        f"{path} line {line}, column stock_units: {row['stock_units']!r} is not a number.",
+                        field="stock",
+                    ) from None
+                if not math.isfinite(value) or value < 0:
+                    raise OptimizerInputError(
+                        f"{path} line {line}, column stock_units: must be 0 or more, got {row['stock_units']!r}.",
+                        field="stock",
+                    )
+                stock[row["sku_id"].strip()] = value
+    except OSError as exc:
+        raise OptimizerInputError(f"{path}: cannot read the stock file ({exc.strerror}).", field="stock") from None
+    return stock
 
 
 def _tenant_frames(slug: str):
