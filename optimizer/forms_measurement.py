@@ -1,0 +1,96 @@
+"""Forms of the experiment and bandit pages. Shapes and types only: optimizer.experiments and optimizer.bandits
+check the rules, and their errors go beside the field they name."""
+
+from __future__ import annotations
+
+from django import forms
+
+from campaigns.forms import DateInput
+from campaigns.models import PlacementType
+from optimizer.models import AllocationPlan, Experiment
+
+# Service error fields -> the form field that shows them.
+SERVICE_FIELDS = {"retailer": "channel", "placement_type": "channel"}
+
+
+def channel_choices(channels: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    labels = dict(PlacementType.choices)
+    return [
+        (f"{code}|{placement}", f"{name} · {labels.get(placement, placement)}") for code, name, placement in channels
+    ]
+
+
+def add_service_error(form: forms.Form, exc) -> None:
+    """Put a DomainError beside the field it names (or above the form when the field is not on it)."""
+    field = SERVICE_FIELDS.get(exc.field, exc.field)
+    form.add_error(field if field in form.fields else None, exc.message)
+
+
+class ExperimentDesignForm(forms.Form):
+    kind = forms.ChoiceField(choices=Experiment.Kind.choices, initial=Experiment.Kind.SWITCHBACK)
+    channel = forms.ChoiceField(label="Retailer and placement")
+    name = forms.CharField(max_length=200, required=False)
+    start_date = forms.DateField(widget=DateInput)
+    end_date = forms.DateField(widget=DateInput)
+    alpha = forms.FloatField(required=False, initial=0.10, help_text="Two-sided significance level.")
+    power = forms.FloatField(required=False, initial=0.80)
+    seed = forms.IntegerField(required=False, help_text="Leave empty for a random assignment.")
+    # switchback
+    block_days = forms.IntegerField(required=False, initial=7, label="Block (days)")
+    washout_days = forms.IntegerField(required=False, initial=2, label="Washout (days)")
+    outcome_history = forms.FileField(
+        required=False, help_text="Optional CSV date,outcome; default: the channel's daily attributed sales."
+    )
+    # holdout
+    audience_size = forms.IntegerField(required=False, help_text="Users the campaign can reach.")
+    holdout_share = forms.FloatField(required=False, initial=0.10)
+    outcome_sd = forms.FloatField(required=False, label="Outcome SD per user")
+    rho = forms.FloatField(required=False, label="Pre/post correlation (CUPED)")
+    users = forms.FileField(required=False, help_text="Or a CSV user_id,outcome[,pre_outcome] to compute them from.")
+    mde = forms.FloatField(required=False, label="Target MDE per user", help_text="Also report the audience needed.")
+    spend = forms.DecimalField(required=False, max_digits=18, decimal_places=2, help_text="Planned spend (holdout).")
+    # geo
+    panel = forms.FileField(
+        required=False, label="Geo panel", help_text="CSV date,geo,outcome[,spend]; days before the start are history."
+    )
+
+    PARAMS = (
+        "name", "alpha", "power", "seed", "block_days", "washout_days", "audience_size", "holdout_share",
+        "outcome_sd", "rho", "mde", "spend",
+    )  # fmt: skip
+    FILES = ("outcome_history", "users", "panel")
+
+    def __init__(self, *args, channels: list[tuple[str, str, str]] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].choices = channel_choices(channels)
+
+    def params(self) -> dict:
+        data = self.cleaned_data
+        out = {k: data[k] for k in self.PARAMS if data.get(k) not in (None, "")}
+        if "spend" in out:
+            out["spend"] = float(out["spend"])
+        for k in self.FILES:
+            if data.get(k):
+                out[k] = data[k].read()
+        return out
+
+
+class ReadoutForm(forms.Form):
+    data = forms.FileField(label="Outcome data (CSV)")
+
+
+class BanditPolicyForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=AllocationPlan.objects.none(), label="Allocation plan")
+    name = forms.CharField(max_length=200)
+    budget = forms.DecimalField(
+        required=False, max_digits=18, decimal_places=2, help_text="Leave empty for the plan's budget."
+    )
+    start_date = forms.DateField(widget=DateInput)
+    end_date = forms.DateField(widget=DateInput)
+
+    def __init__(self, *args, tenant=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = AllocationPlan.objects.filter(
+            tenant=tenant, status=AllocationPlan.Status.SUCCEEDED
+        ).order_by("-created_at")
+        self.fields["plan"].label_from_instance = lambda p: f"#{p.pk} {p.name or p.get_objective_display()}"
