@@ -6,6 +6,7 @@ from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, Ret
 from governance.api import MeViewSet
 from harmonization.api import IngestBatchViewSet
 from optimizer.api import AllocationPlanViewSet, LiftStudyViewSet
+from optimizer.api_measurement import BanditPolicyViewSet, ExperimentViewSet
 
 app_name = "api"
 
@@ -17,6 +18,8 @@ router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("performance", PerformanceViewSet, basename="performance")
 router.register("lift-studies", LiftStudyViewSet, basename="lift-study")
 router.register("plans", AllocationPlanViewSet, basename="plan")
+router.register("experiments", ExperimentViewSet, basename="experiment")
+router.register("bandit-policies", BanditPolicyViewSet, basename="bandit-policy")
 router.register("ingest-batches", IngestBatchViewSet, basename="ingest-batch")
 
 urlpatterns = [

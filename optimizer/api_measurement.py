@@ -1,0 +1,159 @@
+"""Partner API for experiments (list, retrieve, design) and bandit policies (list, retrieve with the decision log).
+Writes go through optimizer.experiments."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.response import Response
+
+from campaigns.api import RetailerCodeField
+from optimizer.bandits import policy_list
+from optimizer.experiments import experiment_design
+from optimizer.models import BanditDecision, BanditPolicy, Experiment
+from rmn_site.api.base import TenantScopedViewSet
+from rmn_site.api.inputs import StrictInputMixin
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    retailer = RetailerCodeField(read_only=True)
+    # Plain strings in the schema: a second enum named "status" would need a settings override.
+    status = serializers.CharField(read_only=True, help_text="designed, running, read_out or cancelled.")
+    design = serializers.JSONField(
+        read_only=True, help_text="Assignment or schedule, MDE and power, by kind (docs/measurement.md)."
+    )
+    readout = serializers.JSONField(
+        read_only=True,
+        help_text="Empty until read out: the estimate (incremental_sales, incremental_sales_se, interval, p_value, "
+        "spend, incremental_roas) and the lift_study entry a save would store.",
+    )
+    lift_study = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The lift study this readout was saved as, if any."
+    )
+
+    class Meta:
+        model = Experiment
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "retailer",
+            "placement_type",
+            "start_date",
+            "end_date",
+            "status",
+            "design",
+            "readout",
+            "lift_study",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ExperimentDesignSerializer(StrictInputMixin, serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=[Experiment.Kind.SWITCHBACK, Experiment.Kind.HOLDOUT],
+        help_text="switchback or holdout (a geo test needs an uploaded panel: design it on the Experiments page).",
+    )
+    retailer = RetailerCodeField(active_only=True)
+    placement_type = serializers.CharField(help_text="The channel's placement type, e.g. sponsored_product.")
+    start_date = serializers.DateField()
+    end_date = serializers.DateField(help_text="A switchback's end is shortened to whole block pairs.")
+    params = serializers.DictField(
+        required=False,
+        help_text="All: name, alpha (0.10), power (0.80), seed. switchback: block_days (7), washout_days (2), "
+        "history_days (182), outcome_history (CSV text date,outcome). holdout: audience_size (required), "
+        "holdout_share (0.10), outcome_sd and rho, or users (CSV text user_id,outcome[,pre_outcome]), mde, spend.",
+    )
+
+
+class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """The tenant's experiments, newest first. POST designs a switchback or a holdout on the tenant's history
+    (201); read out and save as a lift study on the Experiments page."""
+
+    serializer_class = ExperimentSerializer
+
+    def get_tenant_queryset(self, *, tenant):
+        return Experiment.objects.filter(tenant=tenant).select_related("retailer")
+
+    @extend_schema(request=ExperimentDesignSerializer, responses={201: ExperimentSerializer})
+    def create(self, request):
+        data = self.validated_input(ExperimentDesignSerializer)
+        experiment = experiment_design(
+            tenant=self.tenant,
+            kind=data["kind"],
+            retailer=data["retailer"],
+            placement_type=data["placement_type"],
+            start_date=data["start_date"],
+            end_date=data["end_date"],
+            params=data.get("params") or {},
+            user=self.actor()["user"],
+        )
+        return Response(ExperimentSerializer(experiment).data, status=status.HTTP_201_CREATED)
+
+
+class BanditDecisionSerializer(serializers.ModelSerializer):
+    allocation = serializers.JSONField(read_only=True, help_text="Channel key -> daily spend chosen.")
+    propensities = serializers.JSONField(
+        read_only=True, help_text="Channel key -> probability the policy gave its choice."
+    )
+    reward = serializers.JSONField(
+        read_only=True,
+        allow_null=True,
+        help_text="Channel key -> {spend, attributed_sales, reward} once the day's performance arrived.",
+    )
+
+    class Meta:
+        model = BanditDecision
+        fields = ["date", "allocation", "propensities", "reward"]
+        read_only_fields = fields
+
+
+class BanditPolicySerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text="active, paused or finished.")
+    plan = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    channels = serializers.SerializerMethodField(help_text='Channel keys "retailer|placement_type".')
+
+    class Meta:
+        model = BanditPolicy
+        fields = [
+            "id",
+            "name",
+            "plan",
+            "currency",
+            "budget",
+            "spent",
+            "start_date",
+            "end_date",
+            "status",
+            "last_observed_date",
+            "channels",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_channels(self, policy) -> list[str]:
+        return [a["key"] for a in (policy.state or {}).get("arms", [])]
+
+
+class BanditPolicyDetailSerializer(BanditPolicySerializer):
+    state = serializers.JSONField(
+        read_only=True, help_text="The engine's state: the posterior per channel (arms), pacing, pending decisions."
+    )
+    decisions = BanditDecisionSerializer(many=True, read_only=True)
+
+    class Meta(BanditPolicySerializer.Meta):
+        fields = [*BanditPolicySerializer.Meta.fields, "state", "decisions"]
+        read_only_fields = fields
+
+
+class BanditPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """In-flight reallocation policies of the tenant; one policy's page has its state and its decision log."""
+
+    serializer_class = BanditPolicySerializer
+
+    def get_serializer_class(self):
+        return BanditPolicyDetailSerializer if self.action == "retrieve" else BanditPolicySerializer
+
+    def get_tenant_queryset(self, *, tenant):
+        return policy_list(tenant=tenant).order_by("-created_at").prefetch_related("decisions")
