@@ -253,3 +253,49 @@ def test_the_policy_page_shows_state_and_log_and_runs_the_update(client, persona
     assert "Run today's update" not in html
     assert client.post(reverse("bandit_update", args=[policy.pk]), {"date": "2026-03-12"}).status_code == 403
     assert BanditDecision.objects.filter(policy=policy).count() == 2
+
+
+def test_a_geo_test_is_designed_from_an_uploaded_panel_and_read_out(client, personas, catalog, tenants):
+    import numpy as np
+
+    from optimizer.engine.geo import simulate_geo_panels
+    from optimizer.tests.test_experiments_service import GEO_START, HISTORY_DAYS, TEST_DAYS, _panel_csv
+
+    outcome = simulate_geo_panels(n_panels=1, n_geos=16, days=HISTORY_DAYS + TEST_DAYS, seed=21).outcome[0]
+    start = GEO_START + dt.timedelta(days=HISTORY_DAYS)
+    client.force_login(personas["marketer"])
+    form = {
+        **SWITCHBACK,
+        "kind": "geo",
+        "channel": AMAZON,
+        "name": "Amazon geo",
+        "start_date": start.isoformat(),
+        "end_date": (start + dt.timedelta(days=TEST_DAYS - 1)).isoformat(),
+        "seed": "7",
+        "panel": csv_file(_panel_csv(outcome[:, :HISTORY_DAYS]), "panel.csv"),
+    }
+    response = client.post(reverse("experiment_list"), form)
+    assert response.status_code == 302, visible(response.content.decode())
+    experiment = Experiment.objects.get()
+    design = experiment.design
+    html = client.get(response["Location"]).content.decode()
+    assert "8 treated, 8 control of 16" in visible(html)
+    assert all(f"<td>{g}</td>" in html for g in design["treated"])
+
+    y, spend = outcome.copy(), np.zeros_like(outcome)
+    treated = [int(g[3:]) for g in design["treated"]]
+    y[treated, HISTORY_DAYS:] += 120.0
+    spend[treated, HISTORY_DAYS:] = 50.0
+    data = csv_file(_panel_csv(y, spend=spend))
+    assert client.post(reverse("experiment_readout", args=[experiment.pk]), {"data": data}).status_code == 302
+    experiment.refresh_from_db()
+    readout = experiment.readout
+    assert readout["incremental_sales"] == pytest.approx(120.0 * 8 * TEST_DAYS, abs=4 * readout["incremental_sales_se"])
+    html = client.get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
+    assert metric(html, "interval") == f"{readout['interval'][0]:.2f} – {readout['interval'][1]:.2f}"
+    assert metric(html, "spend") == f"USD {50.0 * 8 * TEST_DAYS:.2f}"
+    assert metric(html, "method") == f"Geo test ({readout['method']})"
+    client.post(reverse("experiment_save_lift_study", args=[experiment.pk]))
+    study = LiftStudy.objects.get()
+    assert study.method == LiftStudy.Method.GEO_MATCHED_MARKETS and study.spend == Decimal("5600.00")
+    assert study.incremental_sales == Decimal(str(round(readout["incremental_sales"], 2)))
