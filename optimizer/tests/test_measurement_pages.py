@@ -299,3 +299,50 @@ def test_a_geo_test_is_designed_from_an_uploaded_panel_and_read_out(client, pers
     study = LiftStudy.objects.get()
     assert study.method == LiftStudy.Method.GEO_MATCHED_MARKETS and study.spend == Decimal("5600.00")
     assert study.incremental_sales == Decimal(str(round(readout["incremental_sales"], 2)))
+
+
+def test_a_holdout_is_designed_from_uploaded_users_and_read_out(client, personas, catalog, tenants):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    pre = rng.gamma(2.0, 2.0, n)
+    history = pd.DataFrame({"user_id": np.arange(n), "outcome": pre + rng.normal(0, 1, n), "pre_outcome": pre})
+    client.force_login(personas["marketer"])
+    form = {
+        **SWITCHBACK,
+        "kind": "holdout",
+        "channel": AMAZON,
+        "start_date": "2026-03-01",
+        "end_date": "2026-03-10",
+        "audience_size": "50000",
+        "holdout_share": "0.2",
+        "mde": "0.1",
+        "users": csv_file(history.to_csv(index=False), "users.csv"),
+    }
+    response = client.post(reverse("experiment_list"), form)
+    assert response.status_code == 302, visible(response.content.decode())
+    experiment = Experiment.objects.get()
+    design = experiment.design
+    assert design["variance_source"] == "per-user history" and design["outcome_sd"] == pytest.approx(
+        history["outcome"].std(ddof=1)
+    )
+    text = visible(client.get(response["Location"]).content.decode())
+    assert f"{design['mde_per_user']:.4f} per user" in text and "50000 users, 20% held out" in text
+    assert f"Audience for MDE 0.1 {design['audience_needed']}" in text
+
+    group = np.where(rng.random(n) < 0.2, "holdout", "exposed")
+    outcome = pre + rng.normal(0, 1, n) + np.where(group == "exposed", 0.5, 0.0)
+    data = pd.DataFrame({"user_id": np.arange(n), "group": group, "outcome": outcome, "pre_outcome": pre})
+    response = client.post(
+        reverse("experiment_readout", args=[experiment.pk]), {"data": csv_file(data.to_csv(index=False))}
+    )
+    assert response.status_code == 302
+    experiment.refresh_from_db()
+    readout = experiment.readout
+    html = client.get(reverse("experiment_detail", args=[experiment.pk])).content.decode()
+    low, high = (x * readout["n_exposed"] for x in readout["interval_per_user"])
+    assert metric(html, "interval") == f"{low:.2f} – {high:.2f}" and low < 0.5 * readout["n_exposed"] < high
+    assert metric(html, "spend").startswith("USD 145.00")  # Acme's amazon facts over the test
+    assert metric(html, "method") == "Holdout"
