@@ -505,6 +505,8 @@ def allocator_adjustments(
     excluded = [str(s) for s in excluded_skus]
     _unknown(excluded, known, "the excluded SKUs", "excluded_skus")
     reasons = {sku: "excluded by request" for sku in excluded}
+    # Share of the period each SKU can still sell: 0 when excluded, the days its stock covers when it will run out.
+    share: dict[str, float] = dict.fromkeys(excluded, 0.0)
     table = None
     if stock:
         table = stockout_risk(
@@ -520,10 +522,12 @@ def allocator_adjustments(
         for row in risky.itertuples():
             if row.sku_id in reasons:
                 continue
+            cover = float(row.days_of_cover) if math.isfinite(row.days_of_cover) else float(horizon_days)
+            share[row.sku_id] = min(1.0, max(0.0, cover / horizon_days))
             reasons[row.sku_id] = (
                 f"likely out of stock: P(stock-out within {horizon_days} days) = {row.p_stockout:.2f} > "
                 f"{max_stockout_risk:.2f} (stock {row.stock:,.0f} units covers {row.days_of_cover:.1f} days at "
-                f"{row.expected_daily_units:,.1f} units a day)"
+                f"{row.expected_daily_units:,.1f} units a day, so it sells on {share[row.sku_id]:.0%} of the period)"
             )
     elif stock is not None:
         _check_stock(stock, known)
@@ -552,15 +556,15 @@ def allocator_adjustments(
             continue
         rates = margin_rate.reindex(sales.index).to_numpy()
         average = float((sales.to_numpy() * rates).sum() / sales.sum())
-        ok = ~sales.index.isin(list(unsellable))
+        sellable = sales.to_numpy() * np.array([share.get(s, 1.0) for s in sales.index])
         other = float(campaign_sales.get(key, 0.0))
-        kept = float(sales[ok].sum()) + other
+        kept = float(sellable.sum()) + other
         total = float(sales.sum()) + other
         capacity[key] = kept / total
         if kept > 0:
-            margins[key] = float(((sales[ok].to_numpy() * rates[ok]).sum() + other * average) / kept)
+            margins[key] = float(((sellable * rates).sum() + other * average) / kept)
             channel_reasons[key] = (
-                f"{len(lost)} of its {len(sales)} SKUs not sellable ({', '.join(lost[:5])}"
+                f"{len(lost)} of its {len(sales)} SKUs not sellable for all of the period ({', '.join(lost[:5])}"
                 f"{' ...' if len(lost) > 5 else ''}): capacity {capacity[key]:.1%} of historical attributed sales, "
                 f"margin rate {average:.1%} -> {margins[key]:.1%}"
             )
@@ -573,7 +577,7 @@ def allocator_adjustments(
     return Adjustments(
         channel_margin_override=margins,
         channel_capacity_factor=capacity,
-        excluded_skus=tuple(sorted(unsellable)),
+        excluded_skus=tuple(sorted(sku for sku in unsellable if share.get(sku, 1.0) <= 0.0)),
         reasons=reasons,
         channel_reasons=channel_reasons,
         stockout=table,

@@ -144,9 +144,9 @@ def optimize_from_frames(
     result = allocate(curves, apply_forecast(request, forecast))
     if forecast is not None:
         notes.extend(f"{key}: {reason}" for key, reason in sorted(forecast.channel_reasons.items()))
-        if forecast.excluded_skus:
-            listed = ", ".join(f"{sku} ({forecast.reasons.get(sku, 'not sellable')})" for sku in forecast.excluded_skus)
-            notes.append(f"Not sellable this period: {listed}.")
+        if forecast.reasons:
+            listed = "; ".join(f"{sku}: {reason}" for sku, reason in sorted(forecast.reasons.items()))
+            notes.append(f"SKUs not sellable for all of the period: {listed}.")
     if notes:
         result = dataclasses.replace(result, warnings=tuple(notes) + tuple(result.warnings))
     return result

@@ -246,3 +246,15 @@ def test_the_pipeline_copies_the_adjustments_into_the_allocation_request(hand_ma
     assert request.channel_capacity_factor == pytest.approx(
         {"amazon|sponsored_product": 0.6, "criteo|offsite_display": 0.5}
     )
+
+
+def test_a_sku_whose_stock_covers_half_the_period_keeps_half_its_sales(hand_made):
+    history, skus = hand_made
+    # C sells 5 units a day; 70 units cover 14 of the 28 days.
+    adj = allocator_adjustments(history, skus, stock={"A": 1e9, "C": 70}, horizon_days=HORIZON)
+    assert "sells on 50% of the period" in adj.reasons["C"]
+    assert adj.excluded_skus == ()  # partly sellable is not excluded
+    # walmart|sponsored_product keeps A 200, half of C's 300 and the 500 campaign-level: 850 of 1000.
+    assert adj.channel_capacity_factor["walmart|sponsored_product"] == pytest.approx(0.85, abs=0.01)
+    expected_margin = (200 * 0.4 + 150 * 0.75 + 500 * 0.61) / 850
+    assert adj.channel_margin_override["walmart|sponsored_product"] == pytest.approx(expected_margin, abs=0.005)

@@ -48,7 +48,7 @@ def test_excluding_every_sku_a_channel_sells_leaves_it_nothing(files, tmp_path):
     # Campaign-level channels still sell (H.csv does not say which SKUs they carry) and take the budget.
     assert sum(a["spend"] for a in plan["allocations"]) == pytest.approx(30000, rel=1e-6)
     assert any(w.startswith("amazon|sponsored_product:") for w in plan["warnings"])
-    assert any("CH-001 (excluded by request)" in w for w in plan["warnings"])
+    assert any("CH-001: excluded by request" in w for w in plan["warnings"])
 
 
 def test_a_sku_with_no_stock_stops_counting_as_sellable(files, tmp_path):
