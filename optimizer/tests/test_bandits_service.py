@@ -158,3 +158,23 @@ def test_it_starts_from_the_fitted_curves_when_the_history_is_long_enough(tenant
     assert arms[AMAZON]["incrementality_mean"] == pytest.approx(0.375, abs=0.05)
     decision = policy_decide(policy, START)
     assert sum(decision.allocation.values()) == pytest.approx(100.0, abs=0.02)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_daily_beat_task_updates_every_active_policy_through_a_real_worker(celery_worker_process, tenants, catalog):
+    import time
+
+    from optimizer.tasks import bandit_update_all
+
+    today = dt.date.today()  # the beat task decides "today" for each policy running today
+    period = {"start_date": today, "end_date": today + dt.timedelta(days=13)}
+    active = _policy(tenants, **period)
+    paused = _policy(tenants, name="Paused one", **period)
+    BanditPolicy.objects.filter(pk=paused.pk).update(status=BanditPolicy.Status.PAUSED)
+    assert bandit_update_all.delay().get(timeout=60) == {"queued": [active.pk]}
+    deadline = time.monotonic() + 60
+    while not BanditDecision.objects.filter(policy=active).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert BanditDecision.objects.filter(policy=active).exists()
+    assert not BanditDecision.objects.filter(policy=paused).exists()
