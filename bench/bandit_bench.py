@@ -38,6 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _common import write_section  # noqa: E402
 
 from optimizer.engine import bandit as B  # noqa: E402
 from optimizer.engine.simulator import ChannelPlan, SKUSpec, build_world, simulate  # noqa: E402
@@ -349,16 +350,6 @@ def _render_one(s: dict) -> list[str]:
     return lines
 
 
-def write_doc(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START_MARK in text:
-        before, rest = text.split(START_MARK, 1)
-        text = before + section + rest.split(END_MARK, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20)
@@ -377,7 +368,7 @@ def main() -> None:
         section = render(json.loads(Path(args.render).read_text()), ablation)
         print(section)
         if not args.no_doc:
-            write_doc(section)
+            write_section("bandit", section)
         return
     import subprocess
 
@@ -413,7 +404,7 @@ def main() -> None:
     section = render(results, ablation)
     print(section)
     if not args.no_doc:
-        write_doc(section)
+        write_section("bandit", section)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _common import commit as _commit  # noqa: E402
+from _common import write_section  # noqa: E402
 
 from optimizer.engine import simulator as sim  # noqa: E402
 from optimizer.engine.curves import PLACEMENT_INCREMENTALITY_PRIORS, calibrate, fit_curves  # noqa: E402
@@ -193,18 +194,6 @@ def summarize(frame: pd.DataFrame) -> list[tuple[str, int, float, float, float]]
     return out
 
 
-def write_doc(text: str) -> None:
-    doc = DOC.read_text() if DOC.exists() else ""
-    block = f"{START_MARK}\n{text.rstrip()}\n{END_MARK}"
-    if START_MARK in doc and END_MARK in doc:
-        head, rest = doc.split(START_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
-        doc = head + block + tail
-    else:
-        doc = doc.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(doc)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20)
@@ -260,16 +249,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if not args.no_doc:
-        write_doc(text)
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        write_section("curves", text)
 
 
 if __name__ == "__main__":

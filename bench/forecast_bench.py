@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,8 @@ from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _common import commit as _commit  # noqa: E402
+from _common import write_section  # noqa: E402
 
 from optimizer.engine.forecast import price_elasticity, simulate_confounded_demand, stockout_risk  # noqa: E402
 
@@ -128,15 +129,6 @@ def bench_stockout(seeds: int) -> dict:
     return {"rows": pd.DataFrame(rows), "seeds": seeds}
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def render(elasticity: list[dict], so: dict, command: str) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -211,16 +203,6 @@ def render(elasticity: list[dict], so: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_doc(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START_MARK in text and END_MARK in text:
-        before, rest = text.split(START_MARK, 1)
-        text = before + section + rest.split(END_MARK, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=50)
@@ -231,7 +213,7 @@ def main() -> None:
     section = render(elasticity, so, f".venv/bin/python bench/forecast_bench.py --seeds {args.seeds}")
     print(section)
     if not args.no_write:
-        write_doc(section)
+        write_section("forecast", section)
 
 
 if __name__ == "__main__":

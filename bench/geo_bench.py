@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
-import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +26,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _common import commit, write_section  # noqa: E402
+from _common import machine as _machine  # noqa: E402
 
 from optimizer.engine.geo import (  # noqa: E402
     design_geo_arrays,
@@ -128,27 +126,6 @@ def se_of_rate(p: float, n: int) -> float:
     return float(np.sqrt(p * (1 - p) / n))
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 ABOUT = """
 What it measures: 500 simulated geo tests per row (`optimizer.engine.geo.simulate_geo_panels`: 40 geos with lognormal
 levels (sigma 0.8), a shared retail week and annual wave, geo-specific trends, AR(1) noise with coefficient 0.6 and 8%
@@ -168,7 +145,8 @@ def render(results: list[tuple[dict, dict]], *, command: str, seconds: float) ->
         "",
         " ".join(ABOUT.split()),
         "",
-        f"Measured {when} on {machine()}, at commit {commit()}, by `{command}` ({seconds:.0f} s in all).",
+        f"Measured {when} on {_machine('numpy ' + np.__version__)}, at commit {commit()}, by `{command}` "
+        f"({seconds:.0f} s in all).",
         "",
         "| scenario | readout | alpha | tests | A/A false positives | interval coverage, 3% lift "
         "| coverage, lift 1–6% by geo | power at stated MDE | median MDE (share of a treated geo's day) "
@@ -199,18 +177,6 @@ def render(results: list[tuple[dict, dict]], *, command: str, seconds: float) ->
         "stated at least 80%.",
     ]
     return "\n".join(lines)
-
-
-def write_section(text: str, *, name: str = "geo") -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    doc = path.read_text()
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{text}\n{end}"
-    if start in doc and end in doc:
-        doc = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _m: block, doc, flags=re.S)
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(doc)
 
 
 GAUSS, HEAVY = "40 geos, Gaussian AR(1) noise", "40 geos, heavy-tailed (t3) AR(1) noise"
@@ -262,7 +228,7 @@ def main() -> None:
     text = render(results, command=command, seconds=seconds)
     print(text)
     if args.write_docs:
-        write_section(text)
+        write_section("geo", text)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,6 @@ import datetime as dt
 import io
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -39,6 +37,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _common import commit as _commit  # noqa: E402
+from _common import machine as _machine  # noqa: E402
+
 DOC = ROOT / "docs" / "benchmarks.md"
 START_MARK = "<!-- optimize_bench:start -->"
 END_MARK = "<!-- optimize_bench:end -->"
@@ -158,27 +159,6 @@ def summarize(rows: list[dict]) -> dict:
             "median_seconds": float(np.median(secs)) if secs else None,
         }
     return out
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def render(rows, summary, *, command: str, total_seconds: float, chance) -> str:

@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from _common import commit as _commit  # noqa: E402
+from _common import cpu_model as _cpu  # noqa: E402
+from _common import write_section  # noqa: E402
 
 from optimizer.engine.uplift import LEARNERS, fit_uplift  # noqa: E402
 from optimizer.engine.uplift_data import ihdp_surface, nie_wager_setup, retail_media_experiment  # noqa: E402
@@ -80,25 +82,6 @@ def run_family(makers, randomized: bool) -> dict:
     return {"pehe": {k: np.array(v) for k, v in pehes.items()}, "chosen": chosen, "seconds": float(np.mean(seconds))}
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _cell(pehes: dict, name: str) -> str:
     v, base = pehes[name], pehes["baseline"]
     text = f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
@@ -140,18 +123,6 @@ def render(rows: list[tuple[str, str, dict]], args) -> str:
     return "\n".join(lines)
 
 
-def write_section(body: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = f"{START_MARK}\n{body}\n{END_MARK}"
-    if START_MARK in text and END_MARK in text:
-        head, rest = text.split(START_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n## Uplift (CATE)\n\n" + block + "\n"
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=10)
@@ -168,7 +139,7 @@ def main() -> None:
     body = render(rows, args)
     print(body)
     if not args.no_doc:
-        write_section(body)
+        write_section("uplift", body, heading="## Uplift (CATE)")
 
 
 if __name__ == "__main__":
