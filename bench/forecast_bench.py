@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from _common import commit as _commit  # noqa: E402
+from _common import machine as _machine  # noqa: E402
 from _common import write_section  # noqa: E402
 
 from optimizer.engine.forecast import price_elasticity, simulate_confounded_demand, stockout_risk  # noqa: E402
@@ -135,7 +134,7 @@ def render(elasticity: list[dict], so: dict, command: str) -> str:
         START_MARK,
         "## Forecasting: price elasticity and stock-out risk",
         "",
-        f"Measured {now} on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, at commit "
+        f"Measured {now} on {_machine()}, at commit "
         f"{_commit()}, by `{command}` (script: `bench/forecast_bench.py`; model: docs/optimization.md).",
         "",
         f"**Price elasticity** on `simulate_confounded_demand` ({elasticity[0]['seeds']} seeds, 12 SKUs x 300 days "
