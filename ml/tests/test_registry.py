@@ -7,7 +7,14 @@ from django.urls import reverse
 
 from governance.models import AuditLog
 from ml.models import Adapter, AdapterKind, TrainingJob
-from ml.selectors import AdapterForbidden, adapter_active, adapters_visible_to, authorize_composition
+from ml.selectors import (
+    AdapterForbidden,
+    adapter_active,
+    adapter_versions,
+    adapters_visible_to,
+    authorize_composition,
+    training_jobs_visible_to,
+)
 from ml.services import adapter_promote, adapter_register, adapter_retire, adapter_rollback
 from rmn_site.errors import DomainError
 
@@ -180,6 +187,15 @@ def test_a_tenant_sees_shared_adapters_and_only_its_own_brand_adapters(tenants, 
     visible = set(adapters_visible_to(tenants["acme"]).values_list("name", flat=True))
     assert visible == {"task_creative", "retailer_walmart", "brand_acme"}
     assert set(adapters_visible_to(None).values_list("name", flat=True)) == {"task_creative", "retailer_walmart"}
+    assert [a.version for a in adapter_versions("brand_acme", tenants["acme"])] == [1]
+    assert not adapter_versions("brand_acme", tenants["globex"]).exists()
+    jobs = {
+        key: TrainingJob.objects.create(
+            tenant=tenant, adapter_name=f"brand_{key}", adapter_kind="brand", method="sft", base_model=BASE
+        )
+        for key, tenant in tenants.items()
+    }
+    assert list(training_jobs_visible_to(tenants["acme"])) == [jobs["acme"]]
 
 
 def test_authorize_composition_resolves_active_adapters_in_order(tenants, register):
