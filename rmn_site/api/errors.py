@@ -24,7 +24,10 @@ def _flatten(detail) -> str:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, DomainError):
+    if isinstance(exc, DomainError) and exc.code == "forbidden":
+        # A refusal (for example composing another tenant's adapter) is a permission error, not bad input.
+        exc = exceptions.PermissionDenied(exc.message)
+    elif isinstance(exc, DomainError):
         field = exc.field or "non_field_errors"
         exc = exceptions.ValidationError({field: [exc.message]}, code=exc.code)
     if isinstance(exc, Http404):
