@@ -223,6 +223,9 @@ class CsvReader(Reader):
     line.
     """
 
+    BLOCK_MIN = 1 << 20
+    BLOCK_MAX = 4 << 20
+
     def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int, columns: Collection[str] | None = None):
         self.path = path
         self.spec = spec
@@ -231,7 +234,9 @@ class CsvReader(Reader):
         self.bytes_total = path.stat().st_size
         self.delimiter = "\t" if spec.format == "tsv" else spec.delimiter
         self.columns, self._header_text, avg_row = self._read_header()
+        # broken rows found by the parser; pyarrow may call the handler on its own thread, ahead of the batch we read
         self._broken: list[tuple[int, str, dict]] = []
+        self._broken_lock = threading.Lock()
         wanted = [c for c in self.columns if columns is None or c in columns]
         self.include = wanted or self.columns[:1]
         # quarantined rows get their full source row back by line number; not for encodings where a newline is not
@@ -242,8 +247,9 @@ class CsvReader(Reader):
             if len(self.include) < len(self.columns) and single_byte_newline
             else None
         )
-        # blocks hold whole rows; the chunks we hand out are re-sliced to chunk_rows
-        self.block_size = int(min(64 << 20, max(1 << 20, chunk_rows * avg_row * 1.05)))
+        # pyarrow parses block by block; a chunk is assembled from consecutive blocks (see _chunks). Small blocks
+        # parse faster (they stay in cache) and the first chunk is ready after one block, not after chunk_rows rows
+        self.block_size = int(min(self.BLOCK_MAX, max(self.BLOCK_MIN, chunk_rows * avg_row * 1.05)))
         self._iter = self._chunks()
         self._first = next(self._iter, None)
 
@@ -304,7 +310,8 @@ class CsvReader(Reader):
         if len(values) > len(self.columns):
             raw["_extra"] = self.delimiter.join(values[len(self.columns) :])
         reason = f"row has {row.actual_columns} columns, the header has {row.expected_columns}"
-        self._broken.append((row.number, reason, raw))
+        with self._broken_lock:
+            self._broken.append((row.number, reason, raw))
         return "skip"
 
     def _open(self) -> tuple[pa.NativeFile, _Throttle]:
@@ -356,9 +363,38 @@ class CsvReader(Reader):
                 # the j-th broken line falls before row index (line_j - header_row - 1 - j)
                 pos = np.asarray(skipped, dtype=np.int64) - spec.header_row - 1 - np.arange(len(skipped))
                 lines = lines + np.searchsorted(pos, idx, side="right")
-            broken = self._broken[:]
-            self._broken.clear()
+            broken = found[:]
+            found.clear()
             return Chunk(table, lines, raw.tell(), broken, self.fetcher)
+
+        # Chunks are cut from consecutive blocks: up to chunk_rows rows, zero copy (a column then holds one Arrow chunk
+        # per block). The first chunk is one block and each next one twice the last, up to chunk_rows, so the
+        # transform starts after one block instead of waiting for chunk_rows rows to be parsed.
+        found: list[tuple[int, str, dict]] = []  # broken rows taken from the handler, not yet handed out
+
+        def take_broken() -> None:
+            # every broken row before the end of the batch just read has been reported by now (later ones may be
+            # too); their lines go into ``skipped`` before any row after them is numbered
+            with self._broken_lock:
+                new, self._broken = self._broken, []
+            skipped.extend(line for line, _, _ in new if not skipped or line > skipped[-1])
+            found.extend(new)
+
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        target = 0
+
+        def cut(final: bool) -> Iterator[Chunk]:
+            nonlocal pending, pending_rows, target
+            while pending_rows and (final or pending_rows >= target):
+                table = pa.Table.from_batches(pending)
+                size = min(pending_rows, target or self.chunk_rows)
+                yield emit(table.slice(0, size))
+                rest = table.slice(size)
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+                target = min(self.chunk_rows, 2 * target)
+            if found and (final or not pending_rows):
+                yield emit(reader.schema.empty_table())
 
         try:
             while True:
@@ -370,15 +406,15 @@ class CsvReader(Reader):
                     raise self._translate(exc) from None
                 finally:
                     throttle.advance()
-                skipped.extend(line for line, _, _ in self._broken if not skipped or line > skipped[-1])
-                # chunks are slices of one batch (zero-copy, one Arrow chunk per column): up to chunk_rows rows
-                table = pa.Table.from_batches([batch])
-                for start in range(0, max(table.num_rows, 1), self.chunk_rows):
-                    part = table.slice(start, self.chunk_rows)
-                    if part.num_rows or self._broken:
-                        yield emit(part)
-            if self._broken:
-                yield emit(reader.schema.empty_table())
+                take_broken()
+                if batch.num_rows:
+                    pending.append(batch)
+                    pending_rows += batch.num_rows
+                    if not target:
+                        target = min(self.chunk_rows, batch.num_rows)
+                yield from cut(final=False)
+            take_broken()
+            yield from cut(final=True)
         finally:
             throttle.stop()
             raw.close()
