@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import gzip
 import io
 import json
@@ -146,6 +147,20 @@ def _guess_delimiter(line: str, declared: str) -> str | None:
     counts = {d: line.count(d) for d in (",", ";", "\t", "|") if d != declared}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else None
+
+
+@functools.cache
+def _csv_memory_pool() -> pa.MemoryPool | None:
+    """jemalloc for the CSV reader's blocks where pyarrow has it (None: the default pool).
+
+    The default pool (mimalloc) hands the freed blocks back to the system and faults them in again for the next
+    ones: on a 1M-row Amazon file that cost 0.4-0.7 s of system time against 0.2-0.3 s with jemalloc, and 0.1-0.2 s
+    of wall time on two cores.
+    """
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:  # pragma: no cover - a pyarrow built without jemalloc
+        return None
 
 
 class _Throttle(io.RawIOBase):
@@ -346,6 +361,7 @@ class CsvReader(Reader):
                     quoted_strings_can_be_null=True,
                     null_values=[""],
                 ),
+                memory_pool=_csv_memory_pool(),
             )
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raw.close()
