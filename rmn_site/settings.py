@@ -116,6 +116,9 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
 # Where base models and LoRA adapters live; GPU workers mount the same path (docs/deploy.md).
 MODEL_STORAGE_DIR = env_path("MODEL_STORAGE_DIR", VAR_DIR / "models")
+# The base language model: a Hugging Face model id or a local folder (loaded with local_files_only, never downloaded).
+# The default is the embedded SmolLM2-135M-Instruct once `manage.py prepare_base_model` has converted it.
+BASE_MODEL = env_str("RMN_BASE_MODEL", "") or str(MODEL_STORAGE_DIR / "base" / "SmolLM2-135M-Instruct")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
