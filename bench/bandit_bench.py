@@ -38,8 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _common import write_section  # noqa: E402
-
+from bench._common import write_section  # noqa: E402
 from optimizer.engine import bandit as B  # noqa: E402
 from optimizer.engine.simulator import ChannelPlan, SKUSpec, build_world, simulate  # noqa: E402
 

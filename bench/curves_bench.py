@@ -30,9 +30,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _common import commit as _commit  # noqa: E402
-from _common import write_section  # noqa: E402
-
+from bench._common import commit as _commit  # noqa: E402
+from bench._common import write_section  # noqa: E402
 from optimizer.engine import simulator as sim  # noqa: E402
 from optimizer.engine.curves import PLACEMENT_INCREMENTALITY_PRIORS, calibrate, fit_curves  # noqa: E402
 

@@ -26,10 +26,9 @@ from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _common import commit as _commit  # noqa: E402
-from _common import machine as _machine  # noqa: E402
-from _common import write_section  # noqa: E402
-
+from bench._common import commit as _commit  # noqa: E402
+from bench._common import machine as _machine  # noqa: E402
+from bench._common import write_section  # noqa: E402
 from optimizer.engine.forecast import price_elasticity, simulate_confounded_demand, stockout_risk  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"

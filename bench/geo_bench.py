@@ -26,9 +26,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _common import commit, write_section  # noqa: E402
-from _common import machine as _machine  # noqa: E402
-
+from bench._common import commit, write_section  # noqa: E402
+from bench._common import machine as _machine  # noqa: E402
 from optimizer.engine.geo import (  # noqa: E402
     design_geo_arrays,
     pair_means,

@@ -37,8 +37,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _common import commit as _commit  # noqa: E402
-from _common import machine as _machine  # noqa: E402
+from bench._common import commit as _commit  # noqa: E402
+from bench._common import machine as _machine  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 START_MARK = "<!-- optimize_bench:start -->"

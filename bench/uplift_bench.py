@@ -31,10 +31,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from _common import commit as _commit  # noqa: E402
-from _common import cpu_model as _cpu  # noqa: E402
-from _common import write_section  # noqa: E402
-
+from bench._common import commit as _commit  # noqa: E402
+from bench._common import cpu_model as _cpu  # noqa: E402
+from bench._common import write_section  # noqa: E402
 from optimizer.engine.uplift import LEARNERS, fit_uplift  # noqa: E402
 from optimizer.engine.uplift_data import ihdp_surface, nie_wager_setup, retail_media_experiment  # noqa: E402
 
