@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import F, Q, QuerySet
 
 from governance.models import Tenant
@@ -31,7 +33,7 @@ def mapping_choices(*, tenant: Tenant) -> list[tuple[str, str]]:
         except (MappingError, OSError):
             continue
         retailer = spec.retailer or "retailer from the file"
-        choices.append((path.stem, f"{path.stem} ({retailer})"))
+        choices.append((path.stem, f"{_headline(spec.description) or path.stem} · {path.stem} ({retailer})"))
         seen.add(path.stem)
     saved = Mapping.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True)).select_related("retailer")
     # The tenant's own mapping first, as mapping_resolve picks it over a shared one of the same name.
@@ -42,6 +44,13 @@ def mapping_choices(*, tenant: Tenant) -> list[tuple[str, str]]:
         choices.append((mapping.name, f"{mapping.name} ({mapping.retailer.code}, {owner})"))
         seen.add(mapping.name)
     return choices
+
+
+def _headline(description: str, limit: int = 60) -> str:
+    """A short title from a mapping's description (its first clause, without parentheses), for a select box."""
+    text = re.sub(r"\s*\([^)]*\)", "", " ".join((description or "").split()))
+    clause = re.split(r"[,:.]\s", text + " ", maxsplit=1)[0].strip()
+    return clause if len(clause) <= limit else clause[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def tenant_catalog(*, tenant: Tenant):

@@ -90,6 +90,9 @@ def test_it_lists_the_tenants_batches_with_an_upload_form_for_marketers(
     html = client.get(reverse("import_list")).content.decode()
     assert 'enctype="multipart/form-data"' in html
     assert "tiny_amazon (amazon, yours)" in html
+    # Shipped layouts are named by what they are, then by file name and retailer.
+    assert "Amazon Ads reporting v3 · amazon_sp_advertised_product (amazon)" in html
+    assert "The native RMIS layout · rmis_native (retailer from the file)" in html
     assert "export.csv" in html and 'data-status="succeeded"' in html
     assert 'href="/imports/"' in html  # the nav link
     assert 'href="/imports/suggest/"' in html
