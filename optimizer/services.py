@@ -16,6 +16,7 @@ from django.utils import timezone
 from campaigns.models import SKU, PerformanceFact, PlacementType, Retailer
 from governance.models import Tenant
 from governance.services import audit_record
+from optimizer.engine import files
 from optimizer.models import AllocationPlan, LiftStudy
 from optimizer.selectors import tenant_channels
 from rmn_site.errors import DomainError, full_clean_or_raise
@@ -73,30 +74,10 @@ def lift_study_create(
 
 # --- allocation plans ---------------------------------------------------------------------------------------------
 
-HISTORY_COLUMNS = [
-    "date",
-    "retailer",
-    "placement_type",
-    "campaign_id",
-    "sku_id",
-    "impressions",
-    "clicks",
-    "spend",
-    "attributed_sales",
-    "attributed_units",
-    "attribution_window_days",
-    "currency",
-]
-SKU_COLUMNS = ["sku_id", "brand", "category", "product_name", "price", "unit_cost"]
-LIFT_COLUMNS = [
-    "retailer",
-    "placement_type",
-    "start_date",
-    "end_date",
-    "spend",
-    "incremental_sales",
-    "incremental_sales_se",
-]
+# The file contract's columns (optimizer.engine.files), as lists: tenant_frames builds the same tables.
+HISTORY_COLUMNS = list(files.HISTORY_COLUMNS)
+SKU_COLUMNS = list(files.SKU_COLUMNS)
+LIFT_COLUMNS = list(files.LIFT_COLUMNS)
 # Posterior samples per plan and the seed: a plan re-run on the same data gives the same numbers.
 PLAN_SAMPLES = 200
 PLAN_SEED = 0
