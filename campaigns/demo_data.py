@@ -33,6 +33,7 @@ from campaigns.models import (
 from governance.models import APIKey, AuditLog, Membership, Role, Tenant
 from governance.services import api_key_create, audit_record
 from harmonization.models import FXRate, IngestBatch
+from harmonization.services import fx_rates_upsert
 from optimizer.engine import (
     SIMULATOR_VERSION,
     ChannelPlan,
@@ -449,14 +450,7 @@ def _fx_rates_upsert(*, start: dt.date, end: dt.date, seed: int) -> int:
             FXRate(date=d, currency=currency, quote_currency="USD", rate=Decimal(f"{r:.6f}"), source=FX_SOURCE)
             for d, r in zip(weekdays, walk, strict=True)
         ]
-    FXRate.objects.bulk_create(
-        rows,
-        batch_size=1000,
-        update_conflicts=True,
-        unique_fields=["date", "currency", "quote_currency"],
-        update_fields=["rate", "source"],
-    )
-    return len(rows)
+    return fx_rates_upsert(rows)
 
 
 def _users_upsert(password: str) -> dict:

@@ -44,6 +44,19 @@ PROGRESS_INTERVAL_S = 1.0
 EXPECTED_ERRORS = (MappingError, SourceError, LoadError, DomainError)
 
 
+def fx_rates_upsert(rates: Iterable[FXRate]) -> int:
+    """Insert dated FX rates, replacing the rate (and source) of a day and pair already stored. Returns the count."""
+    rates = list(rates)
+    FXRate.objects.bulk_create(
+        rates,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["date", "currency", "quote_currency"],
+        update_fields=["rate", "source"],
+    )
+    return len(rates)
+
+
 def mappings_dir() -> Path:
     return Path(settings.BASE_DIR) / "config" / "mappings"
 

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from governance.currencies import validate_currency
 from harmonization.models import FXRate
+from harmonization.services import fx_rates_upsert
 
 REQUIRED = ["date", "currency", "quote_currency", "rate"]
 
@@ -68,11 +69,5 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"{options['file']}: {exc.strerror}") from None
         with transaction.atomic():
-            FXRate.objects.bulk_create(
-                rates,
-                batch_size=1000,
-                update_conflicts=True,
-                unique_fields=["date", "currency", "quote_currency"],
-                update_fields=["rate", "source"],
-            )
+            fx_rates_upsert(rates)
         self.stdout.write(f"Loaded {len(rates)} FX rate(s) from {options['file']}.")
