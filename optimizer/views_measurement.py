@@ -5,19 +5,18 @@ and optimizer.bandits."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from scipy import stats
 
 from campaigns.models import PlacementType
 from governance.access import Capability
 from governance.views import tenant_page
 from optimizer import bandits, selectors
+from optimizer.engine.bandit import Arm
 from optimizer.experiments import experiment_design, experiment_readout, experiment_save_lift_study
 from optimizer.forms_measurement import BanditPolicyForm, ExperimentDesignForm, ReadoutForm, add_service_error
 from optimizer.models import BanditPolicy, Experiment
@@ -208,25 +207,22 @@ def bandit_create(request: HttpRequest, *, access) -> HttpResponse:
 
 
 def _arm_rows(policy: BanditPolicy, level: float = 0.90) -> list[dict]:
-    """Per channel: the posterior of the multiplier m on the prior curve (log m is Student t), as mean and interval."""
+    """Per channel: the posterior of the multiplier m on the prior curve, as mean and interval."""
     labels = dict(PlacementType.choices)
     rows = []
-    for arm in (policy.state or {}).get("arms", []):
-        mu, kappa, a, b = (float(arm.get(k, d)) for k, d in (("mu", 0.0), ("kappa", 1.0), ("alpha", 3.0), ("b", 1.0)))
-        dof, scale = 2 * a, math.sqrt(b / (a * kappa))
-        sd = scale * math.sqrt(dof / (dof - 2)) if dof > 2 else float("nan")
-        crit = float(stats.t.ppf(0.5 + level / 2, dof))
-        retailer, _, placement = arm["key"].partition("|")
+    for data in (policy.state or {}).get("arms", []):
+        arm = Arm(**data)
+        retailer, _, placement = arm.key.partition("|")
         rows.append(
             {
-                "key": arm["key"],
+                "key": arm.key,
                 "label": f"{retailer} · {labels.get(placement, placement)}",
-                "multiplier_mean": math.exp(mu + 0.5 * sd**2),
-                "interval": [math.exp(mu - crit * scale), math.exp(mu + crit * scale)],
-                "incrementality": arm.get("incrementality_mean"),
-                "n_obs": arm.get("n_obs", 0),
-                "min_daily": arm.get("min_daily"),
-                "max_daily": arm.get("max_daily"),
+                "multiplier_mean": arm.multiplier_mean,
+                "interval": list(arm.multiplier_interval(level)),
+                "incrementality": arm.incrementality_mean,
+                "n_obs": arm.n_obs,
+                "min_daily": arm.min_daily,
+                "max_daily": arm.max_daily,
             }
         )
     return rows

@@ -100,6 +100,14 @@ class Arm:
         """E[m] under the posterior (approximating the t by a normal with the same variance)."""
         return math.exp(self.mu + 0.5 * self.posterior_sd**2)
 
+    def multiplier_interval(self, level: float = 0.90) -> tuple[float, float]:
+        """Central ``level`` interval of m (log m is Student t with 2·alpha degrees of freedom)."""
+        from scipy import stats
+
+        scale = math.sqrt(self.b / (self.alpha * self.kappa))
+        crit = float(stats.t.ppf(0.5 + level / 2, 2 * self.alpha))
+        return math.exp(self.mu - crit * scale), math.exp(self.mu + crit * scale)
+
     def attributed(self, x) -> np.ndarray:
         return hill(x, self.beta, self.half_saturation, self.shape)
 

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
+# scipy is imported inside the functions that use it: the web process loads this module at start-up.
 from optimizer.engine.errors import OptimizerInputError
 from optimizer.engine.geo import check_probabilities, mde_from_placebos, pair_estimate
 
@@ -68,6 +68,8 @@ def cuped_adjust(y: np.ndarray, x: np.ndarray, *, theta: float | None = None) ->
 
 
 def _z(alpha: float, power: float) -> float:
+    from scipy import stats
+
     return float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
 
 
@@ -141,6 +143,8 @@ class HoldoutReadout:
 def readout_holdout(
     outcome: np.ndarray, held_out: np.ndarray, *, pre_outcome: np.ndarray | None = None, alpha: float = 0.10
 ) -> HoldoutReadout:
+    from scipy import stats
+
     y = np.asarray(outcome, dtype=float)
     h = np.asarray(held_out, dtype=bool)
     if y.shape != h.shape:
@@ -373,6 +377,8 @@ def readout_switchback(
     design: SwitchbackDesign, outcome: np.ndarray, *, spend: np.ndarray | None = None, alpha: float | None = None
 ) -> SwitchbackReadout:
     """Read out a switchback from the daily outcome over the design's days (oldest first)."""
+    from scipy import stats
+
     alpha = design.alpha if alpha is None else alpha
     y = np.asarray(outcome, dtype=float)
     if y.shape != (design.days,):

@@ -29,8 +29,9 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+# scipy is imported inside the functions that use it: the web process loads this module at start-up.
 import pandas as pd
-from scipy import stats
 
 from optimizer.engine.errors import OptimizerInputError
 
@@ -160,6 +161,8 @@ def cuped_theta(x: np.ndarray, y: np.ndarray) -> float:
 
 def power_curve(est: np.ndarray, se: np.ndarray, df: np.ndarray, effects: np.ndarray, *, alpha: float) -> np.ndarray:
     """Share of placebo readouts that detect a true effect ``d``: two-sided test at ``alpha``, estimate above 0."""
+    from scipy import stats
+
     crit = stats.t.ppf(1 - alpha / 2, df)
     z = (est[:, None] + np.asarray(effects)[None, :]) / np.maximum(se, 1e-300)[:, None]
     return (z > crit[:, None]).mean(axis=0)
@@ -169,6 +172,8 @@ def mde_from_placebos(
     est: np.ndarray, se: np.ndarray, df: np.ndarray, *, alpha: float, power: float, grid: int = 400
 ) -> tuple[float, list[tuple[float, float]]]:
     """Smallest effect whose placebo detection rate reaches ``power``, and the power curve it was read from."""
+    from scipy import stats
+
     crit = float(np.median(stats.t.ppf(1 - alpha / 2, df)))
     scale = float(np.median(se))
     top = (crit + 6.0) * scale + float(np.max(np.abs(est)))
@@ -493,6 +498,8 @@ class GeoReadout:
 
 def readout_geo_arrays(means: dict[str, np.ndarray], *, method: str, theta: float | np.ndarray, alpha: float) -> dict:
     """Readout from per-pair window means (see :func:`pair_contrasts`), shape (..., P); vectorized over tests."""
+    from scipy import stats
+
     d, x = pair_contrasts(means, method=method)
     est, se, df = pair_estimate(d, x, theta=theta)
     crit = stats.t.ppf(1 - alpha / 2, df)
