@@ -50,6 +50,10 @@ class TrainingJob(models.Model):
     task_id = models.CharField(max_length=64, blank=True)
     cancel_requested = models.BooleanField(default=False)
     output_dir = models.CharField(max_length=500, blank=True, help_text="Relative to MODEL_STORAGE_DIR.")
+    worker = models.CharField(max_length=200, blank=True, help_text="hostname:pid of the process running the job.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life from the running job; a stale one means the worker died."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -145,7 +145,7 @@ CELERY_DIR = env_path("CELERY_DATA_DIR", VAR_DIR / "celery")
 CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_url(env_str("CELERY_BROKER_URL"), folder=CELERY_DIR)
 CELERY_RESULT_BACKEND = result_backend(env_str("CELERY_RESULT_BACKEND"), broker=CELERY_BROKER_URL, folder=CELERY_DIR)
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
-CELERY_TASK_ROUTES = {"ml.tasks.*": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {"ml.*": {"queue": "gpu"}}  # task names: ml.train_adapter, ml.generate, ...
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -161,6 +161,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 # day's performance and decide the next day's allocation.
 CELERY_BEAT_SCHEDULE = {
     "bandit-update-all": {"task": "optimizer.bandit_update_all", "schedule": 60 * 60 * 24},
+    "ml-reap-dead-jobs": {"task": "ml.reap_dead_jobs", "schedule": 60},
 }
 
 # --- REST API ---------------------------------------------------------------------------------------------
