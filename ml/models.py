@@ -151,3 +151,37 @@ class Adapter(models.Model):
     @property
     def files_dir(self) -> Path:
         return Path(settings.MODEL_STORAGE_DIR) / self.path
+
+
+class GenerationRequest(models.Model):
+    """One generation a person asked for through the pages or the API: the composition, the prompt and the answer.
+
+    Runs on the ``gpu`` queue (``ml.generate_request``); the page polls it. Kept so reviewers can rate outputs.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="generation_requests")
+    task = models.CharField(max_length=20, blank=True, help_text="budgeting, harmonization, creative, measurement.")
+    adapters = models.JSONField(default=list, help_text="Adapter names, in composition order.")
+    mode = models.CharField(max_length=10, default="stack", help_text="stack, linear, cat or ties.")
+    weights = models.JSONField(null=True, blank=True)
+    prompt = models.JSONField(help_text="Chat messages [{role, content}] or the task payload.")
+    output = models.TextField(blank=True)
+    parsed = models.JSONField(null=True, blank=True, help_text="The output parsed as the task's JSON, when valid.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {'+'.join(self.adapters) or 'base'} ({self.status})"

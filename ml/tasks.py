@@ -35,6 +35,15 @@ def generate(
     )
 
 
+@shared_task(name="ml.generate_request")
+def generate_request(request_id: int) -> dict:
+    """Answer one stored GenerationRequest (pages and API): authorized, generated, parsed, saved."""
+    from ml.inference import run_generation_request
+
+    req = run_generation_request(request_id)
+    return {"request": req.pk, "status": req.status, "error": req.error}
+
+
 @shared_task(name="ml.reap_dead_jobs")
 def reap_dead_jobs() -> int:
     """Mark running jobs whose worker stopped sending heartbeats as failed (beat schedule)."""
