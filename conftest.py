@@ -156,9 +156,24 @@ def _database_url_for_worker(settings_dict: dict) -> str:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+def worker_model_dir(tmp_path_factory):
+    """The MODEL_STORAGE_DIR of the test session's Celery worker (``celery_worker_process``), empty at the start.
+
+    The worker is a separate process that reads settings from its environment, so a test that hands it model work
+    must point this process at the same folder: ``settings.MODEL_STORAGE_DIR = worker_model_dir``. Otherwise adapter
+    paths (relative to MODEL_STORAGE_DIR) mean different folders on the two sides."""
+    return tmp_path_factory.mktemp("worker-models")
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, worker_model_dir, tiny_model_dir):
     """A real ``celery worker`` process on the configured broker (Redis in CI, the folder broker by default),
-    reading the test database. Tests that use it need committed data (``transactional_db``)."""
+    reading the test database. Tests that use it need committed data (``transactional_db``).
+
+    Model settings reach the worker through its environment: MODEL_STORAGE_DIR is the session folder
+    ``worker_model_dir`` and RMN_BASE_MODEL (settings.BASE_MODEL) is the tiny Llama of ``tiny_model_dir``. A test
+    that sends model work to the worker sets the same values on this side: ``settings.MODEL_STORAGE_DIR =
+    worker_model_dir`` and, when it relies on the default base model, ``settings.BASE_MODEL = str(tiny_model_dir)``."""
     import signal
     import subprocess
     import sys
@@ -173,7 +188,13 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         db_url = _database_url_for_worker(connection.settings_dict)
     app.control.purge()
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {**os.environ, "DATABASE_URL": db_url, "DATABASE_CONN_MAX_AGE": "0"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DATABASE_CONN_MAX_AGE": "0",
+        "MODEL_STORAGE_DIR": str(worker_model_dir),
+        "RMN_BASE_MODEL": str(tiny_model_dir),
+    }
     celery_bin = Path(sys.executable).with_name("celery")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
