@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("optimizer.urls")),
     path("", include("harmonization.urls")),
     path("", include("campaigns.urls")),
+    path("", include("ml.urls")),
 ]

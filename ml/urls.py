@@ -1,0 +1,13 @@
+from django.urls import path
+
+from ml import views
+
+urlpatterns = [
+    path("models/", views.adapter_list, name="model_adapters"),
+    path("models/adapters/<int:pk>/<slug:action>/", views.adapter_action, name="model_adapter_action"),
+    path("models/jobs/", views.training_job_list, name="model_jobs"),
+    path("models/jobs/<int:pk>/", views.training_job_detail, name="model_job_detail"),
+    path("models/jobs/<int:pk>/cancel/", views.training_job_cancel, name="model_job_cancel"),
+    path("models/try/", views.generation_try, name="model_try"),
+    path("models/try/<int:pk>/", views.generation_detail, name="model_generation_detail"),
+]

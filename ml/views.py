@@ -1,0 +1,272 @@
+"""Model pages: the adapter registry (promote, roll back, retire), training jobs with live progress (start, cancel),
+and "Try it": one generation with a composition of adapters, polled until answered.
+
+A tenant sees the shared (retailer and task) adapters and its own brand adapters; anything else is a 404. Managing
+(promote, roll back, retire, train, cancel) needs the manage_tenant capability; a shared adapter or a shared job
+changes what every tenant gets, so only staff may manage those (and whoever started a shared job may cancel it).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+
+from campaigns.charts import line_chart
+from governance.access import Capability
+from governance.views import tenant_page
+from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm, training_job_start
+from ml.models import Adapter, GenerationRequest, TrainingJob
+from ml.selectors import AdapterForbidden, adapters_visible_to, training_jobs_visible_to
+from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
+from rmn_site.errors import DomainError
+
+POLL_SECONDS = 2
+ADAPTER_ACTIONS = ("promote", "rollback", "retire")
+
+
+# --- permissions ----------------------------------------------------------------------------------------------------
+
+
+def can_manage_adapter(access, user, adapter: Adapter) -> bool:
+    if not access.can(Capability.MANAGE_TENANT):
+        return False
+    return user.is_staff if adapter.tenant_id is None else adapter.tenant_id == access.tenant.pk
+
+
+def can_cancel_job(access, user, job: TrainingJob) -> bool:
+    if job.status in TrainingJob.FINISHED or job.cancel_requested or not access.can(Capability.MANAGE_TENANT):
+        return False
+    if job.tenant_id is None:
+        return bool(user.is_staff or (job.created_by_id and job.created_by_id == user.pk))
+    return job.tenant_id == access.tenant.pk
+
+
+def _adapter_or_404(access, pk: int) -> Adapter:
+    try:
+        return adapters_visible_to(access.tenant).get(pk=pk)
+    except Adapter.DoesNotExist:
+        raise Http404("No such adapter.") from None
+
+
+def _job_or_404(access, pk: int) -> TrainingJob:
+    try:
+        return training_jobs_visible_to(access.tenant).select_related("created_by").get(pk=pk)
+    except TrainingJob.DoesNotExist:
+        raise Http404("No such training job.") from None
+
+
+def _generation_or_404(access, pk: int) -> GenerationRequest:
+    try:
+        return GenerationRequest.objects.filter(tenant=access.tenant).get(pk=pk)
+    except GenerationRequest.DoesNotExist:
+        raise Http404("No such generation.") from None
+
+
+# --- adapters -------------------------------------------------------------------------------------------------------
+
+
+@tenant_page()
+def adapter_list(request: HttpRequest, *, access) -> HttpResponse:
+    adapters = list(adapters_visible_to(access.tenant).select_related("training_job"))
+    job_ids = set(training_jobs_visible_to(access.tenant).filter(adapters__in=adapters).values_list("pk", flat=True))
+    rows = [
+        {
+            "adapter": a,
+            "metrics": sorted((a.metrics or {}).items()),
+            "base_label": _base_label(a.base_model),
+            "can_manage": can_manage_adapter(access, request.user, a),
+            "job_visible": a.training_job_id in job_ids,
+        }
+        for a in adapters
+    ]
+    context = {"rows": rows, "any_manage": any(r["can_manage"] for r in rows)}
+    return render(request, "ml/adapter_list.html", context)
+
+
+@tenant_page(Capability.MANAGE_TENANT)
+@require_POST
+def adapter_action(request: HttpRequest, pk: int, action: str, *, access) -> HttpResponse:
+    if action not in ADAPTER_ACTIONS:
+        raise Http404("No such action.")
+    adapter = _adapter_or_404(access, pk)
+    if not can_manage_adapter(access, request.user, adapter):
+        raise PermissionDenied(f"{adapter.name} is shared by every tenant: only staff may change its versions.")
+    try:
+        if action == "promote":
+            done = adapter_promote(adapter=adapter, user=request.user)
+            messages.success(request, f"{done.name} v{done.version} is now active.")
+        elif action == "rollback":
+            done = adapter_rollback(name=adapter.name, tenant=adapter.tenant, user=request.user)
+            messages.success(request, f"{done.name} is back to v{done.version}.")
+        else:
+            done = adapter_retire(adapter=adapter, user=request.user)
+            messages.success(request, f"{done.name} v{done.version} is retired.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("model_adapters")
+
+
+def _base_label(base_model: str) -> str:
+    return base_model.rstrip("/").rsplit("/", 1)[-1] or base_model
+
+
+# --- training jobs --------------------------------------------------------------------------------------------------
+
+
+@tenant_page()
+def training_job_list(request: HttpRequest, *, access) -> HttpResponse:
+    form = None
+    if request.method == "POST":
+        access.require(Capability.MANAGE_TENANT)
+        form = TrainingJobForm(request.POST)
+        if form.is_valid():
+            try:
+                job = training_job_start(user=request.user, tenant=access.tenant, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.info(request, f"Training job #{job.pk} is queued; this page follows its progress.")
+                return redirect("model_job_detail", pk=job.pk)
+    elif access.can(Capability.MANAGE_TENANT):
+        form = TrainingJobForm()
+    page = Paginator(training_jobs_visible_to(access.tenant).select_related("created_by"), 50).get_page(
+        request.GET.get("page")
+    )
+    status = 400 if form is not None and form.errors else 200
+    return render(request, "ml/job_list.html", {"form": form, "page": page}, status=status)
+
+
+@tenant_page()
+def training_job_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    job = _job_or_404(access, pk)
+    context = {
+        "job": job,
+        "is_active": job.status not in TrainingJob.FINISHED,
+        "poll_seconds": POLL_SECONDS,
+        "progress": _progress_view(job),
+        "can_cancel": can_cancel_job(access, request.user, job),
+        "adapters": list(job.adapters.filter(pk__in=adapters_visible_to(access.tenant))),
+        "shows_owner": job.tenant_id == access.tenant.pk,
+    }
+    template = "ml/job_detail.html"
+    response = render(request, f"{template}#job-status" if request.htmx else template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@tenant_page(Capability.MANAGE_TENANT)
+@require_POST
+def training_job_cancel(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    job = _job_or_404(access, pk)
+    if job.status not in TrainingJob.FINISHED and not can_cancel_job(access, request.user, job):
+        raise PermissionDenied("Only staff or whoever started it may cancel a shared training job.")
+    try:
+        training_job_request_cancel(job=job, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"Asked the worker to stop training job #{job.pk} at its next step.")
+    return redirect("model_job_detail", pk=job.pk)
+
+
+def _progress_view(job: TrainingJob) -> dict:
+    progress = job.progress or {}
+    history = [h for h in progress.get("history") or [] if isinstance(h, dict) and h.get("step") is not None]
+    losses = [h for h in history if isinstance(h.get("loss"), int | float)]
+    chart = None
+    if len(losses) >= 2:
+        chart = line_chart(
+            x_labels=[str(h["step"]) for h in losses],
+            series=[("loss", "Loss", [float(h["loss"]) for h in losses])],
+            height=200,
+            margin=(12, 12, 28, 44),
+        )
+    last = history[-1] if history else {}
+    step, total = progress.get("step"), progress.get("total_steps")
+    return {
+        "step": step,
+        "total": total,
+        "pct": round(100 * job.fraction_done, 1),
+        "loss": progress.get("loss", last.get("loss")),
+        "reward_margin": progress.get("reward_margin", last.get("reward_margin")),
+        "reward_accuracy": progress.get("reward_accuracy", last.get("reward_accuracy")),
+        "is_dpo": job.method == TrainingJob.Method.DPO,
+        "chart": chart,
+        "recent": list(reversed(history[-8:])),
+    }
+
+
+# --- try it ---------------------------------------------------------------------------------------------------------
+
+
+def _usable_adapters(access) -> list[tuple[str, str]]:
+    active = adapters_visible_to(access.tenant).filter(status=Adapter.Status.ACTIVE).order_by("kind", "name")
+    return [(a.name, f"{a.name} v{a.version} ({a.get_kind_display().lower()})") for a in active]
+
+
+@tenant_page()
+def generation_try(request: HttpRequest, *, access) -> HttpResponse:
+    can_generate = access.can(Capability.EDIT_DATA)
+    choices = _usable_adapters(access)
+    form, status = None, 200
+    if request.method == "POST":
+        access.require(Capability.EDIT_DATA)
+        form = GenerationForm(request.POST, adapter_choices=choices)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                generation = _generation_create(access, request.user, data)
+            except AdapterForbidden as exc:
+                form.add_error("adapters", exc.message)
+                status = 403
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                return redirect("model_generation_detail", pk=generation.pk)
+        if status == 200:
+            status = 400
+    elif can_generate:
+        form = GenerationForm(adapter_choices=choices, initial={"input": EXAMPLES["budgeting"]})
+    recent = GenerationRequest.objects.filter(tenant=access.tenant).select_related("created_by")[:20]
+    context = {"form": form, "recent": recent, "examples": sorted(EXAMPLES.items()), "has_adapters": bool(choices)}
+    return render(request, "ml/try.html", context, status=status)
+
+
+def _generation_create(access, user, data: dict) -> GenerationRequest:
+    from ml.inference import generation_request_create
+
+    return generation_request_create(
+        tenant=access.tenant,
+        user=user,
+        task=data["task"],
+        adapters=list(data["adapters"]),
+        payload_or_messages=data["payload"],
+        mode=data["mode"],
+        weights=data["weights"],
+        enqueue=True,
+    )
+
+
+@tenant_page()
+def generation_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    generation = _generation_or_404(access, pk)
+    context = {
+        "generation": generation,
+        "is_active": generation.status in (GenerationRequest.Status.QUEUED, GenerationRequest.Status.RUNNING),
+        "poll_seconds": POLL_SECONDS,
+        "prompt_text": json.dumps(generation.prompt, indent=2, ensure_ascii=False),
+        "parsed_text": None
+        if generation.parsed is None
+        else json.dumps(generation.parsed, indent=2, ensure_ascii=False),
+    }
+    template = "ml/generation_detail.html"
+    response = render(request, f"{template}#generation-status" if request.htmx else template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
