@@ -193,7 +193,6 @@ def training_job_start(
     from django.conf import settings
 
     from ml import datasets
-    from ml.jobs import training_job_create
     from ml.selectors import adapter_active
     from rmn_site.errors import DomainError
 
@@ -224,6 +223,8 @@ def training_job_start(
     stem = f"{name}-{method}-{timezone.now():%Y%m%d-%H%M%S-%f}"
     train_path = datasets.write_jsonl(train, folder / f"{stem}.jsonl")
     datasets.write_jsonl(heldout, folder / f"{stem}.heldout.jsonl")
+    from ml.jobs import training_job_create
+
     return training_job_create(
         user=user,
         tenant=owner,

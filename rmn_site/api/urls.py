@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, RetailerViewSet, SKUViewSet
 from governance.api import MeViewSet
 from harmonization.api import IngestBatchViewSet
+from ml.api import AdapterViewSet, GenerationViewSet, TrainingJobViewSet
 from optimizer.api import AllocationPlanViewSet, LiftStudyViewSet
 from optimizer.api_measurement import BanditPolicyViewSet, ExperimentViewSet
 
@@ -21,6 +22,9 @@ router.register("plans", AllocationPlanViewSet, basename="plan")
 router.register("experiments", ExperimentViewSet, basename="experiment")
 router.register("bandit-policies", BanditPolicyViewSet, basename="bandit-policy")
 router.register("ingest-batches", IngestBatchViewSet, basename="ingest-batch")
+router.register("adapters", AdapterViewSet, basename="adapter")
+router.register("training-jobs", TrainingJobViewSet, basename="training-job")
+router.register("generations", GenerationViewSet, basename="generation")
 
 urlpatterns = [
     path("me/", MeViewSet.as_view({"get": "retrieve"}), name="me"),
