@@ -3,6 +3,8 @@ create, cancel) and generations (create, list, retrieve), each scoped to the cal
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from governance.models import Role
@@ -157,3 +159,18 @@ def test_generation_create_names_bad_input(acme_keys):
     ]:
         assert_error(client.post(f"{API}/generations/", {**good, **change}, format="json"), 400, field=field)
     assert not GenerationRequest.objects.exists()
+
+
+def test_an_admin_key_starts_a_brand_adapter_job(acme_keys, tenants, catalog, storage, settings):
+    (storage / "base").mkdir()
+    settings.BASE_MODEL = str(storage / "base")
+    body = {"kind": "brand", "task": "creative", "method": "sft", "max_steps": 7}
+    response = client_for(key=acme_keys["admin"]).post(f"{API}/training-jobs/", body, format="json")
+    assert response.status_code == 202, response.json()
+    data = response.json()
+    assert (data["tenant"], data["adapter_name"], data["status"]) == ("acme", "brand_acme", "queued")
+    assert data["params"]["max_steps"] == 7 and data["progress"]["total_steps"] == 7
+    job = TrainingJob.objects.get(pk=data["id"])
+    assert job.tenant == tenants["acme"] and "Globex" not in Path(job.dataset_path).read_text()
+    globex_view = client_for(key=api_key_create(tenant=tenants["globex"], name="g", role=Role.ADMIN)[1])
+    assert_error(globex_view.get(f"{API}/training-jobs/{job.pk}/"), 404)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import re
 from html import unescape
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
 from governance.models import Membership, Role
+from ml.forms import heldout_path
 from ml.models import Adapter, AdapterKind, GenerationRequest, TrainingJob
 from ml.services import adapter_promote, adapter_register
 
@@ -328,3 +330,50 @@ def test_an_answered_generation_shows_output_and_parsed_json(client, personas, t
     parsed = re.search(r'<pre id="generation-parsed">(.*?)</pre>', html, re.S).group(1)
     assert json.loads(unescape(parsed)) == answer
     assert "0.42 s" in visible(html)
+
+
+@pytest.fixture
+def base_folder(storage, settings):
+    # training_job_create checks that a local base model folder exists; the job never runs in these tests.
+    folder = storage / "base"
+    folder.mkdir()
+    settings.BASE_MODEL = str(folder)
+    return folder
+
+
+def test_an_admin_starts_a_task_adapter_job_on_generated_data(
+    client, personas, storage, base_folder, django_capture_on_commit_callbacks
+):
+    client.force_login(personas["owner"])
+    data = {"kind": "task", "task": "budgeting", "method": "sft", "adapter_name": "", "max_steps": "5"}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(reverse("model_jobs"), data)
+    job = TrainingJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("model_job_detail", args=[job.pk])
+    assert len(callbacks) == 1  # sent to the gpu queue after the commit
+    assert (job.tenant, job.adapter_name, job.adapter_kind, job.method) == (None, "task_budgeting", "task", "sft")
+    assert job.params["max_steps"] == 5 and job.base_model == str(base_folder)
+    rows = [json.loads(line) for line in Path(job.dataset_path).read_text().splitlines()]
+    assert rows and all(r["task"] == "budgeting" and r["completion"][0]["role"] == "assistant" for r in rows)
+    assert heldout_path(job.dataset_path).is_file()
+    assert str(storage / "datasets") in job.dataset_path
+
+
+def test_a_brand_adapter_learns_from_the_tenants_own_catalog(client, personas, catalog, storage, base_folder):
+    client.force_login(personas["owner"])
+    data = {"kind": "brand", "task": "creative", "method": "sft", "adapter_name": "", "max_steps": "5"}
+    assert client.post(reverse("model_jobs"), data).status_code == 302
+    job = TrainingJob.objects.get()
+    assert job.tenant == personas["owner"].memberships.get().tenant and job.adapter_name == "brand_acme"
+    text = Path(job.dataset_path).read_text()
+    assert "Acme Foods Brand" in text and "Globex" not in text
+
+
+def test_dpo_without_an_sft_version_says_so_and_leaves_no_files(client, personas, storage, base_folder):
+    client.force_login(personas["owner"])
+    data = {"kind": "task", "task": "creative", "method": "dpo", "adapter_name": "", "max_steps": "5"}
+    response = client.post(reverse("model_jobs"), data)
+    assert response.status_code == 400
+    assert "DPO starts from an SFT adapter: 'task_creative' has no version yet" in visible(response.content.decode())
+    assert not TrainingJob.objects.exists()
+    assert not list((storage / "datasets").glob("*.jsonl"))
