@@ -174,3 +174,18 @@ def test_an_admin_key_starts_a_brand_adapter_job(acme_keys, tenants, catalog, st
     assert job.tenant == tenants["acme"] and "Globex" not in Path(job.dataset_path).read_text()
     globex_view = client_for(key=api_key_create(tenant=tenants["globex"], name="g", role=Role.ADMIN)[1])
     assert_error(globex_view.get(f"{API}/training-jobs/{job.pk}/"), 404)
+
+
+def test_a_generation_with_another_tenants_adapter_is_403_and_stores_nothing(acme_keys, registry, settings):
+    settings.BASE_MODEL = test_views.BASE
+    client = client_for(key=acme_keys["marketer"])
+    body = {"task": "budgeting", "adapters": ["task_budgeting", "brand_globex_secret"], "payload": {"text": "x"}}
+    assert_error(client.post(f"{API}/generations/", body, format="json"), 403, mentions=("brand_globex_secret",))
+    assert not GenerationRequest.objects.exists()
+
+    body["adapters"] = ["task_budgeting"]
+    response = client.post(f"{API}/generations/", body, format="json")
+    assert response.status_code == 202
+    data = response.json()
+    assert (data["status"], data["adapters"], data["prompt"]) == ("queued", ["task_budgeting"], {"text": "x"})
+    assert client.get(f"{API}/generations/{data['id']}/").json()["id"] == data["id"]

@@ -377,3 +377,30 @@ def test_dpo_without_an_sft_version_says_so_and_leaves_no_files(client, personas
     assert "DPO starts from an SFT adapter: 'task_creative' has no version yet" in visible(response.content.decode())
     assert not TrainingJob.objects.exists()
     assert not list((storage / "datasets").glob("*.jsonl"))
+
+
+def test_try_queues_a_generation_and_refuses_another_tenants_adapter(client, personas, registry, settings):
+    settings.BASE_MODEL = BASE
+    client.force_login(personas["marketer"])
+    data = {"adapters": ["brand_acme", "brand_globex_secret"], "mode": "stack", "task": "budgeting", "input": "x"}
+    response = client.post(reverse("model_try"), data)
+    assert response.status_code == 403
+    assert "Adapter 'brand_globex_secret' does not exist or is not active for this tenant." in visible(
+        response.content.decode()
+    )
+    assert not GenerationRequest.objects.exists()
+
+    data = {
+        "adapters": ["task_budgeting", "brand_acme"],
+        "mode": "linear",
+        "weights": "0.7, 0.3",
+        "task": "budgeting",
+        "input": "Allocate $2.5M to maximize incremental margin with ROAS >= 3",
+    }
+    response = client.post(reverse("model_try"), data)
+    generation = GenerationRequest.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("model_generation_detail", args=[generation.pk])
+    assert generation.tenant == registry["acme_v1"].tenant and generation.adapters == ["task_budgeting", "brand_acme"]
+    assert (generation.mode, generation.weights) == ("linear", [0.7, 0.3])
+    assert generation.prompt == {"text": "Allocate $2.5M to maximize incremental margin with ROAS >= 3"}
