@@ -1,0 +1,291 @@
+"""Generation for tenants: the Django side of the LoRA runtime (ml/runtime.py).
+
+Every call authorizes the composition against the requesting tenant (ml.selectors.authorize_composition) before the
+runtime is touched, also when the runtime already holds the adapters or their merge in its cache: the cache is keyed
+by adapter versions, and only the registry says who may use them. Registry rows become runtime keys
+``name@<tenant slug or shared>@v<version>``, one per version, so a promotion or rollback is served at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from governance.models import Tenant
+from ml.models import Adapter, GenerationRequest
+from ml.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
+from ml.selectors import AdapterForbidden, authorize_composition
+from rmn_site.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# The task names of ml.prompts, for the (brief) time a checkout might lack that module.
+FALLBACK_TASKS = ("budgeting", "harmonization", "creative", "measurement")
+MESSAGE_ROLES = ("system", "user", "assistant")
+DEFAULT_MAX_NEW_TOKENS = 256
+MAX_NEW_TOKENS_LIMIT = 2048
+DEFAULT_CACHE_BYTES = 256 * 2**20
+
+_runtime_lock = threading.Lock()
+_runtime: LoRARuntime | None = None
+_runtime_config: tuple | None = None
+
+
+def _runtime_settings() -> tuple:
+    return (
+        str(settings.BASE_MODEL),
+        int(getattr(settings, "LORA_CACHE_BYTES", DEFAULT_CACHE_BYTES)),
+        getattr(settings, "LORA_ADAPTER_CACHE_BYTES", None),
+    )
+
+
+def get_runtime() -> LoRARuntime:
+    """The process's runtime on settings.BASE_MODEL (built on first use; rebuilt when the settings change)."""
+    global _runtime, _runtime_config
+    config = _runtime_settings()
+    with _runtime_lock:
+        if _runtime is None or _runtime_config != config:
+            base_model, cache_bytes, adapter_cache_bytes = config
+            path = Path(base_model)
+            if path.is_absolute() and not path.exists():
+                from ml.base import BaseModelError
+
+                raise BaseModelError(
+                    f"The base model folder {path} does not exist: run `python manage.py prepare_base_model` "
+                    "(or point RMN_BASE_MODEL at a local model)."
+                )
+            _runtime = LoRARuntime(base_model, cache_bytes=cache_bytes, adapter_cache_bytes=adapter_cache_bytes)
+            _runtime_config = config
+        return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the process's runtime (tests; a worker that must drop every loaded adapter)."""
+    global _runtime, _runtime_config
+    with _runtime_lock:
+        _runtime, _runtime_config = None, None
+
+
+def adapter_ref(adapter: Adapter) -> AdapterRef:
+    owner = adapter.tenant.slug if adapter.tenant_id else "shared"
+    return AdapterRef(key=f"{adapter.name}@{owner}@v{adapter.version}", path=adapter.files_dir)
+
+
+def _adapter_names(adapters) -> list[str]:
+    if isinstance(adapters, str) or not isinstance(adapters, Sequence):
+        raise DomainError("adapters must be a list of adapter names.", field="adapters")
+    if not all(isinstance(name, str) and name for name in adapters):
+        raise DomainError("Every adapter name must be a non-empty string.", field="adapters")
+    return list(adapters)
+
+
+def _check_composition(names: Sequence[str], mode: str, weights, density: float = 0.5) -> None:
+    """The shape of a composition (mode, weights, density), checked before the registry is asked about names."""
+    try:
+        Composition(tuple(names), mode, tuple(weights) if weights is not None else None, density)
+    except CompositionError as exc:
+        raise DomainError(str(exc), field=exc.field) from None
+    except TypeError:
+        raise DomainError("weights must be a list of numbers, one per adapter.", field="weights") from None
+
+
+def _check_messages(messages, *, field: str) -> list[dict]:
+    if not isinstance(messages, list) or not messages:
+        raise DomainError("A conversation is a non-empty list of {role, content} messages.", field=field)
+    for i, message in enumerate(messages):
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in MESSAGE_ROLES
+            or not isinstance(message.get("content"), str)
+        ):
+            raise DomainError(
+                f"Message {i + 1} must be {{'role': {' | '.join(MESSAGE_ROLES)}, 'content': text}}.", field=field
+            )
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def _check_prompts(prompts) -> list:
+    if isinstance(prompts, str) or not isinstance(prompts, Sequence) or not prompts:
+        raise DomainError("prompts must be a non-empty list of texts or conversations.", field="prompts")
+    return [p if isinstance(p, str) else _check_messages(p, field="prompts") for p in prompts]
+
+
+def generate(
+    *,
+    tenant: Tenant | None,
+    adapters: Sequence[str],
+    prompts: Sequence[list[dict] | str],
+    mode: str = "stack",
+    weights: Sequence[float] | None = None,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    density: float = 0.5,
+) -> list[str]:
+    """Greedy answers for ``tenant`` with the named adapters composed. AdapterForbidden when the tenant may not use
+    one of them (checked on every call); DomainError naming the field for any other bad input."""
+    names = _adapter_names(adapters)
+    _check_composition(names, mode, weights, density)
+    prompts = _check_prompts(prompts)
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise DomainError("max_new_tokens must be a positive integer.", field="max_new_tokens")
+    if max_new_tokens > MAX_NEW_TOKENS_LIMIT:
+        raise DomainError(f"max_new_tokens is at most {MAX_NEW_TOKENS_LIMIT}.", field="max_new_tokens")
+    rows = authorize_composition(tenant, names, base_model=str(settings.BASE_MODEL))
+    runtime = get_runtime()
+    refs = [adapter_ref(a) for a in rows]
+    for ref in refs:
+        runtime.ensure_loaded(ref)
+    composition = (
+        Composition(tuple(r.key for r in refs), mode, tuple(weights) if weights is not None else None, density)
+        if refs
+        else None
+    )
+    try:
+        return runtime.generate(prompts, composition, max_new_tokens=max_new_tokens)
+    except CompositionError as exc:
+        raise DomainError(str(exc), field=exc.field) from None
+
+
+def generate_for_tenant_id(tenant_id: int | None, **kwargs) -> list[str]:
+    """``generate`` for a tenant given by id (Celery tasks take ids); None: shared adapters only."""
+    tenant = None
+    if tenant_id is not None:
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is None:
+            raise DomainError(f"Tenant #{tenant_id} does not exist.", field="tenant")
+    return generate(tenant=tenant, **kwargs)
+
+
+def _prompts_module():
+    try:
+        from ml import prompts
+    except ImportError:
+        return None
+    return prompts
+
+
+def _tasks() -> tuple[str, ...]:
+    module = _prompts_module()
+    return tuple(getattr(module, "TASKS", FALLBACK_TASKS)) if module is not None else FALLBACK_TASKS
+
+
+def _conversation(task: str, prompt) -> list[dict]:
+    """Chat messages for a stored prompt: messages as given, a text as one user message, a payload through the
+    task's template (ml.prompts.task_messages)."""
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise DomainError("The prompt is empty.", field="payload")
+        return [{"role": "user", "content": prompt}]
+    if isinstance(prompt, list):
+        return _check_messages(prompt, field="payload")
+    if isinstance(prompt, dict):
+        if not task:
+            raise DomainError("A payload needs a task: say which task it is for.", field="task")
+        module = _prompts_module()
+        if module is None:
+            raise DomainError("Task payloads are not available here; send chat messages instead.", field="payload")
+        try:
+            return module.task_messages(task, prompt)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DomainError(f"payload: {exc}", field="payload") from None
+    raise DomainError("payload must be a task payload (object), a text or a list of messages.", field="payload")
+
+
+def _parse(task: str, text: str) -> dict | None:
+    module = _prompts_module()
+    if not task or module is None or not hasattr(module, "parse_answer"):
+        return None
+    try:
+        return module.parse_answer(task, text)
+    except Exception:  # a parser bug must not fail a generation that succeeded
+        logger.exception("parse_answer failed for task %s", task)
+        return None
+
+
+def generation_request_create(
+    *,
+    tenant: Tenant,
+    user,
+    task: str,
+    adapters: list[str],
+    payload_or_messages,
+    mode: str = "stack",
+    weights: Sequence[float] | None = None,
+    enqueue: bool = True,
+) -> GenerationRequest:
+    """Store a generation to be answered on the gpu queue. Everything is checked up front, the composition included
+    (AdapterForbidden for an adapter the tenant may not use): nothing is stored for a request that would fail."""
+    if tenant is None:
+        raise DomainError("A generation belongs to a tenant.", field="tenant")
+    task = task or ""
+    if task and task not in _tasks():
+        raise DomainError(f"task must be one of {', '.join(_tasks())}, not {task!r}.", field="task")
+    _conversation(task, payload_or_messages)
+    names = _adapter_names(adapters)
+    _check_composition(names, mode, weights)
+    authorize_composition(tenant, names, base_model=str(settings.BASE_MODEL))
+    with transaction.atomic():
+        request = GenerationRequest.objects.create(
+            tenant=tenant,
+            task=task,
+            adapters=names,
+            mode=mode,
+            weights=[float(w) for w in weights] if weights is not None else None,
+            prompt=payload_or_messages,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        if enqueue:
+            transaction.on_commit(partial(_enqueue, request.pk))
+    return request
+
+
+def _enqueue(request_id: int) -> None:
+    from ml.tasks import generate_request
+
+    generate_request.delay(request_id)
+
+
+def run_generation_request(request_id: int, *, max_new_tokens: int | None = None) -> GenerationRequest:
+    """Answer one stored request (the body of the ``ml.generate_request`` task): running, then succeeded with the
+    output (and its parsed JSON) or failed with the reason. Authorized again here: access may have changed since."""
+    with transaction.atomic():
+        request = GenerationRequest.objects.select_for_update().select_related("tenant").get(pk=request_id)
+        if request.status in (GenerationRequest.Status.SUCCEEDED, GenerationRequest.Status.FAILED):
+            return request  # a redelivered task does not answer twice
+        request.status = GenerationRequest.Status.RUNNING
+        request.error = ""
+        request.save(update_fields=["status", "error"])
+    started = time.monotonic()
+    output, parsed, error = "", None, ""
+    try:
+        messages = _conversation(request.task, request.prompt)
+        output = generate(
+            tenant=request.tenant,
+            adapters=request.adapters,
+            prompts=[messages],
+            mode=request.mode,
+            weights=request.weights,
+            max_new_tokens=max_new_tokens
+            or int(getattr(settings, "GENERATION_MAX_NEW_TOKENS", DEFAULT_MAX_NEW_TOKENS)),
+        )[0]
+        parsed = _parse(request.task, output)
+    except AdapterForbidden as exc:
+        error = f"Refused: {exc.message}"
+    except DomainError as exc:
+        error = exc.message
+    except Exception as exc:
+        logger.exception("Generation request %s failed", request_id)
+        error = f"Generation failed: {type(exc).__name__}: {exc}"
+    request.status = GenerationRequest.Status.FAILED if error else GenerationRequest.Status.SUCCEEDED
+    request.output, request.parsed, request.error = output, parsed, error
+    request.seconds = round(time.monotonic() - started, 3)
+    request.finished_at = timezone.now()
+    request.save(update_fields=["status", "output", "parsed", "error", "seconds", "finished_at"])
+    return request
