@@ -1,0 +1,407 @@
+"""Training jobs: create one (validated, audited, sent to the ``gpu`` queue), run one on a worker, reap dead ones.
+
+A job's life: ``queued`` -> ``running`` (worker "host:pid", heartbeat every few seconds, progress per step) ->
+``succeeded`` (a candidate Adapter registered in the same transaction), ``cancelled`` or ``failed``. Files are
+renamed into place only when complete (ml.training), and the Adapter row is written only after that, so a worker
+that dies mid-job leaves a running job with a stale heartbeat, which ``reap_dead_jobs`` marks failed, removing the
+partial files; never an adapter row without files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import uuid
+from datetime import timedelta
+from numbers import Real
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from governance.models import Tenant
+from governance.services import audit_record
+from ml import training
+from ml.models import Adapter, AdapterKind, TrainingJob, validate_relative_path
+from rmn_site.errors import DomainError, full_clean_or_raise
+
+logger = logging.getLogger(__name__)
+
+# TrainConfig fields a job may set through ``params``; everything else is refused by name.
+INT_PARAMS = ("max_steps", "batch_size", "lora_r", "lora_alpha", "max_length", "seed", "threads")
+FLOAT_PARAMS = ("learning_rate", "beta")
+OTHER_PARAMS = ("target_modules", "reference_adapter", "register")
+DEFAULT_HEARTBEAT_S = 10.0
+DEFAULT_STALE_AFTER_S = 120.0
+
+
+def storage_dir() -> Path:
+    return Path(settings.MODEL_STORAGE_DIR)
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat_interval_s() -> float:
+    return float(getattr(settings, "ML_JOB_HEARTBEAT_S", DEFAULT_HEARTBEAT_S))
+
+
+# --- create -------------------------------------------------------------------------------------------------------
+
+
+def _check_params(params: dict) -> dict:
+    params = dict(params)
+    unknown = sorted(set(params) - set(INT_PARAMS) - set(FLOAT_PARAMS) - set(OTHER_PARAMS))
+    if unknown:
+        allowed = ", ".join(INT_PARAMS + FLOAT_PARAMS + OTHER_PARAMS)
+        raise DomainError(f"params: unknown {', '.join(unknown)} (allowed: {allowed}).", field="params")
+    for key in INT_PARAMS:
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < (key != "seed")):
+            minimum = "0 or more" if key == "seed" else "1 or more"
+            raise DomainError(f"params: {key} must be a whole number, {minimum}; got {value!r}.", field="params")
+    for key in FLOAT_PARAMS:
+        value = params.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Real) or not 0 < value < 1e3):
+            raise DomainError(f"params: {key} must be a positive number, got {value!r}.", field="params")
+    lr = params.get("learning_rate")
+    if lr is not None and not lr < 1:
+        raise DomainError(f"params: learning_rate must be below 1, got {lr!r}.", field="params")
+    target = params.get("target_modules")
+    if target is not None and not (
+        isinstance(target, str) or (isinstance(target, list) and target and all(isinstance(t, str) for t in target))
+    ):
+        raise DomainError("params: target_modules must be 'all-linear' or a list of module names.", field="params")
+    if "register" in params and not isinstance(params["register"], bool):
+        raise DomainError("params: register must be true or false.", field="params")
+    return params
+
+
+def _resolve_reference(*, reference, name: str, tenant: Tenant | None, base_model: str) -> dict:
+    """The SFT adapter a DPO job starts from: an Adapter id, a folder, or (None) the active/newest version of the
+    adapter being trained. Returns the params entries to store."""
+    if isinstance(reference, bool) or not isinstance(reference, int | str | None):
+        raise DomainError("reference_adapter must be an adapter id or a folder.", field="reference_adapter")
+    if isinstance(reference, str) and not reference.isdigit():
+        folder = Path(reference)
+        folder = folder if folder.is_absolute() else storage_dir() / folder
+        if not (folder / training.ADAPTER_CONFIG_FILE).is_file():
+            raise DomainError(
+                f"Reference adapter {folder} holds no {training.ADAPTER_CONFIG_FILE}.", field="reference_adapter"
+            )
+        return {"reference_adapter": reference}
+    visible = Adapter.objects.filter(tenant__isnull=True) | Adapter.objects.filter(tenant=tenant)
+    if reference is None:
+        scope = Adapter.objects.filter(name=name, tenant=tenant).exclude(status=Adapter.Status.RETIRED)
+        adapter = scope.filter(status=Adapter.Status.ACTIVE).first() or scope.order_by("-version").first()
+        if adapter is None:
+            raise DomainError(
+                f"DPO starts from an SFT adapter: {name!r} has no version yet, so name one (reference_adapter).",
+                field="reference_adapter",
+            )
+    else:
+        adapter = visible.filter(pk=int(reference)).first()
+        if adapter is None:
+            raise DomainError(f"Reference adapter #{reference} does not exist.", field="reference_adapter")
+    if adapter.base_model != base_model:
+        raise DomainError(
+            f"Reference adapter {adapter.name} v{adapter.version} was trained on {adapter.base_model}, not on "
+            f"{base_model}.",
+            field="reference_adapter",
+        )
+    if not (adapter.files_dir / training.ADAPTER_CONFIG_FILE).is_file():
+        raise DomainError(
+            f"{adapter.name} v{adapter.version} has no files at {adapter.files_dir}.", field="reference_adapter"
+        )
+    # Relative to MODEL_STORAGE_DIR, like Adapter.path: the worker may mount the storage elsewhere.
+    return {"reference_adapter": adapter.path, "reference_adapter_id": adapter.pk}
+
+
+def default_output_dir(job: TrainingJob) -> str:
+    """Where a job's adapter goes, relative to MODEL_STORAGE_DIR: one folder per job, brand adapters per tenant."""
+    if job.tenant_id:
+        return f"adapters/{job.tenant.slug}/{job.adapter_name}-job{job.pk}"
+    return f"adapters/{job.adapter_name}-job{job.pk}"
+
+
+def training_job_create(
+    *,
+    user,
+    tenant: Tenant | None,
+    adapter_name: str,
+    adapter_kind: str,
+    method: str,
+    dataset_path: str,
+    base_model: str | None = None,
+    params: dict | None = None,
+    enqueue: bool = True,
+    output_dir: str | None = None,
+) -> TrainingJob:
+    """Validate and store a queued TrainingJob; with ``enqueue`` send it to the ``gpu`` worker after the commit.
+
+    ``params`` holds TrainConfig fields (max_steps, batch_size, learning_rate, lora_r, ...), ``reference_adapter``
+    for DPO (an Adapter id or folder; default: the active, else newest, version of ``adapter_name``) and
+    ``register`` (default true: register a candidate adapter on success). ``output_dir`` (relative to
+    MODEL_STORAGE_DIR) defaults to ``adapters/[tenant/]NAME-jobID``.
+    """
+    if adapter_kind not in AdapterKind.values:
+        raise DomainError(
+            f"Unknown adapter kind {adapter_kind!r}: use {', '.join(AdapterKind.values)}.", field="adapter_kind"
+        )
+    if method not in TrainingJob.Method.values:
+        raise DomainError(f"Unknown method {method!r}: use {', '.join(TrainingJob.Method.values)}.", field="method")
+    if adapter_kind == AdapterKind.BRAND and tenant is None:
+        raise DomainError("A brand adapter belongs to one tenant: name the tenant.", field="tenant")
+    if adapter_kind != AdapterKind.BRAND and tenant is not None:
+        raise DomainError(
+            f"A {adapter_kind} adapter is shared by all tenants: train it without a tenant.", field="tenant"
+        )
+    other_kind = Adapter.objects.filter(name=adapter_name).exclude(kind=adapter_kind).values_list("kind", flat=True)
+    if other_kind.first():
+        raise DomainError(
+            f"The name {adapter_name!r} is already used by a {other_kind.first()} adapter.", field="adapter_name"
+        )
+    base_model = base_model or settings.BASE_MODEL
+    if Path(base_model).is_absolute() and not Path(base_model).is_dir():
+        raise DomainError(
+            f"Base model folder {base_model} does not exist (for the default, run `manage.py prepare_base_model`).",
+            field="base_model",
+        )
+    params = _check_params(params or {})
+    dataset = Path(dataset_path).expanduser().resolve()
+    try:
+        rows = training.read_rows(dataset, method)
+    except training.TrainingInputError as exc:
+        raise DomainError(str(exc), field="dataset_path") from None
+    if method == TrainingJob.Method.DPO:
+        params.update(
+            _resolve_reference(
+                reference=params.get("reference_adapter"), name=adapter_name, tenant=tenant, base_model=base_model
+            )
+        )
+    elif params.get("reference_adapter") is not None:
+        raise DomainError(f"reference_adapter is for DPO only, not {method}.", field="reference_adapter")
+    if output_dir is not None:
+        try:
+            validate_relative_path(output_dir)
+        except Exception as exc:
+            raise DomainError(" ".join(getattr(exc, "messages", [str(exc)])), field="output_dir") from None
+        if (storage_dir() / output_dir).exists():
+            raise DomainError(f"{storage_dir() / output_dir} already exists: choose a new folder.", field="output_dir")
+
+    task_id = str(uuid.uuid4()) if enqueue else ""
+    job = TrainingJob(
+        tenant=tenant,
+        adapter_name=adapter_name,
+        adapter_kind=adapter_kind,
+        method=method,
+        base_model=base_model,
+        dataset_path=str(dataset),
+        params=params,
+        task_id=task_id,
+        output_dir=output_dir or "",
+        progress={"step": 0, "total_steps": params.get("max_steps", training.TrainConfig.max_steps), "history": []},
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    full_clean_or_raise(job, exclude=["tenant", "created_by", "output_dir"])
+    with transaction.atomic():
+        job.save()
+        if not job.output_dir:
+            job.output_dir = default_output_dir(job)
+            job.save(update_fields=["output_dir"])
+        audit_record(
+            action="training_job.create",
+            tenant=tenant,
+            user=user,
+            obj=job,
+            detail={"adapter": adapter_name, "kind": adapter_kind, "method": method, "rows": len(rows)},
+        )
+        if enqueue:
+            from ml.tasks import train_adapter
+
+            transaction.on_commit(lambda: train_adapter.apply_async((job.pk,), task_id=task_id))
+    return job
+
+
+# --- run ----------------------------------------------------------------------------------------------------------
+
+
+def train_config(job: TrainingJob) -> training.TrainConfig:
+    params = job.params or {}
+    known = {key: params[key] for key in INT_PARAMS + FLOAT_PARAMS + ("target_modules",) if params.get(key) is not None}
+    reference = params.get("reference_adapter")
+    return training.TrainConfig(
+        base_model=job.base_model,
+        method=job.method,
+        dataset=Path(job.dataset_path),
+        output=storage_dir() / job.output_dir,
+        reference_adapter=storage_dir() / reference if reference else None,  # an absolute path stays as it is
+        **known,
+    )
+
+
+class _Heartbeat(threading.Thread):
+    """Touches ``heartbeat_at`` while a step runs longer than the interval (model loading, a slow step)."""
+
+    def __init__(self, job_id: int, interval_s: float):
+        super().__init__(name=f"training-job-{job_id}-heartbeat", daemon=True)
+        self.job_id, self.interval_s = job_id, interval_s
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval_s):
+                try:
+                    _running(self.job_id).update(heartbeat_at=timezone.now())
+                except Exception:  # a dropped database connection must not kill training; the next beat retries
+                    logger.exception("Heartbeat of training job %s failed", self.job_id)
+                    connection.close()
+        finally:
+            connection.close()  # this thread's own connection; Django opens one per thread
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)
+
+
+def _running(job_id: int):
+    return TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.RUNNING)
+
+
+def _finish(job_id: int, status: str, *, error: str = "", **fields) -> int:
+    return _running(job_id).update(status=status, error=error[:10_000], finished_at=timezone.now(), **fields)
+
+
+def _claim(job_id: int) -> TrainingJob | None:
+    """Mark a queued job running on this worker; None when it is not queued (finished, running, redelivered)."""
+    with transaction.atomic():
+        job = TrainingJob.objects.select_for_update(of=("self",)).filter(pk=job_id).first()
+        if job is None:
+            raise TrainingJob.DoesNotExist(f"Training job #{job_id} does not exist.")
+        if job.status != TrainingJob.Status.QUEUED:
+            logger.warning("Training job #%s is %s, not queued: not running it again.", job_id, job.status)
+            return None
+        now = timezone.now()
+        if job.cancel_requested:
+            job.status, job.finished_at = TrainingJob.Status.CANCELLED, now
+            job.save(update_fields=["status", "finished_at"])
+            return None
+        job.status, job.worker = TrainingJob.Status.RUNNING, worker_identity()
+        job.heartbeat_at = job.started_at = now
+        job.save(update_fields=["status", "worker", "heartbeat_at", "started_at"])
+    return job
+
+
+def run_training_job(job_id: int) -> TrainingJob:
+    """Run a queued job in this process (body of the ``ml.train_adapter`` task; tests and the command call it too)."""
+    job = _claim(job_id)
+    if job is None:
+        return TrainingJob.objects.get(pk=job_id)
+    progress = dict(job.progress or {})
+    history: list[dict] = []
+    lost = threading.Event()  # the row stopped being ours (reaped as dead): stop and keep nothing
+
+    def on_progress(entry: dict) -> None:
+        history.append(entry)
+        progress.update(entry, history=history)
+        if not _running(job_id).update(progress=progress, heartbeat_at=timezone.now()):
+            lost.set()
+
+    def should_stop() -> bool:
+        row = TrainingJob.objects.filter(pk=job_id).values_list("status", "cancel_requested").first()
+        if row is None or row[0] != TrainingJob.Status.RUNNING:
+            lost.set()
+        return lost.is_set() or bool(row and row[1])
+
+    heartbeat = _Heartbeat(job_id, heartbeat_interval_s())
+    heartbeat.start()
+    output = storage_dir() / job.output_dir
+    try:
+        cfg = train_config(job)
+        result = training.train(cfg, on_progress=on_progress, should_stop=should_stop)
+    except training.TrainingCancelled:
+        if not lost.is_set():
+            _finish(job_id, TrainingJob.Status.CANCELLED)
+        return TrainingJob.objects.get(pk=job_id)
+    except Exception as exc:
+        logger.exception("Training job #%s failed", job_id)
+        _finish(job_id, TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        return TrainingJob.objects.get(pk=job_id)
+    finally:
+        heartbeat.stop()
+    progress.update(final_loss=result.final_loss, seconds=round(result.seconds, 3), step=result.steps)
+    try:
+        _complete(job, progress=progress)
+    except Exception as exc:
+        # No adapter row was stored (one transaction), so the files would be orphans: remove them.
+        shutil.rmtree(output, ignore_errors=True)
+        logger.exception("Training job #%s could not register its adapter", job_id)
+        _finish(job_id, TrainingJob.Status.FAILED, error=f"Registering the adapter failed: {exc}")
+    return TrainingJob.objects.get(pk=job_id)
+
+
+class _NotOurs(Exception):
+    pass
+
+
+def _complete(job: TrainingJob, *, progress: dict) -> None:
+    from ml.services import adapter_register
+
+    with transaction.atomic():
+        locked = TrainingJob.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=job.pk)
+        if locked.status != TrainingJob.Status.RUNNING or locked.worker != worker_identity():
+            raise _NotOurs(f"job #{job.pk} is {locked.status} on {locked.worker or 'no worker'}, no longer ours")
+        if locked.params.get("register", True):
+            adapter_register(
+                name=locked.adapter_name,
+                kind=locked.adapter_kind,
+                tenant=locked.tenant,
+                base_model=locked.base_model,
+                path=locked.output_dir,
+                training_job=locked,
+                user=locked.created_by,
+            )
+        locked.status, locked.finished_at, locked.progress = TrainingJob.Status.SUCCEEDED, timezone.now(), progress
+        locked.save(update_fields=["status", "finished_at", "progress"])
+
+
+# --- reap ---------------------------------------------------------------------------------------------------------
+
+
+def reap_dead_jobs(*, stale_after_s: float | None = None) -> int:
+    """Mark running jobs without a heartbeat for ``stale_after_s`` (setting ML_JOB_STALE_AFTER_S, 120 s) failed,
+    removing their partial files; return how many. Safe to run from any process at any time (beat: every 60 s)."""
+    if stale_after_s is None:
+        stale_after_s = float(getattr(settings, "ML_JOB_STALE_AFTER_S", DEFAULT_STALE_AFTER_S))
+    cutoff = timezone.now() - timedelta(seconds=stale_after_s)
+    reaped = 0
+    for job_id in TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=cutoff).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            job = TrainingJob.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=job_id)
+            if job.status != TrainingJob.Status.RUNNING or job.heartbeat_at is None or job.heartbeat_at >= cutoff:
+                continue  # finished or beat again since the query
+            silent_s = (timezone.now() - job.heartbeat_at).total_seconds()
+            job.status, job.finished_at = TrainingJob.Status.FAILED, timezone.now()
+            job.error = (
+                f"The worker {job.worker or '(unknown)'} stopped sending heartbeats (died?): nothing heard for "
+                f"{silent_s:.0f} s, the limit is {stale_after_s:g} s. No adapter was registered."
+            )
+            job.save(update_fields=["status", "finished_at", "error"])
+            audit_record(action="training_job.reap", tenant=job.tenant, obj=job, detail={"worker": job.worker})
+            registered = Adapter.objects.filter(training_job=job).exists()
+        if job.output_dir:
+            output = storage_dir() / job.output_dir
+            for partial in training.partial_dirs(output):
+                shutil.rmtree(partial, ignore_errors=True)
+            if output.exists() and not registered:
+                shutil.rmtree(output, ignore_errors=True)  # renamed into place, then the worker died before the row
+        logger.warning("Reaped training job #%s: %s", job.pk, job.error)
+        reaped += 1
+    return reaped

@@ -1,0 +1,287 @@
+"""Training jobs: validation, the real gpu worker running SFT, DPO and QLoRA end to end, cancel, a dead worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from governance.models import AuditLog
+from ml import jobs, training
+from ml.models import Adapter, TrainingJob
+from ml.tests.test_training import dpo_rows, sft_rows, write_jsonl
+from rmn_site.celery import app
+from rmn_site.errors import DomainError
+
+REPO = Path(__file__).resolve().parents[2]
+FAST = {"max_steps": 3, "batch_size": 2, "threads": 1}
+
+
+@pytest.fixture
+def sft_data(tmp_path):
+    return write_jsonl(tmp_path / "sft.jsonl", sft_rows())
+
+
+@pytest.fixture
+def dpo_data(tmp_path):
+    return write_jsonl(tmp_path / "dpo.jsonl", dpo_rows())
+
+
+@pytest.fixture
+def storage(settings, tmp_path):
+    settings.MODEL_STORAGE_DIR = tmp_path / "models"
+    return settings.MODEL_STORAGE_DIR
+
+
+@pytest.fixture
+def worker_storage(settings, worker_model_dir, tiny_model_dir):
+    # The worker process reads these from its environment (conftest: celery_worker_process); this side must agree.
+    settings.MODEL_STORAGE_DIR = worker_model_dir
+    settings.BASE_MODEL = str(tiny_model_dir)
+    return worker_model_dir
+
+
+def create(tiny_model_dir, dataset, *, name="task_budgeting", method="sft", enqueue=False, **kwargs):
+    kwargs.setdefault("params", dict(FAST))
+    kwargs.setdefault("tenant", None)
+    kwargs.setdefault("adapter_kind", "task")
+    kwargs.setdefault("base_model", str(tiny_model_dir))
+    return jobs.training_job_create(
+        user=None, adapter_name=name, method=method, dataset_path=str(dataset), enqueue=enqueue, **kwargs
+    )
+
+
+def wait_for(job: TrainingJob, done, *, timeout: float = 120) -> TrainingJob:
+    deadline = time.monotonic() + timeout
+    while True:
+        job.refresh_from_db()
+        if done(job):
+            return job
+        if time.monotonic() > deadline:
+            pytest.fail(f"job #{job.pk} still {job.status} (progress {job.progress}, error {job.error!r})")
+        time.sleep(0.1)
+
+
+def finished(job: TrainingJob) -> bool:
+    return job.status in TrainingJob.FINISHED
+
+
+def assert_no_partial_files(storage: Path, job: TrainingJob) -> None:
+    assert training.partial_dirs(storage / job.output_dir) == []
+
+
+def test_it_runs_on_the_gpu_queue():
+    route = app.amqp.router.route({}, "ml.train_adapter", args=(1,), kwargs={})
+    assert route["queue"].name == "gpu"
+
+
+def test_it_refuses_bad_job_requests_naming_the_field(db, tenants, tiny_model_dir, sft_data, dpo_data, storage):
+    def refused(**kwargs) -> DomainError:
+        with pytest.raises(DomainError) as caught:
+            create(tiny_model_dir, kwargs.pop("dataset", sft_data), **kwargs)
+        return caught.value
+
+    assert refused(adapter_kind="lora").field == "adapter_kind"
+    assert refused(method="ppo").field == "method"
+    assert "belongs to one tenant" in refused(adapter_kind="brand", name="brand_acme").message
+    assert refused(tenant=tenants["acme"]).field == "tenant"  # a task adapter is shared
+    e = refused(dataset=storage / "missing.jsonl")
+    assert e.field == "dataset_path" and "missing.jsonl does not exist" in e.message
+    e = refused(dataset=dpo_data)
+    assert e.field == "dataset_path" and "dpo.jsonl line 1 lacks 'completion'" in e.message
+    e = refused(params={"max_steps": 3, "epochs": 2})
+    assert e.field == "params" and "unknown epochs" in e.message
+    assert "max_steps must be a whole number" in refused(params={"max_steps": 0}).message
+    e = refused(method="dpo", dataset=dpo_data)
+    assert e.field == "reference_adapter" and "has no version yet" in e.message
+    e = refused(base_model=str(storage / "no-such-model"))
+    assert e.field == "base_model" and "prepare_base_model" in e.message
+    assert TrainingJob.objects.count() == 0 and AuditLog.objects.filter(action="training_job.create").count() == 0
+
+
+def test_a_tenant_cannot_start_dpo_from_another_tenants_brand_adapter(db, tenants, tiny_model_dir, dpo_data, storage):
+    folder = storage / "adapters" / "globex-voice"
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text("{}")
+    theirs = Adapter.objects.create(
+        name="brand_voice", kind="brand", tenant=tenants["globex"], base_model=str(tiny_model_dir), version=1,
+        path="adapters/globex-voice",
+    )  # fmt: skip
+    with pytest.raises(DomainError, match=f"Reference adapter #{theirs.pk} does not exist"):
+        create(
+            tiny_model_dir, dpo_data, name="brand_voice", method="dpo", adapter_kind="brand", tenant=tenants["acme"],
+            params={**FAST, "reference_adapter": theirs.pk},
+        )  # fmt: skip
+    job = create(
+        tiny_model_dir, dpo_data, name="brand_voice", method="dpo", adapter_kind="brand", tenant=tenants["globex"],
+        params={**FAST, "reference_adapter": theirs.pk},
+    )  # fmt: skip
+    assert job.params["reference_adapter"] == "adapters/globex-voice"
+    assert job.output_dir == f"adapters/globex/brand_voice-job{job.pk}"
+
+
+def test_it_stores_a_queued_job_audits_it_and_sends_it_after_commit(
+    db, tiny_model_dir, sft_data, storage, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = create(tiny_model_dir, sft_data, enqueue=True)
+    assert len(callbacks) == 1  # sent only once the row is committed, so the worker always finds it
+    assert (
+        job.status == "queued" and len(job.task_id) == 36 and job.output_dir == f"adapters/task_budgeting-job{job.pk}"
+    )
+    assert job.progress == {"step": 0, "total_steps": 3, "history": []}
+    assert job.dataset_path == str(sft_data) and job.params == FAST
+    entry = AuditLog.objects.get(action="training_job.create")
+    assert entry.object_id == str(job.pk) and entry.detail["rows"] == 6
+
+
+def test_it_runs_a_job_only_once(db, tiny_model_dir, sft_data, storage):
+    job = create(tiny_model_dir, sft_data)
+    TrainingJob.objects.filter(pk=job.pk).update(status="succeeded", progress={"step": 3})
+    again = jobs.run_training_job(job.pk)
+    assert again.status == "succeeded" and again.progress == {"step": 3} and not Adapter.objects.exists()
+    assert not (storage / job.output_dir).exists()
+
+    cancelled_early = create(tiny_model_dir, sft_data, name="task_other")
+    TrainingJob.objects.filter(pk=cancelled_early.pk).update(cancel_requested=True)
+    assert jobs.run_training_job(cancelled_early.pk).status == "cancelled"
+    assert not (storage / cancelled_early.output_dir).exists()
+
+
+def test_it_reaps_only_jobs_whose_heartbeat_went_stale(db, tiny_model_dir, sft_data, storage):
+    dead, alive = create(tiny_model_dir, sft_data), create(tiny_model_dir, sft_data, name="task_alive")
+    now = timezone.now()
+    TrainingJob.objects.filter(pk=dead.pk).update(
+        status="running", worker="gpu-1:4242", heartbeat_at=now - timedelta(seconds=300)
+    )
+    TrainingJob.objects.filter(pk=alive.pk).update(
+        status="running", worker="gpu-2:99", heartbeat_at=now - timedelta(seconds=30)
+    )
+    partial = training.partial_dir(storage / dead.output_dir, pid=4242)
+    partial.mkdir(parents=True)
+    (partial / "adapter_model.safetensors").write_bytes(b"half")
+    renamed = storage / dead.output_dir  # renamed into place, then the worker died before registering it
+    renamed.mkdir()
+
+    assert jobs.reap_dead_jobs() == 1  # default limit: 120 s
+    dead.refresh_from_db(), alive.refresh_from_db()
+    assert dead.status == "failed" and dead.finished_at is not None
+    assert dead.error.startswith("The worker gpu-1:4242 stopped sending heartbeats (died?)")
+    assert alive.status == "running" and not alive.error
+    assert not partial.exists() and not renamed.exists()
+    assert AuditLog.objects.filter(action="training_job.reap", object_id=str(dead.pk)).count() == 1
+    assert jobs.reap_dead_jobs(stale_after_s=10) == 1 and jobs.reap_dead_jobs(stale_after_s=10) == 0
+
+
+# --- through the real worker --------------------------------------------------------------------------------------
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_trains_sft_then_dpo_from_it_and_registers_candidates(
+    celery_worker_process, worker_storage, tiny_model_dir, sft_data, dpo_data
+):
+    with_progress = {**FAST, "max_steps": 4}
+    sft = wait_for(
+        create(tiny_model_dir, sft_data, name="task_wk_budget", enqueue=True, params=with_progress), finished
+    )
+    assert sft.status == "succeeded", sft.error
+    assert sft.worker.rsplit(":", 1)[1] == str(celery_worker_process.pid)  # it ran in the worker, not here
+    assert [h["step"] for h in sft.progress["history"]] == [1, 2, 3, 4]
+    assert sft.progress["step"] == sft.progress["total_steps"] == 4
+    assert sft.progress["final_loss"] == sft.progress["history"][-1]["loss"] < sft.progress["history"][0]["loss"]
+    v1 = Adapter.objects.get(training_job=sft)
+    assert (v1.name, v1.kind, v1.version, v1.status, v1.tenant) == ("task_wk_budget", "task", 1, "candidate", None)
+    assert v1.path == sft.output_dir and (v1.files_dir / "adapter_model.safetensors").is_file()
+    assert json.loads((v1.files_dir / "rmn-adapter.json").read_text())["steps"] == 4
+    assert_no_partial_files(worker_storage, sft)
+
+    dpo = create(tiny_model_dir, dpo_data, name="task_wk_budget", method="dpo", enqueue=True)
+    assert dpo.params["reference_adapter"] == v1.path and dpo.params["reference_adapter_id"] == v1.pk
+    dpo = wait_for(dpo, finished)
+    assert dpo.status == "succeeded", dpo.error
+    history = dpo.progress["history"]
+    assert [h["step"] for h in history] == [1, 2, 3]
+    assert all({"reward_margin", "reward_accuracy"} <= h.keys() for h in history)
+    assert history[0]["reward_margin"] == pytest.approx(0.0, abs=1e-5)  # the reference is the SFT adapter itself
+    v2 = Adapter.objects.get(training_job=dpo)
+    assert (v2.name, v2.version, v2.status) == ("task_wk_budget", 2, "candidate")
+    assert json.loads((v2.files_dir / "rmn-adapter.json").read_text())["method"] == "dpo"
+    assert AuditLog.objects.filter(action="adapter.register").count() == 2
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_trains_qlora_on_a_4bit_base(celery_worker_process, worker_storage, tiny_model_dir, sft_data):
+    job = wait_for(create(tiny_model_dir, sft_data, name="task_wk_qlora", method="qlora", enqueue=True), finished)
+    assert job.status == "succeeded", job.error
+    assert [h["step"] for h in job.progress["history"]] == [1, 2, 3]
+    adapter = Adapter.objects.get(training_job=job)
+    assert adapter.version == 1 and (adapter.files_dir / "adapter_config.json").is_file()
+    assert json.loads((adapter.files_dir / "rmn-adapter.json").read_text())["method"] == "qlora"
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_cancelled_job_stops_on_the_worker_and_registers_nothing(
+    celery_worker_process, worker_storage, tiny_model_dir, sft_data
+):
+    from ml.services import training_job_request_cancel
+
+    job = create(tiny_model_dir, sft_data, name="task_wk_cancel", enqueue=True, params={**FAST, "max_steps": 5000})
+    job = wait_for(job, lambda j: j.progress.get("step", 0) >= 1 or finished(j))
+    assert job.status == "running"
+    training_job_request_cancel(job=job, user=None)
+    job = wait_for(job, finished, timeout=60)
+    assert job.status == "cancelled" and job.progress["step"] < 5000
+    assert not Adapter.objects.exists()
+    assert not (worker_storage / job.output_dir).exists()
+    assert_no_partial_files(worker_storage, job)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_job_leaves_a_failed_job_and_no_adapter(
+    celery_worker_process, worker_storage, tiny_model_dir, sft_data
+):
+    from django.db import connection
+
+    from conftest import _database_url_for_worker
+
+    job = create(tiny_model_dir, sft_data, name="task_wk_dead", params={**FAST, "max_steps": 100_000})
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_for_worker(connection.settings_dict),
+        "DATABASE_CONN_MAX_AGE": "0",
+        "MODEL_STORAGE_DIR": str(worker_storage),
+        "OMP_NUM_THREADS": "1",
+    }
+    code = f"import django; django.setup(); from ml.jobs import run_training_job; run_training_job({job.pk})"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, start_new_session=True)
+    try:
+        job = wait_for(job, lambda j: j.progress.get("step", 0) >= 2 or finished(j) or proc.poll() is not None)
+        assert job.status == "running" and job.worker.endswith(f":{proc.pid}")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    partials = training.partial_dirs(worker_storage / job.output_dir)
+    assert [p.name for p in partials] == [f".task_wk_dead-job{job.pk}.partial-{proc.pid}"]
+
+    assert jobs.reap_dead_jobs() == 0  # its last heartbeat is seconds old: not dead yet by the 120 s rule
+    time.sleep(1.1)
+    assert jobs.reap_dead_jobs(stale_after_s=1) == 1
+    job.refresh_from_db()
+    assert job.status == "failed" and "stopped sending heartbeats (died?)" in job.error
+    assert not Adapter.objects.exists()
+    assert not (worker_storage / job.output_dir).exists()
+    assert_no_partial_files(worker_storage, job)
