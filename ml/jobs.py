@@ -82,7 +82,7 @@ def _check_params(params: dict) -> dict:
     return params
 
 
-def _resolve_reference(*, reference, name: str, tenant: Tenant | None, base_model: str) -> dict:
+def resolve_reference_adapter(*, reference, name: str, tenant: Tenant | None, base_model: str) -> dict:
     """The SFT adapter a DPO job starts from: an Adapter id, a folder, or (None) the active/newest version of the
     adapter being trained. Returns the params entries to store."""
     if isinstance(reference, bool) or not isinstance(reference, int | str | None):
@@ -180,7 +180,7 @@ def training_job_create(
         raise DomainError(str(exc), field="dataset_path") from None
     if method == TrainingJob.Method.DPO:
         params.update(
-            _resolve_reference(
+            resolve_reference_adapter(
                 reference=params.get("reference_adapter"), name=adapter_name, tenant=tenant, base_model=base_model
             )
         )
@@ -297,8 +297,10 @@ def _claim(job_id: int) -> TrainingJob | None:
     return job
 
 
-def run_training_job(job_id: int) -> TrainingJob:
-    """Run a queued job in this process (body of the ``ml.train_adapter`` task; tests and the command call it too)."""
+def run_training_job(job_id: int, *, on_progress: training.Progress | None = None) -> TrainingJob:
+    """Run a queued job in this process (body of the ``ml.train_adapter`` task; tests and the command call it too).
+
+    ``on_progress`` also receives each step's progress entry after it is stored (the command prints it)."""
     job = _claim(job_id)
     if job is None:
         return TrainingJob.objects.get(pk=job_id)
@@ -306,11 +308,13 @@ def run_training_job(job_id: int) -> TrainingJob:
     history: list[dict] = []
     lost = threading.Event()  # the row stopped being ours (reaped as dead): stop and keep nothing
 
-    def on_progress(entry: dict) -> None:
+    def store_progress(entry: dict) -> None:
         history.append(entry)
         progress.update(entry, history=history)
         if not _running(job_id).update(progress=progress, heartbeat_at=timezone.now()):
             lost.set()
+        if on_progress is not None:
+            on_progress(entry)
 
     def should_stop() -> bool:
         row = TrainingJob.objects.filter(pk=job_id).values_list("status", "cancel_requested").first()
@@ -323,7 +327,7 @@ def run_training_job(job_id: int) -> TrainingJob:
     output = storage_dir() / job.output_dir
     try:
         cfg = train_config(job)
-        result = training.train(cfg, on_progress=on_progress, should_stop=should_stop)
+        result = training.train(cfg, on_progress=store_progress, should_stop=should_stop)
     except training.TrainingCancelled:
         if not lost.is_set():
             _finish(job_id, TrainingJob.Status.CANCELLED)
@@ -332,6 +336,9 @@ def run_training_job(job_id: int) -> TrainingJob:
         logger.exception("Training job #%s failed", job_id)
         _finish(job_id, TrainingJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
         return TrainingJob.objects.get(pk=job_id)
+    except BaseException as exc:  # Ctrl-C in the command, a worker's SystemExit: fail now, not after the reaper's wait
+        _finish(job_id, TrainingJob.Status.FAILED, error=f"Interrupted ({type(exc).__name__}).")
+        raise
     finally:
         heartbeat.stop()
     progress.update(final_loss=result.final_loss, seconds=round(result.seconds, 3), step=result.steps)

@@ -285,3 +285,96 @@ def test_a_worker_killed_mid_job_leaves_a_failed_job_and_no_adapter(
     assert not Adapter.objects.exists()
     assert not (worker_storage / job.output_dir).exists()
     assert_no_partial_files(worker_storage, job)
+
+
+# --- the train_lora command ---------------------------------------------------------------------------------------
+
+
+def train_lora(*args) -> str:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("train_lora", *[str(a) for a in args], stdout=out)
+    return out.getvalue()
+
+
+def test_train_lora_trains_in_process_and_registers_a_candidate(
+    db, tiny_model_dir, sft_data, dpo_data, storage, monkeypatch
+):
+    # The exact flags, run from the folder that holds MODEL_STORAGE_DIR ("models").
+    monkeypatch.chdir(storage.parent)
+    out = train_lora(
+        "--base-model", tiny_model_dir, "--adapter-type", "task", "--method", "sft", "--dataset", sft_data,
+        "--output", "models/adapters/task_cli", "--max-steps", 2, "--batch-size", 2, "--threads", 1,
+    )  # fmt: skip
+    assert "step 1/2  loss " in out and "step 2/2  loss " in out
+    assert "Registered task_cli v1 (candidate)" in out
+    job = TrainingJob.objects.get()
+    assert job.status == "succeeded" and job.output_dir == "adapters/task_cli" and job.params["max_steps"] == 2
+    adapter = Adapter.objects.get()
+    assert (adapter.name, adapter.kind, adapter.version, adapter.path) == ("task_cli", "task", 1, "adapters/task_cli")
+    assert (storage / "adapters" / "task_cli" / "adapter_model.safetensors").is_file()
+
+    out = train_lora(
+        "--base-model", tiny_model_dir, "--adapter-type", "task", "--method", "dpo", "--dataset", dpo_data,
+        "--output", "models/adapters/task_cli_dpo", "--name", "task_cli", "--reference-adapter", "task_cli@1",
+        "--max-steps", 2, "--batch-size", 2, "--threads", 1,
+    )  # fmt: skip
+    assert "step 2/2  loss " in out and "reward margin " in out and "Registered task_cli v2 (candidate)" in out
+    dpo_job = TrainingJob.objects.get(method="dpo")
+    assert dpo_job.params["reference_adapter"] == "adapters/task_cli"
+    assert dpo_job.params["reference_adapter_id"] == adapter.pk
+
+
+def test_train_lora_outside_the_storage_writes_files_only(db, tiny_model_dir, sft_data, storage, tmp_path):
+    output = tmp_path / "elsewhere" / "task_loose"
+    out = train_lora(
+        "--base-model", tiny_model_dir, "--adapter-type", "task", "--method", "qlora", "--dataset", sft_data,
+        "--output", output, "--max-steps", 2, "--batch-size", 2, "--threads", 1,
+    )  # fmt: skip
+    assert "lies outside MODEL_STORAGE_DIR" in out and "step 2/2" in out and f"Wrote {output}" in out
+    assert (output / "adapter_config.json").is_file()
+    assert json.loads((output / "rmn-adapter.json").read_text())["method"] == "qlora"
+    assert not TrainingJob.objects.exists() and not Adapter.objects.exists()
+
+
+def test_train_lora_queues_on_the_worker_and_keeps_files_unregistered_on_request(
+    db, tiny_model_dir, sft_data, storage, django_capture_on_commit_callbacks
+):
+    common = ["--base-model", tiny_model_dir, "--adapter-type", "task", "--dataset", sft_data, "--max-steps", 2,
+              "--batch-size", 2, "--threads", 1]  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        out = train_lora(*common, "--method", "sft", "--output", storage / "adapters" / "task_q", "--queue")
+    job = TrainingJob.objects.get()
+    assert f"Queued training job #{job.pk}" in out and len(callbacks) == 1
+    assert job.status == "queued" and job.task_id and job.output_dir == "adapters/task_q"
+
+    out = train_lora(*common, "--method", "sft", "--output", storage / "adapters" / "task_keep", "--no-register")
+    assert "not registered: --no-register" in out
+    assert TrainingJob.objects.get(output_dir="adapters/task_keep").status == "succeeded"
+    assert (storage / "adapters" / "task_keep" / "adapter_config.json").is_file() and not Adapter.objects.exists()
+
+
+def test_train_lora_names_what_is_wrong(db, tenants, tiny_model_dir, sft_data, dpo_data, storage, tmp_path):
+    from django.core.management.base import CommandError
+
+    def fails(*extra, method="sft", kind="task", dataset=sft_data, output=None) -> str:
+        output = output or storage / "adapters" / "task_x"
+        with pytest.raises(CommandError) as caught:
+            train_lora("--base-model", tiny_model_dir, "--adapter-type", kind, "--method", method,
+                       "--dataset", dataset, "--output", output, "--max-steps", 2, *extra)  # fmt: skip
+        return str(caught.value)
+
+    assert "add --tenant SLUG" in fails(kind="brand")
+    assert "No tenant with slug 'initech'" in fails("--tenant", "initech", kind="brand")
+    assert "leave out --tenant" in fails("--tenant", "acme")
+    assert "--queue needs an --output inside MODEL_STORAGE_DIR" in fails("--queue", output=tmp_path / "x")
+    assert "dataset_path: " in fails(dataset=dpo_data) and "line 1 lacks 'completion'" in fails(dataset=dpo_data)
+    assert "'task_x' has no version yet" in fails(method="dpo", dataset=dpo_data)
+    assert "neither a folder nor a registered adapter" in fails("--reference-adapter", "nope", method="dpo")
+    (storage / "adapters" / "task_taken").mkdir(parents=True)
+    assert "already exists" in fails(output=storage / "adapters" / "task_taken")
+    assert "already exists" in fails(output=tmp_path)  # outside the storage too
+    assert not TrainingJob.objects.exists() and not Adapter.objects.exists()
