@@ -2,16 +2,18 @@
 
 A request names adapters by key (one key per adapter version, e.g. ``brand_acme@acme@v2``) and a mode:
 
-* ``stack``: the adapters are active together; each adds its own low-rank update, optionally scaled by its weight.
-  Exactly what a ``cat`` merge computes, without building one (the tests hold the two equal).
+* ``stack``: the adapters act together; each adds its own low-rank update, optionally scaled by its weight. That is
+  exactly what a ``cat`` merge computes (the tests hold the two equal), so by default a stack of several adapters is
+  served by its cached ``cat`` merge: one adapter's cost per token instead of one per stacked adapter. With
+  ``stack_merge=False`` the adapters are activated together for the request instead (per-request scaling).
 * ``linear``, ``cat``, ``ties``: PEFT's ``add_weighted_adapter`` builds one composed adapter from them. Composed
   adapters are cached by (mode, keys, weights, density) in an LRU bounded in bytes; the least recently used ones are
   deleted from the model when the bound is passed.
 
 Requests are answered under one lock: the active adapters and any per-request scaling are set for the batch and put
 back in ``finally``, so nothing one request does can leak into the next. Batched generation is greedy with left
-padding; ``generate_many`` answers every request whose composition is a single adapter (the base model, one adapter,
-or a cached merge) in shared mixed-adapter batches, and each multi-adapter stack in its own batches.
+padding; ``generate_many`` answers every request whose composition is served by a single adapter (the base model,
+one adapter, a merge) in shared mixed-adapter batches, and each live multi-adapter stack in batches of its own.
 
 Who may use which adapter is not decided here: the Django layer (ml/inference.py) authorizes every request before it
 reaches the runtime. Free of Django.
@@ -142,6 +144,8 @@ class LoRARuntime:
 
     ``cache_bytes`` bounds the composed (merged) adapters; ``adapter_cache_bytes`` bounds the adapters loaded from
     disk (None: keep every adapter once loaded). An evicted adapter is reloaded from its path when asked for again.
+    ``stack_merge`` serves a stack of several adapters by their cached ``cat`` merge (the same numbers, the speed of
+    one adapter); False activates them together on every request instead (no extra memory, slower per token).
     """
 
     def __init__(
@@ -153,6 +157,7 @@ class LoRARuntime:
         adapter_cache_bytes: int | None = None,
         device: str | None = None,
         batch_size: int = 16,
+        stack_merge: bool = True,
     ):
         import torch
 
@@ -166,6 +171,7 @@ class LoRARuntime:
         self.cache_bytes = int(cache_bytes)
         self.adapter_cache_bytes = adapter_cache_bytes
         self.batch_size = batch_size
+        self.stack_merge = stack_merge
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._lock = threading.RLock()
         self._model, self._tokenizer = load_base(base_model, dtype=dtype)
@@ -339,6 +345,16 @@ class LoRARuntime:
             weights = composition.weights
             if weights is not None and all(w == 1.0 for w in weights):
                 weights = None
+            if self.stack_merge and len(composition.adapters) > 1:
+                # Served by the cat merge, which computes exactly the same sum: one adapter per layer instead of
+                # several, so a composed request costs what a single-adapter one does and joins mixed batches.
+                try:
+                    name = self._composed_name(Composition(composition.adapters, "cat", composition.weights))
+                except CompositionError:
+                    pass  # adapters PEFT cannot concatenate: activate them together instead
+                else:
+                    self._pinned.add(name)
+                    return _Unit((name,))
             return _Unit(composition.adapters, weights)
         name = self._composed_name(composition)
         self._pinned.add(name)
@@ -415,13 +431,14 @@ class LoRARuntime:
                 attention[row, width - len(ids) :] = 1
         return input_ids.to(self.device), attention.to(self.device)
 
-    def _generate_batch(self, encoded: list[list[int]], max_new_tokens: int) -> list[str]:
+    def _generate_batch(self, encoded: list[list[int]], max_new_tokens: int, min_new_tokens: int = 0) -> list[str]:
         import torch
         from transformers import GenerationConfig
 
         input_ids, attention = self._batch_tensors(encoded)
         config = GenerationConfig(
             max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens or None,
             do_sample=False,
             num_beams=1,
             pad_token_id=self._pad_id,
@@ -433,15 +450,26 @@ class LoRARuntime:
         return [self._tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
 
     def generate(
-        self, prompts: Sequence[Prompt], composition: Composition | None = None, *, max_new_tokens: int = 256
+        self,
+        prompts: Sequence[Prompt],
+        composition: Composition | None = None,
+        *,
+        max_new_tokens: int = 256,
+        min_new_tokens: int = 0,
     ) -> list[str]:
         """Greedy answers to ``prompts`` (chat messages get the chat template with the generation prompt)."""
         if isinstance(prompts, str):
             raise CompositionError("prompts must be a list of prompts, not one string.", field="prompts")
-        return self.generate_many([(p, composition) for p in prompts], max_new_tokens=max_new_tokens)
+        return self.generate_many(
+            [(p, composition) for p in prompts], max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens
+        )
 
     def generate_many(
-        self, requests: Sequence[tuple[Prompt, Composition | None]], *, max_new_tokens: int = 256
+        self,
+        requests: Sequence[tuple[Prompt, Composition | None]],
+        *,
+        max_new_tokens: int = 256,
+        min_new_tokens: int = 0,
     ) -> list[str]:
         """Answer requests with different compositions in as few batches as possible, in the order given.
 
@@ -473,7 +501,7 @@ class LoRARuntime:
             for unit, chunk, mixed in batches:
                 names = [units[i].single for i in chunk] if mixed else None
                 with self._activated(unit, names):
-                    texts = self._generate_batch([encoded[i] for i in chunk], max_new_tokens)
+                    texts = self._generate_batch([encoded[i] for i in chunk], max_new_tokens, min_new_tokens)
                 for i, text in zip(chunk, texts, strict=True):
                     outputs[i] = text
         return outputs  # type: ignore[return-value]

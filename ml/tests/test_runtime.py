@@ -64,6 +64,12 @@ def runtime(tiny_model_dir, adapter_dirs):
 
 
 @pytest.fixture(scope="module")
+def live(tiny_model_dir, adapter_dirs):
+    """Stacks activated together on every request instead of served by their cached cat merge."""
+    return _runtime(tiny_model_dir, adapter_dirs, stack_merge=False)
+
+
+@pytest.fixture(scope="module")
 def fresh(tiny_model_dir):
     """Reference logits from a model that never saw an adapter."""
     return LoRARuntime(tiny_model_dir)
@@ -73,18 +79,22 @@ def close(x, y) -> bool:
     return torch.allclose(x, y, atol=1e-4, rtol=1e-4)
 
 
-def test_it_stacks_two_adapters_exactly_like_their_cat_merge(runtime):
+def test_it_stacks_two_adapters_exactly_like_their_cat_merge(runtime, live):
     for weights in (None, (0.5, 2.0)):
-        stacked = runtime.logits(PROMPTS[0], Composition(("alpha", "beta"), "stack", weights))
-        cat = runtime.logits(PROMPTS[0], Composition(("alpha", "beta"), "cat", weights))
+        stacked = live.logits(PROMPTS[0], Composition(("alpha", "beta"), "stack", weights))
+        cat = live.logits(PROMPTS[0], Composition(("alpha", "beta"), "cat", weights))
         assert close(stacked, cat), (stacked - cat).abs().max()
+        # The default runtime serves the stack by that merge: the same numbers.
+        assert close(runtime.logits(PROMPTS[0], Composition(("alpha", "beta"), "stack", weights)), stacked)
     # ... and the stack is neither adapter alone: both contribute.
-    stacked = runtime.logits(PROMPTS[0], Composition(("alpha", "beta")))
-    assert (stacked - runtime.logits(PROMPTS[0], Composition(("alpha",)))).abs().max() > 0.1
-    assert (stacked - runtime.logits(PROMPTS[0], Composition(("beta",)))).abs().max() > 0.1
+    stacked = live.logits(PROMPTS[0], Composition(("alpha", "beta")))
+    assert (stacked - live.logits(PROMPTS[0], Composition(("alpha",)))).abs().max() > 0.1
+    assert (stacked - live.logits(PROMPTS[0], Composition(("beta",)))).abs().max() > 0.1
     # Stacks of different ranks work too (cat concatenates the ranks).
-    stacked = runtime.logits(PROMPTS[1], Composition(("alpha", "wide")))
-    assert close(stacked, runtime.logits(PROMPTS[1], Composition(("alpha", "wide"), "cat")))
+    stacked = live.logits(PROMPTS[1], Composition(("alpha", "wide")))
+    assert close(stacked, live.logits(PROMPTS[1], Composition(("alpha", "wide"), "cat")))
+    assert close(stacked, runtime.logits(PROMPTS[1], Composition(("alpha", "wide"))))
+    assert ["alpha", "wide"] in [c["adapters"] for c in runtime.stats()["composed"] if c["mode"] == "cat"]
 
 
 def test_it_answers_differently_from_the_base_model_when_composed(runtime, fresh):
@@ -97,23 +107,26 @@ def test_it_answers_differently_from_the_base_model_when_composed(runtime, fresh
     assert answers != fresh.generate(PROMPTS, max_new_tokens=8)
 
 
-def test_it_leaves_no_trace_of_one_request_in_the_next(runtime, fresh):
-    alone = runtime.logits(PROMPTS[2], Composition(("alpha",)))
-    runtime.generate(PROMPTS[:1], Composition(("alpha", "beta"), "stack", (3.0, -1.0)), max_new_tokens=4)
-    runtime.generate(PROMPTS[:1], Composition(("alpha", "beta"), "ties", (0.2, 0.8)), max_new_tokens=4)
-    # The weighted stack scaled a and b only for its own batch; the merge is not active afterwards.
-    assert torch.equal(runtime.logits(PROMPTS[2], Composition(("alpha",))), alone)
-    assert close(runtime.logits(PROMPTS[2]), fresh.logits(PROMPTS[2]))
+def test_it_leaves_no_trace_of_one_request_in_the_next(live, fresh):
+    alone = live.logits(PROMPTS[2], Composition(("alpha",)))
+    live.generate(PROMPTS[:1], Composition(("alpha", "beta"), "stack", (3.0, -1.0)), max_new_tokens=4)
+    live.generate(PROMPTS[:1], Composition(("alpha", "beta"), "ties", (0.2, 0.8)), max_new_tokens=4)
+    # The weighted stack scaled alpha and beta only for its own batch; the merge is not active afterwards.
+    assert torch.equal(live.logits(PROMPTS[2], Composition(("alpha",))), alone)
+    assert close(live.logits(PROMPTS[2]), fresh.logits(PROMPTS[2]))
 
 
-def test_it_gives_concurrent_requests_each_their_own_adapter(runtime):
+@pytest.mark.parametrize("served", ["live", "runtime"])
+def test_it_gives_concurrent_requests_each_their_own_adapter(served, request):
+    runtime = request.getfixturevalue(served)
     compositions = {
         "a": Composition(("alpha",)),
         "b": Composition(("beta",)),
         "ab": Composition(("alpha", "beta"), "linear"),
+        "weighted": Composition(("alpha", "beta"), "stack", (0.5, 1.5)),
     }
     reference = {name: runtime.generate(PROMPTS, c, max_new_tokens=6) for name, c in compositions.items()}
-    assert len({tuple(r) for r in reference.values()}) == 3  # three distinguishable answers
+    assert len({tuple(r) for r in reference.values()}) == 4  # four distinguishable answers
     results: dict[tuple[str, int], list[str]] = {}
     errors: list[BaseException] = []
 
@@ -129,7 +142,7 @@ def test_it_gives_concurrent_requests_each_their_own_adapter(runtime):
     for t in threads:
         t.join()
     assert not errors
-    assert len(results) == 12
+    assert len(results) == 16
     for (name, _round), answers in results.items():
         assert answers == reference[name]
 
@@ -223,7 +236,9 @@ def test_it_refuses_what_it_cannot_serve_and_stays_usable(runtime):
     assert all(runtime.generate(PROMPTS[:1], Composition(("alpha", "beta")), max_new_tokens=4))
 
 
-def test_batched_generation_equals_one_by_one(runtime):
+@pytest.mark.parametrize("served", ["live", "runtime"])
+def test_batched_generation_equals_one_by_one(served, request):
+    runtime = request.getfixturevalue(served)
     for composition in (
         None,
         Composition(("alpha",)),
