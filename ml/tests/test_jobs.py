@@ -156,6 +156,30 @@ def test_it_runs_a_job_only_once(db, tiny_model_dir, sft_data, storage):
     assert not (storage / cancelled_early.output_dir).exists()
 
 
+def test_a_job_whose_adapter_cannot_be_registered_fails_and_keeps_no_files(db, tiny_model_dir, sft_data, storage):
+    job = create(tiny_model_dir, sft_data, name="task_clash")
+    # Between the request and the end of training, someone registers the name for another kind.
+    folder = storage / "adapters" / "elsewhere"
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text("{}")
+    Adapter.objects.create(name="task_clash", kind="retailer", base_model="x", version=1, path="adapters/elsewhere")
+    job = jobs.run_training_job(job.pk)
+    assert job.status == "failed" and "already used by a retailer adapter" in job.error
+    assert Adapter.objects.filter(training_job=job).count() == 0
+    assert not (storage / job.output_dir).exists()
+    assert_no_partial_files(storage, job)
+
+
+def test_a_job_reaped_while_its_worker_still_runs_stops_and_keeps_nothing(db, tiny_model_dir, sft_data, storage):
+    job = create(tiny_model_dir, sft_data, params={**FAST, "max_steps": 50})
+    # A reaper with a limit in the future takes the job away after step 1, as if the heartbeats had been lost.
+    job = jobs.run_training_job(job.pk, on_progress=lambda entry: jobs.reap_dead_jobs(stale_after_s=-60))
+    assert job.status == "failed" and "stopped sending heartbeats" in job.error
+    assert job.progress["step"] == 1  # stopped at the end of step 2, whose progress it no longer wrote
+    assert not Adapter.objects.exists() and not (storage / job.output_dir).exists()
+    assert_no_partial_files(storage, job)
+
+
 def test_it_reaps_only_jobs_whose_heartbeat_went_stale(db, tiny_model_dir, sft_data, storage):
     dead, alive = create(tiny_model_dir, sft_data), create(tiny_model_dir, sft_data, name="task_alive")
     now = timezone.now()
