@@ -363,10 +363,11 @@ class LoRARuntime:
     @contextmanager
     def _serving(self, compositions: Sequence[Composition | None]) -> Iterator[list[_Unit]]:
         with self._lock:
+            outer = set(self._pinned)  # a nested call (using() inside using()) keeps what the outer one pinned
             try:
                 yield [self._plan(c) for c in compositions]
             finally:
-                self._pinned.clear()
+                self._pinned = outer
                 self._evict_composed()
                 self._evict_adapters()
 
