@@ -380,25 +380,48 @@ def _complete(job: TrainingJob, *, progress: dict) -> None:
 # --- reap ---------------------------------------------------------------------------------------------------------
 
 
+def _process_gone(worker: str) -> bool:
+    """True when ``worker`` ("host:pid") names this host and no process with that pid exists here any more."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
 def reap_dead_jobs(*, stale_after_s: float | None = None) -> int:
     """Mark running jobs without a heartbeat for ``stale_after_s`` (setting ML_JOB_STALE_AFTER_S, 120 s) failed,
-    removing their partial files; return how many. Safe to run from any process at any time (beat: every 60 s)."""
+    removing their partial files; return how many. Safe to run from any process at any time (beat: every 60 s).
+
+    A job of a process on this host that no longer exists is reaped sooner, after two missed heartbeat intervals (the
+    interval check keeps a worker in another container that happens to share the hostname safe)."""
     if stale_after_s is None:
         stale_after_s = float(getattr(settings, "ML_JOB_STALE_AFTER_S", DEFAULT_STALE_AFTER_S))
-    cutoff = timezone.now() - timedelta(seconds=stale_after_s)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=stale_after_s)
+    local_cutoff = now - timedelta(seconds=min(stale_after_s, 2 * heartbeat_interval_s()))
+    candidates = TrainingJob.objects.filter(
+        status=TrainingJob.Status.RUNNING, heartbeat_at__lt=max(cutoff, local_cutoff)
+    )
     reaped = 0
-    for job_id in TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING, heartbeat_at__lt=cutoff).values_list(
-        "pk", flat=True
-    ):
+    for job_id, worker, heartbeat_at in candidates.values_list("pk", "worker", "heartbeat_at"):
+        if heartbeat_at >= cutoff and not _process_gone(worker):
+            continue
         with transaction.atomic():
             job = TrainingJob.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=job_id)
-            if job.status != TrainingJob.Status.RUNNING or job.heartbeat_at is None or job.heartbeat_at >= cutoff:
+            if job.status != TrainingJob.Status.RUNNING or job.heartbeat_at != heartbeat_at:
                 continue  # finished or beat again since the query
             silent_s = (timezone.now() - job.heartbeat_at).total_seconds()
             job.status, job.finished_at = TrainingJob.Status.FAILED, timezone.now()
+            why = "its process is gone" if heartbeat_at >= cutoff else f"the limit is {stale_after_s:g} s"
             job.error = (
                 f"The worker {job.worker or '(unknown)'} stopped sending heartbeats (died?): nothing heard for "
-                f"{silent_s:.0f} s, the limit is {stale_after_s:g} s. No adapter was registered."
+                f"{silent_s:.0f} s and {why}. No adapter was registered."
             )
             job.save(update_fields=["status", "finished_at", "error"])
             audit_record(action="training_job.reap", tenant=job.tenant, obj=job, detail={"worker": job.worker})

@@ -205,6 +205,33 @@ def test_it_reaps_only_jobs_whose_heartbeat_went_stale(db, tiny_model_dir, sft_d
     assert jobs.reap_dead_jobs(stale_after_s=10) == 1 and jobs.reap_dead_jobs(stale_after_s=10) == 0
 
 
+def test_a_job_of_a_vanished_process_on_this_host_is_reaped_after_two_missed_heartbeats(
+    db, tiny_model_dir, sft_data, storage
+):
+    import socket
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = socket.gethostname()
+    rows = {
+        "vanished": (f"{host}:{gone.pid}", 30),  # 30 s > 2 x 10 s heartbeat interval, pid gone: dead for sure
+        "recent": (f"{host}:{gone.pid}", 5),  # may still be starting up its heartbeat: wait
+        "alive": (f"{host}:{os.getppid()}", 30),  # slow but its process exists: wait for the 120 s rule
+        "elsewhere": (f"other-host:{gone.pid}", 30),  # another machine's pid means nothing here
+    }
+    created = {}
+    for name, (worker, age) in rows.items():
+        job = create(tiny_model_dir, sft_data, name=f"task_{name}")
+        TrainingJob.objects.filter(pk=job.pk).update(
+            status="running", worker=worker, heartbeat_at=timezone.now() - timedelta(seconds=age)
+        )
+        created[name] = job
+    assert jobs.reap_dead_jobs() == 1
+    statuses = {name: TrainingJob.objects.get(pk=job.pk).status for name, job in created.items()}
+    assert statuses == {"vanished": "failed", "recent": "running", "alive": "running", "elsewhere": "running"}
+    assert "its process is gone" in TrainingJob.objects.get(pk=created["vanished"].pk).error
+
+
 # --- through the real worker --------------------------------------------------------------------------------------
 
 
