@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from numbers import Real
 from pathlib import Path
 
 MODES = ("stack", "linear", "cat", "ties")
@@ -87,11 +88,11 @@ class Composition:
                     field="weights",
                 )
             for w in weights:
-                if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w):
+                if isinstance(w, bool) or not isinstance(w, Real) or not math.isfinite(w):
                     raise CompositionError(f"weights must be finite numbers, not {w!r}.", field="weights")
             object.__setattr__(self, "weights", tuple(float(w) for w in weights))
         density = self.density
-        if isinstance(density, bool) or not isinstance(density, int | float) or not 0.0 < density <= 1.0:
+        if isinstance(density, bool) or not isinstance(density, Real) or not 0.0 < density <= 1.0:
             raise CompositionError(f"density must be a number in (0, 1], not {density!r}.", field="density")
         object.__setattr__(self, "density", float(density))
 
@@ -345,9 +346,11 @@ class LoRARuntime:
             weights = composition.weights
             if weights is not None and all(w == 1.0 for w in weights):
                 weights = None
-            if self.stack_merge and len(composition.adapters) > 1:
+            merge_bytes = sum(self._adapters[key].bytes for key in composition.adapters)  # a cat merge's size
+            if self.stack_merge and len(composition.adapters) > 1 and merge_bytes <= self.cache_bytes:
                 # Served by the cat merge, which computes exactly the same sum: one adapter per layer instead of
-                # several, so a composed request costs what a single-adapter one does and joins mixed batches.
+                # several, so a composed request costs what a single-adapter one does and joins mixed batches. A
+                # merge that could not stay in the cache would be rebuilt on every request: activated live instead.
                 try:
                     name = self._composed_name(Composition(composition.adapters, "cat", composition.weights))
                 except CompositionError:

@@ -176,6 +176,10 @@ def test_it_keeps_composed_merges_within_the_byte_bound_least_recently_used_firs
     tight = _runtime(tiny_model_dir, adapter_dirs, cache_bytes=merge_bytes - 1)
     assert close(tight.logits(PROMPTS[0], first), reference)
     assert tight.stats()["composed"] == [] and tight.stats()["evictions"] == 1
+    # A stack whose cat merge would not fit is activated live rather than merged and dropped on every request.
+    stacked = tight.logits(PROMPTS[0], Composition(("alpha", "beta")))
+    assert close(stacked, runtime.logits(PROMPTS[0], Composition(("alpha", "beta"), "cat")))
+    assert (tight.stats()["misses"], tight.stats()["evictions"]) == (1, 1)
 
 
 def test_weighted_merges_differ_by_weights_and_mode_and_repeat_exactly(runtime, tiny_model_dir, adapter_dirs):
