@@ -181,6 +181,7 @@ class LoRARuntime:
         self._layers: list = []  # every LoRA layer in the model (refreshed when adapters come and go)
         self._adapters: OrderedDict[str, _Loaded] = OrderedDict()  # LRU order, most recent last
         self._known: dict[str, Path] = {}  # every key ever loaded -> its path, to reload after an eviction
+        self._sizes: dict[str, int] = {}  # ... and its bytes
         self._composed: OrderedDict[tuple, _Composed] = OrderedDict()
         self._pinned: set[str] = set()
         self._counters = dict(hits=0, misses=0, evictions=0, adapter_loads=0, adapter_evictions=0)
@@ -201,17 +202,21 @@ class LoRARuntime:
     def unload(self, key: str) -> bool:
         """Delete an adapter from the model (and the merges built from it); False when it was not loaded."""
         with self._lock:
+            self._drop_merges_of(key)
             self._known.pop(key, None)
-            return self._unload(key)
+            self._sizes.pop(key, None)
+            return self._remove(key)
 
     def _load(self, key: str, path: Path) -> None:
         path = Path(path)
+        if self._known.get(key, path) != path:
+            self._drop_merges_of(key)  # the key now names other weights
         loaded = self._adapters.get(key)
         if loaded is not None and loaded.path == path:
             self._adapters.move_to_end(key)
             return
         if loaded is not None:
-            self._unload(key)
+            self._remove(key)
         if not (path / "adapter_config.json").is_file():
             raise FileNotFoundError(f"Adapter {key!r}: {path} holds no adapter_config.json.")
         started = time.perf_counter()
@@ -230,11 +235,15 @@ class LoRARuntime:
             self._set_active(previous)
         self._adapters[key] = _Loaded(path, self._adapter_bytes(key), time.perf_counter() - started)
         self._known[key] = path
+        self._sizes[key] = self._adapters[key].bytes
         self._counters["adapter_loads"] += 1
 
-    def _unload(self, key: str) -> bool:
+    def _drop_merges_of(self, key: str) -> None:
         for ckey in [c for c, entry in self._composed.items() if key in entry.composition.adapters]:
             self._drop_composed(ckey)
+
+    def _remove(self, key: str) -> bool:
+        # Merges built from the adapter stay: they are copies, and a cached one is served without its sources.
         if self._adapters.pop(key, None) is None:
             return False
         self._delete_from_model(key)
@@ -253,7 +262,7 @@ class LoRARuntime:
             if sum(a.bytes for a in self._adapters.values()) <= self.adapter_cache_bytes:
                 break
             if key not in self._pinned:
-                self._unload(key)
+                self._remove(key)
                 self._counters["adapter_evictions"] += 1
 
     def _refresh_layers(self) -> None:
@@ -340,28 +349,41 @@ class LoRARuntime:
         for key in composition.adapters:
             if key not in self._known:
                 raise CompositionError(f"Adapter {key!r} is not loaded: call ensure_loaded first.", field="adapters")
+        merge = self._merge_for(composition)
+        if merge is not None:
+            if merge.cache_key not in self._composed:
+                self._load_all(composition.adapters)  # a cached merge is served without its sources
+            try:
+                name = self._composed_name(merge)
+            except CompositionError:
+                if composition.mode != "stack":
+                    raise
+                # adapters PEFT cannot concatenate: a stack activates them together instead
+            else:
+                self._pinned.add(name)
+                return _Unit((name,))
+        self._load_all(composition.adapters)
+        weights = composition.weights
+        if weights is not None and all(w == 1.0 for w in weights):
+            weights = None
+        return _Unit(composition.adapters, weights)
+
+    def _merge_for(self, composition: Composition) -> Composition | None:
+        """The merge that serves ``composition``, or None to activate its adapters live."""
+        if composition.mode != "stack":
+            return composition
+        # A stack of several adapters is served by its cat merge, which computes exactly the same sum: one adapter per
+        # layer instead of several, so a composed request costs what a single-adapter one does and joins mixed
+        # batches. A merge that could not stay in the cache would be rebuilt on every request: activated live instead.
+        cat_bytes = sum(self._sizes[key] for key in composition.adapters)
+        if self.stack_merge and len(composition.adapters) > 1 and cat_bytes <= self.cache_bytes:
+            return Composition(composition.adapters, "cat", composition.weights)
+        return None
+
+    def _load_all(self, keys: Sequence[str]) -> None:
+        for key in keys:
             self._load(key, self._known[key])
             self._pinned.add(key)
-        if composition.mode == "stack":
-            weights = composition.weights
-            if weights is not None and all(w == 1.0 for w in weights):
-                weights = None
-            merge_bytes = sum(self._adapters[key].bytes for key in composition.adapters)  # a cat merge's size
-            if self.stack_merge and len(composition.adapters) > 1 and merge_bytes <= self.cache_bytes:
-                # Served by the cat merge, which computes exactly the same sum: one adapter per layer instead of
-                # several, so a composed request costs what a single-adapter one does and joins mixed batches. A
-                # merge that could not stay in the cache would be rebuilt on every request: activated live instead.
-                try:
-                    name = self._composed_name(Composition(composition.adapters, "cat", composition.weights))
-                except CompositionError:
-                    pass  # adapters PEFT cannot concatenate: activate them together instead
-                else:
-                    self._pinned.add(name)
-                    return _Unit((name,))
-            return _Unit(composition.adapters, weights)
-        name = self._composed_name(composition)
-        self._pinned.add(name)
-        return _Unit((name,))
 
     @contextmanager
     def _serving(self, compositions: Sequence[Composition | None]) -> Iterator[list[_Unit]]:

@@ -279,10 +279,23 @@ def test_it_reports_bytes_per_adapter_and_reloads_evicted_adapters(tiny_model_di
     # Room for two r=4 adapters: loading the third evicts the least recently used, and asking for it reloads it.
     bounded = _runtime(tiny_model_dir, adapter_dirs, adapter_cache_bytes=8 * TINY_BYTES_PER_RANK)
     assert list(bounded.stats()["adapters"]) == ["wide"]
-    assert bounded.generate(PROMPTS, Composition(("alpha", "beta")), max_new_tokens=6) == expected
+    live_stack = Composition(("alpha", "beta"), "stack", (1.0, 0.5))
+    weighted = bounded.generate(PROMPTS, live_stack, max_new_tokens=6)
+    bounded.stack_merge = False
+    assert bounded.generate(PROMPTS, live_stack, max_new_tokens=6) == weighted
+    bounded.stack_merge = True
     stats = bounded.stats()
     assert list(stats["adapters"]) == ["alpha", "beta"] and stats["adapter_bytes"] <= 8 * TINY_BYTES_PER_RANK
-    assert stats["adapter_evictions"] >= 2
-    # A key loaded again from another folder (a new file under the same name) replaces the old weights.
-    unbounded.ensure_loaded(AdapterRef("alpha", make_adapter(tiny_model_dir, tmp_path / "a2", seed=7)))
-    assert unbounded.generate(PROMPTS, Composition(("alpha", "beta")), max_new_tokens=6) != expected
+    assert (stats["adapter_loads"], stats["adapter_evictions"]) == (5, 3)
+    assert bounded.generate(PROMPTS, Composition(("alpha", "beta")), max_new_tokens=6) == expected
+    # A cached merge is served without its sources: evicting them (by loading wide) costs no reload.
+    bounded.ensure_loaded(AdapterRef("wide", adapter_dirs["wide"]))
+    assert list(bounded.stats()["adapters"]) == ["wide"]
+    assert bounded.generate(PROMPTS, Composition(("alpha", "beta")), max_new_tokens=6) == expected
+    assert bounded.stats()["adapter_loads"] == 6
+    # A key loaded again from another folder (a new file under the same name) replaces the old weights, and the
+    # merges built from the old ones go, whether the old adapter was still loaded (unbounded) or evicted (bounded).
+    new_alpha = AdapterRef("alpha", make_adapter(tiny_model_dir, tmp_path / "a2", seed=7))
+    for runtime in (unbounded, bounded):
+        runtime.ensure_loaded(new_alpha)
+        assert runtime.generate(PROMPTS, Composition(("alpha", "beta")), max_new_tokens=6) != expected
