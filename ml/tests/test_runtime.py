@@ -116,6 +116,19 @@ def test_it_leaves_no_trace_of_one_request_in_the_next(live, fresh):
     assert close(live.logits(PROMPTS[2]), fresh.logits(PROMPTS[2]))
 
 
+def test_it_lends_the_raw_model_with_a_composition_active_and_takes_it_back(runtime, fresh):
+    composition = Composition(("alpha", "beta"), "ties", (0.6, 0.4))
+    expected = runtime.logits(PROMPTS[1], composition)
+    with runtime.using(composition) as (model, tokenizer):
+        ids = tokenizer(PROMPTS[1], return_tensors="pt")
+        with torch.no_grad():
+            inside = model(**ids).logits[0]
+    assert close(inside, expected)
+    with torch.no_grad():
+        after = model(**ids).logits[0]  # the same model object, used outside: the base model again
+    assert close(after, fresh.logits(PROMPTS[1]))
+
+
 @pytest.mark.parametrize("served", ["live", "runtime"])
 def test_it_gives_concurrent_requests_each_their_own_adapter(served, request):
     runtime = request.getfixturevalue(served)
