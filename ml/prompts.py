@@ -1,0 +1,141 @@
+"""Chat messages for the four task adapters and parsing of their JSON answers. Django-free.
+
+Prompts are deliberately short: the embedded base has 135M parameters, and every prompt token costs training and
+generation time. The answer is one compact JSON object whose keys always come in the order of ``ANSWER_KEYS``, so a
+trained adapter learns one canonical form and exact match can compare parsed objects.
+"""
+
+from __future__ import annotations
+
+import json
+from numbers import Real
+
+TASKS = ("budgeting", "harmonization", "creative", "measurement")
+
+OBJECTIVES = ("incremental_margin", "incremental_revenue", "net_incremental_profit")
+ROAS_BASES = ("attributed", "incremental")
+DESIGNS = ("geo_holdout", "switchback", "holdout", "ab_test")
+METRICS = ("incremental_sales", "incremental_units", "new_to_brand_sales", "incremental_roas", "conversion_rate")
+
+ANSWER_KEYS: dict[str, tuple[str, ...]] = {
+    "budgeting": (
+        "budget",
+        "period_days",
+        "objective",
+        "min_roas",
+        "roas_basis",
+        "retailer_caps",
+        "exclude_retailers",
+    ),
+    "harmonization": ("field",),
+    "creative": ("headline", "body", "disclosure"),
+    "measurement": ("design", "test_share", "weeks", "mde", "metric"),
+}
+
+SYSTEM = {
+    "budgeting": "Turn the budget request into JSON.",
+    "harmonization": "Map the retailer column to an RMIS field (or null). Answer JSON.",
+    "creative": "Write ad copy as JSON that follows the retailer policy.",
+    "measurement": "Give the experiment design as JSON.",
+}
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; use one of {', '.join(TASKS)}.")
+
+
+def _require(payload: dict, key: str, task: str):
+    if not isinstance(payload, dict) or key not in payload:
+        raise ValueError(f"A {task} payload needs {key!r}.")
+    return payload[key]
+
+
+def task_messages(task: str, payload: dict) -> list[dict]:
+    """The system and user messages for one request of ``task`` (see .helpers/api.md for the payload shapes)."""
+    _check_task(task)
+    if task == "budgeting":
+        user = str(_require(payload, "text", task))
+    elif task == "measurement":
+        user = str(_require(payload, "question", task))
+    elif task == "harmonization":
+        samples = _require(payload, "samples", task)
+        user = (
+            f"retailer: {_require(payload, 'retailer', task)}\ncolumn: {_require(payload, 'column', task)}\n"
+            f"samples: {' | '.join(str(s) for s in list(samples)[:3])}"
+        )
+    else:
+        policy = _require(payload, "policy", task)
+        lines = [
+            f"retailer: {_require(payload, 'retailer', task)}",
+            f"brand: {_require(payload, 'brand', task)}",
+            f"product: {_require(payload, 'product', task)}",
+            f"brief: {_require(payload, 'brief', task)}",
+            f"headline max: {policy.get('headline_max_chars') or 'none'} chars",
+            f"banned: {'; '.join(policy.get('banned_claims') or []) or 'none'}",
+            f"disclosure: {'; '.join(policy.get('required_disclosures') or []) or 'none'}",
+            f"price claims: {'yes' if policy.get('price_claims_allowed', True) else 'no'}",
+        ]
+        user = "\n".join(lines)
+    return [{"role": "system", "content": SYSTEM[task]}, {"role": "user", "content": user}]
+
+
+def answer_text(task: str, answer: dict) -> str:
+    """The canonical completion for ``answer``: its keys in ``ANSWER_KEYS`` order, compact separators."""
+    _check_task(task)
+    return json.dumps({k: answer.get(k) for k in ANSWER_KEYS[task]}, separators=(", ", ": "), ensure_ascii=False)
+
+
+def _first_object(text: str) -> dict | None:
+    """The first JSON object in ``text``: models often add chatter or a second object after the answer."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    decoder = json.JSONDecoder()
+    try:
+        value, _end = decoder.raw_decode(text[start:])
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _valid(task: str, obj: dict) -> bool:
+    if any(k not in obj for k in ANSWER_KEYS[task]):
+        return False
+    if task == "budgeting":
+        caps = obj["retailer_caps"]
+        return (
+            _number(obj["budget"])
+            and (obj["period_days"] is None or _number(obj["period_days"]))
+            and obj["objective"] in OBJECTIVES
+            and (obj["min_roas"] is None or _number(obj["min_roas"]))
+            and obj["roas_basis"] in ROAS_BASES
+            and isinstance(caps, dict)
+            and all(isinstance(k, str) and _number(v) for k, v in caps.items())
+            and isinstance(obj["exclude_retailers"], list)
+            and all(isinstance(r, str) for r in obj["exclude_retailers"])
+        )
+    if task == "harmonization":
+        return obj["field"] is None or isinstance(obj["field"], str)
+    if task == "creative":
+        return all(isinstance(obj[k], str) for k in ANSWER_KEYS[task])
+    return (
+        obj["design"] in DESIGNS
+        and _number(obj["test_share"])
+        and _number(obj["weeks"])
+        and _number(obj["mde"])
+        and isinstance(obj["metric"], str)
+    )
+
+
+def parse_answer(task: str, text: str) -> dict | None:
+    """The model's answer as a dict with exactly the task's keys; None when it is not valid JSON of that shape."""
+    _check_task(task)
+    obj = _first_object(text or "")
+    if obj is None or not _valid(task, obj):
+        return None
+    return {k: obj[k] for k in ANSWER_KEYS[task]}

@@ -1,0 +1,161 @@
+import json
+
+import pytest
+
+from harmonization.suggest.lexicon import FIELDS, SYNONYMS, split_words
+from ml.datasets import (
+    DatasetError,
+    budgeting,
+    build,
+    build_preference_pairs,
+    creative,
+    harmonization,
+    measurement,
+    read_jsonl,
+    write_jsonl,
+)
+from ml.policy import check_copy
+from ml.prompts import TASKS, parse_answer
+
+
+def _answers(rows):
+    return [json.loads(r["completion"][0]["content"]) for r in rows]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_it_builds_the_same_rows_for_the_same_seed_and_others_for_another(task):
+    first = build(task, seed=3, n_train=30, n_heldout=10)
+    assert first == build(task, seed=3, n_train=30, n_heldout=10)
+    assert first != build(task, seed=4, n_train=30, n_heldout=10)
+    train, heldout = first
+    assert (len(train), len(heldout)) == (30, 10)
+    for row in train + heldout:
+        assert row["task"] == task and [m["role"] for m in row["prompt"]] == ["system", "user"]
+        assert parse_answer(task, row["completion"][0]["content"]) is not None
+
+
+def test_budgeting_heldout_templates_and_retailers_never_appear_in_training():
+    train, heldout = build("budgeting", seed=0, n_train=400, n_heldout=100)
+    train_templates = {r["meta"]["template"] for r in train}
+    heldout_templates = {r["meta"]["template"] for r in heldout}
+    assert train_templates == set(budgeting.TRAIN_TEMPLATES) and heldout_templates == set(budgeting.HELDOUT_TEMPLATES)
+    assert not train_templates & heldout_templates
+    named = lambda rows: {c for a in _answers(rows) for c in [*a["retailer_caps"], *a["exclude_retailers"]]}  # noqa: E731
+    assert named(heldout) and not named(train) & named(heldout)
+    # Retailer names in the text map to codes by one rule: lower case, spaces as underscores.
+    for row, answer in zip(heldout, _answers(heldout), strict=True):
+        for code in [*answer["retailer_caps"], *answer["exclude_retailers"]]:
+            assert code.replace("_", " ") in row["prompt"][1]["content"].lower()
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [(1_000_000 * 2.5, {"$2.5M", "$2.5 million", "2.5 million dollars", "$2,500,000", "USD 2.5M", "2.5M USD",
+                        "$2.5m", "2.5mm dollars", "$2500k"}),
+     (400_000.0, {"$400k", "$400K", "400 thousand dollars", "$400,000", "USD 400k", "400k dollars", "$400 thousand"})],
+)  # fmt: skip
+def test_it_writes_money_in_the_ways_people_do(text, expected):
+    import random
+
+    rng = random.Random(0)
+    assert {budgeting.money(text, rng) for _ in range(400)} == expected
+
+
+def test_budgeting_answers_match_the_words():
+    train, _ = build("budgeting", seed=1, n_train=200, n_heldout=1)
+    for row, answer in zip(train, _answers(train), strict=True):
+        text = row["prompt"][1]["content"]
+        assert answer["objective"] in budgeting.OBJECTIVE_PHRASES
+        assert any(
+            p in text
+            for p in budgeting.OBJECTIVE_PHRASES[answer["objective"]]
+            + tuple(p[:1].upper() + p[1:] for p in budgeting.OBJECTIVE_PHRASES[answer["objective"]])
+        )
+        assert (answer["roas_basis"] == "incremental") == any(
+            w in text for w in ("iROAS", "incremental ROAS", "incremental return")
+        )
+        assert (answer["min_roas"] is None) == ("ROAS" not in text and "return" not in text)
+        assert all(0 < cap < answer["budget"] for cap in answer["retailer_caps"].values())
+
+
+def test_harmonization_heldout_headers_are_spellings_training_never_saw():
+    assert harmonization.heldout_spellings_unseen() == []
+    train, heldout = build("harmonization", seed=0, n_train=400, n_heldout=160)
+    norm = lambda h: " ".join(w for w in split_words(h) if not w.isdigit() and w not in {"d", "day", "days"})  # noqa: E731
+    columns = lambda rows: {norm(r["prompt"][1]["content"].split("\n")[1].removeprefix("column: ")) for r in rows}  # noqa: E731
+    assert not columns(train) & columns(heldout)
+    retailers = lambda rows: {r["prompt"][1]["content"].split("\n")[0] for r in rows}  # noqa: E731
+    assert not retailers(train) & retailers(heldout)
+    fields = {a["field"] for a in _answers(heldout)}
+    assert fields == {*FIELDS, None}
+
+
+def test_harmonization_uses_stored_mapping_columns_but_never_a_heldout_spelling():
+    source = {"mappings": [{"retailer": "amazon", "columns": {"spend": "Total Outlay Amt", "clicks": "Ad Views"}}]}
+    train, _ = build("harmonization", seed=0, n_train=600, n_heldout=1, source=source)
+    headers = {r["prompt"][1]["content"].split("\n")[1].removeprefix("column: ") for r in train}
+    assert {h for h in headers if "outlay" in h.lower().replace("_", " ")}  # the stored spelling, in some style
+    assert not {h for h in headers if "views" in h.lower()}  # "Ad Views" is held out: never trained on
+    assert "Ad Views" not in SYNONYMS["impressions"]
+
+
+def test_creative_answers_follow_their_policy_and_pairs_break_it_one_way():
+    train, heldout = build("creative", seed=0, n_train=80, n_heldout=30)
+    for row, answer in zip(train + heldout, _answers(train + heldout), strict=True):
+        assert check_copy(answer, row["meta"]["policy"]) == []
+    assert not {r["meta"]["retailer"] for r in train} & {r["meta"]["retailer"] for r in heldout}
+    pairs_train, pairs_heldout = build_preference_pairs(seed=0, n_train=120, n_heldout=40)
+    seen = set()
+    for pair in pairs_train + pairs_heldout:
+        chosen, rejected = (json.loads(pair[k][0]["content"]) for k in ("chosen", "rejected"))
+        assert check_copy(chosen, pair["meta"]["policy"]) == []
+        assert pair["meta"]["violation"] in {v.rule for v in check_copy(rejected, pair["meta"]["policy"])}
+        seen.add(pair["meta"]["violation"])
+    assert seen == {"banned_claim", "headline_length", "missing_disclosure", "price_claim"}
+    assert not {p["meta"]["retailer"] for p in pairs_train} & {p["meta"]["retailer"] for p in pairs_heldout}
+
+
+def test_creative_uses_the_tenants_skus_and_the_databases_retailers():
+    source = {
+        "retailers": [{"code": c, "name": c.title(), "policy_specs": {"headline_max_chars": 40,
+                                                                       "required_disclosures": ["Ad"]}}
+                      for c in ("alpha", "beta", "gamma", "delta")],
+        "brands": [{"name": "Acme", "skus": [{"code": "A-1", "name": "Acme Oat Bar, 6 ct", "price": 3.5}]}],
+    }  # fmt: skip
+    train, heldout = build("creative", seed=0, n_train=20, n_heldout=5, source=source)
+    assert {r["meta"]["retailer"] for r in heldout} == {"delta"}  # every third code in sorted order
+    assert {r["meta"]["retailer"] for r in train} == {"alpha", "beta", "gamma"}
+    assert all("product: Acme Oat Bar, 6 ct" in r["prompt"][1]["content"] for r in train)
+
+
+def test_measurement_heldout_questions_use_other_templates():
+    train, heldout = build("measurement", seed=0, n_train=100, n_heldout=40)
+    assert {a["design"] for a in _answers(heldout)} == set(measurement.DEFAULT_SHARE)
+    templates = {t for ts in measurement.HELDOUT_TEMPLATES.values() for t in ts}
+    stems = {t.split("{")[0] for t in templates}
+    assert not any(r["prompt"][1]["content"].startswith(tuple(s for s in stems if s)) for r in train)
+
+
+def test_it_refuses_unknown_tasks_and_empty_splits():
+    with pytest.raises(ValueError, match="Unknown task 'poetry'"):
+        build("poetry")
+    with pytest.raises(ValueError, match="n_heldout must be at least 1"):
+        build("budgeting", n_heldout=0)
+
+
+def test_jsonl_round_trips_and_errors_name_the_file_and_line(tmp_path):
+    rows = [{"a": 1, "text": "Größe ≥ 3"}, {"b": [1, 2]}]
+    path = write_jsonl(rows, tmp_path / "sub" / "rows.jsonl")
+    assert read_jsonl(path) == rows
+    path.write_text('{"a": 1}\n\n{"a": 2,\n')
+    with pytest.raises(DatasetError, match=r"rows\.jsonl, line 3: not valid JSON"):
+        read_jsonl(path)
+    path.write_text('{"a": 1}\n[1, 2]\n')
+    with pytest.raises(DatasetError, match=r"rows\.jsonl, line 2: expected a JSON object, got list"):
+        read_jsonl(path)
+    with pytest.raises(DatasetError, match="cannot read"):
+        read_jsonl(tmp_path / "missing.jsonl")
+
+
+def test_creative_module_products_fall_back_to_the_built_in_catalog():
+    assert creative.products(None) == list(creative.BUILTIN_PRODUCTS)
