@@ -3,12 +3,14 @@ progress and cancel button, the training form, and "Try it". Who may see and do 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from html import unescape
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from governance.models import Membership, Role
@@ -404,3 +406,60 @@ def test_try_queues_a_generation_and_refuses_another_tenants_adapter(client, per
     assert generation.tenant == registry["acme_v1"].tenant and generation.adapters == ["task_budgeting", "brand_acme"]
     assert (generation.mode, generation.weights) == ("linear", [0.7, 0.3])
     assert generation.prompt == {"text": "Allocate $2.5M to maximize incremental margin with ROAS >= 3"}
+
+
+# --- the demo's background training (manage.py demo_train_adapters) ------------------------------------------------
+
+
+def _demo(*args) -> str:
+    out = io.StringIO()
+    call_command("demo_train_adapters", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_demo_queues_its_task_adapters_once(storage, base_folder, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        out = _demo("--max-steps", "12")
+    jobs = {j.adapter_name: j for j in TrainingJob.objects.all()}
+    assert set(jobs) == {"task_budgeting", "task_creative", "task_harmonization"}
+    assert len(callbacks) == 3  # each sent to the gpu queue after its commit
+    assert all(j.tenant is None and j.method == "sft" and j.params["max_steps"] == 12 for j in jobs.values())
+    assert all(heldout_path(j.dataset_path).is_file() for j in jobs.values())
+    assert "/models/jobs/" in out and f"task_budgeting: queued job #{jobs['task_budgeting'].pk}" in out
+
+    again = _demo("--max-steps", "12")  # a restarted demo
+    assert TrainingJob.objects.count() == 3
+    assert f"task_budgeting: job #{jobs['task_budgeting'].pk} is queued." in again
+
+
+def test_the_demo_leaves_an_existing_adapter_alone_and_names_bad_options(register, base_folder):
+    register("task_budgeting", active=True)
+    out = _demo("--tasks", "budgeting")
+    assert "task_budgeting: v1 is active; not training it again." in out
+    assert not TrainingJob.objects.exists()
+    with pytest.raises(CommandError, match="--tasks: unknown poetry"):
+        _demo("--tasks", "budgeting,poetry")
+    with pytest.raises(CommandError, match="--max-steps must be at least 1"):
+        _demo("--max-steps", "0")
+
+
+def test_the_demo_promotes_a_finished_adapter_when_waiting(storage, base_folder, register):
+    job = _job(None, adapter_name="task_budgeting", adapter_kind=AdapterKind.TASK, method="sft", status="succeeded")
+    candidate = register("task_budgeting")
+    candidate.training_job = job
+    candidate.save()
+    out = _demo("--tasks", "budgeting", "--wait", "--no-evaluate", "--poll", "0")
+    assert _statuses("task_budgeting") == {1: "active"}
+    assert "task_budgeting v1: promoted without evaluation." in out and "Active demo adapters: task_budgeting" in out
+
+
+def test_the_demo_requeues_a_failed_job_once_then_gives_up(storage, base_folder):
+    _job(None, adapter_name="task_budgeting", adapter_kind=AdapterKind.TASK, method="sft", status="failed")
+    with pytest.raises(CommandError, match="Timed out waiting for task_budgeting"):
+        _demo("--tasks", "budgeting", "--wait", "--timeout", "0", "--poll", "0")
+    assert TrainingJob.objects.filter(status="queued").count() == 1  # the one retry
+    TrainingJob.objects.filter(status="queued").update(status="failed")
+    out = _demo("--tasks", "budgeting", "--wait", "--poll", "0")
+    assert "task_budgeting: 2 demo job(s) failed or were cancelled; not trying again." in out
+    assert "Active demo adapters: none" in out
+    assert TrainingJob.objects.count() == 2
