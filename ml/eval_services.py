@@ -1,0 +1,113 @@
+"""Evaluating a stored adapter on a held-out dataset, recording the figures on it, and promoting it only when it
+beats the active version on its task's headline metric (ml.evaluation.HEADLINE_METRIC)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import transaction
+
+from governance.services import audit_record
+from ml.datasets import DatasetError, read_jsonl
+from ml.evaluation import HEADLINE_METRIC, evaluate_task, hf_generate, preference_accuracy
+from ml.models import Adapter
+from ml.prompts import TASKS
+from ml.services import adapter_promote
+from rmn_site.errors import DomainError
+
+MAX_NEW_TOKENS = {"budgeting": 128, "harmonization": 16, "creative": 128, "measurement": 64}
+
+
+def load_rows(*, task: str, dataset_path: str, limit: int | None = None) -> list[dict]:
+    """Rows of an evaluation dataset for ``task``: SFT rows, or for creative also preference pairs."""
+    if task not in TASKS:
+        raise DomainError(f"Unknown task {task!r}; use one of {', '.join(TASKS)}.", field="task")
+    if limit is not None and limit < 1:
+        raise DomainError(f"limit must be at least 1, not {limit}.", field="limit")
+    try:
+        rows = read_jsonl(dataset_path)
+    except DatasetError as exc:
+        raise DomainError(str(exc), field="dataset_path") from exc
+    if not rows:
+        raise DomainError(f"{dataset_path} holds no rows.", field="dataset_path")
+    for number, row in enumerate(rows, start=1):
+        if row.get("task", task) != task:
+            raise DomainError(f"{dataset_path}, row {number} is a {row['task']!r} row, not {task!r}.", field="task")
+        needed = ("prompt", "chosen", "rejected") if "chosen" in row else ("prompt", "completion")
+        if "chosen" in row and task != "creative":
+            raise DomainError(
+                f"{dataset_path}, row {number}: preference pairs are scored for creative only.", field="task"
+            )
+        missing = [k for k in needed if k not in row]
+        if missing:
+            raise DomainError(f"{dataset_path}, row {number} lacks {', '.join(missing)}.", field="dataset_path")
+    return rows[:limit] if limit else rows
+
+
+def evaluate_model(*, model, tokenizer, task: str, rows: list[dict]) -> dict:
+    """Numeric metrics of one loaded model on ``rows`` (preference accuracy too when the rows are pairs)."""
+    predict = hf_generate(model, tokenizer, max_new_tokens=MAX_NEW_TOKENS[task])
+    metrics = evaluate_task(task, rows, predict)
+    if all("chosen" in row for row in rows):
+        metrics["preference_accuracy"] = preference_accuracy(model, tokenizer, rows)
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def load_model(*, base_model: str, adapter_dir: Path | None = None):
+    from ml.base import load_base
+
+    model, tokenizer = load_base(base_model)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter_dir))
+        model.eval()
+    return model, tokenizer
+
+
+def adapter_evaluate(
+    *, adapter: Adapter, task: str, dataset_path: str, user=None, promote: bool = False, limit: int | None = None
+) -> dict:
+    """Score ``adapter`` on ``dataset_path``, merge the figures into ``adapter.metrics`` and, with ``promote``, make
+    it active when it strictly beats the active version on the task's headline metric (or none is active).
+
+    Returns ``{"task", "metric", "metrics", "promoted", "promotion_error"}``.
+    """
+    rows = load_rows(task=task, dataset_path=dataset_path, limit=limit)
+    if not adapter.files_dir.is_dir():
+        raise DomainError(f"{adapter} has no files at {adapter.files_dir}.", field="path")
+    model, tokenizer = load_model(base_model=adapter.base_model, adapter_dir=adapter.files_dir)
+    metrics = evaluate_model(model=model, tokenizer=tokenizer, task=task, rows=rows)
+    metrics["n_eval"] = metrics.pop("n")
+    with transaction.atomic():
+        locked = Adapter.objects.select_for_update(of=("self",)).get(pk=adapter.pk)
+        locked.metrics = {**(locked.metrics or {}), **metrics}
+        locked.save(update_fields=["metrics"])
+        audit_record(
+            action="adapter.evaluate",
+            tenant=locked.tenant,
+            user=user,
+            obj=locked,
+            detail={"task": task, "dataset": str(dataset_path), "metrics": metrics},
+        )
+    adapter.refresh_from_db()
+    result = {"task": task, "metric": HEADLINE_METRIC[task], "metrics": metrics, "promoted": False,
+              "promotion_error": None}  # fmt: skip
+    if promote:
+        try:
+            adapter_promote(adapter=adapter, user=user, require_better=HEADLINE_METRIC[task])
+        except DomainError as exc:
+            result["promotion_error"] = exc.message
+        else:
+            result["promoted"] = True
+        adapter.refresh_from_db()
+    return result
+
+
+def base_evaluate(*, base_model: str, task: str, dataset_path: str, limit: int | None = None) -> dict:
+    """The untuned base model's figures on the same rows, for comparison (stored nowhere)."""
+    rows = load_rows(task=task, dataset_path=dataset_path, limit=limit)
+    model, tokenizer = load_model(base_model=base_model)
+    metrics = evaluate_model(model=model, tokenizer=tokenizer, task=task, rows=rows)
+    metrics["n_eval"] = metrics.pop("n")
+    return {"task": task, "metric": HEADLINE_METRIC[task], "metrics": metrics}
