@@ -44,6 +44,7 @@ def _runtime_settings() -> tuple:
         str(settings.BASE_MODEL),
         int(getattr(settings, "LORA_CACHE_BYTES", DEFAULT_CACHE_BYTES)),
         getattr(settings, "LORA_ADAPTER_CACHE_BYTES", None),
+        getattr(settings, "BASE_MODEL_DTYPE", None),  # e.g. "bfloat16" on GPU workers; None: as transformers loads it
     )
 
 
@@ -53,7 +54,7 @@ def get_runtime() -> LoRARuntime:
     config = _runtime_settings()
     with _runtime_lock:
         if _runtime is None or _runtime_config != config:
-            base_model, cache_bytes, adapter_cache_bytes = config
+            base_model, cache_bytes, adapter_cache_bytes, dtype = config
             path = Path(base_model)
             if path.is_absolute() and not path.exists():
                 from ml.base import BaseModelError
@@ -62,7 +63,9 @@ def get_runtime() -> LoRARuntime:
                     f"The base model folder {path} does not exist: run `python manage.py prepare_base_model` "
                     "(or point RMN_BASE_MODEL at a local model)."
                 )
-            _runtime = LoRARuntime(base_model, cache_bytes=cache_bytes, adapter_cache_bytes=adapter_cache_bytes)
+            _runtime = LoRARuntime(
+                base_model, cache_bytes=cache_bytes, adapter_cache_bytes=adapter_cache_bytes, dtype=dtype
+            )
             _runtime_config = config
         return _runtime
 
