@@ -102,19 +102,26 @@ def _compliant(rng: random.Random, product, policy: dict) -> dict:
     return {"headline": headline, "body": " ".join(body), "disclosure": disclosure}
 
 
-def _violating(rng: random.Random, chosen: dict, product, policy: dict) -> tuple[dict, str]:
-    rules = ["banned_claim", "headline_length"]
+def _violating(rng: random.Random, chosen: dict, product, policy: dict) -> tuple[dict, str] | None:
+    """A copy of ``chosen`` that breaks one rule of ``policy``; None when the policy states no rule to break."""
+    rules = []
+    if any(policy.get("banned_claims") or []):
+        rules.append("banned_claim")
+    if policy.get("headline_max_chars"):
+        rules.append("headline_length")
     if policy.get("required_disclosures"):
         rules.append("missing_disclosure")
     if not policy.get("price_claims_allowed", True):
         rules.append("price_claim")
+    if not rules:
+        return None
     rule = rng.choice(rules)
     bad = dict(chosen)
     if rule == "banned_claim":
-        claim = rng.choice([c for c in policy.get("banned_claims") or [] if c] or ["clinically proven"])
+        claim = rng.choice([c for c in policy["banned_claims"] if c])
         bad["body"] = f"{_cap(claim)}: {chosen['body']}"
     elif rule == "headline_length":
-        limit = int(policy.get("headline_max_chars") or 60)
+        limit = int(policy["headline_max_chars"])
         extra = rng.choice([" - the snack everyone is talking about", " for the whole family to enjoy together",
                             " you will want to try again and again"])  # fmt: skip
         headline = chosen["headline"] + extra
@@ -170,10 +177,16 @@ def build_preference_pairs(
     out = []
     for (split, briefs, retailers), n in zip(_splits(source), (n_train or 400, n_heldout or 80), strict=True):
         rng = rng_for("creative-pairs", split, seed)
+        probe = random.Random(0)
+        if not any(_violating(probe, {"headline": "x", "body": "y"}, pool[0], r["policy_specs"]) for r in retailers):
+            raise ValueError(f"No {split} retailer has a policy rule to break: no preference pairs can be made.")
         rows = []
-        for _ in range(n):
+        while len(rows) < n:
             payload, chosen, product = _example(rng, briefs, retailers, pool)
-            rejected, rule = _violating(rng, chosen, product, payload["policy"])
+            made = _violating(rng, chosen, product, payload["policy"])
+            if made is None:
+                continue  # this retailer's policy states nothing to break
+            rejected, rule = made
             if not any(v.rule == rule for v in check_copy(rejected, payload["policy"])):
                 raise AssertionError(f"Rejected copy does not break {rule}: {rejected}")
             rows.append({

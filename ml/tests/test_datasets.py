@@ -159,3 +159,57 @@ def test_jsonl_round_trips_and_errors_name_the_file_and_line(tmp_path):
 
 def test_creative_module_products_fall_back_to_the_built_in_catalog():
     assert creative.products(None) == list(creative.BUILTIN_PRODUCTS)
+
+
+@pytest.mark.django_db
+def test_build_dataset_reads_retailers_skus_and_stored_mappings_from_the_database(catalog, retailers, tmp_path):
+    from pathlib import Path
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from harmonization.models import Mapping
+
+    policy = {"headline_max_chars": 30, "banned_claims": ["#1"], "required_disclosures": ["Sponsored"]}
+    retailers["walmart"].policy_specs = {**policy, "price_claims_allowed": False}
+    retailers["walmart"].save()
+    retailers["amazon"].policy_specs = {"banned_claims": ["top rated"]}
+    retailers["amazon"].save()
+    yaml_text = (Path(__file__).resolve().parents[2] / "config/mappings/amazon_sp_advertised_product.yaml").read_text()
+    Mapping.objects.create(name="amazon-custom", retailer=retailers["amazon"], yaml_text=yaml_text)
+
+    call_command("build_dataset", task="creative", out=str(tmp_path / "c"), tenant="acme", n_train=12, n_heldout=6)
+    heldout = read_jsonl(tmp_path / "c" / "heldout.jsonl")
+    assert len(heldout) == 6 and len(read_jsonl(tmp_path / "c" / "pairs-heldout.jsonl")) == 6
+    assert {r["meta"]["retailer"] for r in heldout} == {"walmart"}  # two retailers: the last one is held out
+    assert all(r["meta"]["policy"]["headline_max_chars"] == 30 for r in heldout)
+    products = {r["prompt"][1]["content"].split("\n")[2] for r in read_jsonl(tmp_path / "c" / "train.jsonl")}
+    assert products <= {"product: acme product 0", "product: acme product 1"}
+
+    call_command("build_dataset", task="harmonization", out=str(tmp_path / "h"), n_train=900, n_heldout=4)
+    columns = {r["prompt"][1]["content"].split("\n")[1] for r in read_jsonl(tmp_path / "h" / "train.jsonl")}
+    # advertisedAsin is the stored mapping's spelling for retailer_item_id: in the lexicon only as "advertised asin".
+    assert any("advertised" in c.lower() and "asin" in c.lower() for c in columns)
+
+    with pytest.raises(CommandError, match="no tenant with slug 'nobody'"):
+        call_command("build_dataset", task="budgeting", out=str(tmp_path / "b"), tenant="nobody")
+    with pytest.raises(CommandError, match="n_train must be at least 1"):
+        call_command("build_dataset", task="budgeting", out=str(tmp_path / "b"), n_train=0)
+
+
+@pytest.mark.django_db
+def test_dataset_source_reads_single_column_fields_of_stored_mappings(retailers):
+    from pathlib import Path
+
+    from harmonization.models import Mapping
+    from ml.dataset_sources import dataset_source
+
+    yaml_text = (Path(__file__).resolve().parents[2] / "config/mappings/amazon_sp_advertised_product.yaml").read_text()
+    Mapping.objects.create(name="amazon-custom", retailer=retailers["amazon"], yaml_text=yaml_text)
+    source = dataset_source()
+    assert source["brands"] == []
+    assert [r["code"] for r in source["retailers"]] == sorted(r.code for r in retailers.values())
+    (mapping,) = source["mappings"]
+    assert mapping["retailer"] == "amazon"
+    assert mapping["columns"]["spend"] == "cost" and mapping["columns"]["attributed_sales"] == "sales14d"
+    assert mapping["columns"]["date"] == "date" and "placement_type" not in mapping["columns"]  # a constant

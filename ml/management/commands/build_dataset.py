@@ -46,5 +46,5 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         for name, rows in files.items():
-            path = write_jsonl(rows, out / name)
+            path = write_jsonl(rows, Path(out) / name)
             self.stdout.write(f"{path}: {len(rows)} rows")
