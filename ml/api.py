@@ -272,7 +272,7 @@ class GenerationCreateSerializer(StrictInputMixin, serializers.Serializer):
     )
     payload = serializers.JSONField(
         help_text='The task payload, e.g. {"text": "Allocate $2.5M to maximize incremental margin with ROAS >= 3"} '
-        "for budgeting (docs/lora_training.md), or a list of chat messages."
+        "for budgeting (shapes in ml/prompts.py), or a list of chat messages."
     )
 
     def validate_task(self, value: str) -> str:

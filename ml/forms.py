@@ -28,7 +28,7 @@ MAX_STEPS_LIMIT = 2000
 ADAPTER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 # What the "input" box holds for each task: plain text for the two tasks whose payload is one sentence, a JSON object
-# (the payload of docs/lora_training.md) for the others.
+# (the payload of ml/prompts.py) for the others.
 TEXT_PAYLOAD_KEY = {"budgeting": "text", "measurement": "question"}
 EXAMPLES = {
     "budgeting": "Allocate $2.5M to maximize incremental margin with ROAS >= 3",
