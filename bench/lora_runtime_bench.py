@@ -14,7 +14,8 @@ model) are saved to a temporary folder. One ``ml.runtime.LoRARuntime`` serves th
   (``generate_many``: one forward pass per token for all of them).
 
 Every generation is greedy with a fixed number of new tokens (min = max), so tokens/s counts exactly batch x tokens;
-each row is the fastest of ``--repeat`` timed runs after one warm-up run.
+each row is the fastest of ``--repeat`` timed runs after one warm-up run, the rows of one batch size timed in turn
+(round-robin) so that load from other processes falls on all of them alike.
 
 Switch latency: the median time to make a cached composition active and put the previous state back
 (``LoRARuntime.using``), alternating between two compositions, over many switches. Cold load: ``ensure_loaded`` of an
@@ -97,22 +98,39 @@ def make_adapters(base_model: str, folder: Path, n: int = 3) -> list[Path]:
         with torch.no_grad():  # random, at about a trained adapter's scale rather than kaiming's
             for name, param in peft_model.named_parameters():
                 if "lora_" in name:
-                    param.mul_(0.05)
+                    param.mul_(0.25)
         peft_model.save_pretrained(folder / f"synthetic{i}")
         paths.append(folder / f"synthetic{i}")
         del model, peft_model
     return paths
 
 
-def timed_generation(runtime, requests, *, new_tokens: int, repeat: int) -> dict:
-    runtime.generate_many(requests, max_new_tokens=new_tokens, min_new_tokens=new_tokens)  # warm-up (and merges)
-    best = float("inf")
+def timed_rows(runtime, rows: list[tuple[str, list, bool]], *, new_tokens: int, repeat: int) -> list[dict]:
+    """Tokens/s of each (label, requests, stack_merge) row: all warmed up first, then timed round-robin, so that load
+    from other processes falls on every row alike; the fastest run of each row is kept."""
+
+    def once(requests, stack_merge: bool) -> float:
+        runtime.stack_merge = stack_merge  # False: stacks activated together on every request
+        try:
+            started = time.perf_counter()
+            runtime.generate_many(requests, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+            return time.perf_counter() - started
+        finally:
+            runtime.stack_merge = True
+
+    for label, requests, stack_merge in rows:
+        say(f"batch {len(requests)}: {label} (warm-up) ...")
+        once(requests, stack_merge)  # builds the merges, first-call costs
+    best = [float("inf")] * len(rows)
     for _ in range(repeat):
-        started = time.perf_counter()
-        runtime.generate_many(requests, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
-        best = min(best, time.perf_counter() - started)
-    tokens = len(requests) * new_tokens
-    return {"seconds": best, "tokens": tokens, "tokens_per_s": tokens / best}
+        for i, (_label, requests, stack_merge) in enumerate(rows):
+            best[i] = min(best[i], once(requests, stack_merge))
+    out = []
+    for (label, requests, _), seconds in zip(rows, best, strict=True):
+        tokens = len(requests) * new_tokens
+        out.append({"batch": len(requests), "label": label, "seconds": seconds, "tokens": tokens,
+                    "tokens_per_s": tokens / seconds})  # fmt: skip
+    return out
 
 
 def timed_plain_model(model, tokenizer, batch: int, *, new_tokens: int, repeat: int) -> dict:
@@ -163,7 +181,7 @@ def run(args) -> dict:
         torch.set_num_threads(args.threads)
     base_model = args.base_model or default_base_model()
     new_tokens = args.tokens or (8 if args.quick else 48)
-    repeat = args.repeat or (1 if args.quick else 3)
+    repeat = args.repeat or (2 if args.quick else 3)
     batches = [1, 4] if args.quick else [1, 8]
     switches = 50 if args.quick else 400
     cold_loads = 2 if args.quick else 6
@@ -201,30 +219,28 @@ def run(args) -> dict:
         single = Composition(keys[:1])
         stacked = Composition(keys)
         linear = Composition(keys, "linear", (1 / 3, 1 / 3, 1 / 3))
+        # Correctness on the real model: live stacking equals the cat merge; the composition changes the answer.
+        runtime.stack_merge = False
+        live_logits = runtime.logits(PROMPT, stacked)
+        runtime.stack_merge = True
+        cat_logits = runtime.logits(PROMPT, Composition(keys, "cat"))
+        result["stack_vs_cat_max_abs"] = float((live_logits - cat_logits).abs().max())
+        result["stack_vs_base_max_abs"] = float((live_logits - runtime.logits(PROMPT)).abs().max())
         speed: list[dict] = []
         for batch in batches:
             rows = [
-                ("base model", None, True),
-                ("one adapter", single, True),
-                ("three stacked, live activation", stacked, False),
-                ("three stacked (served by their cached cat merge)", stacked, True),
-                ("linear merge of three (cached)", linear, True),
+                ("base model", [(PROMPT, None)] * batch, True),
+                ("one adapter", [(PROMPT, single)] * batch, True),
+                ("three stacked, live activation", [(PROMPT, stacked)] * batch, False),
+                ("three stacked (served by their cached cat merge)", [(PROMPT, stacked)] * batch, True),
+                ("linear merge of three (cached)", [(PROMPT, linear)] * batch, True),
             ]
-            for label, composition, stack_merge in rows:
-                say(f"batch {batch}: {label} ...")
-                runtime.stack_merge = stack_merge  # False: the same adapters activated together on every request
-                measured = timed_generation(
-                    runtime, [(PROMPT, composition)] * batch, new_tokens=new_tokens, repeat=repeat
-                )
-                runtime.stack_merge = True
-                speed.append({"batch": batch, "label": label, **measured})
             if batch > 1:
                 # Rows with different compositions in one batch: base, each adapter, the stack (its cat merge).
                 mixed = [None, Composition(keys[:1]), Composition(keys[1:2]), Composition(keys[2:]), stacked]
                 requests = [(PROMPT, mixed[i % len(mixed)]) for i in range(batch)]
-                say(f"batch {batch}: mixed compositions ...")
-                measured = timed_generation(runtime, requests, new_tokens=new_tokens, repeat=repeat)
-                speed.append({"batch": batch, "label": "mixed batch: base, each adapter, three stacked", **measured})
+                rows.append(("mixed batch: base, each adapter, three stacked", requests, True))
+            speed += timed_rows(runtime, rows, new_tokens=new_tokens, repeat=repeat)
 
         say("Switch latency ...")
         result["switch"] = {
@@ -285,7 +301,7 @@ def render(result: dict, command: str) -> str:
         f"Measured {result['when']} on {result['machine']}, torch threads {result['torch_threads']}, at commit "
         f"{result['commit']}, by `{command}`. Base model: `{Path(result['base_model']).name}`; three synthetic "
         f"adapters r={RANK} on every linear layer; greedy, exactly {result['new_tokens']} new tokens per row, fastest "
-        f"of {result['repeat']} run(s) after a warm-up.",
+        f"of {result['repeat']} run(s) after a warm-up, the rows of one batch size timed in turn.",
         "",
         "| batch | composition | tokens/s | vs one adapter |",
         "|---:|---|---:|---:|",
@@ -296,6 +312,11 @@ def render(result: dict, command: str) -> str:
         for row in rows:
             ratio = f"{row['tokens_per_s'] / single:.2f}×" if single else "—"
             lines.append(f"| {batch} | {row['label']} | {row['tokens_per_s']:.1f} | {ratio} |")
+    lines += [
+        "",
+        f"Largest logit difference between the three adapters stacked live and their cat merge: "
+        f"{result['stack_vs_cat_max_abs']:.1e} (against the base model: {result['stack_vs_base_max_abs']:.1f}).",
+    ]
     lines += ["", "| latency | median | p95 |", "|---|---:|---:|"]
     for label, value in result["switch"].items():
         lines.append(f"| cached switch: {label} | {value['median_ms']:.3f} ms | {value['p95_ms']:.3f} ms |")
@@ -328,16 +349,16 @@ def render(result: dict, command: str) -> str:
     )
     if result["quick"]:
         lines.append("")
-        lines.append("**--quick run**: few tokens, one repeat; indicative only.")
+        lines.append("**--quick run**: few tokens, two repeats; indicative only.")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few tokens, one repeat (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="few tokens, two repeats (a smoke run)")
     parser.add_argument("--base-model", help="local model folder (default: settings.BASE_MODEL)")
     parser.add_argument("--tokens", type=int, help="new tokens per row (default 48; 8 with --quick)")
-    parser.add_argument("--repeat", type=int, help="timed runs per row, fastest kept (default 3; 1 with --quick)")
+    parser.add_argument("--repeat", type=int, help="timed runs per row, fastest kept (default 3; 2 with --quick)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     doc = parser.add_mutually_exclusive_group()

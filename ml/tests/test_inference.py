@@ -211,6 +211,25 @@ def test_it_stores_a_request_and_answers_it_with_the_tasks_prompt(tenants, perso
 
 
 @pytest.mark.django_db
+def test_it_answers_a_free_conversation_without_a_task(tenants, registry):
+    conversation = CONVERSATIONS[1]
+    request = inference.generation_request_create(
+        tenant=tenants["acme"],
+        user=None,
+        task="",
+        adapters=["brand-acme"],
+        payload_or_messages=conversation,
+        enqueue=False,
+    )
+    done = inference.run_generation_request(request.pk, max_new_tokens=6)
+    assert done.status == GenerationRequest.Status.SUCCEEDED, done.error
+    expected = inference.generate(
+        tenant=tenants["acme"], adapters=["brand-acme"], prompts=[conversation], max_new_tokens=6
+    )
+    assert done.output == expected[0] and done.parsed is None
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
