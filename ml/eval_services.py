@@ -3,15 +3,15 @@ beats the active version on its task's headline metric (ml.evaluation.HEADLINE_M
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.db import transaction
 
 from governance.services import audit_record
 from ml.datasets import DatasetError, read_jsonl
-from ml.evaluation import HEADLINE_METRIC, evaluate_task, hf_generate, preference_accuracy
+from ml.evaluation import HEADLINE_METRIC, evaluate_task, preference_accuracy
+from ml.inference import adapter_ref
 from ml.models import Adapter
 from ml.prompts import TASKS
+from ml.runtime import Composition, LoRARuntime
 from ml.services import adapter_promote
 from rmn_site.errors import DomainError
 
@@ -44,25 +44,19 @@ def load_rows(*, task: str, dataset_path: str, limit: int | None = None) -> list
     return rows[:limit] if limit else rows
 
 
-def evaluate_model(*, model, tokenizer, task: str, rows: list[dict]) -> dict:
-    """Numeric metrics of one loaded model on ``rows`` (preference accuracy too when the rows are pairs)."""
-    predict = hf_generate(model, tokenizer, max_new_tokens=MAX_NEW_TOKENS[task])
+def evaluate_model(*, runtime, composition, task: str, rows: list[dict]) -> dict:
+    """Numeric metrics of one composition (None: the base model) served by ``runtime`` (ml.runtime.LoRARuntime, the
+    code that serves requests), preference accuracy too when the rows are pairs."""
+
+    def predict(batch: list[list[dict]]) -> list[str]:
+        return runtime.generate(batch, composition, max_new_tokens=MAX_NEW_TOKENS[task])
+
     metrics = evaluate_task(task, rows, predict)
     if all("chosen" in row for row in rows):
-        metrics["preference_accuracy"] = preference_accuracy(model, tokenizer, rows)
+        with runtime.using(composition) as (model, tokenizer):
+            metrics["preference_accuracy"] = preference_accuracy(model, tokenizer, rows)
+    metrics["n_eval"] = metrics.pop("n")
     return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-
-
-def load_model(*, base_model: str, adapter_dir: Path | None = None):
-    from ml.base import load_base
-
-    model, tokenizer = load_base(base_model)
-    if adapter_dir is not None:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(adapter_dir))
-        model.eval()
-    return model, tokenizer
 
 
 def adapter_evaluate(
@@ -76,9 +70,12 @@ def adapter_evaluate(
     rows = load_rows(task=task, dataset_path=dataset_path, limit=limit)
     if not adapter.files_dir.is_dir():
         raise DomainError(f"{adapter} has no files at {adapter.files_dir}.", field="path")
-    model, tokenizer = load_model(base_model=adapter.base_model, adapter_dir=adapter.files_dir)
-    metrics = evaluate_model(model=model, tokenizer=tokenizer, task=task, rows=rows)
-    metrics["n_eval"] = metrics.pop("n")
+    # A runtime of its own: the base may not be settings.BASE_MODEL, and scoring a candidate must not fill the
+    # serving runtime's cache.
+    runtime = LoRARuntime(adapter.base_model)
+    ref = adapter_ref(adapter)
+    runtime.ensure_loaded(ref)
+    metrics = evaluate_model(runtime=runtime, composition=Composition((ref.key,)), task=task, rows=rows)
     with transaction.atomic():
         locked = Adapter.objects.select_for_update(of=("self",)).get(pk=adapter.pk)
         locked.metrics = {**(locked.metrics or {}), **metrics}
@@ -107,7 +104,5 @@ def adapter_evaluate(
 def base_evaluate(*, base_model: str, task: str, dataset_path: str, limit: int | None = None) -> dict:
     """The untuned base model's figures on the same rows, for comparison (stored nowhere)."""
     rows = load_rows(task=task, dataset_path=dataset_path, limit=limit)
-    model, tokenizer = load_model(base_model=base_model)
-    metrics = evaluate_model(model=model, tokenizer=tokenizer, task=task, rows=rows)
-    metrics["n_eval"] = metrics.pop("n")
+    metrics = evaluate_model(runtime=LoRARuntime(base_model), composition=None, task=task, rows=rows)
     return {"task": task, "metric": HEADLINE_METRIC[task], "metrics": metrics}
