@@ -220,3 +220,17 @@ def test_eval_adapter_names_what_is_wrong(settings, tmp_path):
     bad.write_text('{"prompt": []}\nnot json\n')
     with pytest.raises(CommandError, match=r"bad\.jsonl, line 2: not valid JSON"):
         call_command("eval_adapter", base=True, task="budgeting", dataset=str(bad))
+
+
+def test_base_evaluate_scores_generated_copy_and_preference_pairs(tiny, tiny_model_dir, tmp_path):
+    from ml.datasets import build_preference_pairs
+    from ml.eval_services import base_evaluate
+
+    _train, pairs = build_preference_pairs(seed=0, n_train=1, n_heldout=4)
+    dataset = write_jsonl(pairs, tmp_path / "pairs.jsonl")
+    result = base_evaluate(base_model=str(tiny_model_dir), task="creative", dataset_path=str(dataset))
+    model, tokenizer = tiny
+    assert result["metric"] == "violation_rate"
+    assert result["metrics"]["preference_accuracy"] == preference_accuracy(model, tokenizer, pairs)
+    assert result["metrics"]["violation_rate"] == 1.0  # an untrained tiny model writes no valid copy
+    assert result["metrics"]["n_eval"] == 4
