@@ -77,6 +77,24 @@ def reset_runtime() -> None:
         _runtime, _runtime_config = None, None
 
 
+def preload_active_adapters() -> list[str]:
+    """Load every active adapter trained on settings.BASE_MODEL into the process runtime (most recently promoted
+    last, so that a bounded adapter cache keeps those); return their keys. For worker start-up, so that the first
+    requests do not pay the cold loads. Loading is not using: every request is still authorized."""
+    runtime = get_runtime()
+    keys = []
+    active = Adapter.objects.filter(status=Adapter.Status.ACTIVE, base_model=str(settings.BASE_MODEL))
+    for adapter in active.select_related("tenant").order_by("promoted_at", "pk"):
+        ref = adapter_ref(adapter)
+        try:
+            runtime.ensure_loaded(ref)
+        except (OSError, RuntimeError) as exc:  # a missing or broken folder must not stop the worker
+            logger.warning("Could not preload adapter %s: %s", ref.key, exc)
+            continue
+        keys.append(ref.key)
+    return keys
+
+
 def adapter_ref(adapter: Adapter) -> AdapterRef:
     owner = adapter.tenant.slug if adapter.tenant_id else "shared"
     return AdapterRef(key=f"{adapter.name}@{owner}@v{adapter.version}", path=adapter.files_dir)

@@ -279,6 +279,25 @@ def test_it_refuses_bad_direct_calls_naming_the_field(tenants, registry):
     assert exc.value.field == "tenant"
 
 
+@pytest.mark.django_db
+def test_it_preloads_the_active_adapters_on_the_base_model_only(tenants, registry, tiny_model_dir):
+    # A candidate (not served) and an active adapter trained on another base model are not loaded.
+    adapter_register(
+        name="brand-acme",
+        kind=AdapterKind.BRAND,
+        tenant=tenants["acme"],
+        base_model=str(tiny_model_dir),
+        path="adapters/brand-globex",
+    )
+    other = adapter_register(
+        name="task-other", kind=AdapterKind.TASK, tenant=None, base_model="other/model", path="adapters/task-budgeting"
+    )
+    adapter_promote(adapter=other, user=None)
+    keys = inference.preload_active_adapters()
+    assert sorted(keys) == ["brand-acme@acme@v1", "brand-globex@globex@v1", "task-budgeting@shared@v1"]
+    assert set(inference.get_runtime().stats()["adapters"]) == set(keys)
+
+
 def test_it_keeps_one_runtime_per_process_until_the_base_model_changes(settings, tiny_model_dir, tmp_path):
     settings.BASE_MODEL = str(tiny_model_dir)
     inference.reset_runtime()
