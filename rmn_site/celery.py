@@ -1,7 +1,7 @@
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rmn_site.settings")
 
@@ -22,3 +22,27 @@ def _ensure_filesystem_broker_folders() -> None:
 
 
 app.on_after_configure.connect(lambda sender, **kwargs: _ensure_filesystem_broker_folders(), weak=False)
+
+
+def _preload_adapters() -> None:
+    # GPU workers set ML_PRELOAD_ADAPTERS=1: active adapters are loaded once at start-up, not by the first request.
+    from django.conf import settings
+
+    if getattr(settings, "ML_PRELOAD_ADAPTERS", False):
+        from ml.inference import preload_active_adapters
+
+        preload_active_adapters()
+
+
+def _preload_in_pool_process(**kwargs) -> None:
+    _preload_adapters()  # prefork: each child that runs tasks loads its own (torch state is not shared across fork)
+
+
+def _preload_in_worker(sender=None, **kwargs) -> None:
+    pool = getattr(sender, "pool", None)
+    if pool is None or "prefork" not in type(pool).__module__:
+        _preload_adapters()  # solo and thread pools run tasks in this process
+
+
+signals.worker_process_init.connect(_preload_in_pool_process, weak=False)
+signals.worker_ready.connect(_preload_in_worker, weak=False)

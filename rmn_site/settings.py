@@ -119,6 +119,14 @@ MODEL_STORAGE_DIR = env_path("MODEL_STORAGE_DIR", VAR_DIR / "models")
 # The base language model: a Hugging Face model id or a local folder (loaded with local_files_only, never downloaded).
 # The default is the embedded SmolLM2-135M-Instruct once `manage.py prepare_base_model` has converted it.
 BASE_MODEL = env_str("RMN_BASE_MODEL", "") or str(MODEL_STORAGE_DIR / "base" / "SmolLM2-135M-Instruct")
+# The LoRA runtime (docs/lora_runtime.md): byte bound of the composed-merge LRU cache, optional bound on loaded
+# adapters, base model dtype on GPU workers ("bfloat16"; empty: as transformers loads it), default answer length, and
+# whether a worker loads every active adapter when it starts (set on GPU workers so first requests skip cold loads).
+LORA_CACHE_BYTES = env_int("LORA_CACHE_BYTES", 256 * 2**20, minimum=0)
+LORA_ADAPTER_CACHE_BYTES = env_int("LORA_ADAPTER_CACHE_BYTES", 0, minimum=0) or None
+BASE_MODEL_DTYPE = env_str("BASE_MODEL_DTYPE", "") or None
+GENERATION_MAX_NEW_TOKENS = env_int("GENERATION_MAX_NEW_TOKENS", 256, minimum=1)
+ML_PRELOAD_ADAPTERS = env_bool("ML_PRELOAD_ADAPTERS", False)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
