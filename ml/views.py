@@ -28,6 +28,7 @@ from ml.services import adapter_promote, adapter_retire, adapter_rollback, train
 from rmn_site.errors import DomainError
 
 POLL_SECONDS = 2
+LIST_POLL_SECONDS = 5
 ADAPTER_ACTIONS = ("promote", "rollback", "retire")
 
 
@@ -139,8 +140,18 @@ def training_job_list(request: HttpRequest, *, access) -> HttpResponse:
     page = Paginator(training_jobs_visible_to(access.tenant).select_related("created_by"), 50).get_page(
         request.GET.get("page")
     )
+    context = {
+        "form": form,
+        "page": page,
+        "any_active": any(job.status not in TrainingJob.FINISHED for job in page),
+        "poll_seconds": LIST_POLL_SECONDS,
+    }
     status = 400 if form is not None and form.errors else 200
-    return render(request, "ml/job_list.html", {"form": form, "page": page}, status=status)
+    template = "ml/job_list.html"
+    partial = request.htmx and request.method == "GET"
+    response = render(request, f"{template}#job-table" if partial else template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @tenant_page()

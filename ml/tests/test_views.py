@@ -197,6 +197,21 @@ def test_the_job_page_shows_progress_and_a_loss_curve_and_polls_while_running(cl
     assert body.lstrip().startswith('<div id="job-status"') and "<html" not in body
 
 
+def test_the_job_list_polls_while_a_job_is_active(client, personas, tenants):
+    job = _job(
+        tenants["acme"], status=TrainingJob.Status.RUNNING, progress={"step": 5, "total_steps": 40, "loss": 1.25}
+    )
+    client.force_login(personas["marketer"])
+    html = client.get(reverse("model_jobs")).content.decode()
+    assert 'hx-get="/models/jobs/"' in html and "every 5s" in html
+    fragment = client.get(reverse("model_jobs"), HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<section class="panel swap-target" id="job-table"')
+    assert "5 / 40" in visible(fragment) and "1.2500" in visible(fragment)
+    job.status = TrainingJob.Status.SUCCEEDED
+    job.save()
+    assert "hx-get" not in client.get(reverse("model_jobs")).content.decode()
+
+
 def test_a_finished_job_stops_polling_and_shows_its_error(client, personas, tenants):
     job = _job(tenants["acme"], status=TrainingJob.Status.FAILED, error="The worker stopped sending heartbeats.")
     client.force_login(personas["marketer"])
