@@ -468,13 +468,14 @@ def test_the_demo_promotes_a_finished_adapter_when_waiting(storage, base_folder,
     assert "task_budgeting v1: promoted without evaluation." in out and "Active demo adapters: task_budgeting" in out
 
 
-def test_the_demo_requeues_a_failed_job_once_then_gives_up(storage, base_folder):
+def test_a_restarted_demo_trains_again_and_retries_a_failed_job_once(storage, base_folder, monkeypatch):
     _job(None, adapter_name="task_budgeting", adapter_kind=AdapterKind.TASK, method="sft", status="failed")
-    with pytest.raises(CommandError, match="Timed out waiting for task_budgeting"):
-        _demo("--tasks", "budgeting", "--wait", "--timeout", "0", "--poll", "0")
-    assert TrainingJob.objects.filter(status="queued").count() == 1  # the one retry
-    TrainingJob.objects.filter(status="queued").update(status="failed")
+
+    def worker_fails_every_job(_seconds):
+        TrainingJob.objects.filter(status="queued").update(status="failed", error="out of memory")
+
+    monkeypatch.setattr("ml.management.commands.demo_train_adapters.time.sleep", worker_fails_every_job)
     out = _demo("--tasks", "budgeting", "--wait", "--poll", "0")
-    assert "task_budgeting: 2 demo job(s) failed or were cancelled; not trying again." in out
-    assert "Active demo adapters: none" in out
-    assert TrainingJob.objects.count() == 2
+    assert TrainingJob.objects.count() == 3  # the old failure, this run's job and its one retry
+    assert out.count("task_budgeting: queued job #") == 2 and "out of memory" in out
+    assert "task_budgeting: 2 job(s) did not succeed; giving up." in out and "Active demo adapters: none" in out

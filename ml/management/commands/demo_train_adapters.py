@@ -63,7 +63,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-evaluate", action="store_true", help="Promote a finished adapter without scoring it first."
         )
-        parser.add_argument("--retries", type=int, default=1, help="Re-queue a failed demo job this many times.")
+        parser.add_argument(
+            "--retries", type=int, default=1, help="While waiting, re-queue a failed demo job this many times."
+        )
 
     def handle(self, *args, tasks, max_steps, wait, timeout, poll, eval_limit, no_evaluate, retries, **options):
         by_task = {a.task: a for a in DEMO_ADAPTERS}
@@ -80,11 +82,12 @@ class Command(BaseCommand):
         reaped = reap_dead_jobs()
         if reaped:
             self.stdout.write(f"Marked {reaped} training job(s) of a stopped worker as failed.")
+        queued = {spec.name: 0 for spec in specs}  # jobs this run queued, per adapter
         for spec in specs:
-            self._ensure(spec, max_steps=max_steps, retries=retries)
+            self._ensure(spec, max_steps=max_steps, queued=queued, allowed=1)
         self.stdout.write("Watch the training on the Models page: /models/jobs/ (adapters: /models/).")
         if wait:
-            self._wait(specs, max_steps=max_steps, retries=retries, timeout=timeout, poll=poll,
+            self._wait(specs, max_steps=max_steps, queued=queued, allowed=1 + retries, timeout=timeout, poll=poll,
                        evaluate=not no_evaluate, eval_limit=eval_limit)  # fmt: skip
 
     # --- steps ------------------------------------------------------------------------------------------------------
@@ -104,9 +107,9 @@ class Command(BaseCommand):
         elif base.is_absolute() and not base.is_dir():
             raise CommandError(f"Base model folder {base} does not exist (RMN_BASE_MODEL).")
 
-    def _ensure(self, spec: DemoAdapter, *, max_steps: int, retries: int) -> TrainingJob | None:
-        """Queue a job for ``spec`` unless its adapter exists, a job is on its way, or ``retries`` + 1 demo jobs of it
-        already failed or were cancelled (counted across restarts); say which. None when nothing is on its way."""
+    def _ensure(self, spec: DemoAdapter, *, max_steps: int, queued: dict, allowed: int) -> TrainingJob | None:
+        """Queue a job for ``spec`` unless its adapter exists, a job is on its way, or this run already queued
+        ``allowed`` jobs of it; say which. None when nothing is on its way."""
         live = Adapter.objects.filter(name=spec.name, tenant=None, status__in=LIVE_ADAPTER).order_by("-version").first()
         if live is not None:
             self.stdout.write(f"{spec.name}: v{live.version} is {live.status}; not training it again.")
@@ -115,12 +118,12 @@ class Command(BaseCommand):
         if job is not None:
             self.stdout.write(f"{spec.name}: job #{job.pk} is {job.status}.")
             return job
-        failures = _jobs(spec).filter(status__in=(TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED)).count()
-        if failures > retries:
+        if queued[spec.name] >= allowed:
             self.stdout.write(
-                self.style.WARNING(f"{spec.name}: {failures} demo job(s) failed or were cancelled; not trying again.")
+                self.style.WARNING(f"{spec.name}: {queued[spec.name]} job(s) did not succeed; giving up.")
             )
             return None
+        queued[spec.name] += 1
         try:
             job = training_job_start(
                 user=None, tenant=None, kind=AdapterKind.TASK, task=spec.task, method=spec.method, max_steps=max_steps
@@ -130,7 +133,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{spec.name}: queued job #{job.pk} ({max_steps} {spec.method.upper()} steps).")
         return job
 
-    def _wait(self, specs, *, max_steps, retries, timeout, poll, evaluate, eval_limit) -> None:
+    def _wait(self, specs, *, max_steps, queued, allowed, timeout, poll, evaluate, eval_limit) -> None:
         deadline = time.monotonic() + timeout
         reported: set[int] = set()
         pending = {spec.name: spec for spec in specs}
@@ -150,7 +153,7 @@ class Command(BaseCommand):
                 if candidate is not None:
                     self._promote(candidate, spec, evaluate=evaluate, eval_limit=eval_limit)
                 active = Adapter.objects.filter(name=name, tenant=None, status=Adapter.Status.ACTIVE).exists()
-                if active or self._ensure(spec, max_steps=max_steps, retries=retries) is None:
+                if active or self._ensure(spec, max_steps=max_steps, queued=queued, allowed=allowed) is None:
                     del pending[name]  # ready, or given up
             if pending and time.monotonic() > deadline:
                 raise CommandError(f"Timed out waiting for {', '.join(pending)}.")
