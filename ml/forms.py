@@ -187,6 +187,7 @@ def training_job_start(
     seed: int = 0,
     n_train: int | None = None,
     n_heldout: int | None = None,
+    params: dict | None = None,
     enqueue: bool = True,
 ):
     """Build the task's training data, write it under MODEL_STORAGE_DIR/datasets/ and queue a TrainingJob.
@@ -230,7 +231,8 @@ def training_job_start(
             adapter_kind=kind,
             method=method,
             dataset_path=str(train_path),
-            params={"max_steps": int(max_steps), **({"seed": int(seed)} if seed else {})},  # TrainConfig: seed 0
+            # Further TrainConfig fields in ``params`` (batch_size, threads, ...); seed 0 is TrainConfig's default.
+            params={**(params or {}), "max_steps": int(max_steps), **({"seed": int(seed)} if seed else {})},
             enqueue=enqueue,
         )
     except DomainError:

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from governance.models import Membership, Role
-from ml.forms import heldout_path
+from ml.forms import heldout_path, training_job_start
 from ml.models import Adapter, AdapterKind, GenerationRequest, TrainingJob
 from ml.services import adapter_promote, adapter_register
 
@@ -479,3 +479,52 @@ def test_a_restarted_demo_trains_again_and_retries_a_failed_job_once(storage, ba
     assert TrainingJob.objects.count() == 3  # the old failure, this run's job and its one retry
     assert out.count("task_budgeting: queued job #") == 2 and "out of memory" in out
     assert "task_budgeting: 2 job(s) did not succeed; giving up." in out and "Active demo adapters: none" in out
+
+
+def test_a_job_started_on_the_page_trains_registers_and_answers_try_it(
+    client, personas, storage, settings, tiny_model_dir, monkeypatch
+):
+    """In-process, on the tiny Llama: the page's job runs (ml.jobs), its progress and adapter show on the pages, a
+    promoted adapter answers a Try it request (ml.inference). The real-worker version lives with ml.jobs' tests."""
+    import torch
+
+    from ml.inference import reset_runtime, run_generation_request
+    from ml.jobs import run_training_job
+
+    torch.set_num_threads(1)
+    settings.BASE_MODEL = str(tiny_model_dir)
+    reset_runtime()
+    original = training_job_start
+
+    def small(**kwargs):
+        return original(**kwargs, n_train=16, n_heldout=4, params={"batch_size": 2, "threads": 1})
+
+    monkeypatch.setattr("ml.views.training_job_start", small)
+    owner = personas["owner"]
+    owner.is_staff = True  # a shared task adapter: staff promote it
+    owner.save()
+    client.force_login(owner)
+    data = {"kind": "task", "task": "budgeting", "method": "sft", "adapter_name": "", "max_steps": "3"}
+    assert client.post(reverse("model_jobs"), data).status_code == 302
+    job = run_training_job(TrainingJob.objects.get().pk)
+    assert job.status == "succeeded", job.error
+
+    html = client.get(reverse("model_job_detail", args=[job.pk])).content.decode()
+    assert "hx-get" not in html and "Succeeded" in html and "task_budgeting v1" in visible(html)
+    points = re.search(r'<polyline class="line" points="([^"]+)"', html).group(1).split()
+    assert len(points) == len([h for h in job.progress["history"] if h.get("loss") is not None]) == 3
+
+    adapter = Adapter.objects.get(name="task_budgeting")
+    client.post(reverse("model_adapter_action", args=[adapter.pk, "promote"]))
+    adapter.refresh_from_db()
+    assert adapter.status == "active"
+
+    data = {"adapters": ["task_budgeting"], "mode": "stack", "task": "budgeting", "input": "Allocate $1M"}
+    assert client.post(reverse("model_try"), data).status_code == 302
+    generation = run_generation_request(GenerationRequest.objects.get().pk, max_new_tokens=8)
+    assert generation.status == "succeeded", generation.error
+    html = client.get(reverse("model_generation_detail", args=[generation.pk])).content.decode()
+    assert unescape(re.search(r'<pre id="generation-output">(.*?)</pre>', html, re.S).group(1)) == generation.output
+    if generation.parsed is None:  # an untrained tiny model rarely writes valid JSON
+        assert "The output is not valid JSON of the budgeting task's shape." in visible(html)
+    reset_runtime()
