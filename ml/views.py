@@ -9,6 +9,7 @@ changes what every tenant gets, so only staff may manage those (and whoever star
 from __future__ import annotations
 
 import json
+from pathlib import PurePath
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -165,6 +166,9 @@ def training_job_detail(request: HttpRequest, pk: int, *, access) -> HttpRespons
         "can_cancel": can_cancel_job(access, request.user, job),
         "adapters": list(job.adapters.filter(pk__in=adapters_visible_to(access.tenant))),
         "shows_owner": job.tenant_id == access.tenant.pk,
+        # File names only: the server's folders are not the tenant's business.
+        "dataset_name": PurePath(job.dataset_path).name,
+        "base_label": _base_label(job.base_model),
     }
     template = "ml/job_detail.html"
     response = render(request, f"{template}#job-status" if request.htmx else template, context)
