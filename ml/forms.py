@@ -12,8 +12,6 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from ml import datasets
-from ml.dataset_sources import dataset_source
 from ml.models import Adapter, AdapterKind, TrainingJob
 from ml.prompts import TASKS
 from rmn_site.errors import DomainError
@@ -197,6 +195,10 @@ def training_job_start(
     name, which is also its frozen reference (ml.jobs resolves it). The held-out split is written beside the training
     file (``heldout_path``) for evaluation.
     """
+    # Imported here: the builders and the database sources load pandas, which pages that never train need not.
+    from ml import datasets
+    from ml.dataset_sources import dataset_source
+
     if kind not in (AdapterKind.TASK, AdapterKind.BRAND):
         raise DomainError(f"kind must be task or brand, not {kind!r}.", field="kind")
     if task not in TASKS:
