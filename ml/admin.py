@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from ml.models import Adapter, TrainingJob
+from ml.models import Adapter, GenerationRequest, TrainingJob
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
 from rmn_site.errors import DomainError
 
@@ -76,3 +76,22 @@ class TrainingJobAdmin(admin.ModelAdmin):
     @admin.action(description="Ask the worker to cancel the selected jobs")
     def request_cancel(self, request, queryset):
         _run_each(self, request, queryset, lambda j: training_job_request_cancel(job=j, user=request.user), "Cancelled")
+
+
+@admin.register(GenerationRequest)
+class GenerationRequestAdmin(admin.ModelAdmin):
+    list_display = ["id", "tenant", "task", "composition", "mode", "status", "seconds", "created_by", "created_at"]
+    list_filter = ["status", "task", "mode", "tenant"]
+    search_fields = ["output", "error", "tenant__name"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        # What was asked and answered is a record (reviewers rate it); it is never edited.
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="adapters")
+    def composition(self, obj: GenerationRequest) -> str:
+        return " + ".join(obj.adapters) or "base model"
