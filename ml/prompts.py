@@ -10,7 +10,12 @@ from __future__ import annotations
 import json
 from numbers import Real
 
+from harmonization.suggest.lexicon import FIELDS
+
 TASKS = ("budgeting", "harmonization", "creative", "measurement")
+# The RMIS fields a harmonization answer may name (harmonization/suggest/lexicon.py, free of Django); a made-up field
+# such as "campaign_code" is not a valid answer.
+RMIS_FIELDS = frozenset(FIELDS)
 
 OBJECTIVES = ("incremental_margin", "incremental_revenue", "net_incremental_profit")
 ROAS_BASES = ("attributed", "incremental")
@@ -120,7 +125,7 @@ def _valid(task: str, obj: dict) -> bool:
             and all(isinstance(r, str) for r in obj["exclude_retailers"])
         )
     if task == "harmonization":
-        return obj["field"] is None or isinstance(obj["field"], str)
+        return obj["field"] is None or obj["field"] in RMIS_FIELDS
     if task == "creative":
         return all(isinstance(obj[k], str) for k in ANSWER_KEYS[task])
     return (

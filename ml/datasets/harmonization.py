@@ -2,9 +2,10 @@
 
 Training headers are the mapping suggester's own lexicon (harmonization/suggest/lexicon.py SYNONYMS, many languages)
 written in export styles (camelCase, snake_case, Title Case, upper case, with day windows and currency suffixes), plus
-the source columns of mappings stored in the database. Held-out headers are spellings that are in neither: the
-English wordings from the suggester's held-out evaluation (harmonization/suggest/evaluation.py HELD_OUT) and more
-written here; ``heldout_spellings_unseen`` checks the split after normalising case, punctuation and word breaks.
+English spellings written here (TRAIN_EXTRA_HEADERS) and the source columns of mappings stored in the database.
+Held-out headers are spellings that are in none of these: the English wordings from the suggester's held-out
+evaluation (harmonization/suggest/evaluation.py HELD_OUT) and more written here; ``heldout_spellings_unseen``
+checks the split after normalising case, punctuation and word breaks.
 Distractor columns (rates, budgets, orders, ad groups) teach the null answer, with their own held-out spellings.
 Held-out rows also come from retailers the training rows never name.
 """
@@ -38,10 +39,30 @@ HELDOUT_HEADERS: dict[str, tuple[str, ...]] = {
            "Search Keyword", "Ad Group Title", "Advertising Cost of Sales {w}d", "Checkouts {w}d", "Max Bid"),
 }  # fmt: skip
 
+# More English spellings for training, written here (the lexicon is mostly other languages); never a held-out one.
+TRAIN_EXTRA_HEADERS: dict[str, tuple[str, ...]] = {
+    "date": ("report day", "day date", "event date", "date of report"),
+    "campaign_id": ("campaign identifier number", "campaign uid", "cid"),
+    "campaign_name": ("campaign title text", "name of campaign", "campaign display name"),
+    "placement_type": ("ad placement", "placement name", "ad unit type", "media type"),
+    "retailer_item_id": ("retailer sku id", "marketplace item id", "platform product id", "item identifier"),
+    "gtin": ("upc 12", "ean 13 code", "gtin 14", "barcode id", "upc number"),
+    "sku_code": ("sku id", "merchant part number", "product sku", "internal sku"),
+    "impressions": ("impr count", "total impressions", "ad impressions", "impression count", "times shown"),
+    "clicks": ("total clicks", "click throughs", "ad clicks", "click total", "num clicks"),
+    "spend": ("ad cost", "total ad spend", "media spend", "cost usd", "amount spent usd", "spent", "ad spend total"),
+    "attributed_sales": ("ad sales", "total sales", "gmv", "revenue attributed", "sales amount", "product sales"),
+    "attributed_units": ("items purchased", "sold units", "units ordered", "unit count", "piece count"),
+    "currency": ("currency id", "iso code", "cur"),
+}
+
 TRAIN_DISTRACTORS = (
     "ctr", "cpc", "cpm", "roas {w}d", "acos {w}d", "orders {w}d", "purchases {w}d", "budget", "campaign budget",
     "ad group id", "ad group name", "status", "keyword", "bid", "new to brand orders {w}d", "conversion rate",
-    "avg cpc", "target roas", "state", "match type",
+    "avg cpc", "target roas", "state", "match type", "click rate", "cost per acquisition", "bid amount", "max cpc",
+    "budget amount", "daily cap", "roas target", "conversions {w}d", "add to carts {w}d", "ad group",
+    "targeting", "serving status", "search term", "cost per mille", "roi", "cpc usd",
+    "spend share %", "ntb sales %", "detail page views", "lifetime budget",
 )  # fmt: skip
 # The distractor each held-out distractor is a spelling of, so its sample values look right.
 _DISTRACTOR_KIND = {
@@ -54,6 +75,11 @@ _DISTRACTOR_KIND = {
     "ad group id": "id", "ad group name": "group", "ad group title": "group",
     "status": "status", "campaign status": "status", "state": "status",
     "keyword": "keyword", "search keyword": "keyword", "match type": "match",
+    "click rate": "rate", "cost per acquisition": "cpc", "bid amount": "cpc", "max cpc": "cpc",
+    "budget amount": "budget", "daily cap": "budget", "roas target": "ratio", "conversions {w}d": "count",
+    "add to carts {w}d": "count", "ad group": "group", "targeting": "keyword", "serving status": "status",
+    "search term": "keyword", "cost per mille": "cpc", "roi": "ratio", "cpc usd": "cpc",
+    "spend share %": "rate", "ntb sales %": "rate", "detail page views": "count", "lifetime budget": "budget",
 }  # fmt: skip
 
 
@@ -81,7 +107,8 @@ def _train_header(field: str | None, rng: random.Random, extra: dict[str | None,
     if field is None:
         base = rng.choice(TRAIN_DISTRACTORS)
         return _style(base.format(w=rng.choice([7, 14, 30])), rng), _DISTRACTOR_KIND[base]
-    base = rng.choice(list(SYNONYMS[field]) + extra.get(field, []))
+    # English extras and the database's own spellings weigh more than one lexicon entry in another language.
+    base = rng.choice([*SYNONYMS[field], *TRAIN_EXTRA_HEADERS[field] * 2, *extra.get(field, []) * 4])
     if "{w}" not in base and field in ("attributed_sales", "attributed_units") and rng.random() < 0.5:
         base += rng.choice([" {w}d", " ({w} days)", " {w} day"])
     if field in ("spend", "attributed_sales") and rng.random() < 0.15:
@@ -150,6 +177,7 @@ def heldout_spellings_unseen(extra_train: dict[str | None, list[str]] | None = N
     """Held-out header spellings that normalise to a training spelling (should be none)."""
     seen = {_normal(h) for f in FIELDS for h in SYNONYMS[f]}
     seen |= {_normal(h) for h in TRAIN_DISTRACTORS}
+    seen |= {_normal(h) for hs in TRAIN_EXTRA_HEADERS.values() for h in hs}
     seen |= {_normal(h) for hs in (extra_train or {}).values() for h in hs}
     return [h for hs in HELDOUT_HEADERS.values() for h in hs if _normal(h) in seen]
 
@@ -169,9 +197,10 @@ def _extra_from_source(source: dict | None) -> dict[str | None, list[str]]:
 def build(*, seed: int = 0, n_train: int | None = None, n_heldout: int | None = None, source: dict | None = None):
     train_retailers, held_retailers = split_retailers(source)
     extra = _extra_from_source(source)
-    fields: list[str | None] = [*FIELDS, None, None, None]
     out = []
     for split, n, pool in (("train", n_train or 520, train_retailers), ("heldout", n_heldout or 160, held_retailers)):
+        # Training sees more null columns than the held-out mix: there are many more ways to be "not a field".
+        fields: list[str | None] = [*FIELDS, *[None] * (5 if split == "train" else 3)]
         rng = rng_for(TASK, split, seed)
         rows = []
         for i in range(n):
