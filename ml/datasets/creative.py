@@ -117,9 +117,11 @@ def _violating(rng: random.Random, chosen: dict, product, policy: dict) -> tuple
         return None
     rule = rng.choice(rules)
     bad = dict(chosen)
+    # The banned claim and the price claim take the place of the call to action, so the rejected copy is about as
+    # long as the chosen one: a summed log-probability then says which one the model prefers, not which is shorter.
     if rule == "banned_claim":
         claim = rng.choice([c for c in policy["banned_claims"] if c])
-        bad["body"] = f"{_cap(claim)}: {chosen['body']}"
+        bad["body"] = _replace_cta(chosen["body"], f"{_cap(claim)} snack.")
     elif rule == "headline_length":
         limit = int(policy["headline_max_chars"])
         extra = rng.choice([" - the snack everyone is talking about", " for the whole family to enjoy together",
@@ -131,8 +133,15 @@ def _violating(rng: random.Random, chosen: dict, product, policy: dict) -> tuple
     elif rule == "missing_disclosure":
         bad["disclosure"] = ""
     else:
-        bad["body"] = f"{chosen['body']} Only ${product[3]:.2f}, save $1 today!"
+        bad["body"] = _replace_cta(chosen["body"], f"Only ${product[3]:.2f} today.")
     return bad, rule
+
+
+def _replace_cta(body: str, sentence: str) -> str:
+    for cta in CTAS:
+        if body.endswith(cta):
+            return body[: -len(cta)] + sentence
+    return f"{body} {sentence}"
 
 
 def _example(rng: random.Random, briefs, retailers, pool) -> tuple[dict, dict, object]:
