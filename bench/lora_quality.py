@@ -193,25 +193,27 @@ def _f(x) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
+def _steps(result: dict) -> str:
+    return f"{result['sft_steps']} (lr {result.get('sft_lr', SFT_LR):g})"
+
+
 def render(results: dict) -> str:
     meta = results.get("meta", {})
     lines = [
         "## LoRA quality (task adapters on the embedded model)",
         "",
-        f"`python bench/lora_quality.py{' --quick' if meta.get('quick') else ''}` on {meta.get('machine', '?')}, "
-        f"commit {meta.get('commit', '?')}, {meta.get('when', '?')}; base model {meta.get('base_model_name', '?')}. "
+        f"On {meta.get('machine', '?')}; base model {meta.get('base_model_name', '?')}. "
         "Held-out rows use phrasings and retailers the training split never saw (docs/evaluation.md). "
-        f"LoRA r=16, alpha 32, all linear layers, batch {BATCH}; SFT lr {SFT_LR:g} unless the table says otherwise, "
-        f"DPO lr {DPO_LR:g}, beta 0.1.",
+        f"LoRA r=16, alpha 32, all linear layers, batch {BATCH}, DPO beta 0.1; steps and learning rates in the table.",
         "",
-        "| Task | Metric | Target | Untuned base | SFT adapter | DPO adapter | Steps | Train s |",
+        "| Task | Metric | Target | Untuned base | SFT adapter | DPO adapter | Steps (batch 8) | Train s |",
         "|---|---|---|---|---|---|---|---|",
     ]
     b = results.get("budgeting")
     if b:
         lines.append(
             f"| budgeting ({b['heldout_rows']} held-out) | exact match | ≥ 0.90 | {_f(b['base']['exact_match'])} | "
-            f"**{_f(b['sft']['exact_match'])}** | | {b['sft_steps']} | {b['sft_train_seconds']:.0f} |"
+            f"**{_f(b['sft']['exact_match'])}** | | {_steps(b)} | {b['sft_train_seconds']:.0f} |"
         )
         lines.append(
             f"| | JSON valid | | {_f(b['base']['json_valid_rate'])} | {_f(b['sft']['json_valid_rate'])} | | | |"
@@ -220,7 +222,7 @@ def render(results: dict) -> str:
     if h:
         lines.append(
             f"| harmonization ({h['heldout_rows']} held-out) | field F1 | ≥ 0.85 | {_f(h['base']['field_f1'])} | "
-            f"**{_f(h['sft']['field_f1'])}** | | {h['sft_steps']} | {h['sft_train_seconds']:.0f} |"
+            f"**{_f(h['sft']['field_f1'])}** | | {_steps(h)} | {h['sft_train_seconds']:.0f} |"
         )
         lines.append(
             f"| | precision / recall | | {_f(h['base']['precision'])} / {_f(h['base']['recall'])} | "
@@ -231,7 +233,7 @@ def render(results: dict) -> str:
         lines.append(
             f"| creative ({c['heldout_rows']} held-out briefs) | policy-violation rate | DPO < SFT | "
             f"{_f(c['base']['violation_rate'])} | {_f(c['sft']['violation_rate'])} | "
-            f"**{_f(c['dpo']['violation_rate'])}** | {c['sft_steps']} + {c['dpo_steps']} | "
+            f"**{_f(c['dpo']['violation_rate'])}** | {_steps(c)} + {c['dpo_steps']} (lr {c.get('dpo_lr', DPO_LR):g}) | "
             f"{c['sft_train_seconds']:.0f} + {c['dpo_train_seconds']:.0f} |"
         )
         lines.append(
@@ -247,6 +249,13 @@ def render(results: dict) -> str:
             f"| | DPO implicit-reward accuracy vs the SFT reference | | | | {_f(c['dpo']['reward_accuracy_vs_sft'])} "
             "| | |"
         )
+    runs = [
+        f"- {t}: `{results[t]['meta'].get('command', 'python bench/lora_quality.py')}` "
+        f"(commit {results[t]['meta']['commit']}, {results[t]['meta']['when']})"
+        for t in TASKS
+        if t in results
+    ]
+    lines += ["", "Runs (each task in its own process, one torch thread each):", *runs]
     total = sum(results[t]["seconds"] for t in TASKS if t in results)
     lines += ["", f"Wall time of the parts above: {total / 60:.1f} min (each part's datasets, training and scoring)."]
     return "\n".join(lines)
@@ -292,6 +301,7 @@ def main(argv: list[str] | None = None) -> dict:
     global THREADS
     THREADS = torch.get_num_threads()
     meta = {
+        "command": " ".join(["python bench/lora_quality.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(f"torch {torch.__version__}", f"{torch.get_num_threads()} threads"),
         "commit": commit(),
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
