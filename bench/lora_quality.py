@@ -255,7 +255,7 @@ def render(results: dict) -> str:
         for t in TASKS
         if t in results
     ]
-    lines += ["", "Runs (each task in its own process, one torch thread each):", *runs]
+    lines += ["", "Runs (each task in its own process; the machine line names the newest run's threads):", *runs]
     total = sum(results[t]["seconds"] for t in TASKS if t in results)
     lines += ["", f"Wall time of the parts above: {total / 60:.1f} min (each part's datasets, training and scoring)."]
     return "\n".join(lines)
