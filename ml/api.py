@@ -9,7 +9,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from governance.access import Capability
-from ml.forms import MODES, training_job_start
+from ml.forms import MODES
+from ml.jobs import training_job_start
 from ml.models import Adapter, AdapterKind, GenerationRequest, TrainingJob
 from ml.prompts import TASKS
 from ml.selectors import adapters_visible_to, training_jobs_visible_to

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from django import forms
-from django.conf import settings
-from django.utils import timezone
 
-from ml.models import Adapter, AdapterKind, TrainingJob
+from ml.models import AdapterKind, TrainingJob
 from ml.prompts import TASKS
-from rmn_site.errors import DomainError
 
 MODES = (
     ("stack", "Stack (activate together)"),
@@ -47,10 +43,6 @@ EXAMPLES = {
         }
     ),
 }
-
-
-def default_adapter_name(*, kind: str, task: str, tenant_slug: str) -> str:
-    return f"task_{task}" if kind == AdapterKind.TASK else f"brand_{tenant_slug.replace('-', '_')}"
 
 
 class TrainingJobForm(forms.Form):
@@ -168,81 +160,3 @@ def task_payload(task: str, text: str) -> dict:
     if task in TEXT_PAYLOAD_KEY:
         return {TEXT_PAYLOAD_KEY[task]: text}
     raise ValueError(f"The {task} task takes a JSON object, for example {EXAMPLES[task]}")
-
-
-# --- starting a training job (shared by the page, the API and the demo command) ------------------------------------
-
-
-def training_job_start(
-    *,
-    user,
-    tenant,
-    kind: str,
-    task: str,
-    method: str,
-    adapter_name: str = "",
-    max_steps: int = 40,
-    seed: int = 0,
-    n_train: int | None = None,
-    n_heldout: int | None = None,
-    params: dict | None = None,
-    enqueue: bool = True,
-):
-    """Build the task's training data, write it under MODEL_STORAGE_DIR/datasets/ and queue a TrainingJob.
-
-    A task adapter is shared (the job and its adapter have no tenant); a brand adapter belongs to ``tenant`` and learns
-    creative copy from that tenant's brands and SKUs. DPO continues the active (else newest) SFT version of the same
-    name, which is also its frozen reference (ml.jobs resolves it). The held-out split is written beside the training
-    file (``heldout_path``) for evaluation.
-    """
-    # Imported here: the builders and the database sources load pandas, which pages that never train need not.
-    from ml import datasets
-    from ml.dataset_sources import dataset_source
-
-    if kind not in (AdapterKind.TASK, AdapterKind.BRAND):
-        raise DomainError(f"kind must be task or brand, not {kind!r}.", field="kind")
-    if task not in TASKS:
-        raise DomainError(f"task must be one of {', '.join(TASKS)}, not {task!r}.", field="task")
-    owner = tenant if kind == AdapterKind.BRAND else None
-    name = adapter_name or default_adapter_name(kind=kind, task=task, tenant_slug=tenant.slug if tenant else "")
-    source = dataset_source(tenant=owner)
-    if method == TrainingJob.Method.DPO:
-        if task != "creative":
-            raise DomainError(
-                f"DPO needs preference pairs, which exist for the creative task only, not {task}.", field="method"
-            )
-        if not Adapter.objects.filter(name=name, tenant=owner).exclude(status=Adapter.Status.RETIRED).exists():
-            raise DomainError(
-                f"DPO starts from an SFT adapter: {name!r} has no version yet, so train one with SFT first.",
-                field="method",
-            )
-        train, heldout = datasets.build_preference_pairs(seed=seed, n_train=n_train, n_heldout=n_heldout, source=source)
-    else:
-        train, heldout = datasets.build(task, seed=seed, n_train=n_train, n_heldout=n_heldout, source=source)
-    folder = Path(settings.MODEL_STORAGE_DIR) / "datasets"
-    stem = f"{name}-{method}-{timezone.now():%Y%m%d-%H%M%S-%f}"
-    train_path = datasets.write_jsonl(train, folder / f"{stem}.jsonl")
-    held_path = datasets.write_jsonl(heldout, heldout_path(str(train_path)))
-    from ml.jobs import training_job_create  # imports the trainer: only when a job is started
-
-    try:
-        return training_job_create(
-            user=user,
-            tenant=owner,
-            adapter_name=name,
-            adapter_kind=kind,
-            method=method,
-            dataset_path=str(train_path),
-            # Further TrainConfig fields in ``params`` (batch_size, threads, ...); seed 0 is TrainConfig's default.
-            params={**(params or {}), "max_steps": int(max_steps), **({"seed": int(seed)} if seed else {})},
-            enqueue=enqueue,
-        )
-    except DomainError:
-        train_path.unlink(missing_ok=True)  # no job refers to them
-        held_path.unlink(missing_ok=True)
-        raise
-
-
-def heldout_path(dataset_path: str) -> Path:
-    path = Path(dataset_path)
-    return path.with_name(path.name.removesuffix(".jsonl") + ".heldout.jsonl")

@@ -27,6 +27,7 @@ from governance.models import Tenant
 from governance.services import audit_record
 from ml import training
 from ml.models import Adapter, AdapterKind, TrainingJob, validate_relative_path
+from ml.prompts import TASKS
 from rmn_site.errors import DomainError, full_clean_or_raise
 
 logger = logging.getLogger(__name__)
@@ -435,3 +436,83 @@ def reap_dead_jobs(*, stale_after_s: float | None = None) -> int:
         logger.warning("Reaped training job #%s: %s", job.pk, job.error)
         reaped += 1
     return reaped
+
+
+# --- starting a job from a task's generated data (the page, the API and the demo command) ----------------------
+
+
+def default_adapter_name(*, kind: str, task: str, tenant_slug: str) -> str:
+    return f"task_{task}" if kind == AdapterKind.TASK else f"brand_{tenant_slug.replace('-', '_')}"
+
+
+def training_job_start(
+    *,
+    user,
+    tenant,
+    kind: str,
+    task: str,
+    method: str,
+    adapter_name: str = "",
+    max_steps: int = 40,
+    seed: int = 0,
+    n_train: int | None = None,
+    n_heldout: int | None = None,
+    params: dict | None = None,
+    enqueue: bool = True,
+):
+    """Build the task's training data, write it under MODEL_STORAGE_DIR/datasets/ and queue a TrainingJob.
+
+    A task adapter is shared (the job and its adapter have no tenant); a brand adapter belongs to ``tenant`` and learns
+    creative copy from that tenant's brands and SKUs. DPO continues the active (else newest) SFT version of the same
+    name, which is also its frozen reference (ml.jobs resolves it). The held-out split is written beside the training
+    file (``heldout_path``) for evaluation.
+    """
+    # Imported here: the builders and the database sources load pandas, which pages that never train need not.
+    from ml import datasets
+    from ml.dataset_sources import dataset_source
+
+    if kind not in (AdapterKind.TASK, AdapterKind.BRAND):
+        raise DomainError(f"kind must be task or brand, not {kind!r}.", field="kind")
+    if task not in TASKS:
+        raise DomainError(f"task must be one of {', '.join(TASKS)}, not {task!r}.", field="task")
+    owner = tenant if kind == AdapterKind.BRAND else None
+    name = adapter_name or default_adapter_name(kind=kind, task=task, tenant_slug=tenant.slug if tenant else "")
+    source = dataset_source(tenant=owner)
+    if method == TrainingJob.Method.DPO:
+        if task != "creative":
+            raise DomainError(
+                f"DPO needs preference pairs, which exist for the creative task only, not {task}.", field="method"
+            )
+        if not Adapter.objects.filter(name=name, tenant=owner).exclude(status=Adapter.Status.RETIRED).exists():
+            raise DomainError(
+                f"DPO starts from an SFT adapter: {name!r} has no version yet, so train one with SFT first.",
+                field="method",
+            )
+        train, heldout = datasets.build_preference_pairs(seed=seed, n_train=n_train, n_heldout=n_heldout, source=source)
+    else:
+        train, heldout = datasets.build(task, seed=seed, n_train=n_train, n_heldout=n_heldout, source=source)
+    folder = Path(settings.MODEL_STORAGE_DIR) / "datasets"
+    stem = f"{name}-{method}-{timezone.now():%Y%m%d-%H%M%S-%f}"
+    train_path = datasets.write_jsonl(train, folder / f"{stem}.jsonl")
+    held_path = datasets.write_jsonl(heldout, heldout_path(str(train_path)))
+    try:
+        return training_job_create(
+            user=user,
+            tenant=owner,
+            adapter_name=name,
+            adapter_kind=kind,
+            method=method,
+            dataset_path=str(train_path),
+            # Further TrainConfig fields in ``params`` (batch_size, threads, ...); seed 0 is TrainConfig's default.
+            params={**(params or {}), "max_steps": int(max_steps), **({"seed": int(seed)} if seed else {})},
+            enqueue=enqueue,
+        )
+    except DomainError:
+        train_path.unlink(missing_ok=True)  # no job refers to them
+        held_path.unlink(missing_ok=True)
+        raise
+
+
+def heldout_path(dataset_path: str) -> Path:
+    path = Path(dataset_path)
+    return path.with_name(path.name.removesuffix(".jsonl") + ".heldout.jsonl")

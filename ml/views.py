@@ -22,7 +22,8 @@ from django.views.decorators.http import require_POST
 from campaigns.charts import line_chart
 from governance.access import Capability
 from governance.views import tenant_page
-from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm, training_job_start
+from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm
+from ml.jobs import training_job_start
 from ml.models import Adapter, GenerationRequest, TrainingJob
 from ml.selectors import AdapterForbidden, adapters_visible_to, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from governance.models import Membership, Role
-from ml.forms import heldout_path, training_job_start
+from ml.jobs import heldout_path, training_job_start
 from ml.models import Adapter, AdapterKind, GenerationRequest, TrainingJob
 from ml.services import adapter_promote, adapter_register
 

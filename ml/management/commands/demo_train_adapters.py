@@ -17,7 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ml.forms import heldout_path, training_job_start
+from ml.jobs import heldout_path, training_job_start
 from ml.models import Adapter, AdapterKind, TrainingJob
 from rmn_site.errors import DomainError
 
