@@ -75,3 +75,17 @@ def build_tiny_llama(dest: Path, *, vocab_size: int = 512, seed: int = 0) -> Pat
     model.save_pretrained(dest, safe_serialization=True)
     tokenizer.save_pretrained(dest)
     return dest
+
+
+def make_adapter(base_dir: Path, dest: Path, *, seed: int, r: int = 4) -> Path:
+    """Save a random LoRA adapter (all linear layers, lora_alpha = 2r, lora_B not zero) for the model in base_dir."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from ml.base import load_base
+
+    model, _ = load_base(base_dir)
+    torch.manual_seed(seed)
+    config = LoraConfig(r=r, lora_alpha=2 * r, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(model, config).save_pretrained(dest)
+    return Path(dest)

@@ -17,7 +17,7 @@ from ml.models import Adapter, AdapterKind, GenerationRequest
 from ml.runtime import AdapterRef, Composition, LoRARuntime
 from ml.selectors import AdapterForbidden
 from ml.services import adapter_promote, adapter_register
-from ml.tests.test_runtime import make_adapter
+from ml.testing import make_adapter
 from rmn_site.errors import DomainError
 
 torch.set_num_threads(1)

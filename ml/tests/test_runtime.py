@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ml.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
+from ml.testing import make_adapter
 
 torch.set_num_threads(1)
 
@@ -26,19 +27,6 @@ PROMPTS = [
 # Bytes of the LoRA tensors per unit of rank on the tiny Llama (float32): per layer q, k, v, o are 64x64, gate and up
 # 64->128, down 128->64, so r * (4 * 128 + 2 * 192 + 192) = 1088 r parameters; two layers.
 TINY_BYTES_PER_RANK = 2 * 1088 * 4
-
-
-def make_adapter(base_dir: Path, dest: Path, *, seed: int, r: int = 4) -> Path:
-    """Save a random LoRA adapter (all linear layers, lora_alpha = 2r) for the model in ``base_dir``."""
-    from peft import LoraConfig, get_peft_model
-
-    from ml.base import load_base
-
-    model, _ = load_base(base_dir)
-    torch.manual_seed(seed)
-    config = LoraConfig(r=r, lora_alpha=2 * r, target_modules="all-linear", init_lora_weights=False)
-    get_peft_model(model, config).save_pretrained(dest)
-    return Path(dest)
 
 
 @pytest.fixture(scope="module")
