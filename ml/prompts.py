@@ -11,6 +11,7 @@ import json
 from numbers import Real
 
 from harmonization.suggest.lexicon import FIELDS
+from ml.amounts import normalize_amounts
 
 TASKS = ("budgeting", "harmonization", "creative", "measurement")
 # The RMIS fields a harmonization answer may name (harmonization/suggest/lexicon.py, free of Django); a made-up field
@@ -60,7 +61,8 @@ def task_messages(task: str, payload: dict) -> list[dict]:
     """The system and user messages for one request of ``task`` (see .helpers/api.md for the payload shapes)."""
     _check_task(task)
     if task == "budgeting":
-        user = str(_require(payload, "text", task))
+        # Money and counts are written one way before the model reads them (ml/amounts.py says why).
+        user = normalize_amounts(str(_require(payload, "text", task)))
     elif task == "measurement":
         user = str(_require(payload, "question", task))
     elif task == "harmonization":
