@@ -64,6 +64,9 @@ HEADLINES = (
     "{short} for every day",
 )
 CTAS = ("Add it to your cart.", "Find it in the snack aisle.", "Pick some up today.", "Stock up for the week.")
+# Disclosures retailers ask for (BUILTIN_RETAILERS); a rejected copy may carry another retailer's instead of its own.
+DISCLOSURES = ("Sponsored", "Ad", "Rollback and price claims must match the live item page",
+               "Offer terms and end date for any coupon or promotion")  # fmt: skip
 
 
 def products(source: dict | None) -> list[tuple[str, str, str, float, tuple[str, ...]]]:
@@ -102,10 +105,30 @@ def _compliant(rng: random.Random, product, policy: dict) -> dict:
     return {"headline": headline, "body": " ".join(body), "disclosure": disclosure}
 
 
-def _violating(rng: random.Random, chosen: dict, product, policy: dict) -> tuple[dict, str] | None:
-    """A copy of ``chosen`` that breaks one rule of ``policy``; None when the policy states no rule to break."""
+def _claim_sentence(claim: str) -> str:
+    """A claim written the way compliant copy writes the claims a retailer allows."""
+    return "Free delivery available." if claim == "free delivery" else f"{_cap(claim)} pick for your pantry."
+
+
+def _with_sentence(body: str, sentence: str) -> str:
+    """``body`` with the sentences between its first one and its call to action replaced by ``sentence``."""
+    first, _, rest = body.partition(". ")
+    cta = next((c for c in CTAS if rest.endswith(c)), "")
+    return " ".join(part for part in (f"{first}.", sentence, cta) if part)
+
+
+def _violating(rng: random.Random, chosen: dict, product, policy: dict) -> tuple[dict, dict, str] | None:
+    """(chosen, rejected, rule): ``chosen`` kept or recast so that the two differ in one place, and a rejected copy
+    that breaks one rule of ``policy`` there; None when the policy states no rule to break.
+
+    The rejected copy is written the way compliant copy is (a claim in the claim sentence, a price in the words
+    compliant copy uses for prices, a headline from the same templates that is too long for this retailer, another
+    retailer's disclosure), and is about as long as the chosen one: a model that has only learned the style of
+    compliant copy cannot tell the two apart; one that reads the policy in the prompt can.
+    """
     rules = []
-    if any(policy.get("banned_claims") or []):
+    banned = [c for c in policy.get("banned_claims") or [] if c]
+    if banned:
         rules.append("banned_claim")
     if policy.get("headline_max_chars"):
         rules.append("headline_length")
@@ -116,32 +139,38 @@ def _violating(rng: random.Random, chosen: dict, product, policy: dict) -> tuple
     if not rules:
         return None
     rule = rng.choice(rules)
-    bad = dict(chosen)
-    # The banned claim and the price claim take the place of the call to action, so the rejected copy is about as
-    # long as the chosen one: a summed log-probability then says which one the model prefers, not which is shorter.
-    if rule == "banned_claim":
-        claim = rng.choice([c for c in policy["banned_claims"] if c])
-        bad["body"] = _replace_cta(chosen["body"], f"{_cap(claim)} snack.")
+    banned_lower = {c.lower() for c in banned}
+    allowed = [c for c in PUFFERY if c.lower() not in banned_lower]
+    good, bad = dict(chosen), dict(chosen)
+    if rule in ("banned_claim", "price_claim"):
+        # The chosen copy carries an allowed claim where the rejected one carries the violation.
+        if allowed:
+            good["body"] = _with_sentence(chosen["body"], _claim_sentence(rng.choice(allowed)))
+        if rule == "banned_claim":
+            puffery = [c for c in banned if c.lower() in PUFFERY]
+            claim = rng.choice(puffery) if puffery and rng.random() < 0.8 else rng.choice(banned)
+            bad["body"] = _with_sentence(chosen["body"], _claim_sentence(claim))
+        else:
+            bad["body"] = _with_sentence(chosen["body"], f"Now just ${product[3]:.2f}.")
     elif rule == "headline_length":
         limit = int(policy["headline_max_chars"])
-        extra = rng.choice([" - the snack everyone is talking about", " for the whole family to enjoy together",
-                            " you will want to try again and again"])  # fmt: skip
-        headline = chosen["headline"] + extra
-        while len(headline) <= limit:
-            headline += extra
-        bad["headline"] = headline
-    elif rule == "missing_disclosure":
-        bad["disclosure"] = ""
+        _brand, _name, short, _price, benefits = product
+        too_long = [
+            h.format(short=short, benefit=b, Benefit=_cap(b)) for h in HEADLINES for b in benefits
+        ]  # fmt: skip
+        too_long = [h for h in too_long if len(h) > limit]
+        if too_long:
+            bad["headline"] = rng.choice(too_long)
+        else:
+            headline = chosen["headline"]
+            while len(headline) <= limit:
+                headline += " for the whole family to enjoy"
+            bad["headline"] = headline
     else:
-        bad["body"] = _replace_cta(chosen["body"], f"Only ${product[3]:.2f} today.")
-    return bad, rule
-
-
-def _replace_cta(body: str, sentence: str) -> str:
-    for cta in CTAS:
-        if body.endswith(cta):
-            return body[: -len(cta)] + sentence
-    return f"{body} {sentence}"
+        required = {d.lower() for d in policy["required_disclosures"]}
+        others = [d for d in DISCLOSURES if d.lower() not in required]
+        bad["disclosure"] = rng.choice(others) if others and rng.random() < 0.7 else ""
+    return good, bad, rule
 
 
 def _example(rng: random.Random, briefs, retailers, pool) -> tuple[dict, dict, object]:
@@ -195,7 +224,9 @@ def build_preference_pairs(
             made = _violating(rng, chosen, product, payload["policy"])
             if made is None:
                 continue  # this retailer's policy states nothing to break
-            rejected, rule = made
+            chosen, rejected, rule = made
+            if check_copy(chosen, payload["policy"]):  # a generator bug, never data to train on
+                raise AssertionError(f"Recast chosen copy breaks its policy: {chosen}")
             if not any(v.rule == rule for v in check_copy(rejected, payload["policy"])):
                 raise AssertionError(f"Rejected copy does not break {rule}: {rejected}")
             rows.append({
