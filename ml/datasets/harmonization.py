@@ -41,20 +41,29 @@ HELDOUT_HEADERS: dict[str, tuple[str, ...]] = {
 
 # More English spellings for training, written here (the lexicon is mostly other languages); never a held-out one.
 TRAIN_EXTRA_HEADERS: dict[str, tuple[str, ...]] = {
-    "date": ("report day", "day date", "event date", "date of report"),
-    "campaign_id": ("campaign identifier number", "campaign uid", "cid"),
-    "campaign_name": ("campaign title text", "name of campaign", "campaign display name"),
-    "placement_type": ("ad placement", "placement name", "ad unit type", "media type"),
-    "retailer_item_id": ("retailer sku id", "marketplace item id", "platform product id", "item identifier"),
-    "gtin": ("upc 12", "ean 13 code", "gtin 14", "barcode id", "upc number"),
-    "sku_code": ("sku id", "merchant part number", "product sku", "internal sku"),
-    "impressions": ("impr count", "total impressions", "ad impressions", "impression count", "times shown"),
-    "clicks": ("total clicks", "click throughs", "ad clicks", "click total", "num clicks"),
-    "spend": ("ad cost", "total ad spend", "media spend", "cost usd", "amount spent usd", "spent", "ad spend total"),
-    "attributed_sales": ("ad sales", "total sales", "gmv", "revenue attributed", "sales amount", "product sales"),
-    "attributed_units": ("items purchased", "sold units", "units ordered", "unit count", "piece count"),
-    "currency": ("currency id", "iso code", "cur"),
-}
+    "date": ("report day", "day date", "event date", "date of report", "reporting date", "traffic date", "day"),
+    "campaign_id": ("campaign identifier number", "campaign uid", "cid", "campaign key", "campaign id number"),
+    "campaign_name": ("campaign title text", "name of campaign", "campaign display name", "campaign",
+                      "campaign caption"),
+    "placement_type": ("ad placement", "placement name", "ad unit type", "media type", "ad product", "ad format",
+                       "placement group"),
+    "retailer_item_id": ("retailer sku id", "marketplace item id", "platform product id", "item identifier", "asin",
+                         "tcin", "retailer product code", "catalog id"),
+    "gtin": ("upc 12", "ean 13 code", "gtin 14", "barcode id", "upc number", "ean", "barcode number"),
+    "sku_code": ("sku id", "merchant part number", "product sku", "internal sku", "vendor sku", "advertised sku",
+                 "seller sku"),
+    "impressions": ("impr count", "total impressions", "ad impressions", "impression count", "times shown",
+                    "viewable impressions", "impression volume", "times displayed", "ad displays", "views"),
+    "clicks": ("total clicks", "click throughs", "ad clicks", "click total", "num clicks", "link clicks", "ad taps",
+               "clicks received", "click volume"),
+    "spend": ("ad cost", "total ad spend", "media spend", "cost usd", "amount spent usd", "spent", "ad spend total",
+              "advertising spend", "total cost", "amount paid", "media expense", "cost of ads"),
+    "attributed_sales": ("ad sales", "total sales", "gmv", "revenue attributed", "sales amount", "product sales",
+                         "sales revenue", "attributed revenue", "order revenue", "purchase value"),
+    "attributed_units": ("items purchased", "sold units", "units ordered", "unit count", "piece count",
+                         "quantity ordered", "items ordered", "unit volume"),
+    "currency": ("currency id", "iso code", "cur", "currency code", "iso currency", "denomination"),
+}  # fmt: skip
 
 TRAIN_DISTRACTORS = (
     "ctr", "cpc", "cpm", "roas {w}d", "acos {w}d", "orders {w}d", "purchases {w}d", "budget", "campaign budget",
@@ -63,6 +72,8 @@ TRAIN_DISTRACTORS = (
     "budget amount", "daily cap", "roas target", "conversions {w}d", "add to carts {w}d", "ad group",
     "targeting", "serving status", "search term", "cost per mille", "roi", "cpc usd",
     "spend share %", "ntb sales %", "detail page views", "lifetime budget",
+    "daily spend cap", "weekly budget", "budget remaining", "transactions {w}d", "orders placed {w}d",
+    "cart adds {w}d", "return on spend", "bid price", "impression share %", "cost per order",
 )  # fmt: skip
 # The distractor each held-out distractor is a spelling of, so its sample values look right.
 _DISTRACTOR_KIND = {
@@ -80,6 +91,9 @@ _DISTRACTOR_KIND = {
     "add to carts {w}d": "count", "ad group": "group", "targeting": "keyword", "serving status": "status",
     "search term": "keyword", "cost per mille": "cpc", "roi": "ratio", "cpc usd": "cpc",
     "spend share %": "rate", "ntb sales %": "rate", "detail page views": "count", "lifetime budget": "budget",
+    "daily spend cap": "budget", "weekly budget": "budget", "budget remaining": "budget", "transactions {w}d": "count",
+    "orders placed {w}d": "count", "cart adds {w}d": "count", "return on spend": "ratio", "bid price": "cpc",
+    "impression share %": "rate", "cost per order": "cpc",
 }  # fmt: skip
 
 
@@ -108,7 +122,7 @@ def _train_header(field: str | None, rng: random.Random, extra: dict[str | None,
         base = rng.choice(TRAIN_DISTRACTORS)
         return _style(base.format(w=rng.choice([7, 14, 30])), rng), _DISTRACTOR_KIND[base]
     # English extras and the database's own spellings weigh more than one lexicon entry in another language.
-    base = rng.choice([*SYNONYMS[field], *TRAIN_EXTRA_HEADERS[field] * 2, *extra.get(field, []) * 4])
+    base = rng.choice([*SYNONYMS[field], *TRAIN_EXTRA_HEADERS[field] * 3, *extra.get(field, []) * 4])
     if "{w}" not in base and field in ("attributed_sales", "attributed_units") and rng.random() < 0.5:
         base += rng.choice([" {w}d", " ({w} days)", " {w} day"])
     if field in ("spend", "attributed_sales") and rng.random() < 0.15:
