@@ -107,39 +107,40 @@ def train_adapter(*, base_model: str, method: str, dataset: Path, output: Path, 
     return result
 
 
-def load(base_model: str, adapter: Path | None = None):
-    from ml.base import load_base
+def serving(base_model: str, adapters: dict[str, Path]):
+    """The runtime that serves requests (ml.runtime.LoRARuntime) with ``adapters`` (key -> folder) loaded: the
+    figures are what a request composed of one adapter gets."""
+    from ml.runtime import AdapterRef, LoRARuntime
 
-    model, tokenizer = load_base(base_model)
-    if adapter is not None:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(adapter))
-        model.eval()
-    return model, tokenizer
+    runtime = LoRARuntime(base_model)
+    for key, path in adapters.items():
+        runtime.ensure_loaded(AdapterRef(key, path))
+    return runtime
 
 
-def score(task: str, rows: list[dict], base_model: str, adapter: Path | None, max_new_tokens: int) -> dict:
-    from ml.evaluation import evaluate_task, hf_generate
+def score(task: str, rows: list[dict], runtime, adapter: str | None, max_new_tokens: int) -> dict:
+    from ml.evaluation import evaluate_task
+    from ml.runtime import Composition
 
-    model, tokenizer = load(base_model, adapter)
+    composition = Composition((adapter,)) if adapter else None
     started = time.monotonic()
-    metrics = evaluate_task(task, rows, hf_generate(model, tokenizer, max_new_tokens=max_new_tokens))
+    metrics = evaluate_task(
+        task, rows, lambda batch: runtime.generate(batch, composition, max_new_tokens=max_new_tokens)
+    )  # fmt: skip
     metrics["eval_seconds"] = round(time.monotonic() - started, 1)
-    del model
     return metrics
 
 
-def pref(pairs: list[dict], base_model: str, adapter: Path | None, reference_scores=None) -> tuple[float, list]:
+def pref(pairs: list[dict], runtime, adapter: str | None) -> list[tuple[float, float]]:
     from ml.evaluation import pair_logprobs
+    from ml.runtime import Composition
 
-    model, tokenizer = load(base_model, adapter)
-    scores = pair_logprobs(model, tokenizer, pairs)
-    accuracy = sum(c > r for c, r in scores) / len(scores)
-    if reference_scores is None:
-        return accuracy, scores
-    implicit = sum((c - rc) > (r - rr) for (c, r), (rc, rr) in zip(scores, reference_scores, strict=True))
-    return accuracy, scores, implicit / len(scores)
+    with runtime.using(Composition((adapter,)) if adapter else None) as (model, tokenizer):
+        return pair_logprobs(model, tokenizer, pairs)
+
+
+def _accuracy(scores: list[tuple[float, float]]) -> float:
+    return sum(c > r for c, r in scores) / len(scores)
 
 
 def run_task(task: str, plan: dict, base_model: str, out: Path) -> dict:
@@ -154,7 +155,7 @@ def run_task(task: str, plan: dict, base_model: str, out: Path) -> dict:
     result: dict = {"train_rows": len(train_rows), "heldout_rows": len(held_rows), "sft_steps": p["steps"],
                     "sft_lr": p.get("sft_lr", SFT_LR)}  # fmt: skip
     say(f"{task}: scoring the untuned base model ...")
-    result["base"] = score(task, held_rows, base_model, None, p["max_new_tokens"])
+    result["base"] = score(task, held_rows, serving(base_model, {}), None, p["max_new_tokens"])
     sft_dir = out / task / "adapter-sft"
     trained = train_adapter(
         base_model=base_model, method="sft", dataset=out / task / "train.jsonl", output=sft_dir, steps=p["steps"],
@@ -163,7 +164,7 @@ def run_task(task: str, plan: dict, base_model: str, out: Path) -> dict:
     result["sft_train_seconds"] = round(trained.seconds, 1)
     result["sft_final_loss"] = trained.final_loss
     say(f"{task}: scoring the SFT adapter ...")
-    result["sft"] = score(task, held_rows, base_model, sft_dir, p["max_new_tokens"])
+    result["sft"] = score(task, held_rows, serving(base_model, {"sft": sft_dir}), "sft", p["max_new_tokens"])
     if task == "creative":
         pairs_train, pairs_held = build_preference_pairs(seed=0, n_train=p["pairs_train"], n_heldout=p["pairs_heldout"])
         write_jsonl(pairs_train, out / task / "pairs-train.jsonl")
@@ -179,14 +180,31 @@ def run_task(task: str, plan: dict, base_model: str, out: Path) -> dict:
         )  # fmt: skip
         result["dpo_final_loss"] = trained.final_loss
         say(f"{task}: scoring the DPO adapter and preference accuracy on {len(pairs_held)} held-out pairs ...")
-        result["dpo"] = score(task, held_rows, base_model, dpo_dir, p["max_new_tokens"])
-        result["base"]["preference_accuracy"], _ = pref(pairs_held, base_model, None)
-        result["sft"]["preference_accuracy"], sft_scores = pref(pairs_held, base_model, sft_dir)
-        acc, _scores, implicit = pref(pairs_held, base_model, dpo_dir, reference_scores=sft_scores)
-        result["dpo"]["preference_accuracy"] = acc
-        result["dpo"]["reward_accuracy_vs_sft"] = implicit
+        runtime = serving(base_model, {"sft": sft_dir, "dpo": dpo_dir})
+        result["dpo"] = score(task, held_rows, runtime, "dpo", p["max_new_tokens"])
+        base_scores, sft_scores, dpo_scores = (pref(pairs_held, runtime, a) for a in (None, "sft", "dpo"))
+        result["base"]["preference_accuracy"] = _accuracy(base_scores)
+        result["sft"]["preference_accuracy"] = _accuracy(sft_scores)
+        result["dpo"]["preference_accuracy"] = _accuracy(dpo_scores)
+        # DPO's implicit reward: chosen wins when its log-probability gain over the SFT reference beats the rejected's.
+        result["dpo"]["reward_accuracy_vs_sft"] = sum(
+            (c - rc) > (r - rr) for (c, r), (rc, rr) in zip(dpo_scores, sft_scores, strict=True)
+        ) / len(pairs_held)
+        result["pairs_by_violation"] = _by_violation(pairs_held, base_scores, sft_scores, dpo_scores)
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
+
+
+def _by_violation(pairs, *scores) -> dict:
+    """Preference accuracy of base, SFT and DPO per kind of violation in the held-out pairs."""
+    out: dict[str, dict] = {}
+    for i, pair in enumerate(pairs):
+        kind = pair["meta"]["violation"]
+        entry = out.setdefault(kind, {"n": 0, "base": 0, "sft": 0, "dpo": 0})
+        entry["n"] += 1
+        for name, model_scores in zip(("base", "sft", "dpo"), scores, strict=True):
+            entry[name] += model_scores[i][0] > model_scores[i][1]
+    return out
 
 
 def _f(x) -> str:
@@ -249,15 +267,29 @@ def render(results: dict) -> str:
             f"| | DPO implicit-reward accuracy vs the SFT reference | | | | {_f(c['dpo']['reward_accuracy_vs_sft'])} "
             "| | |"
         )
-    runs = [
-        f"- {t}: `{results[t]['meta'].get('command', 'python bench/lora_quality.py')}` "
-        f"(commit {results[t]['meta']['commit']}, {results[t]['meta']['when']})"
-        for t in TASKS
-        if t in results
-    ]
-    lines += ["", "Runs (each task in its own process; the machine line names the newest run's threads):", *runs]
-    total = sum(results[t]["seconds"] for t in TASKS if t in results)
-    lines += ["", f"Wall time of the parts above: {total / 60:.1f} min (each part's datasets, training and scoring)."]
+    done = [t for t in TASKS if t in results]
+    total = sum(results[t]["seconds"] for t in done)
+    metas = {(results[t]["meta"]["command"], results[t]["meta"]["commit"], results[t]["meta"]["when"]) for t in done}
+    if len(metas) == 1 and len(done) == len(TASKS):
+        command, commit_, when = metas.pop()
+        lines += ["", f"All figures from one run: `{command}` (commit {commit_}, started {when}, "
+                      f"{total / 60:.0f} min: datasets, training and scoring of every task)."]  # fmt: skip
+    else:
+        runs = [
+            f"- {t}: `{results[t]['meta']['command']}` (commit {results[t]['meta']['commit']}, "
+            f"{results[t]['meta']['when']})"
+            for t in done
+        ]
+        lines += ["", "Runs (each task in its own process; the machine line names the newest run's threads):", *runs]
+        lines += ["", f"Wall time of the parts above: {total / 60:.1f} min (datasets, training and scoring)."]
+    c = results.get("creative")
+    if c and c.get("pairs_by_violation"):
+        parts = [
+            f"{kind.replace('_', ' ')} {v['base']}/{v['sft']}/{v['dpo']} of {v['n']}"
+            for kind, v in sorted(c["pairs_by_violation"].items())
+        ]
+        lines += ["", "Held-out pairs ranked right, base/SFT/DPO, by the violation in the rejected copy: "
+                      + "; ".join(parts) + "."]  # fmt: skip
     return "\n".join(lines)
 
 

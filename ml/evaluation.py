@@ -188,29 +188,3 @@ def preference_accuracy(model, tokenizer, pairs: list[dict], *, reference: list[
     else:
         wins = sum(c > r for c, r in scores)
     return wins / len(pairs)
-
-
-def hf_generate(model, tokenizer, *, max_new_tokens: int = 128) -> Predict:
-    """A ``predict`` callable on a Hugging Face model: greedy, left padding, chat template, one batch per call."""
-    import torch
-
-    def predict(batch: list[list[dict]]) -> list[str]:
-        texts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in batch]
-        side = tokenizer.padding_side
-        tokenizer.padding_side = "left"
-        try:
-            enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        finally:
-            tokenizer.padding_side = side
-        model.eval()
-        with torch.no_grad():
-            out = model.generate(
-                **enc,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        return tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-
-    return predict

@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 
 from governance.models import AuditLog
 from ml.datasets import build, write_jsonl
-from ml.evaluation import evaluate_task, field_counts, hf_generate, pair_logprobs, preference_accuracy, prf
+from ml.evaluation import evaluate_task, field_counts, pair_logprobs, preference_accuracy, prf
 from ml.models import Adapter, AdapterKind
 from ml.prompts import answer_text, task_messages
 from ml.services import adapter_register
@@ -128,15 +128,6 @@ def test_preference_accuracy_sums_exactly_the_completion_tokens(tiny):
     assert preference_accuracy(model, tokenizer, pairs) == pytest.approx(2 / 3)
     # DPO's implicit reward against itself: every margin is zero, so no pair is won.
     assert preference_accuracy(model, tokenizer, pairs, reference=scores) == 0.0
-
-
-def test_hf_generate_answers_every_prompt_of_a_batch_greedily(tiny):
-    model, tokenizer = tiny
-    prompts = [task_messages("budgeting", {"text": t}) for t in ("Allocate $1M", "Spend $400k over 4 weeks please")]
-    predict = hf_generate(model, tokenizer, max_new_tokens=6)
-    first = predict(prompts)
-    assert len(first) == 2 and first == predict(prompts)  # greedy: the same answers again
-    assert first[0] == predict(prompts[:1])[0]  # left padding does not change an answer
 
 
 # --- eval_adapter: stores figures, promotes only when better ----------------------------------------------------
