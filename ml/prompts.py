@@ -8,6 +8,7 @@ trained adapter learns one canonical form and exact match can compare parsed obj
 from __future__ import annotations
 
 import json
+import re
 from numbers import Real
 
 from harmonization.suggest.lexicon import FIELDS
@@ -139,10 +140,31 @@ def _valid(task: str, obj: dict) -> bool:
     )
 
 
+def retailer_code(name: str) -> str:
+    """A retailer's code from its name by the one rule codes follow: lower case, runs of other characters as one
+    underscore ("Sams Club" -> "sams_club", "best-buy" -> "best_buy"); a code is its own code."""
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
 def parse_answer(task: str, text: str) -> dict | None:
-    """The model's answer as a dict with exactly the task's keys; None when it is not valid JSON of that shape."""
+    """The model's answer as a dict with exactly the task's keys; None when it is not valid JSON of that shape.
+
+    Budgeting retailers are written as codes (``retailer_code``): the model picks which retailers a request names,
+    the rule spells their codes, so " Sams Club" and "sams_club" are the same answer."""
     _check_task(task)
     obj = _first_object(text or "")
     if obj is None or not _valid(task, obj):
         return None
-    return {k: obj[k] for k in ANSWER_KEYS[task]}
+    answer = {k: obj[k] for k in ANSWER_KEYS[task]}
+    if task == "budgeting":
+        caps: dict[str, float] = {}
+        for name, cap in answer["retailer_caps"].items():
+            code = retailer_code(name)
+            if not code or (code in caps and caps[code] != cap):
+                return None  # two different caps for one retailer is no answer
+            caps[code] = cap
+        answer["retailer_caps"] = caps
+        answer["exclude_retailers"] = list(dict.fromkeys(retailer_code(r) for r in answer["exclude_retailers"]))
+        if not all(answer["exclude_retailers"]):
+            return None
+    return answer

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 from ml.datasets.common import rng_for, sft_row, split_retailers
+from ml.prompts import retailer_code
 
 TASK = "budgeting"
 
@@ -156,11 +157,31 @@ def example(rng: random.Random, template: str, retailers: list[dict]) -> tuple[d
     return {"text": text}, answer, {"template": template}
 
 
+# More retailer names for training requests only. With a dozen names the adapter learned those names instead of the
+# rule that turns a name into a code, and misspelt retailers it had not seen ("Wayfair" -> "waysfair"); many names,
+# one and two words, teach it to copy. A name whose code is held out is never used.
+EXTRA_TRAIN_NAMES = (
+    "Meijer", "Publix", "Wegmans", "Safeway", "Petco", "PetSmart", "Macys", "Nordstrom", "Kohls", "Sephora",
+    "Staples", "Gopuff", "Shipt", "DoorDash", "Rite Aid", "Giant Eagle", "Food Lion", "Hy Vee", "Big Lots",
+    "Five Below", "Family Dollar", "Tractor Supply", "Office Depot", "Ace Hardware", "Vitamin Shoppe", "Uber Eats",
+    "Thrive Market", "Fresh Direct", "Whole Foods", "Harris Teeter", "Stop and Shop", "Bed Bath", "Dicks Sporting",
+    "Academy Sports", "Belk", "Boxed", "Newegg", "eBay", "Etsy", "Overstock", "Zulily", "HEB", "BJs", "QVC",
+    "Winn Dixie", "Piggly Wiggly", "Sprouts", "Aldi", "Lidl", "Hannaford",
+)  # fmt: skip
+
+
+def _training_pool(train_retailers: list[dict], held_retailers: list[dict]) -> list[dict]:
+    held = {r["code"] for r in held_retailers}
+    known = {r["code"] for r in train_retailers}
+    extra = [{"code": retailer_code(n), "name": n} for n in EXTRA_TRAIN_NAMES]
+    return train_retailers + [r for r in extra if r["code"] not in held and r["code"] not in known]
+
+
 def build(*, seed: int = 0, n_train: int | None = None, n_heldout: int | None = None, source: dict | None = None):
     train_retailers, held_retailers = split_retailers(source)
     out = []
     for split, n, templates, pool in (
-        ("train", n_train or 480, TRAIN_TEMPLATES, train_retailers),
+        ("train", n_train or 480, TRAIN_TEMPLATES, _training_pool(train_retailers, held_retailers)),
         ("heldout", n_heldout or 100, HELDOUT_TEMPLATES, held_retailers),
     ):
         rng = rng_for(TASK, split, seed)

@@ -15,7 +15,7 @@ from ml.datasets import (
     write_jsonl,
 )
 from ml.policy import check_copy
-from ml.prompts import TASKS, parse_answer
+from ml.prompts import TASKS, parse_answer, retailer_code
 
 
 def _answers(rows):
@@ -42,10 +42,13 @@ def test_budgeting_heldout_templates_and_retailers_never_appear_in_training():
     assert not train_templates & heldout_templates
     named = lambda rows: {c for a in _answers(rows) for c in [*a["retailer_caps"], *a["exclude_retailers"]]}  # noqa: E731
     assert named(heldout) and not named(train) & named(heldout)
-    # Retailer names in the text map to codes by one rule: lower case, spaces as underscores.
-    for row, answer in zip(heldout, _answers(heldout), strict=True):
+    # Retailer names in the text map to codes by one rule: lower case, spaces as underscores (ml.prompts.retailer_code).
+    for row, answer in zip(train + heldout, _answers(train + heldout), strict=True):
         for code in [*answer["retailer_caps"], *answer["exclude_retailers"]]:
             assert code.replace("_", " ") in row["prompt"][1]["content"].lower()
+            assert retailer_code(code.replace("_", " ").title()) == code
+    # Training names many more retailers than the built-in dozen, so the rule is learned rather than the names.
+    assert len(named(train)) > 40
 
 
 @pytest.mark.parametrize(

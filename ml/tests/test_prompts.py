@@ -79,3 +79,18 @@ def test_it_names_what_is_missing_or_unknown():
         task_messages("budgeting", {"question": "?"})
     with pytest.raises(ValueError, match="Unknown task 'poetry'"):
         task_messages("poetry", {})
+
+
+def test_budgeting_retailers_are_read_as_codes():
+    text = answer_text(
+        "budgeting",
+        {**ANSWERS["budgeting"], "retailer_caps": {" Sams Club": 20000.0, "best-buy": 5.0},
+         "exclude_retailers": ["Home Depot", "home_depot", "criteo"]},
+    )  # fmt: skip
+    parsed = parse_answer("budgeting", text)
+    assert parsed["retailer_caps"] == {"sams_club": 20000.0, "best_buy": 5.0}
+    assert parsed["exclude_retailers"] == ["home_depot", "criteo"]
+    conflicting = answer_text("budgeting", {**ANSWERS["budgeting"], "retailer_caps": {"Kroger": 1.0, "kroger": 2.0}})
+    assert parse_answer("budgeting", conflicting) is None
+    empty = answer_text("budgeting", {**ANSWERS["budgeting"], "exclude_retailers": [" "]})
+    assert parse_answer("budgeting", empty) is None
