@@ -198,8 +198,8 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, 
     celery_bin = Path(sys.executable).with_name("celery")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [str(celery_bin), "-A", "rmn_site", "worker", "-Q", "cpu,gpu", "--pool", "solo", "--loglevel", "INFO",
-             "--without-mingle", "--without-gossip", "--hostname", f"pytest-{os.getpid()}@%h"],
+            [str(celery_bin), "-A", "rmn_site", "worker", "-Q", "cpu,gpu,inference", "--pool", "solo",
+             "--loglevel", "INFO", "--without-mingle", "--without-gossip", "--hostname", f"pytest-{os.getpid()}@%h"],
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
     deadline = time.monotonic() + 90

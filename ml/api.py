@@ -292,7 +292,7 @@ class GenerationCreateSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
-    """Generations the tenant asked for, newest first. POST one (202; answered by a gpu worker) and poll it until
+    """Generations the tenant asked for, newest first. POST one (202; answered by an inference worker) and poll it until
     ``status`` is succeeded (``output``, ``parsed``) or failed. An adapter the tenant may not use is a 403."""
 
     serializer_class = GenerationSerializer

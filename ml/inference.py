@@ -241,8 +241,9 @@ def generation_request_create(
     weights: Sequence[float] | None = None,
     enqueue: bool = True,
 ) -> GenerationRequest:
-    """Store a generation to be answered on the gpu queue. Everything is checked up front, the composition included
-    (AdapterForbidden for an adapter the tenant may not use): nothing is stored for a request that would fail."""
+    """Store a generation to be answered on the inference queue. Everything is checked up front, the composition
+    included (AdapterForbidden for an adapter the tenant may not use): nothing is stored for a request that would
+    fail."""
     if tenant is None:
         raise DomainError("A generation belongs to a tenant.", field="tenant")
     task = task or ""

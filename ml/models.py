@@ -156,7 +156,7 @@ class Adapter(models.Model):
 class GenerationRequest(models.Model):
     """One generation a person asked for through the pages or the API: the composition, the prompt and the answer.
 
-    Runs on the ``gpu`` queue (``ml.generate_request``); the page polls it. Kept so reviewers can rate outputs.
+    Runs on the ``inference`` queue (``ml.generate_request``); the page polls it. Kept so reviewers can rate outputs.
     """
 
     class Status(models.TextChoices):

@@ -1,4 +1,5 @@
-"""Celery tasks of the generative layer. All ``ml.tasks.*`` run on the ``gpu`` queue (settings.CELERY_TASK_ROUTES).
+"""Celery tasks of the generative layer (queues in settings.CELERY_TASK_ROUTES): training on ``gpu``, generation on
+``inference`` (GPU workers too, so a generation never waits behind a training job), the reaper on ``cpu``.
 
 Thin: each task calls one function of ``ml.jobs`` (training) or ``ml.inference`` (generation), which tests also call
 in-process.

@@ -154,8 +154,14 @@ CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = broker_url(env_str("CELERY_
 CELERY_RESULT_BACKEND = result_backend(env_str("CELERY_RESULT_BACKEND"), broker=CELERY_BROKER_URL, folder=CELERY_DIR)
 CELERY_TASK_DEFAULT_QUEUE = "cpu"
 # Exact names win over patterns: the reaper only touches the database, so it runs on the cpu queue and never waits
-# behind a training job (or for a live gpu worker).
-CELERY_TASK_ROUTES = {"ml.reap_dead_jobs": {"queue": "cpu"}, "ml.*": {"queue": "gpu"}}
+# behind a training job (or for a live gpu worker); generation has its own queue, so a worker that reads only
+# `inference` answers while others train.
+CELERY_TASK_ROUTES = {
+    "ml.reap_dead_jobs": {"queue": "cpu"},
+    "ml.generate": {"queue": "inference"},
+    "ml.generate_request": {"queue": "inference"},
+    "ml.*": {"queue": "gpu"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -429,3 +429,18 @@ def test_train_lora_names_what_is_wrong(db, tenants, tiny_model_dir, sft_data, d
     assert "already exists" in fails(output=storage / "adapters" / "task_taken")
     assert "already exists" in fails(output=tmp_path)  # outside the storage too
     assert not TrainingJob.objects.exists() and not Adapter.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("task", "queue"),
+    [
+        ("ml.train_adapter", "gpu"),
+        ("ml.generate", "inference"),
+        ("ml.generate_request", "inference"),
+        ("ml.reap_dead_jobs", "cpu"),
+        ("harmonization.anything", "cpu"),
+    ],
+)
+def test_training_generation_and_the_reaper_go_to_their_own_queues(task, queue):
+    # A generation never waits behind a training job: workers that read only `inference` answer while others train.
+    assert app.amqp.router.route({}, task)["queue"].name == queue
