@@ -155,10 +155,8 @@ def _violating(rng: random.Random, chosen: dict, product, policy: dict) -> tuple
     elif rule == "headline_length":
         limit = int(policy["headline_max_chars"])
         _brand, _name, short, _price, benefits = product
-        too_long = [
-            h.format(short=short, benefit=b, Benefit=_cap(b)) for h in HEADLINES for b in benefits
-        ]  # fmt: skip
-        too_long = [h for h in too_long if len(h) > limit]
+        headlines = (h.format(short=short, benefit=b, Benefit=_cap(b)) for h in HEADLINES for b in benefits)
+        too_long = [h for h in headlines if len(h) > limit]
         if too_long:
             bad["headline"] = rng.choice(too_long)
         else:
