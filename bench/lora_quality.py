@@ -42,7 +42,7 @@ PLANS = {
     "full": {
         "budgeting": {"steps": 160, "n_train": 1280, "n_heldout": 60, "max_new_tokens": 110},
         "harmonization": {"steps": 120, "n_train": 960, "n_heldout": 120, "max_new_tokens": 16},
-        "creative": {"steps": 16, "n_train": 128, "n_heldout": 48, "max_new_tokens": 100, "dpo_steps": 12,
+        "creative": {"steps": 16, "n_train": 128, "n_heldout": 48, "max_new_tokens": 100, "dpo_steps": 36,
                      "dpo_lr": 1e-4, "pairs_train": 96, "pairs_heldout": 48},
     },
     "quick": {
