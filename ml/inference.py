@@ -311,3 +311,32 @@ def run_generation_request(request_id: int, *, max_new_tokens: int | None = None
     request.finished_at = timezone.now()
     request.save(update_fields=["status", "output", "parsed", "error", "seconds", "finished_at"])
     return request
+
+
+HARMONIZATION_ADAPTER = "task_harmonization"
+
+
+def harmonization_suggester():
+    """The ``lora`` mapping suggester: the active shared ``task_harmonization`` adapter, served by this process's
+    runtime. ValueError (which the suggest commands print) when no version of it is active."""
+    from ml.suggester import AdapterMappingSuggester
+
+    active = Adapter.objects.filter(
+        name=HARMONIZATION_ADAPTER, tenant__isnull=True, status=Adapter.Status.ACTIVE
+    ).exists()  # fmt: skip
+    if not active:
+        raise ValueError(
+            f"The lora suggester needs an active {HARMONIZATION_ADAPTER} adapter and there is none: train one "
+            "(python manage.py demo_train_adapters, or train_lora then eval_adapter --promote) first."
+        )
+    return AdapterMappingSuggester(
+        lambda prompts: generate(tenant=None, adapters=[HARMONIZATION_ADAPTER], prompts=prompts, max_new_tokens=16)
+    )
+
+
+def harmonization_ensemble():
+    """``rules+lora``: the rules and the adapter merged by ``harmonization.suggest.ensemble``."""
+    from harmonization.suggest import RuleBasedSuggester
+    from ml.suggester import EnsembleSuggester
+
+    return EnsembleSuggester([RuleBasedSuggester(), harmonization_suggester()])
