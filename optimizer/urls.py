@@ -7,6 +7,8 @@ urlpatterns = [
     path("lift-studies/new/", views.lift_study_create_view, name="lift_study_create"),
     path("plans/", views.plan_list, name="plan_list"),
     path("plans/<int:pk>/", views.plan_detail, name="plan_detail"),
+    path("plans/read/", views.plan_read, name="plan_read"),
+    path("plans/read/<int:pk>/", views.plan_read_status, name="plan_read_status"),
 ]
 
 urlpatterns += [

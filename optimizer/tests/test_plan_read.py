@@ -1,0 +1,125 @@
+"""An objective in the marketer's words fills the plan form through the budgeting task adapter: the mapping from the
+adapter's JSON to the form (caps, exclusions, notes), the page's read / poll / fill cycle, permissions and errors."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from ml.models import AdapterKind, GenerationRequest
+from ml.services import adapter_promote, adapter_register
+from ml.testing import make_adapter
+from optimizer.objective_text import plan_initial
+
+CHANNELS = [
+    ("amazon", "Amazon Ads", "sponsored_product"),
+    ("amazon", "Amazon Ads", "onsite_display"),
+    ("walmart", "Walmart Connect", "sponsored_product"),
+    ("criteo", "Criteo", "offsite_display"),
+]
+PARSED = {
+    "budget": 2500000, "period_days": 28, "objective": "incremental_margin", "min_roas": 3.0,
+    "roas_basis": "attributed", "retailer_caps": {}, "exclude_retailers": [],
+}  # fmt: skip
+TEXT = "Allocate $2.5M over 4 weeks to maximize incremental margin with ROAS >= 3"
+
+
+def visible(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def test_the_plain_objective_fills_budget_period_objective_and_floor():
+    initial, notes = plan_initial(PARSED, CHANNELS, text=TEXT)
+    assert initial == {"name": TEXT, "budget": 2500000, "period_days": 28, "objective": "incremental_margin",
+                       "min_roas": 3.0, "roas_basis": "attributed"}  # fmt: skip
+    assert notes == []
+
+
+def test_caps_and_exclusions_become_channel_maxima_or_notes():
+    parsed = {**PARSED, "period_days": None, "retailer_caps": {"walmart": 400000, "amazon": 1e6, "target": 5e4},
+              "exclude_retailers": ["criteo", "kroger"]}  # fmt: skip
+    initial, notes = plan_initial(parsed, CHANNELS, text=TEXT)
+    assert initial["period_days"] == 28
+    assert initial["ch2_max"] == 400000  # Walmart's one channel
+    assert initial["ch3_max"] == 0  # Criteo excluded
+    assert "ch0_max" not in initial and "ch1_max" not in initial  # Amazon has two placements: a note instead
+    assert notes == [
+        "The text gives no period: 28 days assumed.",
+        "“kroger” is excluded, but this tenant has no history there: nothing to exclude.",
+        "A cap of 1,000,000 on Amazon Ads covers its 2 placements: split it across them below.",
+        "A cap of 50,000 on “target”, but this tenant has no history there: not applied.",
+    ]
+
+
+@pytest.fixture
+def budgeting_adapter(db, settings, tiny_model_dir, tmp_path):
+    make_adapter(tiny_model_dir, tmp_path / "adapters" / "task_budgeting", seed=3)
+    settings.MODEL_STORAGE_DIR = tmp_path
+    settings.BASE_MODEL = str(tiny_model_dir)
+    adapter = adapter_register(
+        name="task_budgeting", kind=AdapterKind.TASK, tenant=None, base_model=str(tiny_model_dir),
+        path="adapters/task_budgeting",
+    )  # fmt: skip
+    return adapter_promote(adapter=adapter, user=None)
+
+
+def test_without_an_active_budgeting_adapter_the_box_says_so(client, personas, catalog):
+    client.force_login(personas["marketer"])
+    text = visible(client.get(reverse("plan_list")).content.decode())
+    assert "Reading an objective needs an active task_budgeting adapter" in text
+    response = client.post(reverse("plan_read"), {"text": TEXT}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "No task_budgeting adapter is active" in visible(response.content.decode())
+    assert not GenerationRequest.objects.exists()
+
+
+def test_only_editors_read_objectives_and_only_their_own(client, personas, catalog, budgeting_adapter):
+    client.force_login(personas["reviewer"])
+    assert client.post(reverse("plan_read"), {"text": TEXT}).status_code == 403
+    client.force_login(personas["marketer"])
+    assert client.get(reverse("plan_read")).status_code == 405
+    assert client.post(reverse("plan_read"), {"text": "  "}).status_code == 400
+    assert client.post(reverse("plan_read"), {"text": "x" * 1001}).status_code == 400
+    response = client.post(reverse("plan_read"), {"text": TEXT})
+    assert response.status_code == 200
+    generation = GenerationRequest.objects.get()
+    assert (generation.task, generation.adapters) == ("budgeting", ["task_budgeting"])
+    assert generation.prompt == {"text": TEXT}
+    assert f'hx-get="{reverse("plan_read_status", args=[generation.pk])}"' in response.content.decode()
+    client.force_login(personas["stranger"])
+    assert client.get(reverse("plan_read_status", args=[generation.pk])).status_code == 404
+
+
+def test_the_answer_fills_the_form_with_notes(client, personas, catalog, budgeting_adapter):
+    client.force_login(personas["marketer"])
+    client.post(reverse("plan_read"), {"text": TEXT})
+    generation = GenerationRequest.objects.get()
+    url = reverse("plan_read_status", args=[generation.pk])
+    html = client.get(url).content.decode()
+    assert "is reading it (queued)" in visible(html) and f'hx-get="{url}"' in html  # still polling
+    # What the inference worker stores when the adapter answers (ml.inference.run_generation_request).
+    parsed = {**PARSED, "retailer_caps": {"walmart": 400000}, "exclude_retailers": ["amazon"]}
+    GenerationRequest.objects.filter(pk=generation.pk).update(status="succeeded", parsed=parsed, output="{...}")
+    html = client.get(url).content.decode()
+    assert f'hx-get="{url}"' not in html  # done polling
+    assert 'id="plan-form" hx-swap-oob="true"' in html
+    assert 'name="budget" value="2500000"' in html and 'name="min_roas" value="3.0"' in html
+    assert 'name="ch0_max" value="0"' in html  # Amazon excluded (the catalog's channel 0)
+    assert "Filled the form below from your text with task_budgeting v1" in visible(html)
+
+
+def test_an_answer_that_is_no_plan_is_an_error_and_the_form_is_left_alone(client, personas, catalog, budgeting_adapter):
+    client.force_login(personas["marketer"])
+    client.post(reverse("plan_read"), {"text": TEXT})
+    generation = GenerationRequest.objects.get()
+    GenerationRequest.objects.filter(pk=generation.pk).update(status="succeeded", parsed=None, output="Sure! Here")
+    html = client.get(reverse("plan_read_status", args=[generation.pk])).content.decode()
+    assert "answer is not a plan the form can take: Sure! Here" in visible(html)
+    assert "plan-form" not in html
+    GenerationRequest.objects.filter(pk=generation.pk).update(status="failed", error="worker lost")
+    assert "The budgeting adapter failed: worker lost" in visible(
+        client.get(reverse("plan_read_status", args=[generation.pk])).content.decode()
+    )
