@@ -38,6 +38,10 @@ FLOAT_PARAMS = ("learning_rate", "beta")
 OTHER_PARAMS = ("target_modules", "reference_adapter", "register")
 DEFAULT_HEARTBEAT_S = 10.0
 DEFAULT_STALE_AFTER_S = 120.0
+# A job still queued this long after its message was sent gets a warning and a "Send again" button on its page: no
+# gpu worker is running, or the message was lost (a Redis restart without persistence). Jobs wait behind each other
+# on one gpu worker, so this is a question to the admin, not a failure.
+DEFAULT_QUEUED_WARN_S = 900.0
 
 
 def storage_dir() -> Path:
@@ -207,6 +211,7 @@ def training_job_create(
         task_id=task_id,
         output_dir=output_dir or "",
         progress={"step": 0, "total_steps": params.get("max_steps", training.TrainConfig.max_steps), "history": []},
+        sent_at=timezone.now(),
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
     full_clean_or_raise(job, exclude=["tenant", "created_by", "output_dir"])
@@ -226,6 +231,32 @@ def training_job_create(
             from ml.tasks import train_adapter
 
             transaction.on_commit(lambda: train_adapter.apply_async((job.pk,), task_id=task_id))
+    return job
+
+
+def queued_too_long(job: TrainingJob, *, now=None) -> bool:
+    """Queued for longer than ML_JOB_QUEUED_WARN_S (900 s) since its message was last sent."""
+    if job.status != TrainingJob.Status.QUEUED:
+        return False
+    limit = float(getattr(settings, "ML_JOB_QUEUED_WARN_S", DEFAULT_QUEUED_WARN_S))
+    return (now or timezone.now()) - (job.sent_at or job.created_at) > timedelta(seconds=limit)
+
+
+def training_job_resend(*, job: TrainingJob, user) -> TrainingJob:
+    """Send a queued job's message to the gpu queue again (its first was lost). Safe when it was not lost: a worker
+    runs a job only while it is queued (``_claim``), so a second message for it does nothing."""
+    from ml.tasks import train_adapter
+
+    with transaction.atomic():
+        job = TrainingJob.objects.select_for_update(of=("self",)).get(pk=job.pk)
+        if job.status != TrainingJob.Status.QUEUED:
+            raise DomainError(
+                f"Training job #{job.pk} is {job.status}: only a queued job is sent again.", field="status"
+            )
+        job.sent_at = timezone.now()
+        job.save(update_fields=["sent_at"])
+        audit_record(action="training_job.resend", tenant=job.tenant, user=user, obj=job)
+        transaction.on_commit(lambda: train_adapter.apply_async((job.pk,), task_id=job.task_id or None))
     return job
 
 

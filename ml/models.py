@@ -54,6 +54,9 @@ class TrainingJob(models.Model):
     heartbeat_at = models.DateTimeField(
         null=True, blank=True, help_text="Last sign of life from the running job; a stale one means the worker died."
     )
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job's message last went to the gpu queue (created, or sent again)."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("models/jobs/", views.training_job_list, name="model_jobs"),
     path("models/jobs/<int:pk>/", views.training_job_detail, name="model_job_detail"),
     path("models/jobs/<int:pk>/cancel/", views.training_job_cancel, name="model_job_cancel"),
+    path("models/jobs/<int:pk>/resend/", views.training_job_resend_view, name="model_job_resend"),
     path("models/try/", views.generation_try, name="model_try"),
     path("models/try/<int:pk>/", views.generation_detail, name="model_generation_detail"),
 ]

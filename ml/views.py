@@ -23,7 +23,7 @@ from campaigns.charts import line_chart
 from governance.access import Capability
 from governance.views import tenant_page
 from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm
-from ml.jobs import training_job_start
+from ml.jobs import queued_too_long, training_job_resend, training_job_start
 from ml.models import Adapter, GenerationRequest, TrainingJob
 from ml.selectors import AdapterForbidden, adapters_visible_to, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
@@ -165,6 +165,7 @@ def training_job_detail(request: HttpRequest, pk: int, *, access) -> HttpRespons
         "poll_seconds": POLL_SECONDS,
         "progress": _progress_view(job),
         "can_cancel": can_cancel_job(access, request.user, job),
+        "queued_too_long": queued_too_long(job),
         "adapters": list(job.adapters.filter(pk__in=adapters_visible_to(access.tenant))),
         "shows_owner": job.tenant_id == access.tenant.pk,
         # File names only: the server's folders are not the tenant's business.
@@ -189,6 +190,21 @@ def training_job_cancel(request: HttpRequest, pk: int, *, access) -> HttpRespons
         messages.error(request, exc.message)
     else:
         messages.info(request, f"Asked the worker to stop training job #{job.pk} at its next step.")
+    return redirect("model_job_detail", pk=job.pk)
+
+
+@tenant_page(Capability.MANAGE_TENANT)
+@require_POST
+def training_job_resend_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    job = _job_or_404(access, pk)
+    if not can_cancel_job(access, request.user, job):
+        raise PermissionDenied("Only staff or whoever started it may send a shared training job again.")
+    try:
+        training_job_resend(job=job, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"Sent training job #{job.pk} to the gpu queue again.")
     return redirect("model_job_detail", pk=job.pk)
 
 

@@ -282,6 +282,26 @@ def test_a_worker_trains_qlora_on_a_4bit_base(celery_worker_process, worker_stor
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
+def test_a_job_whose_message_was_lost_is_flagged_and_runs_once_when_sent_again(
+    celery_worker_process, worker_storage, tiny_model_dir, sft_data, settings
+):
+    job = create(tiny_model_dir, sft_data, name="task_wk_resend", enqueue=False)  # queued, its message never sent
+    settings.ML_JOB_QUEUED_WARN_S = 60
+    assert not jobs.queued_too_long(job)
+    assert jobs.queued_too_long(job, now=timezone.now() + timedelta(seconds=61))
+    jobs.training_job_resend(job=job, user=None)
+    jobs.training_job_resend(job=job, user=None)  # twice: the second message must find nothing to do
+    job = wait_for(job, finished)
+    assert job.status == "succeeded", job.error
+    assert not jobs.queued_too_long(job, now=timezone.now() + timedelta(days=1))
+    assert Adapter.objects.filter(training_job=job).count() == 1
+    assert AuditLog.objects.filter(action="training_job.resend", object_id=str(job.pk)).count() == 2
+    with pytest.raises(DomainError, match=f"Training job #{job.pk} is succeeded: only a queued job is sent again"):
+        jobs.training_job_resend(job=job, user=None)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
 def test_a_cancelled_job_stops_on_the_worker_and_registers_nothing(
     celery_worker_process, worker_storage, tiny_model_dir, sft_data
 ):

@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import timedelta
 from html import unescape
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from governance.models import Membership, Role
 from ml.jobs import heldout_path, training_job_start
@@ -246,6 +248,37 @@ def test_a_tenant_admin_cancels_the_tenants_job(client, personas, tenants):
     job.save()
     response = client.post(reverse("model_job_cancel", args=[job.pk]), follow=True)
     assert f"Training job #{job.pk} already finished (succeeded)." in visible(response.content.decode())
+
+
+def test_a_job_queued_too_long_says_so_and_an_admin_sends_it_again(
+    client, personas, tenants, settings, django_capture_on_commit_callbacks
+):
+    settings.ML_JOB_QUEUED_WARN_S = 900
+    fresh = _job(tenants["acme"], sent_at=timezone.now() - timedelta(minutes=5))
+    stuck = _job(tenants["acme"], sent_at=timezone.now() - timedelta(minutes=20))
+    client.force_login(personas["owner"])
+    assert "No worker has taken this job" not in visible(
+        client.get(reverse("model_job_detail", args=[fresh.pk])).content.decode()
+    )
+    page = client.get(reverse("model_job_detail", args=[stuck.pk])).content.decode()
+    assert "No worker has taken this job" in visible(page)
+    assert reverse("model_job_resend", args=[stuck.pk]) in page
+    client.force_login(personas["marketer"])
+    assert client.post(reverse("model_job_resend", args=[stuck.pk])).status_code == 403
+    client.force_login(personas["owner"])
+    with django_capture_on_commit_callbacks(execute=False) as sent:
+        response = client.post(reverse("model_job_resend", args=[stuck.pk]), follow=True)
+    assert len(sent) == 1  # the message goes out after the commit
+    assert f"Sent training job #{stuck.pk} to the gpu queue again." in visible(response.content.decode())
+    stuck.refresh_from_db()
+    assert timezone.now() - stuck.sent_at < timedelta(minutes=1)
+    assert "No worker has taken this job" not in visible(response.content.decode())
+    stuck.status = TrainingJob.Status.RUNNING
+    stuck.save()
+    response = client.post(reverse("model_job_resend", args=[stuck.pk]), follow=True)
+    assert f"Training job #{stuck.pk} is running: only a queued job is sent again." in visible(
+        response.content.decode()
+    )
 
 
 def test_a_shared_job_is_visible_to_every_tenant_but_cancelled_only_by_staff_or_its_starter(
