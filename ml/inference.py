@@ -335,8 +335,9 @@ def harmonization_suggester():
 
 
 def harmonization_ensemble():
-    """``rules+lora``: the rules and the adapter merged by ``harmonization.suggest.ensemble``."""
+    """``rules+lora``: the rules and the adapter merged by ``harmonization.suggest.ensemble``, the rules weighted 2 : 1
+    so a lone adapter choice cannot overrule them (docs/mapping_guide.md has the measurement)."""
     from harmonization.suggest import RuleBasedSuggester
     from ml.suggester import EnsembleSuggester
 
-    return EnsembleSuggester([RuleBasedSuggester(), harmonization_suggester()])
+    return EnsembleSuggester([RuleBasedSuggester(), harmonization_suggester()], weights=[2.0, 1.0])

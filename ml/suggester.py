@@ -6,8 +6,8 @@ column-by-column answer cannot say comes from the rule-based suggester it wraps:
 style, units (micros, cents), constants for fields no column fills, fields derived from several columns (an
 expression) and the attribution window.
 
-Registered as ``lora`` (the adapter's choices) and ``rules+lora`` (``ensemble`` of both) in ``ml.apps`` when Django
-runs; see docs/mapping_guide.md, "Mapping suggestions".
+Registered as ``lora`` (the adapter's choices) and ``rules+lora`` (``ensemble`` of both, rules weighted 2 : 1) in
+``ml.apps`` when Django runs; docs/mapping_guide.md has both measured against the rules, which stay the default.
 """
 
 from __future__ import annotations
