@@ -162,7 +162,7 @@ def plan_read_status(request: HttpRequest, pk: int, *, access) -> HttpResponse:
     generation = GenerationRequest.objects.filter(tenant=access.tenant, pk=pk, task="budgeting").first()
     if generation is None:
         raise Http404("No such reading.")
-    text = str((generation.prompt or {}).get("text", "")) if isinstance(generation.prompt, dict) else ""
+    text = str(generation.prompt.get("text", "")) if isinstance(generation.prompt, dict) else ""
     active = generation.status in (GenerationRequest.Status.QUEUED, GenerationRequest.Status.RUNNING)
     context = _read_context(access, text=text, generation=generation, is_active=active, error="")
     if active:
