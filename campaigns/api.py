@@ -26,8 +26,8 @@ from campaigns.services import (
     sku_create,
     sku_update,
 )
-from rmn_site.api.base import TenantScopedViewSet
-from rmn_site.api.inputs import StrictInputMixin, parse_query
+from core.api.base import TenantScopedViewSet
+from core.api.inputs import StrictInputMixin, parse_query
 
 # --- fields ---------------------------------------------------------------------------------------------------
 

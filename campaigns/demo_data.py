@@ -30,6 +30,7 @@ from campaigns.models import (
     RetailerItem,
     validate_gtin,
 )
+from core.errors import DomainError
 from governance.models import APIKey, AuditLog, Membership, Role, Tenant
 from governance.services import api_key_create, audit_record
 from harmonization.models import FXRate, IngestBatch
@@ -45,7 +46,6 @@ from optimizer.engine import (
 )
 from optimizer.models import LiftStudy, SimulationTruth
 from optimizer.services import lift_study_create
-from rmn_site.errors import DomainError
 
 DEFAULT_DAYS = 180
 MIN_DAYS = 120

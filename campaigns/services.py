@@ -12,9 +12,9 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 
 from campaigns.models import SKU, Brand, Campaign, Retailer, RetailerItem
+from core.errors import DomainError, full_clean_or_raise
 from governance.models import APIKey, Tenant
 from governance.services import audit_record
-from rmn_site.errors import DomainError, full_clean_or_raise
 
 SKU_UPDATABLE = frozenset(
     {"brand", "sku_code", "name", "gtin", "category", "currency", "price", "unit_cost", "stock_units", "is_active"}

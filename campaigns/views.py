@@ -20,7 +20,7 @@ from campaigns.selectors import (
     performance_totals,
     performance_weekly,
 )
-from governance.views import tenant_page
+from governance.access import tenant_page
 
 DEFAULT_WINDOW_DAYS = 90
 RECENT_WEEKS = 12

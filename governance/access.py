@@ -6,11 +6,16 @@ actions (a member without the capability: 403).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import wraps
 
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from rest_framework import exceptions
 
 from governance.models import Membership, Role, Tenant
 
@@ -97,9 +102,48 @@ def switch_tenant(request, tenant_id: int | str) -> TenantAccess:
     return access
 
 
-def require_access(request, capability: Capability = Capability.VIEW_DATA) -> TenantAccess:
-    access = current_access(request)
+def tenant_page(capability: Capability = Capability.VIEW_DATA) -> Callable:
+    """Login, a current tenant and ``capability`` in it, or no page.
+
+    A signed-in user without any tenant gets a page that says so (not a bare 404); a member without the
+    capability gets 403. The view receives the ``access`` as a keyword argument.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            access = current_access(request)
+            if access is None:
+                return render(request, "governance/no_tenant.html")
+            access.require(capability)
+            return view(request, *args, access=access, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+TENANT_HEADER = "HTTP_X_TENANT"
+
+
+def api_access(request) -> TenantAccess:
+    """API key: its own tenant and role. Session user: the tenant named by ``X-Tenant: <slug>``, else the
+    session's current tenant. Not a member: 404, as if the tenant did not exist."""
+    key = getattr(request, "auth", None)
+    if key is not None and hasattr(key, "tenant"):
+        return TenantAccess(key.tenant, key.role)
+    slug = request.META.get(TENANT_HEADER)
+    if slug:
+        membership = (
+            Membership.objects.filter(user=request.user, tenant__slug=slug).select_related("tenant").first()
+            if request.user.is_authenticated
+            else None
+        )
+        if membership is None:
+            raise exceptions.NotFound(f"No tenant {slug!r}.")
+        return TenantAccess(membership.tenant, membership.role)
+    access = current_access(request._request) if request.user.is_authenticated else None
     if access is None:
-        raise Http404("You are not a member of any tenant.")
-    access.require(capability)
+        raise exceptions.NotFound("You are not a member of any tenant.")
     return access

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -12,33 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from governance.access import Capability, current_access, switch_tenant
+from governance.access import Capability, switch_tenant, tenant_page
 from governance.forms import APIKeyCreateForm
 from governance.models import APIKey
 from governance.selectors import api_key_list
 from governance.services import api_key_create, api_key_revoke
-
-
-def tenant_page(capability: Capability = Capability.VIEW_DATA) -> Callable:
-    """Login, a current tenant and ``capability`` in it, or no page.
-
-    A signed-in user without any tenant gets a page that says so (not a bare 404); a member without the
-    capability gets 403. The view receives the ``access`` as a keyword argument.
-    """
-
-    def decorator(view: Callable) -> Callable:
-        @login_required
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            access = current_access(request)
-            if access is None:
-                return render(request, "governance/no_tenant.html")
-            access.require(capability)
-            return view(request, *args, access=access, **kwargs)
-
-        return wrapper
-
-    return decorator
 
 
 @login_required

@@ -7,10 +7,10 @@ from rest_framework import mixins, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.api.base import TenantScopedViewSet
 from harmonization.models import IngestBatch
 from harmonization.selectors import batch_list
 from harmonization.services import batch_create_from_upload
-from rmn_site.api.base import TenantScopedViewSet
 
 
 class IngestBatchSerializer(serializers.ModelSerializer):

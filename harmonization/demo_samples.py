@@ -11,13 +11,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from campaigns.models import Retailer
+from core.errors import DomainError
 from governance.models import Tenant
 from harmonization.engine import Lookups, MappingError, MappingSpec, load_mapping_file
 from harmonization.exports import LAYOUTS, ExportTruth, generate_export
 from harmonization.models import FXRate
 from harmonization.selectors import campaign_external_ids, tenant_catalog
 from harmonization.services import mappings_dir, shipped_mapping_files
-from rmn_site.errors import DomainError
 
 SAMPLE_DAYS = 7
 SAMPLE_ROWS = 300

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from campaigns.models import SKU, Retailer, RetailerItem
+from core.errors import DomainError
 from governance.models import Tenant
 from governance.services import audit_record
 from harmonization.engine import (
@@ -37,7 +38,6 @@ from harmonization.engine import (
 )
 from harmonization.loader import DbSink, LoadError
 from harmonization.models import FXRate, IngestBatch, Mapping
-from rmn_site.errors import DomainError
 
 PROGRESS_INTERVAL_S = 1.0
 # Errors that describe the input or the mapping: the batch fails with the message, nothing is written.

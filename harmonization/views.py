@@ -11,14 +11,13 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
-from governance.access import Capability
-from governance.views import tenant_page
+from core.errors import DomainError
+from governance.access import Capability, tenant_page
 from harmonization.demo_samples import sample_content_type, sample_export_write, sample_filename, sample_layouts
 from harmonization.forms import UploadForm
 from harmonization.models import IngestBatch
 from harmonization.selectors import batch_get, batch_list
 from harmonization.services import batch_create_from_upload
-from rmn_site.errors import DomainError
 
 POLL_SECONDS = 1
 

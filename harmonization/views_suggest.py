@@ -8,14 +8,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from campaigns.models import Retailer
-from governance.access import Capability
-from governance.views import tenant_page
+from core.errors import DomainError
+from governance.access import Capability, tenant_page
 from harmonization.services import mapping_save
 from harmonization.suggest import SampleError, Suggestion, get_suggester, read_sample, sample_from_bytes
 from harmonization.suggest.reading import HEAD_BYTES
 from harmonization.suggest.rules import REVIEW_BELOW
 from harmonization.suggest.yaml_writer import slug
-from rmn_site.errors import DomainError
 
 MAX_PARQUET_IN_MEMORY = 256 * 1024**2  # Parquet keeps its schema at the end: the whole file is needed
 

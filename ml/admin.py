@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 
+from core.errors import DomainError
 from ml.models import Adapter, GenerationRequest, TrainingJob
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
-from rmn_site.errors import DomainError
 
 
 def _run_each(modeladmin, request, items, action, verb: str) -> None:

@@ -8,6 +8,8 @@ from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api.base import TenantScopedViewSet
+from core.api.inputs import StrictInputMixin, parse_query
 from governance.access import Capability
 from ml.forms import MODES
 from ml.jobs import training_job_start
@@ -15,8 +17,6 @@ from ml.models import Adapter, AdapterKind, GenerationRequest, TrainingJob
 from ml.prompts import TASKS
 from ml.selectors import adapters_visible_to, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
-from rmn_site.api.base import TenantScopedViewSet
-from rmn_site.api.inputs import StrictInputMixin, parse_query
 
 # Kinds, statuses, methods and tasks are plain strings in the schema: several other endpoints already publish enums
 # named "kind", "status" and "method", and a second one of the same name would need a settings override.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from core.errors import DomainError
 from governance.services import audit_record
 from ml.datasets import DatasetError, read_jsonl
 from ml.evaluation import HEADLINE_METRIC, evaluate_task, preference_accuracy
@@ -13,7 +14,6 @@ from ml.models import Adapter
 from ml.prompts import TASKS
 from ml.runtime import Composition, LoRARuntime
 from ml.services import adapter_promote
-from rmn_site.errors import DomainError
 
 MAX_NEW_TOKENS = {"budgeting": 128, "harmonization": 16, "creative": 128, "measurement": 64}
 

@@ -19,11 +19,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import DomainError
 from governance.models import Tenant
 from ml.models import Adapter, GenerationRequest
 from ml.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
 from ml.selectors import AdapterForbidden, authorize_composition
-from rmn_site.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

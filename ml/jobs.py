@@ -23,12 +23,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.errors import DomainError, full_clean_or_raise
 from governance.models import Tenant
 from governance.services import audit_record
 from ml import training
 from ml.models import Adapter, AdapterKind, TrainingJob, validate_relative_path
 from ml.prompts import TASKS
-from rmn_site.errors import DomainError, full_clean_or_raise
 
 logger = logging.getLogger(__name__)
 

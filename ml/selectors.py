@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
+from core.errors import DomainError
 from governance.models import Tenant
 from ml.models import Adapter, TrainingJob
-from rmn_site.errors import DomainError
 
 
 class AdapterForbidden(DomainError, PermissionDenied):

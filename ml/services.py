@@ -9,10 +9,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.errors import DomainError, full_clean_or_raise
 from governance.models import Tenant
 from governance.services import audit_record
 from ml.models import Adapter, TrainingJob
-from rmn_site.errors import DomainError, full_clean_or_raise
 
 # Metrics where a smaller number is the better model; every other metric (accuracy, exact match, F1) is higher-better.
 LOWER_IS_BETTER_SUFFIXES = ("loss", "perplexity", "violation_rate", "error_rate")

@@ -20,14 +20,13 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from campaigns.charts import line_chart
-from governance.access import Capability
-from governance.views import tenant_page
+from core.errors import DomainError
+from governance.access import Capability, tenant_page
 from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm
 from ml.jobs import queued_too_long, training_job_resend, training_job_start
 from ml.models import Adapter, GenerationRequest, TrainingJob
 from ml.selectors import AdapterForbidden, adapters_visible_to, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
-from rmn_site.errors import DomainError
 
 POLL_SECONDS = 2
 LIST_POLL_SECONDS = 5

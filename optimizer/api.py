@@ -7,11 +7,11 @@ from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from campaigns.api import RetailerCodeField
+from core.api.base import TenantScopedViewSet
+from core.api.inputs import StrictInputMixin
 from optimizer.models import AllocationPlan, LiftStudy
 from optimizer.selectors import lift_study_list, plan_list
 from optimizer.services import lift_study_create, plan_create
-from rmn_site.api.base import TenantScopedViewSet
-from rmn_site.api.inputs import StrictInputMixin
 
 
 class LiftStudySerializer(StrictInputMixin, serializers.ModelSerializer):

@@ -8,11 +8,11 @@ from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from campaigns.api import RetailerCodeField
+from core.api.base import TenantScopedViewSet
+from core.api.inputs import StrictInputMixin
 from optimizer.bandits import policy_list
 from optimizer.experiments import experiment_design
 from optimizer.models import BanditDecision, BanditPolicy, Experiment
-from rmn_site.api.base import TenantScopedViewSet
-from rmn_site.api.inputs import StrictInputMixin
 
 
 class ExperimentSerializer(serializers.ModelSerializer):

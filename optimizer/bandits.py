@@ -18,13 +18,13 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from campaigns.models import PerformanceFact, Retailer
+from core.errors import DomainError
 from governance.models import Tenant
 from governance.services import audit_record
 from optimizer.engine import bandit as engine
 from optimizer.engine.errors import OptimizerInputError
 from optimizer.models import AllocationPlan, BanditDecision, BanditPolicy
 from optimizer.selectors import tenant_channels
-from rmn_site.errors import DomainError
 
 CURVE_SAMPLES = 200
 WEAK_PRIOR_SD = 0.7  # prior sd of log m when the history is too short for curves: within a factor of 2 at ~70%

@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from campaigns.models import PerformanceFact, PlacementType, Retailer
+from core.errors import DomainError
 from governance.models import Tenant
 from governance.services import audit_record
 from optimizer.engine import experiments as engine
@@ -41,7 +42,6 @@ from optimizer.engine import geo
 from optimizer.engine.errors import OptimizerInputError
 from optimizer.models import Experiment, LiftStudy
 from optimizer.services import lift_study_create
-from rmn_site.errors import DomainError
 
 LIFT_METHOD = {
     Experiment.Kind.GEO: LiftStudy.Method.GEO_MATCHED_MARKETS,

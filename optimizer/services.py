@@ -14,12 +14,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from campaigns.models import SKU, PerformanceFact, PlacementType, Retailer
+from core.errors import DomainError, full_clean_or_raise
 from governance.models import Tenant
 from governance.services import audit_record
 from optimizer.engine import files
 from optimizer.models import AllocationPlan, LiftStudy
 from optimizer.selectors import tenant_channels
-from rmn_site.errors import DomainError, full_clean_or_raise
 
 
 def lift_study_create(

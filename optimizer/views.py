@@ -11,13 +11,12 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import PlacementType, Retailer
-from governance.access import Capability
-from governance.views import tenant_page
+from core.errors import DomainError
+from governance.access import Capability, tenant_page
 from optimizer import selectors
 from optimizer.forms import LiftStudyForm, PlanForm
 from optimizer.models import AllocationPlan
 from optimizer.services import lift_study_create, plan_create
-from rmn_site.errors import DomainError
 
 CHANCE_LEVEL = 0.9
 

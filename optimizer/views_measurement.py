@@ -13,14 +13,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns.models import PlacementType
-from governance.access import Capability
-from governance.views import tenant_page
+from core.errors import DomainError
+from governance.access import Capability, tenant_page
 from optimizer import bandits, selectors
 from optimizer.engine.bandit import Arm
 from optimizer.experiments import experiment_design, experiment_readout, experiment_save_lift_study
 from optimizer.forms_measurement import BanditPolicyForm, ExperimentDesignForm, ReadoutForm, add_service_error
 from optimizer.models import BanditPolicy, Experiment
-from rmn_site.errors import DomainError
 
 
 def _experiments(tenant):

@@ -3,7 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include("rmn_site.api.urls")),
+    path("api/v1/", include("rmn_site.api_urls")),
     path("", include("governance.urls")),
     path("", include("optimizer.urls")),
     path("", include("harmonization.urls")),

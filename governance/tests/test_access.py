@@ -1,8 +1,8 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from core.api.base import TenantScopedViewSet
 from governance.access import Capability, access_for_user
-from rmn_site.api.base import TenantScopedViewSet
 
 
 def test_it_gives_roles_their_capabilities(personas, tenants):

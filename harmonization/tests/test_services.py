@@ -8,11 +8,11 @@ import pytest
 
 from campaigns.demo_data import _fx_rates_upsert
 from campaigns.models import Brand, PerformanceFact, RetailerItem
+from core.errors import DomainError
 from governance.models import AuditLog
 from harmonization.models import FXRate, IngestBatch, Mapping
 from harmonization.services import ingest_file, lookups_for, mapping_resolve, mapping_save, shipped_mapping_files
 from harmonization.tests import files
-from rmn_site.errors import DomainError
 
 DAY = dt.date(2026, 4, 1)
 

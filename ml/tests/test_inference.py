@@ -12,13 +12,13 @@ import torch
 from django.conf import settings
 from django.db import connection
 
+from core.errors import DomainError
 from ml import inference
 from ml.models import Adapter, AdapterKind, GenerationRequest
 from ml.runtime import AdapterRef, Composition, LoRARuntime
 from ml.selectors import AdapterForbidden
 from ml.services import adapter_promote, adapter_register
 from ml.testing import make_adapter
-from rmn_site.errors import DomainError
 
 torch.set_num_threads(1)
 

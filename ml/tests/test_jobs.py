@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from core.errors import DomainError
 from governance.models import AuditLog
 from ml import jobs, training
 from ml.models import Adapter, TrainingJob
 from ml.tests.test_training import dpo_rows, sft_rows, write_jsonl
 from rmn_site.celery import app
-from rmn_site.errors import DomainError
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = {"max_steps": 3, "batch_size": 2, "threads": 1}

@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from core.errors import DomainError
 from governance.models import AuditLog
 from ml.models import Adapter, AdapterKind, TrainingJob
 from ml.selectors import (
@@ -16,7 +17,6 @@ from ml.selectors import (
     training_jobs_visible_to,
 )
 from ml.services import adapter_promote, adapter_register, adapter_retire, adapter_rollback
-from rmn_site.errors import DomainError
 
 BASE = "HuggingFaceTB/SmolLM2-135M-Instruct"
 

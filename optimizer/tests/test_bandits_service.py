@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from campaigns.models import AttributionModel, PerformanceFact, PlacementType
+from core.errors import DomainError
 from optimizer.bandits import bandit_update, policy_create, policy_decide, policy_evaluate, policy_get, policy_observe
 from optimizer.models import BanditDecision, BanditPolicy
-from rmn_site.errors import DomainError
 
 AMAZON = "amazon|sponsored_product"
 WALMART = "walmart|onsite_display"

@@ -11,6 +11,7 @@ import pytest
 from django.db import transaction
 
 from campaigns.models import SKU, AttributionModel, Brand, Campaign, PerformanceFact
+from core.errors import DomainError
 from governance.models import AuditLog
 from harmonization.models import IngestBatch
 from optimizer.engine.simulator import ChannelPlan, SKUSpec, build_world, simulate, simulate_lift_study
@@ -23,7 +24,6 @@ from optimizer.services import (
     plan_run,
     tenant_frames,
 )
-from rmn_site.errors import DomainError
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,8 @@
 
 from rest_framework.test import APIRequestFactory
 
-from rmn_site.api.errors import exception_handler
-from rmn_site.errors import DomainError
+from core.api.errors import exception_handler
+from core.errors import DomainError
 
 
 def _handle(exc):

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
 from governance.models import Tenant
 from harmonization.engine import Harmonizer, Lookups, MappingError, ParquetSink, Progress, SourceError
 from harmonization.models import IngestBatch
 from harmonization.services import mapping_resolve
-from rmn_site.errors import DomainError
 
 BAR_WIDTH = 30
 

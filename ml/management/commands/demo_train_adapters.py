@@ -17,9 +17,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
 from ml.jobs import heldout_path, training_job_start
 from ml.models import Adapter, AdapterKind, TrainingJob
-from rmn_site.errors import DomainError
 
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 ACTIVE_JOB = (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING)

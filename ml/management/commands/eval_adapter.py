@@ -13,11 +13,11 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
 from governance.models import Tenant
 from ml.eval_services import adapter_evaluate, base_evaluate
 from ml.models import Adapter
 from ml.prompts import TASKS
-from rmn_site.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -14,9 +14,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import DomainError
 from governance.models import Tenant
 from ml.models import Adapter, AdapterKind, TrainingJob
-from rmn_site.errors import DomainError
 
 
 def describe(entry: dict) -> str:

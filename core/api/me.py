@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from core.api.base import TenantScopedViewSet
 from governance.access import ROLE_CAPABILITIES, Capability
 from governance.models import Role, Tenant
-from rmn_site.api.base import TenantScopedViewSet
 
 
 class TenantSerializer(serializers.ModelSerializer):

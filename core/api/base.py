@@ -7,33 +7,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from rest_framework import exceptions, permissions, viewsets
 
-from governance.access import Capability, TenantAccess, access_for_user, current_access
-from governance.models import Membership, Tenant
-from rmn_site.api.schema import ApiAutoSchema
-
-TENANT_HEADER = "HTTP_X_TENANT"
-
-
-def api_access(request) -> TenantAccess:
-    """API key: its own tenant and role. Session user: the tenant named by ``X-Tenant: <slug>``, else the
-    session's current tenant. Not a member: 404, as if the tenant did not exist."""
-    key = getattr(request, "auth", None)
-    if key is not None and hasattr(key, "tenant"):
-        return TenantAccess(key.tenant, key.role)
-    slug = request.META.get(TENANT_HEADER)
-    if slug:
-        membership = (
-            Membership.objects.filter(user=request.user, tenant__slug=slug).select_related("tenant").first()
-            if request.user.is_authenticated
-            else None
-        )
-        if membership is None:
-            raise exceptions.NotFound(f"No tenant {slug!r}.")
-        return TenantAccess(membership.tenant, membership.role)
-    access = current_access(request._request) if request.user.is_authenticated else None
-    if access is None:
-        raise exceptions.NotFound("You are not a member of any tenant.")
-    return access
+from core.api.schema import ApiAutoSchema
+from governance.access import Capability, api_access
+from governance.models import Tenant
 
 
 class TenantScopedViewSet(viewsets.GenericViewSet):
@@ -41,7 +17,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     write_capability: Capability = Capability.EDIT_DATA
     permission_classes = [permissions.IsAuthenticated]
     schema = ApiAutoSchema()
-    # A plain Serializer describing the list filters (see rmn_site.api.inputs.parse_query), or None.
+    # A plain Serializer describing the list filters (see core.api.inputs.parse_query), or None.
     query_serializer_class: type | None = None
 
     def __init_subclass__(cls, **kwargs):
@@ -95,4 +71,4 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         return {"user": self.request.user, "api_key": None}
 
 
-__all__ = ["TenantScopedViewSet", "access_for_user", "api_access"]
+__all__ = ["TenantScopedViewSet"]
