@@ -2,7 +2,7 @@
 
     DEBUG=1 SECRET_KEY=x .venv/bin/python bench/lora_quality.py [--quick] [--tasks budgeting harmonization creative]
 
-Builds the datasets (ml.datasets, seeded, generated), trains the budgeting and harmonization task adapters (SFT) and
+Builds the datasets (ml.engine.datasets, seeded), trains the budgeting and harmonization task adapters (SFT) and
 the creative adapter (SFT, then DPO on preference pairs from the SFT adapter), and scores each on held-out rows
 (phrasings and retailers the training split never saw) beside the untuned base model:
 
@@ -70,7 +70,7 @@ def default_base_model() -> str:
     django.setup()
     from django.conf import settings
 
-    from ml.base import is_ready, prepare_base_model
+    from ml.engine.base import is_ready, prepare_base_model
 
     path = Path(settings.BASE_MODEL)
     default = Path(settings.MODEL_STORAGE_DIR) / "base" / "SmolLM2-135M-Instruct"
@@ -83,7 +83,7 @@ def default_base_model() -> str:
 def train_adapter(*, base_model: str, method: str, dataset: Path, output: Path, steps: int, lr: float, reference=None):
     import shutil
 
-    from ml.training import TrainConfig, train
+    from ml.engine.training import TrainConfig, train
 
     shutil.rmtree(output, ignore_errors=True)
     cfg = TrainConfig(
@@ -111,9 +111,9 @@ def train_adapter(*, base_model: str, method: str, dataset: Path, output: Path, 
 
 
 def serving(base_model: str, adapters: dict[str, Path]):
-    """The runtime that serves requests (ml.runtime.LoRARuntime) with ``adapters`` (key -> folder) loaded: the
+    """The runtime that serves requests (ml.engine.runtime.LoRARuntime) with ``adapters`` (key -> folder) loaded: the
     figures are what a request composed of one adapter gets."""
-    from ml.runtime import AdapterRef, LoRARuntime
+    from ml.engine.runtime import AdapterRef, LoRARuntime
 
     runtime = LoRARuntime(base_model)
     for key, path in adapters.items():
@@ -122,8 +122,8 @@ def serving(base_model: str, adapters: dict[str, Path]):
 
 
 def score(task: str, rows: list[dict], runtime, adapter: str | None, max_new_tokens: int) -> dict:
-    from ml.evaluation import evaluate_task
-    from ml.runtime import Composition
+    from ml.engine.evaluation import evaluate_task
+    from ml.engine.runtime import Composition
 
     composition = Composition((adapter,)) if adapter else None
     started = time.monotonic()
@@ -135,8 +135,8 @@ def score(task: str, rows: list[dict], runtime, adapter: str | None, max_new_tok
 
 
 def pref(pairs: list[dict], runtime, adapter: str | None) -> list[tuple[float, float]]:
-    from ml.evaluation import pair_logprobs
-    from ml.runtime import Composition
+    from ml.engine.evaluation import pair_logprobs
+    from ml.engine.runtime import Composition
 
     with runtime.using(Composition((adapter,)) if adapter else None) as (model, tokenizer):
         return pair_logprobs(model, tokenizer, pairs)
@@ -147,7 +147,7 @@ def _accuracy(scores: list[tuple[float, float]]) -> float:
 
 
 def run_task(task: str, plan: dict, base_model: str, out: Path) -> dict:
-    from ml.datasets import build, build_preference_pairs, write_jsonl
+    from ml.engine.datasets import build, build_preference_pairs, write_jsonl
 
     p = plan[task]
     started = time.monotonic()

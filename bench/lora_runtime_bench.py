@@ -2,7 +2,8 @@
 latency, memory per loaded adapter.
 
 Three synthetic adapters (r=16, lora_alpha=32, every linear layer, random lora_A and lora_B so each one changes the
-model) are saved to a temporary folder. One ``ml.runtime.LoRARuntime`` serves them; the rows of the speed table are:
+model) are saved to a temporary folder. One ``ml.engine.runtime.LoRARuntime`` serves
+them; the rows of the speed table are:
 
 * base model: no adapter;
 * one adapter;
@@ -67,7 +68,7 @@ def default_base_model() -> str:
     django.setup()
     from django.conf import settings
 
-    from ml.base import is_ready, prepare_base_model
+    from ml.engine.base import is_ready, prepare_base_model
 
     path = Path(settings.BASE_MODEL)
     if path.is_absolute() and not is_ready(path):
@@ -87,7 +88,7 @@ def make_adapters(base_model: str, folder: Path, n: int = 3) -> list[Path]:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from ml.base import load_base
+    from ml.engine.base import load_base
 
     paths = []
     for i in range(n):
@@ -175,7 +176,7 @@ def switch_latency(runtime, first, second, *, switches: int) -> dict:
 def run(args) -> dict:
     import torch
 
-    from ml.runtime import AdapterRef, Composition, LoRARuntime
+    from ml.engine.runtime import AdapterRef, Composition, LoRARuntime
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -278,7 +279,7 @@ def run(args) -> dict:
         say("Merged into the base weights (merge_and_unload) ...")
         from peft import PeftModel
 
-        from ml.base import load_base
+        from ml.engine.base import load_base
 
         del runtime
         model, tokenizer = load_base(base_model)

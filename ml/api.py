@@ -11,10 +11,10 @@ from rest_framework.response import Response
 from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin, parse_query
 from governance.access import Capability
+from ml.engine.prompts import TASKS
 from ml.forms import MODES
 from ml.jobs import training_job_start
 from ml.models import Adapter, AdapterKind, GenerationRequest, TrainingJob
-from ml.prompts import TASKS
 from ml.selectors import adapters_visible_to, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
 

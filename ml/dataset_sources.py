@@ -25,7 +25,7 @@ def _mapping_columns(mapping: Mapping) -> dict[str, str]:
 
 
 def dataset_source(*, tenant: Tenant | None = None) -> dict:
-    """``{"retailers", "brands", "mappings"}`` for ml.datasets.build(source=...).
+    """``{"retailers", "brands", "mappings"}`` for ml.engine.datasets.build(source=...).
 
     Retailers are the active shared ones; brands and SKUs are the tenant's (none without a tenant); mappings are
     the shared ones plus the tenant's own."""

@@ -1,5 +1,5 @@
 """Evaluating a stored adapter on a held-out dataset, recording the figures on it, and promoting it only when it
-beats the active version on its task's headline metric (ml.evaluation.HEADLINE_METRIC)."""
+beats the active version on its task's headline metric (ml.engine.evaluation.HEADLINE_METRIC)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from django.db import transaction
 
 from core.errors import DomainError
 from governance.services import audit_record
-from ml.datasets import DatasetError, read_jsonl
-from ml.evaluation import HEADLINE_METRIC, evaluate_task, preference_accuracy
+from ml.engine.datasets import DatasetError, read_jsonl
+from ml.engine.evaluation import HEADLINE_METRIC, evaluate_task, preference_accuracy
+from ml.engine.prompts import TASKS
+from ml.engine.runtime import Composition, LoRARuntime
 from ml.inference import adapter_ref
 from ml.models import Adapter
-from ml.prompts import TASKS
-from ml.runtime import Composition, LoRARuntime
 from ml.services import adapter_promote
 
 MAX_NEW_TOKENS = {"budgeting": 128, "harmonization": 16, "creative": 128, "measurement": 64}
@@ -45,8 +45,8 @@ def load_rows(*, task: str, dataset_path: str, limit: int | None = None) -> list
 
 
 def evaluate_model(*, runtime, composition, task: str, rows: list[dict]) -> dict:
-    """Numeric metrics of one composition (None: the base model) served by ``runtime`` (ml.runtime.LoRARuntime, the
-    code that serves requests), preference accuracy too when the rows are pairs."""
+    """Numeric metrics of one composition (None: the base model) served by ``runtime``
+    (ml.engine.runtime.LoRARuntime, the code that serves requests), preference accuracy too when the rows are pairs."""
 
     def predict(batch: list[list[dict]]) -> list[str]:
         return runtime.generate(batch, composition, max_new_tokens=MAX_NEW_TOKENS[task])

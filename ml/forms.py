@@ -9,8 +9,8 @@ import re
 
 from django import forms
 
+from ml.engine.prompts import TASKS
 from ml.models import AdapterKind, TrainingJob
-from ml.prompts import TASKS
 
 MODES = (
     ("stack", "Stack (activate together)"),

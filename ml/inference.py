@@ -21,14 +21,13 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from governance.models import Tenant
+from ml.engine.prompts import TASKS, parse_answer, task_messages
+from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
 from ml.models import Adapter, GenerationRequest
-from ml.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
 from ml.selectors import AdapterForbidden, authorize_composition
 
 logger = logging.getLogger(__name__)
 
-# The task names of ml.prompts, for the (brief) time a checkout might lack that module.
-FALLBACK_TASKS = ("budgeting", "harmonization", "creative", "measurement")
 MESSAGE_ROLES = ("system", "user", "assistant")
 DEFAULT_MAX_NEW_TOKENS = 256
 MAX_NEW_TOKENS_LIMIT = 2048
@@ -57,7 +56,7 @@ def get_runtime() -> LoRARuntime:
             base_model, cache_bytes, adapter_cache_bytes, dtype = config
             path = Path(base_model)
             if path.is_absolute() and not path.exists():
-                from ml.base import BaseModelError
+                from ml.engine.base import BaseModelError
 
                 raise BaseModelError(
                     f"The base model folder {path} does not exist: run `python manage.py prepare_base_model` "
@@ -184,22 +183,9 @@ def generate_for_tenant_id(tenant_id: int | None, **kwargs) -> list[str]:
     return generate(tenant=tenant, **kwargs)
 
 
-def _prompts_module():
-    try:
-        from ml import prompts
-    except ImportError:
-        return None
-    return prompts
-
-
-def _tasks() -> tuple[str, ...]:
-    module = _prompts_module()
-    return tuple(getattr(module, "TASKS", FALLBACK_TASKS)) if module is not None else FALLBACK_TASKS
-
-
 def _conversation(task: str, prompt) -> list[dict]:
     """Chat messages for a stored prompt: messages as given, a text as one user message, a payload through the
-    task's template (ml.prompts.task_messages)."""
+    task's template (ml.engine.prompts.task_messages)."""
     if isinstance(prompt, str):
         if not prompt.strip():
             raise DomainError("The prompt is empty.", field="payload")
@@ -209,22 +195,18 @@ def _conversation(task: str, prompt) -> list[dict]:
     if isinstance(prompt, dict):
         if not task:
             raise DomainError("A payload needs a task: say which task it is for.", field="task")
-        module = _prompts_module()
-        if module is None:
-            raise DomainError("Task payloads are not available here; send chat messages instead.", field="payload")
         try:
-            return module.task_messages(task, prompt)
+            return task_messages(task, prompt)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DomainError(f"payload: {exc}", field="payload") from None
     raise DomainError("payload must be a task payload (object), a text or a list of messages.", field="payload")
 
 
 def _parse(task: str, text: str) -> dict | None:
-    module = _prompts_module()
-    if not task or module is None or not hasattr(module, "parse_answer"):
+    if not task:
         return None
     try:
-        return module.parse_answer(task, text)
+        return parse_answer(task, text)
     except Exception:  # a parser bug must not fail a generation that succeeded
         logger.exception("parse_answer failed for task %s", task)
         return None
@@ -247,8 +229,8 @@ def generation_request_create(
     if tenant is None:
         raise DomainError("A generation belongs to a tenant.", field="tenant")
     task = task or ""
-    if task and task not in _tasks():
-        raise DomainError(f"task must be one of {', '.join(_tasks())}, not {task!r}.", field="task")
+    if task and task not in TASKS:
+        raise DomainError(f"task must be one of {', '.join(TASKS)}, not {task!r}.", field="task")
     _conversation(task, payload_or_messages)
     names = _adapter_names(adapters)
     _check_composition(names, mode, weights)
@@ -319,7 +301,7 @@ HARMONIZATION_ADAPTER = "task_harmonization"
 def harmonization_suggester():
     """The ``lora`` mapping suggester: the active shared ``task_harmonization`` adapter, served by this process's
     runtime. ValueError (which the suggest commands print) when no version of it is active."""
-    from ml.suggester import AdapterMappingSuggester
+    from ml.engine.suggester import AdapterMappingSuggester
 
     active = Adapter.objects.filter(
         name=HARMONIZATION_ADAPTER, tenant__isnull=True, status=Adapter.Status.ACTIVE
@@ -338,6 +320,6 @@ def harmonization_ensemble():
     """``rules+lora``: the rules and the adapter merged by ``harmonization.suggest.ensemble``, the rules weighted 2 : 1
     so a lone adapter choice cannot overrule them (docs/mapping_guide.md has the measurement)."""
     from harmonization.suggest import RuleBasedSuggester
-    from ml.suggester import EnsembleSuggester
+    from ml.engine.suggester import EnsembleSuggester
 
     return EnsembleSuggester([RuleBasedSuggester(), harmonization_suggester()], weights=[2.0, 1.0])

@@ -2,7 +2,7 @@
 
 A job's life: ``queued`` -> ``running`` (worker "host:pid", heartbeat every few seconds, progress per step) ->
 ``succeeded`` (a candidate Adapter registered in the same transaction), ``cancelled`` or ``failed``. Files are
-renamed into place only when complete (ml.training), and the Adapter row is written only after that, so a worker
+renamed into place only when complete (ml.engine.training), and the Adapter row is written only after that, so a worker
 that dies mid-job leaves a running job with a stale heartbeat, which ``reap_dead_jobs`` marks failed, removing the
 partial files; never an adapter row without files.
 """
@@ -26,9 +26,9 @@ from django.utils import timezone
 from core.errors import DomainError, full_clean_or_raise
 from governance.models import Tenant
 from governance.services import audit_record
-from ml import training
+from ml.engine import training
+from ml.engine.prompts import TASKS
 from ml.models import Adapter, AdapterKind, TrainingJob, validate_relative_path
-from ml.prompts import TASKS
 
 logger = logging.getLogger(__name__)
 
@@ -499,8 +499,8 @@ def training_job_start(
     file (``heldout_path``) for evaluation.
     """
     # Imported here: the builders and the database sources load pandas, which pages that never train need not.
-    from ml import datasets
     from ml.dataset_sources import dataset_source
+    from ml.engine import datasets
 
     if kind not in (AdapterKind.TASK, AdapterKind.BRAND):
         raise DomainError(f"kind must be task or brand, not {kind!r}.", field="kind")

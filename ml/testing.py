@@ -82,7 +82,7 @@ def make_adapter(base_dir: Path, dest: Path, *, seed: int, r: int = 4) -> Path:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from ml.base import load_base
+    from ml.engine.base import load_base
 
     model, _ = load_base(base_dir)
     torch.manual_seed(seed)

@@ -1,4 +1,4 @@
-"""A parsed budgeting objective (the budgeting task adapter's JSON, ml.prompts) -> initial values of the plan form.
+"""A parsed budgeting objective (the budgeting adapter's JSON, ml.engine.prompts) -> the plan form's initial values.
 
 Django-free. The marketer reviews the filled form before anything runs, so what cannot be put into the form as it
 is (a cap on a retailer with several placements, a retailer without history) becomes a note beside it.

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from ml.amounts import normalize_amounts
-from ml.datasets import budgeting
-from ml.prompts import task_messages
+from ml.engine.amounts import normalize_amounts
+from ml.engine.datasets import budgeting
+from ml.engine.prompts import task_messages
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from ml.base import READY_MARKER, BaseModelError, embedded_gguf_path, is_ready, load_base, prepare_base_model
+from ml.engine.base import READY_MARKER, BaseModelError, embedded_gguf_path, is_ready, load_base, prepare_base_model
 
 JSON_TEXT = '{"objective": "incremental_margin", "budget": 2500000, "min_roas": 3.0} ≥ $2.5M'
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from harmonization.suggest.lexicon import FIELDS, SYNONYMS, split_words
-from ml.datasets import (
+from ml.engine.datasets import (
     DatasetError,
     budgeting,
     build,
@@ -14,8 +14,8 @@ from ml.datasets import (
     read_jsonl,
     write_jsonl,
 )
-from ml.policy import check_copy
-from ml.prompts import TASKS, parse_answer, retailer_code
+from ml.engine.policy import check_copy
+from ml.engine.prompts import TASKS, parse_answer, retailer_code
 
 
 def _answers(rows):
@@ -42,7 +42,8 @@ def test_budgeting_heldout_templates_and_retailers_never_appear_in_training():
     assert not train_templates & heldout_templates
     named = lambda rows: {c for a in _answers(rows) for c in [*a["retailer_caps"], *a["exclude_retailers"]]}  # noqa: E731
     assert named(heldout) and not named(train) & named(heldout)
-    # Retailer names in the text map to codes by one rule: lower case, spaces as underscores (ml.prompts.retailer_code).
+    # Retailer names in the text map to codes by one rule: lower case, spaces as underscores
+    # (ml.engine.prompts.retailer_code).
     for row, answer in zip(train + heldout, _answers(train + heldout), strict=True):
         for code in [*answer["retailer_caps"], *answer["exclude_retailers"]]:
             assert code.replace("_", " ") in row["prompt"][1]["content"].lower()

@@ -7,10 +7,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from governance.models import AuditLog
-from ml.datasets import build, write_jsonl
-from ml.evaluation import evaluate_task, field_counts, pair_logprobs, preference_accuracy, prf
+from ml.engine.datasets import build, write_jsonl
+from ml.engine.evaluation import evaluate_task, field_counts, pair_logprobs, preference_accuracy, prf
+from ml.engine.prompts import answer_text, task_messages
 from ml.models import Adapter, AdapterKind
-from ml.prompts import answer_text, task_messages
 from ml.services import adapter_register
 
 
@@ -97,7 +97,7 @@ class _UnigramModel(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model_dir):
-    from ml.base import load_base
+    from ml.engine.base import load_base
 
     torch.set_num_threads(1)
     return load_base(tiny_model_dir)
@@ -137,7 +137,7 @@ def _lora(tiny_model_dir, dest, rows=None, steps=0):
     """A LoRA adapter on the tiny model; with ``rows`` trained (plain PyTorch) to answer their completions."""
     from peft import LoraConfig, get_peft_model
 
-    from ml.base import load_base
+    from ml.engine.base import load_base
 
     torch.manual_seed(0)
     model, tokenizer = load_base(tiny_model_dir)
@@ -214,7 +214,7 @@ def test_eval_adapter_names_what_is_wrong(settings, tmp_path):
 
 
 def test_base_evaluate_scores_generated_copy_and_preference_pairs(tiny, tiny_model_dir, tmp_path):
-    from ml.datasets import build_preference_pairs
+    from ml.engine.datasets import build_preference_pairs
     from ml.eval_services import base_evaluate
 
     _train, pairs = build_preference_pairs(seed=0, n_train=1, n_heldout=4)

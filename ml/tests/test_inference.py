@@ -14,8 +14,8 @@ from django.db import connection
 
 from core.errors import DomainError
 from ml import inference
+from ml.engine.runtime import AdapterRef, Composition, LoRARuntime
 from ml.models import Adapter, AdapterKind, GenerationRequest
-from ml.runtime import AdapterRef, Composition, LoRARuntime
 from ml.selectors import AdapterForbidden
 from ml.services import adapter_promote, adapter_register
 from ml.testing import make_adapter
@@ -182,7 +182,7 @@ def test_two_tenants_generating_at_once_each_get_only_their_own_brand_adapter(
 
 @pytest.mark.django_db
 def test_it_stores_a_request_and_answers_it_with_the_tasks_prompt(tenants, personas, registry):
-    import ml.prompts
+    import ml.engine.prompts
 
     acme = tenants["acme"]
     names = ["task-budgeting", "brand-acme"]
@@ -199,12 +199,12 @@ def test_it_stores_a_request_and_answers_it_with_the_tasks_prompt(tenants, perso
     assert (request.status, request.created_by, request.weights) == ("queued", personas["marketer"], [0.5, 0.5])
     done = inference.run_generation_request(request.pk, max_new_tokens=8)
     assert done.status == GenerationRequest.Status.SUCCEEDED, done.error
-    messages = ml.prompts.task_messages("budgeting", BUDGET_PAYLOAD)
+    messages = ml.engine.prompts.task_messages("budgeting", BUDGET_PAYLOAD)
     expected = inference.generate(
         tenant=acme, adapters=names, prompts=[messages], mode="linear", weights=[0.5, 0.5], max_new_tokens=8
     )[0]
     assert done.output == expected and done.output
-    assert done.parsed == ml.prompts.parse_answer("budgeting", done.output)
+    assert done.parsed == ml.engine.prompts.parse_answer("budgeting", done.output)
     assert done.seconds > 0 and done.finished_at is not None and done.error == ""
     # Answered once: running it again changes nothing.
     assert inference.run_generation_request(request.pk).finished_at == done.finished_at
@@ -345,9 +345,9 @@ def test_the_worker_answers_stored_requests_and_refuses_forbidden_ones(
     ok.refresh_from_db()
     forged.refresh_from_db()
     assert ok.status == "succeeded", ok.error
-    import ml.prompts
+    import ml.engine.prompts
 
-    messages = ml.prompts.task_messages("budgeting", BUDGET_PAYLOAD)
+    messages = ml.engine.prompts.task_messages("budgeting", BUDGET_PAYLOAD)
     expected = inference.generate(
         tenant=acme, adapters=names, prompts=[messages], max_new_tokens=inference.DEFAULT_MAX_NEW_TOKENS
     )[0]

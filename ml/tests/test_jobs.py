@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from core.errors import DomainError
 from governance.models import AuditLog
-from ml import jobs, training
+from ml import jobs
+from ml.engine import training
 from ml.models import Adapter, TrainingJob
 from ml.tests.test_training import dpo_rows, sft_rows, write_jsonl
 from rmn_site.celery import app

@@ -1,6 +1,6 @@
 import pytest
 
-from ml.policy import check_copy
+from ml.engine.policy import check_copy
 
 POLICY = {
     "headline_max_chars": 30,

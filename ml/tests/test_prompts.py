@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ml.prompts import ANSWER_KEYS, TASKS, answer_text, parse_answer, task_messages
+from ml.engine.prompts import ANSWER_KEYS, TASKS, answer_text, parse_answer, task_messages
 
 ANSWERS = {
     "budgeting": {"budget": 2500000.0, "period_days": 28, "objective": "incremental_margin", "min_roas": 3.0,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ml.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
+from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
 from ml.testing import make_adapter
 
 torch.set_num_threads(1)

@@ -13,10 +13,10 @@ from django.core.management import CommandError, call_command
 
 from harmonization.suggest import RuleBasedSuggester, get_suggester, read_sample
 from ml import inference
+from ml.engine.prompts import task_messages
+from ml.engine.suggester import ADAPTER_CONFIDENCE, AdapterMappingSuggester, EnsembleSuggester
 from ml.models import AdapterKind
-from ml.prompts import task_messages
 from ml.services import adapter_promote, adapter_register
-from ml.suggester import ADAPTER_CONFIDENCE, AdapterMappingSuggester, EnsembleSuggester
 from ml.testing import make_adapter
 
 WALMART = Path(settings.BASE_DIR) / "harmonization" / "samples" / "walmart_sponsored_search_item.csv"

@@ -1,4 +1,5 @@
-"""ml.training on the tiny Llama: SFT, QLoRA and DPO adapters, progress, completion-only loss, cancel, bad inputs."""
+"""ml.engine.training on the tiny Llama: SFT, QLoRA and DPO adapters, progress, completion-only loss, cancel, bad
+inputs."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ml import training  # noqa: E402
-from ml.training import TrainConfig, TrainingCancelled, TrainingInputError  # noqa: E402
+from ml.engine import training  # noqa: E402
+from ml.engine.training import TrainConfig, TrainingCancelled, TrainingInputError  # noqa: E402
 
 SYSTEM = {"role": "system", "content": "Answer with JSON only."}
 

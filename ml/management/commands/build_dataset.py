@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from governance.models import Tenant
 from ml.dataset_sources import dataset_source
-from ml.datasets import build, build_preference_pairs, write_jsonl
-from ml.prompts import TASKS
+from ml.engine.datasets import build, build_preference_pairs, write_jsonl
+from ml.engine.prompts import TASKS
 
 
 class Command(BaseCommand):

@@ -94,7 +94,7 @@ class Command(BaseCommand):
 
     def _prepare_base(self) -> None:
         """Convert the embedded base model once when the settings use it (tens of seconds, here, not in a page)."""
-        from ml.base import BaseModelError, is_ready, prepare_base_model
+        from ml.engine.base import BaseModelError, is_ready, prepare_base_model
 
         base = Path(str(settings.BASE_MODEL))
         embedded = Path(settings.MODEL_STORAGE_DIR) / "base" / EMBEDDED_NAME

@@ -15,9 +15,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
 from governance.models import Tenant
+from ml.engine.prompts import TASKS
 from ml.eval_services import adapter_evaluate, base_evaluate
 from ml.models import Adapter
-from ml.prompts import TASKS
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ml.base import BaseModelError, prepare_base_model
+from ml.engine.base import BaseModelError, prepare_base_model
 
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 

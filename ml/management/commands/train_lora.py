@@ -152,7 +152,7 @@ class Command(BaseCommand):
         return adapter.pk
 
     def _plain_run(self, output: Path, *, method, name, tenant, base_model, dataset, params) -> None:
-        from ml import training
+        from ml.engine import training
 
         self.stdout.write(
             f"{output} lies outside MODEL_STORAGE_DIR ({settings.MODEL_STORAGE_DIR}): training without a job record "

@@ -9,9 +9,9 @@ what ml/dataset_sources.py reads from the database: ``{"retailers": [{"code", "n
 
 from __future__ import annotations
 
-from ml.datasets import budgeting, creative, harmonization, measurement
-from ml.datasets.jsonl import DatasetError, read_jsonl, write_jsonl
-from ml.prompts import TASKS
+from ml.engine.datasets import budgeting, creative, harmonization, measurement
+from ml.engine.datasets.jsonl import DatasetError, read_jsonl, write_jsonl
+from ml.engine.prompts import TASKS
 
 BUILDERS = {
     "budgeting": budgeting.build,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from ml.datasets.common import rng_for, sft_row, split_retailers
-from ml.prompts import retailer_code
+from ml.engine.datasets.common import rng_for, sft_row, split_retailers
+from ml.engine.prompts import retailer_code
 
 TASK = "budgeting"
 

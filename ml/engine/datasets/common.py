@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from ml.prompts import answer_text, task_messages
+from ml.engine.prompts import answer_text, task_messages
 
 _HEALTH = ["cures", "prevents disease", "FDA approved", "clinically proven", "guaranteed results"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 
 from harmonization.suggest.lexicon import FIELDS, SYNONYMS, split_words
-from ml.datasets.common import rng_for, sft_row, split_retailers
+from ml.engine.datasets.common import rng_for, sft_row, split_retailers
 
 TASK = "harmonization"
 

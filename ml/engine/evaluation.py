@@ -22,8 +22,8 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from ml.policy import check_copy
-from ml.prompts import TASKS, parse_answer
+from ml.engine.policy import check_copy
+from ml.engine.prompts import TASKS, parse_answer
 
 Predict = Callable[[list[list[dict]]], list[str]]
 

@@ -23,7 +23,7 @@ from harmonization.suggest.base import (
     assign_one_to_one,
     ensemble,
 )
-from ml.prompts import parse_answer, task_messages
+from ml.engine.prompts import parse_answer, task_messages
 
 # A generated answer carries no calibrated probability; this is the weight the adapter's choice has when it is
 # merged with the rules' (``ensemble`` sums confidences per column), chosen so that the adapter and the rules agreeing

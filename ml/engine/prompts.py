@@ -12,7 +12,7 @@ import re
 from numbers import Real
 
 from harmonization.suggest.lexicon import FIELDS
-from ml.amounts import normalize_amounts
+from ml.engine.amounts import normalize_amounts
 
 TASKS = ("budgeting", "harmonization", "creative", "measurement")
 # The RMIS fields a harmonization answer may name (harmonization/suggest/lexicon.py, free of Django); a made-up field

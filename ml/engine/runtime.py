@@ -162,7 +162,7 @@ class LoRARuntime:
     ):
         import torch
 
-        from ml.base import load_base
+        from ml.engine.base import load_base
 
         if cache_bytes < 0 or (adapter_cache_bytes is not None and adapter_cache_bytes < 0):
             raise ValueError("cache sizes must be >= 0 bytes")

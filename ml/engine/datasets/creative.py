@@ -2,7 +2,7 @@
 
 Compliant copy sometimes uses a claim that only some retailers ban ("top rated", "#1" ...) or a price claim, where
 the retailer's policy allows it: the adapter has to read the policy in the prompt, not learn one safe style. Every
-chosen answer passes ml.policy.check_copy and every rejected one fails it with exactly the violation it was made
+chosen answer passes ml.engine.policy.check_copy and every rejected one fails it with exactly the violation it was made
 for: a banned claim, a headline over the limit, a missing disclosure, or a price claim the retailer does not allow.
 Held-out rows use retailers (with their policies) and brief wordings the training rows never contain.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import random
 
-from ml.datasets.common import rng_for, sft_row, split_retailers
-from ml.policy import check_copy
-from ml.prompts import answer_text, task_messages
+from ml.engine.datasets.common import rng_for, sft_row, split_retailers
+from ml.engine.policy import check_copy
+from ml.engine.prompts import answer_text, task_messages
 
 TASK = "creative"
 

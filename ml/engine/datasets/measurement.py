@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from ml.datasets.common import rng_for, sft_row, split_retailers
+from ml.engine.datasets.common import rng_for, sft_row, split_retailers
 
 TASK = "measurement"
 
