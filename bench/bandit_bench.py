@@ -1,6 +1,6 @@
 """Bandit benchmark: in-flight reallocation and off-policy evaluation on simulator worlds with a known truth.
 
-For each seed a world of five channels is drawn (optimizer.engine.simulator.build_world). The bandit starts from a
+For each seed a world of five channels is drawn (demo.engine.simulator.build_world). The bandit starts from a
 *miscalibrated* prior: each channel's attributed response level is off by a log-normal factor (sd 0.5, i.e. often
 ±40-65%), its half saturation by sd 0.15, its incrementality by sd 0.05 (as after lift studies); the prior says its
 own uncertainty honestly (prior sd 0.5). It then runs 28 days: decide, the retailers deliver the decision (each
@@ -39,8 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._common import write_section  # noqa: E402
+from demo.engine.simulator import ChannelPlan, SKUSpec, build_world, simulate  # noqa: E402
 from optimizer.engine import bandit as B  # noqa: E402
-from optimizer.engine.simulator import ChannelPlan, SKUSpec, build_world, simulate  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 START_MARK = "<!-- bandit:start -->"
@@ -96,8 +96,8 @@ def _miscalibrated(seed: int, rng: np.random.Generator):
 
 def _fitted(seed: int, rng: np.random.Generator):
     """A scenario's world, its 180 days of history and the pipeline's calibrated curves fitted on them as prior."""
+    from demo.engine.scenario import build_scenario, history_frame, lift_frame, skus_frame
     from optimizer.engine.curves import calibrate, fit_curves
-    from optimizer.engine.scenario import build_scenario, history_frame, lift_frame, skus_frame
 
     sc = build_scenario(seed)
     curves = calibrate(fit_curves(history_frame(sc), skus_frame(sc), seed=seed), lift_frame(sc), seed=seed)
@@ -282,7 +282,7 @@ def render(results: dict, ablation: dict | None = None) -> str:
         "with adstock and noise; the bandit observes each day the next morning. Two priors: *miscalibrated* (a fresh "
         "world; each channel's attributed response level off by a log-normal factor of sd "
         f"{PRIOR_MISCALIBRATION_SD}, half saturation by sd 0.15, incrementality by sd 0.05, prior sd "
-        f"{PRIOR_MISCALIBRATION_SD}) and *fitted* (optimizer.engine.scenario: 180 days of history and three lift "
+        f"{PRIOR_MISCALIBRATION_SD}) and *fitted* (demo.engine.scenario: 180 days of history and three lift "
         "studies; fit_curves + calibrate as the prior, so incrementality errors the lift studies left are in it). "
         'Method: docs/measurement.md, "In-flight reallocation and off-policy evaluation".',
     ]

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/curves_bench.py [--seeds 20] [--days 180] [--samples 200] [--no-doc]
 
-For each seed it builds a simulated world with the demo's nine Acme channels (optimizer.engine.simulator, plans as in
-campaigns/demo_data.py), simulates the history, runs 1-3 lift studies on randomly chosen channels (randomized holdout
+For each seed it builds a simulated world with the demo's nine Acme channels (demo.engine.simulator, plans as in
+demo/seed.py), simulates the history, runs 1-3 lift studies on randomly chosen channels (randomized holdout
 or ghost ads, 28 days, ending 10-90 days before the end of the history), fits and calibrates the curves, and scores,
 for every channel at its plan spend over the 28 days after the history:
 
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench._common import commit as _commit  # noqa: E402
 from bench._common import write_section  # noqa: E402
-from optimizer.engine import simulator as sim  # noqa: E402
+from demo.engine import simulator as sim  # noqa: E402
 from optimizer.engine.curves import PLACEMENT_INCREMENTALITY_PRIORS, calibrate, fit_curves  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"

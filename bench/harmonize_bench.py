@@ -2,7 +2,7 @@
 
     DEBUG=1 .venv/bin/python bench/harmonize_bench.py --rows 1000000 5000000 [--postgres URL]
 
-For each size it generates the file (harmonization.exports, seeded), then runs, each in a fresh subprocess so that
+For each size it generates the file (demo.engine.exports, seeded), then runs, each in a fresh subprocess so that
 peak memory belongs to one run: pyarrow.csv.read_csv alone (the whole table in memory, the reference speed),
 pyarrow's streaming reader alone, the engine to Parquet (ParquetSink), and with --postgres the Django loader
 (harmonization.services.ingest_file) into a benchmark tenant. Every engine run is checked against the generator's
@@ -50,13 +50,13 @@ def _rss_mb() -> float:
 
 
 def _sku_index(seed: int) -> dict[str, dict[str, int]]:
-    from harmonization.exports import catalog
+    from demo.engine.exports import catalog
 
     return {"retailer_item_id": {f"amazon|{item.asin}": i + 1 for i, item in enumerate(catalog(seed))}}
 
 
 def child_generate(args) -> dict:
-    from harmonization.exports import generate_export
+    from demo.engine.exports import generate_export
 
     began = time.perf_counter()
     truth = generate_export(LAYOUT, args.input, rows=args.rows, seed=args.seed)
@@ -157,8 +157,8 @@ def child_pg_setup(args) -> dict:
 
     call_command("migrate", verbosity=0)
     from campaigns.models import SKU, AttributionModel, Brand, PerformanceFact, Retailer, RetailerItem
+    from demo.engine.exports import catalog
     from governance.models import Tenant
-    from harmonization.exports import catalog
 
     tenant, _ = Tenant.objects.get_or_create(
         slug=BENCH_TENANT, defaults={"name": "Benchmark", "reporting_currency": "USD"}
@@ -302,7 +302,7 @@ def render(results: dict) -> str:
             )
     lines.append("")
     lines.append(
-        "Generating the files (harmonization/exports.py, seed "
+        "Generating the files (demo/engine/exports.py, seed "
         + str(results.get("seed", 0))
         + "): "
         + "; ".join(

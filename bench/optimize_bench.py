@@ -2,7 +2,7 @@
 
     DEBUG=1 .venv/bin/python bench/optimize_bench.py --seeds 20 [--chance 0.9] [--compare-chance 0 0.95] [--no-doc]
 
-Per seed: optimizer.engine.scenario draws a world (6 channels on 5 retailers), simulates 180 days in which each
+Per seed: demo.engine.scenario draws a world (6 channels on 5 retailers), simulates 180 days in which each
 channel's spend is its plan scaled by a factor drawn from 1/2.5-2.5x (so the past mix is off the optimum), and 3 lift
 studies, and writes H.csv, S.csv, L.csv; the budget for the next 28 days is 0.7-1.3x the planned spend; the
 attributed ROAS floor is 0.8-1.1x the true attributed ROAS of the oracle's unconstrained plan (so it binds in about
@@ -71,8 +71,8 @@ def _command_plan(paths, *, budget, floor, chance, samples, seed) -> tuple[dict[
 
 def run_seed(seed: int, *, chance: float | None, compare: list[float], samples: int, workdir: Path) -> dict:
 
+    from demo.engine import scenario as sc
     from optimizer.engine import files
-    from optimizer.engine import scenario as sc
     from optimizer.engine.allocate import AllocationRequest, allocate
     from optimizer.engine.curves import uncalibrated
     from optimizer.engine.pipeline import curves_from_frames, period_error_sd
@@ -214,7 +214,7 @@ def write_doc(section: str) -> None:
         intro = (
             "## Optimization: allocation against the truth\n\n"
             '`bench/optimize_bench.py` (docs/optimization.md, "Allocation and the file contract"): per seed a '
-            "simulated advertiser (optimizer.engine.scenario: 6 channels on 5 retailers, 180 days of history "
+            "simulated advertiser (demo.engine.scenario: 6 channels on 5 retailers, 180 days of history "
             "whose spend mix is off the optimum by 1/2.5-2.5x per channel, 3 lift studies) writes H.csv, S.csv "
             "and L.csv; the `optimize` command plans the next 28 days (budget 0.7-1.3x the planned spend, "
             "attributed ROAS floor 0.8-1.1x the oracle's unconstrained true ROAS) and every plan is scored by the "

@@ -5,9 +5,9 @@
 Families (both offline):
 - IHDP response surfaces A (constant effect) and B (heterogeneous), Hill (2011), as econml ships them; ``--reps``
   replications of the outcome surface (random_state 0..reps-1), 747 children, 25 covariates.
-- Nie & Wager setups A-D (causalml's ``synthetic_data`` modes 1-4, reimplemented in optimizer.engine.uplift_data),
+- Nie & Wager setups A-D (causalml's ``synthetic_data`` modes 1-4, reimplemented in demo.engine.uplift_data),
   ``--n`` rows, 5 covariates, sigma 1, seeds 0..reps-1 (numpy RandomState, as ``np.random.seed`` would give causalml).
-- The product's own case (optimizer.engine.uplift_data.retail_media_experiment): a randomized exposure test of
+- The product's own case (demo.engine.uplift_data.retail_media_experiment): a randomized exposure test of
   ``--retail-n`` shoppers, sales outcome, at the generator's realistic conversion lifts and at five times them
   (propensity known: ``randomized=True``).
 
@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 from bench._common import commit as _commit  # noqa: E402
 from bench._common import cpu_model as _cpu  # noqa: E402
 from bench._common import write_section  # noqa: E402
+from demo.engine.uplift_data import ihdp_surface, nie_wager_setup, retail_media_experiment  # noqa: E402
 from optimizer.engine.uplift import LEARNERS, fit_uplift  # noqa: E402
-from optimizer.engine.uplift_data import ihdp_surface, nie_wager_setup, retail_media_experiment  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 START_MARK = "<!-- uplift:start -->"

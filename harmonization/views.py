@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -12,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
 from core.errors import DomainError
+from core.pages import slot_context
 from governance.access import Capability, tenant_page
-from harmonization.demo_samples import sample_content_type, sample_export_write, sample_filename, sample_layouts
 from harmonization.forms import UploadForm
 from harmonization.models import IngestBatch
 from harmonization.selectors import batch_get, batch_list
@@ -46,25 +43,8 @@ def batch_list_view(request: HttpRequest, *, access) -> HttpResponse:
         form = UploadForm(tenant=access.tenant)
     page = Paginator(batch_list(tenant=access.tenant), 50).get_page(request.GET.get("page"))
     status = 400 if form is not None and form.errors else 200
-    context = {"form": form, "page": page, "samples": sample_layouts(tenant=access.tenant)}
+    context = {"form": form, "page": page, **slot_context("harmonization.import_page", access=access)}
     return render(request, "harmonization/batch_list.html", context, status=status)
-
-
-@tenant_page()
-def sample_download(request: HttpRequest, mapping_name: str, *, access) -> HttpResponse:
-    """A small export of a shipped layout built from the current tenant's catalog and campaigns (never another
-    tenant's: the tenant comes from the session, not the URL). Files are a few hundred rows: built in memory."""
-    with tempfile.TemporaryDirectory(prefix="rmn-sample-") as folder:
-        path = Path(folder) / "sample"
-        try:
-            truth = sample_export_write(tenant=access.tenant, mapping_name=mapping_name, path=path)
-        except DomainError as exc:
-            raise Http404(exc.message) from None
-        data = path.read_bytes()
-    response = HttpResponse(data, content_type=sample_content_type(mapping_name))
-    response["Content-Disposition"] = f'attachment; filename="{sample_filename(mapping_name)}"'
-    response["X-Sample-Rows"] = str(truth.rows)
-    return response
 
 
 def _batch_or_404(access, pk: int) -> IngestBatch:

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "optimizer",
     "feedback",
     "ml",
+    "demo",
 ]
 
 MIDDLEWARE = [

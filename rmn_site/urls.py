@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("harmonization.urls")),
     path("", include("campaigns.urls")),
     path("", include("ml.urls")),
+    path("", include("demo.urls")),
 ]

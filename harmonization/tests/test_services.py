@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from campaigns.demo_data import _fx_rates_upsert
 from campaigns.models import Brand, PerformanceFact, RetailerItem
 from core.errors import DomainError
+from demo.seed import _fx_rates_upsert
 from governance.models import AuditLog
 from harmonization.models import FXRate, IngestBatch, Mapping
 from harmonization.services import ingest_file, lookups_for, mapping_resolve, mapping_save, shipped_mapping_files

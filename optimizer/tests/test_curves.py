@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from bench.curves_bench import history_frame, lift_frame, run_seed, simulated_world, skus_frame
-from optimizer.engine import simulator as sim
+from demo.engine import simulator as sim
 from optimizer.engine.curves import (
     PLACEMENT_INCREMENTALITY_PRIORS,
     CurveSet,

@@ -222,7 +222,7 @@ def test_closed_loop_a_geo_readout_calibrates_the_channels_incrementality_toward
     # The demo simulator's world is the truth: its channel's true incremental sales over the last 28 days of history
     # land in the treated geos of a geo test; the readout, saved as a lift study, calibrates the fitted curve.
     from bench.curves_bench import history_frame, simulated_world, skus_frame
-    from optimizer.engine import simulator as sim
+    from demo.engine import simulator as sim
     from optimizer.engine.curves import calibrate, fit_curves
 
     days, test_days, geo_history = 150, 28, 182

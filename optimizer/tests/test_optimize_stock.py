@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from optimizer.engine import scenario as sc
+from demo.engine import scenario as sc
 
 
 @pytest.fixture(scope="module")

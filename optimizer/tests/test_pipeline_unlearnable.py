@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from optimizer.engine import scenario as sc
+from demo.engine import scenario as sc
 from optimizer.engine.allocate import AllocationRequest
 from optimizer.engine.errors import OptimizerInputError
 from optimizer.engine.files import read_history, read_lift_studies, read_skus

@@ -12,9 +12,9 @@ from django.db import transaction
 
 from campaigns.models import SKU, AttributionModel, Brand, Campaign, PerformanceFact
 from core.errors import DomainError
+from demo.engine.simulator import ChannelPlan, SKUSpec, build_world, simulate, simulate_lift_study
 from governance.models import AuditLog
 from harmonization.models import IngestBatch
-from optimizer.engine.simulator import ChannelPlan, SKUSpec, build_world, simulate, simulate_lift_study
 from optimizer.models import AllocationPlan, LiftStudy
 from optimizer.services import (
     HISTORY_COLUMNS,

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from demo.engine.uplift_data import ihdp_surface, nie_wager_setup, retail_media_experiment
 from optimizer.engine.errors import OptimizerInputError
 from optimizer.engine.uplift import auuc, fit_uplift, pehe, qini_coefficient, uplift_curves
-from optimizer.engine.uplift_data import ihdp_surface, nie_wager_setup, retail_media_experiment
 
 # Six units ranked by score, alternating treated / control; outcomes 1, 0, 1, 1, 0, 0. With k the number targeted,
 # N = 6, and (n_t, n_c, Y_t, Y_c) counted among the top k:

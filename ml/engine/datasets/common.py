@@ -9,7 +9,7 @@ from ml.engine.prompts import answer_text, task_messages
 
 _HEALTH = ["cures", "prevents disease", "FDA approved", "clinically proven", "guaranteed results"]
 
-# The demo networks (campaigns/demo_data.py) plus more US retail media networks, with policies in the same shape.
+# The demo networks (demo/seed.py) plus more US retail media networks, with policies in the same shape.
 # Codes follow one rule the models can learn: the short name in lower case, spaces as underscores.
 BUILTIN_RETAILERS: tuple[dict, ...] = (
     {"code": "amazon", "name": "Amazon", "policy_specs": {

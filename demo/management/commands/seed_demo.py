@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from campaigns.demo_data import DEFAULT_DAYS, DEFAULT_SEED, DEMO_PASSWORD, MIN_DAYS, demo_seed
 from core.errors import DomainError
+from demo.seed import DEFAULT_DAYS, DEFAULT_SEED, DEMO_PASSWORD, MIN_DAYS, demo_seed
 
 
 class Command(BaseCommand):

@@ -11,12 +11,12 @@ from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.utils import timezone
 
-from campaigns import demo_data
 from campaigns.models import SKU, Campaign, PerformanceFact, Retailer, RetailerItem, validate_gtin
+from demo import seed as demo_data
+from demo.engine import PLACEMENT_PRIORS, World, expected_outcome
 from governance.access import Capability, access_for_user
 from governance.models import APIKey, Role, Tenant
 from harmonization.models import IngestBatch
-from optimizer.engine import PLACEMENT_PRIORS, World, expected_outcome
 from optimizer.models import LiftStudy, SimulationTruth
 
 pytestmark = pytest.mark.django_db

@@ -12,11 +12,11 @@ from django.utils.text import slugify
 
 from campaigns.models import Retailer
 from core.errors import DomainError
+from demo.engine.exports import LAYOUTS, ExportTruth, generate_export
+from demo.selectors import campaign_external_ids, tenant_catalog
 from governance.models import Tenant
 from harmonization.engine import Lookups, MappingError, MappingSpec, load_mapping_file
-from harmonization.exports import LAYOUTS, ExportTruth, generate_export
 from harmonization.models import FXRate
-from harmonization.selectors import campaign_external_ids, tenant_catalog
 from harmonization.services import mappings_dir, shipped_mapping_files
 
 SAMPLE_DAYS = 7

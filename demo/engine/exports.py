@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from optimizer.engine import ChannelPlan, SKUSpec, build_world, simulate
+from demo.engine.simulator import ChannelPlan, SKUSpec, build_world, simulate
 
 DEFAULT_START = dt.date(2025, 1, 6)
 DEFAULT_DAYS = 90

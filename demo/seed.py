@@ -1,6 +1,6 @@
 """Demo data: two tenants whose retail media history comes from the simulator, with the truth kept beside it.
 
-The numbers are produced by ``optimizer.engine.simulator`` (docs/demo_simulator.md); this module only chooses the
+The numbers are produced by ``demo.engine.simulator`` (docs/demo_simulator.md); this module only chooses the
 catalog, the channels and the people, and writes everything in one transaction, so a failed seed leaves nothing.
 """
 
@@ -31,11 +31,7 @@ from campaigns.models import (
     validate_gtin,
 )
 from core.errors import DomainError
-from governance.models import APIKey, AuditLog, Membership, Role, Tenant
-from governance.services import api_key_create, audit_record
-from harmonization.models import FXRate, IngestBatch
-from harmonization.services import fx_rates_upsert
-from optimizer.engine import (
+from demo.engine import (
     SIMULATOR_VERSION,
     ChannelPlan,
     SKUSpec,
@@ -44,6 +40,10 @@ from optimizer.engine import (
     simulate_lift_study,
     truth_document,
 )
+from governance.models import APIKey, AuditLog, Membership, Role, Tenant
+from governance.services import api_key_create, audit_record
+from harmonization.models import FXRate, IngestBatch
+from harmonization.services import fx_rates_upsert
 from optimizer.models import LiftStudy, SimulationTruth
 from optimizer.services import lift_study_create
 

@@ -1,6 +1,6 @@
 """A simulated advertiser with a known truth that writes the optimizer's files and scores any allocation.
 
-``build_scenario`` draws a world (optimizer.engine.simulator), simulates its history and a few lift studies;
+``build_scenario`` draws a world (demo.engine.simulator), simulates its history and a few lift studies;
 ``write_files`` writes them as H.csv, S.csv and L.csv exactly per the file contract; ``score`` says what an
 allocation really earns over the next ``P`` days (the simulator's noise-free expected outcome); ``oracle`` runs the
 same allocator on the true curves, the best any optimizer could do under the same constraints.
@@ -17,9 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.engine.allocate import AllocationRequest, AllocationResult, allocate
-from optimizer.engine.files import HISTORY_COLUMNS, LIFT_COLUMNS, SKU_COLUMNS
-from optimizer.engine.simulator import (
+from demo.engine.simulator import (
     ChannelPlan,
     History,
     LiftStudyResult,
@@ -32,6 +30,8 @@ from optimizer.engine.simulator import (
     simulate,
     simulate_lift_study,
 )
+from optimizer.engine.allocate import AllocationRequest, AllocationResult, allocate
+from optimizer.engine.files import HISTORY_COLUMNS, LIFT_COLUMNS, SKU_COLUMNS
 
 DEFAULT_START = dt.date(2025, 1, 6)
 DEFAULT_CHANNELS = (

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from optimizer.engine import (
+from demo.engine import (
     PLACEMENT_PRIORS,
     ChannelPlan,
     HillCurve,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from optimizer.engine import scenario as sc
+from demo.engine import scenario as sc
+from demo.engine.simulator import expected_outcome
 from optimizer.engine.allocate import AllocationRequest
 from optimizer.engine.files import read_history, read_lift_studies, read_skus
-from optimizer.engine.simulator import expected_outcome
 
 P = 28
 

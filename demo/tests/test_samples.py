@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.demo_data import _fx_rates_upsert
 from campaigns.models import SKU, Brand, Campaign, PerformanceFact, PlacementType, Retailer, RetailerItem
-from harmonization.demo_samples import SAMPLE_DAYS, sample_layouts
+from demo.samples import SAMPLE_DAYS, sample_layouts
+from demo.seed import _fx_rates_upsert
 from harmonization.models import IngestBatch
 from harmonization.services import ingest_file, mapping_resolve
 

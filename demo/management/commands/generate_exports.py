@@ -7,7 +7,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from harmonization.exports import DEFAULT_DAYS, DEFAULT_START, LAYOUTS, CatalogItem, generate_export
+from demo.engine.exports import DEFAULT_DAYS, DEFAULT_START, LAYOUTS, CatalogItem, generate_export
 
 
 def _date(value: str) -> dt.date:
@@ -18,9 +18,9 @@ def _date(value: str) -> dt.date:
 
 
 def tenant_catalog(slug: str) -> tuple[CatalogItem, ...]:
-    """The tenant's active SKUs with the references the layouts print (harmonization.selectors.tenant_catalog)."""
+    """The tenant's active SKUs with the references the layouts print (demo.selectors.tenant_catalog)."""
+    from demo.selectors import tenant_catalog as catalog_of
     from governance.models import Tenant
-    from harmonization.selectors import tenant_catalog as catalog_of
 
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:

@@ -14,8 +14,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from demo.engine.exports import LAYOUTS, CatalogItem, catalog, generate_export
 from harmonization.engine import Lookups
-from harmonization.exports import LAYOUTS, CatalogItem, catalog, generate_export
 from harmonization.tests.test_samples import (
     assert_sums_equal,
     harmonize,
