@@ -45,7 +45,7 @@ from governance.services import api_key_create, audit_record
 from harmonization.models import FXRate, IngestBatch
 from harmonization.services import fx_rates_upsert
 from optimizer.models import LiftStudy, SimulationTruth
-from optimizer.services import lift_study_create
+from optimizer.services.lift_studies import lift_study_create
 
 DEFAULT_DAYS = 180
 MIN_DAYS = 120

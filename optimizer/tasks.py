@@ -1,14 +1,19 @@
+"""Celery tasks of the optimizer: thin, they take ids and call a service, imported inside the task (services import
+this module at the top to enqueue, so the other direction would be an import loop)."""
+
 from __future__ import annotations
 
-from celery import shared_task
+import datetime as dt
 
-from optimizer.bandits import bandit_update  # registers optimizer.bandit_update with the worker
-from optimizer.services import plan_run as plan_run_service
+from celery import shared_task
+from django.utils import timezone
 
 
 @shared_task(name="optimizer.plan_run", acks_late=True)
 def plan_run(plan_id: int) -> dict:
     """Optimize a stored allocation plan (cpu queue). Idempotent: a finished plan is not run again."""
+    from optimizer.services.plans import plan_run as plan_run_service
+
     plan = plan_run_service(plan_id)
     return {"plan": plan.pk, "status": plan.status, "error": plan.error}
 
@@ -22,3 +27,24 @@ def bandit_update_all() -> dict:
     for policy_id in ids:
         bandit_update.delay(policy_id)
     return {"queued": ids}
+
+
+@shared_task(name="optimizer.bandit_update", acks_late=True)
+def bandit_update(policy_id: int, date: str | None = None) -> dict:
+    """Observe what arrived and decide ``date`` (default: today, UTC) for an active policy."""
+    from optimizer.models import BanditPolicy
+    from optimizer.services.bandits import policy_decide, policy_observe
+
+    policy = BanditPolicy.objects.get(pk=policy_id)
+    day = dt.date.fromisoformat(date) if date else timezone.now().date()
+    observed = policy_observe(policy) if policy.status != BanditPolicy.Status.PAUSED else 0
+    policy.refresh_from_db()
+    decided = None
+    if policy.status == BanditPolicy.Status.ACTIVE and policy.start_date <= day <= policy.end_date:
+        decided = policy_decide(policy, day)
+    return {
+        "policy": policy.pk,
+        "observed_days": observed,
+        "last_observed_date": policy.last_observed_date.isoformat() if policy.last_observed_date else None,
+        "decision": None if decided is None else {"date": day.isoformat(), "allocation": decided.allocation},
+    }

@@ -6,8 +6,10 @@ from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, Ret
 from core.api.me import MeViewSet
 from harmonization.api import IngestBatchViewSet
 from ml.api import AdapterViewSet, GenerationViewSet, TrainingJobViewSet
-from optimizer.api import AllocationPlanViewSet, LiftStudyViewSet
-from optimizer.api_measurement import BanditPolicyViewSet, ExperimentViewSet
+from optimizer.api.bandits import BanditPolicyViewSet
+from optimizer.api.experiments import ExperimentViewSet
+from optimizer.api.lift_studies import LiftStudyViewSet
+from optimizer.api.plans import AllocationPlanViewSet
 
 app_name = "api"
 

@@ -10,7 +10,7 @@
 * CUPED: ``y - theta * (x - mean(x))`` with ``theta = cov(y, x) / var(x)``; it keeps the mean and cuts the variance
   by the factor ``1 - rho^2``.
 
-Every readout converts to a :class:`LiftStudyEstimate`, which ``optimizer.experiments`` saves as a LiftStudy.
+Every readout converts to a :class:`LiftStudyEstimate`, which ``optimizer.services.experiments`` saves as a LiftStudy.
 Geo tests live in :mod:`optimizer.engine.geo`. Plain numpy/scipy, no Django.
 """
 
@@ -30,7 +30,7 @@ from optimizer.engine.geo import check_probabilities, mde_from_placebos, pair_es
 
 @dataclass(frozen=True)
 class LiftStudyEstimate:
-    """An experiment's result in the lift-study contract (L.csv / optimizer.services.lift_study_create)."""
+    """An experiment's result in the lift-study contract (L.csv / optimizer.services.lift_studies.lift_study_create)."""
 
     retailer: str
     placement_type: str

@@ -9,8 +9,10 @@ import pytest
 
 from campaigns.models import AttributionModel, PerformanceFact, PlacementType
 from core.errors import DomainError
-from optimizer.bandits import bandit_update, policy_create, policy_decide, policy_evaluate, policy_get, policy_observe
 from optimizer.models import BanditDecision, BanditPolicy
+from optimizer.selectors import policy_get
+from optimizer.services.bandits import policy_create, policy_decide, policy_evaluate, policy_observe
+from optimizer.tasks import bandit_update
 
 AMAZON = "amazon|sponsored_product"
 WALMART = "walmart|onsite_display"

@@ -12,8 +12,8 @@ import pytest
 from campaigns.models import PerformanceFact
 from core.errors import DomainError
 from optimizer.engine.geo import simulate_geo_panels
-from optimizer.experiments import experiment_design, experiment_readout, experiment_save_lift_study
 from optimizer.models import Experiment, LiftStudy
+from optimizer.services.experiments import experiment_design, experiment_readout, experiment_save_lift_study
 
 GEO_START = dt.date(2025, 1, 6)
 HISTORY_DAYS, TEST_DAYS = 120, 14

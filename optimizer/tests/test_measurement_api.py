@@ -10,9 +10,9 @@ import pytest
 
 from governance.models import Role
 from governance.services import api_key_create
-from optimizer.bandits import policy_create, policy_decide
-from optimizer.experiments import experiment_design
 from optimizer.models import Experiment
+from optimizer.services.bandits import policy_create, policy_decide
+from optimizer.services.experiments import experiment_design
 from rmn_site.tests.api_support import API, assert_error, client_for
 
 AMAZON = "amazon|sponsored_product"

@@ -12,9 +12,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from optimizer.bandits import policy_create, policy_decide
-from optimizer.experiments import experiment_design
 from optimizer.models import AllocationPlan, BanditDecision, BanditPolicy, Experiment, LiftStudy
+from optimizer.services.bandits import policy_create, policy_decide
+from optimizer.services.experiments import experiment_design
 
 AMAZON = "amazon|sponsored_product"
 WALMART = "walmart|onsite_display"
@@ -241,7 +241,7 @@ def test_the_policy_page_shows_state_and_log_and_runs_the_update(client, persona
     assert f"{decision.reward[AMAZON]['reward']:.2f}" in row and f"{decision.allocation[AMAZON]:.2f}" in row
     arm = next(a for a in policy.state["arms"] if a["key"] == AMAZON)
     assert metric(html, "n_obs", f'data-channel="{AMAZON}"') == str(arm["n_obs"]) == "6"
-    from optimizer.bandits import _state
+    from optimizer.services.bandits import _state
 
     mean = next(a for a in _state(policy).arms if a.key == AMAZON).multiplier_mean
     assert metric(html, "multiplier_mean", f'data-channel="{AMAZON}"') == f"{mean:.3f}"

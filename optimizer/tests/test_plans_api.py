@@ -9,7 +9,7 @@ import pytest
 from governance.models import AuditLog, Role
 from governance.services import api_key_create
 from optimizer.models import AllocationPlan
-from optimizer.services import plan_run
+from optimizer.services.plans import plan_run
 from optimizer.tests.test_plans_services import seed_history
 from rmn_site.tests.api_support import API, assert_error, client_for
 
@@ -18,7 +18,7 @@ from rmn_site.tests.api_support import API, assert_error, client_for
 def _fewer_posterior_samples(monkeypatch):
     # 60 posterior samples instead of the service's 200 keep each in-process engine run well under a second;
     # the worker tests run the service's own number.
-    monkeypatch.setattr("optimizer.services.PLAN_SAMPLES", 60)
+    monkeypatch.setattr("optimizer.services.plans.PLAN_SAMPLES", 60)
 
 
 REQUEST = {

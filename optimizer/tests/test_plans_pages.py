@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 
 from optimizer.models import AllocationPlan
-from optimizer.services import plan_run
+from optimizer.services.plans import plan_run
 from optimizer.tests.test_plans_services import seed_history
 
 
@@ -20,7 +20,7 @@ from optimizer.tests.test_plans_services import seed_history
 def _fewer_posterior_samples(monkeypatch):
     # 60 posterior samples instead of the service's 200 keep each in-process engine run well under a second;
     # the worker tests run the service's own number.
-    monkeypatch.setattr("optimizer.services.PLAN_SAMPLES", 60)
+    monkeypatch.setattr("optimizer.services.plans.PLAN_SAMPLES", 60)
 
 
 def visible(html: str) -> str:

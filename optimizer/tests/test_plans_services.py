@@ -16,21 +16,15 @@ from demo.engine.simulator import ChannelPlan, SKUSpec, build_world, simulate, s
 from governance.models import AuditLog
 from harmonization.models import IngestBatch
 from optimizer.models import AllocationPlan, LiftStudy
-from optimizer.services import (
-    HISTORY_COLUMNS,
-    LIFT_COLUMNS,
-    SKU_COLUMNS,
-    plan_create,
-    plan_run,
-    tenant_frames,
-)
+from optimizer.selectors import HISTORY_COLUMNS, LIFT_COLUMNS, SKU_COLUMNS, tenant_frames
+from optimizer.services.plans import plan_create, plan_run
 
 
 @pytest.fixture(autouse=True)
 def _fewer_posterior_samples(monkeypatch):
     # 60 posterior samples instead of the service's 200 keep each in-process engine run well under a second;
     # the worker tests run the service's own number.
-    monkeypatch.setattr("optimizer.services.PLAN_SAMPLES", 60)
+    monkeypatch.setattr("optimizer.services.plans.PLAN_SAMPLES", 60)
 
 
 SIM_START = dt.date(2026, 1, 5)

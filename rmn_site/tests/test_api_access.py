@@ -11,7 +11,7 @@ import pytest
 
 from campaigns.models import SKU, Brand, Campaign, PerformanceFact, Retailer
 from optimizer.models import LiftStudy
-from optimizer.services import lift_study_create
+from optimizer.services.lift_studies import lift_study_create
 from rmn_site.tests.api_support import API, assert_error, client_for
 
 

@@ -137,7 +137,7 @@ def _read_stock(path: str) -> dict[str, float]:
 
 def _tenant_frames(slug: str):
     from governance.models import Tenant
-    from optimizer.services import tenant_frames
+    from optimizer.selectors import tenant_frames
 
     tenant = Tenant.objects.filter(slug=slug).first()
     if tenant is None:

@@ -1,4 +1,4 @@
-"""Writes for measurement data."""
+"""Allocation plans: validate and store a request, optimize it off the request (cpu queue), store the result."""
 
 from __future__ import annotations
 
@@ -8,157 +8,21 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 import numpy as np
-import pandas as pd
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
-from campaigns.models import SKU, PerformanceFact, PlacementType, Retailer
+from campaigns.models import SKU, PerformanceFact
 from core.errors import DomainError, full_clean_or_raise
 from governance.models import Tenant
 from governance.services import audit_record
-from optimizer.engine import files
-from optimizer.models import AllocationPlan, LiftStudy
-from optimizer.selectors import tenant_channels
+from optimizer.models import AllocationPlan
+from optimizer.selectors import tenant_channels, tenant_frames
+from optimizer.tasks import plan_run as plan_run_task
 
-
-def lift_study_create(
-    *,
-    tenant: Tenant,
-    retailer_code: str,
-    placement_type: str,
-    start_date: dt.date,
-    end_date: dt.date,
-    spend: Decimal,
-    incremental_sales: Decimal,
-    incremental_sales_se: Decimal,
-    method: str,
-    source: str,
-    currency: str | None = None,
-    notes: str = "",
-    user=None,
-    api_key=None,
-) -> LiftStudy:
-    retailer = Retailer.objects.filter(code=retailer_code, is_active=True).first()
-    if retailer is None:
-        raise DomainError(f"Unknown retailer {retailer_code!r}.", field="retailer")
-    if placement_type not in PlacementType.values:
-        raise DomainError(f"Unknown placement type {placement_type!r}.", field="placement_type")
-    if end_date < start_date:
-        raise DomainError(f"end_date {end_date} is before start_date {start_date}.", field="end_date")
-    if spend < 0:
-        raise DomainError("spend must not be negative.", field="spend")
-    if incremental_sales_se < 0:
-        raise DomainError("incremental_sales_se must not be negative.", field="incremental_sales_se")
-    study = LiftStudy(
-        tenant=tenant,
-        retailer=retailer,
-        placement_type=placement_type,
-        start_date=start_date,
-        end_date=end_date,
-        spend=spend,
-        incremental_sales=incremental_sales,
-        incremental_sales_se=incremental_sales_se,
-        currency=currency or tenant.reporting_currency,
-        method=method,
-        source=source,
-        notes=notes,
-        created_by=user if getattr(user, "pk", None) else None,
-    )
-    full_clean_or_raise(study, exclude=["tenant", "retailer", "created_by"])
-    with transaction.atomic():
-        study.save()
-        audit_record(action="lift_study.create", tenant=tenant, user=user, api_key=api_key, obj=study)
-    return study
-
-
-# --- allocation plans ---------------------------------------------------------------------------------------------
-
-# The file contract's columns (optimizer.engine.files), as lists: tenant_frames builds the same tables.
-HISTORY_COLUMNS = list(files.HISTORY_COLUMNS)
-SKU_COLUMNS = list(files.SKU_COLUMNS)
-LIFT_COLUMNS = list(files.LIFT_COLUMNS)
 # Posterior samples per plan and the seed: a plan re-run on the same data gives the same numbers.
 PLAN_SAMPLES = 200
 PLAN_SEED = 0
 MAX_PERIOD_DAYS = 366
-
-
-def tenant_frames(tenant: Tenant, *, days: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The tenant's performance facts, catalog and lift studies as the optimizer's file contract reads them
-    (H.csv, S.csv, L.csv of ``python manage.py optimize``; optimizer.engine.files). ``days`` keeps the last
-    ``days`` days of history (ending on the tenant's latest fact).
-
-    A history that read_history would refuse in H.csv is refused the same way (OptimizerInputError): mixed
-    currencies, or mixed attribution windows within a channel. Lift studies recorded in another currency than the
-    history are left out (the optimizer compares money in one currency); their count is in
-    ``lift.attrs["skipped_other_currency"]``."""
-    facts = PerformanceFact.objects.filter(tenant=tenant)
-    if days is not None:
-        last = facts.aggregate(last=Max("date"))["last"]
-        if last is not None:
-            facts = facts.filter(date__gt=last - dt.timedelta(days=days))
-    rows = facts.order_by("date", "retailer__code", "placement_type", "campaign_id", "sku_id").values_list(
-        "date",
-        "retailer__code",
-        "placement_type",
-        "campaign__external_id",
-        "sku__sku_code",
-        "impressions",
-        "clicks",
-        "spend",
-        "attributed_sales",
-        "attributed_units",
-        "attribution_window_days",
-        "currency",
-    )
-    history = pd.DataFrame.from_records(list(rows.iterator(chunk_size=5000)), columns=HISTORY_COLUMNS)
-    history["date"] = pd.to_datetime(history["date"]).astype("datetime64[ns]")
-    history["sku_id"] = history["sku_id"].fillna("").astype(str)
-    for column in ("retailer", "placement_type", "campaign_id", "currency"):
-        history[column] = history[column].astype(str)
-    for column in ("spend", "attributed_sales"):
-        history[column] = history[column].astype(float)
-    for column in ("impressions", "clicks", "attributed_units", "attribution_window_days"):
-        history[column] = history[column].astype("int64")
-    if not history.empty:
-        _check_history(history)
-
-    sku_rows = (
-        SKU.objects.filter(tenant=tenant)
-        .order_by("sku_code")
-        .values_list("sku_code", "brand__name", "category", "name", "price", "unit_cost")
-    )
-    skus = pd.DataFrame.from_records(list(sku_rows), columns=SKU_COLUMNS)
-    for column in ("price", "unit_cost"):
-        skus[column] = skus[column].astype(float)
-    for column in ("sku_id", "brand", "category", "product_name"):
-        skus[column] = skus[column].astype(str)
-
-    currencies = set(history["currency"].unique())
-    studies = LiftStudy.objects.filter(tenant=tenant).order_by("start_date", "id")
-    skipped = 0
-    if currencies:
-        skipped = studies.exclude(currency__in=currencies).count()
-        studies = studies.filter(currency__in=currencies)
-    lift_rows = studies.values_list(
-        "retailer__code",
-        "placement_type",
-        "start_date",
-        "end_date",
-        "spend",
-        "incremental_sales",
-        "incremental_sales_se",
-    )
-    lift = pd.DataFrame.from_records(list(lift_rows), columns=LIFT_COLUMNS)
-    for column in ("start_date", "end_date"):
-        lift[column] = pd.to_datetime(lift[column]).astype("datetime64[ns]")
-    for column in ("spend", "incremental_sales", "incremental_sales_se"):
-        lift[column] = lift[column].astype(float)
-    for column in ("retailer", "placement_type"):
-        lift[column] = lift[column].astype(str)
-    lift.attrs["skipped_other_currency"] = skipped
-    return history, skus, lift
 
 
 def _number(value, field: str, *, what: str | None = None) -> Decimal:
@@ -213,8 +77,6 @@ def plan_create(
     """Check a budget allocation request against the tenant's channels, save it pending and queue the optimizer
     (task ``optimizer.plan_run``) once the transaction commits. Bounds are ``{"retailer|placement_type": [min,
     max]}`` and ``{"retailer": [min, max]}`` over the whole period, in the history's currency."""
-    from optimizer.tasks import plan_run as plan_run_task
-
     name = (name or "").strip()
     if len(name) > 200:
         raise DomainError(f"name is {len(name)} characters long; the limit is 200.", field="name")
@@ -420,30 +282,6 @@ def _plan_forecast(plan: AllocationPlan, history, skus):
     known = set(skus["sku_id"].astype(str))
     stock = {code: float(units) for code, units in stock.items() if code in known} if tracked else None
     return allocator_adjustments(history, skus, stock=stock, excluded_skus=excluded, horizon_days=plan.period_days)
-
-
-def _check_history(history: pd.DataFrame) -> None:
-    """What optimizer.engine.files.read_history refuses in H.csv, refused for a tenant's facts too: one currency,
-    and one attribution window per channel (sales counted over 7 and 14 days do not add up to one curve)."""
-    from optimizer.engine.errors import OptimizerInputError
-
-    currencies = sorted(history["currency"].unique())
-    if len(currencies) > 1:
-        raise OptimizerInputError(
-            f"The performance history mixes currencies ({', '.join(currencies)}); the budget is one amount, so "
-            "re-import the facts in the tenant's reporting currency.",
-            field="history",
-        )
-    key = history["retailer"] + "|" + history["placement_type"]
-    windows = history.groupby(key)["attribution_window_days"].unique()
-    mixed = windows[windows.map(len) > 1]
-    if len(mixed):
-        values = ", ".join(f"{v} days" for v in sorted(mixed.iloc[0]))
-        raise OptimizerInputError(
-            f"Channel {mixed.index[0]} mixes attribution windows ({values}); its attributed sales cannot be read "
-            "as one response curve. Plan on a history with one window per channel (history_days) or re-import.",
-            field="history",
-        )
 
 
 def _plan_finish(plan: AllocationPlan, *, status: str, error: str = "", result: dict | None = None) -> None:

@@ -41,7 +41,7 @@ from optimizer.engine import experiments as engine
 from optimizer.engine import geo
 from optimizer.engine.errors import OptimizerInputError
 from optimizer.models import Experiment, LiftStudy
-from optimizer.services import lift_study_create
+from optimizer.services.lift_studies import lift_study_create
 
 LIFT_METHOD = {
     Experiment.Kind.GEO: LiftStudy.Method.GEO_MATCHED_MARKETS,

@@ -1,13 +1,10 @@
-"""Forms of the experiment and bandit pages. Shapes and types only: optimizer.experiments and optimizer.bandits
-check the rules, and their errors go beside the field they name."""
-
 from __future__ import annotations
 
 from django import forms
 
 from campaigns.forms import DateInput
 from campaigns.models import PlacementType
-from optimizer.models import AllocationPlan, Experiment
+from optimizer.models import Experiment
 
 # Service error fields -> the form field that shows them.
 SERVICE_FIELDS = {"retailer": "channel", "placement_type": "channel"}
@@ -77,20 +74,3 @@ class ExperimentDesignForm(forms.Form):
 
 class ReadoutForm(forms.Form):
     data = forms.FileField(label="Outcome data (CSV)")
-
-
-class BanditPolicyForm(forms.Form):
-    plan = forms.ModelChoiceField(queryset=AllocationPlan.objects.none(), label="Allocation plan")
-    name = forms.CharField(max_length=200)
-    budget = forms.DecimalField(
-        required=False, max_digits=18, decimal_places=2, help_text="Leave empty for the plan's budget."
-    )
-    start_date = forms.DateField(widget=DateInput)
-    end_date = forms.DateField(widget=DateInput)
-
-    def __init__(self, *args, tenant=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["plan"].queryset = AllocationPlan.objects.filter(
-            tenant=tenant, status=AllocationPlan.Status.SUCCEEDED
-        ).order_by("-created_at")
-        self.fields["plan"].label_from_instance = lambda p: f"#{p.pk} {p.name or p.get_objective_display()}"

@@ -1,25 +1,20 @@
-"""Experiment pages (design, readout, save as a lift study: the closed loop) and bandit policy pages (in-flight
-reallocation: state per channel, decision log, the daily update). Thin: the rules live in optimizer.experiments
-and optimizer.bandits."""
+"""Experiment pages: design, readout, save as a lift study (the closed loop). Thin: the rules live in
+optimizer.services.experiments."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from campaigns.models import PlacementType
 from core.errors import DomainError
 from governance.access import Capability, tenant_page
-from optimizer import bandits, selectors
-from optimizer.engine.bandit import Arm
-from optimizer.experiments import experiment_design, experiment_readout, experiment_save_lift_study
-from optimizer.forms_measurement import BanditPolicyForm, ExperimentDesignForm, ReadoutForm, add_service_error
-from optimizer.models import BanditPolicy, Experiment
+from optimizer import selectors
+from optimizer.forms.bandits import BanditPolicyForm
+from optimizer.forms.experiments import ExperimentDesignForm, ReadoutForm, add_service_error
+from optimizer.models import Experiment
+from optimizer.services.experiments import experiment_design, experiment_readout, experiment_save_lift_study
 
 
 def _experiments(tenant):
@@ -33,18 +28,11 @@ def _experiment(access, pk: int) -> Experiment:
         raise Http404("No such experiment.") from None
 
 
-def _policy(access, pk: int) -> BanditPolicy:
-    try:
-        return bandits.policy_get(tenant=access.tenant, pk=pk)
-    except BanditPolicy.DoesNotExist:
-        raise Http404("No such bandit policy.") from None
-
-
 def _design_form(access, data=None, files=None) -> ExperimentDesignForm:
     return ExperimentDesignForm(data, files, channels=selectors.tenant_channel_choices(access.tenant))
 
 
-def _list_page(request, access, *, design_form=None, policy_form=None, status=200) -> HttpResponse:
+def experiments_page(request, access, *, design_form=None, policy_form=None, status=200) -> HttpResponse:
     can_edit = access.can(Capability.EDIT_DATA)
     if can_edit:
         design_form = design_form or _design_form(access)
@@ -54,7 +42,7 @@ def _list_page(request, access, *, design_form=None, policy_form=None, status=20
         "optimizer/experiment_list.html",
         {
             "experiments": _experiments(access.tenant),
-            "policies": bandits.policy_list(tenant=access.tenant).order_by("-created_at"),
+            "policies": selectors.policy_list(tenant=access.tenant).order_by("-created_at"),
             "design_form": design_form if can_edit else None,
             "policy_form": policy_form if can_edit else None,
         },
@@ -66,7 +54,7 @@ def _list_page(request, access, *, design_form=None, policy_form=None, status=20
 def experiment_list(request: HttpRequest, *, access) -> HttpResponse:
     """The tenant's experiments and bandit policies; POST designs an experiment."""
     if request.method != "POST":
-        return _list_page(request, access)
+        return experiments_page(request, access)
     access.require(Capability.EDIT_DATA)
     form = _design_form(access, request.POST, request.FILES)
     if form.is_valid():
@@ -88,7 +76,7 @@ def experiment_list(request: HttpRequest, *, access) -> HttpResponse:
         else:
             messages.success(request, f"Designed {experiment.name}.")
             return redirect("experiment_detail", pk=experiment.pk)
-    return _list_page(request, access, design_form=form, status=400)
+    return experiments_page(request, access, design_form=form, status=400)
 
 
 def _interval(readout: dict, kind: str) -> list[float] | None:
@@ -175,108 +163,3 @@ def experiment_save_lift_study_view(request: HttpRequest, pk: int, *, access) ->
             request, f"Saved as lift study #{study.pk}; the next curve fit for this channel is calibrated by it."
         )
     return redirect("experiment_detail", pk=experiment.pk)
-
-
-# --- bandit policies --------------------------------------------------------------------------------------------
-
-
-@require_POST
-@tenant_page(Capability.EDIT_DATA)
-def bandit_create(request: HttpRequest, *, access) -> HttpResponse:
-    form = BanditPolicyForm(request.POST, tenant=access.tenant)
-    if form.is_valid():
-        data = form.cleaned_data
-        plan = data["plan"]
-        try:
-            policy = bandits.policy_create(
-                tenant=access.tenant,
-                name=data["name"],
-                budget=data["budget"] if data["budget"] is not None else plan.budget,
-                start_date=data["start_date"],
-                end_date=data["end_date"],
-                plan=plan,
-                user=request.user,
-            )
-        except DomainError as exc:
-            add_service_error(form, exc)
-        else:
-            messages.success(request, f"Started bandit policy {policy.name}.")
-            return redirect("bandit_detail", pk=policy.pk)
-    return _list_page(request, access, policy_form=form, status=400)
-
-
-def _arm_rows(policy: BanditPolicy, level: float = 0.90) -> list[dict]:
-    """Per channel: the posterior of the multiplier m on the prior curve, as mean and interval."""
-    labels = dict(PlacementType.choices)
-    rows = []
-    for data in (policy.state or {}).get("arms", []):
-        arm = Arm(**data)
-        retailer, _, placement = arm.key.partition("|")
-        rows.append(
-            {
-                "key": arm.key,
-                "label": f"{retailer} · {labels.get(placement, placement)}",
-                "multiplier_mean": arm.multiplier_mean,
-                "interval": list(arm.multiplier_interval(level)),
-                "incrementality": arm.incrementality_mean,
-                "n_obs": arm.n_obs,
-                "min_daily": arm.min_daily,
-                "max_daily": arm.max_daily,
-            }
-        )
-    return rows
-
-
-@tenant_page()
-def bandit_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
-    policy = _policy(access, pk)
-    arms = _arm_rows(policy)
-    keys = [a["key"] for a in arms]
-    decisions = [
-        {
-            "date": d.date,
-            "cells": [
-                {
-                    "spend": d.allocation.get(k),
-                    "propensity": d.propensities.get(k),
-                    "reward": (d.reward or {}).get(k, {}).get("reward") if d.reward else None,
-                }
-                for k in keys
-            ],
-            "total": sum(float(v) for v in d.allocation.values()),
-            "observed": d.reward is not None,
-        }
-        for d in policy.decisions.order_by("-date")
-    ]
-    return render(
-        request,
-        "optimizer/bandit_detail.html",
-        {
-            "policy": policy,
-            "arms": arms,
-            "decisions": decisions,
-            "prior": (policy.state or {}).get("prior", {}),
-            "can_edit": access.can(Capability.EDIT_DATA),
-            "today": timezone.now().date(),
-        },
-    )
-
-
-@require_POST
-@tenant_page(Capability.EDIT_DATA)
-def bandit_update_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
-    """Run the daily update now: the same service the optimizer.bandit_update Celery task runs."""
-    policy = _policy(access, pk)
-    try:
-        day = dt.date.fromisoformat(request.POST.get("date") or timezone.now().date().isoformat())
-    except ValueError:
-        messages.error(request, f"date must be YYYY-MM-DD, got {request.POST.get('date')!r}.")
-        return redirect("bandit_detail", pk=policy.pk)
-    try:
-        out = bandits.bandit_update(policy.pk, day.isoformat())
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        decided = f"decided {day}" if out["decision"] else f"no decision for {day} (outside the policy or not active)"
-        messages.success(request, f"Observed {out['observed_days']} new day(s); {decided}.")
-    return redirect("bandit_detail", pk=policy.pk)

@@ -12,10 +12,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 import pandas as pd
-from celery import shared_task
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils import timezone
 
 from campaigns.models import PerformanceFact, Retailer
 from core.errors import DomainError
@@ -30,15 +28,6 @@ CURVE_SAMPLES = 200
 WEAK_PRIOR_SD = 0.7  # prior sd of log m when the history is too short for curves: within a factor of 2 at ~70%
 WEAK_PRIOR_DECAY = 0.3
 DEFAULT_MARGIN_RATE = 0.3
-
-
-def policy_list(*, tenant: Tenant):
-    return BanditPolicy.objects.filter(tenant=tenant)
-
-
-def policy_get(*, tenant: Tenant, pk: int) -> BanditPolicy:
-    """The tenant's policy; another tenant's raises BanditPolicy.DoesNotExist like a missing one."""
-    return policy_list(tenant=tenant).get(pk=pk)
 
 
 def _engine_error(exc: OptimizerInputError) -> DomainError:
@@ -126,7 +115,7 @@ def policy_create(
     The prior is the tenant's fitted, calibrated response curves on the history before ``start_date``; when the
     history is too short to fit curves, a weak prior from each channel's mean spend and sales (the reason is kept in
     ``state["prior"]``)."""
-    from optimizer.services import tenant_frames
+    from optimizer.selectors import tenant_frames
 
     name = (name or "").strip()
     if not name or len(name) > 200:
@@ -385,22 +374,4 @@ def policy_evaluate(policy: BanditPolicy, candidate: Mapping[str, float], *, eps
         "candidate": spend,
         "epsilon": epsilon,
         "estimates": {m: e.to_dict() for m, e in estimates.items()},
-    }
-
-
-@shared_task(name="optimizer.bandit_update", acks_late=True)
-def bandit_update(policy_id: int, date: str | None = None) -> dict:
-    """Observe what arrived and decide ``date`` (default: today, UTC) for an active policy."""
-    policy = BanditPolicy.objects.get(pk=policy_id)
-    day = dt.date.fromisoformat(date) if date else timezone.now().date()
-    observed = policy_observe(policy) if policy.status != BanditPolicy.Status.PAUSED else 0
-    policy.refresh_from_db()
-    decided = None
-    if policy.status == BanditPolicy.Status.ACTIVE and policy.start_date <= day <= policy.end_date:
-        decided = policy_decide(policy, day)
-    return {
-        "policy": policy.pk,
-        "observed_days": observed,
-        "last_observed_date": policy.last_observed_date.isoformat() if policy.last_observed_date else None,
-        "decision": None if decided is None else {"date": day.isoformat(), "allocation": decided.allocation},
     }

@@ -1,4 +1,4 @@
-"""Partner API for lift studies and allocation plans. Writes go through optimizer.services."""
+"""Partner API for allocation plans. Writes go through optimizer.services.plans."""
 
 from __future__ import annotations
 
@@ -6,58 +6,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
-from campaigns.api import RetailerCodeField
 from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin
-from optimizer.models import AllocationPlan, LiftStudy
-from optimizer.selectors import lift_study_list, plan_list
-from optimizer.services import lift_study_create, plan_create
-
-
-class LiftStudySerializer(StrictInputMixin, serializers.ModelSerializer):
-    retailer = RetailerCodeField(active_only=True)
-    incremental_roas = serializers.DecimalField(
-        max_digits=None,
-        decimal_places=4,
-        read_only=True,
-        allow_null=True,
-        help_text="incremental_sales / spend (null when spend is 0).",
-    )
-
-    class Meta:
-        model = LiftStudy
-        fields = [
-            "id",
-            "retailer",
-            "placement_type",
-            "start_date",
-            "end_date",
-            "spend",
-            "incremental_sales",
-            "incremental_sales_se",
-            "currency",
-            "method",
-            "source",
-            "notes",
-            "incremental_roas",
-            "created_at",
-        ]
-        read_only_fields = ["created_at"]
-        extra_kwargs = {
-            "currency": {"required": False, "help_text": "ISO 4217; defaults to the tenant's reporting currency."}
-        }
-
-
-class LiftStudyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
-    serializer_class = LiftStudySerializer
-
-    def get_tenant_queryset(self, *, tenant):
-        return lift_study_list(tenant=tenant)
-
-    def create(self, request):
-        data = self.validated_input()
-        study = lift_study_create(tenant=self.tenant, retailer_code=data.pop("retailer").code, **data, **self.actor())
-        return Response(LiftStudySerializer(study).data, status=status.HTTP_201_CREATED)
+from optimizer.models import AllocationPlan
+from optimizer.selectors import plan_list
+from optimizer.services.plans import plan_create
 
 
 class AllocationPlanSerializer(serializers.ModelSerializer):

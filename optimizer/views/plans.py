@@ -1,5 +1,4 @@
-"""Lift study pages (the measured incrementality results that calibrate response curves) and allocation plan
-pages (a budget request, then the optimizer's allocation or its explanation of why there is none)."""
+"""Allocation plan pages: a budget request, then the optimizer's allocation or its explanation of why there is none."""
 
 from __future__ import annotations
 
@@ -14,56 +13,11 @@ from campaigns.models import PlacementType, Retailer
 from core.errors import DomainError
 from governance.access import Capability, tenant_page
 from optimizer import selectors
-from optimizer.forms import LiftStudyForm, PlanForm
+from optimizer.forms.plans import PlanForm
 from optimizer.models import AllocationPlan
-from optimizer.services import lift_study_create, plan_create
+from optimizer.services.plans import plan_create
 
 CHANCE_LEVEL = 0.9
-
-
-@tenant_page()
-def lift_study_list(request: HttpRequest, *, access) -> HttpResponse:
-    studies = selectors.lift_study_list(tenant=access.tenant)
-    return render(
-        request, "optimizer/lift_study_list.html", {"studies": studies, "can_edit": access.can(Capability.EDIT_DATA)}
-    )
-
-
-@tenant_page(Capability.EDIT_DATA)
-def lift_study_create_view(request: HttpRequest, *, access) -> HttpResponse:
-    form = LiftStudyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            study = lift_study_create(
-                tenant=access.tenant,
-                retailer_code=data["retailer"],
-                placement_type=data["placement_type"],
-                start_date=data["start_date"],
-                end_date=data["end_date"],
-                spend=data["spend"],
-                incremental_sales=data["incremental_sales"],
-                incremental_sales_se=data["incremental_sales_se"],
-                method=data["method"],
-                source=data["source"],
-                currency=data["currency"] or None,
-                notes=data["notes"],
-                user=request.user,
-            )
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(
-                request, f"Saved the lift study for {study.retailer.name}, {study.get_placement_type_display()}."
-            )
-            return redirect("lift_study_list")
-    return render(
-        request, "optimizer/lift_study_form.html", {"form": form, "currency": access.tenant.reporting_currency}
-    )
-
-
-# --- allocation plans ---------------------------------------------------------------------------------------------
-
 POLL_SECONDS = 1
 
 
@@ -106,8 +60,6 @@ def plan_list(request: HttpRequest, *, access) -> HttpResponse:
         context.update(_read_context(access, text="", error="", generation=None, is_active=False))
     return render(request, "optimizer/plan_list.html", context, status=status)
 
-
-# --- an objective in the marketer's words -> the plan form, through the budgeting task adapter ---------------------
 
 BUDGETING_ADAPTER = "task_budgeting"
 MAX_OBJECTIVE_CHARS = 1000

@@ -1,0 +1,1 @@
+"""Writes of the optimizer app, one module per thing written: plans, lift studies, experiments, bandit policies."""
