@@ -5,9 +5,13 @@ class MlConfig(AppConfig):
     name = "ml"
 
     def ready(self):
+        from core.pages import slot_fill
         from harmonization.suggest import suggesters
         from ml.inference import harmonization_ensemble, harmonization_suggester
+        from ml.views import plan_form_reader
 
         # The harmonization task adapter behind the mapping suggesters' seam (ml/suggester.py).
         suggesters.setdefault("lora", harmonization_suggester)
         suggesters.setdefault("rules+lora", harmonization_ensemble)
+        # The budgeting task adapter fills the plan form from the marketer's words (ml.views.plan_read).
+        slot_fill("optimizer.plan_form", plan_form_reader)

@@ -11,4 +11,6 @@ urlpatterns = [
     path("models/jobs/<int:pk>/resend/", views.training_job_resend_view, name="model_job_resend"),
     path("models/try/", views.generation_try, name="model_try"),
     path("models/try/<int:pk>/", views.generation_detail, name="model_generation_detail"),
+    path("plans/read/", views.plan_read, name="plan_read"),
+    path("plans/read/<int:pk>/", views.plan_read_status, name="plan_read_status"),
 ]

@@ -17,16 +17,20 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.charts import line_chart
 from core.errors import DomainError
 from governance.access import Capability, tenant_page
 from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm
+from ml.inference import generation_request_create
 from ml.jobs import queued_too_long, training_job_resend, training_job_start
 from ml.models import Adapter, GenerationRequest, TrainingJob
 from ml.selectors import AdapterForbidden, adapters_visible_to, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
+from optimizer.forms.plans import PlanForm
+from optimizer.objective_text import plan_initial
+from optimizer.selectors import tenant_channel_choices
 
 POLL_SECONDS = 2
 LIST_POLL_SECONDS = 5
@@ -301,3 +305,79 @@ def generation_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
     response = render(request, f"{template}#generation-status" if request.htmx else template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+# --- an objective in the marketer's words -> the plan form, through the budgeting task adapter ---------------------
+
+BUDGETING_ADAPTER = "task_budgeting"
+PLAN_READ_POLL_SECONDS = 1
+MAX_OBJECTIVE_CHARS = 1000
+EXAMPLE_OBJECTIVE = "Allocate $2.5M over 4 weeks to maximize incremental margin with ROAS >= 3"
+
+
+def _budgeting_adapter(access):
+    return adapters_visible_to(access.tenant).filter(name=BUDGETING_ADAPTER, status=Adapter.Status.ACTIVE).first()
+
+
+def plan_form_reader(*, access) -> dict:
+    """Fills the plans page's slot (ml.apps): the "describe the plan in words" box, empty."""
+    return _read_context(access, text="", error="", generation=None, is_active=False)
+
+
+def _read_context(access, **extra) -> dict:
+    return {"read_adapter": _budgeting_adapter(access), "example_objective": EXAMPLE_OBJECTIVE,
+            "poll_seconds": PLAN_READ_POLL_SECONDS, **extra}  # fmt: skip
+
+
+@tenant_page(Capability.EDIT_DATA)
+@require_POST
+def plan_read(request: HttpRequest, *, access) -> HttpResponse:
+    """Queue the budgeting adapter on the marketer's text; the answer fills the form (``plan_read_status``)."""
+    text = " ".join(request.POST.get("text", "").split())
+    error, generation = "", None
+    if not text:
+        error = "Write the objective first, for example: " + EXAMPLE_OBJECTIVE
+    elif len(text) > MAX_OBJECTIVE_CHARS:
+        error = f"The objective is {len(text)} characters; write it in at most {MAX_OBJECTIVE_CHARS}."
+    else:
+        try:
+            generation = generation_request_create(
+                tenant=access.tenant, user=request.user, task="budgeting", adapters=[BUDGETING_ADAPTER],
+                payload_or_messages={"text": text},
+            )  # fmt: skip
+        except AdapterForbidden:
+            error = f"No {BUDGETING_ADAPTER} adapter is active: train and promote one on the Models page first."
+        except DomainError as exc:
+            error = exc.message
+    context = _read_context(access, text=text, error=error, generation=generation, is_active=generation is not None)
+    return render(request, "optimizer/plan_list.html#plan-read", context, status=400 if error else 200)
+
+
+@tenant_page(Capability.EDIT_DATA)
+@require_GET
+def plan_read_status(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    generation = GenerationRequest.objects.filter(tenant=access.tenant, pk=pk, task="budgeting").first()
+    if generation is None:
+        raise Http404("No such reading.")
+    text = str(generation.prompt.get("text", "")) if isinstance(generation.prompt, dict) else ""
+    active = generation.status in (GenerationRequest.Status.QUEUED, GenerationRequest.Status.RUNNING)
+    context = _read_context(access, text=text, generation=generation, is_active=active, error="")
+    if active:
+        return render(request, "optimizer/plan_list.html#plan-read", context)
+    if generation.status == GenerationRequest.Status.FAILED:
+        context["error"] = f"The budgeting adapter failed: {generation.error}"
+    elif generation.parsed is None:
+        context["error"] = f"The budgeting adapter's answer is not a plan the form can take: {generation.output[:300]}"
+    if context["error"]:
+        return render(request, "optimizer/plan_list.html#plan-read", context)
+    channels = tenant_channel_choices(access.tenant)
+    initial, notes = plan_initial(generation.parsed, channels, text=text)
+    form = PlanForm(initial=initial, channels=channels)
+    context.update(notes=notes, filled=True)
+    read = render(request, "optimizer/plan_list.html#plan-read", context).content
+    filled = render(
+        request,
+        "optimizer/plan_list.html#plan-form",
+        {"form": form, "currency": access.tenant.reporting_currency, "oob": True},
+    ).content
+    return HttpResponse(read + filled)

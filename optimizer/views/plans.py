@@ -7,10 +7,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import PlacementType, Retailer
 from core.errors import DomainError
+from core.pages import slot_context
 from governance.access import Capability, tenant_page
 from optimizer import selectors
 from optimizer.forms.plans import PlanForm
@@ -57,86 +57,8 @@ def plan_list(request: HttpRequest, *, access) -> HttpResponse:
     status = 400 if form is not None and form.errors else 200
     context = {"form": form, "page": page, "currency": access.tenant.reporting_currency}
     if form is not None:
-        context.update(_read_context(access, text="", error="", generation=None, is_active=False))
+        context.update(slot_context("optimizer.plan_form", access=access))
     return render(request, "optimizer/plan_list.html", context, status=status)
-
-
-BUDGETING_ADAPTER = "task_budgeting"
-MAX_OBJECTIVE_CHARS = 1000
-EXAMPLE_OBJECTIVE = "Allocate $2.5M over 4 weeks to maximize incremental margin with ROAS >= 3"
-
-
-def _budgeting_adapter(access):
-    from ml.models import Adapter
-    from ml.selectors import adapters_visible_to
-
-    return adapters_visible_to(access.tenant).filter(name=BUDGETING_ADAPTER, status=Adapter.Status.ACTIVE).first()
-
-
-def _read_context(access, **extra) -> dict:
-    return {"read_adapter": _budgeting_adapter(access), "example_objective": EXAMPLE_OBJECTIVE,
-            "poll_seconds": POLL_SECONDS, **extra}  # fmt: skip
-
-
-@tenant_page(Capability.EDIT_DATA)
-@require_POST
-def plan_read(request: HttpRequest, *, access) -> HttpResponse:
-    """Queue the budgeting adapter on the marketer's text; the answer fills the form (``plan_read_status``)."""
-    from ml.inference import generation_request_create
-    from ml.selectors import AdapterForbidden
-
-    text = " ".join(request.POST.get("text", "").split())
-    error, generation = "", None
-    if not text:
-        error = "Write the objective first, for example: " + EXAMPLE_OBJECTIVE
-    elif len(text) > MAX_OBJECTIVE_CHARS:
-        error = f"The objective is {len(text)} characters; write it in at most {MAX_OBJECTIVE_CHARS}."
-    else:
-        try:
-            generation = generation_request_create(
-                tenant=access.tenant, user=request.user, task="budgeting", adapters=[BUDGETING_ADAPTER],
-                payload_or_messages={"text": text},
-            )  # fmt: skip
-        except AdapterForbidden:
-            error = f"No {BUDGETING_ADAPTER} adapter is active: train and promote one on the Models page first."
-        except DomainError as exc:
-            error = exc.message
-    context = _read_context(access, text=text, error=error, generation=generation, is_active=generation is not None)
-    return render(request, "optimizer/plan_list.html#plan-read", context, status=400 if error else 200)
-
-
-@tenant_page(Capability.EDIT_DATA)
-@require_GET
-def plan_read_status(request: HttpRequest, pk: int, *, access) -> HttpResponse:
-    from ml.models import GenerationRequest
-
-    generation = GenerationRequest.objects.filter(tenant=access.tenant, pk=pk, task="budgeting").first()
-    if generation is None:
-        raise Http404("No such reading.")
-    text = str(generation.prompt.get("text", "")) if isinstance(generation.prompt, dict) else ""
-    active = generation.status in (GenerationRequest.Status.QUEUED, GenerationRequest.Status.RUNNING)
-    context = _read_context(access, text=text, generation=generation, is_active=active, error="")
-    if active:
-        return render(request, "optimizer/plan_list.html#plan-read", context)
-    if generation.status == GenerationRequest.Status.FAILED:
-        context["error"] = f"The budgeting adapter failed: {generation.error}"
-    elif generation.parsed is None:
-        context["error"] = f"The budgeting adapter's answer is not a plan the form can take: {generation.output[:300]}"
-    if context["error"]:
-        return render(request, "optimizer/plan_list.html#plan-read", context)
-    from optimizer.objective_text import plan_initial
-
-    channels = selectors.tenant_channel_choices(access.tenant)
-    initial, notes = plan_initial(generation.parsed, channels, text=text)
-    form = PlanForm(initial=initial, channels=channels)
-    context.update(notes=notes, filled=True)
-    read = render(request, "optimizer/plan_list.html#plan-read", context).content
-    filled = render(
-        request,
-        "optimizer/plan_list.html#plan-form",
-        {"form": form, "currency": access.tenant.reporting_currency, "oob": True},
-    ).content
-    return HttpResponse(read + filled)
 
 
 @tenant_page()
