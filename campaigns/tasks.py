@@ -4,15 +4,15 @@ import datetime as dt
 
 from celery import shared_task
 
-from campaigns.selectors import PerformanceFilter, performance_by_channel, performance_totals
-from governance.models import Tenant
-
 
 @shared_task(name="campaigns.summarize_performance", acks_late=True)
 def summarize_performance(tenant_id: int, date_from: str | None = None, date_to: str | None = None) -> dict:
     """Totals and per-channel figures for a tenant and period, as JSON-safe values (money as strings).
 
     Reports and exports run it off the web process; it reads through the same selectors as the dashboard."""
+    from campaigns.selectors import PerformanceFilter, performance_by_channel, performance_totals
+    from governance.models import Tenant
+
     tenant = Tenant.objects.get(pk=tenant_id)
     filters = PerformanceFilter(
         date_from=dt.date.fromisoformat(date_from) if date_from else None,

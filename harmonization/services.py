@@ -38,6 +38,7 @@ from harmonization.engine import (
 )
 from harmonization.loader import DbSink, LoadError
 from harmonization.models import FXRate, IngestBatch, Mapping
+from harmonization.tasks import ingest_batch
 
 PROGRESS_INTERVAL_S = 1.0
 # Errors that describe the input or the mapping: the batch fails with the message, nothing is written.
@@ -344,8 +345,6 @@ def _store_quarantine(batch: IngestBatch, quarantine: _QuarantineFile) -> None:
 
 def batch_create_from_upload(*, tenant: Tenant, mapping_name: str, upload, user=None, api_key=None) -> IngestBatch:
     """Store an uploaded file as a pending batch and queue its ingest once the transaction commits."""
-    from harmonization.tasks import ingest_batch
-
     try:
         spec = mapping_resolve(mapping_name, tenant, allow_path=False)
     except MappingError as exc:

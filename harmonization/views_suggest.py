@@ -11,7 +11,14 @@ from campaigns.models import Retailer
 from core.errors import DomainError
 from governance.access import Capability, tenant_page
 from harmonization.services import mapping_save
-from harmonization.suggest import SampleError, Suggestion, get_suggester, read_sample, sample_from_bytes
+from harmonization.suggest import (
+    SampleError,
+    Suggestion,
+    get_suggester,
+    read_sample,
+    sample_from_bytes,
+    suggestion_to_yaml,
+)
 from harmonization.suggest.reading import HEAD_BYTES
 from harmonization.suggest.rules import REVIEW_BELOW
 from harmonization.suggest.yaml_writer import slug
@@ -101,7 +108,7 @@ def mapping_suggest(request: HttpRequest, *, access) -> HttpResponse:
             else:
                 suggestion = get_suggester().suggest(sample)
                 name = form.cleaned_data["name"] or slug(upload.name.split(".")[0])
-                text = suggestion.to_yaml(form.cleaned_data["retailer"].code, name)
+                text = suggestion_to_yaml(suggestion, retailer=form.cleaned_data["retailer"].code, name=name)
                 save_form = SaveMappingForm(initial={"name": slug(name), "yaml_text": text})
         if form.errors:
             status = 400

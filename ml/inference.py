@@ -25,6 +25,7 @@ from ml.engine.prompts import TASKS, parse_answer, task_messages
 from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
 from ml.models import Adapter, GenerationRequest
 from ml.selectors import AdapterForbidden, authorize_composition
+from ml.tasks import generate_request
 
 logger = logging.getLogger(__name__)
 
@@ -251,8 +252,6 @@ def generation_request_create(
 
 
 def _enqueue(request_id: int) -> None:
-    from ml.tasks import generate_request
-
     generate_request.delay(request_id)
 
 

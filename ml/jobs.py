@@ -29,6 +29,7 @@ from governance.services import audit_record
 from ml.engine import training
 from ml.engine.prompts import TASKS
 from ml.models import Adapter, AdapterKind, TrainingJob, validate_relative_path
+from ml.tasks import train_adapter
 
 logger = logging.getLogger(__name__)
 
@@ -228,8 +229,6 @@ def training_job_create(
             detail={"adapter": adapter_name, "kind": adapter_kind, "method": method, "rows": len(rows)},
         )
         if enqueue:
-            from ml.tasks import train_adapter
-
             transaction.on_commit(lambda: train_adapter.apply_async((job.pk,), task_id=task_id))
     return job
 
@@ -245,8 +244,6 @@ def queued_too_long(job: TrainingJob, *, now=None) -> bool:
 def training_job_resend(*, job: TrainingJob, user) -> TrainingJob:
     """Send a queued job's message to the gpu queue again (its first was lost). Safe when it was not lost: a worker
     runs a job only while it is queued (``_claim``), so a second message for it does nothing."""
-    from ml.tasks import train_adapter
-
     with transaction.atomic():
         job = TrainingJob.objects.select_for_update(of=("self",)).get(pk=job.pk)
         if job.status != TrainingJob.Status.QUEUED:

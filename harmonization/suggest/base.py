@@ -7,7 +7,7 @@ that want both use ``ensemble([a.suggest(s), b.suggest(s)])``, which returns the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -86,11 +86,6 @@ class Suggestion:
         """RMIS field -> source column for the fields mapped to a column."""
         return {f: s.source for f, s in self.fields.items() if s.source is not None}
 
-    def to_yaml(self, retailer: str | None, name: str) -> str:
-        from harmonization.suggest.yaml_writer import suggestion_to_yaml
-
-        return suggestion_to_yaml(self, retailer=retailer, name=name)
-
 
 class MappingSuggester(Protocol):
     name: str
@@ -162,22 +157,3 @@ def ensemble(suggestions: Sequence[Suggestion], weights: Sequence[float] | None 
             alternatives=alternatives,
         )
     return replace(lead, suggester="+".join(s.suggester for s in suggestions), fields=fields)
-
-
-def _rule_based() -> MappingSuggester:
-    from harmonization.suggest.rules import RuleBasedSuggester
-
-    return RuleBasedSuggester()
-
-
-# name -> factory. The default is "rules". A second suggester (for example the harmonization LoRA adapter serving
-# behind ml/) registers a factory here; callers choose by name or merge several with `ensemble`.
-suggesters: dict[str, Callable[[], MappingSuggester]] = {"rules": _rule_based}
-DEFAULT_SUGGESTER = "rules"
-
-
-def get_suggester(name: str = DEFAULT_SUGGESTER) -> MappingSuggester:
-    try:
-        return suggesters[name]()
-    except KeyError:
-        raise ValueError(f"unknown mapping suggester {name!r} (known: {', '.join(sorted(suggesters))})") from None

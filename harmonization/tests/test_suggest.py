@@ -26,6 +26,7 @@ from harmonization.suggest import (
     read_sample,
     sample_from_bytes,
     suggesters,
+    suggestion_to_yaml,
 )
 from harmonization.suggest.evaluation import HELD_OUT, evaluate, held_out_exports, make_export
 from harmonization.suggest.lexicon import PHRASES, normalise_header
@@ -183,7 +184,7 @@ def test_it_detects_micros_from_the_header_and_from_the_values():
         ExportSample("d.csv", "csv", tuple(h.format(spend="cost") for h in headers), tuple(rows), ",")
     )
     assert (by_values.fields["spend"].source, by_values.fields["spend"].unit) == ("cost", "micros")
-    assert "unit: micros" in by_values.to_yaml("dsp", "d")
+    assert "unit: micros" in suggestion_to_yaml(by_values, retailer="dsp", name="d")
 
 
 # --- assignment and the seam --------------------------------------------------------------------------------------
@@ -238,7 +239,7 @@ def _lookups() -> Lookups:
 @pytest.mark.parametrize("stem,ext,retailer", SHIPPED)
 def test_suggested_yaml_loads_and_harmonizes_the_sample_like_the_shipped_mapping(stem, ext, retailer):
     path = SAMPLES / f"{stem}.{ext}"
-    text = get_suggester().suggest(read_sample(path)).to_yaml(retailer, stem)
+    text = suggestion_to_yaml(get_suggester().suggest(read_sample(path)), retailer=retailer, name=stem)
     suggested = load_mapping(text, origin=f"suggested {stem}")
     shipped = load_mapping_file(MAPPINGS / f"{stem}.yaml")
     totals = []
@@ -258,7 +259,8 @@ def test_suggested_yaml_loads_and_harmonizes_the_sample_like_the_shipped_mapping
 
 
 def test_yaml_marks_weak_fields_for_review_and_names_its_choices():
-    text = get_suggester().suggest(read_sample(SAMPLES / "walmart_sponsored_search_item.csv")).to_yaml("walmart", "w")
+    suggestion = get_suggester().suggest(read_sample(SAMPLES / "walmart_sponsored_search_item.csv"))
+    text = suggestion_to_yaml(suggestion, retailer="walmart", name="w")
     lines = {line.split(":")[0].strip(): line for line in text.splitlines() if line.startswith("  ")}
     assert "# review:" in lines["currency"] and '{constant: "USD"}' in lines["currency"]
     assert "# review:" not in lines["spend"] and 'source: "adSpend"' in lines["spend"]
@@ -357,7 +359,8 @@ def test_save_stores_a_valid_mapping_for_the_tenant(client, personas, retailers,
     from harmonization.models import Mapping
 
     client.force_login(personas["marketer"])
-    text = get_suggester().suggest(read_sample(SAMPLES / "amazon_sp_advertised_product.csv")).to_yaml("amazon", "a")
+    suggestion = get_suggester().suggest(read_sample(SAMPLES / "amazon_sp_advertised_product.csv"))
+    text = suggestion_to_yaml(suggestion, retailer="amazon", name="a")
     response = client.post(reverse("mapping_suggest"), {"action": "save", "name": "amazon-sp", "yaml_text": text})
     assert response.status_code == 302
     saved = Mapping.objects.get(tenant=tenants["acme"], name="amazon-sp")
@@ -369,7 +372,8 @@ def test_save_rejects_an_invalid_mapping_naming_line_and_key(client, personas, r
     from harmonization.models import Mapping
 
     client.force_login(personas["marketer"])
-    text = get_suggester().suggest(read_sample(SAMPLES / "amazon_sp_advertised_product.csv")).to_yaml("amazon", "a")
+    suggestion = get_suggester().suggest(read_sample(SAMPLES / "amazon_sp_advertised_product.csv"))
+    text = suggestion_to_yaml(suggestion, retailer="amazon", name="a")
     broken = "\n".join(line for line in text.splitlines() if not line.startswith("  clicks:")) + "\n"
     response = client.post(reverse("mapping_suggest"), {"action": "save", "name": "broken", "yaml_text": broken})
     assert response.status_code == 400

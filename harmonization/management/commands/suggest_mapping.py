@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from harmonization.suggest import SampleError, get_suggester, read_sample
+from harmonization.suggest import SampleError, get_suggester, read_sample, suggestion_to_yaml
 
 
 class Command(BaseCommand):
@@ -36,4 +36,4 @@ class Command(BaseCommand):
             why = "; ".join(fs.reasons[:2])
             self.stderr.write(f"{f:<24} {target:<40} {fs.confidence:4.2f}  {why}", style_func=str)
         stem = path.name.split(".")[0]
-        self.stdout.write(suggestion.to_yaml(retailer, name or stem), ending="")
+        self.stdout.write(suggestion_to_yaml(suggestion, retailer=retailer, name=name or stem), ending="")
