@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
 from core.errors import DomainError
+from core.forms import form_error
 from core.pages import slot_context
 from governance.access import Capability, tenant_page
 from harmonization.forms import UploadForm
@@ -35,7 +36,7 @@ def batch_list_view(request: HttpRequest, *, access) -> HttpResponse:
                     user=request.user,
                 )
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                form_error(form, exc)
             else:
                 messages.info(request, f"{batch.source} is queued; this page follows its progress.")
                 return redirect("import_detail", pk=batch.pk)

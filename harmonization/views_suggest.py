@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 
 from campaigns.models import Retailer
 from core.errors import DomainError
+from core.forms import form_error
 from governance.access import Capability, tenant_page
 from harmonization.services import mapping_save
 from harmonization.suggest import (
@@ -92,7 +93,7 @@ def mapping_suggest(request: HttpRequest, *, access) -> HttpResponse:
                     user=request.user,
                 )
             except DomainError as exc:
-                save_form.add_error(exc.field if exc.field in save_form.fields else None, exc.message)
+                form_error(save_form, exc)
             else:
                 messages.success(request, f"Saved mapping {mapping.name} for {mapping.retailer.name}.")
                 return redirect("mapping_suggest")

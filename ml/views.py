@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.charts import line_chart
 from core.errors import DomainError
+from core.forms import form_error
 from governance.access import Capability, tenant_page
 from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm
 from ml.inference import generation_request_create
@@ -136,7 +137,7 @@ def training_job_list(request: HttpRequest, *, access) -> HttpResponse:
             try:
                 job = training_job_start(user=request.user, tenant=access.tenant, **form.cleaned_data)
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                form_error(form, exc)
             else:
                 messages.info(request, f"Training job #{job.pk} is queued; this page follows its progress.")
                 return redirect("model_job_detail", pk=job.pk)
@@ -262,7 +263,7 @@ def generation_try(request: HttpRequest, *, access) -> HttpResponse:
                 form.add_error("adapters", exc.message)
                 status = 403
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                form_error(form, exc)
             else:
                 return redirect("model_generation_detail", pk=generation.pk)
         if status == 200:

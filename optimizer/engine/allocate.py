@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from optimizer.engine.errors import OptimizerInputError
+from optimizer.engine.jsonsafe import json_safe
 
 OBJECTIVES = ("incremental_margin", "incremental_revenue", "net_incremental_profit")
 ROAS_BASES = ("attributed", "incremental")
@@ -107,23 +108,11 @@ class AllocationResult:
             allocations.append(row)
         return {
             "allocations": allocations,
-            "totals": _jsonable(self.totals),
-            "constraints": _jsonable(self.constraints),
+            "totals": json_safe(self.totals),
+            "constraints": json_safe(self.constraints),
             "objective": self.objective,
             "warnings": list(self.warnings),
         }
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def _money(x: float) -> str:

@@ -7,6 +7,7 @@ from campaigns.models import PlacementType
 from optimizer.models import Experiment
 
 # Service error fields -> the form field that shows them.
+# The services name a channel by retailer and placement type; the forms have one channel field.
 SERVICE_FIELDS = {"retailer": "channel", "placement_type": "channel"}
 
 
@@ -15,12 +16,6 @@ def channel_choices(channels: list[tuple[str, str, str]]) -> list[tuple[str, str
     return [
         (f"{code}|{placement}", f"{name} · {labels.get(placement, placement)}") for code, name, placement in channels
     ]
-
-
-def add_service_error(form: forms.Form, exc) -> None:
-    """Put a DomainError beside the field it names (or above the form when the field is not on it)."""
-    field = SERVICE_FIELDS.get(exc.field, exc.field)
-    form.add_error(field if field in form.fields else None, exc.message)
 
 
 class ExperimentDesignForm(forms.Form):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import uuid
 from decimal import Decimal, InvalidOperation
 
-import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,6 +12,7 @@ from campaigns.models import SKU, PerformanceFact
 from core.errors import DomainError, full_clean_or_raise
 from governance.models import Tenant
 from governance.services import audit_record
+from optimizer.engine.jsonsafe import json_safe
 from optimizer.models import AllocationPlan
 from optimizer.selectors import tenant_channels, tenant_frames
 from optimizer.tasks import plan_run as plan_run_task
@@ -200,26 +198,6 @@ def plan_allocation_request(plan: AllocationPlan):
     )
 
 
-def _json_safe(value):
-    """The engine's result as strict JSON: numpy scalars to Python, tuples to lists, NaN and infinities to None."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
 def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
     """Optimize a stored plan on the tenant's data (the task's body). The result is the engine's
     AllocationResult.to_dict(); a request the engine refuses (infeasible floor, a channel whose spend never
@@ -249,7 +227,7 @@ def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
             skip_unlearnable=True,
             forecast=_plan_forecast(plan, history, skus),
         )
-        output = _json_safe(result.to_dict())
+        output = json_safe(result.to_dict())
         skipped = lift.attrs.get("skipped_other_currency", 0)
         if skipped:
             output.setdefault("warnings", []).append(

@@ -13,11 +13,12 @@ from django.views.decorators.http import require_POST
 
 from campaigns.models import PlacementType
 from core.errors import DomainError
+from core.forms import form_error
 from governance.access import Capability, tenant_page
 from optimizer import selectors
 from optimizer.engine.bandit import Arm
 from optimizer.forms.bandits import BanditPolicyForm
-from optimizer.forms.experiments import add_service_error
+from optimizer.forms.experiments import SERVICE_FIELDS
 from optimizer.models import BanditPolicy
 from optimizer.services.bandits import policy_create
 from optimizer.tasks import bandit_update
@@ -49,7 +50,7 @@ def bandit_create(request: HttpRequest, *, access) -> HttpResponse:
                 user=request.user,
             )
         except DomainError as exc:
-            add_service_error(form, exc)
+            form_error(form, exc, fields=SERVICE_FIELDS)
         else:
             messages.success(request, f"Started bandit policy {policy.name}.")
             return redirect("bandit_detail", pk=policy.pk)

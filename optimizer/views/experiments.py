@@ -9,10 +9,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
+from core.forms import form_error
 from governance.access import Capability, tenant_page
 from optimizer import selectors
 from optimizer.forms.bandits import BanditPolicyForm
-from optimizer.forms.experiments import ExperimentDesignForm, ReadoutForm, add_service_error
+from optimizer.forms.experiments import SERVICE_FIELDS, ExperimentDesignForm, ReadoutForm
 from optimizer.models import Experiment
 from optimizer.services.experiments import experiment_design, experiment_readout, experiment_save_lift_study
 
@@ -72,7 +73,7 @@ def experiment_list(request: HttpRequest, *, access) -> HttpResponse:
                 user=request.user,
             )
         except DomainError as exc:
-            add_service_error(form, exc)
+            form_error(form, exc, fields=SERVICE_FIELDS)
         else:
             messages.success(request, f"Designed {experiment.name}.")
             return redirect("experiment_detail", pk=experiment.pk)
@@ -142,7 +143,7 @@ def experiment_readout_view(request: HttpRequest, pk: int, *, access) -> HttpRes
         try:
             experiment_readout(experiment, form.cleaned_data["data"].read(), user=request.user)
         except DomainError as exc:
-            add_service_error(form, exc)
+            form_error(form, exc, fields=SERVICE_FIELDS)
         else:
             messages.success(request, "Read out. Save it as a lift study to calibrate the response curves.")
             return redirect("experiment_detail", pk=experiment.pk)

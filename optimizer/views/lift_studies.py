@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from core.errors import DomainError
+from core.forms import form_error
 from governance.access import Capability, tenant_page
 from optimizer import selectors
 from optimizer.forms.lift_studies import LiftStudyForm
@@ -43,7 +44,7 @@ def lift_study_create_view(request: HttpRequest, *, access) -> HttpResponse:
                 user=request.user,
             )
         except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            form_error(form, exc)
         else:
             messages.success(
                 request, f"Saved the lift study for {study.retailer.name}, {study.get_placement_type_display()}."

@@ -10,6 +10,7 @@ from django.utils.cache import patch_vary_headers
 
 from campaigns.models import PlacementType, Retailer
 from core.errors import DomainError
+from core.forms import form_error
 from core.pages import slot_context
 from governance.access import Capability, tenant_page
 from optimizer import selectors
@@ -47,7 +48,7 @@ def plan_list(request: HttpRequest, *, access) -> HttpResponse:
                     chance=CHANCE_LEVEL if data["chance"] else None,
                 )
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                form_error(form, exc)
             else:
                 messages.info(request, "The plan is queued; this page follows the optimizer.")
                 return redirect("plan_detail", pk=plan.pk)

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from optimizer.engine.allocate import OBJECTIVES, ROAS_BASES, AllocationRequest
 from optimizer.engine.errors import OptimizerInputError
+from optimizer.engine.jsonsafe import json_safe
 
 
 class Command(BaseCommand):
@@ -146,23 +147,13 @@ def _tenant_frames(slug: str):
     return tenant_frames(tenant)
 
 
-def _strict(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_strict(v) for v in value]
-    return value
-
-
 def _write_json(path: Path, document: dict) -> None:
     # Written to a temporary file first, so a failure never leaves a half-written OUT.json.
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_strict(document), fh, indent=2, allow_nan=False)
+            json.dump(json_safe(document), fh, indent=2, allow_nan=False)
             fh.write("\n")
         os.replace(tmp, path)
     except BaseException:
