@@ -11,6 +11,7 @@ from campaigns.models import Retailer
 from core.errors import DomainError
 from core.forms import form_error
 from governance.access import Capability, tenant_page
+from harmonization.engine.spec import MAX_MAPPING_CHARS
 from harmonization.services import mapping_save
 from harmonization.suggest import (
     SampleError,
@@ -37,7 +38,9 @@ class SuggestForm(forms.Form):
 
 class SaveMappingForm(forms.Form):
     name = forms.SlugField(label="Mapping name", max_length=100)
-    yaml_text = forms.CharField(label="Mapping YAML", strip=False, widget=forms.Textarea(attrs={"rows": 36}))
+    yaml_text = forms.CharField(
+        label="Mapping YAML", strip=False, max_length=MAX_MAPPING_CHARS, widget=forms.Textarea(attrs={"rows": 36})
+    )
 
 
 def _sample_from_upload(upload):

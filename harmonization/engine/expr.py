@@ -132,7 +132,10 @@ class _Parser:
     def __init__(self, text: str):
         self.text = text
         self.tokens = _tokenize(text)
+        if len(self.tokens) > MAX_EXPRESSION_TOKENS + 1:  # + the end token
+            raise ExprError(text, self.tokens[MAX_EXPRESSION_TOKENS][2], f"more than {MAX_EXPRESSION_TOKENS} terms")
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> tuple[str, object, int]:
         return self.tokens[self.i]
@@ -148,6 +151,11 @@ class _Parser:
             raise ExprError(
                 self.text, pos, f"expected {value!r}" + (" but the expression ended" if kind == "end" else "")
             )
+
+    def nest(self, pos: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_EXPRESSION_DEPTH:
+            raise ExprError(self.text, pos, f"parentheses or calls nested deeper than {MAX_EXPRESSION_DEPTH}")
 
     def error(self, message: str) -> ExprError:
         return ExprError(self.text, self.peek()[2], message)
@@ -223,8 +231,10 @@ class _Parser:
         if kind == "kw" and val == "null":
             return Node("null", None, (), pos)
         if kind == "op" and val == "(":
+            self.nest(pos)
             node = self.parse_or()
             self.expect(")")
+            self.depth -= 1
             return node
         if kind == "name":
             if self.peek()[:2] == ("op", "("):
@@ -239,6 +249,7 @@ class _Parser:
             known = ", ".join(sorted(FUNCTIONS))
             raise ExprError(self.text, pos, f"unknown function {name!r} (known: {known})")
         self.expect("(")
+        self.nest(pos)
         args: list[Node] = []
         if self.peek()[:2] != ("op", ")"):
             args.append(self.parse_or())
@@ -246,6 +257,7 @@ class _Parser:
                 self.take()
                 args.append(self.parse_or())
         self.expect(")")
+        self.depth -= 1
         low, high = FUNCTIONS[name]
         if len(args) < low or (high is not None and len(args) > high):
             want = str(low) if low == high else f"{low}..{high}" if high else f"at least {low}"
@@ -259,10 +271,20 @@ class _Parser:
         return Node("call", name, tuple(args), pos)
 
 
+# An expression is a line of arithmetic; the bounds keep parsing and evaluation (both recursive) far from the stack's
+# limit, whatever a mapping holds.
+MAX_EXPRESSION_CHARS = 2000
+MAX_EXPRESSION_TOKENS = 300
+MAX_EXPRESSION_DEPTH = 32
+
+
 def parse(text: str) -> Expr:
     """Parse an expression; raises ExprError naming the position."""
     if not isinstance(text, str):
         raise ExprError(str(text), 0, "an expression must be a string")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        message = f"the expression is {len(text):,} characters; at most {MAX_EXPRESSION_CHARS:,}"
+        raise ExprError(text[:80] + "…", 0, message)
     return Expr(text, _Parser(text).parse())
 
 

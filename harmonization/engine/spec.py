@@ -262,9 +262,41 @@ def load_mapping_file(path: str | Path) -> MappingSpec:
     return load_mapping(path.read_text(encoding="utf-8"), origin=str(path))
 
 
+# A mapping is a page of YAML; these bounds refuse a document built to exhaust memory or the stack before it is
+# composed (an alias expands to a copy of its anchor: nested aliases grow exponentially, "billion laughs").
+MAX_MAPPING_CHARS = 256 * 1024
+MAX_MAPPING_NODES = 20_000
+MAX_MAPPING_DEPTH = 32
+
+
+def _check_size_and_shape(text: str, origin: str) -> None:
+    """Refuse aliases, and more nodes or nesting than a mapping needs, from the event stream (nothing is built)."""
+    if len(text) > MAX_MAPPING_CHARS:
+        raise MappingError(
+            origin, 1, "(document)", f"the mapping is {len(text):,} characters; at most {MAX_MAPPING_CHARS:,}"
+        )
+    nodes = depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, yaml.AliasEvent):
+            message = f"aliases (*{event.anchor}) are not allowed: write the value out"
+            raise MappingError(origin, line, "(yaml)", message)
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_MAPPING_DEPTH:
+                raise MappingError(origin, line, "(yaml)", f"nested deeper than {MAX_MAPPING_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_MAPPING_NODES:
+                raise MappingError(origin, line, "(yaml)", f"more than {MAX_MAPPING_NODES:,} values")
+
+
 def load_mapping(text: str, origin: str = "<mapping>") -> MappingSpec:
     doc = _Doc(origin)
     try:
+        _check_size_and_shape(text, origin)
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -389,3 +390,16 @@ def test_unreadable_upload_is_an_error_on_the_file(client, personas, retailers):
     response = client.post(reverse("mapping_suggest"), {"action": "suggest", "file": empty, "retailer": "amazon"})
     assert response.status_code == 400
     assert "empty" in " ".join(response.context["form"].errors["file"])
+
+
+def test_save_refuses_a_billion_laughs_mapping_at_once(client, personas, retailers):
+    from harmonization.models import Mapping
+    from harmonization.tests.engine.test_spec import LAUGHS
+
+    client.force_login(personas["marketer"])
+    started = time.monotonic()
+    response = client.post(reverse("mapping_suggest"), {"action": "save", "name": "laughs", "yaml_text": LAUGHS})
+    assert time.monotonic() - started < 5
+    assert response.status_code == 400
+    assert any("aliases (*a) are not allowed" in e for e in response.context["save_form"].errors["yaml_text"])
+    assert not Mapping.objects.filter(name="laughs").exists()

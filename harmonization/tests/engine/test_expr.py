@@ -82,3 +82,19 @@ def test_it_rejects_what_is_not_in_the_language(text, message):
 
 def test_it_knows_which_columns_an_expression_reads():
     assert parse('coalesce(cost_micros, col("Ad Spend")) / 2').columns == {"cost_micros", "Ad Spend"}
+
+
+def test_nesting_and_length_are_bounded_with_a_clear_error():
+    from harmonization.engine.expr import MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_TOKENS
+
+    ok = "(" * MAX_EXPRESSION_DEPTH + "cost_micros" + ")" * MAX_EXPRESSION_DEPTH
+    assert parse(ok).columns == frozenset({"cost_micros"})
+    with pytest.raises(ExprError, match="nested deeper than 32"):
+        parse("(" * (MAX_EXPRESSION_DEPTH + 1) + "cost_micros" + ")" * (MAX_EXPRESSION_DEPTH + 1))
+    with pytest.raises(ExprError, match="nested deeper than 32"):
+        parse("abs(" * (MAX_EXPRESSION_DEPTH + 1) + "cost_micros" + ")" * (MAX_EXPRESSION_DEPTH + 1))
+    with pytest.raises(ExprError, match="more than 300 terms"):
+        parse("+".join(["1"] * (MAX_EXPRESSION_TOKENS // 2 + 2)))
+    # the longest chain allowed still evaluates (evaluation recurses too)
+    chain = "+".join(["1"] * (MAX_EXPRESSION_TOKENS // 2))
+    assert run(chain) == [150.0, 150.0, 150.0]

@@ -121,3 +121,57 @@ def test_it_reports_yaml_syntax_errors_with_a_line():
 def test_it_requires_version_1():
     err = error_of(GOOD.replace("version: 1", "version: 2"))
     assert str(err) == "walmart.yaml:1: version: must be 1, not 2"
+
+
+# --- documents built to exhaust the server ---------------------------------------------------------------------
+
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
+
+
+def test_aliases_are_refused_before_anything_is_built():
+    # Nine levels of nine aliases: 9**9 (387 million) strings once composed; refused from the event stream.
+    with pytest.raises(MappingError) as err:
+        load_mapping(LAUGHS)
+    assert err.value.line == 2 and "aliases (*a) are not allowed" in err.value.message
+
+
+def test_a_single_alias_in_an_otherwise_good_mapping_is_refused_with_its_line():
+    text = GOOD.replace("  timezone: America/Chicago", "  timezone: &tz America/Chicago").replace(
+        "  currency: {constant: USD}", "  currency: {constant: *tz}"
+    )
+    with pytest.raises(MappingError) as err:
+        load_mapping(text)
+    assert err.value.line == 19 and "aliases (*tz)" in err.value.message
+
+
+def test_too_large_too_deep_or_too_many_values_is_refused():
+    from harmonization.engine.spec import MAX_MAPPING_CHARS, MAX_MAPPING_DEPTH, MAX_MAPPING_NODES
+
+    with pytest.raises(MappingError, match="characters; at most"):
+        load_mapping(GOOD + "#" * MAX_MAPPING_CHARS)
+    deep = "a: " + "[" * (MAX_MAPPING_DEPTH + 5) + "]" * (MAX_MAPPING_DEPTH + 5) + "\n"
+    with pytest.raises(MappingError, match="nested deeper than"):
+        load_mapping(deep)
+    wide = "a: [" + ", ".join("1" for _ in range(MAX_MAPPING_NODES + 1)) + "]\n"
+    with pytest.raises(MappingError, match="more than 20,000 values"):
+        load_mapping(wide)
+
+
+def test_an_expression_built_to_overflow_the_stack_is_an_error_on_its_key():
+    cases = {
+        "(" * 20_000 + "adSpend" + ")" * 20_000: "characters; at most 2,000",
+        "-" * 5000 + "adSpend": "characters; at most 2,000",
+        "+".join(["adSpend"] * 200): "more than 300 terms",
+        "(" * 40 + "adSpend" + ")" * 40: "nested deeper than 32",
+    }
+    for expr, message in cases.items():
+        text = GOOD.replace("  spend: {source: adSpend}", f"  spend: {{expr: '{expr}'}}")
+        with pytest.raises(MappingError) as err:
+            load_mapping(text)
+        assert err.value.key.startswith("columns.spend") and message in err.value.message, err.value
+    # 150,000 terms (1.2 MB) is refused as a document before any parsing
+    text = GOOD.replace("  spend: {source: adSpend}", f"  spend: {{expr: '{' + '.join(['adSpend'] * 150_000)}'}}")
+    with pytest.raises(MappingError, match="characters; at most 262,144"):
+        load_mapping(text)
