@@ -13,7 +13,7 @@ from core.api.inputs import StrictInputMixin, parse_query
 from governance.access import Capability
 from ml.engine.prompts import TASKS
 from ml.forms import MODES
-from ml.jobs import training_job_start
+from ml.jobs import ADAPTER_NAME_RE, training_job_start
 from ml.models import Adapter, AdapterKind, GenerationRequest, TrainingJob
 from ml.selectors import adapters_visible_to, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
@@ -193,6 +193,13 @@ class TrainingJobCreateSerializer(StrictInputMixin, serializers.Serializer):
 
     def validate_kind(self, value: str) -> str:
         return _one_of(value, (AdapterKind.TASK, AdapterKind.BRAND), "kind")
+
+    def validate_adapter_name(self, value: str) -> str:
+        if value and not ADAPTER_NAME_RE.match(value):
+            raise serializers.ValidationError(
+                "use lower-case letters, digits, '_' and '-' (at most 100), starting with a letter or digit."
+            )
+        return value
 
     def validate_task(self, value: str) -> str:
         return _one_of(value, TASKS, "task")

@@ -5,11 +5,11 @@ errors the views put beside the field they name."""
 from __future__ import annotations
 
 import json
-import re
 
 from django import forms
 
 from ml.engine.prompts import TASKS
+from ml.jobs import ADAPTER_NAME_RE
 from ml.models import AdapterKind, TrainingJob
 
 MODES = (
@@ -19,7 +19,6 @@ MODES = (
     ("ties", "TIES merge"),
 )
 MAX_STEPS_LIMIT = 2000
-ADAPTER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 # What the "input" box holds for each task: plain text for the two tasks whose payload is one sentence, a JSON object
 # (the payload of ml/prompts.py) for the others.

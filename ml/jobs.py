@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import socket
 import threading
@@ -155,6 +156,7 @@ def training_job_create(
     ``register`` (default true: register a candidate adapter on success). ``output_dir`` (relative to
     MODEL_STORAGE_DIR) defaults to ``adapters/[tenant/]NAME-jobID``.
     """
+    check_adapter_name(adapter_name)
     if adapter_kind not in AdapterKind.values:
         raise DomainError(
             f"Unknown adapter kind {adapter_kind!r}: use {', '.join(AdapterKind.values)}.", field="adapter_kind"
@@ -469,6 +471,27 @@ def reap_dead_jobs(*, stale_after_s: float | None = None) -> int:
 # --- starting a job from a task's generated data (the page, the API and the demo command) ----------------------
 
 
+ADAPTER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+
+
+def check_adapter_name(name: str) -> str:
+    """Adapter names become folder and file names: lower-case letters, digits, '_' and '-', nothing else."""
+    if not ADAPTER_NAME_RE.match(name):
+        raise DomainError(
+            f"{name[:120]!r} is not a valid adapter name: use lower-case letters, digits, '_' and '-' (at most 100).",
+            field="adapter_name",
+        )
+    return name
+
+
+def _under(root: Path, path: Path) -> Path:
+    """``path`` resolved, refused unless it lies under ``root`` (a name can never point elsewhere)."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise DomainError(f"{path.name!r} would be stored outside {root.name}/.", field="adapter_name")
+    return resolved
+
+
 def default_adapter_name(*, kind: str, task: str, tenant_slug: str) -> str:
     return f"task_{task}" if kind == AdapterKind.TASK else f"brand_{tenant_slug.replace('-', '_')}"
 
@@ -504,7 +527,9 @@ def training_job_start(
     if task not in TASKS:
         raise DomainError(f"task must be one of {', '.join(TASKS)}, not {task!r}.", field="task")
     owner = tenant if kind == AdapterKind.BRAND else None
-    name = adapter_name or default_adapter_name(kind=kind, task=task, tenant_slug=tenant.slug if tenant else "")
+    name = check_adapter_name(
+        adapter_name or default_adapter_name(kind=kind, task=task, tenant_slug=tenant.slug if tenant else "")
+    )
     source = dataset_source(tenant=owner)
     if method == TrainingJob.Method.DPO:
         if task != "creative":
@@ -521,7 +546,7 @@ def training_job_start(
         train, heldout = datasets.build(task, seed=seed, n_train=n_train, n_heldout=n_heldout, source=source)
     folder = Path(settings.MODEL_STORAGE_DIR) / "datasets"
     stem = f"{name}-{method}-{timezone.now():%Y%m%d-%H%M%S-%f}"
-    train_path = datasets.write_jsonl(train, folder / f"{stem}.jsonl")
+    train_path = datasets.write_jsonl(train, _under(folder, folder / f"{stem}.jsonl"))
     held_path = datasets.write_jsonl(heldout, heldout_path(str(train_path)))
     try:
         return training_job_create(

@@ -189,3 +189,25 @@ def test_a_generation_with_another_tenants_adapter_is_403_and_stores_nothing(acm
     data = response.json()
     assert (data["status"], data["adapters"], data["prompt"]) == ("queued", ["task_budgeting"], {"text": "x"})
     assert client.get(f"{API}/generations/{data['id']}/").json()["id"] == data["id"]
+
+
+def test_an_adapter_name_cannot_reach_outside_model_storage(acme_keys, storage, tmp_path):
+    client = client_for(key=acme_keys["admin"])
+    good = {"kind": "task", "task": "budgeting", "method": "sft", "max_steps": 5}
+    outside = tmp_path / "outside"
+    for name in ["../../outside/x", f"{outside}/x", "..", "task/../../x", "Task_Budgeting", "x" * 101]:
+        assert_error(client.post(f"{API}/training-jobs/", {**good, "adapter_name": name}, format="json"), 400,
+                     field="adapter_name")  # fmt: skip
+    assert not outside.exists() and not (tmp_path / "x").exists()
+    assert not TrainingJob.objects.exists()
+
+
+def test_the_service_checks_the_name_before_it_writes_anything(tenants, storage, tmp_path):
+    from core.errors import DomainError
+    from ml.jobs import training_job_start
+
+    with pytest.raises(DomainError) as err:
+        training_job_start(user=None, tenant=tenants["acme"], kind="task", task="budgeting", method="sft",
+                           adapter_name="../../escaped", enqueue=False)  # fmt: skip
+    assert err.value.field == "adapter_name"
+    assert not list(tmp_path.rglob("*escaped*")) and not TrainingJob.objects.exists()
