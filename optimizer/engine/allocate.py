@@ -459,7 +459,8 @@ def allocate(curves, request: AllocationRequest) -> AllocationResult:
             target_floor = _chance_floor(solver, prob, R, request.chance, best)
         s, lam, rmult, mu = _solve_with_floor(solver, prob, target_floor)
     s = _trim_budget(s, lo, hi, B)
-    return _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rbounds, target_floor, floor_info)
+    solution = _Solution(s=s, lam=lam, mu=mu, rmult=rmult, lo=lo, hi=hi, floor=target_floor, floor_info=floor_info)
+    return _result(curves, prob, request, solution, bounds=bounds, rbounds=rbounds)
 
 
 def _check_feasible(prob, active, bounds, rbounds, lo, hi, B, spend_all):
@@ -629,71 +630,151 @@ def _trim_budget(s, lo, hi, B):
     return np.clip(s, lo, hi)
 
 
-def _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rbounds, floor, floor_info):
-    B, P, R = float(request.budget), prob.P, request.min_roas
-    # Expected values from the posterior; intervals with the forecast error folded in.
+# --- the report -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Solution:
+    """Where the solver ended: period spends ``s`` within the effective bounds ``[lo, hi]``, the multipliers of the
+    budget (``lam``), the ROAS floor (``mu``) and each bounded retailer (``rmult``), the floor on the posterior mean
+    it enforced (above min_roas under a chance constraint; None without a floor) and what :func:`_max_roas` found."""
+
+    s: np.ndarray
+    lam: float
+    mu: float
+    rmult: Mapping[str, float]
+    lo: np.ndarray
+    hi: np.ndarray
+    floor: float | None = None
+    floor_info: dict | None = None
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """The posterior at the solution, computed once for the report: (C, S) period sales samples without (``att0``,
+    ``inc0``, for expected values) and with (``att``, ``inc``, for intervals) the forecast error, the marginals per
+    channel, the total spend, the binding tolerance and the share of samples meeting the ROAS floor."""
+
+    att0: np.ndarray
+    inc0: np.ndarray
+    att: np.ndarray
+    inc: np.ndarray
+    dA: np.ndarray
+    dI: np.ndarray
+    dobj: np.ndarray
+    spend: float
+    tol: float
+    p_floor: float | None
+
+    def basis(self, prob: _Problem) -> np.ndarray:
+        return self.att0 if prob.basis == "attributed" else self.inc0
+
+    def dbasis(self, prob: _Problem) -> np.ndarray:
+        return self.dA if prob.basis == "attributed" else self.dI
+
+
+def _evaluate(prob: _Problem, request: AllocationRequest, s) -> _Evaluation:
     att0, inc0 = prob.attributed_samples(s), prob.incremental_samples(s)
-    att, inc = att0 * prob.risk, inc0 * prob.risk
-    basis = att0 if prob.basis == "attributed" else inc0
     dA, dI = prob.marginals(s)
-    dobj = prob.dobj(dI)
-    tol = 1e-6 * max(B, 1.0)
-    by_key = {}
-    for i, key in enumerate(active):
+    R = request.min_roas
+    return _Evaluation(
+        att0=att0,
+        inc0=inc0,
+        att=att0 * prob.risk,
+        inc=inc0 * prob.risk,
+        dA=dA,
+        dI=dI,
+        dobj=prob.dobj(dI),
+        spend=float(s.sum()),
+        tol=1e-6 * max(float(request.budget), 1.0),
+        p_floor=_p_floor(prob, s, R) if R is not None else None,
+    )
+
+
+def _result(curves, prob: _Problem, request: AllocationRequest, sol: _Solution, *, bounds, rbounds) -> AllocationResult:
+    """The report on a solved allocation: one row per channel of the curve set (excluded ones included), the totals,
+    the state of every constraint and the warnings."""
+    ev = _evaluate(prob, request, sol.s)
+    rows = _channel_rows(curves, prob, sol, ev, bounds, rbounds)
+    return AllocationResult(
+        allocations=tuple(rows[ch.key] if ch.key in rows else _excluded_row(ch) for ch in curves.channels),
+        totals=_totals(curves, prob, request, ev),
+        constraints=_constraints(prob, request, sol, ev, rows, bounds, rbounds),
+        objective=request.objective,
+        warnings=_warnings(curves, prob, request, sol, ev),
+    )
+
+
+# --- the report: channel rows ------------------------------------------------------------------------------------
+
+
+def _channel_rows(curves, prob: _Problem, sol: _Solution, ev: _Evaluation, bounds, rbounds):
+    """The active channels' allocations by key."""
+    rbinding = {r: _retailer_binding(r, v, sol.s, prob, ev.tol) for r, v in rbounds.items()}
+    rows = {}
+    for i, key in enumerate(prob.keys):
         ch = curves.channel(key)
-        binding = []
-        if s[i] <= lo[i] + tol and (key in bounds or s[i] <= tol):
-            binding.append("min_bound")
-        if key in bounds and s[i] >= bounds[key][1] - tol:
-            binding.append("max_bound")
-        r = ch.retailer
-        if r in rbounds:
-            rspend = float(sum(s[j] for j in range(len(active)) if prob.retailers[j] == r))
-            if rspend >= rbounds[r][1] - tol:
-                binding.append(f"retailer_max:{r}")
-            elif rbounds[r][0] > 0 and rspend <= rbounds[r][0] + tol:
-                binding.append(f"retailer_min:{r}")
-        m = prob.margin[i]
-        mean_inc, mean_att = float(inc0[i].mean()), float(att0[i].mean())
-        by_key[key] = ChannelAllocation(
-            retailer=ch.retailer,
-            placement_type=ch.placement_type,
-            spend=float(s[i]),
-            daily_spend=float(s[i] / P),
-            expected_incremental_sales=mean_inc,
-            incremental_sales_interval=tuple(float(v) for v in np.percentile(inc[i], _INTERVAL)),
-            expected_incremental_margin=float(m * mean_inc),
-            incremental_margin_interval=tuple(float(m * v) for v in np.percentile(inc[i], _INTERVAL)),
-            expected_attributed_sales=mean_att,
-            expected_attributed_roas=mean_att / s[i] if s[i] > 0 else None,
-            expected_incremental_roas=mean_inc / s[i] if s[i] > 0 else None,
-            marginal_roas=float(dI[i]),
-            binding=tuple(binding),
-            marginal_objective=float(dobj[i]),
-            marginal_attributed_roas=float(dA[i]),
-        )
-    allocations = []
-    for ch in curves.channels:
-        if ch.key in by_key:
-            allocations.append(by_key[ch.key])
-        else:
-            zero = (0.0, 0.0)
-            allocations.append(
-                ChannelAllocation(
-                    ch.retailer, ch.placement_type, 0.0, 0.0, 0.0, zero, 0.0, zero, 0.0, None, None, None, ("excluded",)
-                )
-            )
-    spend = float(s.sum())
-    margin_samples = (prob.margin[:, None] * inc).sum(axis=0)
-    inc_total, att_total = inc.sum(axis=0), att.sum(axis=0)
-    mean_inc_total, mean_att_total = float(inc0.mean(axis=1).sum()), float(att0.mean(axis=1).sum())
-    mean_margin = float((prob.margin * inc0.mean(axis=1)).sum())
-    p_floor = _p_floor(prob, s, R) if R is not None else None
-    totals = {
+        binding = _bound_binding(key, sol.s[i], sol.lo[i], bounds, ev.tol)
+        side = rbinding.get(ch.retailer)
+        if side is not None:
+            binding.append(f"retailer_{side}:{ch.retailer}")
+        rows[key] = _channel_row(ch, i, prob, sol, ev, tuple(binding))
+    return rows
+
+
+def _bound_binding(key: str, s: float, lo: float, bounds, tol: float) -> list[str]:
+    """Which of the channel's own bounds hold it (a channel at zero spend counts as held by its minimum)."""
+    binding = []
+    if s <= lo + tol and (key in bounds or s <= tol):
+        binding.append("min_bound")
+    if key in bounds and s >= bounds[key][1] - tol:
+        binding.append("max_bound")
+    return binding
+
+
+def _channel_row(ch, i: int, prob: _Problem, sol: _Solution, ev: _Evaluation, binding) -> ChannelAllocation:
+    s, m = sol.s[i], prob.margin[i]
+    mean_inc, mean_att = float(ev.inc0[i].mean()), float(ev.att0[i].mean())
+    return ChannelAllocation(
+        retailer=ch.retailer,
+        placement_type=ch.placement_type,
+        spend=float(s),
+        daily_spend=float(s / prob.P),
+        expected_incremental_sales=mean_inc,
+        incremental_sales_interval=tuple(float(v) for v in np.percentile(ev.inc[i], _INTERVAL)),
+        expected_incremental_margin=float(m * mean_inc),
+        incremental_margin_interval=tuple(float(m * v) for v in np.percentile(ev.inc[i], _INTERVAL)),
+        expected_attributed_sales=mean_att,
+        expected_attributed_roas=mean_att / s if s > 0 else None,
+        expected_incremental_roas=mean_inc / s if s > 0 else None,
+        marginal_roas=float(ev.dI[i]),
+        binding=binding,
+        marginal_objective=float(ev.dobj[i]),
+        marginal_attributed_roas=float(ev.dA[i]),
+    )
+
+
+def _excluded_row(ch) -> ChannelAllocation:
+    zero = (0.0, 0.0)
+    return ChannelAllocation(
+        ch.retailer, ch.placement_type, 0.0, 0.0, 0.0, zero, 0.0, zero, 0.0, None, None, None, ("excluded",)
+    )
+
+
+# --- the report: totals, constraints, warnings -------------------------------------------------------------------
+
+
+def _totals(curves, prob: _Problem, request: AllocationRequest, ev: _Evaluation) -> dict:
+    B, spend = float(request.budget), ev.spend
+    margin_samples = (prob.margin[:, None] * ev.inc).sum(axis=0)
+    inc_total, att_total = ev.inc.sum(axis=0), ev.att.sum(axis=0)
+    mean_inc_total, mean_att_total = float(ev.inc0.mean(axis=1).sum()), float(ev.att0.mean(axis=1).sum())
+    mean_margin = float((prob.margin * ev.inc0.mean(axis=1)).sum())
+    return {
         "spend": spend,
         "budget": B,
         "unspent": max(B - spend, 0.0),
-        "period_days": P,
+        "period_days": prob.P,
         "currency": getattr(curves, "currency", None),
         "expected_incremental_sales": mean_inc_total,
         "incremental_sales_interval": [float(v) for v in np.percentile(inc_total, _INTERVAL)],
@@ -704,43 +785,26 @@ def _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rb
         "attributed_sales_interval": [float(v) for v in np.percentile(att_total, _INTERVAL)],
         "expected_attributed_roas": mean_att_total / spend if spend > 0 else None,
         "expected_incremental_roas": mean_inc_total / spend if spend > 0 else None,
-        "p_roas_floor": p_floor,
+        "p_roas_floor": ev.p_floor,
     }
-    budget_binding = bool(lam > 1e-12 or (request.spend_everything and spend >= B - tol))
-    expected_roas = float(basis.mean(axis=1).sum() / spend) if spend > 0 else None
-    free = [
-        i
-        for i, key in enumerate(active)
-        if lo[i] + tol < s[i] < hi[i] - tol and not any(b.startswith("retailer_") for b in by_key[key].binding)
-    ]
-    kkt = 0.0
-    if free:
-        lhs = dobj + mu * ((dA if prob.basis == "attributed" else dI) - (floor or 0.0))
-        kkt = float(np.max(np.abs(lhs[free] - lam)))
-    constraints = {
+
+
+def _constraints(prob: _Problem, request: AllocationRequest, sol: _Solution, ev: _Evaluation, rows, bounds, rbounds):
+    B, spend = float(request.budget), ev.spend
+    return {
         "budget": {
             "limit": B,
             "used": spend,
-            "binding": budget_binding,
-            "shadow_price": float(lam),
+            "binding": bool(sol.lam > 1e-12 or (request.spend_everything and spend >= B - ev.tol)),
+            "shadow_price": float(sol.lam),
             "spend_everything": request.spend_everything,
         },
-        "min_roas": {
-            "limit": R,
-            "basis": prob.basis,
-            "expected": expected_roas,
-            "binding": bool(mu > 0),
-            "shadow_price": float(mu),
-            "probability": p_floor,
-            "enforced_floor": floor,
-            "forecast_error_sd": float(request.forecast_error_sd or 0.0),
-            **(floor_info or {}),
-        },
+        "min_roas": _floor_summary(prob, request, sol, ev),
         "bounds": {
             k: {
                 "min": v[0],
                 "max": v[1] if math.isfinite(v[1]) else None,
-                "binding": [b for b in by_key[k].binding if b in ("min_bound", "max_bound")] if k in by_key else [],
+                "binding": [b for b in rows[k].binding if b in ("min_bound", "max_bound")] if k in rows else [],
             }
             for k, v in bounds.items()
         },
@@ -748,47 +812,82 @@ def _result(curves, prob, request, active, s, lam, mu, rmult, lo, hi, bounds, rb
             r: {
                 "min": v[0],
                 "max": v[1] if math.isfinite(v[1]) else None,
-                "spend": float(sum(s[i] for i in range(len(active)) if prob.retailers[i] == r)),
-                "binding": _retailer_binding(r, v, s, prob, tol),
-                "shadow_price": float(rmult.get(r, 0.0)),
+                "spend": _retailer_spend(r, sol.s, prob),
+                "binding": _retailer_binding(r, v, sol.s, prob, ev.tol),
+                "shadow_price": float(sol.rmult.get(r, 0.0)),
             }
             for r, v in rbounds.items()
         },
-        "chance": {
-            "chance": request.chance,
-            "probability": p_floor,
-            "enforced_floor": floor,
-            "binding": bool(request.chance is not None and R is not None and floor > R * (1 + 1e-9)),
-        }
-        if request.chance is not None
-        else None,
+        "chance": _chance_summary(request, sol, ev) if request.chance is not None else None,
         "exclude_channels": sorted(request.exclude_channels),
-        "kkt_max_violation": kkt,
+        "kkt_max_violation": _kkt_violation(prob, sol, ev, rows),
     }
+
+
+def _floor_summary(prob: _Problem, request: AllocationRequest, sol: _Solution, ev: _Evaluation) -> dict:
+    spend = ev.spend
+    return {
+        "limit": request.min_roas,
+        "basis": prob.basis,
+        "expected": float(ev.basis(prob).mean(axis=1).sum() / spend) if spend > 0 else None,
+        "binding": bool(sol.mu > 0),
+        "shadow_price": float(sol.mu),
+        "probability": ev.p_floor,
+        "enforced_floor": sol.floor,
+        "forecast_error_sd": float(request.forecast_error_sd or 0.0),
+        **(sol.floor_info or {}),
+    }
+
+
+def _chance_summary(request: AllocationRequest, sol: _Solution, ev: _Evaluation) -> dict:
+    R = request.min_roas
+    return {
+        "chance": request.chance,
+        "probability": ev.p_floor,
+        "enforced_floor": sol.floor,
+        "binding": bool(request.chance is not None and R is not None and sol.floor > R * (1 + 1e-9)),
+    }
+
+
+def _kkt_violation(prob: _Problem, sol: _Solution, ev: _Evaluation, rows) -> float:
+    """Largest gap between a free channel's marginal Lagrangian and the budget price (0 when no channel is free:
+    strictly inside its bounds and not held by a retailer bound)."""
+    s, lo, hi, tol = sol.s, sol.lo, sol.hi, ev.tol
+    free = [
+        i
+        for i, key in enumerate(prob.keys)
+        if lo[i] + tol < s[i] < hi[i] - tol and not any(b.startswith("retailer_") for b in rows[key].binding)
+    ]
+    if not free:
+        return 0.0
+    lhs = ev.dobj + sol.mu * (ev.dbasis(prob) - (sol.floor or 0.0))
+    return float(np.max(np.abs(lhs[free] - sol.lam)))
+
+
+def _warnings(curves, prob: _Problem, request: AllocationRequest, sol: _Solution, ev: _Evaluation) -> tuple[str, ...]:
+    B, P, R, s, spend = float(request.budget), prob.P, request.min_roas, sol.s, ev.spend
     warnings = []
-    for i, key in enumerate(active):
+    for i, key in enumerate(prob.keys):
         seen = float(getattr(curves.channel(key), "hist_max_daily_spend", math.inf) or math.inf)
         if s[i] / P > 1.5 * seen:
             warnings.append(
                 f"{key}: {_money(s[i] / P)} a day is {s[i] / P / seen:.1f}x the highest daily spend in the history "
                 f"({_money(seen)}); its curve is extrapolated there, so consider a maximum bound."
             )
-    if mu > 0 and spend < 0.5 * B:
+    if sol.mu > 0 and spend < 0.5 * B:
         warnings.append(
             f"Meeting min_roas {R:g} leaves {_money(B - spend)} of the {_money(B)} budget unspent "
             f"({(B - spend) / B:.0%}); a lower floor would let the rest earn."
         )
-    return AllocationResult(
-        allocations=tuple(allocations),
-        totals=totals,
-        constraints=constraints,
-        objective=request.objective,
-        warnings=tuple(warnings),
-    )
+    return tuple(warnings)
+
+
+def _retailer_spend(r: str, s, prob: _Problem) -> float:
+    return float(sum(s[i] for i in range(len(s)) if prob.retailers[i] == r))
 
 
 def _retailer_binding(r, bounds, s, prob, tol) -> str | None:
-    spend = float(sum(s[i] for i in range(len(s)) if prob.retailers[i] == r))
+    spend = _retailer_spend(r, s, prob)
     if spend >= bounds[1] - tol:
         return "max"
     if bounds[0] > 0 and spend <= bounds[0] + tol:
