@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
+from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from governance.models import APIKey
+from governance.tasks import api_key_touch
+
+logger = logging.getLogger(__name__)
 
 KEYWORD = "Api-Key"
+TOUCH_EVERY_S = 60
 
 
 class APIKeyAuthentication(authentication.BaseAuthentication):
@@ -31,13 +37,25 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if not key.is_active:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
-        now = timezone.now()
-        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-            APIKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        _note_use(key)
         return (_KeyUser(key), key)
 
     def authenticate_header(self, request):
         return KEYWORD
+
+
+def _note_use(key: APIKey) -> None:
+    """``last_used_at`` at most once a minute per key, written by a worker: authentication itself only reads, so a
+    busy database (a long import on SQLite) never fails an API call."""
+    now = timezone.now()
+    if key.last_used_at is not None and (now - key.last_used_at).total_seconds() < TOUCH_EVERY_S:
+        return
+    if not cache.add(f"api-key-touch:{key.prefix}", 1, timeout=TOUCH_EVERY_S):
+        return  # this process (or, with a shared cache, another) already sent it this minute
+    try:
+        api_key_touch.delay(key.pk, now.isoformat())
+    except Exception:  # the broker being down must not fail the request; the next minute tries again
+        logger.warning("could not queue last_used_at for API key %s", key.prefix, exc_info=True)
 
 
 class _KeyUser:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from governance.models import APIKey, AuditLog, Role, Tenant
@@ -56,3 +58,9 @@ def api_key_revoke(*, key: APIKey, user=None) -> APIKey:
         key.save(update_fields=["revoked_at"])
         audit_record(action="api_key.revoke", tenant=key.tenant, user=user, obj=key)
     return key
+
+
+def api_key_touch(*, key_id: int, used_at: dt.datetime) -> bool:
+    """Move ``last_used_at`` forward to ``used_at`` (never back: messages may arrive out of order)."""
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=used_at)
+    return bool(APIKey.objects.filter(stale, pk=key_id).update(last_used_at=used_at))

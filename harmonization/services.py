@@ -283,6 +283,10 @@ def ingest_file(
     except Exception as exc:
         _record_failure(batch, f"internal error ({type(exc).__name__}): {exc}", quarantine)
         raise
+    if getattr(sink, "replace_seconds", None) is not None:
+        # How long the replace held the database (on SQLite, every other writer waits that long).
+        batch.report = {**batch.report, "replace_seconds": round(sink.replace_seconds, 3)}
+        batch.save(update_fields=["report"])
     audit_record(
         action="ingest_batch.finish",
         tenant=tenant,

@@ -141,9 +141,3 @@ def test_it_refuses_a_missing_field(acme_key):
     body = {k: v for k, v in STUDY.items() if k != "incremental_sales"}
     assert_error(client_for(key=raw).post(f"{API}/lift-studies/", body), 400, field="incremental_sales")
     assert LiftStudy.objects.count() == 0
-
-
-def test_it_touches_last_used_at(acme_key):
-    key, raw = acme_key
-    client_for(key=raw).get(f"{API}/lift-studies/")
-    assert APIKey.objects.get(pk=key.pk).last_used_at is not None
