@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from governance.models import APIKey, AuditLog, Role
+from governance.models import AuditLog, Role
 from governance.services import api_key_create, api_key_revoke
 from optimizer.models import LiftStudy
 from rmn_site.tests.api_support import API, assert_error, client_for
