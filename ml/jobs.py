@@ -10,10 +10,8 @@ partial files; never an adapter row without files.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
-import socket
 import threading
 import uuid
 from datetime import timedelta
@@ -21,10 +19,11 @@ from numbers import Real
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError, full_clean_or_raise
+from core.liveness import Heartbeat, process_gone, worker_identity
 from governance.models import Tenant
 from governance.services import audit_record
 from ml.engine import training
@@ -48,10 +47,6 @@ DEFAULT_QUEUED_WARN_S = 900.0
 
 def storage_dir() -> Path:
     return Path(settings.MODEL_STORAGE_DIR)
-
-
-def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def heartbeat_interval_s() -> float:
@@ -276,30 +271,6 @@ def train_config(job: TrainingJob) -> training.TrainConfig:
     )
 
 
-class _Heartbeat(threading.Thread):
-    """Touches ``heartbeat_at`` while a step runs longer than the interval (model loading, a slow step)."""
-
-    def __init__(self, job_id: int, interval_s: float):
-        super().__init__(name=f"training-job-{job_id}-heartbeat", daemon=True)
-        self.job_id, self.interval_s = job_id, interval_s
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.stopped.wait(self.interval_s):
-                try:
-                    _running(self.job_id).update(heartbeat_at=timezone.now())
-                except Exception:  # a dropped database connection must not kill training; the next beat retries
-                    logger.exception("Heartbeat of training job %s failed", self.job_id)
-                    connection.close()
-        finally:
-            connection.close()  # this thread's own connection; Django opens one per thread
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.join(timeout=30)
-
-
 def _running(job_id: int):
     return TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.RUNNING)
 
@@ -353,7 +324,10 @@ def run_training_job(job_id: int, *, on_progress: training.Progress | None = Non
             lost.set()
         return lost.is_set() or bool(row and row[1])
 
-    heartbeat = _Heartbeat(job_id, heartbeat_interval_s())
+    heartbeat = Heartbeat(
+        lambda: _running(job_id).update(heartbeat_at=timezone.now()), heartbeat_interval_s(),
+        name=f"training-job-{job_id}-heartbeat",
+    )  # fmt: skip
     heartbeat.start()
     output = storage_dir() / job.output_dir
     try:
@@ -411,20 +385,6 @@ def _complete(job: TrainingJob, *, progress: dict) -> None:
 # --- reap ---------------------------------------------------------------------------------------------------------
 
 
-def _process_gone(worker: str) -> bool:
-    """True when ``worker`` ("host:pid") names this host and no process with that pid exists here any more."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, owned by someone else
-        return False
-    return False
-
-
 def reap_dead_jobs(*, stale_after_s: float | None = None) -> int:
     """Mark running jobs without a heartbeat for ``stale_after_s`` (setting ML_JOB_STALE_AFTER_S, 120 s) failed,
     removing their partial files; return how many. Safe to run from any process at any time (beat: every 60 s).
@@ -441,7 +401,7 @@ def reap_dead_jobs(*, stale_after_s: float | None = None) -> int:
     )
     reaped = 0
     for job_id, worker, heartbeat_at in candidates.values_list("pk", "worker", "heartbeat_at"):
-        if heartbeat_at >= cutoff and not _process_gone(worker):
+        if heartbeat_at >= cutoff and not process_gone(worker):
             continue
         with transaction.atomic():
             job = TrainingJob.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=job_id)

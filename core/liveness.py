@@ -1,0 +1,60 @@
+"""Is the worker doing a piece of work still alive? Shared by training jobs, ingest batches and allocation plans.
+
+A worker names itself ``host:pid`` on the row it claims and touches the row's ``heartbeat_at`` from a background
+thread while it works. A reaper (beat, every minute) fails rows whose heartbeat stopped: after a time limit, or
+sooner when the named process is gone from this host.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_gone(worker: str) -> bool:
+    """True when ``worker`` ("host:pid") names this host and no process with that pid exists here any more."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
+class Heartbeat(threading.Thread):
+    """Calls ``touch()`` every ``interval_s`` until stopped (``touch`` updates the row's heartbeat_at)."""
+
+    def __init__(self, touch: Callable[[], object], interval_s: float, *, name: str):
+        super().__init__(name=name, daemon=True)
+        self.touch, self.interval_s = touch, interval_s
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval_s):
+                try:
+                    self.touch()
+                except Exception:  # a dropped database connection must not stop the work; the next beat retries
+                    logger.exception("Heartbeat %s failed", self.name)
+                    connection.close()
+        finally:
+            connection.close()  # this thread's own connection; Django opens one per thread
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)
