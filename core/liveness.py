@@ -12,8 +12,10 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.db import connection
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +60,15 @@ class Heartbeat(threading.Thread):
     def stop(self) -> None:
         self.stopped.set()
         self.join(timeout=30)
+
+
+def stale(running, *, stale_after_s: float, heartbeat_s: float) -> list[tuple[int, str, object]]:
+    """(pk, worker, heartbeat_at) of the rows in ``running`` (a queryset of running work) whose worker stopped:
+    silent for ``stale_after_s``, or silent for two beats when its process is gone from this host (a worker in
+    another container that shares the hostname is still given the full time). The caller re-checks each row under
+    a lock (``heartbeat_at`` unchanged) before failing it."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=stale_after_s)
+    local_cutoff = now - timedelta(seconds=min(stale_after_s, 2 * heartbeat_s))
+    rows = running.filter(heartbeat_at__lt=max(cutoff, local_cutoff)).values_list("pk", "worker", "heartbeat_at")
+    return [(pk, worker, beat) for pk, worker, beat in rows if beat < cutoff or process_gone(worker)]

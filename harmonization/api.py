@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.api.base import TenantScopedViewSet
 from harmonization.models import IngestBatch
 from harmonization.selectors import batch_list
-from harmonization.services import batch_create_from_upload
+from harmonization.services import batch_create_from_upload, ingest_batch_rerun
 
 
 class IngestBatchSerializer(serializers.ModelSerializer):
-    retailer = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Retailer code.")
+    retailer = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True, help_text="Retailer code (null when the mapping has none)."
+    )
     progress = serializers.FloatField(read_only=True, help_text="Share of the input consumed, 0..1.")
     report = serializers.JSONField(
         read_only=True, help_text="The quality report (docs/mapping_guide.md); empty until the batch finishes."
@@ -40,6 +43,7 @@ class IngestBatchSerializer(serializers.ModelSerializer):
             "report",
             "error",
             "has_quarantine_file",
+            "input_deleted_at",
             "created_at",
             "started_at",
             "finished_at",
@@ -78,4 +82,16 @@ class IngestBatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
             tenant=self.tenant, mapping_name=data["mapping"], upload=data["file"], user=actor["user"],
             api_key=actor["api_key"],
         )  # fmt: skip
+        return Response(IngestBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={202: IngestBatchSerializer},
+        description="Run a failed batch again from its stored file (or send a batch that has waited for a worker for "
+        "over 15 minutes again). 400 when the batch is not failed or its file was deleted after the retention period.",
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser, MultiPartParser])
+    def rerun(self, request, pk=None):
+        actor = self.actor()
+        batch = ingest_batch_rerun(batch=self.get_object(), user=actor["user"], api_key=actor["api_key"])
         return Response(IngestBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)

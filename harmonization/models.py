@@ -75,6 +75,9 @@ class IngestBatch(models.Model):
     mapping_name = models.CharField(max_length=200, blank=True)
     mapping_yaml = models.TextField(blank=True, help_text="The mapping document exactly as it was applied.")
     input_file = models.FileField(upload_to="ingest/uploads/%Y/%m/", blank=True, max_length=300)
+    input_deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the uploaded file (and quarantined rows) were deleted after retention."
+    )
     input_bytes = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0, help_text="Progress: bytes of the input consumed so far.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -85,6 +88,8 @@ class IngestBatch(models.Model):
     quarantine_file = models.FileField(upload_to="ingest/quarantine/%Y/%m/", blank=True, max_length=300)
     error = models.TextField(blank=True)
     task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker running it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from that worker.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

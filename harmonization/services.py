@@ -8,10 +8,12 @@ quarantined rows and an audit entry.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,6 +24,7 @@ from django.utils import timezone
 
 from campaigns.models import SKU, Retailer, RetailerItem
 from core.errors import DomainError
+from core.liveness import Heartbeat, stale, worker_identity
 from governance.models import Tenant
 from governance.services import audit_record
 from harmonization.engine import (
@@ -41,6 +44,15 @@ from harmonization.models import FXRate, IngestBatch, Mapping
 from harmonization.tasks import ingest_batch
 
 PROGRESS_INTERVAL_S = 1.0
+# A running batch's worker touches heartbeat_at this often; the reaper fails a batch silent for STALE_AFTER_S
+# (settings INGEST_HEARTBEAT_S, INGEST_STALE_AFTER_S), sooner when its process is gone from this host.
+DEFAULT_HEARTBEAT_S = 10.0
+DEFAULT_STALE_AFTER_S = 120.0
+# A pending batch whose message may be lost can be sent again after this long (INGEST_QUEUED_WARN_S).
+DEFAULT_QUEUED_WARN_S = 900.0
+# Uploaded files and quarantined rows (raw rows, personal data included) are deleted this many days after the batch
+# finished (INGEST_UPLOAD_RETENTION_DAYS); the batch, its counts and its report stay.
+DEFAULT_RETENTION_DAYS = 30
 # Errors that describe the input or the mapping: the batch fails with the message, nothing is written.
 EXPECTED_ERRORS = (MappingError, SourceError, LoadError, DomainError)
 
@@ -181,9 +193,10 @@ class _WithQuarantineCsv:
 
 
 class _QuarantineFile:
-    """Quarantined rows streamed to a temporary CSV, opened on the first row only."""
+    """Quarantined rows streamed to a temporary CSV in the batch's work folder, opened on the first row only."""
 
-    def __init__(self):
+    def __init__(self, folder: Path | None = None):
+        self.folder = folder
         self.path: Path | None = None
         self._writer = None
 
@@ -191,7 +204,9 @@ class _QuarantineFile:
         if not table.num_rows:
             return
         if self._writer is None:
-            fd, name = tempfile.mkstemp(prefix="quarantine-", suffix=".csv")
+            if self.folder is not None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="quarantine-", suffix=".csv", dir=self.folder)
             os.close(fd)
             self.path = Path(name)
             self._writer = QuarantineCsvWriter(self.path)
@@ -206,6 +221,16 @@ class _QuarantineFile:
         self.close()
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+
+
+def work_dir(batch: IngestBatch) -> Path:
+    """Where a running batch keeps its temporary files; removed when the run ends, however it ends (and by the
+    reaper when the worker died), so raw rows never linger in the system's temp folder."""
+    return Path(settings.MEDIA_ROOT) / "ingest" / "work" / f"batch-{batch.pk}"
+
+
+def _setting(name: str, default: float) -> float:
+    return float(getattr(settings, name, default))
 
 
 def _retailer_for(spec: MappingSpec) -> Retailer | None:
@@ -240,14 +265,41 @@ def ingest_file(
         )
         audit_record(action="ingest_batch.create", tenant=tenant, user=user, obj=batch)
     batch.status = IngestBatch.Status.RUNNING
-    batch.started_at = timezone.now()
+    batch.started_at = batch.heartbeat_at = timezone.now()
+    batch.worker = worker_identity()
     batch.error = ""
     batch.bytes_read = 0
     if path.exists():
         batch.input_bytes = path.stat().st_size
-    batch.save(update_fields=["status", "started_at", "error", "bytes_read", "input_bytes"])
+    batch.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "error", "bytes_read", "input_bytes"])
 
-    quarantine = _QuarantineFile()
+    work = work_dir(batch)
+    quarantine = _QuarantineFile(work)
+    heartbeat = Heartbeat(
+        lambda: _running(batch.pk).update(heartbeat_at=timezone.now()),
+        _setting("INGEST_HEARTBEAT_S", DEFAULT_HEARTBEAT_S),
+        name=f"ingest-batch-{batch.pk}-heartbeat",
+    )
+    heartbeat.start()
+    try:
+        _ingest(batch, tenant=tenant, spec=spec, path=path, user=user, output=output, progress=progress,
+                quarantine=quarantine)  # fmt: skip
+    finally:
+        heartbeat.stop()
+        quarantine.discard()
+        shutil.rmtree(work, ignore_errors=True)
+    return batch
+
+
+def _running_any():
+    return IngestBatch.objects.filter(status=IngestBatch.Status.RUNNING)
+
+
+def _running(batch_id: int):
+    return _running_any().filter(pk=batch_id)
+
+
+def _ingest(batch, *, tenant, spec, path, user, output, progress, quarantine) -> None:
     last_update = [0.0]
 
     def on_progress(p: Progress) -> None:
@@ -302,7 +354,6 @@ def ingest_file(
             obj=batch,
             detail={"campaigns": sink.campaigns_created},
         )
-    return batch
 
 
 def _record_result(batch: IngestBatch, report, quarantine: _QuarantineFile) -> None:
@@ -374,14 +425,125 @@ def batch_create_from_upload(*, tenant: Tenant, mapping_name: str, upload, user=
     return batch
 
 
+def _claim(batch_id: int) -> IngestBatch | None:
+    """Mark a pending batch running on this worker; None when it is not pending (finished, or running elsewhere)."""
+    with transaction.atomic():
+        batch = IngestBatch.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=batch_id)
+        if batch.status != IngestBatch.Status.PENDING:
+            return None
+        batch.status, batch.worker = IngestBatch.Status.RUNNING, worker_identity()
+        batch.started_at = batch.heartbeat_at = timezone.now()
+        batch.save(update_fields=["status", "worker", "started_at", "heartbeat_at"])
+    return batch
+
+
 def ingest_batch_run(*, batch_id: int) -> IngestBatch:
-    """Run a stored batch (the task's body). A finished batch is left alone, so a redelivered task does nothing."""
-    batch = IngestBatch.objects.select_related("tenant").get(pk=batch_id)
-    if batch.status in (IngestBatch.Status.SUCCEEDED, IngestBatch.Status.FAILED):
-        return batch
+    """Run a stored batch (the task's body). Only a pending batch runs: a redelivered message for a finished batch,
+    or for one another worker is running, does nothing (a dead worker's batch is failed by the reaper)."""
+    batch = _claim(batch_id)
+    if batch is None:
+        return IngestBatch.objects.get(pk=batch_id)
     try:
         spec = load_mapping(batch.mapping_yaml, origin=f"mapping {batch.mapping_name}")
     except MappingError as exc:
         _record_failure(batch, str(exc), _QuarantineFile())
         return batch
     return ingest_file(tenant=batch.tenant, spec=spec, path=batch.input_file.path, batch=batch, user=batch.created_by)
+
+
+# --- lost work: the reaper, re-runs, retention ------------------------------------------------------------------
+
+
+def reap_dead_batches(*, stale_after_s: float | None = None) -> int:
+    """Fail running batches whose worker stopped (no heartbeat for INGEST_STALE_AFTER_S, 120 s, or its process is
+    gone from this host after two missed beats) and remove their temporary files; return how many. The facts are as
+    they were: a replace commits in one transaction or not at all. Safe to run anywhere at any time (beat: 60 s)."""
+    if stale_after_s is None:
+        stale_after_s = _setting("INGEST_STALE_AFTER_S", DEFAULT_STALE_AFTER_S)
+    beat_s = _setting("INGEST_HEARTBEAT_S", DEFAULT_HEARTBEAT_S)
+    reaped = 0
+    for batch_id, _, heartbeat_at in stale(_running_any(), stale_after_s=stale_after_s, heartbeat_s=beat_s):
+        with transaction.atomic():
+            batch = IngestBatch.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=batch_id)
+            if batch.status != IngestBatch.Status.RUNNING or batch.heartbeat_at != heartbeat_at:
+                continue  # finished, or beat again, since the query
+            silent_s = (timezone.now() - batch.heartbeat_at).total_seconds()
+            batch.status, batch.finished_at = IngestBatch.Status.FAILED, timezone.now()
+            batch.error = (
+                f"The worker {batch.worker or '(unknown)'} stopped while importing (it died or was stopped): nothing "
+                f"heard for {silent_s:.0f} s. Nothing was loaded; the facts are as they were. Re-run the import."
+            )
+            batch.save(update_fields=["status", "finished_at", "error"])
+            audit_record(action="ingest_batch.reap", tenant=batch.tenant, obj=batch, detail={"worker": batch.worker})
+        shutil.rmtree(work_dir(batch), ignore_errors=True)
+        reaped += 1
+    return reaped
+
+
+def batch_queued_too_long(batch: IngestBatch, *, now=None) -> bool:
+    """Pending for longer than INGEST_QUEUED_WARN_S (900 s): its message may be lost, so it may be sent again."""
+    if batch.status != IngestBatch.Status.PENDING:
+        return False
+    limit = _setting("INGEST_QUEUED_WARN_S", DEFAULT_QUEUED_WARN_S)
+    return ((now or timezone.now()) - batch.created_at).total_seconds() > limit
+
+
+def retention_days() -> int:
+    return int(_setting("INGEST_UPLOAD_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+
+
+def batch_can_rerun(batch: IngestBatch) -> bool:
+    return batch.status == IngestBatch.Status.FAILED or batch_queued_too_long(batch)
+
+
+def ingest_batch_rerun(*, batch: IngestBatch, user=None, api_key=None) -> IngestBatch:
+    """Run a failed batch again from its stored file with the mapping it was created with (or send a pending batch
+    whose message was lost again). Its counts, report and quarantined rows start over."""
+    task_id = str(uuid.uuid4())
+    with transaction.atomic():
+        batch = IngestBatch.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=batch.pk)
+        if not batch_can_rerun(batch):
+            state = "still waiting for a worker" if batch.status == IngestBatch.Status.PENDING else batch.status
+            raise DomainError(f"Import #{batch.pk} is {state}: only a failed import can be run again.", field="status")
+        if not batch.input_file:
+            when = f" on {batch.input_deleted_at:%d %b %Y}" if batch.input_deleted_at else ""
+            raise DomainError(
+                f"The file of import #{batch.pk} was deleted{when} (uploads are kept {retention_days()} days): "
+                "upload it again.",
+                field="input_file",
+            )
+        if not batch.input_file.storage.exists(batch.input_file.name):
+            raise DomainError(f"The file of import #{batch.pk} is missing from storage: upload it again.",
+                              field="input_file")  # fmt: skip
+        if batch.quarantine_file:
+            batch.quarantine_file.delete(save=False)
+        batch.status, batch.error, batch.report, batch.task_id = IngestBatch.Status.PENDING, "", {}, task_id
+        batch.rows_read = batch.rows_loaded = batch.rows_quarantined = batch.bytes_read = 0
+        batch.started_at = batch.finished_at = batch.heartbeat_at = None
+        batch.worker = ""
+        batch.save()
+        audit_record(action="ingest_batch.rerun", tenant=batch.tenant, user=user, api_key=api_key, obj=batch)
+        transaction.on_commit(lambda: ingest_batch.apply_async((batch.pk,), task_id=task_id))
+    return batch
+
+
+def ingest_uploads_purge(*, retention_days_override: int | None = None, now=None) -> int:
+    """Delete uploaded files and quarantined-row files of batches finished more than the retention ago
+    (INGEST_UPLOAD_RETENTION_DAYS, 30); the batches keep their counts and reports. Returns how many batches."""
+    days = retention_days() if retention_days_override is None else retention_days_override
+    now = now or timezone.now()
+    old = IngestBatch.objects.filter(
+        status__in=[IngestBatch.Status.SUCCEEDED, IngestBatch.Status.FAILED],
+        finished_at__lt=now - timedelta(days=days),
+        input_deleted_at__isnull=True,
+    ).select_related("tenant")
+    purged = 0
+    for batch in old.iterator():
+        for field in (batch.input_file, batch.quarantine_file):
+            if field:
+                field.delete(save=False)  # the storage forgets a missing file quietly
+        batch.input_deleted_at = now
+        batch.save(update_fields=["input_file", "quarantine_file", "input_deleted_at"])
+        audit_record(action="ingest_batch.purge_files", tenant=batch.tenant, obj=batch, detail={"days": days})
+        purged += 1
+    return purged

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
 
 from core.errors import DomainError
 from core.forms import form_error
@@ -15,7 +16,7 @@ from governance.access import Capability, tenant_page
 from harmonization.forms import UploadForm
 from harmonization.models import IngestBatch
 from harmonization.selectors import batch_get, batch_list
-from harmonization.services import batch_create_from_upload
+from harmonization.services import batch_can_rerun, batch_create_from_upload, ingest_batch_rerun, retention_days
 
 POLL_SECONDS = 1
 
@@ -65,11 +66,26 @@ def batch_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
         "poll_seconds": POLL_SECONDS,
         "progress_pct": round(batch.progress * 100, 1),
         "currency": access.tenant.reporting_currency,
+        "can_rerun": access.can(Capability.EDIT_DATA) and batch_can_rerun(batch),
+        "retention_days": retention_days(),
     }
     template = "harmonization/batch_detail.html"
     response = render(request, f"{template}#batch-status" if request.htmx else template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+@tenant_page(Capability.EDIT_DATA)
+@require_POST
+def batch_rerun_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    batch = _batch_or_404(access, pk)
+    try:
+        ingest_batch_rerun(batch=batch, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"{batch.source} is queued again; this page follows its progress.")
+    return redirect("import_detail", pk=batch.pk)
 
 
 @tenant_page()

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import DomainError, full_clean_or_raise
-from core.liveness import Heartbeat, process_gone, worker_identity
+from core.liveness import Heartbeat, stale, worker_identity
 from governance.models import Tenant
 from governance.services import audit_record
 from ml.engine import training
@@ -393,23 +393,16 @@ def reap_dead_jobs(*, stale_after_s: float | None = None) -> int:
     interval check keeps a worker in another container that happens to share the hostname safe)."""
     if stale_after_s is None:
         stale_after_s = float(getattr(settings, "ML_JOB_STALE_AFTER_S", DEFAULT_STALE_AFTER_S))
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=stale_after_s)
-    local_cutoff = now - timedelta(seconds=min(stale_after_s, 2 * heartbeat_interval_s()))
-    candidates = TrainingJob.objects.filter(
-        status=TrainingJob.Status.RUNNING, heartbeat_at__lt=max(cutoff, local_cutoff)
-    )
     reaped = 0
-    for job_id, worker, heartbeat_at in candidates.values_list("pk", "worker", "heartbeat_at"):
-        if heartbeat_at >= cutoff and not process_gone(worker):
-            continue
+    running = TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING)
+    for job_id, _, heartbeat_at in stale(running, stale_after_s=stale_after_s, heartbeat_s=heartbeat_interval_s()):
         with transaction.atomic():
             job = TrainingJob.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=job_id)
             if job.status != TrainingJob.Status.RUNNING or job.heartbeat_at != heartbeat_at:
                 continue  # finished or beat again since the query
             silent_s = (timezone.now() - job.heartbeat_at).total_seconds()
             job.status, job.finished_at = TrainingJob.Status.FAILED, timezone.now()
-            why = "its process is gone" if heartbeat_at >= cutoff else f"the limit is {stale_after_s:g} s"
+            why = f"the limit is {stale_after_s:g} s" if silent_s >= stale_after_s else "its process is gone"
             job.error = (
                 f"The worker {job.worker or '(unknown)'} stopped sending heartbeats (died?): nothing heard for "
                 f"{silent_s:.0f} s and {why}. No adapter was registered."

@@ -48,3 +48,11 @@ def bandit_update(policy_id: int, date: str | None = None) -> dict:
         "last_observed_date": policy.last_observed_date.isoformat() if policy.last_observed_date else None,
         "decision": None if decided is None else {"date": day.isoformat(), "allocation": decided.allocation},
     }
+
+
+@shared_task(name="optimizer.reap_dead_plans")
+def reap_dead_plans() -> int:
+    """Fail running plans whose worker died (beat, every minute)."""
+    from optimizer.services.plans import reap_dead_plans as reap
+
+    return reap()

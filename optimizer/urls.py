@@ -7,6 +7,7 @@ urlpatterns = [
     path("lift-studies/new/", lift_studies.lift_study_create_view, name="lift_study_create"),
     path("plans/", plans.plan_list, name="plan_list"),
     path("plans/<int:pk>/", plans.plan_detail, name="plan_detail"),
+    path("plans/<int:pk>/rerun/", plans.plan_rerun_view, name="plan_rerun"),
     path("experiments/", experiments.experiment_list, name="experiment_list"),
     path("experiments/<int:pk>/", experiments.experiment_detail, name="experiment_detail"),
     path("experiments/<int:pk>/readout/", experiments.experiment_readout_view, name="experiment_readout"),

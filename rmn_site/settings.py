@@ -175,10 +175,15 @@ CELERY_RESULT_EXPIRES = 60 * 60 * 24
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 # Periodic work (run `celery -A rmn_site beat` beside the workers, docs/deploy.md): bandit policies observe the
-# day's performance and decide the next day's allocation.
+# day's performance and decide the next day's allocation; reapers fail work whose worker died; old uploads go.
+# Uploaded files and quarantined rows (raw rows: personal data may be in them) are deleted this long after an import.
+INGEST_UPLOAD_RETENTION_DAYS = env_int("INGEST_UPLOAD_RETENTION_DAYS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "bandit-update-all": {"task": "optimizer.bandit_update_all", "schedule": 60 * 60 * 24},
     "ml-reap-dead-jobs": {"task": "ml.reap_dead_jobs", "schedule": 60},
+    "harmonization-reap-dead-batches": {"task": "harmonization.reap_dead_batches", "schedule": 60},
+    "optimizer-reap-dead-plans": {"task": "optimizer.reap_dead_plans", "schedule": 60},
+    "harmonization-purge-old-uploads": {"task": "harmonization.purge_old_uploads", "schedule": 60 * 60 * 24},
 }
 
 # --- REST API ---------------------------------------------------------------------------------------------

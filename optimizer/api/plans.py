@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin
 from optimizer.models import AllocationPlan
 from optimizer.selectors import plan_list
-from optimizer.services.plans import plan_create
+from optimizer.services.plans import plan_create, plan_rerun
 
 
 class AllocationPlanSerializer(serializers.ModelSerializer):
@@ -97,4 +98,15 @@ class AllocationPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Te
     def create(self, request):
         data = self.validated_input(AllocationPlanCreateSerializer)
         plan = plan_create(tenant=self.tenant, **data, **self.actor())
+        return Response(AllocationPlanSerializer(plan).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={202: AllocationPlanSerializer},
+        description="Optimize a failed plan again with the same request, on the tenant's data as it is now. 400 when "
+        "the plan is not failed.",
+    )
+    @action(detail=True, methods=["post"])
+    def rerun(self, request, pk=None):
+        plan = plan_rerun(plan=self.get_object(), **self.actor())
         return Response(AllocationPlanSerializer(plan).data, status=status.HTTP_202_ACCEPTED)

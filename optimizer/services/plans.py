@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import SKU, PerformanceFact
 from core.errors import DomainError, full_clean_or_raise
+from core.liveness import Heartbeat, stale, worker_identity
 from governance.models import Tenant
 from governance.services import audit_record
 from optimizer.engine.jsonsafe import json_safe
@@ -21,6 +23,10 @@ from optimizer.tasks import plan_run as plan_run_task
 PLAN_SAMPLES = 200
 PLAN_SEED = 0
 MAX_PERIOD_DAYS = 366
+# A running plan's worker touches heartbeat_at this often; the reaper fails a plan silent for the stale time
+# (settings PLAN_HEARTBEAT_S, PLAN_STALE_AFTER_S).
+DEFAULT_HEARTBEAT_S = 10.0
+DEFAULT_STALE_AFTER_S = 120.0
 
 
 def _number(value, field: str, *, what: str | None = None) -> Decimal:
@@ -201,16 +207,58 @@ def plan_allocation_request(plan: AllocationPlan):
 def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
     """Optimize a stored plan on the tenant's data (the task's body). The result is the engine's
     AllocationResult.to_dict(); a request the engine refuses (infeasible floor, a channel whose spend never
-    varied, ...) fails the plan with the engine's explanation. A finished plan is left alone."""
+    varied, ...) fails the plan with the engine's explanation. Only a pending plan runs; a worker that dies
+    mid-run leaves it to the reaper (``reap_dead_plans``), and a failed plan can be run again (``plan_rerun``)."""
+    given = plan if isinstance(plan, AllocationPlan) else None
+    plan_id = plan.pk if given else plan
+    claimed = _claim(plan_id)
+    if claimed is None:  # finished, or running on another worker (a redelivered message): leave it alone
+        return _fresh(given, plan_id)
+    heartbeat = Heartbeat(
+        lambda: _running().filter(pk=plan_id).update(heartbeat_at=timezone.now()),
+        _setting("PLAN_HEARTBEAT_S", DEFAULT_HEARTBEAT_S),
+        name=f"plan-{plan_id}-heartbeat",
+    )
+    heartbeat.start()
+    try:
+        _optimize(claimed)
+    finally:
+        heartbeat.stop()
+    return _fresh(given, plan_id)
+
+
+def _fresh(given: AllocationPlan | None, plan_id: int) -> AllocationPlan:
+    """The plan as stored now; the caller's own instance, refreshed, when it passed one."""
+    if given is None:
+        return AllocationPlan.objects.select_related("tenant").get(pk=plan_id)
+    given.refresh_from_db()
+    return given
+
+
+def _running():
+    return AllocationPlan.objects.filter(status=AllocationPlan.Status.RUNNING)
+
+
+def _setting(name: str, default: float) -> float:
+    return float(getattr(settings, name, default))
+
+
+def _claim(plan_id: int) -> AllocationPlan | None:
+    """Mark a pending plan running on this worker; None when it is not pending."""
+    with transaction.atomic():
+        plan = AllocationPlan.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=plan_id)
+        if plan.status != AllocationPlan.Status.PENDING:
+            return None
+        plan.status, plan.worker = AllocationPlan.Status.RUNNING, worker_identity()
+        plan.started_at = plan.heartbeat_at = timezone.now()
+        plan.save(update_fields=["status", "worker", "started_at", "heartbeat_at"])
+    return plan
+
+
+def _optimize(plan: AllocationPlan) -> None:
     from optimizer.engine.errors import OptimizerInputError
     from optimizer.engine.pipeline import optimize_from_frames
 
-    if not isinstance(plan, AllocationPlan):
-        plan = AllocationPlan.objects.select_related("tenant").get(pk=plan)
-    if plan.status in (AllocationPlan.Status.SUCCEEDED, AllocationPlan.Status.FAILED):
-        return plan
-    plan.status = AllocationPlan.Status.RUNNING
-    plan.save(update_fields=["status"])
     try:
         history, skus, lift = tenant_frames(plan.tenant, days=(plan.request or {}).get("history_days"))
         if history.empty:
@@ -241,7 +289,6 @@ def plan_run(plan: AllocationPlan | int) -> AllocationPlan:
         raise
     else:
         _plan_finish(plan, status=AllocationPlan.Status.SUCCEEDED, result=output)
-    return plan
 
 
 def _plan_forecast(plan: AllocationPlan, history, skus):
@@ -276,3 +323,46 @@ def _plan_finish(plan: AllocationPlan, *, status: str, error: str = "", result: 
             obj=plan,
             detail={"status": status, "error": error[:500]},
         )
+
+
+# --- lost work: the reaper and re-runs ----------------------------------------------------------------------------
+
+
+def reap_dead_plans(*, stale_after_s: float | None = None) -> int:
+    """Fail running plans whose worker stopped (no heartbeat for PLAN_STALE_AFTER_S, 120 s, or its process is gone
+    from this host after two missed beats); return how many. Safe to run anywhere at any time (beat: every 60 s)."""
+    if stale_after_s is None:
+        stale_after_s = _setting("PLAN_STALE_AFTER_S", DEFAULT_STALE_AFTER_S)
+    beat_s = _setting("PLAN_HEARTBEAT_S", DEFAULT_HEARTBEAT_S)
+    reaped = 0
+    for plan_id, _, heartbeat_at in stale(_running(), stale_after_s=stale_after_s, heartbeat_s=beat_s):
+        with transaction.atomic():
+            plan = AllocationPlan.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=plan_id)
+            if plan.status != AllocationPlan.Status.RUNNING or plan.heartbeat_at != heartbeat_at:
+                continue  # finished, or beat again, since the query
+            silent_s = (timezone.now() - plan.heartbeat_at).total_seconds()
+            plan.status, plan.finished_at = AllocationPlan.Status.FAILED, timezone.now()
+            plan.error = (
+                f"The optimizer's worker {plan.worker or '(unknown)'} stopped while optimizing (it died or was "
+                f"stopped): nothing heard for {silent_s:.0f} s. Run the plan again."
+            )
+            plan.save(update_fields=["status", "finished_at", "error"])
+            audit_record(action="allocation_plan.reap", tenant=plan.tenant, obj=plan, detail={"worker": plan.worker})
+        reaped += 1
+    return reaped
+
+
+def plan_rerun(*, plan: AllocationPlan, user=None, api_key=None) -> AllocationPlan:
+    """Optimize a failed plan again with the same request, on the tenant's data as it is now."""
+    task_id = str(uuid.uuid4())
+    with transaction.atomic():
+        plan = AllocationPlan.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=plan.pk)
+        if plan.status != AllocationPlan.Status.FAILED:
+            raise DomainError(f"Plan #{plan.pk} is {plan.status}: only a failed plan can be run again.", field="status")
+        plan.status, plan.error, plan.result = AllocationPlan.Status.PENDING, "", {}
+        plan.task_id, plan.worker = task_id, ""
+        plan.started_at = plan.finished_at = plan.heartbeat_at = None
+        plan.save()
+        audit_record(action="allocation_plan.rerun", tenant=plan.tenant, user=user, api_key=api_key, obj=plan)
+        transaction.on_commit(lambda: plan_run_task.apply_async((plan.pk,), task_id=task_id))
+    return plan

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
 
 from campaigns.models import PlacementType, Retailer
 from core.errors import DomainError
@@ -16,7 +17,7 @@ from governance.access import Capability, tenant_page
 from optimizer import selectors
 from optimizer.forms.plans import PlanForm
 from optimizer.models import AllocationPlan
-from optimizer.services.plans import plan_create
+from optimizer.services.plans import plan_create, plan_rerun
 
 CHANCE_LEVEL = 0.9
 POLL_SECONDS = 1
@@ -74,11 +75,28 @@ def plan_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
         "poll_seconds": POLL_SECONDS,
         "result": _result_view(plan.result or {}),
         "request_view": _request_view(plan),
+        "can_rerun": plan.status == AllocationPlan.Status.FAILED and access.can(Capability.EDIT_DATA),
     }
     template = "optimizer/plan_detail.html"
     response = render(request, f"{template}#plan-status" if request.htmx else template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+@tenant_page(Capability.EDIT_DATA)
+@require_POST
+def plan_rerun_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    try:
+        plan = selectors.plan_get(tenant=access.tenant, pk=pk)
+    except AllocationPlan.DoesNotExist:
+        raise Http404("No such plan.") from None
+    try:
+        plan_rerun(plan=plan, user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, "The plan is queued again; this page follows the optimizer.")
+    return redirect("plan_detail", pk=plan.pk)
 
 
 def _interval(item: dict, *names: str) -> list | None:
