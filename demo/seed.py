@@ -7,6 +7,7 @@ catalog, the channels and the people, and writes everything in one transaction, 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import string
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ import numpy as np
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -50,7 +53,7 @@ from optimizer.services.lift_studies import lift_study_create
 DEFAULT_DAYS = 180
 MIN_DAYS = 120
 DEFAULT_SEED = 42
-DEMO_PASSWORD = "rmn-demo-2025"
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes (0/o, 1/l/i) to misread from a terminal
 TRUTH_NAME = "demo"
 INGEST_SOURCE = "seed_demo"
 SUPERUSER = "superuser"
@@ -307,6 +310,20 @@ def gtin_with_check_digit(body: str) -> str:
     return body + str((10 - total % 10) % 10)
 
 
+def demo_password_new() -> str:
+    """A fresh random password for the demo logins, such as ``k7dq-m3xp-9fta-wr2e`` (about 79 bits)."""
+    chars = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(16))
+    return "-".join(chars[i : i + 4] for i in range(0, 16, 4))
+
+
+def demo_password_check(password: str) -> None:
+    """Refuse a password the site's validators would refuse (too short, too common, only digits)."""
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        raise DomainError(f"password: {' '.join(exc.messages)}", field="password") from None
+
+
 def demo_logins() -> list[tuple[str, str, str]]:
     logins = [(name, t.name, role) for t in TENANTS for name, role in t.users]
     return [*logins, (SUPERUSER, "(all, Django admin)", "superuser")]
@@ -363,12 +380,15 @@ def demo_seed(
     days: int = DEFAULT_DAYS,
     seed: int = DEFAULT_SEED,
     reset: bool = False,
-    password: str = DEMO_PASSWORD,
+    password: str | None = None,
     today: dt.date | None = None,
 ) -> DemoSeedResult:
-    """Write the demo (or report that it exists). ``days`` of facts end yesterday (UTC) unless ``today`` is given."""
+    """Write the demo (or report that it exists). ``days`` of facts end yesterday (UTC) unless ``today`` is given.
+    Either way the demo logins get ``password``, a new random one when it is None."""
     if days < MIN_DAYS:
         raise DomainError(f"days must be at least {MIN_DAYS} so curves and lift studies fit, got {days}.", field="days")
+    password = demo_password_new() if password is None else password
+    demo_password_check(password)
     began = time.perf_counter()
     end = (today or timezone.now().astimezone(dt.UTC).date()) - dt.timedelta(days=1)
     start = end - dt.timedelta(days=days - 1)
@@ -376,7 +396,8 @@ def demo_seed(
         if reset:
             demo_reset()
         elif demo_exists():
-            return DemoSeedResult(created=False, logins=demo_logins())
+            _users_upsert(password)
+            return DemoSeedResult(created=False, password=password, logins=demo_logins())
         retailers = _retailers_upsert()
         _fx_rates_upsert(start=start, end=end, seed=seed)
         users = _users_upsert(password)

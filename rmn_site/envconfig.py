@@ -65,6 +65,39 @@ def env_path(name: str, default: Path, *, environ: Mapping[str, str] = os.enviro
     return path
 
 
+def env_origins(name: str, default: list[str], *, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """Comma-separated origins such as ``https://rmn.example.com`` (CSRF_TRUSTED_ORIGINS): each needs a scheme
+    and a host, and nothing after the host but an optional port."""
+    origins = env_list(name, default, environ=environ)
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+            raise ImproperlyConfigured(
+                f"{name}: {origin!r} is not an origin; write scheme and host, e.g. https://rmn.example.com "
+                "(a leading *. allows subdomains)."
+            )
+    return [origin.rstrip("/") for origin in origins]
+
+
+def env_proxy_ssl_header(
+    name: str, *, behind_proxy: bool, environ: Mapping[str, str] = os.environ
+) -> tuple[str, str] | None:
+    """Django's SECURE_PROXY_SSL_HEADER: the header and value by which the TLS proxy says a request came over HTTPS.
+
+    ``name`` holds ``Header-Name: value`` (``X-Forwarded-Proto: https``); when it is unset, ``behind_proxy`` means
+    the usual ``X-Forwarded-Proto: https`` and otherwise there is none (the web server itself speaks TLS, or not).
+    """
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return ("HTTP_X_FORWARDED_PROTO", "https") if behind_proxy else None
+    header, sep, value = raw.partition(":")
+    header, value = header.strip(), value.strip()
+    if not sep or not header or not value or not all(c.isalnum() or c in "-_" for c in header):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not 'Header-Name: value'; use e.g. 'X-Forwarded-Proto: https'.")
+    meta = header.upper().replace("-", "_")
+    return (meta if meta.startswith("HTTP_") else f"HTTP_{meta}", value)
+
+
 _DB_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql", "postgis"}
 
 

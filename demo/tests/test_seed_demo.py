@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import SKU, Campaign, PerformanceFact, Retailer, RetailerItem, validate_gtin
@@ -27,6 +29,18 @@ def seed(*args: str) -> str:
     out = StringIO()
     call_command("seed_demo", "--days", str(DAYS), "--seed", "7", *args, stdout=out)
     return out.getvalue()
+
+
+def printed_password(output: str) -> str:
+    match = re.search(r"^Password for every demo login \(set by this run\): (\S+)$", output, re.MULTILINE)
+    assert match, output
+    return match.group(1)
+
+
+def logs_in(client, username: str, password: str, *, url: str = "login") -> bool:
+    response = client.post(reverse(url), {"username": username, "password": password})
+    client.logout()
+    return response.status_code == 302
 
 
 def counts() -> dict[str, int]:
@@ -73,7 +87,7 @@ def test_it_seeds_two_tenants_with_daily_history_and_truth():
 
     for username in ("acme-marketer", "acme-reviewer", "acme-admin", "globex-marketer", "superuser"):
         assert username in output
-    assert demo_data.DEMO_PASSWORD in output
+    assert len(printed_password(output)) >= 16
     raw_key = output.split("(shown once): ")[1].split()[0]
     key = APIKey.objects.get(tenant__slug="acme")
     assert key.key_hash == APIKey.hash_secret(raw_key)
@@ -103,7 +117,7 @@ def test_reset_recreates_the_demo_in_the_same_tenants():
 
 
 def test_memberships_give_the_right_roles():
-    seed()
+    password = printed_password(seed())
     users = {u.username: u for u in get_user_model().objects.all()}
     acme, globex = Tenant.objects.get(slug="acme").pk, Tenant.objects.get(slug="globex").pk
 
@@ -114,8 +128,39 @@ def test_memberships_give_the_right_roles():
     assert reviewer.can(Capability.VIEW_DATA) and not reviewer.can(Capability.EDIT_DATA)
     assert access_for_user(users["globex-marketer"], globex).role == Role.MARKETER
     assert access_for_user(users["globex-marketer"], acme) is None
-    assert users["superuser"].is_superuser and users["superuser"].check_password(demo_data.DEMO_PASSWORD)
-    assert users["acme-marketer"].check_password(demo_data.DEMO_PASSWORD) and not users["acme-marketer"].is_staff
+    assert users["superuser"].is_superuser and users["superuser"].check_password(password)
+    assert users["acme-marketer"].check_password(password) and not users["acme-marketer"].is_staff
+
+
+def test_the_printed_password_logs_in_and_each_run_prints_a_new_one(client):
+    first = printed_password(seed())
+    assert logs_in(client, "acme-marketer", first)
+    assert logs_in(client, "superuser", first, url="admin:login")
+
+    output = seed()  # the demo exists: nothing but the password changes
+    second = printed_password(output)
+
+    assert "already exists" in output and second != first
+    assert logs_in(client, "globex-marketer", second)
+    assert logs_in(client, "superuser", second, url="admin:login")
+    assert not logs_in(client, "acme-marketer", first)
+    assert printed_password(seed("--reset")) not in {first, second}
+
+
+def test_a_scripted_run_chooses_the_password(client, monkeypatch):
+    monkeypatch.setenv("RMN_DEMO_PASSWORD", "from-the-environment-42")
+    assert printed_password(seed()) == "from-the-environment-42"
+    assert logs_in(client, "acme-admin", "from-the-environment-42")
+
+    assert printed_password(seed("--password", "given-on-the-command-line")) == "given-on-the-command-line"
+    assert logs_in(client, "acme-admin", "given-on-the-command-line")
+
+
+@pytest.mark.parametrize("weak", ["short", "password123", "12345678901"])
+def test_it_refuses_a_weak_password_and_writes_nothing(weak):
+    with pytest.raises(CommandError, match=r"^password: This password is"):
+        seed("--password", weak)
+    assert not Tenant.objects.exists() and not get_user_model().objects.exists()
 
 
 def test_attributed_sales_overstate_incremental_by_each_channels_factor():
