@@ -111,7 +111,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # passwords for one username from one client address within LOGIN_COOLOFF_MINUTES, that pair is refused (the right
 # password too) until the cool-off has passed since its last try. API keys never pass through `authenticate`.
 AUTHENTICATION_BACKENDS = [
-    "rmn_site.login_throttle.LoginThrottleBackend",
+    "governance.login_throttle.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
@@ -119,7 +119,7 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, mi
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "rmn_site.login_throttle.client_ip"
+AXES_CLIENT_IP_CALLABLE = "governance.login_throttle.client_ip"
 AXES_VERBOSE = False  # no banner on every manage.py command; failures and lockouts are still logged
 # How many proxies in front of the web machines append to X-Forwarded-For (0: count the connection's address).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
