@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 
-from governance.models import APIKey, AuditLog, Membership, Tenant
-from governance.services import api_key_create, api_key_revoke
+from governance.limits import LIMIT_FIELDS, default_limits, human_bytes
+from governance.models import APIKey, AuditLog, Membership, Tenant, TenantLimits
+from governance.services import api_key_create, api_key_revoke, audit_record
 
 
 class MembershipInline(admin.TabularInline):
@@ -10,13 +11,60 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class _LimitsFields:
+    """An empty field keeps the site default, shown as the field's placeholder."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in LIMIT_FIELDS and formfield is not None:
+            default = default_limits()[db_field.name]
+            shown = human_bytes(default) if db_field.name == "upload_bytes" else f"{default:,}"
+            formfield.widget.attrs["placeholder"] = f"default: {shown}"
+            formfield.help_text = f"{db_field.help_text} Empty: the site default ({shown})."
+        return formfield
+
+
+class TenantLimitsInline(_LimitsFields, admin.StackedInline):
+    model = TenantLimits
+    extra = 0
+    max_num = 1
+    fields = list(LIMIT_FIELDS)
+    verbose_name_plural = "limits (empty: the site default)"
+
+
+def _audit_limits(request, limits: TenantLimits, changed: list[str]) -> None:
+    detail = {name: getattr(limits, name) for name in changed if name in LIMIT_FIELDS}
+    audit_record(action="tenant_limits.update", tenant=limits.tenant, user=request.user, obj=limits, detail=detail)
+
+
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "kind", "reporting_currency", "created_at"]
     list_filter = ["kind", "reporting_currency"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, TenantLimitsInline]
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is TenantLimits:
+            for inline_form in formset.forms:
+                if inline_form.instance.pk and inline_form.has_changed() and inline_form not in formset.deleted_forms:
+                    _audit_limits(request, inline_form.instance, inline_form.changed_data)
+
+
+@admin.register(TenantLimits)
+class TenantLimitsAdmin(_LimitsFields, admin.ModelAdmin):
+    list_display = ["tenant", *LIMIT_FIELDS, "updated_at"]
+    list_filter = [("training_jobs_at_once", admin.EmptyFieldListFilter), ("import_rows", admin.EmptyFieldListFilter)]
+    search_fields = ["tenant__name", "tenant__slug"]
+    autocomplete_fields = ["tenant"]
+    fields = ["tenant", *LIMIT_FIELDS]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.has_changed():
+            _audit_limits(request, obj, form.changed_data)
 
 
 @admin.register(Membership)

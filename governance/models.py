@@ -5,7 +5,7 @@ import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from governance.currencies import validate_currency
@@ -123,3 +123,41 @@ class AuditLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Audit log entries are append-only and cannot be deleted.")
+
+
+class TenantLimits(models.Model):
+    """Per-tenant overrides of the site's limits on shared workers and inputs (settings.TENANT_LIMITS holds the
+    defaults; docs/deploy.md). An empty field keeps the default; ``governance.selectors.tenant_limits`` resolves the
+    effective values, and the services that start work or take input refuse past them."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="limits")
+    training_jobs_at_once = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Training jobs queued or running at the same time (0: none may start)."
+    )
+    training_jobs_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Training jobs started in any 24 hours (0: none may start)."
+    )
+    generations_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Generations (Try it, the plans page, the API) asked for in any 24 hours."
+    )
+    generation_text_chars = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Characters of one text in a prompt."
+    )
+    upload_bytes = models.PositiveBigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Bytes of one uploaded file (as sent)."
+    )
+    import_rows = models.PositiveBigIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Rows of one imported file (decompressed)."
+    )
+    import_columns = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)], help_text="Columns of one imported file's header."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "tenant limits"
+        verbose_name_plural = "tenant limits"
+        ordering = ["tenant__name"]
+
+    def __str__(self) -> str:
+        return f"Limits of {self.tenant}"

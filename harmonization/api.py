@@ -55,7 +55,10 @@ class IngestBatchSerializer(serializers.ModelSerializer):
 
 
 class IngestUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The retailer export (csv, tsv, jsonl, json, parquet; gzip allowed).")
+    file = serializers.FileField(
+        help_text="The retailer export (csv, tsv, jsonl, json, parquet; gzip allowed), within the tenant's limits: "
+        "upload size and header columns (400 here), rows (the batch fails)."
+    )
     mapping = serializers.CharField(
         max_length=200, help_text="Name of a shipped mapping (config/mappings/<name>.yaml) or one saved for the tenant."
     )

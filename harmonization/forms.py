@@ -4,10 +4,11 @@ from django import forms
 
 from harmonization.selectors import mapping_choices
 
-MAX_UPLOAD_BYTES = 2 * 1024**3
-
 
 class UploadForm(forms.Form):
+    """Shapes only: the tenant's limits on the file (size, header columns) are checked by
+    harmonization.services.upload_check, whose error the page puts beside the file."""
+
     file = forms.FileField(
         label="Export file", help_text="CSV, TSV, JSONL, JSON or Parquet, optionally gzipped, as the retailer sent it."
     )
@@ -16,9 +17,3 @@ class UploadForm(forms.Form):
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["mapping"].choices = [("", "Choose a layout…"), *mapping_choices(tenant=tenant)]
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(f"{upload.name} is larger than 2 GiB; use the harmonize command instead.")
-        return upload

@@ -25,10 +25,13 @@ from django.utils import timezone
 from campaigns.models import SKU, Retailer, RetailerItem
 from core.errors import DomainError
 from core.liveness import Heartbeat, stale, worker_identity
+from governance.limits import human_bytes
 from governance.models import Tenant
+from governance.selectors import tenant_limits
 from governance.services import audit_record
 from harmonization.engine import (
     Harmonizer,
+    InputLimits,
     Lookups,
     MappingError,
     MappingSpec,
@@ -36,6 +39,7 @@ from harmonization.engine import (
     Progress,
     QuarantineCsvWriter,
     SourceError,
+    check_header_width,
     load_mapping,
     load_mapping_file,
 )
@@ -246,11 +250,13 @@ def ingest_file(
     user=None,
     output: str | Path | None = None,
     progress: Callable[[Progress], None] | None = None,
+    limits: InputLimits | None = None,
 ) -> IngestBatch:
     """Harmonize ``path`` with ``spec`` into the tenant's facts (or into the Parquet file ``output``).
 
     Returns the batch, succeeded or failed. A failure that the input or the mapping explains (bad file, threshold
-    broken, unknown retailer) is recorded on the batch and not raised; anything else is recorded and re-raised."""
+    broken, unknown retailer, more rows or columns than ``limits``: by default the tenant's, import_limits) is
+    recorded on the batch and not raised; anything else is recorded and re-raised."""
     path = Path(path)
     if batch is None:
         batch = IngestBatch.objects.create(
@@ -283,7 +289,7 @@ def ingest_file(
     heartbeat.start()
     try:
         _ingest(batch, tenant=tenant, spec=spec, path=path, user=user, output=output, progress=progress,
-                quarantine=quarantine)  # fmt: skip
+                quarantine=quarantine, limits=limits)  # fmt: skip
     finally:
         heartbeat.stop()
         quarantine.discard()
@@ -299,7 +305,7 @@ def _running(batch_id: int):
     return _running_any().filter(pk=batch_id)
 
 
-def _ingest(batch, *, tenant, spec, path, user, output, progress, quarantine) -> None:
+def _ingest(batch, *, tenant, spec, path, user, output, progress, quarantine, limits) -> None:
     last_update = [0.0]
 
     def on_progress(p: Progress) -> None:
@@ -324,7 +330,8 @@ def _ingest(batch, *, tenant, spec, path, user, output, progress, quarantine) ->
         sink = DbSink(tenant=tenant, batch=batch, quarantine=quarantine, finalize=finalize)
     try:
         lookups = lookups_for(tenant, [spec.retailer] if spec.retailer else None)
-        report = Harmonizer(spec, lookups).run(path, sink, progress=on_progress)
+        limits = import_limits(tenant) if limits is None else limits
+        report = Harmonizer(spec, lookups, limits=limits).run(path, sink, progress=on_progress)
         if output is not None and report.passed:
             finalize(report)
         elif not report.passed:
@@ -398,14 +405,47 @@ def _store_quarantine(batch: IngestBatch, quarantine: _QuarantineFile) -> None:
         quarantine.path.unlink(missing_ok=True)
 
 
+def import_limits(tenant: Tenant) -> InputLimits:
+    """The tenant's bounds on one imported file's rows and header columns, as the engine takes them."""
+    limits = tenant_limits(tenant)
+    return InputLimits(
+        max_rows=limits.import_rows,
+        max_columns=limits.import_columns,
+        rows_note=limits.why("import_rows"),
+        columns_note=limits.why("import_columns"),
+    )
+
+
+def upload_check(*, tenant: Tenant, spec: MappingSpec, upload) -> None:
+    """Refuse an upload the tenant's limits do not allow before it is stored: its size, and a CSV/TSV header with
+    more columns than allowed (counted on the first MiB, decompressed; never split). Rows are counted by the run."""
+    name = Path(upload.name).name
+    if not upload.size:
+        raise DomainError(f"{name} is empty", field="file")
+    limits = tenant_limits(tenant)
+    if upload.size > limits.upload_bytes:
+        raise DomainError(
+            f"{name} is {human_bytes(upload.size)}; at most {human_bytes(limits.upload_bytes)} may be uploaded "
+            f"({limits.why('upload_bytes')}). An operator can load a larger file with `manage.py harmonize`.",
+            field="file",
+        )
+    upload.seek(0)
+    try:
+        check_header_width(upload, spec.source, name=name, limits=import_limits(tenant))
+    except SourceError as exc:
+        raise DomainError(str(exc), field="file") from None
+    finally:
+        upload.seek(0)
+
+
 def batch_create_from_upload(*, tenant: Tenant, mapping_name: str, upload, user=None, api_key=None) -> IngestBatch:
-    """Store an uploaded file as a pending batch and queue its ingest once the transaction commits."""
+    """Store an uploaded file as a pending batch and queue its ingest once the transaction commits. The tenant's
+    limits apply: upload_check here, rows and columns again when the batch runs."""
     try:
         spec = mapping_resolve(mapping_name, tenant, allow_path=False)
     except MappingError as exc:
         raise DomainError(str(exc), field="mapping") from None
-    if not upload.size:
-        raise DomainError(f"{upload.name} is empty", field="file")
+    upload_check(tenant=tenant, spec=spec, upload=upload)
     task_id = str(uuid.uuid4())
     with transaction.atomic():
         batch = IngestBatch(

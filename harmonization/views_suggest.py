@@ -11,6 +11,7 @@ from campaigns.models import Retailer
 from core.errors import DomainError
 from core.forms import form_error
 from governance.access import Capability, tenant_page
+from governance.selectors import tenant_limits
 from harmonization.engine.spec import MAX_MAPPING_CHARS
 from harmonization.services import mapping_save
 from harmonization.suggest import (
@@ -43,7 +44,7 @@ class SaveMappingForm(forms.Form):
     )
 
 
-def _sample_from_upload(upload):
+def _sample_from_upload(upload, *, max_columns: int | None = None, limit_note: str = ""):
     head = upload.read(4)
     upload.seek(0)
     if head == b"PAR1":
@@ -54,7 +55,8 @@ def _sample_from_upload(upload):
         return sample_from_bytes(upload.read(), upload.name, truncated=False)
     limit = HEAD_BYTES * 8 if head[:2] == b"\x1f\x8b" else HEAD_BYTES
     data = upload.read(limit)
-    return sample_from_bytes(data, upload.name, truncated=upload.size > len(data))
+    return sample_from_bytes(data, upload.name, truncated=upload.size > len(data), max_columns=max_columns,
+                             limit_note=limit_note)  # fmt: skip
 
 
 def _field_rows(suggestion: Suggestion) -> list[dict]:
@@ -105,8 +107,10 @@ def mapping_suggest(request: HttpRequest, *, access) -> HttpResponse:
         form = SuggestForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["file"]
+            limits = tenant_limits(access.tenant)  # a header wider than the tenant may import is refused at once
             try:
-                sample = _sample_from_upload(upload)
+                sample = _sample_from_upload(upload, max_columns=limits.import_columns,
+                                             limit_note=limits.why("import_columns"))  # fmt: skip
             except SampleError as exc:
                 form.add_error("file", str(exc))
             else:

@@ -180,7 +180,9 @@ class TrainingJobSerializer(serializers.ModelSerializer):
 
 
 class TrainingJobCreateSerializer(StrictInputMixin, serializers.Serializer):
-    kind = serializers.CharField(help_text="task (a shared adapter) or brand (this tenant's).")
+    kind = serializers.CharField(
+        help_text="task (a shared adapter: staff users only, never an API key) or brand (this tenant's)."
+    )
     task = serializers.CharField(help_text=f"The training data: {', '.join(TASKS)} (brand adapters: creative).")
     method = serializers.CharField(
         help_text="sft, dpo (creative preference pairs, from the active SFT version) or qlora."
@@ -210,7 +212,9 @@ class TrainingJobCreateSerializer(StrictInputMixin, serializers.Serializer):
 
 class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Training jobs of the tenant's brand adapters and of the shared adapters, newest first. POST starts one (202);
-    poll it for ``progress`` until ``status`` is succeeded (``adapters``), failed (``error``) or cancelled."""
+    poll it for ``progress`` until ``status`` is succeeded (``adapters``), failed (``error``) or cancelled. A shared
+    (task) adapter's job needs a staff user (403); a brand job past the tenant's limits (jobs at once, jobs a day) is a
+    429 ``limit_reached``."""
 
     serializer_class = TrainingJobSerializer
     write_capability = Capability.MANAGE_TENANT
@@ -300,7 +304,9 @@ class GenerationCreateSerializer(StrictInputMixin, serializers.Serializer):
 
 class GenerationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Generations the tenant asked for, newest first. POST one (202; answered by an inference worker) and poll it until
-    ``status`` is succeeded (``output``, ``parsed``) or failed. An adapter the tenant may not use is a 403."""
+    ``status`` is succeeded (``output``, ``parsed``) or failed. An adapter the tenant may not use is a 403; a text of
+    the payload longer than the tenant's limit (1,000 characters by default) a 400; past the tenant's generations a day
+    a 429 ``limit_reached``."""
 
     serializer_class = GenerationSerializer
 

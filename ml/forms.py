@@ -47,7 +47,7 @@ EXAMPLES = {
 class TrainingJobForm(forms.Form):
     kind = forms.ChoiceField(
         choices=[
-            (AdapterKind.TASK, "Task adapter (shared by every tenant)"),
+            (AdapterKind.TASK, "Task adapter (shared by every tenant; staff only)"),
             (AdapterKind.BRAND, "Brand adapter (this tenant only)"),
         ],
         label="Adapter",
@@ -68,6 +68,14 @@ class TrainingJobForm(forms.Form):
         help_text="Default: task_<task> or brand_<tenant>.",
     )
     max_steps = forms.IntegerField(min_value=1, max_value=MAX_STEPS_LIMIT, initial=40, label="Steps")
+
+    def __init__(self, *args, shared_allowed: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not shared_allowed:
+            # Only staff train shared adapters: the choice is not offered (ml.jobs refuses a forged one with a 403).
+            kind = self.fields["kind"]
+            kind.widget.choices = [(value, label) for value, label in kind.choices if value != AdapterKind.TASK]
+            kind.initial, self.fields["task"].initial = AdapterKind.BRAND, "creative"
 
     def clean_adapter_name(self) -> str:
         name = self.cleaned_data["adapter_name"].strip()

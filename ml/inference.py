@@ -8,10 +8,12 @@ by adapter versions, and only the registry says who may use them. Registry rows 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -19,8 +21,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import DomainError
+from core.errors import LIMIT_REACHED, DomainError
+from governance.limits import Limits
 from governance.models import Tenant
+from governance.selectors import tenant_limits
 from ml.engine.prompts import TASKS, parse_answer, task_messages
 from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
 from ml.models import Adapter, GenerationRequest
@@ -33,6 +37,9 @@ MESSAGE_ROLES = ("system", "user", "assistant")
 DEFAULT_MAX_NEW_TOKENS = 256
 MAX_NEW_TOKENS_LIMIT = 2048
 DEFAULT_CACHE_BYTES = 256 * 2**20
+DEFAULT_MAX_MESSAGES = 20
+DEFAULT_PROMPT_CHARS = 8000
+QUOTA_WINDOW = timedelta(hours=24)
 
 _runtime_lock = threading.Lock()
 _runtime: LoRARuntime | None = None
@@ -213,6 +220,70 @@ def _parse(task: str, text: str) -> dict | None:
         return None
 
 
+def _texts(prompt) -> Iterator[tuple[str, str]]:
+    """Every text of a stored prompt with where it is: ("payload", text), ("message 2", content), ("payload.brief",
+    text), ... (iterative: a deeply nested payload is no recursion)."""
+    stack: list[tuple[str, object]] = [("payload", prompt)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, str):
+            yield where, node
+        elif isinstance(node, dict):
+            stack.extend((f"{where}.{key}", value) for key, value in node.items())
+        elif isinstance(node, list):
+            is_chat = where == "payload" and all(isinstance(m, dict) and "content" in m for m in node)
+            stack.extend(
+                (f"message {i + 1}" if is_chat else f"{where}[{i}]", m.get("content") if is_chat else m)
+                for i, m in enumerate(node)
+            )
+
+
+def _check_prompt_size(prompt, *, limits: Limits) -> None:
+    """A prompt's size within bounds before anything else reads it: every text (a prompt text, a payload's text
+    values, a message's content) at most the tenant's generation_text_chars (1,000 by default, as the plans page),
+    at most GENERATION_MAX_MESSAGES messages, at most GENERATION_PROMPT_CHARS characters in all (written as JSON)."""
+    max_messages = int(getattr(settings, "GENERATION_MAX_MESSAGES", DEFAULT_MAX_MESSAGES))
+    max_chars = int(getattr(settings, "GENERATION_PROMPT_CHARS", DEFAULT_PROMPT_CHARS))
+    if isinstance(prompt, list) and len(prompt) > max_messages:
+        raise DomainError(f"The conversation has {len(prompt):,} messages; at most {max_messages:,}.", field="payload")
+    try:
+        size = len(prompt) if isinstance(prompt, str) else len(json.dumps(prompt, ensure_ascii=False))
+    except (TypeError, ValueError, RecursionError):
+        raise DomainError("payload must be JSON text, objects and lists, nested at most a few levels.",
+                          field="payload") from None  # fmt: skip
+    limit = limits.generation_text_chars
+    for where, text in _texts(prompt):
+        if len(text) > limit:
+            raise DomainError(
+                f"The text of {where} is {len(text):,} characters; at most {limit:,} "
+                f"({limits.why('generation_text_chars')}).",
+                field="payload",
+            )
+    if size > max_chars:
+        raise DomainError(
+            f"The prompt is {size:,} characters in all (as JSON); at most {max_chars:,}.", field="payload"
+        )
+
+
+def _check_generation_quota(tenant: Tenant, *, limits: Limits) -> None:
+    per_day = limits.generations_per_day
+    now = timezone.now()
+    recent = GenerationRequest.objects.filter(tenant=tenant, created_at__gte=now - QUOTA_WINDOW)
+    asked = recent.count()
+    if asked < per_day:
+        return
+    oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+    free_at = (oldest or now) + QUOTA_WINDOW
+    raise DomainError(
+        f"{tenant.name} asked for {asked:,} generation{'' if asked == 1 else 's'} in the last 24 hours; at most "
+        f"{per_day:,} a day ({limits.why('generations_per_day')}). The next one may be asked for at "
+        f"{free_at:%Y-%m-%d %H:%M} UTC.",
+        field="generations_per_day",
+        code=LIMIT_REACHED,
+        retry_after=max(1, int((free_at - now).total_seconds()) + 1),
+    )
+
+
 def generation_request_create(
     *,
     tenant: Tenant,
@@ -226,16 +297,20 @@ def generation_request_create(
 ) -> GenerationRequest:
     """Store a generation to be answered on the inference queue. Everything is checked up front, the composition
     included (AdapterForbidden for an adapter the tenant may not use): nothing is stored for a request that would
-    fail."""
+    fail. The tenant's limits (governance.selectors.tenant_limits) bound each text of the prompt and the
+    generations a day (a DomainError with code LIMIT_REACHED: the API's 429)."""
     if tenant is None:
         raise DomainError("A generation belongs to a tenant.", field="tenant")
     task = task or ""
     if task and task not in TASKS:
         raise DomainError(f"task must be one of {', '.join(TASKS)}, not {task!r}.", field="task")
+    limits = tenant_limits(tenant)
+    _check_prompt_size(payload_or_messages, limits=limits)
     _conversation(task, payload_or_messages)
     names = _adapter_names(adapters)
     _check_composition(names, mode, weights)
     authorize_composition(tenant, names, base_model=str(settings.BASE_MODEL))
+    _check_generation_quota(tenant, limits=limits)
     with transaction.atomic():
         request = GenerationRequest.objects.create(
             tenant=tenant,

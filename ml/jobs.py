@@ -22,9 +22,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import DomainError, full_clean_or_raise
+from core.errors import LIMIT_REACHED, DomainError, full_clean_or_raise
 from core.liveness import Heartbeat, stale, worker_identity
 from governance.models import Tenant
+from governance.selectors import tenant_limits
 from governance.services import audit_record
 from ml.engine import training
 from ml.engine.prompts import TASKS
@@ -131,6 +132,67 @@ def default_output_dir(job: TrainingJob) -> str:
     return f"adapters/{job.adapter_name}-job{job.pk}"
 
 
+# --- who may start a job, and how many ------------------------------------------------------------------------
+
+
+ACTIVE_STATUSES = (TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING)
+QUOTA_WINDOW = timedelta(hours=24)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def training_job_check_allowed(
+    *, user, tenant: Tenant | None, adapter_kind: str, operator: bool = False, ignore_limits: bool = False,
+    lock: bool = False,
+) -> None:  # fmt: skip
+    """Refuse a job its starter may not start. A shared adapter (no tenant: task, retailer) changes what every tenant
+    gets, so only staff users start one (an API key never is staff), or an operator at the command line
+    (``operator``). A tenant's (brand) job counts against its limits (``governance.selectors.tenant_limits``): jobs
+    queued or running at once and jobs started in any 24 hours; ``ignore_limits`` (an operator's command that says
+    so) skips them. ``lock`` holds the tenant's row until the transaction ends, so two requests cannot both take the
+    last place."""
+    if tenant is None:
+        if not operator and not getattr(user, "is_staff", False):
+            raise DomainError(
+                f"A {adapter_kind} adapter is shared by every tenant: only staff may train one (an API key never "
+                "is staff). Train a brand adapter for your own tenant instead.",
+                field="kind",
+                code="forbidden",
+            )
+        return
+    if ignore_limits:
+        return
+    if lock:
+        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    limits = tenant_limits(tenant)
+    jobs = TrainingJob.objects.filter(tenant=tenant)
+    at_once = limits.training_jobs_at_once
+    active = jobs.filter(status__in=ACTIVE_STATUSES).count()
+    if active >= at_once:
+        raise DomainError(
+            f"{tenant.name} has {_plural(active, 'training job')} queued or running; at most {at_once:,} at once "
+            f"({limits.why('training_jobs_at_once')}). Wait for one to finish, or cancel one.",
+            field="training_jobs_at_once",
+            code=LIMIT_REACHED,
+        )
+    now = timezone.now()
+    recent = jobs.filter(created_at__gte=now - QUOTA_WINDOW)
+    per_day = limits.training_jobs_per_day
+    started = recent.count()
+    if started >= per_day:
+        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+        free_at = (oldest or now) + QUOTA_WINDOW
+        raise DomainError(
+            f"{tenant.name} started {_plural(started, 'training job')} in the last 24 hours; at most {per_day:,} a "
+            f"day ({limits.why('training_jobs_per_day')}). The next one may start at {free_at:%Y-%m-%d %H:%M} UTC.",
+            field="training_jobs_per_day",
+            code=LIMIT_REACHED,
+            retry_after=max(1, int((free_at - now).total_seconds()) + 1),
+        )
+
+
 def training_job_create(
     *,
     user,
@@ -143,8 +205,13 @@ def training_job_create(
     params: dict | None = None,
     enqueue: bool = True,
     output_dir: str | None = None,
+    operator: bool = False,
+    ignore_limits: bool = False,
 ) -> TrainingJob:
     """Validate and store a queued TrainingJob; with ``enqueue`` send it to the ``gpu`` worker after the commit.
+
+    A shared adapter's job needs a staff ``user`` or ``operator`` (a command run by an operator); a tenant's job
+    must fit the tenant's limits unless ``ignore_limits`` (training_job_check_allowed).
 
     ``params`` holds TrainConfig fields (max_steps, batch_size, learning_rate, lora_r, ...), ``reference_adapter``
     for DPO (an Adapter id or folder; default: the active, else newest, version of ``adapter_name``) and
@@ -214,6 +281,10 @@ def training_job_create(
     )
     full_clean_or_raise(job, exclude=["tenant", "created_by", "output_dir"])
     with transaction.atomic():
+        training_job_check_allowed(
+            user=user, tenant=tenant, adapter_kind=adapter_kind, operator=operator, ignore_limits=ignore_limits,
+            lock=True,
+        )  # fmt: skip
         job.save()
         if not job.output_dir:
             job.output_dir = default_output_dir(job)
@@ -463,8 +534,12 @@ def training_job_start(
     n_heldout: int | None = None,
     params: dict | None = None,
     enqueue: bool = True,
+    operator: bool = False,
 ):
     """Build the task's training data, write it under MODEL_STORAGE_DIR/datasets/ and queue a TrainingJob.
+
+    Who may start it and how many a tenant may have are checked before any data is built (a shared task adapter:
+    staff users, or ``operator`` for the demo's command; a brand adapter: within the tenant's limits).
 
     A task adapter is shared (the job and its adapter have no tenant); a brand adapter belongs to ``tenant`` and learns
     creative copy from that tenant's brands and SKUs. DPO continues the active (else newest) SFT version of the same
@@ -480,6 +555,7 @@ def training_job_start(
     if task not in TASKS:
         raise DomainError(f"task must be one of {', '.join(TASKS)}, not {task!r}.", field="task")
     owner = tenant if kind == AdapterKind.BRAND else None
+    training_job_check_allowed(user=user, tenant=owner, adapter_kind=kind, operator=operator)
     name = check_adapter_name(
         adapter_name or default_adapter_name(kind=kind, task=task, tenant_slug=tenant.slug if tenant else "")
     )
@@ -512,6 +588,7 @@ def training_job_start(
             # Further TrainConfig fields in ``params`` (batch_size, threads, ...); seed 0 is TrainConfig's default.
             params={**(params or {}), "max_steps": int(max_steps), **({"seed": int(seed)} if seed else {})},
             enqueue=enqueue,
+            operator=operator,
         )
     except DomainError:
         train_path.unlink(missing_ok=True)  # no job refers to them

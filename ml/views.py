@@ -20,7 +20,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.charts import line_chart
-from core.errors import DomainError
+from core.errors import LIMIT_REACHED, DomainError
 from core.forms import form_error
 from governance.access import Capability, tenant_page
 from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm
@@ -36,6 +36,9 @@ from optimizer.selectors import tenant_channel_choices
 POLL_SECONDS = 2
 LIST_POLL_SECONDS = 5
 ADAPTER_ACTIONS = ("promote", "rollback", "retire")
+# A service's refusal on a page answers as the API does: a shared adapter for a non-staff user 403, a used-up count
+# (training jobs at once or a day, generations a day) 429; any other DomainError is bad input (400).
+REFUSAL_STATUS = {"forbidden": 403, LIMIT_REACHED: 429}
 
 
 # --- permissions ----------------------------------------------------------------------------------------------------
@@ -129,20 +132,22 @@ def _base_label(base_model: str) -> str:
 
 @tenant_page()
 def training_job_list(request: HttpRequest, *, access) -> HttpResponse:
-    form = None
+    form, refused = None, None
+    shared_allowed = request.user.is_staff
     if request.method == "POST":
         access.require(Capability.MANAGE_TENANT)
-        form = TrainingJobForm(request.POST)
+        form = TrainingJobForm(request.POST, shared_allowed=shared_allowed)
         if form.is_valid():
             try:
                 job = training_job_start(user=request.user, tenant=access.tenant, **form.cleaned_data)
             except DomainError as exc:
                 form_error(form, exc)
+                refused = exc.code
             else:
                 messages.info(request, f"Training job #{job.pk} is queued; this page follows its progress.")
                 return redirect("model_job_detail", pk=job.pk)
     elif access.can(Capability.MANAGE_TENANT):
-        form = TrainingJobForm()
+        form = TrainingJobForm(shared_allowed=shared_allowed)
     page = Paginator(training_jobs_visible_to(access.tenant).select_related("created_by"), 50).get_page(
         request.GET.get("page")
     )
@@ -152,7 +157,7 @@ def training_job_list(request: HttpRequest, *, access) -> HttpResponse:
         "any_active": any(job.status not in TrainingJob.FINISHED for job in page),
         "poll_seconds": LIST_POLL_SECONDS,
     }
-    status = 400 if form is not None and form.errors else 200
+    status = REFUSAL_STATUS.get(refused, 400) if form is not None and form.errors else 200
     template = "ml/job_list.html"
     partial = request.htmx and request.method == "GET"
     response = render(request, f"{template}#job-table" if partial else template, context, status=status)
@@ -263,7 +268,8 @@ def generation_try(request: HttpRequest, *, access) -> HttpResponse:
                 form.add_error("adapters", exc.message)
                 status = 403
             except DomainError as exc:
-                form_error(form, exc)
+                form_error(form, exc, fields={"payload": "input"})
+                status = REFUSAL_STATUS.get(exc.code, 400)
             else:
                 return redirect("model_generation_detail", pk=generation.pk)
         if status == 200:
@@ -312,7 +318,6 @@ def generation_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
 
 BUDGETING_ADAPTER = "task_budgeting"
 PLAN_READ_POLL_SECONDS = 1
-MAX_OBJECTIVE_CHARS = 1000
 EXAMPLE_OBJECTIVE = "Allocate $2.5M over 4 weeks to maximize incremental margin with ROAS >= 3"
 
 
@@ -333,13 +338,12 @@ def _read_context(access, **extra) -> dict:
 @tenant_page(Capability.EDIT_DATA)
 @require_POST
 def plan_read(request: HttpRequest, *, access) -> HttpResponse:
-    """Queue the budgeting adapter on the marketer's text; the answer fills the form (``plan_read_status``)."""
+    """Queue the budgeting adapter on the marketer's text; the answer fills the form (``plan_read_status``). The
+    text's length and the generations a day are the tenant's limits, checked by ml.inference as for the API."""
     text = " ".join(request.POST.get("text", "").split())
-    error, generation = "", None
+    error, generation, status = "", None, 400
     if not text:
         error = "Write the objective first, for example: " + EXAMPLE_OBJECTIVE
-    elif len(text) > MAX_OBJECTIVE_CHARS:
-        error = f"The objective is {len(text)} characters; write it in at most {MAX_OBJECTIVE_CHARS}."
     else:
         try:
             generation = generation_request_create(
@@ -349,9 +353,9 @@ def plan_read(request: HttpRequest, *, access) -> HttpResponse:
         except AdapterForbidden:
             error = f"No {BUDGETING_ADAPTER} adapter is active: train and promote one on the Models page first."
         except DomainError as exc:
-            error = exc.message
+            error, status = exc.message, REFUSAL_STATUS.get(exc.code, 400)
     context = _read_context(access, text=text, error=error, generation=generation, is_active=generation is not None)
-    return render(request, "optimizer/plan_list.html#plan-read", context, status=400 if error else 200)
+    return render(request, "optimizer/plan_list.html#plan-read", context, status=status if error else 200)
 
 
 @tenant_page(Capability.EDIT_DATA)

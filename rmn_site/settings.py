@@ -150,6 +150,20 @@ LORA_ADAPTER_CACHE_BYTES = env_int("LORA_ADAPTER_CACHE_BYTES", 0, minimum=0) or 
 BASE_MODEL_DTYPE = env_str("BASE_MODEL_DTYPE", "") or None
 GENERATION_MAX_NEW_TOKENS = env_int("GENERATION_MAX_NEW_TOKENS", 256, minimum=1)
 ML_PRELOAD_ADAPTERS = env_bool("ML_PRELOAD_ADAPTERS", False)
+# Limits on shared workers and inputs, per tenant (docs/deploy.md "Limits"): these are the defaults; an administrator
+# overrides any of them for one tenant in Django admin (Tenant limits). Counts of 0 switch the thing off.
+TENANT_LIMITS = {
+    "training_jobs_at_once": env_int("LIMIT_TRAINING_JOBS_AT_ONCE", 2, minimum=0),
+    "training_jobs_per_day": env_int("LIMIT_TRAINING_JOBS_PER_DAY", 10, minimum=0),
+    "generations_per_day": env_int("LIMIT_GENERATIONS_PER_DAY", 1000, minimum=0),
+    "generation_text_chars": env_int("LIMIT_GENERATION_TEXT_CHARS", 1000, minimum=1),
+    "upload_bytes": env_int("LIMIT_UPLOAD_BYTES", 2 * 1024**3, minimum=1),
+    "import_rows": env_int("LIMIT_IMPORT_ROWS", 10_000_000, minimum=1),
+    "import_columns": env_int("LIMIT_IMPORT_COLUMNS", 500, minimum=1),
+}
+# The shape of one generation's prompt, for every tenant: messages in a conversation, characters in all.
+GENERATION_MAX_MESSAGES = env_int("GENERATION_MAX_MESSAGES", 20, minimum=1)
+GENERATION_PROMPT_CHARS = env_int("GENERATION_PROMPT_CHARS", 8000, minimum=1)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

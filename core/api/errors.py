@@ -11,7 +11,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import DomainError
+from core.errors import LIMIT_REACHED, DomainError
 
 
 def _flatten(detail) -> str:
@@ -27,6 +27,11 @@ def exception_handler(exc, context):
     if isinstance(exc, DomainError) and exc.code == "forbidden":
         # A refusal (for example composing another tenant's adapter) is a permission error, not bad input.
         exc = exceptions.PermissionDenied(exc.message)
+    elif isinstance(exc, DomainError) and exc.code == LIMIT_REACHED:
+        # A tenant's count over time is used up (training jobs at once or a day, generations a day): try later.
+        retry_after = exc.retry_after
+        exc = exceptions.Throttled(detail=exc.message, code=LIMIT_REACHED)
+        exc.wait = retry_after  # the Retry-After header; the message already says when, in words
     elif isinstance(exc, DomainError):
         field = exc.field or "non_field_errors"
         exc = exceptions.ValidationError({field: [exc.message]}, code=exc.code)

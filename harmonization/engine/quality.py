@@ -101,6 +101,8 @@ class QualityReport:
     thresholds: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Set when the run stopped before the end of the file because a threshold could no longer be met.
+    stopped_early: bool = False
     _keys: KeySet = field(default_factory=KeySet, repr=False)
     _agg_keys: KeySet = field(default_factory=KeySet, repr=False)
     _merge_keys: list[np.ndarray] = field(default_factory=list, repr=False)
@@ -182,6 +184,42 @@ class QualityReport:
             }
         return out
 
+    def unreachable(self, rows_bound: int) -> list[str]:
+        """The thresholds this run fails whatever the rows still to come hold, when the file has at most
+        ``rows_bound`` rows in all. Quarantined rows, duplicate keys, rows with more clicks than impressions and SKU
+        references without a match are never taken back; so once they are more than a threshold allows even of the
+        most rows the file can have (every later row clean), the batch cannot pass. One sentence per threshold."""
+        if rows_bound <= 0:
+            return []
+        ahead = max(0, rows_bound - self.rows_read)
+        # per "max_" threshold: what only grows, its name, and the most the rate can be divided by in the end
+        growing = {
+            "max_quarantine_rate": (self.rows_quarantined, "rows quarantined", rows_bound),
+            "max_duplicate_key_rate": (self.duplicate_keys, "duplicate keys", rows_bound),
+            "max_clicks_over_impressions_rate": (
+                self.clicks_over_impressions,
+                "rows with more clicks than impressions",
+                self.rows_loaded + ahead,
+            ),
+        }
+        out = []
+        for name, limit in self.thresholds_spec.items():
+            if name in growing:
+                count, what, most = growing[name]
+                if most and count / most > limit:
+                    out.append(
+                        f"{name} cannot end at or below {limit} whatever the remaining rows hold ({count:,} {what} "
+                        f"already: at least {count / most:.4f})"
+                    )
+            elif name == "min_sku_join_rate" and self.sku_mapped and self.sku_unmatched:
+                best = (self.sku_matched + ahead) / (self.sku_matched + ahead + self.sku_unmatched)
+                if best < limit:
+                    out.append(
+                        f"{name} cannot end at or above {limit} whatever the remaining rows hold "
+                        f"({self.sku_unmatched:,} SKU references without a match already: at most {best:.4f})"
+                    )
+        return out
+
     def evaluate(self) -> None:
         """Fill ``thresholds`` and ``failures`` from the mapping's quality block and the reconciliation."""
         read = self.rows_read or 1
@@ -239,6 +277,7 @@ class QualityReport:
             "thresholds": self.thresholds,
             "passed": self.passed,
             "failures": list(self.failures),
+            "stopped_early": self.stopped_early,
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_read / self.seconds, 1) if self.seconds else None,
         }

@@ -16,6 +16,8 @@ import io
 import json
 import os
 import threading
+import zlib
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +28,12 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from .limits import NO_LIMITS, InputLimits
 from .spec import SourceSpec
 
 HEADER_PEEK_BYTES = 1 << 16
+# A header line must end within this many (decompressed) bytes: the header is never read further, nor split whole.
+HEADER_MAX_BYTES = 1 << 20
 
 
 class SourceError(ValueError):
@@ -149,6 +154,69 @@ def _guess_delimiter(line: str, declared: str) -> str | None:
     return best if counts[best] > 0 else None
 
 
+def header_width(text: str, *, delimiter: str, quote: str, header_row: int = 1) -> tuple[int, bool] | None:
+    """Columns of line ``header_row`` of ``text``, counted (delimiters outside quotes, plus one) without splitting
+    the line, and whether the line ends within ``text``; None when ``text`` does not reach that line."""
+    start = 0
+    for _ in range(header_row - 1):
+        newline = text.find("\n", start)
+        if newline < 0:
+            return None
+        start = newline + 1
+    end = text.find("\n", start)
+    line = text[start : len(text) if end < 0 else end]
+    if quote and quote in line:
+        # outside quotes are the even pieces between quote characters (a doubled quote inside a field is an empty
+        # odd piece, so it counts right too)
+        count = sum(piece.count(delimiter) for piece in line.split(quote)[::2])
+    else:
+        count = line.count(delimiter)
+    return count + 1, end >= 0
+
+
+def check_header_width(stream, spec: SourceSpec, *, name: str, limits: InputLimits) -> None:
+    """Refuse a CSV/TSV whose header has more than ``limits.max_columns`` columns, reading at most
+    HEADER_MAX_BYTES of ``stream`` (a binary file object at its start; gzip is decompressed, to that many bytes at
+    most), counting without splitting. Other formats, or no column limit: nothing to check here (the run checks
+    their columns when it opens them). The caller rewinds the stream."""
+    if spec.format not in ("csv", "tsv") or limits.max_columns is None:
+        return
+    head = stream.read(2)
+    gz = spec.compression == "gzip" or (spec.compression == "auto" and (head == b"\x1f\x8b" or
+                                                                          name.lower().endswith(".gz")))  # fmt: skip
+    if gz:
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        data, raw = b"", head
+        try:
+            while len(data) < HEADER_MAX_BYTES:
+                data += decompressor.decompress(raw, HEADER_MAX_BYTES - len(data))
+                raw = decompressor.unconsumed_tail or stream.read(1 << 16)
+                if not raw or decompressor.eof:
+                    break
+        except zlib.error as exc:
+            raise SourceError(f"{name}: not a readable gzip file ({exc})") from None
+    else:
+        data = head + stream.read(HEADER_MAX_BYTES - len(head))
+    text = data.decode(spec.encoding, errors="replace").lstrip("\ufeff")
+    delimiter = "\t" if spec.format == "tsv" else spec.delimiter
+    found = header_width(text, delimiter=delimiter, quote=spec.quote, header_row=spec.header_row)
+    if found is not None:
+        _refuse_wide_header(name, *found, limits=limits, complete_text=len(data) < HEADER_MAX_BYTES)
+
+
+def _refuse_wide_header(name: str, columns: int, ended: bool, *, limits: InputLimits, complete_text: bool) -> None:
+    if limits.max_columns is not None and columns > limits.max_columns:
+        more = "" if ended or complete_text else "more than "
+        raise SourceError(
+            f"{name}: the header has {more}{columns:,} columns; at most {limits.max_columns:,}{limits.why_columns()}"
+        )
+    if not ended and not complete_text:
+        raise SourceError(
+            f"{name}: the header line does not end within the first {HEADER_MAX_BYTES // 1024:,} KiB; is this a "
+            "text export with one header line?"
+        )
+
+
 @functools.cache
 def _csv_memory_pool() -> pa.MemoryPool | None:
     """jemalloc for the CSV reader's blocks where pyarrow has it (None: the default pool).
@@ -217,6 +285,13 @@ class _Throttle(io.RawIOBase):
 class Reader:
     columns: list[str]
     bytes_total: int
+    # The rows the file holds, when known before reading them (Parquet metadata, a loaded JSON document), else None.
+    rows_total: int | None = None
+
+    @property
+    def rows_bound(self) -> int | None:
+        """At most this many rows can come (None: no bound known, e.g. a gzip stream)."""
+        return self.rows_total
 
     def close(self) -> None:
         """Release what the reader holds beyond its chunk iterator (called once the run is over)."""
@@ -241,10 +316,12 @@ class CsvReader(Reader):
     BLOCK_MIN = 1 << 20
     BLOCK_MAX = 4 << 20
 
-    def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int, columns: Collection[str] | None = None):
+    def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int, columns: Collection[str] | None = None,
+                 limits: InputLimits = NO_LIMITS):  # fmt: skip
         self.path = path
         self.spec = spec
         self.chunk_rows = chunk_rows
+        self.limits = limits
         self.gz = _is_gzip(path, spec)
         self.bytes_total = path.stat().st_size
         self.delimiter = "\t" if spec.format == "tsv" else spec.delimiter
@@ -268,16 +345,27 @@ class CsvReader(Reader):
         self._iter = self._chunks()
         self._first = next(self._iter, None)
 
+    @property
+    def rows_bound(self) -> int | None:
+        # Each row is a non-empty line: at least one byte and its line break (blank lines are skipped), so a plain
+        # file holds at most half its size in rows; a gzip stream's size says nothing.
+        return None if self.gz else self.bytes_total // 2 + 1
+
     def _read_header(self) -> tuple[list[str], str, float]:
         opener = gzip.open if self.gz else open
+        wanted = HEADER_PEEK_BYTES
         try:
             with opener(self.path, "rb") as f:
-                head = f.read(HEADER_PEEK_BYTES)
+                head = f.read(wanted)
+                if len(head) == wanted and head.count(b"\n") < self.spec.header_row:
+                    wanted = HEADER_MAX_BYTES  # a wide header: read on to its end, within the bound
+                    head += f.read(wanted - len(head))
         except (OSError, EOFError) as exc:
             raise SourceError(f"{self.path.name}: cannot read the file ({exc})") from None
+        complete = len(head) < wanted
         decoder = codecs.getincrementaldecoder(self.spec.encoding)("strict")
         try:
-            text = decoder.decode(head, final=len(head) < HEADER_PEEK_BYTES)
+            text = decoder.decode(head, final=complete)
         except UnicodeDecodeError as exc:
             raise SourceError(
                 f"{self.path.name}: not valid {self.spec.encoding} at byte {exc.start} "
@@ -289,6 +377,10 @@ class CsvReader(Reader):
                 f"{self.path.name}: the text contains NUL characters; is the encoding utf-16 "
                 f"(declared encoding {self.spec.encoding})?"
             )
+        # counted before anything splits the header: a million-column line is refused here, not parsed
+        found = header_width(text, delimiter=self.delimiter, quote=self.spec.quote, header_row=self.spec.header_row)
+        if found is not None:
+            _refuse_wide_header(self.path.name, *found, limits=self.limits, complete_text=complete)
         rows = csv.reader(io.StringIO(text), delimiter=self.delimiter, quotechar=self.spec.quote)
         header = None
         for i, row in enumerate(rows, start=1):
@@ -298,7 +390,7 @@ class CsvReader(Reader):
         if not header or not any(h.strip() for h in header):
             raise SourceError(f"{self.path.name}: no header on line {self.spec.header_row}")
         header = [h.strip() for h in header]
-        dupes = sorted({h for h in header if header.count(h) > 1})
+        dupes = sorted(h for h, n in Counter(header).items() if n > 1)
         if dupes:
             raise SourceError(f"{self.path.name}: column(s) {', '.join(dupes)} appear more than once in the header")
         lines = text.splitlines()
@@ -512,6 +604,10 @@ class JsonLinesReader(Reader):
             line, reason, _ = self._first.broken[0]
             raise SourceError(f"{self.path.name}: not JSON lines: line {line}: {reason}")
 
+    @property
+    def rows_bound(self) -> int | None:
+        return None if self.gz else self.bytes_total // 2 + 1  # as CsvReader: a row is a non-empty line
+
     def _note(self, names: Iterable[str]) -> None:
         for key in names:
             if key not in self._seen:
@@ -669,6 +765,7 @@ class JsonReader(Reader):
             where = f"at {spec.records_path!r}" if spec.records_path else "at the top (set source.records_path)"
             raise SourceError(f"{path.name}: expected an array of row objects {where}, found {type(node).__name__}")
         self.records = node
+        self.rows_total = len(node)
         self.columns = []
         seen: set[str] = set()
         for record in node[:1000]:
@@ -714,6 +811,7 @@ class ParquetReader(Reader):
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceError(f"{path.name}: not a Parquet file ({exc})") from None
         self.columns = list(self.file.schema_arrow.names)
+        self.rows_total = self.file.metadata.num_rows
         self.include = [c for c in self.columns if columns is None or c in columns] or None
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -741,13 +839,15 @@ def open_source(
     chunk_rows: int,
     columns: Collection[str] | None = None,
     date_column: str | None = None,
+    limits: InputLimits = NO_LIMITS,
 ) -> Reader:
-    """Open a reader; ``columns`` (the ones the mapping reads) lets a text reader skip converting the others."""
+    """Open a reader; ``columns`` (the ones the mapping reads) lets a text reader skip converting the others.
+    ``limits.max_columns`` bounds a CSV/TSV header before it is split (the run checks the other formats)."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
     if spec.format in ("csv", "tsv"):
-        return CsvReader(path, spec, chunk_rows, columns)
+        return CsvReader(path, spec, chunk_rows, columns, limits)
     if spec.format == "jsonl":
         return JsonLinesReader(path, spec, chunk_rows, columns, date_column)
     if spec.format == "json":

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .limits import NO_LIMITS, InputLimits
 from .quality import QualityReport
 from .readers import Chunk, Reader, SourceError, open_source
 from .schema import Lookups, Progress
@@ -24,7 +25,11 @@ from .transform import Transformer
 
 
 class Harmonizer:
-    def __init__(self, spec: MappingSpec, lookups: Lookups, chunk_rows: int = 200_000):
+    """``limits`` bound the input (rows, header columns; none by default). With a bound on the rows a file can hold
+    (``limits.max_rows``, a Parquet or JSON file's own count, a plain text file's size) the run stops reading as soon
+    as a quality threshold can no longer be met (``QualityReport.unreachable``) and fails with that reason."""
+
+    def __init__(self, spec: MappingSpec, lookups: Lookups, chunk_rows: int = 200_000, limits: InputLimits = NO_LIMITS):
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
         if "retailer" not in spec.columns and not spec.retailer and not lookups.default_retailer:
@@ -36,6 +41,42 @@ class Harmonizer:
         self.spec = spec
         self.lookups = lookups
         self.chunk_rows = chunk_rows
+        self.limits = limits
+
+    def _check_size(self, reader: Reader, path: Path) -> tuple[int, str] | None:
+        """Refuse what the reader knows is too big before reading rows; return the most rows the file can hold and
+        what says so, or None when nothing bounds them."""
+        limits = self.limits
+        if limits.max_columns is not None and len(reader.columns) > limits.max_columns:
+            raise SourceError(
+                f"{path.name}: {len(reader.columns):,} columns; at most {limits.max_columns:,}{limits.why_columns()}"
+            )
+        total = reader.rows_total
+        if limits.max_rows is not None and total is not None and total > limits.max_rows:
+            raise SourceError(f"{path.name}: {total:,} rows; at most {limits.max_rows:,}{limits.why_rows()}")
+        bounds = []
+        if total is not None:
+            bounds.append((total, f"the file holds {total:,} rows"))
+        elif reader.rows_bound is not None:
+            bounds.append((reader.rows_bound, f"the file's size allows at most {reader.rows_bound:,} rows"))
+        if limits.max_rows is not None:
+            bounds.append((limits.max_rows, f"at most {limits.max_rows:,} rows may come, the row limit"))
+        return min(bounds) if bounds else None
+
+    def _check_chunk(self, chunk: Chunk, reader: Reader, report: QualityReport, path: Path) -> None:
+        limits = self.limits
+        rows = chunk.table.num_rows + len(chunk.broken)
+        if limits.max_rows is not None and report.rows_read + rows > limits.max_rows:
+            raise SourceError(
+                f"{path.name}: more than {limits.max_rows:,} rows (counted decompressed); at most "
+                f"{limits.max_rows:,}{limits.why_rows()}. Stopped reading after row {report.rows_read:,}; nothing was "
+                "loaded."
+            )
+        if limits.max_columns is not None and len(reader.columns) > limits.max_columns:  # JSON Lines find more
+            raise SourceError(
+                f"{path.name}: more than {limits.max_columns:,} columns; at most {limits.max_columns:,}"
+                f"{limits.why_columns()}"
+            )
 
     def _check_header(self, reader: Reader, path: Path) -> None:
         found = reader.columns
@@ -62,11 +103,18 @@ class Harmonizer:
             sku_mapped=spec.sku is not None and self.lookups.resolve_skus,
         )
         # both raise SourceError before the sink sees anything
-        reader = open_source(path, spec.source, self.chunk_rows, spec.used_columns, spec.date.column)
-        self._check_header(reader, path)
-        transformer = Transformer(spec, self.lookups)
+        reader = open_source(path, spec.source, self.chunk_rows, spec.used_columns, spec.date.column, self.limits)
         try:
-            for chunk in _prefetch(reader):
+            self._check_header(reader, path)
+            bound = self._check_size(reader, path)
+        except BaseException:
+            reader.close()
+            raise
+        transformer = Transformer(spec, self.lookups)
+        chunks, early = _prefetch(reader), ""
+        try:
+            for chunk in chunks:
+                self._check_chunk(chunk, reader, report, path)
                 result = transformer.run(chunk)
                 report.add(result.stats, result.facts.num_rows)
                 facts = result.facts
@@ -85,9 +133,16 @@ class Harmonizer:
                             rows_quarantined=report.rows_quarantined,
                         )
                     )
+                lost = report.unreachable(bound[0]) if bound is not None and report.rows_read < bound[0] else []
+                if lost and next(chunks, None) is not None:  # more is coming, and cannot save the batch: stop
+                    report.stopped_early = True
+                    early = f"stopped reading after row {report.rows_read:,} ({bound[1]}): " + "; ".join(lost)
+                    break
             used = spec.used_columns | set(spec.ignore)
             report.unmapped_columns = [c for c in reader.columns if c not in used]
             report.evaluate()
+            if report.stopped_early:
+                report.failures.insert(0, early)
             report.seconds = time.perf_counter() - started
             if report.passed:
                 sink.commit(report)
@@ -97,6 +152,7 @@ class Harmonizer:
             sink.abort()
             raise
         finally:
+            chunks.close()  # stops the reader thread now, also when the run stopped early or failed
             reader.close()
         report.seconds = time.perf_counter() - started
         return report

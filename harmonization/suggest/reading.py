@@ -30,8 +30,12 @@ def read_sample(path: str | Path, *, max_rows: int = MAX_ROWS) -> ExportSample:
     return sample_from_bytes(data, path.name, max_rows=max_rows, truncated=path.stat().st_size > len(data))
 
 
-def sample_from_bytes(data: bytes, file_name: str, *, max_rows: int = MAX_ROWS, truncated: bool = True) -> ExportSample:
-    """A sample from the first bytes of a file (a partial gzip stream is fine; a partial last line is dropped)."""
+def sample_from_bytes(
+    data: bytes, file_name: str, *, max_rows: int = MAX_ROWS, truncated: bool = True,
+    max_columns: int | None = None, limit_note: str = "",
+) -> ExportSample:  # fmt: skip
+    """A sample from the first bytes of a file (a partial gzip stream is fine; a partial last line is dropped).
+    With ``max_columns``, a wider header is refused (SampleError) before it is split or suggested for."""
     compression = "none"
     if data[:2] == b"\x1f\x8b":
         compression = "gzip"
@@ -46,11 +50,32 @@ def sample_from_bytes(data: bytes, file_name: str, *, max_rows: int = MAX_ROWS, 
     stripped = text.lstrip()
     if not stripped:
         raise SampleError(f"{file_name}: the file is empty")
+    if max_columns is not None and stripped[0] not in "[{":
+        _check_header_width(stripped, file_name, max_columns, limit_note)
     if stripped[0] in "[{":
         sample = _json_sample(stripped, file_name, name, max_rows, encoding)
         if sample is not None:
+            if max_columns is not None and len(sample.headers) > max_columns:
+                _refuse_width(file_name, len(sample.headers), max_columns, limit_note, more=False)
             return _with(sample, compression)
     return _with(_csv_sample(text, file_name, name, max_rows, encoding), compression)
+
+
+def _check_header_width(text: str, file_name: str, max_columns: int, note: str) -> None:
+    """The first line's columns counted by its most frequent delimiter (as ``_csv_sample`` picks it), on the bounded
+    head only: a header of a million columns is refused in microseconds instead of being split and suggested for."""
+    end = text.find("\n")
+    line = text if end < 0 else text[:end]
+    columns = max(line.count(d) for d in (",", ";", "|", "\t")) + 1
+    if columns > max_columns:
+        _refuse_width(file_name, columns, max_columns, note, more=end < 0)
+
+
+def _refuse_width(file_name: str, columns: int, max_columns: int, note: str, *, more: bool) -> None:
+    raise SampleError(
+        f"{file_name}: the header has {'more than ' if more else ''}{columns:,} columns; at most {max_columns:,}"
+        + (f" ({note})" if note else "")
+    )
 
 
 def _with(sample: ExportSample, compression: str) -> ExportSample:

@@ -124,14 +124,15 @@ def test_training_jobs_are_scoped_and_cancelled_by_their_tenant_only(acme_keys, 
 
 def test_training_job_create_names_bad_input(acme_keys, storage):
     client = client_for(key=acme_keys["admin"])
-    good = {"kind": "task", "task": "budgeting", "method": "sft", "max_steps": 5}
+    good = {"kind": "brand", "task": "creative", "method": "sft", "max_steps": 5}
     cases = [
         ({"kind": "retailer"}, "kind"),
         ({"task": "poetry"}, "task"),
         ({"method": "rlhf"}, "method"),
         ({"max_steps": 0}, "max_steps"),
         ({"epochs": 3}, "epochs"),
-        ({"method": "dpo"}, "method"),  # DPO on budgeting: no preference pairs
+        ({"task": "budgeting", "method": "dpo"}, "method"),  # DPO on budgeting: no preference pairs
+        ({"method": "dpo"}, "method"),  # DPO without an SFT version of brand_acme
     ]
     for change, field in cases:
         assert_error(client.post(f"{API}/training-jobs/", {**good, **change}, format="json"), 400, field=field)
@@ -193,7 +194,7 @@ def test_a_generation_with_another_tenants_adapter_is_403_and_stores_nothing(acm
 
 def test_an_adapter_name_cannot_reach_outside_model_storage(acme_keys, storage, tmp_path):
     client = client_for(key=acme_keys["admin"])
-    good = {"kind": "task", "task": "budgeting", "method": "sft", "max_steps": 5}
+    good = {"kind": "brand", "task": "creative", "method": "sft", "max_steps": 5}
     outside = tmp_path / "outside"
     for name in ["../../outside/x", f"{outside}/x", "..", "task/../../x", "Task_Budgeting", "x" * 101]:
         assert_error(client.post(f"{API}/training-jobs/", {**good, "adapter_name": name}, format="json"), 400,
@@ -207,7 +208,7 @@ def test_the_service_checks_the_name_before_it_writes_anything(tenants, storage,
     from ml.jobs import training_job_start
 
     with pytest.raises(DomainError) as err:
-        training_job_start(user=None, tenant=tenants["acme"], kind="task", task="budgeting", method="sft",
+        training_job_start(user=None, tenant=tenants["acme"], kind="brand", task="creative", method="sft",
                            adapter_name="../../escaped", enqueue=False)  # fmt: skip
     assert err.value.field == "adapter_name"
     assert not list(tmp_path.rglob("*escaped*")) and not TrainingJob.objects.exists()

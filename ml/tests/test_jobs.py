@@ -55,6 +55,7 @@ def create(tiny_model_dir, dataset, *, name="task_budgeting", method="sft", enqu
     kwargs.setdefault("tenant", None)
     kwargs.setdefault("adapter_kind", "task")
     kwargs.setdefault("base_model", str(tiny_model_dir))
+    kwargs.setdefault("operator", True)  # as the train_lora command: shared adapters need no staff user
     return jobs.training_job_create(
         user=None, adapter_name=name, method=method, dataset_path=str(dataset), enqueue=enqueue, **kwargs
     )

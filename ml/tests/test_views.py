@@ -391,10 +391,13 @@ def base_folder(storage, settings):
     return folder
 
 
-def test_an_admin_starts_a_task_adapter_job_on_generated_data(
+def test_staff_start_a_task_adapter_job_on_generated_data(
     client, personas, storage, base_folder, django_capture_on_commit_callbacks
 ):
-    client.force_login(personas["owner"])
+    owner = personas["owner"]
+    owner.is_staff = True  # a shared task adapter: staff only
+    owner.save()
+    client.force_login(owner)
     data = {"kind": "task", "task": "budgeting", "method": "sft", "adapter_name": "", "max_steps": "5"}
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(reverse("model_jobs"), data)
@@ -421,10 +424,10 @@ def test_a_brand_adapter_learns_from_the_tenants_own_catalog(client, personas, c
 
 def test_dpo_without_an_sft_version_says_so_and_leaves_no_files(client, personas, storage, base_folder):
     client.force_login(personas["owner"])
-    data = {"kind": "task", "task": "creative", "method": "dpo", "adapter_name": "", "max_steps": "5"}
+    data = {"kind": "brand", "task": "creative", "method": "dpo", "adapter_name": "", "max_steps": "5"}
     response = client.post(reverse("model_jobs"), data)
     assert response.status_code == 400
-    assert "DPO starts from an SFT adapter: 'task_creative' has no version yet" in visible(response.content.decode())
+    assert "DPO starts from an SFT adapter: 'brand_acme' has no version yet" in visible(response.content.decode())
     assert not TrainingJob.objects.exists()
     assert not list((storage / "datasets").glob("*.jsonl"))
 

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
 from governance.models import Tenant
-from harmonization.engine import Harmonizer, Lookups, MappingError, ParquetSink, Progress, SourceError
+from harmonization.engine import NO_LIMITS, Harmonizer, Lookups, MappingError, ParquetSink, Progress, SourceError
 from harmonization.models import IngestBatch
 from harmonization.services import mapping_resolve
 
@@ -51,7 +51,8 @@ class Command(BaseCommand):
         "stderr). With --tenant and no --output the rows are loaded into that tenant's database facts (an ingest "
         "batch records the run); with --output they are written to a Parquet file instead. --output without "
         "--tenant converts amounts into USD and leaves SKUs unresolved (sku_ref kept, sku_id empty), since there "
-        "is no tenant catalog to match against; quarantined rows then go to <output stem>.quarantine.csv beside it."
+        "is no tenant catalog to match against; quarantined rows then go to <output stem>.quarantine.csv beside it. "
+        "With --tenant the tenant's import limits apply (rows, header columns) unless --ignore-limits."
     )
 
     def add_arguments(self, parser):
@@ -60,6 +61,8 @@ class Command(BaseCommand):
         parser.add_argument("--output", help="Write harmonized rows to this Parquet file instead of the database.")
         parser.add_argument("--tenant", help="Tenant slug: load into its facts, or resolve SKUs/FX for --output.")
         parser.add_argument("--no-progress", action="store_true", help="Do not draw the progress bar.")
+        parser.add_argument("--ignore-limits", action="store_true", help="With --tenant: do not apply the "
+                            "tenant's import limits (rows, header columns; docs/deploy.md, Limits).")  # fmt: skip
 
     def handle(self, *args, **options):
         input_path = Path(options["input"])
@@ -79,7 +82,8 @@ class Command(BaseCommand):
         bar = None if options["no_progress"] else ProgressBar(self.stderr, input_path.stat().st_size)
         try:
             if tenant is not None:
-                report = self._into_tenant(tenant, spec, input_path, options["output"], bar)
+                limits = NO_LIMITS if options["ignore_limits"] else None  # None: the tenant's
+                report = self._into_tenant(tenant, spec, input_path, options["output"], bar, limits)
             else:
                 report = self._to_parquet(spec, input_path, options["output"], bar)
         finally:
@@ -90,10 +94,10 @@ class Command(BaseCommand):
         if report["error"]:
             raise CommandError(report["error"])
 
-    def _into_tenant(self, tenant, spec, path, output, bar) -> dict:
+    def _into_tenant(self, tenant, spec, path, output, bar, limits) -> dict:
         from harmonization.services import ingest_file
 
-        batch = ingest_file(tenant=tenant, spec=spec, path=path, output=output, progress=bar)
+        batch = ingest_file(tenant=tenant, spec=spec, path=path, output=output, progress=bar, limits=limits)
         if batch.status != IngestBatch.Status.SUCCEEDED:
             return {"report": batch.report, "error": f"batch #{batch.pk} failed: {_one_line(batch.error)}"}
         return {"report": batch.report, "error": ""}

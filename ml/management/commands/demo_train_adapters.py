@@ -126,8 +126,9 @@ class Command(BaseCommand):
         queued[spec.name] += 1
         try:
             job = training_job_start(
-                user=None, tenant=None, kind=AdapterKind.TASK, task=spec.task, method=spec.method, max_steps=max_steps
-            )
+                user=None, tenant=None, kind=AdapterKind.TASK, task=spec.task, method=spec.method, max_steps=max_steps,
+                operator=True,  # run by whoever runs the demo: shared task adapters need no staff user here
+            )  # fmt: skip
         except DomainError as exc:
             raise CommandError(f"{spec.name}: {exc.message}") from None
         self.stdout.write(f"{spec.name}: queued job #{job.pk} ({max_steps} {spec.method.upper()} steps).")

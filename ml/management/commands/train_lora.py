@@ -4,7 +4,8 @@
 Trains in this process by default, printing each step. An --output inside MODEL_STORAGE_DIR becomes a TrainingJob
 (progress on the pages) and, unless --no-register, a candidate Adapter named after the folder (or --name). An
 --output elsewhere is a plain run: the files are written there and nothing is stored in the database. --queue sends
-the job to the gpu worker instead and returns at once.
+the job to the gpu worker instead and returns at once. A brand adapter's job counts against its tenant's training job
+limits (at once, a day) unless --ignore-limits says otherwise.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
         parser.add_argument("--queue", action="store_true", help="send the job to the gpu worker and return")
         parser.add_argument("--no-register", action="store_true", help="keep the files, register no adapter")
+        parser.add_argument("--ignore-limits", action="store_true", help="a brand adapter's job does not count "
+                            "against its tenant's training job limits (docs/deploy.md, Limits)")  # fmt: skip
 
     def handle(self, *args, **opts):
         kind, method = opts["adapter_type"], opts["method"]
@@ -106,6 +109,8 @@ class Command(BaseCommand):
                 params=params,
                 enqueue=opts["queue"],
                 output_dir=relative,
+                operator=True,  # an operator's shell: shared adapters need no staff user
+                ignore_limits=opts["ignore_limits"],
             )
         except DomainError as exc:
             raise CommandError(f"{exc.field}: {exc.message}" if exc.field else exc.message) from exc
