@@ -130,10 +130,12 @@ def _sqlite_config(path: Path) -> dict:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
         "OPTIONS": {
-            # WAL lets the web server read while a worker writes; IMMEDIATE avoids lock-upgrade deadlocks.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+            # WAL lets the web server read while a worker writes; IMMEDIATE avoids lock-upgrade deadlocks. A write
+            # waits up to 30 s for the lock: an import's replace holds it about 15 s per 500k rows (docs/benchmarks.md,
+            # "Imports while the site is used"), and a login should wait through it rather than fail.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            "timeout": 30,
         },
         # The test database must be a file so that a real worker process can read what a test wrote.
         "TEST": {"NAME": str(path.with_name(f"test_{path.name}"))},
