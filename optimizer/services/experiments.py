@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -34,6 +35,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from campaigns.models import PerformanceFact, PlacementType, Retailer
+from core.bounds import SEED_MAX, money_limit_message, seed_limit_message
 from core.errors import DomainError
 from governance.models import Tenant
 from governance.services import audit_record
@@ -116,14 +118,85 @@ def _float(params: dict, key: str, default: float | None = None) -> float | None
     if value is None:
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise DomainError(f"{key} must be a number; got {value!r}.", field=key) from None
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise DomainError(f"{key} must be a finite number; got {value!r}.", field=key)
+    return number
+
+
+# Whole-number params and their ranges: wide enough for any real design, narrow enough that date arithmetic and
+# array sizes stay finite.
+INT_RANGES = {
+    "pre_days": (1, 3660),
+    "history_days": (1, 3660),
+    "block_days": (1, 366),
+    "washout_days": (0, 365),
+    "audience_size": (1, 10**10),
+}
 
 
 def _int(params: dict, key: str, default: int | None = None) -> int | None:
     value = _float(params, key, default)
-    return None if value is None else int(value)
+    if value is None:
+        return None
+    low, high = INT_RANGES.get(key, (0, SEED_MAX))
+    if value != int(value) or not low <= value <= high:
+        raise DomainError(f"{key} must be a whole number from {low:,} to {high:,}; got {params[key]!r}.", field=key)
+    return int(value)
+
+
+def _seed(params: dict) -> int | None:
+    value = params.get("seed")
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    message = seed_limit_message(value)
+    if message:
+        raise DomainError(f"seed {message}", field="seed")
+    return value
+
+
+# The params a design takes, by kind (docs/measurement.md); any other key is refused, so a typo is not ignored.
+COMMON_PARAMS = ("name", "alpha", "power", "seed")
+KIND_PARAMS = {
+    Experiment.Kind.GEO: ("panel", "pre_days", "method", "cuped"),
+    Experiment.Kind.SWITCHBACK: ("block_days", "washout_days", "history_days", "outcome_history"),
+    Experiment.Kind.HOLDOUT: ("audience_size", "holdout_share", "outcome_sd", "rho", "users", "mde", "spend"),
+}
+
+
+def experiment_params(kind: str) -> tuple[str, ...]:
+    """The keys ``params`` may hold for a design of ``kind``."""
+    return COMMON_PARAMS + KIND_PARAMS.get(kind, ())
+
+
+def _check_params(params: dict, kind: str) -> None:
+    allowed = experiment_params(kind)
+    unknown = sorted(str(key) for key in params if key not in allowed)
+    if unknown:
+        raise DomainError(
+            f"params: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(k) for k in unknown)} for a "
+            f"{kind} design; allowed: {', '.join(sorted(allowed))}.",
+            field="params",
+        )
+    name = params.get("name")
+    if name is not None and not (isinstance(name, str) and len(name) <= 200):
+        raise DomainError("name must be text of at most 200 characters.", field="name")
+
+
+def _dates(frame: pd.DataFrame, *, field: str) -> pd.Series:
+    """The ``date`` column as dates; a value that is not a date is an error naming its line (header = line 1)."""
+    parsed = pd.to_datetime(frame["date"], errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DomainError(
+            f"{field} line {row + 2}: date {frame['date'].iloc[row]!r} is not a date (use YYYY-MM-DD).", field=field
+        )
+    return parsed.dt.date
 
 
 # --- Design -----------------------------------------------------------------------------------------------------
@@ -148,11 +221,14 @@ def experiment_design(
     (required), ``holdout_share`` (0.10), ``outcome_sd`` and ``rho`` or ``users`` (CSV user_id,outcome[,pre_outcome]),
     ``mde`` (optional: also report the audience needed for it).
     """
+    if params is not None and not isinstance(params, dict):
+        raise DomainError("params must be an object of design settings.", field="params")
     params = dict(params or {})
     if kind not in Experiment.Kind.values:
         raise DomainError(
             f"Unknown experiment kind {kind!r}; use one of {', '.join(Experiment.Kind.values)}.", field="kind"
         )
+    _check_params(params, kind)
     if placement_type not in PlacementType.values:
         raise DomainError(f"Unknown placement type {placement_type!r}.", field="placement_type")
     if end_date < start_date:
@@ -160,7 +236,7 @@ def experiment_design(
     retailer = _retailer(retailer)
     alpha = _float(params, "alpha", 0.10)
     power = _float(params, "power", 0.80)
-    seed = _int(params, "seed", None)
+    seed = _seed(params)
     if seed is None:
         seed = uuid.uuid4().int % 2**31
     days = (end_date - start_date).days + 1
@@ -228,7 +304,7 @@ def _design_switchback(params, tenant, retailer, placement_type, *, start_date, 
     history_days = _int(params, "history_days", 182)
     if params.get("outcome_history") is not None:
         frame = _frame(params["outcome_history"], field="outcome_history", required=("date", "outcome"))
-        frame["date"] = pd.to_datetime(frame["date"]).dt.date
+        frame["date"] = _dates(frame, field="outcome_history")
         frame = frame[frame["date"] < start_date].sort_values("date")
         history = pd.to_numeric(frame["outcome"], errors="coerce").to_numpy(dtype=float)
         if np.isnan(history).any():
@@ -315,6 +391,9 @@ def _design_holdout(params: dict, *, alpha: float, power: float, seed: int) -> d
     }
     if params.get("spend") is not None:
         out["spend"] = _float(params, "spend")
+        message = money_limit_message(out["spend"]) or ("must not be negative." if out["spend"] < 0 else None)
+        if message:
+            raise DomainError(f"spend: {message}", field="spend")
     target = _float(params, "mde")
     if target is not None:
         out["target_mde_per_user"] = target
@@ -396,7 +475,7 @@ def _readout_geo(experiment: Experiment, data: Any):
 def _readout_switchback(experiment: Experiment, data: Any):
     design = engine.SwitchbackDesign.from_dict(experiment.design)
     frame = _frame(data, field="data", required=("date", "outcome"))
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    frame["date"] = _dates(frame, field="data")
     days = [design.start_date + dt.timedelta(days=i) for i in range(design.days)]
     frame = frame.drop_duplicates("date", keep="last").set_index("date")
     missing = [d for d in days if d not in frame.index]
