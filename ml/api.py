@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin, parse_query
+from core.bounds import SEED_MAX
 from governance.access import Capability
 from ml.engine.prompts import TASKS
 from ml.forms import MODES
@@ -189,7 +190,7 @@ class TrainingJobCreateSerializer(StrictInputMixin, serializers.Serializer):
         max_length=100, required=False, allow_blank=True, help_text="Default task_<task> or brand_<tenant>."
     )
     max_steps = serializers.IntegerField(min_value=1, max_value=2000, required=False, default=40)
-    seed = serializers.IntegerField(min_value=0, required=False, default=0)
+    seed = serializers.IntegerField(min_value=0, max_value=SEED_MAX, required=False, default=0)
 
     def validate_kind(self, value: str) -> str:
         return _one_of(value, (AdapterKind.TASK, AdapterKind.BRAND), "kind")
