@@ -28,6 +28,7 @@ from campaigns.services import (
 )
 from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin, parse_query
+from core.bounds import ID_MAX
 
 # --- fields ---------------------------------------------------------------------------------------------------
 
@@ -254,7 +255,7 @@ class PerformanceQuerySerializer(serializers.Serializer):
     date_to = serializers.DateField(required=False, help_text="Last UTC day included (YYYY-MM-DD).")
     retailer = RetailerCodeField(required=False, help_text="Retailer code, for example amazon.")
     placement_type = serializers.ChoiceField(choices=PlacementType.choices, required=False)
-    campaign = serializers.IntegerField(min_value=1, required=False, help_text="Campaign id.")
+    campaign = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False, help_text="Campaign id.")
 
     def validate(self, attrs):
         if attrs.get("date_from") and attrs.get("date_to") and attrs["date_to"] < attrs["date_from"]:
