@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from core.bounds import validate_money
 from governance.currencies import validate_currency
@@ -76,7 +77,15 @@ class Brand(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="brand_unique_tenant_name")]
+        constraints = [
+            # Names are unique per tenant ignoring case, enforced by the database so concurrent creates cannot race.
+            models.UniqueConstraint(
+                "tenant",
+                Lower("name"),
+                name="brand_unique_tenant_lower_name",
+                violation_error_message="A brand with this name (ignoring case) already exists in this tenant.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
