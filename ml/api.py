@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin, parse_query
+from core.api.paths import HideServerPathsMixin
 from core.bounds import SEED_MAX
 from governance.access import Capability
 from ml.engine.prompts import TASKS
@@ -28,10 +29,14 @@ def _shared_needs_staff(request, *, shared: bool, what: str) -> None:
         raise exceptions.PermissionDenied(f"{what} is shared by every tenant: only staff may change it.")
 
 
+BASE_MODEL_HELP = "A Hugging Face model id, or a local model folder relative to the model storage."
+
+
 # --- adapters -------------------------------------------------------------------------------------------------------
 
 
-class AdapterSerializer(serializers.ModelSerializer):
+class AdapterSerializer(HideServerPathsMixin, serializers.ModelSerializer):
+    server_path_fields = ("base_model",)  # a local base model folder is shown relative to MODEL_STORAGE_DIR
     kind = serializers.CharField(read_only=True, help_text="retailer, brand or task.")
     status = serializers.CharField(read_only=True, help_text="candidate, active or retired.")
     tenant = serializers.SlugRelatedField(
@@ -55,6 +60,7 @@ class AdapterSerializer(serializers.ModelSerializer):
             "promoted_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"base_model": {"help_text": BASE_MODEL_HELP}}
 
 
 class AdapterQuerySerializer(serializers.Serializer):
@@ -139,7 +145,8 @@ class AdapterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
 # --- training jobs --------------------------------------------------------------------------------------------------
 
 
-class TrainingJobSerializer(serializers.ModelSerializer):
+class TrainingJobSerializer(HideServerPathsMixin, serializers.ModelSerializer):
+    server_path_fields = ("base_model", "params", "error")
     adapter_kind = serializers.CharField(read_only=True, help_text="brand or task.")
     method = serializers.CharField(read_only=True, help_text="sft, dpo or qlora.")
     status = serializers.CharField(read_only=True, help_text="queued, running, succeeded, failed or cancelled.")
@@ -178,6 +185,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"base_model": {"help_text": BASE_MODEL_HELP}}
 
 
 class TrainingJobCreateSerializer(StrictInputMixin, serializers.Serializer):
@@ -240,7 +248,8 @@ class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
 # --- generations ----------------------------------------------------------------------------------------------------
 
 
-class GenerationSerializer(serializers.ModelSerializer):
+class GenerationSerializer(HideServerPathsMixin, serializers.ModelSerializer):
+    server_path_fields = ("error",)
     status = serializers.CharField(read_only=True, help_text="queued, running, succeeded or failed.")
     adapters = serializers.ListField(child=serializers.CharField(), read_only=True)
     weights = serializers.ListField(child=serializers.FloatField(), read_only=True, allow_null=True)

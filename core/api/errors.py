@@ -16,6 +16,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.api.paths import hide_server_paths, hide_server_paths_in
 from core.errors import DomainError
 
 
@@ -47,13 +48,16 @@ def exception_handler(exc, context):
         body["code"] = "invalid"
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         body["message"] = "The request is invalid: " + _flatten(detail)
-        body["fields"] = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        fields = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        body["fields"] = hide_server_paths_in(fields)
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         body["code"] = codes if isinstance(codes, str) else "error"
         body["message"] = _flatten(
             response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data
         )
+    # Service messages may name a folder (a base model, an adapter's files): never the server's absolute path.
+    body["message"] = hide_server_paths(body["message"])
     return Response({"error": body}, status=response.status_code, headers=_headers(response))
 
 
