@@ -46,6 +46,11 @@ class RetailerCodeField(serializers.SlugRelatedField):
             kwargs["queryset"] = Retailer.objects.filter(is_active=True) if active_only else Retailer.objects.all()
         super().__init__(slug_field="code", **kwargs)
 
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:  # PostgreSQL cannot even compare it: a 500 in a filter
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
+
 
 class TenantBrandField(serializers.PrimaryKeyRelatedField):
     """A brand id, valid only for the caller's tenant: another tenant's brand does not exist."""

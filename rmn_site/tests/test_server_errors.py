@@ -71,3 +71,20 @@ def test_switching_to_a_30_digit_tenant_id_is_a_404(personas):
     client = Client(raise_request_exception=False)
     client.force_login(personas["marketer"])
     assert client.post("/tenant/switch/", {"tenant_id": "1" * 30}).status_code == 404  # was a 500 (OverflowError)
+
+
+@pytest.mark.parametrize("endpoint", WRITE_ENDPOINTS)
+def test_a_nul_character_in_a_body_is_a_400_on_every_database(endpoint, personas):
+    # PostgreSQL stores no NUL in text or jsonb: a generation's payload or an experiment's name with one was a 500.
+    client = client_for(personas["owner"])
+    client.raise_request_exception = False
+    body = '{"name": "a\\u0000b", "params": {"name": "x"}, "payload": {"text": "a\\u0000b"}}'
+    response = client.post(f"{API}/{endpoint}/", body, content_type="application/json")
+    assert_error(response, 400, mentions=("NUL",))
+
+
+def test_a_nul_character_in_a_retailer_filter_is_a_400_naming_it(personas, catalog):
+    client = client_for(personas["marketer"])
+    client.raise_request_exception = False
+    for path in ("campaigns", "performance", "performance/summary"):
+        assert_error(client.get(f"{API}/{path}/?retailer=am%00azon"), 400, field="retailer")
