@@ -7,11 +7,14 @@
   leave 11 before the point: ``MONEY_MAX`` is the largest amount that round-trips exactly on both.
 * **Seeds** go to numpy, torch and Python's ``random``; 0..2**32-1 is what all of them accept.
 * **Ids** are 64-bit signed integers in both databases; a larger number in a filter overflows SQLite's driver.
+* **Dates** a study, experiment or policy covers: the optimizer reads them with pandas, whose timestamps end in
+  1677 and 2262, so one lift study dated 9999-12-31 made every plan of its tenant fail. 1900..2199 leaves room.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -19,6 +22,8 @@ from django.core.exceptions import ValidationError
 MONEY_MAX = Decimal("99999999999.9999")
 SEED_MAX = 2**32 - 1
 ID_MAX = 2**63 - 1
+DATE_MIN = dt.date(1900, 1, 1)
+DATE_MAX = dt.date(2199, 12, 31)
 
 
 def money_limit_message(value) -> str | None:
@@ -64,3 +69,10 @@ def seed_argument(text: str) -> int:
     if message:
         raise argparse.ArgumentTypeError(f"seed {message}")
     return value
+
+
+def date_limit_message(value: dt.date) -> str | None:
+    """Why ``value`` is outside the dates the optimizer can compute with, or None."""
+    if not DATE_MIN <= value <= DATE_MAX:
+        return f"must be between {DATE_MIN} and {DATE_MAX}, got {value}."
+    return None

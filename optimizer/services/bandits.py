@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from campaigns.models import PerformanceFact, Retailer
-from core.bounds import money_limit_message, seed_limit_message
+from core.bounds import date_limit_message, money_limit_message, seed_limit_message
 from core.errors import DomainError
 from governance.models import Tenant
 from governance.services import audit_record
@@ -131,6 +131,9 @@ def policy_create(
     amount = _money(budget, "budget")
     if amount <= 0:
         raise DomainError(f"budget must be positive, got {amount}.", field="budget")
+    for field, day in (("start_date", start_date), ("end_date", end_date)):
+        if date_limit_message(day):
+            raise DomainError(f"{field} {date_limit_message(day)}", field=field)
     if end_date < start_date:
         raise DomainError(f"end_date {end_date} is before start_date {start_date}.", field="end_date")
     if plan is not None:

@@ -35,7 +35,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from campaigns.models import PerformanceFact, PlacementType, Retailer
-from core.bounds import SEED_MAX, money_limit_message, seed_limit_message
+from core.bounds import SEED_MAX, date_limit_message, money_limit_message, seed_limit_message
 from core.errors import DomainError
 from governance.models import Tenant
 from governance.services import audit_record
@@ -199,6 +199,38 @@ def _dates(frame: pd.DataFrame, *, field: str) -> pd.Series:
     return parsed.dt.date
 
 
+def _refuse_infinite(frame: pd.DataFrame, columns: tuple[str, ...], *, field: str) -> None:
+    """A number too large for a float (1e400) reads as infinity and would break the stored JSON: refuse it."""
+    for column in columns:
+        if column in frame.columns:
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+            infinite = np.isinf(values)
+            if infinite.any():
+                row = int(np.flatnonzero(infinite)[0])
+                raise DomainError(
+                    f"{field} line {row + 2}: {column} {frame[column].iloc[row]!r} is not a finite number.", field=field
+                )
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_all_finite(v) for v in value)
+    return True
+
+
+def _check_finite_result(result: dict, *, field: str) -> None:
+    # Finite inputs can still overflow (values near 1e308 summed): such a result cannot be stored as JSON.
+    if not _all_finite(result):
+        raise DomainError(
+            f"The {field} gives an infinite or undefined result: its numbers are too large to compute with.",
+            field=field,
+        )
+
+
 # --- Design -----------------------------------------------------------------------------------------------------
 
 
@@ -231,6 +263,9 @@ def experiment_design(
     _check_params(params, kind)
     if placement_type not in PlacementType.values:
         raise DomainError(f"Unknown placement type {placement_type!r}.", field="placement_type")
+    for field, day in (("start_date", start_date), ("end_date", end_date)):
+        if date_limit_message(day):
+            raise DomainError(f"{field} {date_limit_message(day)}", field=field)
     if end_date < start_date:
         raise DomainError(f"end_date {end_date} is before start_date {start_date}.", field="end_date")
     retailer = _retailer(retailer)
@@ -251,6 +286,7 @@ def experiment_design(
     else:
         design = _design_holdout(params, alpha=alpha, power=power, seed=seed)
     design["kind"] = kind
+    _check_finite_result(design, field="params")
     experiment = Experiment(
         tenant=tenant,
         name=str(params.get("name") or f"{Experiment.Kind(kind).label}: {retailer.code} {placement_type} {start_date}"),
@@ -270,6 +306,7 @@ def experiment_design(
 
 def _design_geo(params: dict, *, start_date: dt.date, days: int, alpha: float, power: float, seed: int) -> dict:
     frame = _frame(params.get("panel"), field="panel", required=("date", "geo", "outcome"))
+    _refuse_infinite(frame, ("outcome", "spend"), field="panel")
     panel = _domain(lambda: geo.panel_from_frame(frame))
     if panel.dates[0] >= start_date:
         raise DomainError(f"The geo panel has no days before the test's start {start_date}.", field="panel")
@@ -307,8 +344,8 @@ def _design_switchback(params, tenant, retailer, placement_type, *, start_date, 
         frame["date"] = _dates(frame, field="outcome_history")
         frame = frame[frame["date"] < start_date].sort_values("date")
         history = pd.to_numeric(frame["outcome"], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(history).any():
-            raise DomainError("outcome_history has an outcome that is not a number.", field="outcome_history")
+        if not np.isfinite(history).all():
+            raise DomainError("outcome_history has an outcome that is not a finite number.", field="outcome_history")
         source = "uploaded outcome history"
     else:
         before = _channel_facts(tenant, retailer, placement_type).filter(date__lt=start_date)
@@ -359,11 +396,13 @@ def _design_holdout(params: dict, *, alpha: float, power: float, seed: int) -> d
     if params.get("users") is not None:
         users = _frame(params["users"], field="users", required=("user_id", "outcome"))
         y = pd.to_numeric(users["outcome"], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(y).any() or y.size < 10:
-            raise DomainError("users needs at least 10 numeric per-user outcomes.", field="users")
+        if not np.isfinite(y).all() or y.size < 10:
+            raise DomainError("users needs at least 10 numeric (finite) per-user outcomes.", field="users")
         sd, source = float(y.std(ddof=1)), "per-user history"
         if "pre_outcome" in users.columns:
             x = pd.to_numeric(users["pre_outcome"], errors="coerce").to_numpy(dtype=float)
+            if not np.isfinite(x).all():
+                raise DomainError("users has a pre_outcome that is not a finite number.", field="users")
             rho = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else 0.0
     if sd is None:
         raise DomainError(
@@ -441,6 +480,7 @@ def experiment_readout(experiment: Experiment, data: Any, *, user=None) -> dict:
     readout["spend"] = float(spend)
     readout["incremental_roas"] = readout["incremental_sales"] / spend if spend > 0 else None
     readout["lift_study"] = estimate.to_dict()
+    _check_finite_result(readout, field="data")
     experiment.readout = readout
     experiment.status = Experiment.Status.READ_OUT
     with transaction.atomic():
@@ -461,6 +501,7 @@ def _fact_spend(experiment: Experiment, *, start: dt.date, end: dt.date, days: s
 def _readout_geo(experiment: Experiment, data: Any):
     design = geo.GeoDesign.from_dict(experiment.design)
     frame = _frame(data, field="data", required=("date", "geo", "outcome"))
+    _refuse_infinite(frame, ("outcome", "spend"), field="data")
     panel = _domain(lambda: geo.panel_from_frame(frame))
     result = _domain(lambda: geo.readout_geo_test(panel, design, test_start=experiment.start_date))
     end = experiment.start_date + dt.timedelta(days=design.test_days - 1)
@@ -486,11 +527,13 @@ def _readout_switchback(experiment: Experiment, data: Any):
             field="data",
         )
     y = pd.to_numeric(frame.loc[days, "outcome"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(y).any():
-        raise DomainError("The switchback data has an outcome that is not a number.", field="data")
+    if not np.isfinite(y).all():
+        raise DomainError("The switchback data has an outcome that is not a finite number.", field="data")
     spend = None
     if "spend" in frame.columns:
         spend = pd.to_numeric(frame.loc[days, "spend"], errors="coerce").fillna(0).to_numpy(dtype=float)
+        if not np.isfinite(spend).all():
+            raise DomainError("The switchback data has a spend that is not a finite number.", field="data")
     result = _domain(lambda: engine.readout_switchback(design, y, spend=spend))
     on_days = {d for d, arm in zip(days, np.repeat(design.arms, design.block_days), strict=True) if arm}
     total_spend = result.on_spend
@@ -505,8 +548,8 @@ def _readout_holdout(experiment: Experiment, data: Any):
     design = experiment.design
     frame = _frame(data, field="data", required=("user_id", "outcome"))
     y = pd.to_numeric(frame["outcome"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(y).any():
-        raise DomainError("The holdout data has an outcome that is not a number.", field="data")
+    if not np.isfinite(y).all():
+        raise DomainError("The holdout data has an outcome that is not a finite number.", field="data")
     if "group" in frame.columns:
         group = frame["group"].astype(str).str.strip().str.lower()
         bad = ~group.isin(["exposed", "holdout"])
@@ -524,8 +567,8 @@ def _readout_holdout(experiment: Experiment, data: Any):
     pre = None
     if "pre_outcome" in frame.columns:
         pre = pd.to_numeric(frame["pre_outcome"], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(pre).any():
-            raise DomainError("The holdout data has a pre_outcome that is not a number.", field="data")
+        if not np.isfinite(pre).all():
+            raise DomainError("The holdout data has a pre_outcome that is not a finite number.", field="data")
     result = _domain(lambda: engine.readout_holdout(y, held, pre_outcome=pre, alpha=design.get("alpha", 0.10)))
     spend = _float(experiment.design, "spend")
     if spend is None:

@@ -177,3 +177,64 @@ def test_the_design_page_accepts_a_csv_upload_only_for_its_kind(client, personas
     }  # fmt: skip
     assert client.post(reverse("experiment_list"), form).status_code == 302
     assert Experiment.objects.get().design["variance_source"] == "per-user history"
+
+
+# --- found by probing the pages ---------------------------------------------------------------------------------
+
+
+def test_a_lift_study_dated_past_what_pandas_holds_is_refused(marketer, catalog):
+    # One such study (9999-12-31 was accepted) made every plan and bandit policy of the tenant fail.
+    body = {
+        "retailer": "amazon", "placement_type": "search", "start_date": "2026-01-01", "end_date": "9999-12-31",
+        "spend": "10", "incremental_sales": "5", "incremental_sales_se": "1", "method": "other", "source": "retailer",
+    }  # fmt: skip
+    assert_error(marketer.post(f"{API}/lift-studies/", body), 400, field="end_date", mentions=("2199-12-31",))
+    body.update(start_date="0001-01-01", end_date="2026-01-31")
+    assert_error(marketer.post(f"{API}/lift-studies/", body), 400, field="start_date", mentions=("1900-01-01",))
+    assert not LiftStudy.objects.exists()
+
+
+def test_a_stored_study_with_such_dates_no_longer_breaks_the_tenants_frames(tenants, catalog, retailers):
+    from optimizer.selectors import tenant_frames
+
+    LiftStudy.objects.create(
+        tenant=tenants["acme"], retailer=retailers["amazon"], placement_type="sponsored_product",
+        start_date=dt.date(2026, 1, 1), end_date=dt.date(9999, 12, 31), spend=10, incremental_sales=5,
+        incremental_sales_se=1, currency="USD", method="other", source="retailer",
+    )  # fmt: skip
+    history, _, lift = tenant_frames(tenants["acme"])  # was OutOfBoundsDatetime
+    assert len(history) == 20 and lift.empty
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"), [("2026-03-11", "9999-12-31", "end_date"), ("0001-01-01", "2026-03-20", "start_date")]
+)
+def test_a_bandit_policy_dated_past_what_pandas_holds_is_an_error_on_the_page(
+    start, end, field, client, personas, catalog, tenants
+):
+    plan = AllocationPlan.objects.create(
+        tenant=tenants["acme"], budget=100, currency="USD", period_days=28, status="succeeded",
+        result={"allocations": [{"retailer": "amazon", "placement_type": "sponsored_product", "spend": 10}]},
+    )  # fmt: skip
+    client.force_login(personas["marketer"])
+    form = {"plan": plan.pk, "name": "b", "budget": "100", "start_date": start, "end_date": end}
+    response = client.post(reverse("bandit_create"), form)  # was a 500 (OutOfBoundsDatetime)
+    assert response.status_code == 400
+    assert re.search(rf'id="id_{field}_error">[^<]*between 1900-01-01 and 2199-12-31', response.content.decode())
+    assert not BanditPolicy.objects.exists()
+
+
+@pytest.mark.parametrize("column", ["outcome", "spend"])
+def test_a_readout_number_too_large_for_a_float_is_refused(column, tenants, catalog):
+    # "1e400" read as infinity and the readout could not be stored (a 500: invalid JSON).
+    experiment = experiment_design(
+        tenant=tenants["acme"], kind="switchback", retailer="walmart", placement_type="onsite_display",
+        start_date=dt.date(2026, 3, 11), end_date=dt.date(2026, 3, 17), params=SWITCHBACK_PARAMS,
+    )  # fmt: skip
+    rows = [f"{dt.date(2026, 3, 11) + dt.timedelta(days=i)},{100 + i},10" for i in range(7)]
+    rows[2] = "2026-03-13,1e400,10" if column == "outcome" else "2026-03-13,100,1e400"
+    with pytest.raises(DomainError) as caught:
+        experiment_readout(experiment, "date,outcome,spend\n" + "\n".join(rows) + "\n")
+    assert caught.value.field == "data" and f"{column} that is not a finite number" in caught.value.message
+    experiment.refresh_from_db()
+    assert experiment.readout == {}

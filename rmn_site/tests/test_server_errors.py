@@ -88,3 +88,11 @@ def test_a_nul_character_in_a_retailer_filter_is_a_400_naming_it(personas, catal
     client.raise_request_exception = False
     for path in ("campaigns", "performance", "performance/summary"):
         assert_error(client.get(f"{API}/{path}/?retailer=am%00azon"), 400, field="retailer")
+
+
+@pytest.mark.parametrize("target", ["-1", "2026-02-30", "0", "dashboard-typo"])
+def test_switching_tenant_with_a_next_that_is_not_a_path_lands_on_the_dashboard(target, personas, tenants):
+    client = Client(raise_request_exception=False)
+    client.force_login(personas["marketer"])
+    response = client.post("/tenant/switch/", {"tenant_id": tenants["acme"].pk, "next": target})
+    assert response.status_code == 302 and response["Location"] == "/"  # was a 500 (NoReverseMatch)
