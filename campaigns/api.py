@@ -28,6 +28,7 @@ from campaigns.services import (
 )
 from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin, parse_query
+from core.bounds import ID_MAX
 
 # --- fields ---------------------------------------------------------------------------------------------------
 
@@ -44,6 +45,11 @@ class RetailerCodeField(serializers.SlugRelatedField):
         if not kwargs.get("read_only"):
             kwargs["queryset"] = Retailer.objects.filter(is_active=True) if active_only else Retailer.objects.all()
         super().__init__(slug_field="code", **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:  # PostgreSQL cannot even compare it: a 500 in a filter
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)
 
 
 class TenantBrandField(serializers.PrimaryKeyRelatedField):
@@ -254,7 +260,7 @@ class PerformanceQuerySerializer(serializers.Serializer):
     date_to = serializers.DateField(required=False, help_text="Last UTC day included (YYYY-MM-DD).")
     retailer = RetailerCodeField(required=False, help_text="Retailer code, for example amazon.")
     placement_type = serializers.ChoiceField(choices=PlacementType.choices, required=False)
-    campaign = serializers.IntegerField(min_value=1, required=False, help_text="Campaign id.")
+    campaign = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False, help_text="Campaign id.")
 
     def validate(self, attrs):
         if attrs.get("date_from") and attrs.get("date_to") and attrs["date_to"] < attrs["date_from"]:

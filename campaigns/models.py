@@ -6,10 +6,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
+from core.bounds import validate_money
 from governance.currencies import validate_currency
 from governance.models import Tenant
 
+# Every amount field also takes validate_money: at most core.bounds.MONEY_MAX, what SQLite and PostgreSQL both store
+# exactly (SQLite keeps 15 significant digits).
 MONEY = {"max_digits": 18, "decimal_places": 4}
 
 
@@ -73,7 +77,15 @@ class Brand(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="brand_unique_tenant_name")]
+        constraints = [
+            # Names are unique per tenant ignoring case, enforced by the database so concurrent creates cannot race.
+            models.UniqueConstraint(
+                "tenant",
+                Lower("name"),
+                name="brand_unique_tenant_lower_name",
+                violation_error_message="A brand with this name (ignoring case) already exists in this tenant.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -89,8 +101,8 @@ class SKU(models.Model):
     gtin = models.CharField(max_length=14, blank=True, validators=[validate_gtin], help_text="GTIN / UPC / EAN.")
     category = models.CharField(max_length=200, blank=True)
     currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
-    price = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
-    unit_cost = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
+    price = models.DecimalField(**MONEY, validators=[MinValueValidator(0), validate_money])
+    unit_cost = models.DecimalField(**MONEY, validators=[MinValueValidator(0), validate_money])
     stock_units = models.IntegerField(default=0, validators=[MinValueValidator(0)])
     is_active = models.BooleanField(default=True)
 
@@ -142,7 +154,7 @@ class Campaign(models.Model):
     placement_type = models.CharField(max_length=20, choices=PlacementType.choices)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
-    budget = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
+    budget = models.DecimalField(**MONEY, validators=[MinValueValidator(0), validate_money])
     budget_currency = models.CharField(max_length=3, validators=[validate_currency])
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -178,15 +190,15 @@ class PerformanceFact(models.Model):
     placement_type = models.CharField(max_length=20, choices=PlacementType.choices)
     impressions = models.BigIntegerField(validators=[MinValueValidator(0)])
     clicks = models.BigIntegerField(validators=[MinValueValidator(0)])
-    spend = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
-    attributed_sales = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
+    spend = models.DecimalField(**MONEY, validators=[MinValueValidator(0), validate_money])
+    attributed_sales = models.DecimalField(**MONEY, validators=[MinValueValidator(0), validate_money])
     attributed_units = models.BigIntegerField(validators=[MinValueValidator(0)])
     attribution_window_days = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     attribution_model = models.CharField(max_length=20, choices=AttributionModel.choices)
     currency = models.CharField(max_length=3, validators=[validate_currency], help_text="Reporting currency.")
     original_currency = models.CharField(max_length=3, validators=[validate_currency])
-    original_spend = models.DecimalField(**MONEY)
-    original_attributed_sales = models.DecimalField(**MONEY)
+    original_spend = models.DecimalField(**MONEY, validators=[validate_money])
+    original_attributed_sales = models.DecimalField(**MONEY, validators=[validate_money])
     fx_rate = models.DecimalField(max_digits=20, decimal_places=10, default=1, help_text="original × rate = reporting")
     ingest_batch = models.ForeignKey(
         "harmonization.IngestBatch",

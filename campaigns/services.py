@@ -65,8 +65,7 @@ def brand_create(*, tenant: Tenant, name: str, user=None, api_key: APIKey | None
     name = name.strip()
     if not name:
         raise DomainError("name must not be blank.", field="name")
-    if Brand.objects.filter(tenant=tenant, name__iexact=name).exists():
-        raise DomainError(f"A brand named {name!r} already exists.", field="name")
+    # No check-then-insert: the unique constraint on (tenant, lower(name)) decides, also between concurrent creates.
     brand = Brand(tenant=tenant, name=name)
     full_clean_or_raise(brand, exclude=["tenant"])
     try:
@@ -74,7 +73,9 @@ def brand_create(*, tenant: Tenant, name: str, user=None, api_key: APIKey | None
             brand.save()
             audit_record(action="brand.create", tenant=tenant, user=user, api_key=api_key, obj=brand)
     except IntegrityError:
-        raise DomainError(f"A brand named {name!r} already exists.", field="name") from None
+        raise DomainError(
+            f"A brand named {name!r} already exists (names are compared ignoring case).", field="name"
+        ) from None
     return brand
 
 

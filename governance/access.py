@@ -61,6 +61,8 @@ def access_for_user(user, tenant_id: int | str | None) -> TenantAccess | None:
         tenant_id = int(tenant_id)
     except (TypeError, ValueError):
         return None
+    if not 0 < tenant_id < 2**63:  # a larger id overflows the database driver (SQLite: OverflowError)
+        return None
     membership = Membership.objects.filter(user=user, tenant_id=tenant_id).select_related("tenant").first()
     return TenantAccess(membership.tenant, membership.role) if membership else None
 

@@ -22,7 +22,10 @@ def tenant_switch(request: HttpRequest) -> HttpResponse:
     access = switch_tenant(request, request.POST.get("tenant_id", ""))
     messages.info(request, f"You are now working in {access.tenant.name}.")
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
+    # Only a path of this site: anything else ("-1", a date) would be taken for a URL name and fail to reverse.
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=False
+    ):
         target = "dashboard"
     return redirect(target)
 

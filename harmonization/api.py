@@ -9,12 +9,14 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.api.base import TenantScopedViewSet
+from core.api.paths import HideServerPathsMixin
 from harmonization.models import IngestBatch
 from harmonization.selectors import batch_list
 from harmonization.services import batch_create_from_upload, ingest_batch_rerun
 
 
-class IngestBatchSerializer(serializers.ModelSerializer):
+class IngestBatchSerializer(HideServerPathsMixin, serializers.ModelSerializer):
+    server_path_fields = ("source", "error", "report")  # a worker's internal error may name a stored file
     retailer = serializers.SlugRelatedField(
         slug_field="code", read_only=True, allow_null=True, help_text="Retailer code (null when the mapping has none)."
     )

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Brand, Campaign, PerformanceFact, Retailer
+from core.bounds import DATE_MAX, DATE_MIN, MONEY_MAX
 from governance.models import Tenant
 from harmonization.models import IngestBatch
 
@@ -231,6 +232,24 @@ class DbSink:
                 raise LoadError(
                     f"campaign {clash[0]} on {clash[1]}: rows of one fact carry two currencies "
                     f"({clash[2]} and {clash[3]}); they cannot be summed"
+                )
+            # What the database could not store exactly, or the optimizer could not read, is refused here, before
+            # anything is written (core.bounds: an amount SQLite rounds breaks every page showing it).
+            money = ("spend", "attributed_sales", "original_spend", "original_attributed_sales")
+            too_large = " OR ".join(f"ABS({column}) > %s" for column in money)
+            cursor.execute(
+                f"SELECT retailer, campaign_id, date, {', '.join(money)} FROM {summed} "
+                f"WHERE {too_large} OR date < %s OR date > %s LIMIT 1",
+                [float(MONEY_MAX)] * len(money) + [DATE_MIN, DATE_MAX],  # a float: SQLite ranks text above numbers
+            )
+            bad = cursor.fetchone()
+            if bad:
+                day = _as_date(bad[2])
+                if not DATE_MIN <= day <= DATE_MAX:
+                    raise LoadError(f"{bad[0]} campaign {bad[1]}: date {day} is outside {DATE_MIN}..{DATE_MAX}")
+                raise LoadError(
+                    f"{bad[0]} campaign {bad[1]} on {day}: an amount of the day's rows sums past "
+                    f"{MONEY_MAX:,}, the largest amount stored exactly (spend, sales: {', '.join(map(str, bad[3:]))})"
                 )
             cursor.execute(
                 f"""

@@ -22,7 +22,7 @@ from harmonization.suggest import (
     sample_from_bytes,
     suggestion_to_yaml,
 )
-from harmonization.suggest.reading import HEAD_BYTES
+from harmonization.suggest.reading import head_size
 from harmonization.suggest.rules import REVIEW_BELOW
 from harmonization.suggest.yaml_writer import slug
 
@@ -49,12 +49,11 @@ def _sample_from_upload(upload, *, max_columns: int | None = None, limit_note: s
     upload.seek(0)
     if head == b"PAR1":
         if hasattr(upload, "temporary_file_path"):
-            return read_sample(upload.temporary_file_path())
+            return read_sample(upload.temporary_file_path(), name=upload.name)
         if upload.size > MAX_PARQUET_IN_MEMORY:
             raise SampleError(f"{upload.name}: Parquet files this large: use `manage.py suggest_mapping` instead")
         return sample_from_bytes(upload.read(), upload.name, truncated=False)
-    limit = HEAD_BYTES * 8 if head[:2] == b"\x1f\x8b" else HEAD_BYTES
-    data = upload.read(limit)
+    data = upload.read(head_size(head))
     return sample_from_bytes(data, upload.name, truncated=upload.size > len(data), max_columns=max_columns,
                              limit_note=limit_note)  # fmt: skip
 

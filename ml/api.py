@@ -10,6 +10,8 @@ from rest_framework.response import Response
 
 from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin, parse_query
+from core.api.paths import HideServerPathsMixin
+from core.bounds import SEED_MAX
 from governance.access import Capability
 from ml.engine.prompts import TASKS
 from ml.forms import MODES
@@ -27,10 +29,14 @@ def _shared_needs_staff(request, *, shared: bool, what: str) -> None:
         raise exceptions.PermissionDenied(f"{what} is shared by every tenant: only staff may change it.")
 
 
+BASE_MODEL_HELP = "A Hugging Face model id, or a local model folder relative to the model storage."
+
+
 # --- adapters -------------------------------------------------------------------------------------------------------
 
 
-class AdapterSerializer(serializers.ModelSerializer):
+class AdapterSerializer(HideServerPathsMixin, serializers.ModelSerializer):
+    server_path_fields = ("base_model",)  # a local base model folder is shown relative to MODEL_STORAGE_DIR
     kind = serializers.CharField(read_only=True, help_text="retailer, brand or task.")
     status = serializers.CharField(read_only=True, help_text="candidate, active or retired.")
     tenant = serializers.SlugRelatedField(
@@ -54,6 +60,7 @@ class AdapterSerializer(serializers.ModelSerializer):
             "promoted_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"base_model": {"help_text": BASE_MODEL_HELP}}
 
 
 class AdapterQuerySerializer(serializers.Serializer):
@@ -138,7 +145,8 @@ class AdapterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
 # --- training jobs --------------------------------------------------------------------------------------------------
 
 
-class TrainingJobSerializer(serializers.ModelSerializer):
+class TrainingJobSerializer(HideServerPathsMixin, serializers.ModelSerializer):
+    server_path_fields = ("base_model", "params", "error")
     adapter_kind = serializers.CharField(read_only=True, help_text="brand or task.")
     method = serializers.CharField(read_only=True, help_text="sft, dpo or qlora.")
     status = serializers.CharField(read_only=True, help_text="queued, running, succeeded, failed or cancelled.")
@@ -177,6 +185,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {"base_model": {"help_text": BASE_MODEL_HELP}}
 
 
 class TrainingJobCreateSerializer(StrictInputMixin, serializers.Serializer):
@@ -191,7 +200,7 @@ class TrainingJobCreateSerializer(StrictInputMixin, serializers.Serializer):
         max_length=100, required=False, allow_blank=True, help_text="Default task_<task> or brand_<tenant>."
     )
     max_steps = serializers.IntegerField(min_value=1, max_value=2000, required=False, default=40)
-    seed = serializers.IntegerField(min_value=0, required=False, default=0)
+    seed = serializers.IntegerField(min_value=0, max_value=SEED_MAX, required=False, default=0)
 
     def validate_kind(self, value: str) -> str:
         return _one_of(value, (AdapterKind.TASK, AdapterKind.BRAND), "kind")
@@ -243,7 +252,8 @@ class TrainingJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
 # --- generations ----------------------------------------------------------------------------------------------------
 
 
-class GenerationSerializer(serializers.ModelSerializer):
+class GenerationSerializer(HideServerPathsMixin, serializers.ModelSerializer):
+    server_path_fields = ("error",)
     status = serializers.CharField(read_only=True, help_text="queued, running, succeeded or failed.")
     adapters = serializers.ListField(child=serializers.CharField(), read_only=True)
     weights = serializers.ListField(child=serializers.FloatField(), read_only=True, allow_null=True)

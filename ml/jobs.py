@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.bounds import SEED_MAX, seed_limit_message
 from core.errors import LIMIT_REACHED, DomainError, full_clean_or_raise
 from core.liveness import Heartbeat, stale, worker_identity
 from governance.models import Tenant
@@ -68,6 +69,8 @@ def _check_params(params: dict) -> dict:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < (key != "seed")):
             minimum = "0 or more" if key == "seed" else "1 or more"
             raise DomainError(f"params: {key} must be a whole number, {minimum}; got {value!r}.", field="params")
+        if key == "seed" and value is not None and value > SEED_MAX:
+            raise DomainError(f"params: seed {seed_limit_message(value)}", field="params")
     for key in FLOAT_PARAMS:
         value = params.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, Real) or not 0 < value < 1e3):

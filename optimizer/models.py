@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from campaigns.models import MONEY, PlacementType
+from core.bounds import validate_money
 from governance.currencies import validate_currency
 from governance.models import Tenant
 
@@ -35,9 +36,9 @@ class LiftStudy(models.Model):
     placement_type = models.CharField(max_length=20, choices=PlacementType.choices)
     start_date = models.DateField()
     end_date = models.DateField()
-    spend = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
-    incremental_sales = models.DecimalField(**MONEY)
-    incremental_sales_se = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
+    spend = models.DecimalField(**MONEY, validators=[MinValueValidator(0), validate_money])
+    incremental_sales = models.DecimalField(**MONEY, validators=[validate_money])
+    incremental_sales_se = models.DecimalField(**MONEY, validators=[MinValueValidator(0), validate_money])
     currency = models.CharField(max_length=3, validators=[validate_currency])
     method = models.CharField(max_length=30, choices=Method.choices)
     source = models.CharField(max_length=20, choices=Source.choices)
@@ -99,7 +100,7 @@ class AllocationPlan(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="allocation_plans")
     name = models.CharField(max_length=200, blank=True, help_text="The objective in the marketer's words.")
-    budget = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
+    budget = models.DecimalField(**MONEY, validators=[MinValueValidator(0), validate_money])
     currency = models.CharField(max_length=3, validators=[validate_currency])
     period_days = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     min_roas = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
@@ -140,10 +141,10 @@ class BanditPolicy(models.Model):
     name = models.CharField(max_length=200)
     plan = models.ForeignKey(AllocationPlan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     currency = models.CharField(max_length=3, validators=[validate_currency])
-    budget = models.DecimalField(**MONEY, validators=[MinValueValidator(0)])
+    budget = models.DecimalField(**MONEY, validators=[MinValueValidator(0), validate_money])
     start_date = models.DateField()
     end_date = models.DateField()
-    spent = models.DecimalField(**MONEY, default=0)
+    spent = models.DecimalField(**MONEY, default=0, validators=[validate_money])
     state = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     last_observed_date = models.DateField(null=True, blank=True)

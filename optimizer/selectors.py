@@ -4,6 +4,7 @@ import pandas as pd
 from django.db.models import Max, QuerySet
 
 from campaigns.models import SKU, PerformanceFact, Retailer
+from core.bounds import DATE_MAX, DATE_MIN
 from governance.models import Tenant
 from optimizer.engine import files
 from optimizer.engine.errors import OptimizerInputError
@@ -98,7 +99,9 @@ def tenant_frames(tenant: Tenant, *, days: int | None = None) -> tuple[pd.DataFr
         skus[column] = skus[column].astype(str)
 
     currencies = set(history["currency"].unique())
-    studies = LiftStudy.objects.filter(tenant=tenant).order_by("start_date", "id")
+    # A study dated outside what pandas can hold (stored before dates were bounded) is left out, not a failure.
+    studies = LiftStudy.objects.filter(tenant=tenant, start_date__gte=DATE_MIN, end_date__lte=DATE_MAX)
+    studies = studies.order_by("start_date", "id")
     skipped = 0
     if currencies:
         skipped = studies.exclude(currency__in=currencies).count()

@@ -1,16 +1,22 @@
 """One error shape for every API error:
 
 {"error": {"status": 400, "code": "invalid", "message": "...", "fields": {"spend": ["..."]}}}
+
+``exception_handler`` shapes what DRF handles; ``server_error`` and ``page_not_found`` (the site's handler500 and
+handler404) answer the same shape for anything under /api/ that escapes DRF: an unhandled exception (logged by
+Django's ``django.request`` logger with its traceback) and an address no endpoint serves.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.api.paths import hide_server_paths, hide_server_paths_in
 from core.errors import LIMIT_REACHED, DomainError
 
 
@@ -47,13 +53,16 @@ def exception_handler(exc, context):
         body["code"] = "invalid"
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         body["message"] = "The request is invalid: " + _flatten(detail)
-        body["fields"] = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        fields = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        body["fields"] = hide_server_paths_in(fields)
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         body["code"] = codes if isinstance(codes, str) else "error"
         body["message"] = _flatten(
             response.data.get("detail", response.data) if isinstance(response.data, dict) else response.data
         )
+    # Service messages may name a folder (a base model, an adapter's files): never the server's absolute path.
+    body["message"] = hide_server_paths(body["message"])
     return Response({"error": body}, status=response.status_code, headers=_headers(response))
 
 
@@ -61,3 +70,31 @@ def _headers(response) -> dict:
     return {
         key: value for key, value in response.items() if key.lower() in {"retry-after", "www-authenticate", "allow"}
     }
+
+
+API_PREFIX = "/api/"
+SERVER_ERROR_MESSAGE = (
+    "The server failed to answer this request. The error has been logged; try again in a moment, and if it "
+    "persists, report the time of the request."
+)
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith(API_PREFIX)
+
+
+def server_error(request, *args, **kwargs):
+    """handler500: the JSON error under /api/, the site's 500 page elsewhere. Django has already logged the
+    exception with its traceback (``django.request``) when it calls this."""
+    if _is_api(request):
+        body = {"status": 500, "code": "server_error", "message": SERVER_ERROR_MESSAGE}
+        return JsonResponse({"error": body}, status=500)
+    return defaults.server_error(request, *args, **kwargs)
+
+
+def page_not_found(request, exception, *args, **kwargs):
+    """handler404: the JSON error for an address under /api/ that no endpoint serves, the site's 404 page elsewhere."""
+    if _is_api(request):
+        body = {"status": 404, "code": "not_found", "message": f"No endpoint at {request.path}."}
+        return JsonResponse({"error": body}, status=404)
+    return defaults.page_not_found(request, exception, *args, **kwargs)

@@ -250,6 +250,51 @@ class _Doc:
         raise MappingError(self.origin, line, path or "(document)", message)
 
 
+# Attribution windows retailers use run from 1 day to a few months; a year is the most a fact may claim.
+MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 1, 365
+_WINDOW_RANGE = f"{MIN_WINDOW_DAYS} to {MAX_WINDOW_DAYS}"
+
+
+def _window_days_ok(value: Any, *, plain: bool = False) -> bool:
+    """A whole number of days in range: an int, or (inside {constant | default | enum}) its text, as a file gives."""
+    if isinstance(value, bool):
+        return False
+    if not isinstance(value, int):
+        if plain or not isinstance(value, str | float):
+            return False
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            return False
+        if not number.is_integer():
+            return False
+        value = int(number)
+    return MIN_WINDOW_DAYS <= value <= MAX_WINDOW_DAYS
+
+
+def _encoding_problem(encoding: str) -> str | None:
+    """Why ``encoding`` cannot decode a text file, or None. Python's codec registry also holds codecs that are not
+    text encodings: bytes-to-bytes (zlib_codec, base64_codec, hex_codec, bz2_codec, uu_codec, quopri_codec) and
+    str-to-str (rot13, which looks like text but cannot decode bytes); ``bytes.decode`` refuses all of them, so a
+    mapping naming one would fail at every ingest. They are refused here, at save. So are ``undefined`` (decodes
+    nothing) and the host-name codecs idna and punycode (text encodings for domain names, not for files)."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        return f"unknown encoding {encoding!r}"
+    if info.name in ("idna", "punycode"):
+        return f"{encoding!r} encodes host names, not files"
+    sample = "date,spend\r\n2025-01-01,1.5\n"
+    try:
+        if sample.encode(encoding).decode(encoding) != sample:
+            return f"{encoding!r} does not read text back as written"
+    except LookupError:
+        return f"{encoding!r} is not a text encoding: it transforms bytes or text, it does not decode a file"
+    except (UnicodeError, ValueError):
+        return f"{encoding!r} cannot decode plain text"
+    return None
+
+
 def _did_you_mean(key: str, allowed: tuple[str, ...] | list[str]) -> str:
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
@@ -391,10 +436,9 @@ class _Builder:
         fmt = self.str_(s["format"], "source.format", choices=FORMATS)
         compression = self.str_(s.get("compression", "auto"), "source.compression", choices=("auto", "gzip", "none"))
         encoding = self.str_(s.get("encoding", "utf-8"), "source.encoding")
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            self.fail("source.encoding", f"unknown encoding {encoding!r}")
+        problem = _encoding_problem(encoding)
+        if problem:
+            self.fail("source.encoding", problem)
         delimiter = s.get("delimiter", "\t" if fmt == "tsv" else ",")
         if "delimiter" in s and fmt not in ("csv", "tsv"):
             self.fail("source.delimiter", f"only for csv (format is {fmt})")
@@ -555,10 +599,16 @@ class _Builder:
             )
             if wspec.type != "integer":
                 self.fail("attribution.window_days.type", "must be integer")
+            given = [("constant", wspec.constant), ("default", wspec.default)]
+            given += [(f"enum.map.{key}", days) for key, days in (wspec.enum.map.items() if wspec.enum else ())]
+            for key, days in given:
+                if days is not None and not _window_days_ok(days):
+                    self.fail(f"attribution.window_days.{key}", f"must be {_WINDOW_RANGE} days, not {days!r}")
         else:
-            if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            if not _window_days_ok(window, plain=True):
                 self.fail(
-                    "attribution.window_days", f"must be a number of days >= 1 or {{source: ...}}, not {window!r}"
+                    "attribution.window_days",
+                    f"must be a number of days from {_WINDOW_RANGE} or {{source: ...}}, not {window!r}",
                 )
             wspec = ColumnSpec(field="attribution_window_days", constant=window, type="integer")
         model = a["model"]

@@ -11,7 +11,8 @@ from pathlib import Path
 from harmonization.suggest.base import ExportSample
 from harmonization.suggest.values import guess_number_format
 
-HEAD_BYTES = 256 * 1024
+HEAD_BYTES = 256 * 1024  # of text: a sample never reads past it, however long a line is
+GZIP_RATIO = 8  # compressed bytes read per byte of HEAD_BYTES: plenty for text, bounded for anything else
 MAX_ROWS = 200
 
 
@@ -19,15 +20,22 @@ class SampleError(ValueError):
     """The file cannot be read as any supported export."""
 
 
-def read_sample(path: str | Path, *, max_rows: int = MAX_ROWS) -> ExportSample:
+def head_size(first_bytes: bytes) -> int:
+    """How many bytes of a file to read for its sample: HEAD_BYTES of text, or GZIP_RATIO times that of gzip."""
+    return HEAD_BYTES * GZIP_RATIO if first_bytes[:2] == b"\x1f\x8b" else HEAD_BYTES
+
+
+def read_sample(path: str | Path, *, max_rows: int = MAX_ROWS, name: str | None = None) -> ExportSample:
+    """A sample from the head of the file at ``path``; ``name`` (default: the file's name) is the one errors show."""
     path = Path(path)
+    name = name or path.name
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head == b"PAR1":
-        return _parquet_sample(path, max_rows)
+        return _parquet_sample(path, max_rows, name)
     with open(path, "rb") as fh:
-        data = fh.read(HEAD_BYTES * 8 if head[:2] == b"\x1f\x8b" else HEAD_BYTES)
-    return sample_from_bytes(data, path.name, max_rows=max_rows, truncated=path.stat().st_size > len(data))
+        data = fh.read(head_size(head))
+    return sample_from_bytes(data, name, max_rows=max_rows, truncated=path.stat().st_size > len(data))
 
 
 def sample_from_bytes(
@@ -39,7 +47,11 @@ def sample_from_bytes(
     compression = "none"
     if data[:2] == b"\x1f\x8b":
         compression = "gzip"
-        data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, HEAD_BYTES)
+        try:
+            # At most HEAD_BYTES out, whatever the input: a gzip bomb or a one-line file stops there.
+            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, HEAD_BYTES)
+        except zlib.error:
+            raise SampleError(f"{file_name}: starts like gzip but is not a valid gzip file") from None
         truncated = True
     if data[:4] == b"PAR1":
         return _parquet_sample(io.BytesIO(data), max_rows, file_name)
@@ -58,7 +70,15 @@ def sample_from_bytes(
             if max_columns is not None and len(sample.headers) > max_columns:
                 _refuse_width(file_name, len(sample.headers), max_columns, limit_note, more=False)
             return _with(sample, compression)
-    return _with(_csv_sample(text, file_name, name, max_rows, encoding), compression)
+    if truncated and "\n" not in text:
+        raise SampleError(
+            f"{file_name}: no line break in the first {HEAD_BYTES // 1024:,} KiB; a line that long is not a header "
+            "this page can read (is it one line of JSON, or a binary file?)"
+        )
+    try:
+        return _with(_csv_sample(text, file_name, name, max_rows, encoding), compression)
+    except csv.Error as exc:
+        raise SampleError(f"{file_name}: not readable as CSV: {exc}") from None
 
 
 def _check_header_width(text: str, file_name: str, max_columns: int, note: str) -> None:
@@ -193,6 +213,8 @@ def _json_sample(text: str, file_name: str, name: str, max_rows: int, encoding: 
                 obj = json.loads(line)
             except json.JSONDecodeError:
                 break
+            except RecursionError:
+                raise SampleError(f"{file_name}: a JSON line is nested too deeply to be a row") from None
             if isinstance(obj, dict):
                 records.append(obj)
             if len(records) >= max_rows:
@@ -201,6 +223,8 @@ def _json_sample(text: str, file_name: str, name: str, max_rows: int, encoding: 
             return _records_to_sample(records, file_name, "jsonl", encoding)
     try:
         obj = json.loads(text)
+    except RecursionError:
+        raise SampleError(f"{file_name}: the JSON is nested too deeply to hold rows") from None
     except json.JSONDecodeError:
         if name.endswith(".json"):
             raise SampleError(f"{file_name}: not complete JSON in the first {HEAD_BYTES // 1024} KiB") from None
@@ -212,13 +236,19 @@ def _json_sample(text: str, file_name: str, name: str, max_rows: int, encoding: 
     return _records_to_sample(records[:max_rows], file_name, "json", encoding, path)
 
 
-def _parquet_sample(source, max_rows: int, file_name: str | None = None) -> ExportSample:
+def _parquet_sample(source, max_rows: int, file_name: str) -> ExportSample:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(source)
-    batch = next(pf.iter_batches(batch_size=max_rows), None)
+    try:
+        pf = pq.ParquetFile(source)
+        batch = next(pf.iter_batches(batch_size=max_rows), None)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        # The reason names no path: it may be shown to whoever uploaded the file.
+        reason = str(exc).replace(str(source), file_name).split(". ")[0]
+        raise SampleError(f"{file_name}: starts like Parquet but is not a readable Parquet file ({reason})") from None
     records = batch.to_pylist() if batch is not None else []
-    name = file_name or Path(str(source)).name
+    name = file_name
     sample = _records_to_sample(records, name, "parquet", "utf-8")
     headers = tuple(pf.schema_arrow.names)
     if sample.headers != headers:

@@ -214,3 +214,16 @@ def test_copy_keeps_quotes_commas_and_nulls_on_postgresql(catalog, acme):
     fact = PerformanceFact.objects.get(campaign=campaign)
     assert fact.sku_id is None and fact.spend == Decimal("3.0000")
     assert sink.is_postgres
+
+
+def test_an_amount_the_database_cannot_store_exactly_is_refused_before_anything_is_written(catalog, acme):
+    # 999,999,999,999.5 fits numeric(18,4), but SQLite keeps it as a double (15 digits) and a larger one breaks every
+    # page of the tenant (core.bounds); two rows of one key may also sum past the bound.
+    before = all_facts_fingerprint()
+    for rows in (sku_rows(catalog, [0], spend="999999999999.5"), sku_rows(catalog, [0, 0], spend="60000000000")):
+        sink = DbSink(tenant=acme, batch=new_batch(acme))
+        sink.write(table(rows))
+        with pytest.raises(LoadError, match=r"amazon campaign acme-amazon on .*the largest amount stored exactly"):
+            sink.commit(report=None)
+    assert all_facts_fingerprint() == before
+    assert load(acme, sku_rows(catalog, [0], spend="30000000000")).facts_inserted == 1  # sales 3x: 9e10, in bounds

@@ -61,7 +61,8 @@ class ExperimentDesignSerializer(StrictInputMixin, serializers.Serializer):
         required=False,
         help_text="All: name, alpha (0.10), power (0.80), seed. switchback: block_days (7), washout_days (2), "
         "history_days (182), outcome_history (CSV text date,outcome). holdout: audience_size (required), "
-        "holdout_share (0.10), outcome_sd and rho, or users (CSV text user_id,outcome[,pre_outcome]), mde, spend.",
+        "holdout_share (0.10), outcome_sd and rho, or users (CSV text user_id,outcome[,pre_outcome]), mde, spend. "
+        "Any other key is refused; seed is 0 to 4294967295.",
     )
 
 

@@ -9,9 +9,10 @@ from rest_framework.response import Response
 
 from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin
+from core.bounds import validate_money
 from optimizer.models import AllocationPlan
 from optimizer.selectors import plan_list
-from optimizer.services.plans import plan_create, plan_rerun
+from optimizer.services.plans import MAX_HISTORY_DAYS, plan_create, plan_rerun
 
 
 class AllocationPlanSerializer(serializers.ModelSerializer):
@@ -52,7 +53,9 @@ class AllocationPlanSerializer(serializers.ModelSerializer):
 def _bounds_field(key: str) -> serializers.DictField:
     return serializers.DictField(
         child=serializers.ListField(
-            child=serializers.DecimalField(max_digits=18, decimal_places=4), min_length=2, max_length=2
+            child=serializers.DecimalField(max_digits=18, decimal_places=4, validators=[validate_money]),
+            min_length=2,
+            max_length=2,
         ),
         required=False,
         help_text=f'{{"{key}": [min_spend, max_spend]}} over the whole period.',
@@ -61,7 +64,9 @@ def _bounds_field(key: str) -> serializers.DictField:
 
 class AllocationPlanCreateSerializer(StrictInputMixin, serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="The objective in words.")
-    budget = serializers.DecimalField(max_digits=18, decimal_places=4, help_text="Total spend over the period.")
+    budget = serializers.DecimalField(
+        max_digits=18, decimal_places=4, validators=[validate_money], help_text="Total spend over the period."
+    )
     period_days = serializers.IntegerField(help_text="Length of the period in days (1 to 366).")
     min_roas = serializers.DecimalField(
         max_digits=8, decimal_places=3, required=False, allow_null=True, help_text="ROAS floor over the period."
@@ -81,7 +86,9 @@ class AllocationPlanCreateSerializer(StrictInputMixin, serializers.Serializer):
         required=False, allow_null=True, help_text="e.g. 0.9: P(period ROAS >= min_roas) >= chance."
     )
     history_days = serializers.IntegerField(
-        required=False, allow_null=True, help_text="Learn from the last N days of history only (default: all)."
+        required=False,
+        allow_null=True,
+        help_text=f"Learn from the last N days of history only (14 to {MAX_HISTORY_DAYS}; default: all).",
     )
 
 

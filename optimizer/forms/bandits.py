@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from campaigns.forms import DateInput
+from core.bounds import validate_money
 from optimizer.models import AllocationPlan
 
 
@@ -10,7 +11,11 @@ class BanditPolicyForm(forms.Form):
     plan = forms.ModelChoiceField(queryset=AllocationPlan.objects.none(), label="Allocation plan")
     name = forms.CharField(max_length=200)
     budget = forms.DecimalField(
-        required=False, max_digits=18, decimal_places=2, help_text="Leave empty for the plan's budget."
+        required=False,
+        max_digits=18,
+        decimal_places=2,
+        validators=[validate_money],
+        help_text="Leave empty for the plan's budget.",
     )
     start_date = forms.DateField(widget=DateInput)
     end_date = forms.DateField(widget=DateInput)

@@ -4,7 +4,9 @@ from django import forms
 
 from campaigns.forms import DateInput
 from campaigns.models import PlacementType
+from core.bounds import SEED_MAX, validate_money
 from optimizer.models import Experiment
+from optimizer.services.experiments import experiment_params
 
 # Service error fields -> the form field that shows them.
 # The services name a channel by retailer and placement type; the forms have one channel field.
@@ -26,7 +28,9 @@ class ExperimentDesignForm(forms.Form):
     end_date = forms.DateField(widget=DateInput)
     alpha = forms.FloatField(required=False, initial=0.10, help_text="Two-sided significance level.")
     power = forms.FloatField(required=False, initial=0.80)
-    seed = forms.IntegerField(required=False, help_text="Leave empty for a random assignment.")
+    seed = forms.IntegerField(
+        required=False, min_value=0, max_value=SEED_MAX, help_text="Leave empty for a random assignment."
+    )
     # switchback
     block_days = forms.IntegerField(required=False, initial=7, label="Block (days)")
     washout_days = forms.IntegerField(required=False, initial=2, label="Washout (days)")
@@ -40,7 +44,13 @@ class ExperimentDesignForm(forms.Form):
     rho = forms.FloatField(required=False, label="Pre/post correlation (CUPED)")
     users = forms.FileField(required=False, help_text="Or a CSV user_id,outcome[,pre_outcome] to compute them from.")
     mde = forms.FloatField(required=False, label="Target MDE per user", help_text="Also report the audience needed.")
-    spend = forms.DecimalField(required=False, max_digits=18, decimal_places=2, help_text="Planned spend (holdout).")
+    spend = forms.DecimalField(
+        required=False,
+        max_digits=18,
+        decimal_places=2,
+        validators=[validate_money],
+        help_text="Planned spend (holdout).",
+    )
     # geo
     panel = forms.FileField(
         required=False, label="Geo panel", help_text="CSV date,geo,outcome[,spend]; days before the start are history."
@@ -57,12 +67,14 @@ class ExperimentDesignForm(forms.Form):
         self.fields["channel"].choices = channel_choices(channels)
 
     def params(self) -> dict:
+        """The design params of the chosen kind (the page shows every kind's fields; only these are sent)."""
         data = self.cleaned_data
-        out = {k: data[k] for k in self.PARAMS if data.get(k) not in (None, "")}
+        wanted = experiment_params(data.get("kind", ""))
+        out = {k: data[k] for k in self.PARAMS if k in wanted and data.get(k) not in (None, "")}
         if "spend" in out:
             out["spend"] = float(out["spend"])
         for k in self.FILES:
-            if data.get(k):
+            if k in wanted and data.get(k):
                 out[k] = data[k].read()
         return out
 

@@ -4,6 +4,7 @@ from django import forms
 
 from campaigns.forms import DateInput, retailer_choices
 from campaigns.models import PlacementType
+from core.bounds import validate_money
 from optimizer.models import LiftStudy
 
 
@@ -15,12 +16,19 @@ class LiftStudyForm(forms.Form):
     placement_type = forms.ChoiceField(choices=PlacementType.choices, label="Placement")
     start_date = forms.DateField(widget=DateInput)
     end_date = forms.DateField(widget=DateInput)
-    spend = forms.DecimalField(max_digits=18, decimal_places=4)
+    spend = forms.DecimalField(max_digits=18, decimal_places=4, validators=[validate_money])
     incremental_sales = forms.DecimalField(
-        max_digits=18, decimal_places=4, help_text="Sales caused by the spend, against the no-ads control."
+        max_digits=18,
+        decimal_places=4,
+        validators=[validate_money],
+        help_text="Sales caused by the spend, against the no-ads control.",
     )
     incremental_sales_se = forms.DecimalField(
-        max_digits=18, decimal_places=4, label="Standard error", help_text="Standard error of the incremental sales."
+        max_digits=18,
+        decimal_places=4,
+        validators=[validate_money],
+        label="Standard error",
+        help_text="Standard error of the incremental sales.",
     )
     currency = forms.CharField(
         max_length=3, required=False, help_text="ISO 4217 code; leave empty for the tenant's reporting currency."

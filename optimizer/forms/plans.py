@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from campaigns.models import PlacementType
+from core.bounds import validate_money
 from optimizer.models import AllocationPlan
 
 
@@ -19,7 +20,9 @@ class PlanForm(forms.Form):
         label="Objective",
         help_text="In your words, e.g. “Q3 push for the new flavours”.",
     )
-    budget = forms.DecimalField(max_digits=18, decimal_places=2, help_text="Total spend over the period.")
+    budget = forms.DecimalField(
+        max_digits=18, decimal_places=2, validators=[validate_money], help_text="Total spend over the period."
+    )
     period_days = forms.IntegerField(initial=28, label="Period (days)")
     min_roas = forms.DecimalField(
         max_digits=8, decimal_places=3, required=False, label="Minimum ROAS", help_text="Leave empty for no floor."
@@ -38,8 +41,12 @@ class PlanForm(forms.Form):
         self.channel_rows = []
         for i, (code, retailer_name, placement) in enumerate(channels):
             label = f"{retailer_name} · {placement_labels.get(placement, placement)}"
-            low = forms.DecimalField(max_digits=18, decimal_places=2, required=False, label=f"{label} minimum")
-            high = forms.DecimalField(max_digits=18, decimal_places=2, required=False, label=f"{label} maximum")
+            low = forms.DecimalField(
+                max_digits=18, decimal_places=2, validators=[validate_money], required=False, label=f"{label} minimum"
+            )
+            high = forms.DecimalField(
+                max_digits=18, decimal_places=2, validators=[validate_money], required=False, label=f"{label} maximum"
+            )
             self.fields[f"ch{i}_min"] = low
             self.fields[f"ch{i}_max"] = high
             self.channel_rows.append(

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from campaigns.models import PerformanceFact, Retailer
+from core.bounds import date_limit_message, money_limit_message, seed_limit_message
 from core.errors import DomainError
 from governance.models import Tenant
 from governance.services import audit_record
@@ -46,6 +47,9 @@ def _money(value, field: str) -> Decimal:
         raise DomainError(f"{field} must be a number, got {value!r}.", field=field) from None
     if not amount.is_finite():
         raise DomainError(f"{field} must be a finite number, got {value!r}.", field=field)
+    message = money_limit_message(amount)
+    if message:
+        raise DomainError(f"{field}: {message}", field=field)
     return amount
 
 
@@ -117,6 +121,8 @@ def policy_create(
     ``state["prior"]``)."""
     from optimizer.selectors import tenant_frames
 
+    if seed_limit_message(seed):
+        raise DomainError(f"seed {seed_limit_message(seed)}", field="seed")
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise DomainError("name must be 1 to 200 characters.", field="name")
@@ -125,6 +131,9 @@ def policy_create(
     amount = _money(budget, "budget")
     if amount <= 0:
         raise DomainError(f"budget must be positive, got {amount}.", field="budget")
+    for field, day in (("start_date", start_date), ("end_date", end_date)):
+        if date_limit_message(day):
+            raise DomainError(f"{field} {date_limit_message(day)}", field=field)
     if end_date < start_date:
         raise DomainError(f"end_date {end_date} is before start_date {start_date}.", field="end_date")
     if plan is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -34,6 +35,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from campaigns.models import PerformanceFact, PlacementType, Retailer
+from core.bounds import SEED_MAX, date_limit_message, money_limit_message, seed_limit_message
 from core.errors import DomainError
 from governance.models import Tenant
 from governance.services import audit_record
@@ -116,14 +118,117 @@ def _float(params: dict, key: str, default: float | None = None) -> float | None
     if value is None:
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise DomainError(f"{key} must be a number; got {value!r}.", field=key) from None
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise DomainError(f"{key} must be a finite number; got {value!r}.", field=key)
+    return number
+
+
+# Whole-number params and their ranges: wide enough for any real design, narrow enough that date arithmetic and
+# array sizes stay finite.
+INT_RANGES = {
+    "pre_days": (1, 3660),
+    "history_days": (1, 3660),
+    "block_days": (1, 366),
+    "washout_days": (0, 365),
+    "audience_size": (1, 10**10),
+}
 
 
 def _int(params: dict, key: str, default: int | None = None) -> int | None:
     value = _float(params, key, default)
-    return None if value is None else int(value)
+    if value is None:
+        return None
+    low, high = INT_RANGES.get(key, (0, SEED_MAX))
+    if value != int(value) or not low <= value <= high:
+        raise DomainError(f"{key} must be a whole number from {low:,} to {high:,}; got {params[key]!r}.", field=key)
+    return int(value)
+
+
+def _seed(params: dict) -> int | None:
+    value = params.get("seed")
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    message = seed_limit_message(value)
+    if message:
+        raise DomainError(f"seed {message}", field="seed")
+    return value
+
+
+# The params a design takes, by kind (docs/measurement.md); any other key is refused, so a typo is not ignored.
+COMMON_PARAMS = ("name", "alpha", "power", "seed")
+KIND_PARAMS = {
+    Experiment.Kind.GEO: ("panel", "pre_days", "method", "cuped"),
+    Experiment.Kind.SWITCHBACK: ("block_days", "washout_days", "history_days", "outcome_history"),
+    Experiment.Kind.HOLDOUT: ("audience_size", "holdout_share", "outcome_sd", "rho", "users", "mde", "spend"),
+}
+
+
+def experiment_params(kind: str) -> tuple[str, ...]:
+    """The keys ``params`` may hold for a design of ``kind``."""
+    return COMMON_PARAMS + KIND_PARAMS.get(kind, ())
+
+
+def _check_params(params: dict, kind: str) -> None:
+    allowed = experiment_params(kind)
+    unknown = sorted(str(key) for key in params if key not in allowed)
+    if unknown:
+        raise DomainError(
+            f"params: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(repr(k) for k in unknown)} for a "
+            f"{kind} design; allowed: {', '.join(sorted(allowed))}.",
+            field="params",
+        )
+    name = params.get("name")
+    if name is not None and not (isinstance(name, str) and len(name) <= 200):
+        raise DomainError("name must be text of at most 200 characters.", field="name")
+
+
+def _dates(frame: pd.DataFrame, *, field: str) -> pd.Series:
+    """The ``date`` column as dates; a value that is not a date is an error naming its line (header = line 1)."""
+    parsed = pd.to_datetime(frame["date"], errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DomainError(
+            f"{field} line {row + 2}: date {frame['date'].iloc[row]!r} is not a date (use YYYY-MM-DD).", field=field
+        )
+    return parsed.dt.date
+
+
+def _refuse_infinite(frame: pd.DataFrame, columns: tuple[str, ...], *, field: str) -> None:
+    """A number too large for a float (1e400) reads as infinity and would break the stored JSON: refuse it."""
+    for column in columns:
+        if column in frame.columns:
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+            infinite = np.isinf(values)
+            if infinite.any():
+                row = int(np.flatnonzero(infinite)[0])
+                raise DomainError(
+                    f"{field} line {row + 2}: {column} {frame[column].iloc[row]!r} is not a finite number.", field=field
+                )
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_all_finite(v) for v in value)
+    return True
+
+
+def _check_finite_result(result: dict, *, field: str) -> None:
+    # Finite inputs can still overflow (values near 1e308 summed): such a result cannot be stored as JSON.
+    if not _all_finite(result):
+        raise DomainError(
+            f"The {field} gives an infinite or undefined result: its numbers are too large to compute with.",
+            field=field,
+        )
 
 
 # --- Design -----------------------------------------------------------------------------------------------------
@@ -148,19 +253,25 @@ def experiment_design(
     (required), ``holdout_share`` (0.10), ``outcome_sd`` and ``rho`` or ``users`` (CSV user_id,outcome[,pre_outcome]),
     ``mde`` (optional: also report the audience needed for it).
     """
+    if params is not None and not isinstance(params, dict):
+        raise DomainError("params must be an object of design settings.", field="params")
     params = dict(params or {})
     if kind not in Experiment.Kind.values:
         raise DomainError(
             f"Unknown experiment kind {kind!r}; use one of {', '.join(Experiment.Kind.values)}.", field="kind"
         )
+    _check_params(params, kind)
     if placement_type not in PlacementType.values:
         raise DomainError(f"Unknown placement type {placement_type!r}.", field="placement_type")
+    for field, day in (("start_date", start_date), ("end_date", end_date)):
+        if date_limit_message(day):
+            raise DomainError(f"{field} {date_limit_message(day)}", field=field)
     if end_date < start_date:
         raise DomainError(f"end_date {end_date} is before start_date {start_date}.", field="end_date")
     retailer = _retailer(retailer)
     alpha = _float(params, "alpha", 0.10)
     power = _float(params, "power", 0.80)
-    seed = _int(params, "seed", None)
+    seed = _seed(params)
     if seed is None:
         seed = uuid.uuid4().int % 2**31
     days = (end_date - start_date).days + 1
@@ -175,6 +286,7 @@ def experiment_design(
     else:
         design = _design_holdout(params, alpha=alpha, power=power, seed=seed)
     design["kind"] = kind
+    _check_finite_result(design, field="params")
     experiment = Experiment(
         tenant=tenant,
         name=str(params.get("name") or f"{Experiment.Kind(kind).label}: {retailer.code} {placement_type} {start_date}"),
@@ -194,6 +306,7 @@ def experiment_design(
 
 def _design_geo(params: dict, *, start_date: dt.date, days: int, alpha: float, power: float, seed: int) -> dict:
     frame = _frame(params.get("panel"), field="panel", required=("date", "geo", "outcome"))
+    _refuse_infinite(frame, ("outcome", "spend"), field="panel")
     panel = _domain(lambda: geo.panel_from_frame(frame))
     if panel.dates[0] >= start_date:
         raise DomainError(f"The geo panel has no days before the test's start {start_date}.", field="panel")
@@ -228,11 +341,11 @@ def _design_switchback(params, tenant, retailer, placement_type, *, start_date, 
     history_days = _int(params, "history_days", 182)
     if params.get("outcome_history") is not None:
         frame = _frame(params["outcome_history"], field="outcome_history", required=("date", "outcome"))
-        frame["date"] = pd.to_datetime(frame["date"]).dt.date
+        frame["date"] = _dates(frame, field="outcome_history")
         frame = frame[frame["date"] < start_date].sort_values("date")
         history = pd.to_numeric(frame["outcome"], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(history).any():
-            raise DomainError("outcome_history has an outcome that is not a number.", field="outcome_history")
+        if not np.isfinite(history).all():
+            raise DomainError("outcome_history has an outcome that is not a finite number.", field="outcome_history")
         source = "uploaded outcome history"
     else:
         before = _channel_facts(tenant, retailer, placement_type).filter(date__lt=start_date)
@@ -283,11 +396,13 @@ def _design_holdout(params: dict, *, alpha: float, power: float, seed: int) -> d
     if params.get("users") is not None:
         users = _frame(params["users"], field="users", required=("user_id", "outcome"))
         y = pd.to_numeric(users["outcome"], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(y).any() or y.size < 10:
-            raise DomainError("users needs at least 10 numeric per-user outcomes.", field="users")
+        if not np.isfinite(y).all() or y.size < 10:
+            raise DomainError("users needs at least 10 numeric (finite) per-user outcomes.", field="users")
         sd, source = float(y.std(ddof=1)), "per-user history"
         if "pre_outcome" in users.columns:
             x = pd.to_numeric(users["pre_outcome"], errors="coerce").to_numpy(dtype=float)
+            if not np.isfinite(x).all():
+                raise DomainError("users has a pre_outcome that is not a finite number.", field="users")
             rho = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else 0.0
     if sd is None:
         raise DomainError(
@@ -315,6 +430,9 @@ def _design_holdout(params: dict, *, alpha: float, power: float, seed: int) -> d
     }
     if params.get("spend") is not None:
         out["spend"] = _float(params, "spend")
+        message = money_limit_message(out["spend"]) or ("must not be negative." if out["spend"] < 0 else None)
+        if message:
+            raise DomainError(f"spend: {message}", field="spend")
     target = _float(params, "mde")
     if target is not None:
         out["target_mde_per_user"] = target
@@ -362,6 +480,7 @@ def experiment_readout(experiment: Experiment, data: Any, *, user=None) -> dict:
     readout["spend"] = float(spend)
     readout["incremental_roas"] = readout["incremental_sales"] / spend if spend > 0 else None
     readout["lift_study"] = estimate.to_dict()
+    _check_finite_result(readout, field="data")
     experiment.readout = readout
     experiment.status = Experiment.Status.READ_OUT
     with transaction.atomic():
@@ -382,6 +501,7 @@ def _fact_spend(experiment: Experiment, *, start: dt.date, end: dt.date, days: s
 def _readout_geo(experiment: Experiment, data: Any):
     design = geo.GeoDesign.from_dict(experiment.design)
     frame = _frame(data, field="data", required=("date", "geo", "outcome"))
+    _refuse_infinite(frame, ("outcome", "spend"), field="data")
     panel = _domain(lambda: geo.panel_from_frame(frame))
     result = _domain(lambda: geo.readout_geo_test(panel, design, test_start=experiment.start_date))
     end = experiment.start_date + dt.timedelta(days=design.test_days - 1)
@@ -396,7 +516,7 @@ def _readout_geo(experiment: Experiment, data: Any):
 def _readout_switchback(experiment: Experiment, data: Any):
     design = engine.SwitchbackDesign.from_dict(experiment.design)
     frame = _frame(data, field="data", required=("date", "outcome"))
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    frame["date"] = _dates(frame, field="data")
     days = [design.start_date + dt.timedelta(days=i) for i in range(design.days)]
     frame = frame.drop_duplicates("date", keep="last").set_index("date")
     missing = [d for d in days if d not in frame.index]
@@ -407,11 +527,13 @@ def _readout_switchback(experiment: Experiment, data: Any):
             field="data",
         )
     y = pd.to_numeric(frame.loc[days, "outcome"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(y).any():
-        raise DomainError("The switchback data has an outcome that is not a number.", field="data")
+    if not np.isfinite(y).all():
+        raise DomainError("The switchback data has an outcome that is not a finite number.", field="data")
     spend = None
     if "spend" in frame.columns:
         spend = pd.to_numeric(frame.loc[days, "spend"], errors="coerce").fillna(0).to_numpy(dtype=float)
+        if not np.isfinite(spend).all():
+            raise DomainError("The switchback data has a spend that is not a finite number.", field="data")
     result = _domain(lambda: engine.readout_switchback(design, y, spend=spend))
     on_days = {d for d, arm in zip(days, np.repeat(design.arms, design.block_days), strict=True) if arm}
     total_spend = result.on_spend
@@ -426,8 +548,8 @@ def _readout_holdout(experiment: Experiment, data: Any):
     design = experiment.design
     frame = _frame(data, field="data", required=("user_id", "outcome"))
     y = pd.to_numeric(frame["outcome"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(y).any():
-        raise DomainError("The holdout data has an outcome that is not a number.", field="data")
+    if not np.isfinite(y).all():
+        raise DomainError("The holdout data has an outcome that is not a finite number.", field="data")
     if "group" in frame.columns:
         group = frame["group"].astype(str).str.strip().str.lower()
         bad = ~group.isin(["exposed", "holdout"])
@@ -445,8 +567,8 @@ def _readout_holdout(experiment: Experiment, data: Any):
     pre = None
     if "pre_outcome" in frame.columns:
         pre = pd.to_numeric(frame["pre_outcome"], errors="coerce").to_numpy(dtype=float)
-        if np.isnan(pre).any():
-            raise DomainError("The holdout data has a pre_outcome that is not a number.", field="data")
+        if not np.isfinite(pre).all():
+            raise DomainError("The holdout data has a pre_outcome that is not a finite number.", field="data")
     result = _domain(lambda: engine.readout_holdout(y, held, pre_outcome=pre, alpha=design.get("alpha", 0.10)))
     spend = _float(experiment.design, "spend")
     if spend is None:

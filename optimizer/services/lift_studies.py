@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from campaigns.models import PlacementType, Retailer
+from core.bounds import date_limit_message
 from core.errors import DomainError, full_clean_or_raise
 from governance.models import Tenant
 from governance.services import audit_record
@@ -36,6 +37,9 @@ def lift_study_create(
         raise DomainError(f"Unknown retailer {retailer_code!r}.", field="retailer")
     if placement_type not in PlacementType.values:
         raise DomainError(f"Unknown placement type {placement_type!r}.", field="placement_type")
+    for field, day in (("start_date", start_date), ("end_date", end_date)):
+        if date_limit_message(day):
+            raise DomainError(f"{field} {date_limit_message(day)}", field=field)
     if end_date < start_date:
         raise DomainError(f"end_date {end_date} is before start_date {start_date}.", field="end_date")
     if spend < 0:

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import SKU, PerformanceFact
+from core.bounds import money_limit_message
 from core.errors import DomainError, full_clean_or_raise
 from core.liveness import Heartbeat, stale, worker_identity
 from governance.models import Tenant
@@ -23,6 +24,7 @@ from optimizer.tasks import plan_run as plan_run_task
 PLAN_SAMPLES = 200
 PLAN_SEED = 0
 MAX_PERIOD_DAYS = 366
+MAX_HISTORY_DAYS = 3660
 # A running plan's worker touches heartbeat_at this often; the reaper fails a plan silent for the stale time
 # (settings PLAN_HEARTBEAT_S, PLAN_STALE_AFTER_S).
 DEFAULT_HEARTBEAT_S = 10.0
@@ -39,6 +41,15 @@ def _number(value, field: str, *, what: str | None = None) -> Decimal:
     return number
 
 
+def _amount(value, field: str, *, what: str | None = None) -> Decimal:
+    """A number that is also an amount the databases store exactly (core.bounds.MONEY_MAX)."""
+    number = _number(value, field, what=what)
+    message = money_limit_message(number)
+    if message:
+        raise DomainError(f"{what or field}: {message}", field=field)
+    return number
+
+
 def _bounds(raw, *, field: str, known: list[str], kind: str) -> dict[str, list[float]]:
     if not raw:
         return {}
@@ -51,8 +62,8 @@ def _bounds(raw, *, field: str, known: list[str], kind: str) -> dict[str, list[f
             raise DomainError(f"{field}: unknown {kind} {key!r}; the tenant's {kind}s are {listed}.", field=field)
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise DomainError(f"{field}[{key!r}] must be [min, max], got {pair!r}.", field=field)
-        low = _number(pair[0], field, what=f"{field}[{key!r}] min")
-        high = _number(pair[1], field, what=f"{field}[{key!r}] max")
+        low = _amount(pair[0], field, what=f"{field}[{key!r}] min")
+        high = _amount(pair[1], field, what=f"{field}[{key!r}] max")
         if low < 0:
             raise DomainError(f"{field}[{key!r}]: min {low} must not be negative.", field=field)
         if high < low:
@@ -84,7 +95,7 @@ def plan_create(
     name = (name or "").strip()
     if len(name) > 200:
         raise DomainError(f"name is {len(name)} characters long; the limit is 200.", field="name")
-    budget = _number(budget, "budget")
+    budget = _amount(budget, "budget")
     if budget <= 0:
         raise DomainError(f"budget must be greater than 0, got {budget}.", field="budget")
     if isinstance(period_days, bool) or not isinstance(period_days, int):
@@ -117,8 +128,10 @@ def plan_create(
             raise DomainError("chance needs a min_roas: it is the probability of reaching that floor.", field="chance")
     if history_days is not None and (isinstance(history_days, bool) or not isinstance(history_days, int)):
         raise DomainError(f"history_days must be a whole number, got {history_days!r}.", field="history_days")
-    if history_days is not None and history_days < 14:
-        raise DomainError(f"history_days must be at least 14, got {history_days}.", field="history_days")
+    if history_days is not None and not 14 <= history_days <= MAX_HISTORY_DAYS:
+        raise DomainError(
+            f"history_days must be between 14 and {MAX_HISTORY_DAYS}, got {history_days}.", field="history_days"
+        )
 
     channels = tenant_channels(tenant)
     if not channels:

@@ -7,6 +7,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.bounds import seed_argument
 from demo.engine.exports import DEFAULT_DAYS, DEFAULT_START, LAYOUTS, CatalogItem, generate_export
 
 
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--layout", required=True, choices=sorted(LAYOUTS))
         parser.add_argument("--rows", required=True, type=int, help="Number of data rows to write.")
         parser.add_argument("--output", required=True, help="File to write (gzip when it ends in .gz).")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=seed_argument, default=0)
         parser.add_argument("--start", type=_date, default=DEFAULT_START, help="First (local) day, YYYY-MM-DD.")
         parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="Days the rows cover.")
         parser.add_argument("--skus-per-brand", type=int, default=10, help="Catalog size: 20 brands × this.")

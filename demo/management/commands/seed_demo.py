@@ -2,6 +2,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.bounds import seed_argument
 from core.errors import DomainError
 from demo.seed import DEFAULT_DAYS, DEFAULT_SEED, MIN_DAYS, demo_seed
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"Days of history (>= {MIN_DAYS}).")
-        parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="Random seed of the simulation.")
+        parser.add_argument("--seed", type=seed_argument, default=DEFAULT_SEED, help="Random seed of the simulation.")
         parser.add_argument("--reset", action="store_true", help="Delete the demo tenants' data and recreate it.")
         parser.add_argument(
             "--password",

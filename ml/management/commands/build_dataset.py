@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.bounds import seed_argument
 from governance.models import Tenant
 from ml.dataset_sources import dataset_source
 from ml.engine.datasets import build, build_preference_pairs, write_jsonl
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--task", required=True, choices=TASKS)
         parser.add_argument("--out", required=True, type=Path, help="folder to write the JSONL files into")
         parser.add_argument("--tenant", help="tenant slug whose brands and SKUs the creative data uses")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=seed_argument, default=0)
         parser.add_argument("--n-train", type=int, default=None)
         parser.add_argument("--n-heldout", type=int, default=None)
 

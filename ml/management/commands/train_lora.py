@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from core.bounds import seed_argument
 from core.errors import DomainError
 from governance.models import Tenant
 from ml.models import Adapter, AdapterKind, TrainingJob
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         parser.add_argument("--lora-r", type=int, default=16)
         parser.add_argument("--lora-alpha", type=int, default=32)
         parser.add_argument("--beta", type=float, default=0.1, help="DPO's beta")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=seed_argument, default=0)
         parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
         parser.add_argument("--queue", action="store_true", help="send the job to the gpu worker and return")
         parser.add_argument("--no-register", action="store_true", help="keep the files, register no adapter")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.bounds import seed_argument
 from optimizer.engine.allocate import OBJECTIVES, ROAS_BASES, AllocationRequest
 from optimizer.engine.errors import OptimizerInputError
 from optimizer.engine.jsonsafe import json_safe
@@ -33,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--spend-everything", action="store_true", help="Spend the whole budget.")
         parser.add_argument("--exclude", action="append", default=[], help="Channel key to leave out (repeatable).")
         parser.add_argument("--samples", type=int, default=200, help="Posterior samples per curve.")
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seed", type=seed_argument, default=0)
         parser.add_argument("--tenant", help="Tenant slug: read history, SKUs and lift studies from the database.")
         parser.add_argument(
             "--exclude-skus", action="append", default=[], help="SKU ids not to sell this period (comma list)."
