@@ -30,6 +30,7 @@ from campaigns.models import (
     RetailerItem,
     validate_gtin,
 )
+from campaigns.services import performance_rollup_refresh
 from core.errors import DomainError
 from demo.engine import (
     SIMULATOR_VERSION,
@@ -559,6 +560,7 @@ def _tenant_seed(
                 )
             )
     PerformanceFact.objects.bulk_create(facts, batch_size=2000)
+    performance_rollup_refresh(tenant=tenant)
 
     end = history.dates[-1]
     lifts = []
