@@ -7,8 +7,8 @@ bench/load_bench.py starts it headless and passes everything through the environ
 - ``LOAD_PLAN_ID``: the allocation plan whose page is read;
 - ``LOAD_API_KEYS``: comma-separated API keys, one per user (the API throttle counts per key, as for partners);
 - ``LOAD_THINK``: seconds between two requests of one user, ``"1-3"`` (uniform) or ``"0"`` (none);
-- ``LOAD_USERS``: how many users log in; pages are timed from the moment all of them have (20 logins at once are
-  20 PBKDF2 hashes, seconds of CPU on a small machine, which is not what this measures);
+- ``LOAD_USERS``: how many users log in; only pages requested after all of them have are timed (20 logins at once
+  are 20 PBKDF2 hashes, seconds of CPU on a small machine, which is not what this measures);
 - ``LOAD_SAMPLES``: where the response time of every timed request is written (JSON) when the run stops.
 
 A page that does not answer 200 (a redirect to the login page included) counts as an error.
@@ -40,7 +40,9 @@ def _wait_time():
 def _record(request_type, name, response_time, response_length, exception=None, **kwargs):
     if name == "login":
         _STATE["logins"].append([response_time, exception is None])
-    elif _STATE["since"] is not None:
+        return
+    started = time.time() - response_time / 1000
+    if _STATE["since"] is not None and started >= _STATE["since"]:  # not queued behind the logins
         _STATE["samples"].append([name, response_time, exception is None, str(exception or "")[:200]])
 
 
