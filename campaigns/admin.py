@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from campaigns.models import SKU, Brand, Campaign, PerformanceFact, Retailer, RetailerItem
+from campaigns.models import SKU, Brand, Campaign, PerformanceDaily, PerformanceFact, Retailer, RetailerItem
 from campaigns.services import performance_rollup_kept, performance_rollup_refresh
 
 
@@ -124,3 +124,24 @@ class PerformanceFactAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         with performance_rollup_kept(facts=queryset):
             super().delete_queryset(request, queryset)
+
+
+@admin.register(PerformanceDaily)
+class PerformanceDailyAdmin(admin.ModelAdmin):
+    """Read-only: the rollup is derived from the facts by campaigns.services.performance_rollup_refresh."""
+
+    list_display = ["date", "tenant", "retailer", "placement_type", "spend", "attributed_sales", "impressions", "facts"]
+    list_filter = ["tenant", "retailer", "placement_type"]
+    search_fields = ["tenant__name", "retailer__code", "retailer__name"]
+    date_hierarchy = "date"
+    list_select_related = ["tenant", "retailer"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -214,3 +214,11 @@ def test_the_migration_rolls_up_the_facts_already_there(catalog, tenants):
     migration.fill_rollup(apps, SimpleNamespace(connection=connection))
     assert {tenant.slug: performance_totals(tenant=tenant) for tenant in tenants.values()} == expected
     assert PerformanceDaily.objects.count() == 2 * 2 * 10
+
+
+def test_the_campaign_page_reads_only_facts_so_it_holds_before_a_refresh(catalog, client, personas):
+    PerformanceDaily.objects.all().delete()  # facts written, rollup not refreshed yet
+    client.force_login(personas["owner"])
+    response = client.get(reverse("campaign_detail", args=[catalog["acme"]["campaigns"]["amazon"].pk]))
+    assert response.status_code == 200
+    assert "145.00" in response.content.decode()  # lifetime spend: 10 + 11 + ... + 19
