@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from campaigns.models import SKU, Brand, Campaign, PerformanceFact, Retailer, RetailerItem
+from campaigns.models import SKU, Brand, Campaign, PerformanceDaily, PerformanceFact, Retailer, RetailerItem
+from campaigns.services import performance_rollup_kept, performance_rollup_refresh
 
 
 @admin.register(Retailer)
@@ -75,6 +76,15 @@ class CampaignAdmin(admin.ModelAdmin):
     autocomplete_fields = ["tenant", "brand"]
     date_hierarchy = "start_date"
 
+    # Deleting a campaign deletes its facts: the dashboard's rollup follows.
+    def delete_model(self, request, obj):
+        with performance_rollup_kept(facts=PerformanceFact.objects.filter(campaign=obj)):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with performance_rollup_kept(facts=PerformanceFact.objects.filter(campaign__in=queryset)):
+            super().delete_queryset(request, queryset)
+
 
 @admin.register(PerformanceFact)
 class PerformanceFactAdmin(admin.ModelAdmin):
@@ -101,4 +111,37 @@ class PerformanceFactAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         # Facts come from ingest batches; editing one by hand would break the batch's reconciliation.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        performance_rollup_refresh(tenant=obj.tenant, date_from=obj.date, date_to=obj.date)
+
+    def delete_model(self, request, obj):
+        with performance_rollup_kept(facts=PerformanceFact.objects.filter(pk=obj.pk)):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with performance_rollup_kept(facts=queryset):
+            super().delete_queryset(request, queryset)
+
+
+@admin.register(PerformanceDaily)
+class PerformanceDailyAdmin(admin.ModelAdmin):
+    """Read-only: the rollup is derived from the facts by campaigns.services.performance_rollup_refresh."""
+
+    list_display = ["date", "tenant", "retailer", "placement_type", "spend", "attributed_sales", "impressions", "facts"]
+    list_filter = ["tenant", "retailer", "placement_type"]
+    search_fields = ["tenant__name", "retailer__code", "retailer__name"]
+    date_hierarchy = "date"
+    list_select_related = ["tenant", "retailer"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -180,6 +180,9 @@ class PerformanceFact(models.Model):
     One row per UTC day, campaign, optional SKU, placement and attribution (window, model). Amounts are in the
     tenant's reporting currency; the original currency and amounts are kept beside them. The natural key makes a
     reload replace rows instead of adding them.
+
+    The dashboard reads the daily rollup (PerformanceDaily), not this table: whatever adds, replaces or deletes
+    facts calls ``campaigns.services.performance_rollup_refresh`` for the tenant and the days it touched.
     """
 
     date = models.DateField(help_text="UTC day.")
@@ -267,3 +270,37 @@ class PerformanceFact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.campaign_id} {self.placement_type}"
+
+
+class PerformanceDaily(models.Model):
+    """The daily rollup of PerformanceFact per tenant, UTC day, retailer and placement type: what the dashboard
+    (and the performance summary) reads, a few rows a day instead of one per campaign, SKU and attribution key.
+
+    Derived data: written only by ``campaigns.services.performance_rollup_refresh``, which recomputes the rows of a
+    tenant's days from the facts. ``week`` is the Monday of ``date``'s week, stored so that weekly figures group
+    by a column instead of truncating every row's date.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    date = models.DateField(help_text="UTC day.")
+    week = models.DateField(help_text="Monday of the day's week.")
+    retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="+")
+    placement_type = models.CharField(max_length=20, choices=PlacementType.choices)
+    impressions = models.BigIntegerField()
+    clicks = models.BigIntegerField()
+    spend = models.DecimalField(**MONEY)
+    attributed_sales = models.DecimalField(**MONEY)
+    attributed_units = models.BigIntegerField()
+    facts = models.PositiveIntegerField(help_text="How many facts the row sums.")
+
+    class Meta:
+        verbose_name = "daily performance rollup"
+        ordering = ["date", "retailer_id", "placement_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "date", "retailer", "placement_type"], name="performancedaily_unique_day_channel"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.retailer_id} {self.placement_type}"

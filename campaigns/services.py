@@ -4,14 +4,16 @@ a rule that is broken raises DomainError naming the field, and nothing is stored
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
+from django.db.models import Count, Max, Min, Sum
 
-from campaigns.models import SKU, Brand, Campaign, Retailer, RetailerItem
+from campaigns.models import SKU, Brand, Campaign, PerformanceDaily, PerformanceFact, Retailer, RetailerItem
 from core.errors import DomainError, full_clean_or_raise
 from governance.models import APIKey, Tenant
 from governance.services import audit_record
@@ -278,3 +280,61 @@ def campaign_update(
             detail={"changed": changed},
         )
     return campaign
+
+
+# --- the daily performance rollup ------------------------------------------------------------------------------
+
+ROLLUP_BATCH = 2000
+
+
+def performance_rollup_refresh(
+    *, tenant: Tenant, date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> int:
+    """Recompute ``tenant``'s daily rollup (PerformanceDaily) from its facts for the days ``date_from`` to
+    ``date_to`` (both included; an open end reaches the first or last day there is), in one transaction: the days'
+    rollup rows are deleted and written again, so facts added, replaced or deleted on those days all show. Returns
+    the number of rollup rows written.
+
+    Call it after every write of facts, inside the writer's transaction or right after it commits, with the days
+    the write touched (a loader's replace: the first and last day of the batch). Derived data only: no audit entry.
+    """
+    if date_from is not None and date_to is not None and date_to < date_from:
+        raise DomainError(f"date_to {date_to} is before date_from {date_from}.", field="date_to")
+    facts = PerformanceFact.objects.filter(tenant=tenant)
+    rollup = PerformanceDaily.objects.filter(tenant=tenant)
+    if date_from is not None:
+        facts, rollup = facts.filter(date__gte=date_from), rollup.filter(date__gte=date_from)
+    if date_to is not None:
+        facts, rollup = facts.filter(date__lte=date_to), rollup.filter(date__lte=date_to)
+    sums = (
+        facts.values("date", "retailer_id", "placement_type")
+        .annotate(
+            impressions=Sum("impressions"),
+            clicks=Sum("clicks"),
+            spend=Sum("spend"),
+            attributed_sales=Sum("attributed_sales"),
+            attributed_units=Sum("attributed_units"),
+            facts=Count("id"),
+        )
+        .order_by()
+    )
+    with transaction.atomic():
+        rollup.delete()
+        rows = [
+            PerformanceDaily(tenant=tenant, week=row["date"] - dt.timedelta(days=row["date"].weekday()), **row)
+            for row in sums
+        ]
+        PerformanceDaily.objects.bulk_create(rows, batch_size=ROLLUP_BATCH)
+    return len(rows)
+
+
+@contextmanager
+def performance_rollup_kept(*, facts: models.QuerySet[PerformanceFact]) -> Iterator[None]:
+    """Around a delete of ``facts``, or of what they cascade from (campaigns): one transaction, and the rollup of
+    the tenants and days those facts were on is refreshed after the block."""
+    with transaction.atomic():
+        spans = list(facts.values("tenant").annotate(first=Min("date"), last=Max("date")).order_by())
+        yield
+        tenants = Tenant.objects.in_bulk([span["tenant"] for span in spans])
+        for span in spans:
+            performance_rollup_refresh(tenant=tenants[span["tenant"]], date_from=span["first"], date_to=span["last"])

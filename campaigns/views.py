@@ -129,7 +129,8 @@ def campaign_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
     recent = chart = None
     partial: list[bool] = []
     if weekly:
-        first, last = performance_date_range(tenant=tenant)
+        # This page reads the campaign's facts, so the tenant's data range comes from the facts too.
+        first, last = performance_date_range(tenant=tenant, from_facts=True)
         partial = partial_weeks(weeks, first=first, last=last)
         recent = performance_totals(
             tenant=tenant, filters=PerformanceFilter(campaign_id=campaign.pk, date_from=weeks[0])

@@ -33,6 +33,7 @@ from campaigns.models import (
     RetailerItem,
     validate_gtin,
 )
+from campaigns.services import performance_rollup_refresh
 from core.errors import DomainError
 from demo.engine import (
     SIMULATOR_VERSION,
@@ -580,6 +581,7 @@ def _tenant_seed(
                 )
             )
     PerformanceFact.objects.bulk_create(facts, batch_size=2000)
+    performance_rollup_refresh(tenant=tenant)
 
     end = history.dates[-1]
     lifts = []

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Brand, Campaign, PerformanceFact, Retailer
+from campaigns.services import performance_rollup_refresh
 from core.bounds import DATE_MAX, DATE_MIN, MONEY_MAX
 from governance.models import Tenant
 from harmonization.models import IngestBatch
@@ -128,7 +129,13 @@ class DbSink:
                 # same keys and the second insert would break the natural-key constraint.
                 Tenant.objects.select_for_update().filter(pk=self.tenant.pk).first()
                 if self._created:
-                    self._replace_facts(wanted)
+                    first, last = self._replace_facts(wanted)
+                    if first is not None:
+                        # The dashboard reads a daily rollup of the facts: the batch's days are summed again here, so
+                        # the rollup changes with the facts or not at all.
+                        performance_rollup_refresh(
+                            tenant=self.tenant, date_from=_as_date(first), date_to=_as_date(last)
+                        )
                 if report is not None and hasattr(report, "facts"):
                     # Rows of one key from different chunks were summed here: the table holds this many facts.
                     report.facts = self.facts_inserted
@@ -259,7 +266,8 @@ class DbSink:
             )
             return cursor.fetchall()
 
-    def _replace_facts(self, wanted: list[tuple]) -> None:
+    def _replace_facts(self, wanted: list[tuple]) -> tuple:
+        """Replace the tenant's facts on the batch's keys; return the first and last day written."""
         summed, mapping, agg = self._work_tables()
         facts = PerformanceFact._meta.db_table
         with connection.cursor() as cursor:
@@ -342,6 +350,7 @@ class DbSink:
                     [self.tenant.pk, self.batch.pk, now],
                 )
                 self.facts_inserted += max(cursor.rowcount, 0)
+        return first, last
 
     def _resolve_campaigns(self, cursor, mapping: str, wanted: list[tuple]) -> None:
         """Fill the mapping table (retailer code, external id) -> campaign, creating campaigns the tenant lacks."""

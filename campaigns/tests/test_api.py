@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from campaigns.models import SKU, AttributionModel, Brand, Campaign, PerformanceFact, RetailerItem
+from campaigns.services import performance_rollup_refresh
 from governance.models import AuditLog
 from rmn_site.tests.api_support import API, assert_error, client_for
 
@@ -374,4 +375,5 @@ def test_it_keeps_another_tenants_facts_out_of_the_summary(marketer, catalog, te
         original_attributed_sales=Decimal("1"),
         ingest_batch=globex["batch"],
     )
+    performance_rollup_refresh(tenant=tenants["globex"], date_from=DAY0, date_to=DAY0)
     _assert_totals(marketer.get(f"{API}/performance/summary/").json()["totals"], _expected(range(10)))

@@ -7,14 +7,16 @@ from django.db import connection
 from django.urls import reverse
 
 from campaigns.models import AttributionModel, Campaign, PerformanceFact
+from campaigns.services import performance_rollup_refresh
 from governance.models import Membership, Role, Tenant
 
 FOUR_PLACES = Decimal("0.0001")
 
 
 def add_fact(catalog, slug, retailer, day: dt.date, spend: str, sales: str, impressions=500, clicks=7):
+    """One more fact, rolled up as every writer of facts does."""
     campaign = catalog[slug]["campaigns"][retailer]
-    return PerformanceFact.objects.create(
+    fact = PerformanceFact.objects.create(
         date=day,
         tenant=campaign.tenant,
         retailer=campaign.retailer,
@@ -33,6 +35,8 @@ def add_fact(catalog, slug, retailer, day: dt.date, spend: str, sales: str, impr
         original_attributed_sales=Decimal(sales),
         ingest_batch=catalog[slug]["batch"],
     )
+    performance_rollup_refresh(tenant=campaign.tenant, date_from=day, date_to=day)
+    return fact
 
 
 def raw_sums(tenant, date_from, date_to) -> tuple[Decimal, Decimal]:

@@ -227,3 +227,19 @@ def test_an_amount_the_database_cannot_store_exactly_is_refused_before_anything_
             sink.commit(report=None)
     assert all_facts_fingerprint() == before
     assert load(acme, sku_rows(catalog, [0], spend="30000000000")).facts_inserted == 1  # sales 3x: 9e10, in bounds
+
+
+def test_the_dashboards_daily_rollup_follows_every_load(catalog, acme):
+    from campaigns.models import PerformanceDaily
+
+    def rollup(day_):
+        rows = PerformanceDaily.objects.filter(tenant=acme, date=day_)
+        agg = rows.aggregate(spend=Sum("spend"), clicks=Sum("clicks"))
+        return Decimal(str(agg["spend"] or 0)).quantize(FOUR), agg["clicks"] or 0
+
+    load(acme, sku_rows(catalog, range(3), spend="10.5"))
+    assert rollup(day(1)) == (Decimal("10.5000"), 6)
+    load(acme, sku_rows(catalog, range(3), spend="7.25"), batch=new_batch(acme, "corrected.csv"))  # a re-import
+    assert rollup(day(1)) == (Decimal("7.2500"), 6)
+    facts = PerformanceFact.objects.filter(tenant=acme, date=day(1)).aggregate(spend=Sum("spend"))["spend"]
+    assert Decimal(str(facts)).quantize(FOUR) == Decimal("7.2500")
