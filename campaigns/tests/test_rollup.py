@@ -210,7 +210,7 @@ def test_the_admin_keeps_the_rollup_when_it_deletes_facts(catalog, tenants, admi
 def test_the_migration_rolls_up_the_facts_already_there(catalog, tenants):
     expected = {tenant.slug: performance_totals(tenant=tenant) for tenant in tenants.values()}
     PerformanceDaily.objects.all().delete()
-    migration = importlib.import_module("campaigns.migrations.0003_performance_daily_rollup")
+    migration = importlib.import_module("campaigns.migrations.0005_performance_daily_rollup")
     migration.fill_rollup(apps, SimpleNamespace(connection=connection))
     assert {tenant.slug: performance_totals(tenant=tenant) for tenant in tenants.values()} == expected
     assert PerformanceDaily.objects.count() == 2 * 2 * 10
