@@ -14,7 +14,9 @@ from harmonization.services import batch_create_from_upload
 
 
 class IngestBatchSerializer(serializers.ModelSerializer):
-    retailer = serializers.SlugRelatedField(slug_field="code", read_only=True, help_text="Retailer code.")
+    retailer = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True, help_text="Retailer code; null when the mapping names none."
+    )
     progress = serializers.FloatField(read_only=True, help_text="Share of the input consumed, 0..1.")
     report = serializers.JSONField(
         read_only=True, help_text="The quality report (docs/mapping_guide.md); empty until the batch finishes."

@@ -31,7 +31,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from core.api.base import TenantScopedViewSet
 from governance.access import ROLE_CAPABILITIES, Capability
 from governance.models import APIKey, Role
-from rmn_site.tests.world import World, build_world, changed, digest, make_user
+from rmn_site.tests.world import World, changed, digest, make_user
+
+pytestmark = pytest.mark.usefixtures("quiet_refusals")
 
 V, E, M = Capability.VIEW_DATA, Capability.EDIT_DATA, Capability.MANAGE_TENANT
 SIGNED_IN = "signed_in"  # a page every signed-in user may use (no capability)
@@ -342,21 +344,6 @@ class Walk:
 
 
 # --- fixtures -------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _quiet_refusals(caplog):
-    # Thousands of expected 4xx answers: keep django.request's warnings out of the report (5xx are errors, kept).
-    caplog.set_level("ERROR", logger="django.request")
-
-
-@pytest.fixture
-def world(tenants, catalog, retailers, personas, settings, tmp_path) -> World:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.MODEL_STORAGE_DIR = tmp_path / "models"
-    # Hundreds of requests from one client: the API's throttle is not what this test is about.
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"client": "100000/minute"}}
-    return build_world(tenants=tenants, catalog=catalog, retailers=retailers)
 
 
 def _session(user, **session) -> Client:
