@@ -229,14 +229,21 @@ def _api_requests(route: Route, world: World) -> list[Req]:
     url = reverse(route.key, kwargs=kwargs)
     out = []
     for method in route.callback.actions:
-        capability = cls.read_capability if method in ("get", "head", "options") else cls.write_capability
-        body = None
-        if method != "get":
-            body = API_BODIES[cls.__name__](world.acme) if cls.__name__ in API_BODIES and not kwargs else {}
+        safe = method in ("get", "head", "options")
+        hostile = not safe and not kwargs and cls.__name__ in API_BODIES
         out.append(
-            Req(route=route.key, method=method, url=url, capability=capability, names_object=names_object, body=body,
-                api=True)
-        )  # fmt: skip
+            Req(
+                route=route.key,
+                method=method,
+                url=url,
+                capability=cls.read_capability if safe else cls.write_capability,
+                # A create whose body names an Acme object: refused as bad input (400), nothing created.
+                names_object=names_object or hostile,
+                stranger=400 if hostile else 404,
+                body=None if safe else (API_BODIES[cls.__name__](world.acme) if hostile else {}),
+                api=True,
+            )
+        )
     return out
 
 
@@ -339,6 +346,7 @@ class Walk:
         self._digest = after
 
     def done(self) -> None:
+        print(f"{self.persona}: {self.requests} requests, {len(self.problems)} problems")
         assert self.requests > 0
         assert not self.problems, f"{len(self.problems)} problem(s):\n" + "\n".join(self.problems)
 
