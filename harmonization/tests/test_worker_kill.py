@@ -108,10 +108,13 @@ class Workers:
             Path(self.options[key]).mkdir(parents=True, exist_ok=True)
         self.app = Celery("rmn_site", set_as_current=False)
         self.app.config_from_object("django.conf:settings", namespace="CELERY")
+        # Celery reads CELERY_BROKER_URL from the environment before any setting (CI sets it to Redis); the read and
+        # write URLs are read from the settings first, so they pin this app to the folder.
         self.app.conf.update(
-            broker_url=self.url, broker_transport_options=self.options,
-            result_backend=f"file://{folder / 'celery' / 'results'}",
+            broker_url=self.url, broker_read_url=self.url, broker_write_url=self.url,
+            broker_transport_options=self.options, result_backend=f"file://{folder / 'celery' / 'results'}",
         )  # fmt: skip
+        assert self.app.connection_for_write().transport_cls == "filesystem", self.app.connection_for_write().as_uri()
         self.procs: list[subprocess.Popen] = []
         self.started = 0
 
@@ -130,7 +133,7 @@ class Workers:
     def start(self, database_url: str) -> subprocess.Popen:
         self.started += 1
         log_path = self.folder / f"worker-{self.started}.log"
-        env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CELERY_") and k != "REDIS_URL"}
         env.update(
             DATABASE_URL=database_url, DATABASE_CONN_MAX_AGE="0", CELERY_DATA_DIR=str(self.folder / "celery"),
             MEDIA_ROOT=str(self.media),
