@@ -156,6 +156,16 @@ def _database_url_for_worker(settings_dict: dict) -> str:
 
 
 @pytest.fixture(scope="session")
+def worker_database_url(django_db_setup, django_db_blocker) -> str:
+    """The test database as a DATABASE_URL, for a worker process a test starts (and kills) itself; such tests need
+    committed data (``transactional_db``), as with ``celery_worker_process``."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        return _database_url_for_worker(connection.settings_dict)
+
+
+@pytest.fixture(scope="session")
 def worker_model_dir(tmp_path_factory):
     """The MODEL_STORAGE_DIR of the test session's Celery worker (``celery_worker_process``), empty at the start.
 

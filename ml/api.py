@@ -40,7 +40,10 @@ class AdapterSerializer(HideServerPathsMixin, serializers.ModelSerializer):
     kind = serializers.CharField(read_only=True, help_text="retailer, brand or task.")
     status = serializers.CharField(read_only=True, help_text="candidate, active or retired.")
     tenant = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, help_text="Owner of a brand adapter; null for shared adapters."
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="Owner of a brand adapter; null for shared adapters.",
     )
     metrics = serializers.JSONField(read_only=True, help_text="Evaluation results, metric name -> number.")
 
@@ -151,7 +154,10 @@ class TrainingJobSerializer(HideServerPathsMixin, serializers.ModelSerializer):
     method = serializers.CharField(read_only=True, help_text="sft, dpo or qlora.")
     status = serializers.CharField(read_only=True, help_text="queued, running, succeeded, failed or cancelled.")
     tenant = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True, help_text="The tenant of a brand adapter's job; null for shared jobs."
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="The tenant of a brand adapter's job; null for shared jobs.",
     )
     params = serializers.JSONField(read_only=True, help_text="Trainer settings (max_steps, seed, ...).")
     progress = serializers.JSONField(
