@@ -53,21 +53,10 @@ SETTINGS = hypothesis_settings(
     deadline=None, suppress_health_check=list(HealthCheck), max_examples=MAX_EXAMPLES, database=None, derandomize=True
 )
 
-_WITH_AN_ID = [
-    "GET /api/v1/adapters/{id}/", "POST /api/v1/adapters/{id}/promote/", "POST /api/v1/adapters/{id}/retire/",
-    "POST /api/v1/adapters/{id}/rollback/", "GET /api/v1/bandit-policies/{id}/", "GET /api/v1/brands/{id}/",
-    "GET /api/v1/campaigns/{id}/", "PATCH /api/v1/campaigns/{id}/", "GET /api/v1/experiments/{id}/",
-    "GET /api/v1/generations/{id}/", "GET /api/v1/ingest-batches/{id}/", "GET /api/v1/lift-studies/{id}/",
-    "GET /api/v1/plans/{id}/", "GET /api/v1/skus/{id}/", "PATCH /api/v1/skus/{id}/",
-    "GET /api/v1/training-jobs/{id}/", "POST /api/v1/training-jobs/{id}/cancel/",
-]  # fmt: skip
 # Check -> (why, the operations where it shows). One entry per root cause; each is an xfail(strict=True) below.
 KNOWN: dict[str, tuple[str, set[str]]] = {
-    "ST105 Undocumented Content-Type": (
-        "An id the router does not match ([^/.]+, e.g. /api/v1/brands/0.5/) falls through to Django's HTML 404 page "
-        "(text/html), not the API's JSON error: " + ", ".join(_WITH_AN_ID),
-        set(_WITH_AN_ID),
-    ),
+    # Empty: the one entry ("ST105": an id the router does not match fell through to Django's HTML 404) is gone since
+    # every unmatched /api/ address answers the JSON error.
 }
 
 
