@@ -24,12 +24,14 @@ class Capability(StrEnum):
     VIEW_DATA = "view_data"  # dashboards, catalog, performance, plans
     EDIT_DATA = "edit_data"  # campaigns, SKUs, brands, lift studies, plans
     GIVE_FEEDBACK = "give_feedback"  # RLHF ratings and preference pairs
+    ADJUDICATE = "adjudicate"  # see reviewers' answers on conflicting items and settle them
     MANAGE_TENANT = "manage_tenant"  # API keys, members, adapters
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.MARKETER: frozenset({Capability.VIEW_DATA, Capability.EDIT_DATA}),
     Role.REVIEWER: frozenset({Capability.VIEW_DATA, Capability.GIVE_FEEDBACK}),
+    Role.ADJUDICATOR: frozenset({Capability.VIEW_DATA, Capability.GIVE_FEEDBACK, Capability.ADJUDICATE}),
     Role.ADMIN: frozenset(Capability),
 }
 

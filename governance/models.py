@@ -14,6 +14,7 @@ from governance.currencies import validate_currency
 class Role(models.TextChoices):
     MARKETER = "marketer", "Marketer"
     REVIEWER = "reviewer", "Reviewer"
+    ADJUDICATOR = "adjudicator", "Adjudicator"
     ADMIN = "admin", "Admin"
 
 

@@ -89,6 +89,14 @@ class AllocationPlan(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Review(models.TextChoices):
+        """Where a marketer's review of this version stands (feedback.PlanReview holds each decision)."""
+
+        DRAFT = "draft", "Not reviewed"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
     class Objective(models.TextChoices):
         INCREMENTAL_MARGIN = "incremental_margin", "Incremental margin"
         INCREMENTAL_REVENUE = "incremental_revenue", "Incremental revenue"
@@ -113,6 +121,17 @@ class AllocationPlan(models.Model):
     task_id = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker optimizing it.")
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from that worker.")
+    # Versions: a what-if edit re-optimizes into a new plan whose parent is the version it was edited from; every
+    # version of one plan shares ``root`` (the first version points at itself once saved; NULL until then).
+    root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text="The first version."
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+        help_text="The version this one was edited from.",
+    )  # fmt: skip
+    version = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    review_status = models.CharField(max_length=20, choices=Review.choices, default=Review.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

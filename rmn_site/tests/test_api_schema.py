@@ -75,7 +75,7 @@ def test_it_tells_the_caller_who_and_where_they_are(personas, tenants):
     assert me == {
         "tenant": {"slug": "acme", "name": "Acme Foods", "kind": "brand_owner", "reporting_currency": "USD"},
         "role": "admin",
-        "capabilities": ["edit_data", "give_feedback", "manage_tenant", "view_data"],
+        "capabilities": ["adjudicate", "edit_data", "give_feedback", "manage_tenant", "view_data"],
         "principal": "user:owner",
     }
     Membership.objects.create(user=personas["owner"], tenant=tenants["globex"], role=Role.REVIEWER)

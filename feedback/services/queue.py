@@ -1,0 +1,83 @@
+"""Putting things in front of reviewers: compliant creatives and plan versions become review items.
+
+Only a compliant creative is queued (``Creative.compliant``); a rejected one stays out, kept as a negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from feedback.models import Creative, CreativeEvent, ReviewItem, ReviewTask
+from governance.models import Tenant
+from optimizer.models import AllocationPlan
+
+DEFAULT_TASK_NAMES = {ReviewTask.Kind.CREATIVE: "Ad copy", ReviewTask.Kind.PLAN: "Budget plans"}
+
+
+def review_task_default(*, tenant: Tenant, kind: str) -> ReviewTask:
+    """The tenant's default task of ``kind`` (created on first use, overlap 2)."""
+    task, _ = ReviewTask.objects.get_or_create(
+        tenant=tenant, name=DEFAULT_TASK_NAMES[kind], defaults={"kind": kind, "overlap": 2}
+    )
+    return task
+
+
+def creative_item_content(creative: Creative) -> dict:
+    return {
+        "fields": creative.fields(),
+        "retailer": creative.retailer.name,
+        "brief": {"goal": creative.brief.goal, "tone": creative.brief.tone, "promotion": creative.brief.promotion},
+        "verification": creative.verification,
+    }
+
+
+def queue_creatives(*, creatives: Iterable[Creative], actor=None, task: ReviewTask | None = None) -> list[ReviewItem]:
+    """Queue each compliant creative as a single item in ``task`` (default: the tenant's "Ad copy" task) and mark it
+    in review; a creative that is not compliant is skipped (never queued as compliant)."""
+    items = []
+    with transaction.atomic():
+        for creative in creatives:
+            if not creative.compliant or creative.status != Creative.Status.DRAFT:
+                continue
+            target = task or review_task_default(tenant=creative.tenant, kind=ReviewTask.Kind.CREATIVE)
+            items.append(
+                ReviewItem.objects.create(
+                    tenant=creative.tenant,
+                    task=target,
+                    kind=ReviewItem.Kind.SINGLE,
+                    creative=creative,
+                    prompt=creative.prompt,
+                    content=creative_item_content(creative),
+                    adapter_versions=creative.adapter_versions,
+                )
+            )
+            CreativeEvent.objects.create(
+                creative=creative, from_status=creative.status, to_status=Creative.Status.IN_REVIEW, actor=actor,
+                note=f"Queued for review in {target.name}.",
+            )  # fmt: skip
+            creative.status = Creative.Status.IN_REVIEW
+            creative.save(update_fields=["status", "updated_at"])
+    return items
+
+
+def queue_plan(*, plan: AllocationPlan, task: ReviewTask | None = None) -> ReviewItem:
+    """Queue one finished plan version for reviewers to rate (its explanation and allocation)."""
+    target = task or review_task_default(tenant=plan.tenant, kind=ReviewTask.Kind.PLAN)
+    result = plan.result or {}
+    return ReviewItem.objects.create(
+        tenant=plan.tenant,
+        task=target,
+        kind=ReviewItem.Kind.PLAN,
+        plan=plan,
+        prompt=[{"role": "user", "content": plan.name or f"Allocate {plan.budget} {plan.currency}"}],
+        content={
+            "name": plan.name,
+            "version": plan.version,
+            "budget": str(plan.budget),
+            "currency": plan.currency,
+            "explanation": result.get("explanation") or result.get("summary") or "",
+            "allocation": result.get("allocation") or [],
+        },
+    )
