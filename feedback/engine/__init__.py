@@ -1,0 +1,1 @@
+"""Django-free cores of the RLHF console."""
