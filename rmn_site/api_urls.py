@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, RetailerViewSet, SKUViewSet
 from core.api.me import MeViewSet
+from feedback.api.creatives import CreativeBriefViewSet, CreativeViewSet
 from harmonization.api import IngestBatchViewSet
 from ml.api import AdapterViewSet, GenerationViewSet, TrainingJobViewSet
 from optimizer.api.bandits import BanditPolicyViewSet
@@ -27,6 +28,8 @@ router.register("ingest-batches", IngestBatchViewSet, basename="ingest-batch")
 router.register("adapters", AdapterViewSet, basename="adapter")
 router.register("training-jobs", TrainingJobViewSet, basename="training-job")
 router.register("generations", GenerationViewSet, basename="generation")
+router.register("creative-briefs", CreativeBriefViewSet, basename="creative-brief")
+router.register("creatives", CreativeViewSet, basename="creative")
 
 urlpatterns = [
     path("me/", MeViewSet.as_view({"get": "retrieve"}), name="me"),
