@@ -128,7 +128,9 @@ class CreativeStatusSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class ExportQuerySerializer(serializers.Serializer):
-    retailer = serializers.SlugField(help_text="The retailer's code.")
+    retailer = serializers.SlugField(
+        required=False, help_text="The retailer's code: its column layout. Without it: every retailer, default names."
+    )
 
 
 class CreativeBriefViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
@@ -156,7 +158,7 @@ class CreativeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
 
     def get_tenant_queryset(self, *, tenant):
         qs = creative_list(tenant=tenant).order_by("-id")
-        if self.action == "list":
+        if getattr(self, "action", None) == "list":
             query = parse_query(CreativeQuerySerializer, self.request)
             if "brief" in query:
                 qs = qs.filter(brief_id=query["brief"])
@@ -174,10 +176,10 @@ class CreativeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
     )
     @action(detail=True, methods=["post"], url_path="status")
     def set_status(self, request, pk=None):
+        creative = self.get_object()  # another tenant's: 404 before the body is read
         data = self.validated_input(CreativeStatusSerializer)
-        actor = self.actor()
         creative = creative_status_change(
-            creative=self.get_object(), to_status=data["status"], note=data["note"], **actor
+            creative=creative, to_status=data["status"], note=data["note"], **self.actor()
         )
         return Response(CreativeSerializer(creative).data)
 
@@ -189,9 +191,12 @@ class CreativeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSc
     @action(detail=False, methods=["get"])
     def export(self, request):
         query = parse_query(ExportQuerySerializer, request)
-        retailer = Retailer.objects.filter(code=query["retailer"]).first()
-        if retailer is None:
-            raise exceptions.NotFound(f"No retailer {query['retailer']!r}.")
+        retailer = None
+        if "retailer" in query:
+            retailer = Retailer.objects.filter(code=query["retailer"]).first()
+            if retailer is None:
+                raise exceptions.NotFound(f"No retailer {query['retailer']!r}.")
         response = HttpResponse(creatives_export_csv(tenant=self.tenant, retailer=retailer), content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="creatives-{retailer.code}.csv"'
+        name = retailer.code if retailer else "all"
+        response["Content-Disposition"] = f'attachment; filename="creatives-{name}.csv"'
         return response

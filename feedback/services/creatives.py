@@ -82,18 +82,22 @@ def creative_adapters(*, tenant: Tenant, retailer: Retailer) -> list[str]:
     return [n for n in names if (a := adapter_active(n, tenant)) is not None and a.base_model == base]
 
 
-def creatives_export_csv(*, tenant: Tenant, retailer: Retailer) -> str:
+def creatives_export_csv(*, tenant: Tenant, retailer: Retailer | None) -> str:
     """The tenant's approved (and live) creatives for ``retailer`` as CSV in the retailer's layout
-    (``policy_specs["export_columns"]``)."""
-    columns = export_columns(retailer.policy_specs or {})
+    (``policy_specs["export_columns"]``). Without a retailer: every retailer's, with a ``retailer`` column and the
+    fields under their own names."""
+    columns = export_columns(retailer.policy_specs or {}) if retailer else export_columns({})
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["creative_id", *columns.values()])
+    writer.writerow(["creative_id", *([] if retailer else ["retailer"]), *columns.values()])
     rows = creative_list(tenant=tenant).filter(
-        retailer=retailer, status__in=[Creative.Status.APPROVED, Creative.Status.LIVE], compliant=True
+        status__in=[Creative.Status.APPROVED, Creative.Status.LIVE], compliant=True
     )
+    if retailer is not None:
+        rows = rows.filter(retailer=retailer)
     for creative in rows.order_by("pk"):
-        writer.writerow([creative.pk, *(getattr(creative, name) for name in columns)])
+        first = [creative.pk] if retailer else [creative.pk, creative.retailer.code]
+        writer.writerow([*first, *(getattr(creative, name) for name in columns)])
     return out.getvalue()
 
 

@@ -98,6 +98,12 @@ PAGES: dict[str, Page] = {
     "model_job_resend": Page(get=None, post=M, obj=lambda t: {"pk": t.job.pk}),
     "model_try": Page(post=E, shows=True),
     "model_generation_detail": Page(obj=lambda t: {"pk": t.generation.pk}, htmx=True, shows=True),
+    "creative_list": Page(post=E, shows=True),
+    "creative_brief": Page(obj=lambda t: {"pk": t.creative_brief.pk}, htmx=True, shows=True),
+    "creative_status": Page(
+        get=None, post=E, obj=lambda t: {"pk": t.creative.pk}, body=lambda t: {"status": "approved"}
+    ),
+    "creative_export": Page(kwargs={"code": "amazon"}),
 }
 
 EXEMPT: dict[str, str] = {
@@ -110,6 +116,7 @@ EXEMPT: dict[str, str] = {
 
 # Request bodies that name Acme's objects, for API creates by another tenant (their serializers must refuse them).
 API_BODIES: dict[str, Callable] = {
+    "CreativeBriefViewSet": lambda t: {"retailer": "amazon", "brand": t.brand.pk, "skus": [t.sku.pk], "goal": "hijack"},
     "SKUViewSet": lambda t: {"brand": t.brand.pk, "sku_code": "hijack", "name": "x", "price": "1", "unit_cost": "1"},
     "CampaignViewSet": lambda t: {
         "name": "hijack",

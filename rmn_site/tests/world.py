@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
 from campaigns.models import PlacementType, RetailerItem
+from feedback.models import Creative, CreativeBrief
 from governance.models import APIKey, Membership, Role
 from governance.services import api_key_create
 from harmonization.models import IngestBatch, Mapping
@@ -120,12 +121,21 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         tenant=tenant, task="budgeting", adapters=["task_budgeting"], prompt={"text": f"objective {mark}"},
         output=f"answer {mark}", status=GenerationRequest.Status.SUCCEEDED,
     )  # fmt: skip
+    creative_brief = CreativeBrief.objects.create(
+        tenant=tenant, retailer=amazon, brand=brand, goal=f"Goal {mark}", status=CreativeBrief.Status.SUCCEEDED,
+        progress={"done": 1, "total": 1}, variants_requested=1,
+    )  # fmt: skip
+    creative = Creative.objects.create(
+        tenant=tenant, brief=creative_brief, retailer=amazon, variant=1, headline=f"Headline {mark}", body="Body",
+        compliant=True, status=Creative.Status.IN_REVIEW, verification={"compliant": True, "violations": []},
+    )  # fmt: skip
     key, _ = api_key_create(tenant=tenant, name=f"key {mark}", role=Role.ADMIN)
     world = TenantWorld(tenant=tenant, canary=mark)
     world.named = {
         "brand": brand, "sku": sku, "campaign": campaign, "study": study, "plan": plan, "experiment": experiment,
         "policy": policy, "decision": decision, "batch": batch, "mapping": mapping, "job": job, "adapter": adapter,
-        "generation": generation, "api_key": key, "retailer_item": RetailerItem.objects.filter(tenant=tenant).first(),
+        "generation": generation, "creative_brief": creative_brief, "creative": creative, "api_key": key,
+        "retailer_item": RetailerItem.objects.filter(tenant=tenant).first(),
     }  # fmt: skip
     world.objects = {type(obj): obj for obj in world.named.values()}
     world.objects[type(own["batch"])] = batch
