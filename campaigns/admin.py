@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from campaigns.forms import RetailerPolicyForm
 from campaigns.models import SKU, Brand, Campaign, PerformanceDaily, PerformanceFact, Retailer, RetailerItem
 from campaigns.services import performance_rollup_kept, performance_rollup_refresh
 
@@ -17,6 +18,16 @@ class RetailerAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_active", "reporting_currency", "default_attribution_model"]
     search_fields = ["code", "name"]
+    form = RetailerPolicyForm
+    fieldsets = [
+        (None, {"fields": ["code", "name", "reporting_currency", "timezone", "default_attribution_window_days",
+                           "default_attribution_model", "is_active"]}),
+        ("Creative policy: limits", {"fields": ["headline_max_chars", "body_max_chars", "cta_max_chars"]}),
+        ("Creative policy: words", {"fields": ["banned_terms", "banned_claims", "required_disclosures",
+                                               "trademark_rules", "price_claims_allowed"]}),
+        ("Creative policy: repair and export", {"fields": ["max_repairs", "export_headline", "export_body",
+                                                            "export_cta", "export_disclosure"]}),
+    ]  # fmt: skip
 
 
 @admin.register(Brand)
