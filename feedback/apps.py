@@ -1,5 +1,21 @@
 from django.apps import AppConfig
+from django.db import transaction
+
+
+def _adapter_saved(sender, instance, update_fields=None, **kwargs):
+    # A promotion (status saved as active) writes each composing tenant's latest brief again with the new version.
+    if instance.status == "active" and (update_fields is None or "status" in update_fields):
+        from feedback.services.creatives import creative_briefs_on_promotion
+
+        transaction.on_commit(lambda: creative_briefs_on_promotion(adapter=instance))
 
 
 class FeedbackConfig(AppConfig):
     name = "feedback"
+
+    def ready(self):
+        from django.db.models.signals import post_save
+
+        from ml.models import Adapter
+
+        post_save.connect(_adapter_saved, sender=Adapter, dispatch_uid="feedback.creatives_on_promotion")

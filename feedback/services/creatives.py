@@ -214,8 +214,12 @@ def _script_generator() -> Callable[[list[dict]], str] | None:
     if not path:
         return None
     with open(path, encoding="utf-8") as f:
-        answers = iter([str(a) for a in json.load(f)])
-    return lambda messages: next(answers, "")
+        return _answers_generator(json.load(f))
+
+
+def _answers_generator(answers) -> Callable[[list[dict]], str]:
+    remaining = iter([str(a) for a in answers])
+    return lambda messages: next(remaining, "")
 
 
 def _model_generator(brief: CreativeBrief) -> Callable[[list[dict]], str]:
@@ -249,9 +253,12 @@ def _claim(brief_id: int) -> CreativeBrief | None:
     return brief
 
 
-def creative_brief_run(brief_id: int) -> CreativeBrief:
+def creative_brief_run(brief_id: int, *, answers: list[str] | None = None, source: str = "") -> CreativeBrief:
     """Write the brief's variants (the task's body): each generated, verified and repaired, stored as a Creative
-    (compliant or rejected with its reasons), progress counted; then the compliant ones are queued for review."""
+    (compliant or rejected with its reasons), progress counted; then the compliant ones are queued for review.
+
+    ``answers`` (the demo's sample copy) stand in for the model's answers, in order, and ``source`` says where they
+    came from (kept in each creative's verification and shown on the page); the checks and repairs are the same."""
     brief = _claim(brief_id)
     if brief is None:  # finished, or running elsewhere (a redelivered message)
         return CreativeBrief.objects.get(pk=brief_id)
@@ -264,7 +271,7 @@ def creative_brief_run(brief_id: int) -> CreativeBrief:
     )
     heartbeat.start()
     try:
-        _write_variants(brief)
+        _write_variants(brief, answers=answers, source=source)
     except DomainError as exc:
         _finish(brief, status=CreativeBrief.Status.FAILED, error=exc.message)
     except Exception as exc:
@@ -278,10 +285,16 @@ def creative_brief_run(brief_id: int) -> CreativeBrief:
     return brief
 
 
-def _write_variants(brief: CreativeBrief) -> None:
+def _write_variants(brief: CreativeBrief, *, answers: list[str] | None, source: str) -> None:
     policy = dict(brief.policy or {})
     versions = _adapter_versions(brief)  # refused here when the tenant lost access since the brief was made
-    generate = _script_generator() or _model_generator(brief)
+    if answers is not None:
+        generate, source = _answers_generator(answers), source or "given answers"
+    elif (scripted := _script_generator()) is not None:
+        generate, source = scripted, "test script (CREATIVE_SCRIPT)"
+    else:
+        generate, source = _model_generator(brief), "model"
+    versions_shown = versions if source == "model" else []  # no model wrote it: no adapter version is credited
     text = BriefText(
         retailer=brief.retailer.name,
         brand=brief.brand.name,
@@ -305,8 +318,8 @@ def _write_variants(brief: CreativeBrief) -> None:
                 **{name: result.copy.get(name, "")[:limit] for name, limit in _FIELD_LIMITS.items()},
                 prompt=result.messages,
                 raw_output=result.raw_output,
-                adapter_versions=versions,
-                verification=result.verification(policy),
+                adapter_versions=versions_shown,
+                verification={**result.verification(policy), "source": source},
                 compliant=result.compliant,
                 repaired=result.repaired,
                 status=Creative.Status.DRAFT if result.compliant else Creative.Status.REJECTED,
@@ -385,3 +398,37 @@ def creative_status_change(*, creative: Creative, to_status: str, user=None, api
             detail={"to": to_status},
         )  # fmt: skip
     return creative
+
+
+def creative_brief_repeat(*, brief: CreativeBrief, user=None, enqueue: bool = True) -> CreativeBrief:
+    """The same brief asked for again, written with the adapters active now."""
+    return creative_brief_create(
+        tenant=brief.tenant,
+        user=user,
+        retailer=brief.retailer,
+        brand=brief.brand,
+        skus=list(brief.skus.values_list("pk", flat=True)),
+        goal=brief.goal,
+        tone=brief.tone,
+        promotion=brief.promotion,
+        variants=brief.variants_requested,
+        enqueue=enqueue,
+    )
+
+
+def creative_briefs_on_promotion(*, adapter, enqueue: bool = True) -> list[CreativeBrief]:
+    """A new active version of an adapter that writes creatives (task_creative, a retailer's or a brand's): each
+    tenant that composes it gets its latest finished brief written again with it, so new copy from the new version
+    reaches the review queue (and reviewers can compare versions)."""
+    if adapter.status != "active" or not (
+        adapter.name == CREATIVE_ADAPTER or adapter.name.startswith(("retailer_", "brand_"))
+    ):
+        return []
+    tenants = [adapter.tenant] if adapter.tenant_id else Tenant.objects.filter(creative_briefs__isnull=False).distinct()
+    repeated = []
+    for tenant in tenants:
+        latest = brief_list(tenant=tenant).filter(status=CreativeBrief.Status.SUCCEEDED).first()
+        if latest is None or adapter.name not in creative_adapters(tenant=tenant, retailer=latest.retailer):
+            continue
+        repeated.append(creative_brief_repeat(brief=latest, enqueue=enqueue))
+    return repeated

@@ -205,3 +205,27 @@ def test_export_is_the_retailers_layout_with_approved_creatives_only(tenants, pe
     assert lines[0] == "creative_id,Title,Description,Legal"
     assert lines[1:] == [f"{first.pk},First ACME® cola,Cold and crisp.,Sponsored"]
     assert creatives_export_csv(tenant=tenants["globex"], retailer=acme_policy).splitlines()[1:] == []
+
+
+def test_a_promoted_creative_adapter_writes_the_latest_brief_again_with_it(
+    tenants, personas, catalog, acme_policy, script, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    from feedback.services import creatives
+    from ml.models import Adapter, AdapterKind
+    from ml.services import adapter_promote
+
+    script(answer())
+    first = brief_for(tenants, personas, catalog, acme_policy, variants=1)
+    sent = []
+    monkeypatch.setattr(creatives.creative_brief_run_task, "apply_async", lambda *a, **kw: sent.append(a))
+    adapter = Adapter.objects.create(
+        name="task_creative", kind=AdapterKind.TASK, tenant=None, base_model=str(settings.BASE_MODEL), version=1,
+        path="adapters/task_creative",
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        adapter_promote(adapter=adapter, user=None)
+    again = CreativeBrief.objects.exclude(pk=first.pk).get()
+    assert again.adapters == ["task_creative"] and again.goal == first.goal
+    assert list(again.skus.all()) == list(first.skus.all())
+    assert sent == [((again.pk,),)]
+    assert CreativeBrief.objects.filter(tenant=tenants["globex"]).count() == 0

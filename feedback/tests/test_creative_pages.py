@@ -56,7 +56,7 @@ def test_a_marketer_asks_for_creatives_and_sees_repaired_and_rejected_ones(clien
     assert page.count('data-compliance="compliant"') == 2
     assert "Compliant after repair" in page and "Removed &#x27;clinically proven&#x27;" in page
     assert "Why it was rejected" in page and "Makes a price claim" in page
-    assert "the base model (no adapter)" in page
+    assert "Written from test script (CREATIVE_SCRIPT) (no model)" in page
     fragment = client.get(response.url, HTTP_HX_REQUEST="true").content.decode()
     assert fragment.lstrip().startswith('<div id="brief-status"') and "<html" not in fragment
 
