@@ -35,6 +35,7 @@ from campaigns.models import (
 )
 from campaigns.services import performance_rollup_refresh
 from core.errors import DomainError
+from demo.creatives import demo_creatives_seed
 from demo.engine import (
     SIMULATOR_VERSION,
     ChannelPlan,
@@ -247,7 +248,13 @@ TENANTS = (
             ("instacart", _SPONSORED, 350.0, _ACME_BRANDS),
             ("target", PlacementType.ONSITE_DISPLAY, 200.0, ("Crunchy Hollow",)),
         ),
-        users=(("acme-marketer", Role.MARKETER), ("acme-reviewer", Role.REVIEWER), ("acme-admin", Role.ADMIN)),
+        users=(
+            ("acme-marketer", Role.MARKETER),
+            ("acme-reviewer", Role.REVIEWER),
+            ("acme-reviewer2", Role.REVIEWER),
+            ("acme-adjudicator", Role.ADJUDICATOR),
+            ("acme-admin", Role.ADMIN),
+        ),
         lift_studies=(
             LiftSeed("amazon:sponsored_product", "rct_holdout", 28, 14),
             LiftSeed("criteo:offsite_display", "ghost_ads", 28, 45),
@@ -302,6 +309,7 @@ class DemoSeedResult:
     logins: list[tuple[str, str, str]] = field(default_factory=list)  # username, tenant, role
     api_key: str | None = None
     fact_rows: dict[str, int] = field(default_factory=dict)
+    creatives: dict[str, int] = field(default_factory=dict)  # {"briefs", "creatives", "queued"} (demo/creatives.py)
     seconds: float = 0.0
 
 
@@ -412,6 +420,7 @@ def demo_seed(
             result.fact_rows[spec.slug] = rows
             if spec.slug == "acme":
                 _, result.api_key = api_key_create(tenant=tenant, name="Demo partner key", role=Role.MARKETER)
+                result.creatives = demo_creatives_seed(tenant=tenant, retailers=retailers)
     result.seconds = time.perf_counter() - began
     return result
 

@@ -44,6 +44,13 @@ class Command(BaseCommand):
             )
         else:
             write("The demo data already exists; only the logins' password changed (use --reset to recreate it).")
+        if result.creatives:
+            c = result.creatives
+            write(
+                f"Creatives: {c['briefs']} briefs, {c['creatives']} variants written from sample copy and checked, "
+                f"{c['queued']} queued for review in Acme's Ad copy task; the inference worker writes the rest "
+                "with the model (docs/creatives.md)."
+            )
         write("Demo logins:")
         for username, tenant, role in result.logins:
             write(f"  {username:<18} {role:<10} {tenant}")

@@ -1,0 +1,56 @@
+"""The demo's creatives: briefs written through the product's own pipeline, so that the review queue has items
+waiting for the demo reviewers on first login (docs/creatives.md says what is sample copy and what is the model's).
+"""
+
+from __future__ import annotations
+
+from campaigns.models import SKU, Brand, Retailer
+from demo.engine.creatives import sample_answers
+from feedback.services.creatives import creative_brief_create, creative_brief_run
+from governance.models import Tenant
+
+SAMPLE_SOURCE = "the demo's sample copy"
+# (retailer, goal, tone, promotion): briefs answered with sample copy at seed time, checked and repaired for real.
+SAMPLE_BRIEFS = (
+    ("amazon", "Trial of the new flavour", "upbeat", ""),
+    ("criteo", "Win back lapsed buyers", "warm", ""),
+    ("target", "Back-to-school breakfast", "playful", ""),
+    ("instacart", "Bigger baskets on weekends", "friendly", "Save on 2 boxes this weekend"),
+)
+# Briefs the inference worker writes with the model (the base model alone until adapters are promoted).
+MODEL_BRIEFS = (
+    ("walmart", "Trial of the new flavour", "plain", ""),
+    ("amazon", "Remind loyal buyers to restock", "warm", ""),
+)
+VARIANTS = 6
+
+
+def demo_creatives_seed(*, tenant: Tenant, retailers: dict[str, Retailer], enqueue: bool = True) -> dict[str, int]:
+    """Sample briefs written now (compliant variants queued for review, the rest kept rejected) and model briefs
+    queued for the inference worker. Returns counts: {"briefs", "creatives", "queued"}."""
+    brands = list(Brand.objects.filter(tenant=tenant).order_by("name"))
+    counts = {"briefs": 0, "creatives": 0, "queued": 0}
+    for i, (code, goal, tone, promotion) in enumerate(SAMPLE_BRIEFS):
+        brand = brands[i % len(brands)]
+        skus = list(SKU.objects.filter(tenant=tenant, brand=brand).order_by("sku_code")[:1])
+        retailer = retailers[code]
+        brief = creative_brief_create(
+            tenant=tenant, user=None, retailer=retailer, brand=brand, skus=skus, goal=goal, tone=tone,
+            promotion=promotion, variants=VARIANTS, enqueue=False,
+        )  # fmt: skip
+        answers = sample_answers(
+            brand=brand.name, product=skus[0].name, policy=retailer.policy_specs or {}, variants=VARIANTS
+        )
+        brief = creative_brief_run(brief.pk, answers=answers, source=SAMPLE_SOURCE)
+        counts["briefs"] += 1
+        counts["creatives"] += brief.creatives.count()
+        counts["queued"] += brief.creatives.filter(status="in_review").count()
+    for i, (code, goal, tone, promotion) in enumerate(MODEL_BRIEFS):
+        brand = brands[i % len(brands)]
+        skus = list(SKU.objects.filter(tenant=tenant, brand=brand).order_by("sku_code")[:2])
+        creative_brief_create(
+            tenant=tenant, user=None, retailer=retailers[code], brand=brand, skus=skus, goal=goal, tone=tone,
+            promotion=promotion, variants=4, enqueue=enqueue,
+        )  # fmt: skip
+        counts["briefs"] += 1
+    return counts

@@ -1,0 +1,33 @@
+"""The demo seeds creatives through the product's own pipeline: items wait in the Ad copy review task on first
+login, repaired ones say what was edited, a rejected one keeps its reasons, the model's briefs wait for the worker,
+and the second reviewer and the adjudicator can log in."""
+
+import pytest
+
+from demo.tests.test_seed_demo import printed_password, seed
+from feedback.models import Creative, CreativeBrief, ReviewItem
+from governance.models import Membership, Role
+from ml.engine.policy import check_copy
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_demo_queues_checked_creatives_for_its_reviewers(client):
+    output = seed()
+    password = printed_password(output)
+    assert "acme-reviewer2" in output and "acme-adjudicator" in output
+    roles = dict(Membership.objects.filter(tenant__slug="acme").values_list("user__username", "role"))
+    assert roles["acme-reviewer2"] == Role.REVIEWER and roles["acme-adjudicator"] == Role.ADJUDICATOR
+    items = ReviewItem.objects.filter(tenant__slug="acme", task__name="Ad copy")
+    assert items.count() >= 15
+    for item in items.select_related("creative__retailer"):
+        assert check_copy(item.creative.fields(), item.creative.retailer.policy_specs) == []
+    repaired = Creative.objects.filter(tenant__slug="acme", repaired=True)
+    assert repaired.exists()
+    rules = {e["rule"] for c in repaired for r in c.verification["repairs"] if r["step"] == "rules" for e in r["edits"]}
+    assert {"banned_claim", "headline_length", "missing_disclosure"} <= rules
+    rejected = Creative.objects.get(tenant__slug="acme", status="rejected")
+    assert [v["rule"] for v in rejected.verification["violations"]] == ["price_claim"]
+    assert all(c.verification["source"] == "the demo's sample copy" for c in Creative.objects.all())
+    assert CreativeBrief.objects.filter(tenant__slug="acme", status="queued").count() == 2  # for the model
+    assert client.login(username="acme-reviewer2", password=password)
