@@ -302,8 +302,14 @@ def pytest_collection_modifyitems(config, items):
     tests' own ORM calls are synchronous, so they are told (the project has no async views for the check to guard)."""
     browser = [item for item in items if item.get_closest_marker("browser")]
     if browser:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
         items[:] = [item for item in items if not item.get_closest_marker("browser")] + browser
+
+
+def pytest_runtest_setup(item):
+    # Set when the first browser test starts (they run last), so that no earlier test, nor a process it starts,
+    # inherits it: `check --deploy` rightly warns about it.
+    if item.get_closest_marker("browser"):
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 
 @pytest.fixture
