@@ -30,7 +30,9 @@ def plan_review_submit(*, plan: AllocationPlan, user, decision: str, comment: st
     in the plan's tenant (marketers and admins; a reviewer rates plans in the console but cannot approve one);
     only a succeeded version can be decided on; reject and request changes need a comment saying why."""
     if not getattr(user, "pk", None):
-        raise DomainError("A plan decision is signed by a person: sign in (an API key cannot decide).", code="forbidden")
+        raise DomainError(
+            "A plan decision is signed by a person: sign in (an API key cannot decide).", code="forbidden"
+        )
     access = access_for_user(user, plan.tenant_id)
     if access is None:
         raise DomainError("No such plan.", code="forbidden")

@@ -53,7 +53,10 @@ def plan_review_submit_view(request: HttpRequest, pk: int, *, access) -> HttpRes
     if form.is_valid():
         try:
             review = plan_review_submit(
-                plan=plan, user=request.user, decision=form.cleaned_data["decision"], comment=form.cleaned_data["comment"]
+                plan=plan,
+                user=request.user,
+                decision=form.cleaned_data["decision"],
+                comment=form.cleaned_data["comment"],
             )
         except DomainError as exc:
             form_error(form, exc)

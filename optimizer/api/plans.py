@@ -211,7 +211,9 @@ class AllocationPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Te
                 OpenApiTypes.STR,
                 description="plan, version, retailer, placement_type, currency, period_days, spend, daily_spend",
             ),
-            400: OpenApiResponse(ErrorSerializer, description="`retailer` names a retailer the plan does not spend on."),
+            400: OpenApiResponse(
+                ErrorSerializer, description="`retailer` names a retailer the plan does not spend on."
+            ),
             409: OpenApiResponse(ErrorSerializer, description="The version is not approved (error code not_approved)."),
         },
         description="The approved version's spend per retailer × placement as CSV; `retailer` keeps that "

@@ -158,7 +158,12 @@ def test_the_api_lists_versions_creates_a_what_if_and_exports_only_approved(
         created = client.post(f"{API}/plans/{optimized.pk}/versions/", {"budget": "15000"}, format="json")
     assert created.status_code == 202, created.content
     body = created.json()
-    assert (body["version"], body["root"], body["parent"], body["review_status"]) == (2, optimized.pk, optimized.pk, "draft")
+    assert (body["version"], body["root"], body["parent"], body["review_status"]) == (
+        2,
+        optimized.pk,
+        optimized.pk,
+        "draft",
+    )
     assert Decimal(body["budget"]) == 15000 and body["status"] == "pending" and queued[-1] == body["id"]
     listed = client.get(f"{API}/plans/{body['id']}/versions/").json()
     assert [(v["id"], v["version"]) for v in listed] == [(optimized.pk, 1), (body["id"], 2)]
