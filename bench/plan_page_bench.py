@@ -202,11 +202,11 @@ def main() -> None:
         write_section(
             SECTION,
             f"""`bench/plan_page_bench.py --postgres postgres://postgres@127.0.0.1:5432/rmn_plan_bench --requests
-{args.requests} --write-docs` (commit {result['commit']}; {result['machine']}; a shared machine, so other work ran
+{args.requests} --write-docs` (commit {result["commit"]}; {result["machine"]}; a shared machine, so other work ran
 beside it; {database}; gunicorn with 2 workers, DEBUG off, on 127.0.0.1).
 
 The plan page of an approved version with {ROWS} allocation rows (40 retailers × 5 placements), its version
-history (3 versions) and review panel (3 decisions), requested {result['requests']} times one after another by a
+history (3 versions) and review panel (3 decisions), requested {result["requests"]} times one after another by a
 signed-in marketer after 5 warm-ups; client-side time from connect to the last byte.
 
 | p50 | p95 | max | mean |

@@ -2,6 +2,7 @@ import datetime as dt
 
 import pandas as pd
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Coalesce
 
 from campaigns.models import SKU, PerformanceFact, Retailer
@@ -51,11 +52,14 @@ def plan_latest_list(*, tenant: Tenant) -> QuerySet[AllocationPlan]:
 
 
 def plan_versions(*, plan: AllocationPlan) -> QuerySet[AllocationPlan]:
-    """Every version of ``plan``'s lineage (its own tenant's only), oldest first."""
+    """Every version of ``plan``'s lineage (its own tenant's only), oldest first, with ``result_totals`` (the
+    result's totals) and without the whole result, which a plan of hundreds of channels makes large."""
     root_id = plan.root_id or plan.pk
     return (
         AllocationPlan.objects.filter(tenant_id=plan.tenant_id)
         .filter(Q(root_id=root_id) | Q(pk=root_id))
+        .defer("result", "request")
+        .annotate(result_totals=KeyTransform("totals", "result"))
         .select_related("created_by")
         .order_by("version", "id")
     )

@@ -85,10 +85,18 @@ def plan_review_queue(*, plan: AllocationPlan) -> ReviewItem | None:
     """Queue a succeeded plan version once for reviewers to rate (feedback.services.queue.queue_plan); the item
     when this call queued it, None when it was queued before or the plan has not succeeded."""
     if plan.status != AllocationPlan.Status.SUCCEEDED or _queued(plan):
-        return None  # the cheap answer for every later view of the page
+        return None
     with transaction.atomic():
         locked = AllocationPlan.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=plan.pk)
         return _queue_once(locked)
+
+
+def plan_review_queue_finished(*, limit: int = 500) -> int:
+    """Queue every succeeded plan version not yet queued (the beat task ``feedback.queue_finished_plans`` runs it
+    every minute: the optimizer cannot call feedback, and a page view must not write); how many were queued."""
+    queued_ids = ReviewItem.objects.filter(kind=ReviewItem.Kind.PLAN, plan__isnull=False).values("plan_id")
+    finished = AllocationPlan.objects.filter(status=AllocationPlan.Status.SUCCEEDED).exclude(pk__in=queued_ids)
+    return sum(plan_review_queue(plan=plan) is not None for plan in finished.order_by("id")[:limit])
 
 
 def _queued(plan: AllocationPlan) -> bool:

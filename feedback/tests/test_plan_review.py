@@ -100,14 +100,23 @@ def test_the_plan_page_shows_the_decisions_and_approving_unlocks_the_export(clie
     assert client.get(reverse("plan_export", args=[plan.pk])).status_code == 200
 
 
-def test_the_plan_page_queues_a_succeeded_version_once_for_reviewers(client, plan, tenants, personas):
+def test_succeeded_versions_are_queued_once_for_reviewers_and_a_page_view_writes_nothing(
+    client, plan, tenants, personas
+):
     pending = _plan(tenants["acme"], status=AllocationPlan.Status.PENDING, result={})
     client.force_login(personas["reviewer"])
-    for _ in range(2):
-        client.get(reverse("plan_detail", args=[plan.pk]))
-        client.get(reverse("plan_detail", args=[pending.pk]))
+    client.get(reverse("plan_detail", args=[plan.pk]))
+    assert not ReviewItem.objects.exists()
+
+    from feedback.tasks import queue_finished_plans
+
+    assert queue_finished_plans() == 1 and queue_finished_plans() == 0
     items = ReviewItem.objects.filter(kind=ReviewItem.Kind.PLAN)
     assert [(i.plan_id, i.task.name, i.tenant_id) for i in items] == [(plan.pk, "Budget plans", tenants["acme"].pk)]
+    pending.status = AllocationPlan.Status.SUCCEEDED
+    pending.save(update_fields=["status"])
+    plan_review_submit(plan=pending, user=personas["marketer"], decision="approve")  # a decision queues it at once
+    assert ReviewItem.objects.filter(plan=pending).count() == 1 and queue_finished_plans() == 0
 
 
 def test_the_api_submits_and_lists_decisions_within_the_tenant(plan, tenants, personas):

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from core.errors import DomainError
 from core.forms import form_error
 from feedback.models import PlanReview
-from feedback.services.plan_review import plan_review_list, plan_review_queue, plan_review_submit
+from feedback.services.plan_review import plan_review_list, plan_review_submit
 from governance.access import Capability, tenant_page
 from optimizer.models import AllocationPlan
 from optimizer.selectors import plan_get
@@ -27,11 +27,9 @@ class PlanDecisionForm(forms.Form):
 
 
 def plan_review_panel(*, access, plan: AllocationPlan, form: PlanDecisionForm | None = None) -> dict:
-    """Slot filler: the decisions on this version and, for a marketer or admin, the form to decide. A succeeded
-    version is queued for reviewers to rate the first time its page is shown."""
+    """Slot filler: the decisions on this version and, for a marketer or admin, the form to decide."""
     if plan.status != AllocationPlan.Status.SUCCEEDED:
         return {}
-    plan_review_queue(plan=plan)
     can_decide = access.can(Capability.EDIT_DATA)
     return {
         "plan_review": {

@@ -154,7 +154,7 @@ def _export_retailers(plan: AllocationPlan) -> list[tuple[str, str]]:
 
 
 def _version_view(plan: AllocationPlan) -> dict:
-    totals = (plan.result or {}).get("totals") or {}
+    totals = getattr(plan, "result_totals", None) or {}
     return {
         "plan": plan,
         "spend": totals.get("spend"),
@@ -184,6 +184,21 @@ def _interval(item: dict, *names: str) -> list | None:
     return None
 
 
+def _figure(value, places: int) -> str:
+    """A number as floatformat:"<places>g" shows it in English (grouped thousands), or "" for none."""
+    if value is None:
+        return ""
+    return f"{float(value):,.{places}f}"
+
+
+def _range(interval: list | None) -> str:
+    return f"{_figure(interval[0], 0)}–{_figure(interval[1], 0)}" if interval else ""
+
+
+def _roas(value) -> str:
+    return "–" if value is None else f"{float(value):.2f}×"
+
+
 def _binding_text(value) -> str:
     if value is True:
         return "yes"
@@ -204,16 +219,33 @@ def _result_view(result: dict) -> dict:
     names = dict(Retailer.objects.filter(code__in={a.get("retailer") for a in allocations}).values_list("code", "name"))
     total_spend = sum(a.get("spend") or 0 for a in allocations)
     rows = []
+    placements = dict(PlacementType.choices)
     for a in sorted(allocations, key=lambda a: -(a.get("spend") or 0)):
+        sales_interval = _interval(a, "incremental_sales_interval")
+        margin_interval = _interval(a, "incremental_margin_interval")
+        share = 100 * (a.get("spend") or 0) / total_spend if total_spend else 0
         rows.append(
             {
                 **a,
                 "retailer_name": names.get(a.get("retailer"), a.get("retailer")),
-                "placement_label": dict(PlacementType.choices).get(a.get("placement_type"), a.get("placement_type")),
-                "share_pct": 100 * (a.get("spend") or 0) / total_spend if total_spend else 0,
-                "sales_interval": _interval(a, "incremental_sales_interval"),
-                "margin_interval": _interval(a, "incremental_margin_interval"),
+                "placement_label": placements.get(a.get("placement_type"), a.get("placement_type")),
+                "share_pct": share,
+                "sales_interval": sales_interval,
+                "margin_interval": margin_interval,
                 "binding": a.get("binding") or [],
+                # Formatted here: the template's floatformat filter, ten times on each of 200 rows, was most of
+                # the page's time (bench/plan_page_bench.py).
+                "text": {
+                    "spend": _figure(a.get("spend"), 2),
+                    "share": _figure(share, 1),
+                    "sales": _figure(a.get("expected_incremental_sales"), 0),
+                    "sales_interval": _range(sales_interval),
+                    "margin": _figure(a.get("expected_incremental_margin"), 0),
+                    "margin_interval": _range(margin_interval),
+                    "attributed_roas": _roas(a.get("expected_attributed_roas")),
+                    "incremental_roas": _roas(a.get("expected_incremental_roas")),
+                    "marginal_roas": _roas(a.get("marginal_roas")),
+                },
             }
         )
     totals = dict(result.get("totals") or {})
