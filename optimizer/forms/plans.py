@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 
 from campaigns.models import PlacementType
@@ -83,7 +85,9 @@ class PlanWhatIfForm(PlanForm):
             del self.fields[name]
         self.fields["min_roas"].help_text = "Leave empty to drop the floor."
         if plan is not None and not self.is_bound:
-            self.initial.update({"budget": plan.budget, "min_roas": plan.min_roas})
+            cents = Decimal("0.01")
+            floor = None if plan.min_roas is None else plan.min_roas.normalize()
+            self.initial.update({"budget": plan.budget.quantize(cents), "min_roas": floor})
             given = (plan.request or {}).get("bounds") or {}
             for i, row in enumerate(self.channel_rows):
                 if row["key"] in given:
