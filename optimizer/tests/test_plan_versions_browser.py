@@ -4,6 +4,7 @@ gets the export; screenshots at 1366 and 390 px for each step (var/screenshots/<
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -73,7 +74,7 @@ def test_a_marketer_edits_the_budget_sees_the_new_version_and_approves_it(
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Walmart Connect CSV").click()
-    csv_text = open(download.value.path()).read()
+    csv_text = Path(download.value.path()).read_text()
     assert re.match(r"plan,version,retailer,placement_type,currency,period_days,spend,daily_spend\n", csv_text)
     assert f"{first.pk},2,walmart,onsite_display,USD,28," in csv_text
     second.refresh_from_db()
