@@ -90,12 +90,13 @@ def prepare() -> tuple[int, str]:
 
     from campaigns.models import Retailer
     from feedback.services.plan_review import plan_review_submit
-    from governance.models import Membership, Role, Tenant
+    from governance.models import AuditLog, Membership, Role, Tenant
     from optimizer.models import AllocationPlan
 
     call_command("migrate", verbosity=0)
     rng = np.random.default_rng(7)
     with transaction.atomic():
+        AuditLog.objects.filter(tenant__slug=TENANT).delete()  # the bench tenant's own log, kept from protecting it
         Tenant.objects.filter(slug=TENANT).delete()
         tenant = Tenant.objects.create(name="Plan bench", slug=TENANT, reporting_currency="USD")
         user, _ = get_user_model().objects.get_or_create(username="plan-bench-marketer")
