@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("ml.urls")),
     path("", include("demo.urls")),
+    path("", include("feedback.urls")),
 ]
