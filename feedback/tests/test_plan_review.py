@@ -113,6 +113,13 @@ def test_succeeded_versions_are_queued_once_for_reviewers_and_a_page_view_writes
     assert queue_finished_plans() == 1 and queue_finished_plans() == 0
     items = ReviewItem.objects.filter(kind=ReviewItem.Kind.PLAN)
     assert [(i.plan_id, i.task.name, i.tenant_id) for i in items] == [(plan.pk, "Budget plans", tenants["acme"].pk)]
+    # What reviewers rate: the plan's own allocation rows and a plain explanation of its totals.
+    content = items[0].content
+    assert content["allocation"] == [
+        {"retailer": "amazon", "placement": "sponsored_product", "spend": 30000.0,
+         "expected_incremental_margin": 0.0, "attributed_roas": None},
+    ]  # fmt: skip
+    assert content["explanation"].startswith("Spend 30,000 USD of 40,000 USD over 28 days")
     pending.status = AllocationPlan.Status.SUCCEEDED
     pending.save(update_fields=["status"])
     plan_review_submit(plan=pending, user=personas["marketer"], decision="approve")  # a decision queues it at once
