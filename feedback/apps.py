@@ -16,6 +16,10 @@ class FeedbackConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_save
 
+        from core.pages import slot_fill
+        from feedback.views.plans import plan_review_panel
         from ml.models import Adapter
 
         post_save.connect(_adapter_saved, sender=Adapter, dispatch_uid="feedback.creatives_on_promotion")
+        # Marketers' decisions on a plan version, on optimizer's plan page (which cannot import feedback).
+        slot_fill("optimizer.plan_review", plan_review_panel)

@@ -22,3 +22,11 @@ def reap_dead_briefs() -> int:
     from feedback.services.creatives import creative_briefs_reap
 
     return creative_briefs_reap()
+
+
+@shared_task(name="feedback.queue_finished_plans")
+def queue_finished_plans() -> int:
+    """Queue succeeded plan versions for reviewers to rate (beat, every minute)."""
+    from feedback.services.plan_review import plan_review_queue_finished
+
+    return plan_review_queue_finished()

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, RetailerViewSet, SKUViewSet
 from core.api.me import MeViewSet
 from feedback.api.creatives import CreativeBriefViewSet, CreativeViewSet
+from feedback.api.plans import PlanReviewViewSet
 from harmonization.api import IngestBatchViewSet
 from ml.api import AdapterViewSet, GenerationViewSet, TrainingJobViewSet
 from optimizer.api.bandits import BanditPolicyViewSet
@@ -30,6 +31,7 @@ router.register("training-jobs", TrainingJobViewSet, basename="training-job")
 router.register("generations", GenerationViewSet, basename="generation")
 router.register("creative-briefs", CreativeBriefViewSet, basename="creative-brief")
 router.register("creatives", CreativeViewSet, basename="creative")
+router.register("plan-reviews", PlanReviewViewSet, basename="plan-review")
 
 urlpatterns = [
     path("me/", MeViewSet.as_view({"get": "retrieve"}), name="me"),
