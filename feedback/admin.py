@@ -54,8 +54,15 @@ class CreativeAdmin(admin.ModelAdmin):
     list_display = ["id", "tenant", "retailer", "headline", "status", "compliant", "repaired", "created_at"]
     list_filter = ["status", "compliant", "repaired", "retailer", "tenant"]
     search_fields = ["headline", "body", "cta", "tenant__name"]
-    readonly_fields = ["verification", "compliant", "repaired", "raw_output", "prompt", "adapter_versions"]
     inlines = [CreativeEventInline]
+
+    # Read here, changed on the Creatives page or the API: they keep the history, and copy edited after its check
+    # would still say compliant.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(CreativeEvent)

@@ -43,6 +43,8 @@ MAX_VARIANTS = 12
 MAX_SKUS = 20
 DEFAULT_HEARTBEAT_S = 10.0
 DEFAULT_STALE_AFTER_S = 15 * 60.0
+# The model's lengths, so that an overlong answer is stored (cut) rather than failing the brief.
+_FIELD_LIMITS = {"headline": 500, "body": 100_000, "cta": 200, "disclosure": 500}
 
 # Which status a creative may move to from each status (rejected is final: a rejected variant is a kept negative).
 TRANSITIONS = {
@@ -304,10 +306,7 @@ def _write_variants(brief: CreativeBrief, *, answers: list[str] | None, source: 
         promotion=brief.promotion,
     )
     total = brief.variants_requested
-    done = {c.variant for c in brief.creatives.all()}  # a rerun after a crash keeps what was written
     for variant in range(1, total + 1):
-        if variant in done:
-            continue
         result = write_variant(variant_messages(text, policy, variant), policy, generate)
         with transaction.atomic():
             creative = Creative.objects.create(
@@ -329,14 +328,10 @@ def _write_variants(brief: CreativeBrief, *, answers: list[str] | None, source: 
                 to_status=creative.status,
                 note=_written_note(result),
             )
-            done.add(variant)
             CreativeBrief.objects.filter(pk=brief.pk).update(
-                progress={"done": len(done), "total": total}, heartbeat_at=timezone.now()
+                progress={"done": variant, "total": total}, heartbeat_at=timezone.now()
             )
     queue_creatives(creatives=brief.creatives.filter(status=Creative.Status.DRAFT, compliant=True))
-
-
-_FIELD_LIMITS = {"headline": 500, "body": 100_000, "cta": 200, "disclosure": 500}
 
 
 def _written_note(result) -> str:
