@@ -229,3 +229,26 @@ def test_a_promoted_creative_adapter_writes_the_latest_brief_again_with_it(
     assert list(again.skus.all()) == list(first.skus.all())
     assert sent == [((again.pk,),)]
     assert CreativeBrief.objects.filter(tenant=tenants["globex"]).count() == 0
+
+
+def test_a_brief_whose_worker_stopped_is_failed_by_the_reaper(tenants, personas, catalog, acme_policy):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from feedback.services.creatives import creative_brief_create, creative_briefs_reap
+
+    acme = catalog["acme"]
+    brief = creative_brief_create(
+        tenant=tenants["acme"], user=personas["marketer"], retailer=acme_policy, brand=acme["brand"],
+        skus=[acme["skus"][0].pk], goal="Trial", enqueue=False,
+    )  # fmt: skip
+    fresh = timezone.now()
+    CreativeBrief.objects.filter(pk=brief.pk).update(
+        status="running", worker="elsewhere:1", heartbeat_at=fresh - dt.timedelta(hours=1)
+    )
+    assert creative_briefs_reap() == 1
+    brief.refresh_from_db()
+    assert brief.status == "failed" and "elsewhere:1 stopped" in brief.error
+    CreativeBrief.objects.filter(pk=brief.pk).update(status="running", heartbeat_at=fresh)
+    assert creative_briefs_reap() == 0

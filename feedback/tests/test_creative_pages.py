@@ -120,3 +120,17 @@ def test_another_tenant_sees_nothing_of_acmes_creatives(client, personas, catalo
     assert client.post(reverse("creative_status", args=[first.pk]), {"status": "live"}).status_code == 404
     assert f"#{brief.pk}" not in client.get(reverse("creative_list")).content.decode()
     assert client.get(reverse("creative_export", args=["walmart"])).content.decode().splitlines()[1:] == []
+
+
+def test_picking_a_brand_offers_only_its_skus(client, personas, catalog, tenants, scripted):
+    from campaigns.models import SKU, Brand
+
+    other = Brand.objects.create(tenant=tenants["acme"], name="Other brand")
+    SKU.objects.create(tenant=tenants["acme"], brand=other, sku_code="other-1", name="Other product", category="x",
+                       price=1, unit_cost=1, stock_units=1)  # fmt: skip
+    login(client, personas["marketer"])
+    fragment = client.get(reverse("creative_list"), {"brand": other.pk}, HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<div id="sku-options"')
+    assert "Other product" in fragment and "acme product 0" not in fragment
+    page = client.get(reverse("creative_list")).content.decode()
+    assert "acme product 0" in page and "Other product" not in page  # the first brand's SKUs by default
