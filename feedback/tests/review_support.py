@@ -19,7 +19,7 @@ def make_items(task: ReviewTask, n: int, *, kind: str = ReviewItem.Kind.SINGLE, 
             else {"fields": {"headline": f"Crunch time {i}", "body": "Fresh oats, baked today.", "cta": "Shop now"}}
         )
         items.append(
-            ReviewItem.objects.create(  # fmt: skip
+            ReviewItem.objects.create(
                 tenant=task.tenant,
                 task=task,
                 kind=kind,
@@ -28,7 +28,7 @@ def make_items(task: ReviewTask, n: int, *, kind: str = ReviewItem.Kind.SINGLE, 
                 adapter_versions=[{"name": "task_creative", "version": 3, "kind": "task"}],
                 is_gold=gold is not None,
                 gold=gold,
-            )  # fmt: skip
+            )
         )
     return items
 
