@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("harmonization.urls")),
     path("", include("campaigns.urls")),
     path("", include("ml.urls")),
+    path("", include("feedback.urls")),
     path("", include("demo.urls")),
 ]

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from feedback.views import review
+
+urlpatterns = [
+    path("review/", review.review_tasks, name="review_tasks"),
+    path("review/conflicts/", review.review_conflicts, name="review_conflicts"),
+    path("review/conflicts/<int:pk>/resolve/", review.review_resolve, name="review_resolve"),
+    path("review/<int:pk>/", review.review_queue, name="review_queue"),
+    path("review/<int:pk>/next/", review.review_next_view, name="review_next"),
+    path("review/<int:pk>/undo/", review.review_undo_view, name="review_undo"),
+    path("review/<int:pk>/quality/", review.review_quality, name="review_quality"),
+]
