@@ -39,7 +39,7 @@ def test_it_lists_tasks_with_the_reviewers_progress(review):
 
 def test_a_reviewer_works_through_the_queue_without_javascript(review):
     task = review["task"]
-    first, second = make_items(task, 2)
+    first, _second = make_items(task, 2)
     client = _client(review["reviewer"])
     page = client.get(reverse("review_queue", args=[task.pk]))
     assert "Start reviewing" in page.content.decode() and not Assignment.objects.exists()  # a GET hands out nothing
