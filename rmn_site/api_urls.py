@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, RetailerViewSet, SKUViewSet
 from core.api.me import MeViewSet
+from feedback.api.review import ReviewAgreementViewSet, ReviewItemViewSet, ReviewTaskViewSet
 from harmonization.api import IngestBatchViewSet
 from ml.api import AdapterViewSet, GenerationViewSet, TrainingJobViewSet
 from optimizer.api.bandits import BanditPolicyViewSet
@@ -27,6 +28,9 @@ router.register("ingest-batches", IngestBatchViewSet, basename="ingest-batch")
 router.register("adapters", AdapterViewSet, basename="adapter")
 router.register("training-jobs", TrainingJobViewSet, basename="training-job")
 router.register("generations", GenerationViewSet, basename="generation")
+router.register("review-tasks", ReviewTaskViewSet, basename="review-task")
+router.register("review-items", ReviewItemViewSet, basename="review-item")
+router.register("review-agreement", ReviewAgreementViewSet, basename="review-agreement")
 
 urlpatterns = [
     path("me/", MeViewSet.as_view({"get": "retrieve"}), name="me"),
