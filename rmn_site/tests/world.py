@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
 from campaigns.models import PlacementType, RetailerItem
+from feedback.models import Guideline, ReviewItem, ReviewTask
 from governance.models import APIKey, Membership, Role
 from governance.services import api_key_create
 from harmonization.models import IngestBatch, Mapping
@@ -120,12 +121,18 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         tenant=tenant, task="budgeting", adapters=["task_budgeting"], prompt={"text": f"objective {mark}"},
         output=f"answer {mark}", status=GenerationRequest.Status.SUCCEEDED,
     )  # fmt: skip
+    review_task = ReviewTask.objects.create(tenant=tenant, name=f"Ad copy {mark}", kind=ReviewTask.Kind.CREATIVE)
+    Guideline.objects.create(task=review_task, version=1, text=f"Guidelines {mark}")
+    review_item = ReviewItem.objects.create(
+        tenant=tenant, task=review_task, kind=ReviewItem.Kind.SINGLE, content={"fields": {"headline": f"Copy {mark}"}},
+    )  # fmt: skip
     key, _ = api_key_create(tenant=tenant, name=f"key {mark}", role=Role.ADMIN)
     world = TenantWorld(tenant=tenant, canary=mark)
     world.named = {
         "brand": brand, "sku": sku, "campaign": campaign, "study": study, "plan": plan, "experiment": experiment,
         "policy": policy, "decision": decision, "batch": batch, "mapping": mapping, "job": job, "adapter": adapter,
         "generation": generation, "api_key": key, "retailer_item": RetailerItem.objects.filter(tenant=tenant).first(),
+        "review_task": review_task, "review_item": review_item,
     }  # fmt: skip
     world.objects = {type(obj): obj for obj in world.named.values()}
     world.objects[type(own["batch"])] = batch
