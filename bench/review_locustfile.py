@@ -8,7 +8,7 @@ and cycles:
   stored and the response is the fragment of the next item, handed out in the same request.
 
 Environment: ``REVIEW_TASK`` (task id), ``REVIEW_SESSIONS`` (comma-separated session cookies, one per user),
-``REVIEW_CRITERIA`` (comma-separated), ``REVIEW_SAMPLES`` (where every timed request is written as JSON at the end).
+``REVIEW_CRITERIA`` (comma-separated), ``REVIEW_THINK`` (seconds between items), ``REVIEW_SAMPLES`` (where every timed request is written as JSON at the end).
 A response other than 200, or a fragment without an item, counts as an error.
 """
 
@@ -21,7 +21,7 @@ import random
 import re
 import time
 
-from locust import constant, events, task
+from locust import between, constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
 _ITEM = re.compile(r'name="item" value="(\d+)"')
@@ -42,8 +42,15 @@ def _write(environment, **kwargs):
             json.dump({"until": time.time(), "samples": _SAMPLES}, f)
 
 
+def _wait_time():
+    """``REVIEW_THINK``: seconds a reviewer spends on an item between submitting and asking again, "2-4" or "0"."""
+    low, _, high = os.environ.get("REVIEW_THINK", "0").partition("-")
+    high = high or low
+    return between(float(low), float(high)) if float(high) > 0 else constant(0)
+
+
 class Reviewer(FastHttpUser):
-    wait_time = constant(float(os.environ.get("REVIEW_THINK", "0")))
+    wait_time = _wait_time()
 
     def on_start(self):
         sessions = os.environ["REVIEW_SESSIONS"].split(",")

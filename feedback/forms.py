@@ -55,6 +55,32 @@ class AnswerForm(forms.Form):
     def rating_fields(self):
         return [(c, self[f"rating_{c}"]) for c in self.criteria]
 
+    # The queue renders its radios by hand from these (Django's widget templates cost ~20 ms per item).
+    def rating_rows(self) -> list[dict]:
+        return [
+            {"name": c, "field": f"rating_{c}", "label": criterion_label(c), "value": str(bf.value() or ""),
+             "errors": bf.errors, "choices": [n for n, _ in RATING_CHOICES]}
+            for c, bf in self.rating_fields()
+        ]  # fmt: skip
+
+    def choice_rows(self, name: str) -> dict:
+        bound = self[name]
+        value = bound.value()
+        chosen = {str(v) for v in value} if isinstance(value, list | tuple) else {str(value or "")}
+        return {
+            "name": name, "errors": bound.errors,
+            "choices": [{"value": v, "label": label, "checked": str(v) in chosen} for v, label in bound.field.choices],
+        }  # fmt: skip
+
+    def thumb_rows(self) -> dict:
+        return self.choice_rows("thumb")
+
+    def tag_rows(self) -> dict:
+        return self.choice_rows("reason_tags")
+
+    def preference_rows(self) -> dict:
+        return self.choice_rows("preference")
+
     def correction_fields(self):
         return [self[f"correction_{name}"] for name in CREATIVE_FIELDS] if self.correctable else []
 
