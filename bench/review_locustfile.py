@@ -8,7 +8,8 @@ and cycles:
   stored and the response is the fragment of the next item, handed out in the same request.
 
 Environment: ``REVIEW_TASK`` (task id), ``REVIEW_SESSIONS`` (comma-separated session cookies, one per user),
-``REVIEW_CRITERIA`` (comma-separated), ``REVIEW_THINK`` (seconds between items), ``REVIEW_SAMPLES`` (where every timed request is written as JSON at the end).
+``REVIEW_CRITERIA`` (comma-separated), ``REVIEW_THINK`` (seconds between items),
+``REVIEW_SAMPLES`` (where every timed request is written as JSON at the end).
 A response other than 200, or a fragment without an item, counts as an error.
 """
 

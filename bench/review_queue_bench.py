@@ -88,11 +88,14 @@ def prepare(args) -> dict:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from feedback.models import Guideline, ReviewItem, ReviewTask
+    from feedback.models import Adjudication, Feedback, Guideline, ReviewItem, ReviewTask
     from governance.models import Membership, Role, Tenant
 
     call_command("migrate", verbosity=0)
     began = time.perf_counter()
+    # Answers are protected (append-only, PROTECT): the bench's own are removed with raw deletes first.
+    Adjudication.objects.filter(tenant__slug=TENANT)._raw_delete("default")
+    Feedback.objects.filter(tenant__slug=TENANT)._raw_delete("default")
     Tenant.objects.filter(slug=TENANT).delete()
     get_user_model().objects.filter(username__startswith="bench-reviewer-").delete()
     with transaction.atomic():
