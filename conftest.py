@@ -233,3 +233,85 @@ def tiny_model_dir(tmp_path_factory):
     from ml.testing import build_tiny_llama
 
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+# --- Browser tests (Playwright driving Debian's chromium; bin/test installs it) -----------------------------------
+
+CHROMIUM = os.environ.get("RMN_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOT_DIR = os.environ.get("RMN_SCREENSHOT_DIR", "var/screenshots")
+WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright launches Debian's chromium (no browser download): RMN_CHROMIUM overrides the path."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Browser tests need Chromium at {CHROMIUM}: bin/test installs Debian's chromium package.")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]}}
+
+
+class LiveSite:
+    """The live server as a browser test uses it: log a persona in, take screenshots at desktop and phone width."""
+
+    def __init__(self, url: str, test_name: str):
+        from pathlib import Path
+
+        self.url = url
+        self.shots = Path(SCREENSHOT_DIR) / test_name
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.taken: list = []
+
+    def login(self, page, user, password: str = "pw-for-tests-123") -> None:
+        """Log ``user`` (a User or a username) in through the login form, as a person would."""
+        username = getattr(user, "username", user)
+        page.goto(f"{self.url}/accounts/login/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.locator("form button[type=submit], form input[type=submit]").first.click()
+        page.wait_for_load_state()
+        if "/accounts/login/" in page.url:
+            raise AssertionError(f"Login as {username} failed: still on {page.url}")
+
+    def overflow(self, page) -> int:
+        """How many CSS pixels the page is wider than the window (0: no sideways scrolling)."""
+        return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+    def shot(self, page, name: str) -> dict:
+        """Screenshot the page at 1366 px and at 390 px (a phone) as ``<name>-desktop.png``/``<name>-phone.png``;
+        returns the sideways overflow at each width, so a test can assert the page fits."""
+        overflow = {}
+        for label, (width, height) in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_timeout(50)
+            path = self.shots / f"{len(self.taken) + 1:02d}-{name}-{label}.png"
+            page.screenshot(path=str(path), full_page=True)
+            self.taken.append(path)
+            overflow[label] = self.overflow(page)
+        page.set_viewport_size({"width": WIDTHS["desktop"][0], "height": WIDTHS["desktop"][1]})
+        return overflow
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last. Playwright's sync API keeps an event loop running in the test thread from the first
+    browser test to the end of the session, and Django's ORM refuses to run beside a running loop unless told: the
+    tests' own ORM calls are synchronous, so they are told (the project has no async views for the check to guard)."""
+    browser = [item for item in items if item.get_closest_marker("browser")]
+    if browser:
+        items[:] = [item for item in items if not item.get_closest_marker("browser")] + browser
+
+
+def pytest_runtest_setup(item):
+    # Set when the first browser test starts (they run last), so that no earlier test, nor a process it starts,
+    # inherits it: `check --deploy` rightly warns about it.
+    if item.get_closest_marker("browser"):
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+
+@pytest.fixture
+def live_site(live_server, request):
+    return LiveSite(live_server.url, request.node.name)

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from feedback.views import review
+from feedback.views import plans, review
 
 urlpatterns = [
+    path("plans/<int:pk>/review/", plans.plan_review_submit_view, name="plan_review_submit"),
     path("review/", review.review_tasks, name="review_tasks"),
     path("review/conflicts/", review.review_conflicts, name="review_conflicts"),
     path("review/conflicts/<int:pk>/resolve/", review.review_resolve, name="review_resolve"),

@@ -1,7 +1,9 @@
 import datetime as dt
 
 import pandas as pd
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Coalesce
 
 from campaigns.models import SKU, PerformanceFact, Retailer
 from core.bounds import DATE_MAX, DATE_MIN
@@ -22,6 +24,45 @@ def plan_list(*, tenant: Tenant) -> QuerySet[AllocationPlan]:
 def plan_get(*, tenant: Tenant, pk: int) -> AllocationPlan:
     """The tenant's plan; another tenant's plan raises AllocationPlan.DoesNotExist like a missing one."""
     return plan_list(tenant=tenant).get(pk=pk)
+
+
+# Versions: every version of a plan shares ``root``, the first version, which points at itself (plan_create sets
+# it, migration 0006 set it on older plans). A plan saved without the services (root NULL) counts as its own root.
+LINEAGE = Coalesce("root_id", "id")
+
+
+def plan_latest_list(*, tenant: Tenant) -> QuerySet[AllocationPlan]:
+    """One row per plan: its latest version, with ``version_count`` (how many versions it has), newest first."""
+    plans = AllocationPlan.objects.filter(tenant=tenant).annotate(lineage=LINEAGE)
+    latest = plans.filter(lineage=OuterRef("lineage")).order_by("-version", "-id").values("id")[:1]
+    count = (
+        AllocationPlan.objects.annotate(lineage=LINEAGE)
+        .filter(lineage=OuterRef("lineage"))
+        .order_by()
+        .values("lineage")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        plans.filter(id=Subquery(latest))
+        .annotate(version_count=Subquery(count))
+        .select_related("created_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def plan_versions(*, plan: AllocationPlan) -> QuerySet[AllocationPlan]:
+    """Every version of ``plan``'s lineage (its own tenant's only), oldest first, with ``result_totals`` (the
+    result's totals) and without the whole result, which a plan of hundreds of channels makes large."""
+    root_id = plan.root_id or plan.pk
+    return (
+        AllocationPlan.objects.filter(tenant_id=plan.tenant_id)
+        .filter(Q(root_id=root_id) | Q(pk=root_id))
+        .defer("result", "request")
+        .annotate(result_totals=KeyTransform("totals", "result"))
+        .select_related("created_by")
+        .order_by("version", "id")
+    )
 
 
 def tenant_channels(tenant: Tenant) -> list[tuple[str, str]]:

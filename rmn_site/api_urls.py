@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, RetailerViewSet, SKUViewSet
 from core.api.me import MeViewSet
+from feedback.api.plans import PlanReviewViewSet
 from feedback.api.review import ReviewAgreementViewSet, ReviewItemViewSet, ReviewTaskViewSet
 from harmonization.api import IngestBatchViewSet
 from ml.api import AdapterViewSet, GenerationViewSet, TrainingJobViewSet
@@ -31,6 +32,7 @@ router.register("generations", GenerationViewSet, basename="generation")
 router.register("review-tasks", ReviewTaskViewSet, basename="review-task")
 router.register("review-items", ReviewItemViewSet, basename="review-item")
 router.register("review-agreement", ReviewAgreementViewSet, basename="review-agreement")
+router.register("plan-reviews", PlanReviewViewSet, basename="plan-review")
 
 urlpatterns = [
     path("me/", MeViewSet.as_view({"get": "retrieve"}), name="me"),

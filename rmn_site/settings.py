@@ -227,6 +227,7 @@ CELERY_BEAT_SCHEDULE = {
     "ml-reap-dead-jobs": {"task": "ml.reap_dead_jobs", "schedule": 60},
     "harmonization-reap-dead-batches": {"task": "harmonization.reap_dead_batches", "schedule": 60},
     "optimizer-reap-dead-plans": {"task": "optimizer.reap_dead_plans", "schedule": 60},
+    "feedback-queue-finished-plans": {"task": "feedback.queue_finished_plans", "schedule": 60},
     "harmonization-purge-old-uploads": {"task": "harmonization.purge_old_uploads", "schedule": 60 * 60 * 24},
 }
 

@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("ml.urls")),
     path("", include("feedback.urls")),
     path("", include("demo.urls")),
+    path("", include("feedback.urls")),
 ]

@@ -62,22 +62,59 @@ def queue_creatives(*, creatives: Iterable[Creative], actor=None, task: ReviewTa
     return items
 
 
+def _money(value, currency: str) -> str:
+    try:
+        return f"{float(value):,.0f} {currency}"
+    except (TypeError, ValueError):
+        return "?"
+
+
+def plan_item_content(plan: AllocationPlan) -> dict:
+    """What a reviewer rates for a plan version: a plain explanation (spend, expected margin and ROAS, warnings) and
+    the allocation as rows of retailer, placement, spend, expected incremental margin and attributed ROAS."""
+    result = plan.result or {}
+    totals = result.get("totals") or {}
+    currency = plan.currency
+    parts = [
+        f"Spend {_money(totals.get('spend'), currency)} of {_money(plan.budget, currency)} over "
+        f"{plan.period_days} days",
+        f"expected incremental margin {_money(totals.get('expected_incremental_margin'), currency)}",
+    ]
+    roas = totals.get("expected_attributed_roas")
+    if roas is not None:
+        parts.append(f"attributed ROAS {float(roas):.2f}" + (f" (floor {plan.min_roas})" if plan.min_roas else ""))
+    explanation = "; ".join(parts) + "."
+    warnings = [str(w) for w in result.get("warnings") or []]
+    allocation = [
+        {
+            "retailer": row.get("retailer"),
+            "placement": row.get("placement_type"),
+            "spend": round(float(row.get("spend") or 0), 2),
+            "expected_incremental_margin": round(float(row.get("expected_incremental_margin") or 0), 2),
+            "attributed_roas": None if row.get("expected_attributed_roas") is None
+            else round(float(row["expected_attributed_roas"]), 2),
+        }
+        for row in result.get("allocations") or []
+    ]  # fmt: skip
+    return {
+        "name": plan.name,
+        "version": plan.version,
+        "budget": str(plan.budget),
+        "currency": currency,
+        "explanation": explanation,
+        "warnings": warnings,
+        "allocation": allocation,
+    }
+
+
 def queue_plan(*, plan: AllocationPlan, task: ReviewTask | None = None) -> ReviewItem:
     """Queue one finished plan version for reviewers to rate (its explanation and allocation)."""
     target = task or review_task_default(tenant=plan.tenant, kind=ReviewTask.Kind.PLAN)
-    result = plan.result or {}
     return ReviewItem.objects.create(
         tenant=plan.tenant,
         task=target,
         kind=ReviewItem.Kind.PLAN,
         plan=plan,
         prompt=[{"role": "user", "content": plan.name or f"Allocate {plan.budget} {plan.currency}"}],
-        content={
-            "name": plan.name,
-            "version": plan.version,
-            "budget": str(plan.budget),
-            "currency": plan.currency,
-            "explanation": result.get("explanation") or result.get("summary") or "",
-            "allocation": result.get("allocation") or [],
-        },
+        content=plan_item_content(plan),
     )

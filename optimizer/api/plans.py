@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.base import TenantScopedViewSet
-from core.api.inputs import StrictInputMixin
+from core.api.inputs import StrictInputMixin, parse_query
+from core.api.schema import ErrorSerializer
 from core.bounds import validate_money
+from core.errors import DomainError
 from optimizer.models import AllocationPlan
-from optimizer.selectors import plan_list
-from optimizer.services.plans import MAX_HISTORY_DAYS, plan_create, plan_rerun
+from optimizer.selectors import plan_list, plan_versions
+from optimizer.services.plans import (
+    MAX_HISTORY_DAYS,
+    plan_create,
+    plan_export_csv,
+    plan_rerun,
+    plan_version_create,
+)
 
 
 class AllocationPlanSerializer(serializers.ModelSerializer):
@@ -28,6 +38,16 @@ class AllocationPlanSerializer(serializers.ModelSerializer):
         "empty until the plan succeeds.",
     )
     error = serializers.CharField(read_only=True, help_text="Why the plan failed (an infeasible floor, ...).")
+    root = serializers.IntegerField(
+        source="root_id", read_only=True, help_text="The plan's first version (every version shares it)."
+    )
+    parent = serializers.IntegerField(
+        source="parent_id", read_only=True, allow_null=True, help_text="The version this one was edited from."
+    )
+    version = serializers.IntegerField(read_only=True, help_text="1 for the first version, then 2, 3, ...")
+    review_status = serializers.CharField(
+        read_only=True, help_text="draft (not reviewed), changes_requested, approved or rejected."
+    )
 
     class Meta:
         model = AllocationPlan
@@ -46,8 +66,17 @@ class AllocationPlanSerializer(serializers.ModelSerializer):
             "error",
             "created_at",
             "finished_at",
+            "root",
+            "parent",
+            "version",
+            "review_status",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["root"] = data["root"] or instance.pk  # a plan saved outside the services is its own root
+        return data
 
 
 def _bounds_field(key: str) -> serializers.DictField:
@@ -92,6 +121,40 @@ class AllocationPlanCreateSerializer(StrictInputMixin, serializers.Serializer):
     )
 
 
+class AllocationPlanVersionSerializer(StrictInputMixin, serializers.Serializer):
+    budget = serializers.DecimalField(
+        max_digits=18, decimal_places=4, validators=[validate_money], required=False, help_text="Default: unchanged."
+    )
+    min_roas = serializers.DecimalField(
+        max_digits=8,
+        decimal_places=3,
+        required=False,
+        allow_null=True,
+        help_text="Default: unchanged; null removes the floor (and its chance constraint).",
+    )
+    bounds = serializers.DictField(
+        child=serializers.ListField(
+            child=serializers.DecimalField(max_digits=18, decimal_places=4, validators=[validate_money]),
+            min_length=2,
+            max_length=2,
+        ),
+        required=False,
+        help_text='{"retailer|placement_type": [min_spend, max_spend]}, replacing the edited version\'s bounds. '
+        "Default: unchanged.",
+    )
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="Default: unchanged.")
+
+
+class PlanExportQuerySerializer(serializers.Serializer):
+    retailer = serializers.CharField(required=False, max_length=50, help_text="Only this retailer's rows.")
+
+
+class PlanNotApproved(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_approved"
+    default_detail = "Only an approved plan can be exported."
+
+
 class AllocationPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Budget allocation plans of the tenant, newest first. POST a request to optimize it in the background
     (202); poll the plan until ``status`` is succeeded (``result``) or failed (``error``)."""
@@ -117,3 +180,57 @@ class AllocationPlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Te
     def rerun(self, request, pk=None):
         plan = plan_rerun(plan=self.get_object(), **self.actor())
         return Response(AllocationPlanSerializer(plan).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses={200: AllocationPlanSerializer(many=True)},
+        description="Every version of this plan (the same root), oldest first.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=AllocationPlanVersionSerializer,
+        responses={202: AllocationPlanSerializer},
+        description="A what-if edit of a finished (succeeded or failed) version: a new version with this budget, "
+        "ROAS floor and channel bounds, the rest of the request copied, optimized in the background (poll it like "
+        "any plan). It starts unreviewed. 400 naming `status` while the edited version is pending or running.",
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def versions(self, request, pk=None):
+        plan = self.get_object()
+        if request.method == "GET":
+            return Response(AllocationPlanSerializer(plan_versions(plan=plan), many=True).data)
+        data = self.validated_input(AllocationPlanVersionSerializer)
+        version = plan_version_create(plan=plan, **data, **self.actor())
+        return Response(AllocationPlanSerializer(version).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[PlanExportQuerySerializer],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="plan, version, retailer, placement_type, currency, period_days, spend, daily_spend",
+            ),
+            400: OpenApiResponse(
+                ErrorSerializer, description="`retailer` names a retailer the plan does not spend on."
+            ),
+            409: OpenApiResponse(ErrorSerializer, description="The version is not approved (error code not_approved)."),
+        },
+        description="The approved version's spend per retailer × placement as CSV; `retailer` keeps that "
+        "retailer's rows (one file per retailer console). 409 unless the version is approved; 400 naming "
+        "`retailer` for a retailer the plan does not spend on.",
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        plan = self.get_object()
+        retailer = parse_query(PlanExportQuerySerializer, request).get("retailer")
+        try:
+            body = plan_export_csv(plan=plan, retailer=retailer)
+        except DomainError as exc:
+            if exc.code == "not_approved":
+                raise PlanNotApproved(exc.message) from None
+            raise
+        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+        name = f"plan-{plan.root_id or plan.pk}-v{plan.version}{'-' + retailer if retailer else ''}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 
 from campaigns.models import PlacementType
@@ -69,3 +71,25 @@ class PlanForm(forms.Form):
             if row["key"] == key:
                 return f"ch{i}_{side}"
         return None
+
+
+class PlanWhatIfForm(PlanForm):
+    """A what-if edit of a finished plan: budget, ROAS floor and channel limits; the rest of the request is the
+    edited version's (optimizer.services.plans.plan_version_create)."""
+
+    KEPT = ("budget", "min_roas")
+
+    def __init__(self, *args, plan: AllocationPlan | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in [name for name in self.fields if name not in self.KEPT and not name.startswith("ch")]:
+            del self.fields[name]
+        self.fields["min_roas"].help_text = "Leave empty to drop the floor."
+        if plan is not None and not self.is_bound:
+            cents = Decimal("0.01")
+            floor = None if plan.min_roas is None else plan.min_roas.normalize()
+            self.initial.update({"budget": plan.budget.quantize(cents), "min_roas": floor})
+            given = (plan.request or {}).get("bounds") or {}
+            for i, row in enumerate(self.channel_rows):
+                if row["key"] in given:
+                    low, high = given[row["key"]]
+                    self.initial[f"ch{i}_min"], self.initial[f"ch{i}_max"] = low, high

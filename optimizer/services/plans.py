@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from campaigns.models import SKU, PerformanceFact
@@ -23,6 +26,7 @@ from optimizer.tasks import plan_run as plan_run_task
 # Posterior samples per plan and the seed: a plan re-run on the same data gives the same numbers.
 PLAN_SAMPLES = 200
 PLAN_SEED = 0
+CENT = Decimal("0.01")
 MAX_PERIOD_DAYS = 366
 MAX_HISTORY_DAYS = 3660
 # A running plan's worker touches heartbeat_at this often; the reaper fails a plan silent for the stale time
@@ -91,7 +95,56 @@ def plan_create(
 ) -> AllocationPlan:
     """Check a budget allocation request against the tenant's channels, save it pending and queue the optimizer
     (task ``optimizer.plan_run``) once the transaction commits. Bounds are ``{"retailer|placement_type": [min,
-    max]}`` and ``{"retailer": [min, max]}`` over the whole period, in the history's currency."""
+    max]}`` and ``{"retailer": [min, max]}`` over the whole period, in the history's currency. The plan is the first
+    version of its own lineage: ``root`` is the plan itself."""
+    plan = _plan_build(
+        tenant=tenant, user=user, name=name, budget=budget, period_days=period_days, min_roas=min_roas,
+        roas_basis=roas_basis, objective=objective, bounds=bounds, retailer_bounds=retailer_bounds,
+        exclude_channels=exclude_channels, chance=chance, history_days=history_days,
+    )  # fmt: skip
+    with transaction.atomic():
+        plan.save()
+        plan.root = plan
+        plan.save(update_fields=["root"])
+        _plan_queue(plan, action="allocation_plan.create", user=user, api_key=api_key)
+    return plan
+
+
+def _plan_queue(plan: AllocationPlan, *, action: str, user, api_key, detail: dict | None = None) -> None:
+    """Audit a new plan version and send it to the optimizer once the transaction commits."""
+    audit_record(
+        action=action,
+        tenant=plan.tenant,
+        user=user,
+        api_key=api_key,
+        obj=plan,
+        detail={
+            "budget": str(plan.budget),
+            "period_days": plan.period_days,
+            "objective": plan.objective,
+            **(detail or {}),
+        },
+    )
+    transaction.on_commit(lambda: plan_run_task.apply_async((plan.pk,), task_id=plan.task_id))
+
+
+def _plan_build(
+    *,
+    tenant: Tenant,
+    user=None,
+    name: str = "",
+    budget,
+    period_days: int,
+    min_roas=None,
+    roas_basis: str = AllocationPlan.RoasBasis.ATTRIBUTED,
+    objective: str = AllocationPlan.Objective.INCREMENTAL_MARGIN,
+    bounds: dict | None = None,
+    retailer_bounds: dict | None = None,
+    exclude_channels=(),
+    chance: float | None = None,
+    history_days: int | None = None,
+) -> AllocationPlan:
+    """The checked, unsaved plan for a request (plan_create's rules)."""
     name = (name or "").strip()
     if len(name) > 200:
         raise DomainError(f"name is {len(name)} characters long; the limit is 200.", field="name")
@@ -182,19 +235,121 @@ def plan_create(
         task_id=task_id,
         created_by=user if getattr(user, "pk", None) else None,
     )
-    full_clean_or_raise(plan, exclude=["tenant", "created_by"])
+    full_clean_or_raise(plan, exclude=["tenant", "created_by", "root", "parent"])
+    return plan
+
+
+# --- versions: what-if edits ------------------------------------------------------------------------------------
+
+_KEEP = object()
+
+
+def plan_version_create(
+    *,
+    plan: AllocationPlan,
+    user=None,
+    api_key=None,
+    budget=_KEEP,
+    min_roas=_KEEP,
+    bounds=_KEEP,
+    name=_KEEP,
+) -> AllocationPlan:
+    """A what-if edit of a finished plan version: a new version of the same plan (same ``root``, ``parent`` = the
+    edited version, ``version`` = the lineage's highest + 1) with the given budget, ROAS floor (None removes it)
+    and channel bounds ``{"retailer|placement_type": [min, max]}`` (replacing the edited version's), the rest of
+    the request copied, optimized in the background like any plan. The new version starts unreviewed (draft).
+    Removing the floor drops the request's chance constraint, which is the probability of holding that floor."""
+    if plan.status not in (AllocationPlan.Status.SUCCEEDED, AllocationPlan.Status.FAILED):
+        raise DomainError(
+            f"Plan #{plan.pk} is {plan.status}: wait until it is optimized before editing it.", field="status"
+        )
+    request = plan.request or {}
+    min_roas = plan.min_roas if min_roas is _KEEP else min_roas
+    no_floor = min_roas is None or min_roas == ""
+    draft = _plan_build(
+        tenant=plan.tenant,
+        user=user,
+        name=plan.name if name is _KEEP else name,
+        budget=plan.budget if budget is _KEEP else budget,
+        period_days=plan.period_days,
+        min_roas=min_roas,
+        roas_basis=plan.roas_basis,
+        objective=plan.objective,
+        bounds=request.get("bounds") if bounds is _KEEP else bounds,
+        retailer_bounds=request.get("retailer_bounds"),
+        exclude_channels=request.get("exclude_channels") or (),
+        chance=None if no_floor else request.get("chance"),
+        history_days=request.get("history_days"),
+    )
+    root_id = plan.root_id or plan.pk
     with transaction.atomic():
-        plan.save()
-        audit_record(
-            action="allocation_plan.create",
-            tenant=tenant,
+        # Locking the root serializes concurrent edits of one plan, so two never take the same version number.
+        AllocationPlan.objects.select_for_update(of=("self",)).filter(pk=root_id).first()
+        latest = AllocationPlan.objects.filter(Q(root_id=root_id) | Q(pk=root_id)).aggregate(v=Max("version"))["v"]
+        draft.root_id, draft.parent, draft.version = root_id, plan, (latest or 0) + 1
+        draft.save()
+        _plan_queue(
+            draft,
+            action="allocation_plan.version",
             user=user,
             api_key=api_key,
-            obj=plan,
-            detail={"budget": str(budget), "period_days": period_days, "objective": objective},
+            detail={"parent": plan.pk, "version": draft.version},
         )
-        transaction.on_commit(lambda: plan_run_task.apply_async((plan.pk,), task_id=task_id))
-    return plan
+    return draft
+
+
+# --- export: only an approved plan ------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = ["plan", "version", "retailer", "placement_type", "currency", "period_days", "spend", "daily_spend"]
+
+
+def plan_export_csv(*, plan: AllocationPlan, retailer: str | None = None) -> str:
+    """The approved plan's spend per channel as CSV, one row per retailer × placement, for one retailer (what its
+    console's bulk upload takes) or all. Refused (code ``not_approved``) unless the version is approved."""
+    if plan.review_status != AllocationPlan.Review.APPROVED:
+        raise DomainError(
+            f"Plan #{plan.pk} v{plan.version} is {plan.get_review_status_display().lower()}: only an approved plan "
+            "can be exported. Approve it on the plan page first.",
+            field="review_status",
+            code="not_approved",
+        )
+    rows = plan_export_rows(plan=plan)
+    retailers = sorted({row["retailer"] for row in rows})
+    if retailer:
+        if retailer not in retailers:
+            raise DomainError(
+                f"retailer: the plan allocates nothing to {retailer!r}; its retailers are "
+                f"{', '.join(retailers) or 'none'}.",
+                field="retailer",
+            )
+        rows = [row for row in rows if row["retailer"] == retailer]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def plan_export_rows(*, plan: AllocationPlan) -> list[dict]:
+    """The plan's allocation rows as exported (spend with cents, daily spend = spend / period days)."""
+    rows = []
+    for a in sorted(
+        (plan.result or {}).get("allocations") or [], key=lambda a: (a.get("retailer"), a.get("placement_type"))
+    ):
+        spend = Decimal(str(a.get("spend") or 0)).quantize(CENT)
+        rows.append(
+            {
+                "plan": plan.root_id or plan.pk,
+                "version": plan.version,
+                "retailer": a.get("retailer"),
+                "placement_type": a.get("placement_type"),
+                "currency": plan.currency,
+                "period_days": plan.period_days,
+                "spend": spend,
+                "daily_spend": (spend / plan.period_days).quantize(CENT),
+            }
+        )
+    return rows
 
 
 def plan_allocation_request(plan: AllocationPlan):

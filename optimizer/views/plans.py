@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.models import PlacementType, Retailer
 from core.errors import DomainError
@@ -15,9 +15,9 @@ from core.forms import form_error
 from core.pages import slot_context
 from governance.access import Capability, tenant_page
 from optimizer import selectors
-from optimizer.forms.plans import PlanForm
+from optimizer.forms.plans import PlanForm, PlanWhatIfForm
 from optimizer.models import AllocationPlan
-from optimizer.services.plans import plan_create, plan_rerun
+from optimizer.services.plans import plan_create, plan_export_csv, plan_export_rows, plan_rerun, plan_version_create
 
 CHANCE_LEVEL = 0.9
 POLL_SECONDS = 1
@@ -55,7 +55,7 @@ def plan_list(request: HttpRequest, *, access) -> HttpResponse:
                 return redirect("plan_detail", pk=plan.pk)
     elif access.can(Capability.EDIT_DATA):
         form = _plan_form(access)
-    page = Paginator(selectors.plan_list(tenant=access.tenant), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.plan_latest_list(tenant=access.tenant), 50).get_page(request.GET.get("page"))
     status = 400 if form is not None and form.errors else 200
     context = {"form": form, "page": page, "currency": access.tenant.reporting_currency}
     if form is not None:
@@ -63,33 +63,110 @@ def plan_list(request: HttpRequest, *, access) -> HttpResponse:
     return render(request, "optimizer/plan_list.html", context, status=status)
 
 
-@tenant_page()
-def plan_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+def _plan_or_404(access, pk: int) -> AllocationPlan:
     try:
-        plan = selectors.plan_get(tenant=access.tenant, pk=pk)
+        return selectors.plan_get(tenant=access.tenant, pk=pk)
     except AllocationPlan.DoesNotExist:
         raise Http404("No such plan.") from None
+
+
+FINISHED = (AllocationPlan.Status.SUCCEEDED, AllocationPlan.Status.FAILED)
+
+
+@tenant_page()
+def plan_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    return _plan_page(request, _plan_or_404(access, pk), access=access)
+
+
+def _plan_page(request: HttpRequest, plan: AllocationPlan, *, access, what_if: PlanWhatIfForm | None = None):
+    """The plan page (or its polled status fragment); ``what_if`` is a bound edit form to show with its errors."""
+    can_edit = access.can(Capability.EDIT_DATA)
+    if what_if is None and can_edit and plan.status in FINISHED:
+        what_if = PlanWhatIfForm(channels=selectors.tenant_channel_choices(access.tenant), plan=plan)
+    versions = list(selectors.plan_versions(plan=plan))
     context = {
         "plan": plan,
         "is_active": plan.status in (AllocationPlan.Status.PENDING, AllocationPlan.Status.RUNNING),
         "poll_seconds": POLL_SECONDS,
         "result": _result_view(plan.result or {}),
         "request_view": _request_view(plan),
-        "can_rerun": plan.status == AllocationPlan.Status.FAILED and access.can(Capability.EDIT_DATA),
+        "can_rerun": plan.status == AllocationPlan.Status.FAILED and can_edit,
+        "versions": [_version_view(v) for v in versions],
+        "latest": versions[-1] if versions else plan,
+        "what_if": what_if,
+        "export_retailers": _export_retailers(plan),
+        **slot_context("optimizer.plan_review", access=access, plan=plan),
     }
     template = "optimizer/plan_detail.html"
-    response = render(request, f"{template}#plan-status" if request.htmx else template, context)
+    status = 400 if what_if is not None and what_if.errors else 200
+    response = render(request, f"{template}#plan-status" if request.htmx else template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
 @tenant_page(Capability.EDIT_DATA)
 @require_POST
-def plan_rerun_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+def plan_version_create_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    """A what-if edit: a new version of the plan, optimized in the background; the page follows it."""
+    plan = _plan_or_404(access, pk)
+    form = PlanWhatIfForm(request.POST, channels=selectors.tenant_channel_choices(access.tenant), plan=plan)
+    if form.is_valid():
+        try:
+            version = plan_version_create(
+                plan=plan,
+                user=request.user,
+                budget=form.cleaned_data["budget"],
+                min_roas=form.cleaned_data["min_roas"],
+                bounds=form.bounds(),
+            )
+        except DomainError as exc:
+            form_error(form, exc)
+        else:
+            messages.info(request, f"Version {version.version} is queued; this page follows the optimizer.")
+            return redirect("plan_detail", pk=version.pk)
+    return _plan_page(request, plan, access=access, what_if=form)
+
+
+@tenant_page()
+@require_GET
+def plan_export_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    """The approved plan as CSV (``?retailer=<code>``: that retailer's rows only, for its console's bulk upload)."""
+    plan = _plan_or_404(access, pk)
+    retailer = request.GET.get("retailer") or None
     try:
-        plan = selectors.plan_get(tenant=access.tenant, pk=pk)
-    except AllocationPlan.DoesNotExist:
-        raise Http404("No such plan.") from None
+        body = plan_export_csv(plan=plan, retailer=retailer)
+    except DomainError as exc:
+        status = 409 if exc.code == "not_approved" else 400
+        return HttpResponse(exc.message, status=status, content_type="text/plain; charset=utf-8")
+    filename = f"plan-{plan.root_id or plan.pk}-v{plan.version}{'-' + retailer if retailer else ''}.csv"
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _export_retailers(plan: AllocationPlan) -> list[tuple[str, str]]:
+    """(code, name) of the retailers an approved plan spends on: one download each."""
+    if plan.review_status != AllocationPlan.Review.APPROVED:
+        return []
+    codes = sorted({row["retailer"] for row in plan_export_rows(plan=plan) if row["spend"] > 0})
+    names = dict(Retailer.objects.filter(code__in=codes).values_list("code", "name"))
+    return [(code, names.get(code, code)) for code in codes]
+
+
+def _version_view(plan: AllocationPlan) -> dict:
+    totals = getattr(plan, "result_totals", None) or {}
+    return {
+        "plan": plan,
+        "spend": totals.get("spend"),
+        "margin": totals.get("expected_incremental_margin"),
+        "sales": totals.get("expected_incremental_sales"),
+    }
+
+
+@tenant_page(Capability.EDIT_DATA)
+@require_POST
+def plan_rerun_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    plan = _plan_or_404(access, pk)
     try:
         plan_rerun(plan=plan, user=request.user)
     except DomainError as exc:
@@ -105,6 +182,21 @@ def _interval(item: dict, *names: str) -> list | None:
         if isinstance(value, list | tuple) and len(value) == 2:
             return list(value)
     return None
+
+
+def _figure(value, places: int) -> str:
+    """A number as floatformat:"<places>g" shows it in English (grouped thousands), or "" for none."""
+    if value is None:
+        return ""
+    return f"{float(value):,.{places}f}"
+
+
+def _range(interval: list | None) -> str:
+    return f"{_figure(interval[0], 0)}–{_figure(interval[1], 0)}" if interval else ""
+
+
+def _roas(value) -> str:
+    return "–" if value is None else f"{float(value):.2f}×"
 
 
 def _binding_text(value) -> str:
@@ -127,16 +219,33 @@ def _result_view(result: dict) -> dict:
     names = dict(Retailer.objects.filter(code__in={a.get("retailer") for a in allocations}).values_list("code", "name"))
     total_spend = sum(a.get("spend") or 0 for a in allocations)
     rows = []
+    placements = dict(PlacementType.choices)
     for a in sorted(allocations, key=lambda a: -(a.get("spend") or 0)):
+        sales_interval = _interval(a, "incremental_sales_interval")
+        margin_interval = _interval(a, "incremental_margin_interval")
+        share = 100 * (a.get("spend") or 0) / total_spend if total_spend else 0
         rows.append(
             {
                 **a,
                 "retailer_name": names.get(a.get("retailer"), a.get("retailer")),
-                "placement_label": dict(PlacementType.choices).get(a.get("placement_type"), a.get("placement_type")),
-                "share_pct": 100 * (a.get("spend") or 0) / total_spend if total_spend else 0,
-                "sales_interval": _interval(a, "incremental_sales_interval"),
-                "margin_interval": _interval(a, "incremental_margin_interval"),
+                "placement_label": placements.get(a.get("placement_type"), a.get("placement_type")),
+                "share_pct": share,
+                "sales_interval": sales_interval,
+                "margin_interval": margin_interval,
                 "binding": a.get("binding") or [],
+                # Formatted here: the template's floatformat filter, ten times on each of 200 rows, was most of
+                # the page's time (bench/plan_page_bench.py).
+                "text": {
+                    "spend": _figure(a.get("spend"), 2),
+                    "share": _figure(share, 1),
+                    "sales": _figure(a.get("expected_incremental_sales"), 0),
+                    "sales_interval": _range(sales_interval),
+                    "margin": _figure(a.get("expected_incremental_margin"), 0),
+                    "margin_interval": _range(margin_interval),
+                    "attributed_roas": _roas(a.get("expected_attributed_roas")),
+                    "incremental_roas": _roas(a.get("expected_incremental_roas")),
+                    "marginal_roas": _roas(a.get("marginal_roas")),
+                },
             }
         )
     totals = dict(result.get("totals") or {})

@@ -69,6 +69,9 @@ PAGES: dict[str, Page] = {
     "plan_list": Page(post=E, shows=True),
     "plan_detail": Page(obj=lambda t: {"pk": t.plan.pk}, htmx=True, shows=True),
     "plan_rerun": Page(get=None, post=E, obj=lambda t: {"pk": t.plan.pk}),
+    "plan_version_create": Page(get=None, post=E, obj=lambda t: {"pk": t.plan.pk}),
+    "plan_export": Page(obj=lambda t: {"pk": t.plan.pk}),
+    "plan_review_submit": Page(get=None, post=E, obj=lambda t: {"pk": t.plan.pk}),
     "plan_read": Page(get=None, post=E, body=lambda t: {"text": ""}),
     "plan_read_status": Page(get=E, obj=lambda t: {"pk": t.generation.pk}, htmx=True),
     "experiment_list": Page(post=E, shows=True),
@@ -118,6 +121,7 @@ EXEMPT: dict[str, str] = {
 
 # Request bodies that name Acme's objects, for API creates by another tenant (their serializers must refuse them).
 API_BODIES: dict[str, Callable] = {
+    "PlanReviewViewSet": lambda t: {"plan": t.plan.pk, "decision": "approve", "comment": "hijack"},
     "SKUViewSet": lambda t: {"brand": t.brand.pk, "sku_code": "hijack", "name": "x", "price": "1", "unit_cost": "1"},
     "CampaignViewSet": lambda t: {
         "name": "hijack",

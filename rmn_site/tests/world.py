@@ -86,6 +86,7 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
     plan = AllocationPlan.objects.create(
         tenant=tenant, name=f"Plan {mark}", budget=Decimal("40000"), currency="USD", period_days=28, request={},
         status=AllocationPlan.Status.SUCCEEDED, result={"allocations": [channel], "totals": {"budget": 40000.0}},
+        review_status=AllocationPlan.Review.APPROVED,  # so the export routes answer their CSV
     )  # fmt: skip
     experiment = Experiment.objects.create(
         tenant=tenant, name=f"Experiment {mark}", kind=Experiment.Kind.GEO, retailer=amazon,
