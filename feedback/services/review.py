@@ -87,7 +87,11 @@ def _answer(fb) -> dict:
     return {"thumb": fb.thumb, "preference": fb.preference, "ratings": fb.ratings or {}}
 
 
-def _validate(*, item: ReviewItem, thumb: str, reason_tags, ratings, preference: str, correction) -> dict:
+def _validate(
+    *, item: ReviewItem, thumb: str, reason_tags, ratings, preference: str, correction, complete: bool = True
+) -> dict:
+    """The answer cleaned, or a DomainError naming its field. ``complete``: a reviewer's answer rates every
+    criterion (or gives a thumb); an adjudicator's ruling may settle only the questions in dispute."""
     criteria = item.task.criteria_list
     if thumb and thumb not in Feedback.Thumb.values:
         raise DomainError(f"Thumb must be one of {', '.join(Feedback.Thumb.values)}.", field="thumb")
@@ -113,9 +117,9 @@ def _validate(*, item: ReviewItem, thumb: str, reason_tags, ratings, preference:
     if item.kind == ReviewItem.Kind.PAIR:
         if not preference:
             raise DomainError("Say which is better: A, B, tie or both bad.", field="preference")
-    else:
-        if preference:
-            raise DomainError("Only a pair of items takes a preference.", field="preference")
+    elif preference:
+        raise DomainError("Only a pair of items takes a preference.", field="preference")
+    elif complete:
         missing = [c for c in criteria if c not in clean_ratings]
         if missing and not thumb:
             raise DomainError(
@@ -228,7 +232,11 @@ def review_adjudicate(
     """Settle a conflict: the answer that stands (an Adjudication row); the item becomes resolved."""
     if item.status != ReviewItem.Status.CONFLICT:
         raise DomainError("Only an item whose reviewers disagree can be adjudicated.", field="item")
-    clean = _validate(item=item, thumb=thumb, reason_tags=[], ratings=ratings, preference=preference, correction=None)
+    clean = _validate(
+        item=item, thumb=thumb, reason_tags=[], ratings=ratings, preference=preference, correction=None, complete=False
+    )
+    if not (thumb or preference or clean["ratings"]):
+        raise DomainError("Give the answer that stands: a thumb, a preference or ratings.", field="thumb")
     decision = {k: v for k, v in {"thumb": thumb, "preference": preference, "ratings": clean["ratings"]}.items() if v}
     with transaction.atomic():
         locked = ReviewItem.objects.select_for_update().get(pk=item.pk)

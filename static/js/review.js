@@ -71,6 +71,7 @@
       else if (event.key === "Enter" && (event.ctrlKey || target.tagName !== "TEXTAREA")) { event.preventDefault(); submit(); }
       return;
     }
+    if (criteria().length && !form().querySelector(".is-focused")) { init(); }  // a freshly swapped-in item
     var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     var handled = true;
     if (key >= "1" && key <= "5") {
@@ -107,6 +108,7 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.xhr.status === 400) { event.detail.shouldSwap = true; event.detail.isError = false; }
   });
+  document.addEventListener("htmx:afterSwap", init);
   document.addEventListener("htmx:afterSettle", init);
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 })();
