@@ -73,7 +73,9 @@ def review_next(*, task: ReviewTask, reviewer) -> Assignment | None:
                     continue
                 try:
                     with transaction.atomic():
-                        return Assignment.objects.create(item=item, reviewer=reviewer)
+                        assignment = Assignment.objects.create(item=item, reviewer=reviewer)
+                    assignment.is_new = True  # handed out just now: nothing of this reviewer's to show on it yet
+                    return assignment
                 except IntegrityError:  # the same reviewer asking twice at once
                     continue
         # Every candidate was locked by someone else's assignment, or filled up meanwhile: is anything left?

@@ -56,18 +56,24 @@ def _initial_from(feedback: Feedback | None) -> dict:
     return initial
 
 
-def _item_context(task: ReviewTask, user, *, assignment=None, form=None, started=False) -> dict:
-    guideline = guideline_current(task=task)
+def _item_context(
+    task: ReviewTask, user, *, assignment=None, form=None, started=False, guideline=None, can_undo=None
+) -> dict:
+    guideline = guideline or guideline_current(task=task)
     item = assignment.item if assignment else None
     if item is not None and form is None:
-        previous = Feedback.objects.filter(item=item, reviewer=user).order_by("-id").first()
+        # An item handed out just now has no earlier answer of this reviewer to fill in (one query fewer).
+        fresh = getattr(assignment, "is_new", False)
+        previous = None if fresh else Feedback.objects.filter(item=item, reviewer=user).order_by("-id").first()
         initial = {"item": item.pk, "guideline": guideline.pk if guideline else None, **_initial_from(previous)}
         form = AnswerForm(initial=initial, item=item)
     done = Assignment.objects.filter(item__task=task, reviewer=user, status=Assignment.Status.SUBMITTED).count()
+    if can_undo is None:
+        can_undo = review_last_answered(task=task, reviewer=user) is not None
     return {
         "task": task, "item": item, "form": form, "guideline": guideline, "done": done, "started": started,
         "content": item.content if item else {}, "allocation": _allocation(item) if item else None,
-        "can_undo": review_last_answered(task=task, reviewer=user) is not None,
+        "can_undo": can_undo,
     }  # fmt: skip
 
 
@@ -116,7 +122,7 @@ def review_queue(request: HttpRequest, pk: int, *, access) -> HttpResponse:
             answer["seconds_spent"] = min((timezone.now() - assignment.assigned_at).total_seconds(), 3600.0)
         guideline = Guideline.objects.filter(task=task, pk=form.cleaned_data.get("guideline") or 0).first()
         try:
-            review_submit(item=item, reviewer=request.user, guideline=guideline, **answer)
+            answered = review_submit(item=item, reviewer=request.user, guideline=guideline, **answer)
         except DomainError as exc:
             field = exc.field or ""
             field = field.replace("ratings.", "rating_") if field.startswith("ratings.") else field
@@ -126,7 +132,10 @@ def review_queue(request: HttpRequest, pk: int, *, access) -> HttpResponse:
             if not request.htmx:
                 messages.success(request, "Answer saved.")
                 return redirect("review_queue", pk=task.pk)
-            return _render_queue(request, _item_context(task, request.user, assignment=following, started=True))
+            context = _item_context(
+                task, request.user, assignment=following, started=True, guideline=answered.guideline, can_undo=True
+            )
+            return _render_queue(request, context)
     context = _item_context(task, request.user, assignment=assignment, form=form)
     return _render_queue(request, context, status=400)
 
