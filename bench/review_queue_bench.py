@@ -8,8 +8,9 @@
    guidelines v1) and --items items made directly (no model: the queue's speed does not depend on who wrote the
    copy), one in 50 of them gold. A previous run's tenant is deleted first, so every run starts from an untouched
    queue. Each reviewer gets a session made in the database (no login is timed: a login is a PBKDF2 hash).
-2. Starts gunicorn (2 workers, DEBUG off, static files collected) on 127.0.0.1 and runs locust headless
-   (bench/review_locustfile.py) for --duration seconds with --users users and no think time: each user asks for
+2. Starts gunicorn (--workers sync workers, default 2; DEBUG off, static files collected) on 127.0.0.1 and runs
+   locust headless (bench/review_locustfile.py) for --duration seconds per profile (a reviewer's 2-4 s on each
+   item, then no pause at all) with --users users: each user asks for
    its next item (``POST /review/<task>/next/``, the htmx fragment) and submits an answer (``POST /review/<task>/``
    as htmx, whose response is the next item's fragment, handed out in the same request).
 3. Checks the queue afterwards: no item has more reviewers than the task's overlap, and no reviewer has an item
@@ -148,8 +149,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:
-    command = [str(BIN / "gunicorn"), "rmn_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+def _start_gunicorn(env: dict, port: int, log: Path, workers: int) -> subprocess.Popen:
+    command = [str(BIN / "gunicorn"), "rmn_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     proc = subprocess.Popen(
         command, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
@@ -226,9 +227,10 @@ def _ms(value) -> str:
 
 def render(results: dict) -> str:
     lines = [
-        f"Written by `.venv/bin/python bench/review_queue_bench.py --postgres URL --write-docs`. Measured "
-        f"{results['when']} on {results['machine']}, a shared machine (locust, gunicorn with 2 workers and "
-        f"PostgreSQL all on its 2 cores, with other engineers' work beside them; load average "
+        f"Written by `.venv/bin/python bench/review_queue_bench.py --postgres URL --workers {results['workers']} "
+        "--write-docs`. Measured "
+        f"{results['when']} on {results['machine']}, a shared machine (locust, gunicorn with {results['workers']} "
+        f"workers and PostgreSQL all on its 2 cores, with other engineers' work beside them; load average "
         f"{results['load_before']} before the run), at commit {results['commit']}; {results['database']}; "
         f"{results['items']:,} items, {results['users']} reviewers, {results['duration']} s per profile, the "
         f"profiles one after the other on the same queue. Goal: p95 under {GOAL_MS} ms for both requests.",
@@ -260,6 +262,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--duration", type=int, default=60, help="Seconds of locust.")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers.")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -269,7 +272,7 @@ def main() -> None:
     state = prepare(args)
     load_before = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     port = _free_port()
-    server = _start_gunicorn(env, port, WORK / "gunicorn.log")
+    server = _start_gunicorn(env, port, WORK / "gunicorn.log", args.workers)
     try:
         locust = {}
         for profile, think in PROFILES.items():
@@ -286,6 +289,7 @@ def main() -> None:
         "items": args.items,
         "users": args.users,
         "duration": args.duration,
+        "workers": args.workers,
         "load_before": load_before,
         "locust": locust,
         "queue": check_queue(state),
