@@ -15,5 +15,4 @@ urlpatterns = [
     path("", include("ml.urls")),
     path("", include("feedback.urls")),
     path("", include("demo.urls")),
-    path("", include("feedback.urls")),
 ]
