@@ -15,6 +15,7 @@ from feedback.models import (
     ReviewItem,
     ReviewTask,
 )
+from feedback.services.review import guideline_create
 
 
 class AppendOnlyAdmin(admin.ModelAdmin):
@@ -92,9 +93,26 @@ class ReviewTaskAdmin(admin.ModelAdmin):
 
 @admin.register(Guideline)
 class GuidelineAdmin(admin.ModelAdmin):
+    """Guidelines are versioned: saving (a new one, or a change to one) writes a new version of the task's
+    guidelines; the version that earlier answers were given under stays as it was."""
+
     list_display = ["task", "version", "created_by", "created_at"]
     list_filter = ["task__tenant"]
     search_fields = ["text", "task__name"]
+    fields = ["task", "text", "version", "created_by", "created_at"]
+    readonly_fields = ["version", "created_by", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "task"] if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        new = guideline_create(task=obj.task, text=obj.text, user=request.user)
+        # The admin goes on with the new version (its message and redirect); the edited row is never saved.
+        obj.pk, obj.version, obj.created_by, obj.created_at = new.pk, new.version, new.created_by, new.created_at
+        obj._state.adding = False
 
 
 @admin.register(ReviewItem)

@@ -33,11 +33,14 @@ class SimulationTruthAdmin(admin.ModelAdmin):
 
 @admin.register(AllocationPlan)
 class AllocationPlanAdmin(admin.ModelAdmin):
-    list_display = ["id", "tenant", "name", "budget", "currency", "period_days", "min_roas", "objective", "status"]
-    list_filter = ["tenant", "status", "objective", "roas_basis"]
+    list_display = ["id", "tenant", "name", "version", "budget", "currency", "period_days", "min_roas", "status",
+                    "review_status"]  # fmt: skip
+    list_filter = ["tenant", "status", "review_status", "objective", "roas_basis"]
     search_fields = ["name", "error", "tenant__name"]
     date_hierarchy = "created_at"
-    readonly_fields = ["result", "error", "task_id", "created_at", "finished_at"]
+    # Versions and the review state change only through the services (what-if edits; feedback.PlanReview).
+    readonly_fields = ["result", "error", "task_id", "created_at", "finished_at", "root", "parent", "version",
+                       "review_status"]  # fmt: skip
 
 
 class BanditDecisionInline(admin.TabularInline):

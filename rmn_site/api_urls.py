@@ -6,6 +6,7 @@ from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, Ret
 from core.api.me import MeViewSet
 from feedback.api.creatives import CreativeBriefViewSet, CreativeViewSet
 from feedback.api.plans import PlanReviewViewSet
+from feedback.api.review import ReviewAgreementViewSet, ReviewItemViewSet, ReviewTaskViewSet
 from harmonization.api import IngestBatchViewSet
 from ml.api import AdapterViewSet, GenerationViewSet, TrainingJobViewSet
 from optimizer.api.bandits import BanditPolicyViewSet
@@ -31,6 +32,9 @@ router.register("training-jobs", TrainingJobViewSet, basename="training-job")
 router.register("generations", GenerationViewSet, basename="generation")
 router.register("creative-briefs", CreativeBriefViewSet, basename="creative-brief")
 router.register("creatives", CreativeViewSet, basename="creative")
+router.register("review-tasks", ReviewTaskViewSet, basename="review-task")
+router.register("review-items", ReviewItemViewSet, basename="review-item")
+router.register("review-agreement", ReviewAgreementViewSet, basename="review-agreement")
 router.register("plan-reviews", PlanReviewViewSet, basename="plan-review")
 
 urlpatterns = [

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
 from campaigns.models import PlacementType, RetailerItem
-from feedback.models import Creative, CreativeBrief
+from feedback.models import Creative, CreativeBrief, Guideline, ReviewItem, ReviewTask
 from governance.models import APIKey, Membership, Role
 from governance.services import api_key_create
 from harmonization.models import IngestBatch, Mapping
@@ -130,6 +130,11 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         tenant=tenant, brief=creative_brief, retailer=amazon, variant=1, headline=f"Headline {mark}", body="Body",
         compliant=True, status=Creative.Status.IN_REVIEW, verification={"compliant": True, "violations": []},
     )  # fmt: skip
+    review_task = ReviewTask.objects.create(tenant=tenant, name=f"Ad copy {mark}", kind=ReviewTask.Kind.CREATIVE)
+    Guideline.objects.create(task=review_task, version=1, text=f"Guidelines {mark}")
+    review_item = ReviewItem.objects.create(
+        tenant=tenant, task=review_task, kind=ReviewItem.Kind.SINGLE, content={"fields": {"headline": f"Copy {mark}"}},
+    )  # fmt: skip
     key, _ = api_key_create(tenant=tenant, name=f"key {mark}", role=Role.ADMIN)
     world = TenantWorld(tenant=tenant, canary=mark)
     world.named = {
@@ -137,6 +142,7 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         "policy": policy, "decision": decision, "batch": batch, "mapping": mapping, "job": job, "adapter": adapter,
         "generation": generation, "creative_brief": creative_brief, "creative": creative, "api_key": key,
         "retailer_item": RetailerItem.objects.filter(tenant=tenant).first(),
+        "review_task": review_task, "review_item": review_item,
     }  # fmt: skip
     world.objects = {type(obj): obj for obj in world.named.values()}
     world.objects[type(own["batch"])] = batch

@@ -1,0 +1,186 @@
+"""Reads for the review console: tasks and their progress, what a reviewer may see of an item, agreement and each
+reviewer's quality. Every read is scoped to a tenant."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, QuerySet
+
+from feedback.engine.agreement import alpha, matches_gold, pairwise_kappa
+from feedback.models import Adjudication, Assignment, Feedback, ReviewItem, ReviewTask
+from governance.models import Tenant
+
+
+def review_task_list(*, tenant: Tenant) -> QuerySet[ReviewTask]:
+    return ReviewTask.objects.filter(tenant=tenant, is_active=True).order_by("name")
+
+
+def review_task_get(*, tenant: Tenant, pk) -> ReviewTask:
+    return ReviewTask.objects.get(tenant=tenant, pk=pk)
+
+
+def review_item_get(*, tenant: Tenant, pk) -> ReviewItem:
+    return ReviewItem.objects.select_related("task").get(tenant=tenant, pk=pk)
+
+
+def assignment_list(*, tenant: Tenant, reviewer) -> QuerySet[Assignment]:
+    """The reviewer's assignments in ``tenant``, oldest first."""
+    return (
+        Assignment.objects.filter(item__tenant=tenant, reviewer=reviewer)
+        .select_related("item", "item__task")
+        .order_by("id")
+    )
+
+
+@dataclass
+class TaskProgress:
+    task: ReviewTask
+    total: int
+    done_by_me: int
+    pending_for_me: int
+    complete: int
+    conflicts: int
+
+
+def task_progress_list(*, tenant: Tenant, reviewer) -> list[TaskProgress]:
+    tasks = review_task_list(tenant=tenant).annotate(
+        total=Count("items", distinct=True),
+        complete=Count("items", filter=Q(items__status__in=["complete", "resolved"]), distinct=True),
+        conflicts=Count("items", filter=Q(items__status="conflict"), distinct=True),
+    )
+    mine = defaultdict(lambda: {"submitted": 0, "pending": 0})
+    rows = (
+        Assignment.objects.filter(item__tenant=tenant, reviewer=reviewer)
+        .values("item__task", "status")
+        .annotate(n=Count("id"))
+    )
+    for row in rows:
+        mine[row["item__task"]][row["status"]] += row["n"]
+    return [
+        TaskProgress(
+            task=t,
+            total=t.total,
+            done_by_me=mine[t.pk]["submitted"],
+            pending_for_me=mine[t.pk]["pending"],
+            complete=t.complete,
+            conflicts=t.conflicts,
+        )
+        for t in tasks
+    ]
+
+
+def answers_visible(*, item: ReviewItem, viewer, adjudicator: bool = False) -> list[Feedback]:
+    """Other reviewers' current answers to ``item`` that ``viewer`` may see: none until the viewer has submitted
+    their own (blind review); an adjudicator sees all of them on an item in conflict or resolved."""
+    others = Feedback.objects.filter(item=item, is_current=True).select_related("reviewer").order_by("id")
+    if adjudicator and item.status in (ReviewItem.Status.CONFLICT, ReviewItem.Status.RESOLVED):
+        return list(others)
+    if not Feedback.objects.filter(item=item, reviewer=viewer, is_current=True).exists():
+        return []
+    return list(others.exclude(reviewer=viewer))
+
+
+def conflict_list(*, tenant: Tenant, task: ReviewTask | None = None) -> QuerySet[ReviewItem]:
+    items = ReviewItem.objects.filter(tenant=tenant, status=ReviewItem.Status.CONFLICT)
+    if task is not None:
+        items = items.filter(task=task)
+    return items.select_related("task").order_by("id")
+
+
+def adjudication_list(*, tenant: Tenant) -> QuerySet[Adjudication]:
+    return Adjudication.objects.filter(tenant=tenant).select_related("item", "adjudicator").order_by("-id")
+
+
+@dataclass
+class Agreement:
+    """Agreement of a task: alpha per question (None: undefined), and kappa per reviewer pair and question."""
+
+    alpha: dict[str, float | None] = field(default_factory=dict)
+    units: dict[str, int] = field(default_factory=dict)
+    pairs: list[dict] = field(default_factory=list)
+
+
+def _units(task: ReviewTask) -> dict[str, dict[int, dict[str, object]]]:
+    """question -> {item id: {reviewer name: value}} over the current answers to the task's ordinary items."""
+    questions = {"thumb": {}, "preference": {}} | {f"ratings.{c}": {} for c in task.criteria_list}
+    rows = Feedback.objects.filter(item__task=task, item__is_gold=False, is_current=True).values_list(
+        "item_id", "reviewer__username", "thumb", "preference", "ratings"
+    )
+    for item_id, name, thumb, preference, ratings in rows:
+        if thumb:
+            questions["thumb"].setdefault(item_id, {})[name] = thumb
+        if preference:
+            questions["preference"].setdefault(item_id, {})[name] = preference
+        for criterion, value in (ratings or {}).items():
+            if f"ratings.{criterion}" in questions:
+                questions[f"ratings.{criterion}"].setdefault(item_id, {})[name] = value
+    return questions
+
+
+def task_agreement(*, task: ReviewTask) -> Agreement:
+    """Krippendorff's alpha per question (ordinal for ratings, nominal for thumbs and preferences) and Cohen's
+    kappa per reviewer pair, over the current answers to the task's items (gold items left out)."""
+    out = Agreement()
+    pairs: dict[tuple, dict] = {}
+    for question, units in _units(task).items():
+        level = "ordinal" if question.startswith("ratings.") else "nominal"
+        out.alpha[question] = alpha(units, level=level)
+        out.units[question] = sum(len(answers) >= 2 for answers in units.values())
+        for (one, two), (value, n) in pairwise_kappa(units).items():
+            row = pairs.setdefault((one, two), {"reviewers": (one, two), "kappa": {}, "items": 0})
+            row["kappa"][question] = value
+            row["items"] = max(row["items"], n)
+    out.pairs = [pairs[key] for key in sorted(pairs)]
+    return out
+
+
+@dataclass
+class ReviewerQuality:
+    username: str
+    assigned: int
+    submitted: int
+    gold_answered: int
+    gold_right: int
+    median_seconds: float | None
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_right / self.gold_answered if self.gold_answered else None
+
+
+def reviewer_quality_list(*, task: ReviewTask) -> list[ReviewerQuality]:
+    """Per reviewer of the task: progress, accuracy on gold items, and median seconds per answer."""
+    stats: dict[int, dict] = {}
+    for reviewer_id, status, n in (
+        Assignment.objects.filter(item__task=task).values_list("reviewer", "status").annotate(n=Count("id"))
+    ):
+        row = stats.setdefault(reviewer_id, {"assigned": 0, "submitted": 0, "gold": [0, 0], "seconds": []})
+        row["assigned"] += n
+        if status == Assignment.Status.SUBMITTED:
+            row["submitted"] += n
+    feedback = Feedback.objects.filter(item__task=task, is_current=True).values_list(
+        "reviewer", "item__is_gold", "item__gold", "thumb", "preference", "ratings", "seconds_spent"
+    )
+    for reviewer_id, is_gold, gold, thumb, preference, ratings, seconds in feedback:
+        row = stats.setdefault(reviewer_id, {"assigned": 0, "submitted": 0, "gold": [0, 0], "seconds": []})
+        if seconds is not None:
+            row["seconds"].append(seconds)
+        if is_gold and gold:
+            row["gold"][0] += 1
+            row["gold"][1] += matches_gold({"thumb": thumb, "preference": preference, "ratings": ratings}, gold)
+    names = dict(get_user_model().objects.filter(pk__in=stats).values_list("pk", "username"))
+    return [
+        ReviewerQuality(
+            username=names[pk],
+            assigned=row["assigned"],
+            submitted=row["submitted"],
+            gold_answered=row["gold"][0],
+            gold_right=row["gold"][1],
+            median_seconds=statistics.median(row["seconds"]) if row["seconds"] else None,
+        )
+        for pk, row in sorted(stats.items(), key=lambda kv: names[kv[0]])
+    ]
