@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from campaigns.models import SKU, Brand, Retailer
 from demo.engine.creatives import sample_answers
+from feedback.models import ReviewTask
 from feedback.services.creatives import creative_brief_create, creative_brief_run
+from feedback.services.queue import review_task_default
+from feedback.services.review import guideline_create, guideline_current
 from governance.models import Tenant
 
 SAMPLE_SOURCE = "the demo's sample copy"
@@ -23,6 +26,13 @@ MODEL_BRIEFS = (
     ("amazon", "Remind loyal buyers to restock", "warm", ""),
 )
 VARIANTS = 6
+GUIDELINES = """Rate the ad copy as a shopper on this retailer would meet it.
+- on_brand: sounds like the brand and names the product right.
+- compliant: follows the retailer's policy (limits, banned claims, disclosures, trademarks); the policy check already
+  passed it, so mark down anything it could not see (a misleading promise, an unclear offer).
+- persuasive: gives a reason to click.
+- clear: one idea, no jargon, reads at a glance.
+Thumbs down with a reason tag when you would not run it; write a correction when a small edit would fix it."""
 
 
 def demo_creatives_seed(*, tenant: Tenant, retailers: dict[str, Retailer], enqueue: bool = True) -> dict[str, int]:
@@ -30,6 +40,9 @@ def demo_creatives_seed(*, tenant: Tenant, retailers: dict[str, Retailer], enque
     queued for the inference worker. Returns counts: {"briefs", "creatives", "queued"}."""
     brands = list(Brand.objects.filter(tenant=tenant).order_by("name"))
     counts = {"briefs": 0, "creatives": 0, "queued": 0}
+    task = review_task_default(tenant=tenant, kind=ReviewTask.Kind.CREATIVE)
+    if guideline_current(task=task) is None:
+        guideline_create(task=task, text=GUIDELINES)
     for i, (code, goal, tone, promotion) in enumerate(SAMPLE_BRIEFS):
         brand = brands[i % len(brands)]
         skus = list(SKU.objects.filter(tenant=tenant, brand=brand).order_by("sku_code")[:1])

@@ -31,3 +31,12 @@ def test_the_demo_queues_checked_creatives_for_its_reviewers(client):
     assert all(c.verification["source"] == "the demo's sample copy" for c in Creative.objects.all())
     assert CreativeBrief.objects.filter(tenant__slug="acme", status="queued").count() == 2  # for the model
     assert client.login(username="acme-reviewer2", password=password)
+    from django.contrib.auth import get_user_model
+
+    from feedback.services.review import guideline_current, review_next
+
+    task = items.first().task
+    assert guideline_current(task=task).version == 1
+    for username in ("acme-reviewer", "acme-reviewer2"):
+        assignment = review_next(task=task, reviewer=get_user_model().objects.get(username=username))
+        assert assignment is not None and assignment.item.creative.compliant
