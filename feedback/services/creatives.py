@@ -18,6 +18,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -25,15 +26,17 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from campaigns.models import SKU, Brand, Retailer
-from core.errors import DomainError
+from core.errors import LIMIT_REACHED, DomainError
 from core.liveness import Heartbeat, stale, worker_identity
 from feedback.engine.creative import BriefText, variant_messages, write_variant
 from feedback.models import Creative, CreativeBrief, CreativeEvent
 from feedback.services.queue import queue_creatives
 from feedback.tasks import creative_brief_run as creative_brief_run_task
 from governance.models import Tenant
+from governance.selectors import tenant_limits
 from governance.services import audit_record
 from ml.engine.policy import export_columns
+from ml.models import GenerationRequest
 from ml.selectors import adapter_active
 
 logger = logging.getLogger(__name__)
@@ -153,6 +156,30 @@ def _skus(tenant: Tenant, brand: Brand, values) -> list[SKU]:
     return [found[pk] for pk in dict.fromkeys(pks)]
 
 
+QUOTA_WINDOW = timedelta(hours=24)
+
+
+def _check_generation_quota(tenant: Tenant, variants: int) -> None:
+    """A brief's variants count against the tenant's generations a day (governance limits), with the generations
+    asked for through Try it, the plans page and the API: each variant is at least one generation of the model."""
+    limits = tenant_limits(tenant)
+    per_day = limits.generations_per_day
+    since = timezone.now() - QUOTA_WINDOW
+    asked = GenerationRequest.objects.filter(tenant=tenant, created_at__gte=since).count() + sum(
+        CreativeBrief.objects.filter(tenant=tenant, created_at__gte=since).values_list("variants_requested", flat=True)
+    )
+    if asked + variants <= per_day:
+        return
+    raise DomainError(
+        f"{tenant.name} asked for {asked:,} generation{'' if asked == 1 else 's'} (creative variants included) in the "
+        f"last 24 hours; {variants:,} more would pass the limit of {per_day:,} a day "
+        f"({limits.why('generations_per_day')}). Ask for fewer variants or wait.",
+        field="variants",
+        code=LIMIT_REACHED,
+        retry_after=3600,
+    )
+
+
 def creative_brief_create(
     *,
     tenant: Tenant,
@@ -178,6 +205,7 @@ def creative_brief_create(
     promotion = _text(promotion, field="promotion", max_length=200)
     if isinstance(variants, bool) or not isinstance(variants, int) or not 1 <= variants <= MAX_VARIANTS:
         raise DomainError(f"variants is a whole number from 1 to {MAX_VARIANTS}, not {variants!r}.", field="variants")
+    _check_generation_quota(tenant, variants)
     adapters = creative_adapters(tenant=tenant, retailer=retailer)
     task_id = str(uuid.uuid4())
     with transaction.atomic():

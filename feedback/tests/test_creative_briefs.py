@@ -252,3 +252,22 @@ def test_a_brief_whose_worker_stopped_is_failed_by_the_reaper(tenants, personas,
     assert brief.status == "failed" and "elsewhere:1 stopped" in brief.error
     CreativeBrief.objects.filter(pk=brief.pk).update(status="running", heartbeat_at=fresh)
     assert creative_briefs_reap() == 0
+
+
+def test_a_briefs_variants_count_against_the_tenants_generations_a_day(tenants, personas, catalog, acme_policy):
+    from core.errors import LIMIT_REACHED
+    from governance.models import TenantLimits
+    from ml.models import GenerationRequest
+
+    TenantLimits.objects.update_or_create(tenant=tenants["acme"], defaults={"generations_per_day": 10})
+    GenerationRequest.objects.create(tenant=tenants["acme"], task="budgeting", prompt="Allocate $1M")
+    brief_for(tenants, personas, catalog, acme_policy, variants=4)  # 1 + 4 = 5 of 10
+    brief_for(tenants, personas, catalog, acme_policy, variants=5)  # 10 of 10: exactly the limit
+    with pytest.raises(DomainError, match="asked for 10 generations .* 1 more would pass the limit of 10") as exc:
+        brief_for(tenants, personas, catalog, acme_policy, variants=1)
+    assert (exc.value.code, exc.value.field) == (LIMIT_REACHED, "variants")
+    assert CreativeBrief.objects.count() == 2
+    # Another tenant's quota is its own.
+    globex = catalog["globex"]
+    brief_for(tenants, personas, catalog, acme_policy, tenant=tenants["globex"], user=personas["stranger"],
+              brand=globex["brand"], skus=[s.pk for s in globex["skus"]], variants=12)  # fmt: skip
