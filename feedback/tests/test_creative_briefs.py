@@ -263,7 +263,7 @@ def test_a_briefs_variants_count_against_the_tenants_generations_a_day(tenants, 
     GenerationRequest.objects.create(tenant=tenants["acme"], task="budgeting", prompt="Allocate $1M")
     brief_for(tenants, personas, catalog, acme_policy, variants=4)  # 1 + 4 = 5 of 10
     brief_for(tenants, personas, catalog, acme_policy, variants=5)  # 10 of 10: exactly the limit
-    with pytest.raises(DomainError, match="asked for 10 generations .* 1 more would pass the limit of 10") as exc:
+    with pytest.raises(DomainError, match=r"asked for 10 generations .* 1 more would pass the limit of 10") as exc:
         brief_for(tenants, personas, catalog, acme_policy, variants=1)
     assert (exc.value.code, exc.value.field) == (LIMIT_REACHED, "variants")
     assert CreativeBrief.objects.count() == 2
