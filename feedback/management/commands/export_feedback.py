@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -29,8 +30,13 @@ def _writable(path: Path, flag: str) -> Path:
         raise CommandError(f"{flag}: {path} is a folder; name a file.")
     if not path.parent.is_dir():
         raise CommandError(f"{flag}: the folder {path.parent} does not exist.")
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise CommandError(f"{flag}: cannot write {path}.")
+    try:  # a real probe: permission bits say nothing to root, nor about read-only mounts
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+        if path.exists() and not os.access(path, os.W_OK):
+            raise OSError
+    except OSError:
+        raise CommandError(f"{flag}: cannot write {path}.") from None
     return path
 
 
