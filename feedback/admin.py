@@ -10,6 +10,8 @@ from feedback.models import (
     CreativeBrief,
     CreativeEvent,
     Feedback,
+    FeedbackDataset,
+    GateDecision,
     Guideline,
     PlanReview,
     ReviewItem,
@@ -150,3 +152,17 @@ class PlanReviewAdmin(AppendOnlyAdmin):
     list_display = ["plan", "decision", "reviewer", "created_at"]
     list_filter = ["decision", "tenant"]
     search_fields = ["comment", "reviewer__username"]
+
+
+@admin.register(FeedbackDataset)
+class FeedbackDatasetAdmin(AppendOnlyAdmin):
+    list_display = ["id", "tenant", "task", "format", "version", "created_by", "created_at"]
+    list_filter = ["task", "format", "tenant"]
+    search_fields = ["task", "tenant__name", "train_path"]
+
+
+@admin.register(GateDecision)
+class GateDecisionAdmin(AppendOnlyAdmin):
+    list_display = ["id", "candidate", "baseline", "promoted", "created_at"]
+    list_filter = ["promoted", "tenant"]
+    search_fields = ["candidate__name"]

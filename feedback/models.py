@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from campaigns.models import SKU, Brand, Retailer
 from governance.models import Tenant
+from ml.models import Adapter, TrainingJob
 from optimizer.models import AllocationPlan
 
 CRITERIA = ("on_brand", "compliant", "persuasive", "clear")
@@ -329,3 +330,63 @@ class PlanReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} plan #{self.plan_id} by {self.reviewer}"
+
+
+# --- Closing the loop: datasets from feedback, the promotion gate ---------------------------------------------------
+
+
+class FeedbackDataset(models.Model):
+    """One stored, versioned export of reviewers' feedback as a training set (JSONL files under
+    MODEL_STORAGE_DIR), split by prompt into train and held-out so that no prompt is in both. ``provenance`` says which
+    feedback and filters made it; ``counts`` how many rows each part has and how many were dropped, and why."""
+
+    class Format(models.TextChoices):
+        DPO = "dpo", "DPO pairs (prompt, chosen, rejected)"
+        KTO = "kto", "KTO rows (prompt, completion, label)"
+        SFT = "sft", "SFT rows (prompt, completion)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="feedback_datasets")
+    task = models.CharField(max_length=20, help_text="creative, budgeting, ... (the review task's kind of item).")
+    format = models.CharField(max_length=3, choices=Format.choices)
+    version = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    options = models.JSONField(default=dict, blank=True, help_text="The filters and split as asked for.")
+    provenance = models.JSONField(default=dict, blank=True, help_text="Feedback ids, review tasks, guideline versions.")
+    counts = models.JSONField(default=dict, blank=True, help_text='{"train", "heldout", "dropped": {reason: n}}')
+    train_path = models.CharField(max_length=500, blank=True, help_text="Relative to MODEL_STORAGE_DIR.")
+    heldout_path = models.CharField(max_length=500, blank=True, help_text="Relative to MODEL_STORAGE_DIR.")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Of the train file then the held-out file.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "task", "format", "version"], name="feedback_dataset_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} {self.task} {self.format} v{self.version}"
+
+
+class GateDecision(models.Model):
+    """The promotion gate's verdict on a candidate adapter version against the version active when it ran:
+    (a) held-out human preferences (reward accuracy, win rate, with a confidence interval), (b) the policy-violation
+    rate on held-out briefs, (c) the task's own evaluation. ``promoted`` only when better on (a) with an interval
+    that excludes no change and no worse on (b) and (c); ``reasons`` say why, in words."""
+
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    candidate = models.ForeignKey(Adapter, on_delete=models.CASCADE, related_name="gate_decisions")
+    baseline = models.ForeignKey(Adapter, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    dataset = models.ForeignKey(FeedbackDataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    training_job = models.ForeignKey(TrainingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    figures = models.JSONField(default=dict, blank=True)
+    promoted = models.BooleanField(default=False)
+    reasons = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"gate on {self.candidate}: {'promoted' if self.promoted else 'held'}"

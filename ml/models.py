@@ -26,6 +26,7 @@ class TrainingJob(models.Model):
     class Method(models.TextChoices):
         SFT = "sft", "SFT"
         DPO = "dpo", "DPO"
+        KTO = "kto", "KTO"
         QLORA = "qlora", "QLoRA"
 
     class Status(models.TextChoices):

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from campaigns.api import BrandViewSet, CampaignViewSet, PerformanceViewSet, RetailerViewSet, SKUViewSet
 from core.api.me import MeViewSet
 from feedback.api.creatives import CreativeBriefViewSet, CreativeViewSet
+from feedback.api.datasets import FeedbackDatasetViewSet
 from feedback.api.plans import PlanReviewViewSet
 from feedback.api.review import ReviewAgreementViewSet, ReviewItemViewSet, ReviewTaskViewSet
 from harmonization.api import IngestBatchViewSet
@@ -36,6 +37,7 @@ router.register("review-tasks", ReviewTaskViewSet, basename="review-task")
 router.register("review-items", ReviewItemViewSet, basename="review-item")
 router.register("review-agreement", ReviewAgreementViewSet, basename="review-agreement")
 router.register("plan-reviews", PlanReviewViewSet, basename="plan-review")
+router.register("feedback-datasets", FeedbackDatasetViewSet, basename="feedback-dataset")
 
 urlpatterns = [
     path("me/", MeViewSet.as_view({"get": "retrieve"}), name="me"),

@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 
 from campaigns.models import PlacementType, RetailerItem
 from feedback.models import Creative, CreativeBrief, Guideline, ReviewItem, ReviewTask
+from feedback.services.datasets import feedback_dataset_export
 from governance.models import APIKey, Membership, Role
 from governance.services import api_key_create
 from harmonization.models import IngestBatch, Mapping
@@ -135,6 +136,7 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
     review_item = ReviewItem.objects.create(
         tenant=tenant, task=review_task, kind=ReviewItem.Kind.SINGLE, content={"fields": {"headline": f"Copy {mark}"}},
     )  # fmt: skip
+    feedback_dataset = feedback_dataset_export(tenant=tenant, task="creative", fmt="dpo")  # its files exist
     key, _ = api_key_create(tenant=tenant, name=f"key {mark}", role=Role.ADMIN)
     world = TenantWorld(tenant=tenant, canary=mark)
     world.named = {
@@ -142,7 +144,7 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         "policy": policy, "decision": decision, "batch": batch, "mapping": mapping, "job": job, "adapter": adapter,
         "generation": generation, "creative_brief": creative_brief, "creative": creative, "api_key": key,
         "retailer_item": RetailerItem.objects.filter(tenant=tenant).first(),
-        "review_task": review_task, "review_item": review_item,
+        "review_task": review_task, "review_item": review_item, "feedback_dataset": feedback_dataset,
     }  # fmt: skip
     world.objects = {type(obj): obj for obj in world.named.values()}
     world.objects[type(own["batch"])] = batch
