@@ -122,8 +122,8 @@ def preference_figures(
     if len(candidate_right) != len(baseline_right):
         raise ValueError(f"{len(candidate_right)} candidate results for {len(baseline_right)} baseline results.")
     n = len(candidate_right)
-    if n == 0:
-        raise ValueError("No held-out preference pairs to compare on.")
+    if n == 0:  # nothing to judge on: no interval excludes anything, so the candidate cannot pass (a)
+        return PreferenceFigures(0, 0.0, 0.0, 0, 0, 0, None, (0.0, 1.0), 0.0, (-1.0, 1.0))
     wins = sum(c and not b for c, b in zip(candidate_right, baseline_right, strict=True))
     losses = sum(b and not c for c, b in zip(candidate_right, baseline_right, strict=True))
     decisive = wins + losses
