@@ -30,3 +30,12 @@ def queue_finished_plans() -> int:
     from feedback.services.plan_review import plan_review_queue_finished
 
     return plan_review_queue_finished()
+
+
+@shared_task(name="feedback.gate_finished_retrains", acks_late=True)
+def gate_finished_retrains() -> int:
+    """Run the promotion gate on succeeded retraining jobs without a decision (beat, every minute; gpu queue: it
+    loads the base model and scores both versions)."""
+    from feedback.services.gate import gate_finished_retrains as judge
+
+    return judge()

@@ -38,7 +38,8 @@ logger = logging.getLogger(__name__)
 # TrainConfig fields a job may set through ``params``; everything else is refused by name.
 INT_PARAMS = ("max_steps", "batch_size", "lora_r", "lora_alpha", "max_length", "seed", "threads")
 FLOAT_PARAMS = ("learning_rate", "beta")
-OTHER_PARAMS = ("target_modules", "reference_adapter", "register")
+# ``feedback_dataset``: the FeedbackDataset a retraining job trains on (feedback.services.retrain); recorded only.
+OTHER_PARAMS = ("target_modules", "reference_adapter", "register", "feedback_dataset")
 DEFAULT_HEARTBEAT_S = 10.0
 DEFAULT_STALE_AFTER_S = 120.0
 # A job still queued this long after its message was sent gets a warning and a "Send again" button on its page: no
@@ -83,6 +84,9 @@ def _check_params(params: dict) -> dict:
         isinstance(target, str) or (isinstance(target, list) and target and all(isinstance(t, str) for t in target))
     ):
         raise DomainError("params: target_modules must be 'all-linear' or a list of module names.", field="params")
+    dataset_id = params.get("feedback_dataset")
+    if dataset_id is not None and (isinstance(dataset_id, bool) or not isinstance(dataset_id, int) or dataset_id < 1):
+        raise DomainError("params: feedback_dataset must be a dataset id.", field="params")
     if "register" in params and not isinstance(params["register"], bool):
         raise DomainError("params: register must be true or false.", field="params")
     return params
@@ -217,7 +221,7 @@ def training_job_create(
     must fit the tenant's limits unless ``ignore_limits`` (training_job_check_allowed).
 
     ``params`` holds TrainConfig fields (max_steps, batch_size, learning_rate, lora_r, ...), ``reference_adapter``
-    for DPO (an Adapter id or folder; default: the active, else newest, version of ``adapter_name``) and
+    for DPO and KTO (an Adapter id or folder; default: the active, else newest, version of ``adapter_name``) and
     ``register`` (default true: register a candidate adapter on success). ``output_dir`` (relative to
     MODEL_STORAGE_DIR) defaults to ``adapters/[tenant/]NAME-jobID``.
     """
@@ -251,14 +255,14 @@ def training_job_create(
         rows = training.read_rows(dataset, method)
     except training.TrainingInputError as exc:
         raise DomainError(str(exc), field="dataset_path") from None
-    if method == TrainingJob.Method.DPO:
+    if method in training.PREFERENCE_METHODS:  # DPO and KTO continue an SFT adapter, their frozen reference
         params.update(
             resolve_reference_adapter(
                 reference=params.get("reference_adapter"), name=adapter_name, tenant=tenant, base_model=base_model
             )
         )
     elif params.get("reference_adapter") is not None:
-        raise DomainError(f"reference_adapter is for DPO only, not {method}.", field="reference_adapter")
+        raise DomainError(f"reference_adapter is for DPO and KTO only, not {method}.", field="reference_adapter")
     if output_dir is not None:
         try:
             validate_relative_path(output_dir)
@@ -562,6 +566,12 @@ def training_job_start(
     name = check_adapter_name(
         adapter_name or default_adapter_name(kind=kind, task=task, tenant_slug=tenant.slug if tenant else "")
     )
+    if method == TrainingJob.Method.KTO:
+        raise DomainError(
+            "KTO learns from reviewers' thumbs, which task data does not have: export a KTO dataset from feedback and "
+            "retrain from it (feedback.services.retrain).",
+            field="method",
+        )
     source = dataset_source(tenant=owner)
     if method == TrainingJob.Method.DPO:
         if task != "creative":

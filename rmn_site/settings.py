@@ -206,6 +206,8 @@ CELERY_TASK_ROUTES = {
     "ml.generate": {"queue": "inference"},
     "ml.generate_request": {"queue": "inference"},
     "feedback.creative_brief_run": {"queue": "inference"},
+    # The gate loads the base model and scores two adapter versions: gpu work, after the job it judges.
+    "feedback.gate_finished_retrains": {"queue": "gpu"},
     "ml.*": {"queue": "gpu"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -230,6 +232,12 @@ CELERY_BEAT_SCHEDULE = {
     "optimizer-reap-dead-plans": {"task": "optimizer.reap_dead_plans", "schedule": 60},
     "feedback-queue-finished-plans": {"task": "feedback.queue_finished_plans", "schedule": 60},
     "feedback-reap-dead-briefs": {"task": "feedback.reap_dead_briefs", "schedule": 60},
+    # Expires: a busy gpu worker must not find a pile of these waiting behind a training job (one does them all).
+    "feedback-gate-finished-retrains": {
+        "task": "feedback.gate_finished_retrains",
+        "schedule": 60,
+        "options": {"expires": 55},
+    },
     "harmonization-purge-old-uploads": {"task": "harmonization.purge_old_uploads", "schedule": 60 * 60 * 24},
 }
 

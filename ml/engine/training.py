@@ -1,4 +1,4 @@
-"""LoRA training of the base model: SFT, DPO and QLoRA with TRL. Free of Django: the job layer (ml/jobs.py) and the
+"""LoRA training of the base model: SFT, DPO, KTO and QLoRA with TRL. Free of Django: the job layer (ml/jobs.py) and the
 ``train_lora`` command pass a TrainConfig and callbacks in, and register the adapter afterwards.
 
 - ``sft``: TRL's SFTTrainer on a conversational prompt-completion dataset; the loss covers the completion tokens only
@@ -7,6 +7,10 @@
 - ``dpo``: TRL's DPOTrainer on prompt/chosen/rejected rows, starting from an SFT adapter (``reference_adapter``).
   The PEFT model carries the SFT adapter as the trainable ``default`` adapter; DPOTrainer copies it into a frozen
   ``ref`` adapter, so the reference is exactly the SFT policy. Only ``default`` is saved.
+- ``kto``: TRL's KTOTrainer on prompt/completion/label rows (label true: a desirable answer, false: an undesirable
+  one; thumbs up/down), set up exactly like DPO: the SFT adapter is the starting point and, copied into a frozen
+  ``ref`` adapter, the reference. KTO estimates its KL term from mismatched prompt/completion pairs within a batch,
+  so it needs a batch of at least 2 rows.
 
 Files are written into a sibling temporary folder (``.NAME.partial-<pid>``) and renamed into place at the end, so an
 output folder that exists is always complete; any failure or cancellation removes the temporary folder.
@@ -24,10 +28,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-METHODS = ("sft", "dpo", "qlora")
+METHODS = ("sft", "dpo", "qlora", "kto")
+# Methods that continue an SFT adapter, which is also their frozen reference.
+PREFERENCE_METHODS = ("dpo", "kto")
 # Keys each method reads from a JSONL row; every other key (task, meta, ...) is ignored.
-ROW_KEYS = {"sft": ("prompt", "completion"), "qlora": ("prompt", "completion"), "dpo": ("prompt", "chosen", "rejected")}
-DEFAULT_LEARNING_RATE = {"sft": 1e-3, "qlora": 1e-3, "dpo": 5e-5}
+ROW_KEYS = {
+    "sft": ("prompt", "completion"),
+    "qlora": ("prompt", "completion"),
+    "dpo": ("prompt", "chosen", "rejected"),
+    "kto": ("prompt", "completion", "label"),
+}
+DEFAULT_LEARNING_RATE = {"sft": 1e-3, "qlora": 1e-3, "dpo": 5e-5, "kto": 5e-5}
 METADATA_FILE = "rmn-adapter.json"
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 PARTIAL_INFIX = ".partial-"
@@ -134,6 +145,12 @@ def read_rows(path: Path, method: str) -> list[dict]:
                     field="dataset",
                 )
             for key in keys:
+                if key == "label":
+                    if not isinstance(row[key], bool):
+                        raise TrainingInputError(
+                            f"{where}: 'label' must be true or false, not {row[key]!r:.40}.", field="dataset"
+                        )
+                    continue
                 _check_messages(row[key], key=key, where=where)
             rows.append({key: row[key] for key in keys})
     if not rows:
@@ -154,10 +171,16 @@ def validate(cfg: TrainConfig) -> list[dict]:
     output = Path(cfg.output)
     if output.exists():
         raise TrainingInputError(f"Output folder {output} already exists: choose a new one.", field="output")
-    if cfg.method == "dpo":
+    if cfg.method == "kto" and cfg.batch_size < 2:
+        raise TrainingInputError(
+            "KTO needs batch_size 2 or more: it estimates its KL term from mismatched rows of one batch.",
+            field="batch_size",
+        )
+    if cfg.method in PREFERENCE_METHODS:
         if cfg.reference_adapter is None:
             raise TrainingInputError(
-                "DPO needs reference_adapter: the SFT adapter it starts from (also its frozen reference).",
+                f"{cfg.method.upper()} needs reference_adapter: the SFT adapter it starts from (also its frozen "
+                "reference).",
                 field="reference_adapter",
             )
         reference = Path(cfg.reference_adapter)
@@ -172,8 +195,13 @@ def validate(cfg: TrainConfig) -> list[dict]:
                 field="reference_adapter",
             )
     elif cfg.reference_adapter is not None:
-        raise TrainingInputError(f"reference_adapter is for DPO only, not {cfg.method}.", field="reference_adapter")
-    return read_rows(cfg.dataset, cfg.method)
+        raise TrainingInputError(
+            f"reference_adapter is for DPO and KTO only, not {cfg.method}.", field="reference_adapter"
+        )
+    rows = read_rows(cfg.dataset, cfg.method)
+    if cfg.method == "kto" and len(rows) < 2:
+        raise TrainingInputError("KTO needs at least 2 rows (see batch_size).", field="dataset")
+    return rows
 
 
 def _read_metadata(folder: Path) -> dict:
@@ -225,6 +253,8 @@ def _progress_callback(on_progress: Progress | None, should_stop: Callable[[], b
                 entry["reward_margin"] = float(logs["rewards/margins"])
             if "rewards/accuracies" in logs:
                 entry["reward_accuracy"] = float(logs["rewards/accuracies"])
+            if "kl" in logs:
+                entry["kl"] = float(logs["kl"])
             history.append(entry)
             if on_progress is not None:
                 on_progress(dict(entry))
@@ -345,9 +375,17 @@ def _build_trainer(cfg: TrainConfig, *, rows: list[dict], scratch: Path, callbac
                     param.data = param.data.float()
         return trainer
     from peft import PeftModel
-    from trl import DPOConfig, DPOTrainer
 
     model = PeftModel.from_pretrained(model, str(cfg.reference_adapter), is_trainable=True)
+    if cfg.method == "kto":
+        from trl import KTOConfig, KTOTrainer
+
+        args = KTOConfig(**_common_args(cfg, scratch), beta=cfg.beta)
+        return KTOTrainer(
+            model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks
+        )
+    from trl import DPOConfig, DPOTrainer
+
     args = DPOConfig(**_common_args(cfg, scratch), beta=cfg.beta)
     return DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
 
@@ -364,7 +402,7 @@ def train(
     """Train one adapter into ``cfg.output`` (a new folder): PEFT's files plus ``rmn-adapter.json``.
 
     ``on_progress`` receives ``{"step", "total_steps", "loss"}`` (plus ``reward_margin`` and ``reward_accuracy`` for
-    DPO) after every step. When ``should_stop()`` turns true, training stops at the end of the step and
+    DPO, ``kl`` for KTO) after every step. When ``should_stop()`` turns true, training stops at the end of the step and
     TrainingCancelled is raised; no output is left behind then, nor after any error.
     """
     started = time.monotonic()

@@ -1,0 +1,94 @@
+"""The gate's decision rule (feedback.engine.gate) on known figures: no database, no model."""
+
+from __future__ import annotations
+
+import pytest
+
+from feedback.engine.gate import (
+    GateFigures,
+    GateRule,
+    RateFigures,
+    decide,
+    paired_bootstrap_diff,
+    preference_figures,
+    wilson_interval,
+)
+
+
+def results(wins: int, losses: int, both_right: int, both_wrong: int) -> tuple[list[bool], list[bool]]:
+    candidate = [True] * wins + [False] * losses + [True] * both_right + [False] * both_wrong
+    baseline = [False] * wins + [True] * losses + [True] * both_right + [False] * both_wrong
+    return candidate, baseline
+
+
+def figures(wins, losses, both_right=10, both_wrong=5, *, violations=(0.10, 0.10), task=(0.5, 0.5)) -> GateFigures:
+    rule = GateRule()
+    return GateFigures(
+        preference=preference_figures(*results(wins, losses, both_right, both_wrong), rule=rule),
+        violations=RateFigures("violation_rate", *violations, n=20),
+        task=RateFigures("exact_match", *task, n=20, higher_is_better=True),
+        rule=rule,
+    )
+
+
+def test_it_computes_the_wilson_interval_of_a_known_proportion():
+    low, high = wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-3) and high == pytest.approx(0.9433, abs=1e-3)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_it_counts_wins_losses_and_ties_per_pair():
+    pref = preference_figures(*results(wins=6, losses=2, both_right=3, both_wrong=1))
+    assert (pref.wins, pref.losses, pref.ties, pref.n_pairs) == (6, 2, 4, 12)
+    assert pref.win_rate == pytest.approx(0.75)
+    assert pref.candidate_accuracy == pytest.approx(9 / 12) and pref.baseline_accuracy == pytest.approx(5 / 12)
+    assert pref.accuracy_diff == pytest.approx(4 / 12)
+
+
+def test_it_gives_the_same_bootstrap_interval_for_the_same_seed_and_a_narrower_one_with_more_pairs():
+    small = results(wins=6, losses=2, both_right=4, both_wrong=0)
+    big = results(wins=60, losses=20, both_right=40, both_wrong=0)
+    a = paired_bootstrap_diff(*small, draws=1000, seed=3, confidence=0.95)
+    assert a == paired_bootstrap_diff(*small, draws=1000, seed=3, confidence=0.95)
+    b = paired_bootstrap_diff(*big, draws=1000, seed=3, confidence=0.95)
+    assert a[0] <= 4 / 12 <= a[1] and b[0] <= 40 / 120 <= b[1]
+    assert b[1] - b[0] < a[1] - a[0]
+
+
+def test_it_promotes_a_clear_winner_that_is_no_worse_elsewhere():
+    promoted, reasons = decide(figures(wins=20, losses=2))
+    assert promoted
+    assert reasons[-1].startswith("Promoted")
+    assert "20 wins, 2 losses" in reasons[0] and "better." in reasons[0]
+
+
+def test_it_does_not_promote_a_winner_on_preference_that_is_worse_on_violations():
+    promoted, reasons = decide(figures(wins=20, losses=2, violations=(0.30, 0.10)))
+    assert not promoted
+    assert "worse by 0.200" in reasons[1]
+    assert reasons[-1] == "Not promoted: fails on violations."
+
+
+def test_it_does_not_promote_a_winner_that_is_worse_on_the_task_beyond_the_tolerance():
+    promoted, reasons = decide(figures(wins=20, losses=2, task=(0.40, 0.50)))
+    assert not promoted and reasons[-1] == "Not promoted: fails on task."
+    assert decide(figures(wins=20, losses=2, task=(0.49, 0.50)))[0]  # within the 0.02 tolerance
+
+
+def test_it_does_not_promote_a_candidate_within_noise():
+    promoted, reasons = decide(figures(wins=9, losses=6))  # a 60% win rate on 15 decisive pairs
+    assert not promoted
+    assert "within noise" in reasons[0] and reasons[-1] == "Not promoted: fails on held-out preferences."
+
+
+def test_it_does_not_promote_on_too_few_decisive_pairs_even_if_all_are_wins():
+    promoted, reasons = decide(figures(wins=4, losses=0))
+    assert not promoted and "only 4 pairs tell the versions apart" in reasons[0]
+
+
+def test_it_lets_an_unmeasured_part_pass_and_says_so():
+    fig = figures(wins=20, losses=2, violations=(None, None), task=(None, None))
+    fig.violations = RateFigures("violation_rate", None, None, n=0)
+    promoted, reasons = decide(fig)
+    assert promoted and "not measured (no rows)" in reasons[1] and "not measured" in reasons[2]
+    assert fig.as_dict()["violations"]["measured"] is False
