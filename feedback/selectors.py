@@ -335,20 +335,15 @@ def gate_decision_get(*, tenant: Tenant, pk) -> GateDecision:
     return gate_decision_list(tenant=tenant).get(pk=pk)
 
 
-def gate_figure(figures: dict, name: str, side: str = "candidate") -> float | None:
-    """The number called ``name`` anywhere in a decision's ``figures`` (first found, depth first); where it is a
-    {candidate, baseline} pair, the ``side`` asked for. None when absent."""
-    if not isinstance(figures, dict):
-        return None
-    if name in figures:
-        value = figures[name]
-        if isinstance(value, dict):
-            value = value.get(side)
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    for value in figures.values():
-        if isinstance(value, dict) and (found := gate_figure(value, name, side)) is not None:
-            return found
-    return None
+def gate_figure(figures: dict, *path: str) -> float | None:
+    """The number at ``path`` in a decision's figures (as ``feedback.engine.gate.GateFigures.as_dict`` writes them,
+    e.g. "preference", "win_rate" or "violations", "candidate"); None where it is absent or was not measured."""
+    value: object = figures
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _figure_text(value: object) -> str:
@@ -361,11 +356,13 @@ def _figure_text(value: object) -> str:
     return str(value)
 
 
-def gate_figure_rows(figures: dict, prefix: str = "") -> list[tuple[str, str]]:
-    """A decision's figures flattened to (dotted name, text) rows for a table, in the order the gate wrote them; a
-    two-number list (a confidence interval) reads "low – high"."""
+def gate_figure_rows(figures: dict, prefix: str = "", keys: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """A decision's figures flattened to (dotted name, text) rows for a table, in the order the gate wrote them (only
+    the top-level ``keys`` when given); a two-number list (a confidence interval) reads "low – high"."""
     rows: list[tuple[str, str]] = []
     for key, value in (figures or {}).items():
+        if keys is not None and key not in keys:
+            continue
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             rows.extend(gate_figure_rows(value, f"{name}."))

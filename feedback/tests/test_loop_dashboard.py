@@ -88,20 +88,21 @@ def test_it_shows_what_each_training_run_did_and_charts_versions(review, persona
     v1, v2, v3 = _adapter(1, Adapter.Status.RETIRED), _adapter(2, Adapter.Status.ACTIVE), _adapter(3)
     GateDecision.objects.create(
         tenant=tenant, candidate=v2, baseline=v1, promoted=True, reasons=["Better on held-out preferences."],
-        figures={"preference": {"win_rate": 0.7, "ci": [0.6, 0.8]}, "violation_rate": {"candidate": 0.1,
-                 "baseline": 0.2}},
+        figures={"preference": {"win_rate": 0.7, "win_rate_ci": [0.6, 0.8]}, "violations": {"candidate": 0.1,
+                 "baseline": 0.2}, "rule": {"confidence": 0.95}},
     )  # fmt: skip
     GateDecision.objects.create(
         tenant=tenant, candidate=v3, baseline=v2, promoted=False,
         reasons=["Violation rate 0.3 is worse than 0.1."],
-        figures={"preference": {"win_rate": 0.8, "ci": [0.7, 0.9]}, "violation_rate": {"candidate": 0.3,
-                 "baseline": 0.1}},
+        figures={"preference": {"win_rate": 0.8, "win_rate_ci": [0.7, 0.9]}, "violations": {"candidate": 0.3,
+                 "baseline": 0.1}, "rule": {"confidence": 0.95}},
     )  # fmt: skip
     html = _client(personas["owner"]).get(URL).content.decode()
     decisions = html.split('id="decisions"')[1]
     held = decisions.split(f'data-decision="{v3.gate_decisions.get().pk}"')[1].split("</tr>")[0]
     assert "Held back" in held and "Violation rate 0.3 is worse than 0.1." in held
-    assert "preference.ci</span> 0.7 – 0.9" in held
+    assert "preference.win_rate_ci</span> 0.7 – 0.9" in held and "violations.candidate</span> 0.3" in held
+    assert "rule.confidence" not in held
     promoted = decisions.split(f'data-decision="{v2.gate_decisions.get().pk}"')[1].split("</tr>")[0]
     assert "Promoted" in promoted and "Roll back" in promoted  # v2 is the active version: one click rolls it back
     assert "Roll back" not in held
@@ -114,12 +115,12 @@ def test_it_shows_what_each_training_run_did_and_charts_versions(review, persona
     assert "task_creative v2" in chart and "task_creative v3" in chart
 
 
-def test_it_reads_gate_figures_wherever_the_gate_put_them():
-    figures = {"preference": {"win_rate": 0.64, "n": 30}, "violation_rate": {"candidate": 0.05, "baseline": 0.2}}
-    assert selectors.gate_figure(figures, "win_rate") == 0.64
-    assert selectors.gate_figure(figures, "violation_rate") == 0.05
-    assert selectors.gate_figure(figures, "violation_rate", "baseline") == 0.2
-    assert selectors.gate_figure(figures, "task_score") is None
+def test_it_reads_the_gates_figures_and_says_when_one_was_not_measured():
+    figures = {"preference": {"win_rate": 0.64, "n_pairs": 30}, "violations": {"candidate": 0.05, "baseline": None}}
+    assert selectors.gate_figure(figures, "preference", "win_rate") == 0.64
+    assert selectors.gate_figure(figures, "violations", "candidate") == 0.05
+    assert selectors.gate_figure(figures, "violations", "baseline") is None  # not measured
+    assert selectors.gate_figure(figures, "task", "candidate") is None
     assert selectors.gate_figure_rows({"a": {"b": True, "c": [0.25, 0.5]}}) == [("a.b", "yes"), ("a.c", "0.25 – 0.5")]
 
 

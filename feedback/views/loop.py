@@ -21,7 +21,7 @@ from feedback.forms import DatasetExportForm, RetrainForm
 from feedback.models import FeedbackDataset, GateDecision
 from feedback.services.datasets import feedback_dataset_export
 from feedback.services.gate import gate_evaluate, gate_rollback
-from feedback.services.retrain import retrain_start
+from feedback.services.retrain import retrain_dataset, retrain_start
 from governance.access import Capability, tenant_page
 from ml.models import Adapter, TrainingJob
 from ml.selectors import adapters_visible_to, training_jobs_visible_to
@@ -30,6 +30,8 @@ PAGE = "feedback/loop/dashboard.html"
 VOLUME_DAYS = 30
 RECENT_JOBS = 6
 RETRAIN_METHODS = (TrainingJob.Method.DPO, TrainingJob.Method.KTO)
+# The gate's measurements; its rule and sources are on the decision in the admin.
+SHOWN_FIGURES = ("preference", "violations", "task", "rollback")
 
 
 def _adapters(access):
@@ -65,10 +67,10 @@ def _version_rows(decisions: list[GateDecision]) -> list[dict]:
             {
                 "decision": d,
                 "label": f"{d.candidate.name} v{d.candidate.version}",
-                "win_rate": selectors.gate_figure(f, "win_rate"),
-                "accuracy": selectors.gate_figure(f, "accuracy") or selectors.gate_figure(f, "reward_accuracy"),
-                "violation": selectors.gate_figure(f, "violation_rate"),
-                "violation_before": selectors.gate_figure(f, "violation_rate", "baseline"),
+                "win_rate": selectors.gate_figure(f, "preference", "win_rate"),
+                "accuracy": selectors.gate_figure(f, "preference", "candidate_accuracy"),
+                "violation": selectors.gate_figure(f, "violations", "candidate"),
+                "violation_before": selectors.gate_figure(f, "violations", "baseline"),
             }
         )
     return rows
@@ -113,7 +115,7 @@ def _context(request: HttpRequest, access, *, export_form=None, retrain_form=Non
                 "active": job.status not in TrainingJob.FINISHED,
                 "decision": decision,
                 "candidate": job.adapters.first() if job.status == TrainingJob.Status.SUCCEEDED else None,
-                "dataset_id": (job.params or {}).get("feedback_dataset_id"),
+                "dataset_id": (job.params or {}).get("feedback_dataset"),
             }
         )
     if can_act:
@@ -130,7 +132,7 @@ def _context(request: HttpRequest, access, *, export_form=None, retrain_form=Non
         "version_chart": _version_chart(versions),
         "datasets": datasets,
         "job_rows": job_rows,
-        "decisions": [(d, selectors.gate_figure_rows(d.figures)) for d in decisions[:10]],
+        "decisions": [(d, selectors.gate_figure_rows(d.figures, keys=SHOWN_FIGURES)) for d in decisions[:10]],
         "gate_datasets": datasets,
         "export_form": export_form,
         "retrain_form": retrain_form,
@@ -197,8 +199,13 @@ def loop_gate(request: HttpRequest, pk: int, *, access) -> HttpResponse:
     if candidate is None:
         raise Http404("No finished retraining job with an adapter.")
     try:
-        dataset = selectors.feedback_dataset_get(tenant=access.tenant, pk=int(request.POST.get("dataset") or 0))
+        chosen = request.POST.get("dataset")
+        dataset = (
+            selectors.feedback_dataset_get(tenant=access.tenant, pk=int(chosen)) if chosen else retrain_dataset(job)
+        )
     except (FeedbackDataset.DoesNotExist, ValueError):
+        dataset = None
+    if dataset is None or dataset.tenant_id != access.tenant.pk:
         messages.error(request, "Pick the feedback dataset whose held-out part judges the candidate.")
         return redirect("loop_dashboard")
     try:
