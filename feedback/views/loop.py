@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from campaigns.charts import line_chart
@@ -29,6 +30,7 @@ from ml.selectors import adapters_visible_to, training_jobs_visible_to
 PAGE = "feedback/loop/dashboard.html"
 VOLUME_DAYS = 30
 RECENT_JOBS = 6
+POLL_SECONDS = 2
 RETRAIN_METHODS = (TrainingJob.Method.DPO, TrainingJob.Method.KTO)
 # The gate's measurements; its rule and sources are on the decision in the admin.
 SHOWN_FIGURES = ("preference", "violations", "task", "rollback")
@@ -91,6 +93,22 @@ def _version_chart(rows: list[dict]):
     )
 
 
+def _job_row(job: TrainingJob, decision: GateDecision | None) -> dict:
+    progress = job.progress or {}
+    history = [h for h in progress.get("history") or [] if isinstance(h, dict)]
+    return {
+        "job": job,
+        "active": job.status not in TrainingJob.FINISHED,
+        "pct": round(100 * job.fraction_done, 1),
+        "step": progress.get("step"),
+        "total": progress.get("total_steps"),
+        "loss": progress.get("loss", history[-1].get("loss") if history else None),
+        "decision": decision,
+        "candidate": job.adapters.first() if job.status == TrainingJob.Status.SUCCEEDED else None,
+        "dataset_id": (job.params or {}).get("feedback_dataset"),
+    }
+
+
 def _context(request: HttpRequest, access, *, export_form=None, retrain_form=None) -> dict:
     tenant = access.tenant
     can_act = access.can(Capability.MANAGE_TENANT)
@@ -105,19 +123,7 @@ def _context(request: HttpRequest, access, *, export_form=None, retrain_form=Non
     by_job = {d.training_job_id: d for d in decisions if d.training_job_id}
     versions = _version_rows(decisions)
     datasets = list(selectors.feedback_dataset_list(tenant=tenant)[:20])
-    jobs = list(_jobs(access)[:RECENT_JOBS])
-    job_rows = []
-    for job in jobs:
-        decision = by_job.get(job.pk)
-        job_rows.append(
-            {
-                "job": job,
-                "active": job.status not in TrainingJob.FINISHED,
-                "decision": decision,
-                "candidate": job.adapters.first() if job.status == TrainingJob.Status.SUCCEEDED else None,
-                "dataset_id": (job.params or {}).get("feedback_dataset"),
-            }
-        )
+    job_rows = [_job_row(job, by_job.get(job.pk)) for job in _jobs(access)[:RECENT_JOBS]]
     if can_act:
         export_form = export_form or DatasetExportForm()
         retrain_form = retrain_form or RetrainForm(adapters=_adapters(access), datasets=_datasets(access))
@@ -134,6 +140,7 @@ def _context(request: HttpRequest, access, *, export_form=None, retrain_form=Non
         "job_rows": job_rows,
         "decisions": [(d, selectors.gate_figure_rows(d.figures, keys=SHOWN_FIGURES)) for d in decisions[:10]],
         "gate_datasets": datasets,
+        "poll_seconds": POLL_SECONDS,
         "export_form": export_form,
         "retrain_form": retrain_form,
     }
@@ -141,7 +148,24 @@ def _context(request: HttpRequest, access, *, export_form=None, retrain_form=Non
 
 @tenant_page(Capability.ADJUDICATE)
 def loop_dashboard(request: HttpRequest, *, access) -> HttpResponse:
-    return render(request, PAGE, _context(request, access))
+    """The page; for htmx with ``?job=<id>``, that training run's row alone (polled while the job runs)."""
+    if request.htmx and request.GET.get("job"):
+        job = _jobs(access).filter(pk=request.GET["job"] if request.GET["job"].isdigit() else 0).first()
+        if job is None:
+            raise Http404("No such training run.")
+        decision = selectors.gate_decision_list(tenant=access.tenant).filter(training_job=job).first()
+        context = {
+            "row": _job_row(job, decision),
+            "can_act": access.can(Capability.MANAGE_TENANT),
+            "gate_datasets": list(selectors.feedback_dataset_list(tenant=access.tenant)[:20]),
+            "poll_seconds": POLL_SECONDS,
+        }
+        response = render(request, f"{PAGE}#job-row", context)
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+    response = render(request, PAGE, _context(request, access))
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @require_POST
