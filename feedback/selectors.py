@@ -229,6 +229,10 @@ class QueueProgress:
         return self.total - self.settled - self.conflicts
 
     @property
+    def alpha_defined(self) -> list[tuple[str, float]]:
+        return [(q, v) for q, v in self.alpha.items() if v is not None]
+
+    @property
     def settled_pct(self) -> int:
         return round(100 * self.settled / self.total) if self.total else 0
 
@@ -346,6 +350,10 @@ def gate_figure(figures: dict, *path: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+# Descriptions of a measurement rather than measurements: left out of the table.
+FIGURE_NOISE = ("metric", "higher_is_better", "measured")
+
+
 def _figure_text(value: object) -> str:
     if isinstance(value, bool) or value is None:
         return {True: "yes", False: "no", None: "–"}[value]
@@ -361,7 +369,7 @@ def gate_figure_rows(figures: dict, prefix: str = "", keys: tuple[str, ...] | No
     the top-level ``keys`` when given); a two-number list (a confidence interval) reads "low – high"."""
     rows: list[tuple[str, str]] = []
     for key, value in (figures or {}).items():
-        if keys is not None and key not in keys:
+        if (keys is not None and key not in keys) or key in FIGURE_NOISE:
             continue
         name = f"{prefix}{key}"
         if isinstance(value, dict):
