@@ -29,7 +29,7 @@ judges and promotes. Then a fresh panel (other seeds, same taste) compares the n
 and with the round-0 SFT version on held-out briefs (never in any training set): win rate, and the violation rate of
 each version's own answers (an answer that does not parse counts as a violation).
 
-Works on a throwaway SQLite database and model folder under var/feedback_loop_bench/ (deleted at the start).
+Works on a throwaway SQLite database and model folder under var/feedback_loop_bench/ (--work; deleted at the start).
 --write-docs writes the figures into docs/benchmarks.md (section "feedback_loop").
 """
 
@@ -40,7 +40,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -201,9 +200,15 @@ def make_items(world: dict, task, adapter, briefs: list[dict], rng: random.Rando
         )  # fmt: skip
         creatives = [
             Creative.objects.create(
-                tenant=world["tenant"], brief=cb, retailer=world["retailer"], variant=n + 1, prompt=prompt,
-                headline=s.get("headline", ""), body=s.get("body", ""), disclosure=s.get("disclosure", ""),
-            )  # fmt: skip
+                tenant=world["tenant"],
+                brief=cb,
+                retailer=world["retailer"],
+                variant=n + 1,
+                prompt=prompt,
+                headline=s.get("headline", ""),
+                body=s.get("body", ""),
+                disclosure=s.get("disclosure", ""),
+            )
             for n, s in enumerate(sides)
         ]
         ReviewItem.objects.create(
@@ -303,8 +308,10 @@ def run(args) -> dict:
         panel.append(user)
     adjudicator = users.create_user(username="sim-adjudicator", password="x")
     Membership.objects.create(user=adjudicator, tenant=tenant, role=Role.ADJUDICATOR)
-    retailer = Retailer.objects.create(code="amazon", name="Amazon", reporting_currency="USD", timezone="UTC",
-                                       default_attribution_window_days=14, default_attribution_model="last_touch")  # fmt: skip
+    retailer = Retailer.objects.create(
+        code="amazon", name="Amazon", reporting_currency="USD", timezone="UTC", default_attribution_window_days=14,
+        default_attribution_model="last_touch",
+    )  # fmt: skip
     brand = Brand.objects.create(tenant=tenant, name="Acme")
 
     sft_dir = WORK / "models" / "adapters" / "loop-bench" / "sft"
@@ -330,8 +337,10 @@ def run(args) -> dict:
         made = make_items(world, task, current, train_briefs, rng)
         reviewed = review_round(world, task, seed=args.seed + r, control=args.control)
         dataset = feedback_dataset_export(tenant=tenant, task="creative", fmt="dpo", user=admin)
-        job = retrain_start(tenant=tenant, user=admin, adapter=current, dataset=dataset, method="dpo",
-                            params={"max_steps": args.steps, "batch_size": 4, "seed": args.seed}, enqueue=False)  # fmt: skip
+        params = {"max_steps": args.steps, "batch_size": 4, "seed": args.seed}
+        job = retrain_start(
+            tenant=tenant, user=admin, adapter=current, dataset=dataset, method="dpo", params=params, enqueue=False
+        )
         started = time.perf_counter()
         job = run_training_job(job.pk)
         train_s = time.perf_counter() - started
@@ -347,7 +356,8 @@ def run(args) -> dict:
             "round": r, "items": made["items"], "template_fallback": made["fallback"], **reviewed,
             "train_rows": dataset.counts.get("train"), "heldout_rows": dataset.counts.get("heldout"),
             "dropped": dataset.counts.get("dropped"), "train_s": round(train_s, 1),
-            "heldout_accuracy": pref.get("candidate_accuracy"), "heldout_accuracy_before": pref.get("baseline_accuracy"),
+            "heldout_accuracy": pref.get("candidate_accuracy"),
+            "heldout_accuracy_before": pref.get("baseline_accuracy"),
             "gate_win_rate": pref.get("win_rate"), "gate_win_rate_ci": pref.get("win_rate_ci"),
             "promoted": decision.promoted, "reasons": decision.reasons,
             "win_rate_over_previous": over_prev["win_rate"], "win_rate_over_sft": over_sft["win_rate"],
@@ -390,9 +400,7 @@ def report(args, result: dict, seconds: float) -> str:
         verdict = "promoted a version: the gate failed the control" if result["promoted_any"] else "promoted nothing"
         lines.append(f"Control: the gate {verdict}.")
     last = result["rounds"][-1]
-    goal = (
-        last["win_rate_over_sft"] >= 0.65 and last["violation_rate"] <= 0.5 * (last["violation_rate_sft"] or 0)
-    )
+    goal = last["win_rate_over_sft"] >= 0.65 and last["violation_rate"] <= 0.5 * (last["violation_rate_sft"] or 0)
     if not args.control:
         lines.append(
             f"Goal (win rate >= 65% over SFT and violation rate at most half of SFT's after the last round): "
@@ -414,7 +422,9 @@ def main() -> None:
     parser.add_argument("--sft", default="", help="Folder of the SFT creative adapter to start from.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--work", type=Path, default=WORK, help="Scratch folder (deleted at the start).")
     args = parser.parse_args()
+    globals()["WORK"] = args.work.resolve()
     if args.quick:
         args.briefs, args.heldout_briefs, args.steps = min(args.briefs, 12), min(args.heldout_briefs, 6), 3
     elif not args.sft:
