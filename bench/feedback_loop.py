@@ -373,6 +373,8 @@ def report(args, result: dict, seconds: float) -> str:
     mode = "control (reviewers answer at random)" if args.control else "reviewers with the stated taste"
     model = "tiny random Llama (--quick smoke run)" if args.quick else f"`{Path(result['base']).name}`"
     lines = [
+        f"### {'Tiny model (--quick)' if args.quick else 'Embedded model'}, {mode}",
+        "",
         f"Machine: {_machine()}; commit {_commit()}; no GPU lent. Model: {model}; {mode}; {args.rounds} rounds of "
         f"{args.briefs} briefs, {args.steps} DPO steps each; {args.heldout_briefs} held-out briefs; "
         f"{seconds:.0f} s in all.",
