@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django import forms
 
-from feedback.models import CREATIVE_FIELDS, Feedback, ReviewItem
+from feedback.models import CREATIVE_FIELDS, Feedback, FeedbackDataset, ReviewItem
 
 REASON_TAGS = ("off brand", "not compliant", "unclear", "not persuasive", "wrong facts", "tone")
 RATING_CHOICES = [(str(n), str(n)) for n in range(1, 6)]
@@ -128,3 +128,30 @@ class ResolveForm(forms.Form):
             "ratings": {c: data[f"rating_{c}"] for c in self.criteria if data.get(f"rating_{c}")},
             "note": data.get("note") or "",
         }
+
+
+# --- Closing the loop: the learning dashboard's forms -----------------------------------------------------------------
+
+EXPORT_TASKS = (("creative", "Ad copy (creative)"), ("budgeting", "Budget plans (budgeting)"))
+
+
+class DatasetExportForm(forms.Form):
+    task = forms.ChoiceField(choices=EXPORT_TASKS)
+    fmt = forms.ChoiceField(label="Format", choices=FeedbackDataset.Format.choices)
+
+
+class RetrainForm(forms.Form):
+    adapter = forms.TypedChoiceField(coerce=int, label="Start from (SFT version)")
+    dataset = forms.TypedChoiceField(coerce=int, label="Feedback dataset")
+    method = forms.ChoiceField(choices=[("dpo", "DPO (pairs)"), ("kto", "KTO (thumbs)")])
+    max_steps = forms.IntegerField(min_value=1, max_value=2000, required=False, label="Steps")
+
+    def __init__(self, *args, adapters, datasets, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["adapter"].choices = [
+            (a.pk, f"{a.name} v{a.version} ({a.get_status_display().lower()})") for a in adapters
+        ]
+        self.fields["dataset"].choices = [
+            (d.pk, f"{d.task} {d.format} v{d.version} · {(d.counts or {}).get('train', 0)} train rows")
+            for d in datasets
+        ]

@@ -3,15 +3,26 @@ reviewer's quality. Every read is scoped to a tenant."""
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from feedback.engine.agreement import alpha, matches_gold, pairwise_kappa
-from feedback.models import Adjudication, Assignment, Feedback, ReviewItem, ReviewTask
+from feedback.models import (
+    Adjudication,
+    Assignment,
+    Feedback,
+    FeedbackDataset,
+    GateDecision,
+    ReviewItem,
+    ReviewTask,
+)
 from governance.models import Tenant
 
 
@@ -184,3 +195,185 @@ def reviewer_quality_list(*, task: ReviewTask) -> list[ReviewerQuality]:
         )
         for pk, row in sorted(stats.items(), key=lambda kv: names[kv[0]])
     ]
+
+
+# --- Closing the loop: the learning dashboard's figures ---------------------------------------------------------------
+
+
+def feedback_volume_by_day(*, tenant: Tenant, days: int = 30, today=None) -> list[tuple[dt.date, int]]:
+    """Current and superseded answers given per day over the last ``days`` days (UTC), every day listed, zeros
+    included, oldest first: a quiet day shows as a dip, not as a gap the chart would bridge."""
+    today = today or timezone.now().date()
+    first = today - dt.timedelta(days=days - 1)
+    counts = dict(
+        Feedback.objects.filter(tenant=tenant, created_at__date__gte=first)
+        .annotate(day=TruncDate("created_at", tzinfo=dt.UTC))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    return [(first + dt.timedelta(days=i), counts.get(first + dt.timedelta(days=i), 0)) for i in range(days)]
+
+
+@dataclass
+class QueueProgress:
+    task: ReviewTask
+    total: int
+    settled: int
+    conflicts: int
+    answers: int
+    alpha: dict[str, float | None]
+
+    @property
+    def open(self) -> int:
+        return self.total - self.settled - self.conflicts
+
+    @property
+    def alpha_defined(self) -> list[tuple[str, float]]:
+        return [(q, v) for q, v in self.alpha.items() if v is not None]
+
+    @property
+    def settled_pct(self) -> int:
+        return round(100 * self.settled / self.total) if self.total else 0
+
+
+def queue_progress_list(*, tenant: Tenant) -> list[QueueProgress]:
+    """Every active task of the tenant: items settled (complete or resolved), in conflict and open, current answers,
+    and Krippendorff's alpha per question (``task_agreement``)."""
+    tasks = review_task_list(tenant=tenant).annotate(
+        total=Count("items", distinct=True),
+        settled=Count("items", filter=Q(items__status__in=["complete", "resolved"]), distinct=True),
+        conflicts=Count("items", filter=Q(items__status="conflict"), distinct=True),
+    )
+    answers = dict(
+        Feedback.objects.filter(tenant=tenant, is_current=True)
+        .values_list("item__task")
+        .annotate(n=Count("id"))
+        .values_list("item__task", "n")
+    )
+    return [
+        QueueProgress(
+            task=t,
+            total=t.total,
+            settled=t.settled,
+            conflicts=t.conflicts,
+            answers=answers.get(t.pk, 0),
+            alpha=task_agreement(task=t).alpha,
+        )
+        for t in tasks
+    ]
+
+
+@dataclass
+class ReviewerThroughput:
+    username: str
+    answers: int  # current answers, all tasks
+    last_7_days: int
+    gold_answered: int
+    gold_right: int
+    median_seconds: float | None
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_right / self.gold_answered if self.gold_answered else None
+
+
+def reviewer_throughput_list(*, tenant: Tenant, now=None) -> list[ReviewerThroughput]:
+    """Per reviewer across the tenant's tasks: answers given (in all, and in the last seven days), gold accuracy and
+    median seconds per answer (from ``reviewer_quality_list`` of each task, summed)."""
+    now = now or timezone.now()
+    totals = Counter(
+        dict(
+            Feedback.objects.filter(tenant=tenant, is_current=True)
+            .values_list("reviewer__username")
+            .annotate(n=Count("id"))
+            .values_list("reviewer__username", "n")
+        )
+    )
+    recent = Counter(
+        dict(
+            Feedback.objects.filter(tenant=tenant, created_at__gte=now - dt.timedelta(days=7))
+            .values_list("reviewer__username")
+            .annotate(n=Count("id"))
+            .values_list("reviewer__username", "n")
+        )
+    )
+    gold: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for task in review_task_list(tenant=tenant):
+        for q in reviewer_quality_list(task=task):
+            gold[q.username][0] += q.gold_answered
+            gold[q.username][1] += q.gold_right
+            if q.median_seconds is not None:
+                seconds[q.username].append(q.median_seconds)
+    names = sorted(set(totals) | set(gold))
+    return [
+        ReviewerThroughput(
+            username=name,
+            answers=totals[name],
+            last_7_days=recent[name],
+            gold_answered=gold[name][0],
+            gold_right=gold[name][1],
+            median_seconds=statistics.median(seconds[name]) if seconds[name] else None,
+        )
+        for name in names
+    ]
+
+
+def feedback_dataset_list(*, tenant: Tenant) -> QuerySet[FeedbackDataset]:
+    return FeedbackDataset.objects.filter(tenant=tenant).select_related("created_by").order_by("-created_at", "-id")
+
+
+def feedback_dataset_get(*, tenant: Tenant, pk) -> FeedbackDataset:
+    return FeedbackDataset.objects.get(tenant=tenant, pk=pk)
+
+
+def gate_decision_list(*, tenant: Tenant) -> QuerySet[GateDecision]:
+    """The gate's verdicts on the tenant's candidates (and on shared adapters retrained from its feedback)."""
+    return GateDecision.objects.filter(tenant=tenant).select_related(
+        "candidate", "baseline", "dataset", "training_job", "created_by"
+    )
+
+
+def gate_decision_get(*, tenant: Tenant, pk) -> GateDecision:
+    return gate_decision_list(tenant=tenant).get(pk=pk)
+
+
+def gate_figure(figures: dict, *path: str) -> float | None:
+    """The number at ``path`` in a decision's figures (as ``feedback.engine.gate.GateFigures.as_dict`` writes them,
+    e.g. "preference", "win_rate" or "violations", "candidate"); None where it is absent or was not measured."""
+    value: object = figures
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+# Descriptions of a measurement rather than measurements: left out of the table.
+FIGURE_NOISE = ("metric", "higher_is_better", "measured")
+
+
+def _figure_text(value: object) -> str:
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: "–"}[value]
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
+    if isinstance(value, list | tuple):
+        return " – ".join(_figure_text(v) for v in value) if len(value) == 2 else ", ".join(map(_figure_text, value))
+    return str(value)
+
+
+def gate_figure_rows(figures: dict, prefix: str = "", keys: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """A decision's figures flattened to (dotted name, text) rows for a table, in the order the gate wrote them (only
+    the top-level ``keys`` when given); a two-number list (a confidence interval) reads "low – high"."""
+    rows: list[tuple[str, str]] = []
+    for key, value in (figures or {}).items():
+        if (keys is not None and key not in keys) or key in FIGURE_NOISE:
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows.extend(gate_figure_rows(value, f"{name}."))
+        else:
+            rows.append((name, _figure_text(value)))
+    return rows

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from feedback.views import creatives, plans, review
+from feedback.views import creatives, loop, plans, review
 
 urlpatterns = [
     path("creatives/", creatives.creative_list, name="creative_list"),
@@ -11,6 +11,11 @@ urlpatterns = [
     path("review/", review.review_tasks, name="review_tasks"),
     path("review/conflicts/", review.review_conflicts, name="review_conflicts"),
     path("review/conflicts/<int:pk>/resolve/", review.review_resolve, name="review_resolve"),
+    path("review/loop/", loop.loop_dashboard, name="loop_dashboard"),
+    path("review/loop/export/", loop.loop_export, name="loop_export"),
+    path("review/loop/retrain/", loop.loop_retrain, name="loop_retrain"),
+    path("review/loop/jobs/<int:pk>/gate/", loop.loop_gate, name="loop_gate"),
+    path("review/loop/decisions/<int:pk>/rollback/", loop.loop_rollback, name="loop_rollback"),
     path("review/<int:pk>/", review.review_queue, name="review_queue"),
     path("review/<int:pk>/next/", review.review_next_view, name="review_next"),
     path("review/<int:pk>/undo/", review.review_undo_view, name="review_undo"),

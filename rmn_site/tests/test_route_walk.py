@@ -115,6 +115,11 @@ PAGES: dict[str, Page] = {
     "review_quality": Page(get=J, obj=lambda t: {"pk": t.review_task.pk}, shows=True),
     "review_conflicts": Page(get=J),
     "review_resolve": Page(get=None, post=J, obj=lambda t: {"pk": t.review_item.pk}),
+    "loop_dashboard": Page(get=J, shows=True, htmx=True),
+    "loop_export": Page(get=None, post=M),
+    "loop_retrain": Page(get=None, post=M),
+    "loop_gate": Page(get=None, post=M, obj=lambda t: {"pk": t.loop_job.pk}),
+    "loop_rollback": Page(get=None, post=M, obj=lambda t: {"pk": t.gate_decision.pk}),
 }
 
 EXEMPT: dict[str, str] = {

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
 from campaigns.models import PlacementType, RetailerItem
-from feedback.models import Creative, CreativeBrief, Guideline, ReviewItem, ReviewTask
+from feedback.models import Creative, CreativeBrief, GateDecision, Guideline, ReviewItem, ReviewTask
 from feedback.services.datasets import feedback_dataset_export
 from governance.models import APIKey, Membership, Role
 from governance.services import api_key_create
@@ -137,6 +137,18 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         tenant=tenant, task=review_task, kind=ReviewItem.Kind.SINGLE, content={"fields": {"headline": f"Copy {mark}"}},
     )  # fmt: skip
     feedback_dataset = feedback_dataset_export(tenant=tenant, task="creative", fmt="dpo")  # its files exist
+    loop_job = TrainingJob.objects.create(
+        tenant=tenant, adapter_name=f"brand_{mark}", adapter_kind=AdapterKind.BRAND, method=TrainingJob.Method.DPO,
+        base_model="base", dataset_path=f"feedback/{mark}/train.jsonl", status=TrainingJob.Status.SUCCEEDED,
+    )  # fmt: skip
+    loop_candidate = Adapter.objects.create(
+        name=f"brand_{mark}", kind=AdapterKind.BRAND, tenant=tenant, base_model="base", version=2,
+        path=f"adapters/brand_{mark}-dpo", training_job=loop_job,
+    )  # fmt: skip
+    gate_decision = GateDecision.objects.create(
+        tenant=tenant, candidate=loop_candidate, baseline=adapter, training_job=loop_job, promoted=False,
+        reasons=[f"Held: {mark}"], figures={"preference": {"win_rate": 0.5}},
+    )  # fmt: skip
     key, _ = api_key_create(tenant=tenant, name=f"key {mark}", role=Role.ADMIN)
     world = TenantWorld(tenant=tenant, canary=mark)
     world.named = {
@@ -145,6 +157,7 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         "generation": generation, "creative_brief": creative_brief, "creative": creative, "api_key": key,
         "retailer_item": RetailerItem.objects.filter(tenant=tenant).first(),
         "review_task": review_task, "review_item": review_item, "feedback_dataset": feedback_dataset,
+        "loop_job": loop_job, "gate_decision": gate_decision,
     }  # fmt: skip
     world.objects = {type(obj): obj for obj in world.named.values()}
     world.objects[type(own["batch"])] = batch

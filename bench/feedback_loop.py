@@ -1,0 +1,446 @@
+"""Closing the loop, measured: simulated reviewers with a hidden taste train the creative adapter through the real
+console, datasets, retraining and gate services, round after round; and a control panel answering at random.
+
+    .venv/bin/python bench/feedback_loop.py --quick                       # tiny random Llama, about a minute
+    .venv/bin/python bench/feedback_loop.py --rounds 2 --briefs 40 --steps 30 --write-docs   # the embedded model
+    .venv/bin/python bench/feedback_loop.py ... --control                 # reviewers answer at random
+
+The taste (the reviewers know it, the model never sees it): a copy scores one point for each of
+  * passing the retailer's policy (``ml.engine.policy.check_copy``: banned claims, lengths, disclosures, ...),
+  * naming the product's main benefit from the brief (the benefit's key word in headline or body),
+  * a call to action in the body ("shop", "try", "buy", "order", "discover", "get"),
+  * headline plus body between 40 and 160 characters;
+a reviewer prefers the copy with the higher score (a coin decides a tie) and then flips that answer with
+probability 0.15. In the control every answer is a coin.
+
+Candidate pairs. The runtime generates greedily (``LoRARuntime.generate`` has no sampling), so two samples of one
+prompt are the same text. Each pair is therefore the model's own answer beside a rule-perturbed variant of it: one
+random edit that either worsens it (drop the call to action, add a banned claim, drop the benefit, pad it past the
+length band) or improves it (add the benefit, add a call to action). Which side is A is a coin. When the model's
+answer does not parse as creative JSON (the tiny model never does), the pair starts from a plain template copy and
+the bench counts how often that happened. The preference signal is real and follows the taste, but half of each
+pair is written by a rule, not by the model: say so beside any figure.
+
+Each round: a review task with overlap 3; five reviewers take items with ``review_next`` and answer with
+``review_submit``; conflicts go to an adjudicator (who answers by the taste, no flips) via ``review_adjudicate``;
+agreement is ``task_agreement``'s Krippendorff alpha on the preference; ``feedback_dataset_export`` makes a DPO
+dataset; ``retrain_start`` (not enqueued) and ``ml.jobs.run_training_job`` train in this process; ``gate_evaluate``
+judges and promotes. Then a fresh panel (other seeds, same taste) compares the new version with the previous one
+and with the round-0 SFT version on held-out briefs (never in any training set): win rate, and the violation rate of
+each version's own answers (an answer that does not parse counts as a violation).
+
+Works on a throwaway SQLite database and model folder under var/feedback_loop_bench/ (--work; deleted at the start).
+--write-docs writes the figures into docs/benchmarks.md (section "feedback_loop").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench._common import commit as _commit  # noqa: E402
+from bench._common import machine as _machine  # noqa: E402
+from bench._common import write_section  # noqa: E402
+
+WORK = ROOT / "var" / "feedback_loop_bench"
+SECTION = "feedback_loop"
+HEADING = "## Closing the loop: simulated reviewers train the creative adapter (DPO), gated"
+FLIP = 0.15
+OVERLAP = 3
+PANEL = 5
+CTA_WORDS = ("shop", "try", "buy", "order", "discover", "get")
+LENGTH_BAND = (40, 160)
+PRODUCTS = [
+    ("Crunchy Oat Granola", "fiber", "high in fiber for a fuller morning"),
+    ("Cold Brew Coffee", "smooth", "smooth, low-acid coffee"),
+    ("Greek Yogurt Cups", "protein", "15 g of protein per cup"),
+    ("Sparkling Water", "zero", "zero sugar, real fruit flavour"),
+    ("Trail Mix", "energy", "slow energy for long hikes"),
+    ("Dark Chocolate Bar", "cocoa", "70% cocoa, fair trade"),
+    ("Almond Butter", "almonds", "one ingredient: roasted almonds"),
+    ("Green Tea", "antioxidants", "rich in antioxidants"),
+    ("Rice Crackers", "gluten", "gluten free and crisp"),
+    ("Protein Bars", "protein", "20 g protein, no added sugar"),
+]
+RETAILERS = ["Amazon", "Walmart", "Target", "Kroger"]
+POLICY = {
+    "headline_max_chars": 60,
+    "body_max_chars": 200,
+    "banned_claims": ["best ever", "guaranteed", "cure"],
+    "required_disclosures": [],
+    "price_claims_allowed": False,
+}
+
+
+# --- the world ------------------------------------------------------------------------------------------------------
+
+
+def setup_django(database: Path, storage: Path, base_model: str) -> None:
+    os.environ.update(
+        DATABASE_URL=f"sqlite:///{database}",
+        MODEL_STORAGE_DIR=str(storage),
+        RMN_BASE_MODEL=base_model,
+        RMN_VAR_DIR=str(WORK / "var"),
+        SECRET_KEY=os.environ.get("SECRET_KEY") or "feedback-loop-bench-only",
+        DJANGO_SETTINGS_MODULE="rmn_site.settings",
+        CELERY_BROKER_URL="",
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def brief(i: int, *, heldout: bool) -> dict:
+    product, key, benefit = PRODUCTS[i % len(PRODUCTS)]
+    retailer = RETAILERS[(i // len(PRODUCTS)) % len(RETAILERS)]
+    return {
+        "retailer": retailer, "brand": "Acme", "product": f"{product} ({'h' if heldout else 't'}{i})",
+        "brief": f"main benefit: {benefit}", "policy": POLICY, "key": key,
+    }  # fmt: skip
+
+
+def messages(b: dict) -> list[dict]:
+    from ml.engine.prompts import task_messages
+
+    return task_messages("creative", {k: b[k] for k in ("retailer", "brand", "product", "brief", "policy")})
+
+
+# --- the taste --------------------------------------------------------------------------------------------------------
+
+
+def taste(copy: dict | None, b: dict) -> int:
+    from ml.engine.policy import check_copy
+
+    if copy is None:
+        return 0
+    text = f"{copy.get('headline', '')} {copy.get('body', '')}"
+    return (
+        (not check_copy(copy, b["policy"]))
+        + (b["key"].lower() in text.lower())
+        + any(w in (copy.get("body") or "").lower().split() for w in CTA_WORDS)
+        + (LENGTH_BAND[0] <= len(text) <= LENGTH_BAND[1])
+    )
+
+
+def prefer(a: dict | None, b: dict | None, brief_: dict, rng: random.Random, *, flip: float, control: bool) -> str:
+    if control:
+        return rng.choice("ab")
+    sa, sb = taste(a, brief_), taste(b, brief_)
+    choice = rng.choice("ab") if sa == sb else ("a" if sa > sb else "b")
+    if rng.random() < flip:
+        choice = "b" if choice == "a" else "a"
+    return choice
+
+
+def template_copy(b: dict) -> dict:
+    return {"headline": b["product"].split(" (")[0], "body": f"Made for every day. {b['brief']}.", "disclosure": ""}
+
+
+def perturb(copy: dict, b: dict, rng: random.Random) -> tuple[dict, str]:
+    edit = rng.choice(["drop_cta", "banned", "drop_benefit", "pad", "add_benefit", "add_cta"])
+    out = dict(copy)
+    body = out.get("body") or ""
+    if edit == "drop_cta":
+        out["body"] = " ".join(w for w in body.split() if w.lower().strip(".!,") not in CTA_WORDS) or "Tasty."
+    elif edit == "banned":
+        out["headline"] = f"{out.get('headline', '')} - best ever"[:60]
+    elif edit == "drop_benefit":
+        out["body"] = body.replace(b["key"], "").replace(b["key"].capitalize(), "") or "Tasty."
+        out["headline"] = (out.get("headline") or "").replace(b["key"], "")
+    elif edit == "pad":
+        out["body"] = (body + " It is simply a very good product that many people enjoy every single day.")[:200]
+    elif edit == "add_benefit":
+        out["body"] = f"{body} Now with {b['key']}.".strip()
+    else:
+        out["body"] = f"{body} Shop now.".strip()
+    return out, edit
+
+
+# --- one round ----------------------------------------------------------------------------------------------------
+
+
+def generate(runtime, adapter, prompts: list[list[dict]]) -> list[dict | None]:
+    from ml.engine.prompts import parse_answer
+    from ml.engine.runtime import Composition
+    from ml.eval_services import MAX_NEW_TOKENS
+    from ml.inference import adapter_ref
+
+    ref = adapter_ref(adapter)
+    runtime.ensure_loaded(ref)
+    texts = runtime.generate(prompts, Composition((ref.key,)), max_new_tokens=MAX_NEW_TOKENS["creative"])
+    return [parse_answer("creative", t) for t in texts]
+
+
+def make_items(world: dict, task, adapter, briefs: list[dict], rng: random.Random) -> dict:
+    from feedback.models import Creative, CreativeBrief, ReviewItem
+
+    prompts = [messages(b) for b in briefs]
+    answers = generate(world["runtime"], adapter, prompts)
+    fallback = 0
+    for b, prompt, answer in zip(briefs, prompts, answers, strict=True):
+        if answer is None:
+            fallback += 1
+            answer = template_copy(b)
+        variant, _ = perturb(answer, b, rng)
+        sides = [answer, variant] if rng.random() < 0.5 else [variant, answer]
+        cb = CreativeBrief.objects.create(
+            tenant=world["tenant"], retailer=world["retailer"], brand=world["brand"], goal=b["brief"],
+            policy=b["policy"], status=CreativeBrief.Status.SUCCEEDED,
+        )  # fmt: skip
+        creatives = [
+            Creative.objects.create(
+                tenant=world["tenant"],
+                brief=cb,
+                retailer=world["retailer"],
+                variant=n + 1,
+                prompt=prompt,
+                headline=s.get("headline", ""),
+                body=s.get("body", ""),
+                disclosure=s.get("disclosure", ""),
+            )
+            for n, s in enumerate(sides)
+        ]
+        ReviewItem.objects.create(
+            tenant=world["tenant"], task=task, kind=ReviewItem.Kind.PAIR, prompt=prompt, creative=creatives[0],
+            creative_b=creatives[1], content={"a": sides[0], "b": sides[1], "brief": b},
+        )  # fmt: skip
+    return {"fallback": fallback, "items": len(briefs)}
+
+
+def review_round(world: dict, task, *, seed: int, control: bool) -> dict:
+    from feedback.models import ReviewItem
+    from feedback.selectors import task_agreement
+    from feedback.services.review import review_adjudicate, review_next, review_submit
+
+    rngs = {r.pk: random.Random(seed * 1000 + r.pk) for r in world["panel"]}
+    answered = 0
+    progress = True
+    while progress:
+        progress = False
+        for reviewer in world["panel"]:
+            assignment = review_next(task=task, reviewer=reviewer)
+            if assignment is None:
+                continue
+            item = assignment.item
+            b = item.content["brief"]
+            choice = prefer(item.content["a"], item.content["b"], b, rngs[reviewer.pk], flip=FLIP, control=control)
+            review_submit(item=item, reviewer=reviewer, preference=choice, seconds_spent=5.0)
+            answered += 1
+            progress = True
+    conflicts = list(ReviewItem.objects.filter(task=task, status=ReviewItem.Status.CONFLICT))
+    rng = random.Random(seed)
+    for item in conflicts:
+        b = item.content["brief"]
+        choice = prefer(item.content["a"], item.content["b"], b, rng, flip=0.0, control=control)
+        review_adjudicate(item=item, adjudicator=world["adjudicator"], preference=choice)
+    return {"answers": answered, "conflicts": len(conflicts), "alpha": task_agreement(task=task).alpha["preference"]}
+
+
+def fresh_panel(world: dict, new, old, briefs: list[dict], *, seed: int) -> dict:
+    """Win rate of ``new`` over ``old`` by a fresh panel (same taste, own flips) on held-out briefs, and each
+    version's violation rate (unparseable answers count as violations)."""
+    from ml.engine.policy import check_copy
+
+    prompts = [messages(b) for b in briefs]
+    mine, theirs = generate(world["runtime"], new, prompts), generate(world["runtime"], old, prompts)
+    rng = random.Random(seed)
+    wins = losses = 0
+    for b, x, y in zip(briefs, mine, theirs, strict=True):
+        for _ in range(OVERLAP):
+            if prefer(x, y, b, rng, flip=FLIP, control=False) == "a":
+                wins += 1
+            else:
+                losses += 1
+
+    def violations(answers):
+        return sum(a is None or bool(check_copy(a, b["policy"])) for a, b in zip(answers, briefs, strict=True))
+
+    return {
+        "win_rate": wins / (wins + losses),
+        "violation_new": violations(mine) / len(briefs),
+        "violation_old": violations(theirs) / len(briefs),
+        "parsed_new": sum(a is not None for a in mine),
+    }
+
+
+def run(args) -> dict:
+    shutil.rmtree(WORK, ignore_errors=True)
+    (WORK / "models").mkdir(parents=True)
+    base = args.base
+    if args.quick:
+        from ml.testing import build_tiny_llama
+
+        base = str(build_tiny_llama(WORK / "tiny-llama"))
+    setup_django(WORK / "bench.sqlite3", WORK / "models", base)
+
+    from django.contrib.auth import get_user_model
+
+    from campaigns.models import Brand, Retailer
+    from feedback.models import ReviewTask
+    from feedback.services.datasets import feedback_dataset_export
+    from feedback.services.gate import gate_evaluate
+    from feedback.services.retrain import retrain_start
+    from governance.models import Membership, Role, Tenant
+    from ml.engine.runtime import LoRARuntime
+    from ml.jobs import run_training_job
+    from ml.models import Adapter, AdapterKind
+    from ml.services import adapter_promote, adapter_register
+
+    tenant = Tenant.objects.create(name="Loop bench", slug="loop-bench", reporting_currency="USD")
+    users = get_user_model().objects
+    admin = users.create_user(username="loop-admin", password="x", is_staff=True)
+    Membership.objects.create(user=admin, tenant=tenant, role=Role.ADMIN)
+    panel = []
+    for n in range(PANEL):
+        user = users.create_user(username=f"sim-reviewer-{n}", password="x")
+        Membership.objects.create(user=user, tenant=tenant, role=Role.REVIEWER)
+        panel.append(user)
+    adjudicator = users.create_user(username="sim-adjudicator", password="x")
+    Membership.objects.create(user=adjudicator, tenant=tenant, role=Role.ADJUDICATOR)
+    retailer = Retailer.objects.create(
+        code="amazon", name="Amazon", reporting_currency="USD", timezone="UTC", default_attribution_window_days=14,
+        default_attribution_model="last_touch",
+    )  # fmt: skip
+    brand = Brand.objects.create(tenant=tenant, name="Acme")
+
+    sft_dir = WORK / "models" / "adapters" / "loop-bench" / "sft"
+    if args.quick:
+        from ml.testing import make_adapter
+
+        make_adapter(Path(base), sft_dir, seed=1)
+    else:
+        shutil.copytree(args.sft, sft_dir)
+    sft = adapter_register(name="brand_loop-bench", kind=AdapterKind.BRAND, tenant=tenant, base_model=base,
+                           path="adapters/loop-bench/sft")  # fmt: skip
+    sft = adapter_promote(adapter=sft, user=None)
+    world = {"tenant": tenant, "panel": panel, "adjudicator": adjudicator, "retailer": retailer, "brand": brand,
+             "runtime": LoRARuntime(base)}  # fmt: skip
+    heldout = [brief(i, heldout=True) for i in range(args.heldout_briefs)]
+    rounds = []
+    current = sft
+    for r in range(1, args.rounds + 1):
+        task = ReviewTask.objects.create(tenant=tenant, name=f"Ad copy round {r}", kind=ReviewTask.Kind.CREATIVE,
+                                         overlap=OVERLAP)  # fmt: skip
+        rng = random.Random(args.seed + r)
+        train_briefs = [brief(1000 * r + i, heldout=False) for i in range(args.briefs)]
+        made = make_items(world, task, current, train_briefs, rng)
+        reviewed = review_round(world, task, seed=args.seed + r, control=args.control)
+        dataset = feedback_dataset_export(tenant=tenant, task="creative", fmt="dpo", user=admin)
+        params = {"max_steps": args.steps, "batch_size": 4, "seed": args.seed}
+        job = retrain_start(
+            tenant=tenant, user=admin, adapter=current, dataset=dataset, method="dpo", params=params, enqueue=False
+        )
+        started = time.perf_counter()
+        job = run_training_job(job.pk)
+        train_s = time.perf_counter() - started
+        if job.status != "succeeded":
+            raise SystemExit(f"round {r}: training job #{job.pk} {job.status}: {job.error}")
+        candidate = job.adapters.get()
+        previous = current
+        decision = gate_evaluate(candidate=candidate, dataset=dataset, user=admin, training_job=job)
+        over_prev = fresh_panel(world, candidate, previous, heldout, seed=args.seed + 100 + r)
+        over_sft = fresh_panel(world, candidate, sft, heldout, seed=args.seed + 200 + r)
+        pref = decision.figures.get("preference", {})
+        rounds.append({
+            "round": r, "items": made["items"], "template_fallback": made["fallback"], **reviewed,
+            "train_rows": dataset.counts.get("train"), "heldout_rows": dataset.counts.get("heldout"),
+            "dropped": dataset.counts.get("dropped"), "train_s": round(train_s, 1),
+            "heldout_accuracy": pref.get("candidate_accuracy"),
+            "heldout_accuracy_before": pref.get("baseline_accuracy"),
+            "gate_win_rate": pref.get("win_rate"), "gate_win_rate_ci": pref.get("win_rate_ci"),
+            "promoted": decision.promoted, "reasons": decision.reasons,
+            "win_rate_over_previous": over_prev["win_rate"], "win_rate_over_sft": over_sft["win_rate"],
+            "violation_rate": over_prev["violation_new"], "violation_rate_sft": over_sft["violation_old"],
+            "candidate": f"v{candidate.version}",
+        })  # fmt: skip
+        print(json.dumps(rounds[-1], default=str))
+        current = Adapter.objects.get(pk=candidate.pk) if decision.promoted else current
+    return {"rounds": rounds, "promoted_any": any(r["promoted"] for r in rounds), "base": base}
+
+
+def report(args, result: dict, seconds: float) -> str:
+    mode = "control (reviewers answer at random)" if args.control else "reviewers with the stated taste"
+    model = "tiny random Llama (--quick smoke run)" if args.quick else f"`{Path(result['base']).name}`"
+    lines = [
+        f"### {'Tiny model (--quick)' if args.quick else 'Embedded model'}, {mode}",
+        "",
+        f"Machine: {_machine()}; commit {_commit()}; no GPU lent. Model: {model}; {mode}; {args.rounds} rounds of "
+        f"{args.briefs} briefs, {args.steps} DPO steps each; {args.heldout_briefs} held-out briefs; "
+        f"{seconds:.0f} s in all.",
+        "",
+        f"Command: `.venv/bin/python bench/feedback_loop.py {' '.join(sys.argv[1:])}`",
+        "",
+        "| Round | Pairs (template starts) | Alpha (preference) | Conflicts adjudicated | Train / held-out rows | "
+        "Held-out reward acc. (before) | Gate | Win rate over previous | Win rate over SFT | Violation rate "
+        "(SFT) | Training s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def f(x):
+        return "n/a" if x is None else f"{x:.2f}"
+
+    for r in result["rounds"]:
+        lines.append(
+            f"| {r['round']} | {r['items']} ({r['template_fallback']}) | {f(r['alpha'])} | {r['conflicts']} | "
+            f"{r['train_rows']} / {r['heldout_rows']} | {f(r['heldout_accuracy'])} ({f(r['heldout_accuracy_before'])})"
+            f" | {'promoted' if r['promoted'] else 'held'} | {f(r['win_rate_over_previous'])} | "
+            f"{f(r['win_rate_over_sft'])} | {f(r['violation_rate'])} ({f(r['violation_rate_sft'])}) | {r['train_s']} |"
+        )
+    lines.append("")
+    if args.control:
+        verdict = "promoted a version: the gate failed the control" if result["promoted_any"] else "promoted nothing"
+        lines.append(f"Control: the gate {verdict}.")
+    last = result["rounds"][-1]
+    goal = last["win_rate_over_sft"] >= 0.65 and last["violation_rate"] <= 0.5 * (last["violation_rate_sft"] or 0)
+    if not args.control:
+        lines.append(
+            f"Goal (win rate >= 65% over SFT and violation rate at most half of SFT's after the last round): "
+            f"{'met' if goal else 'not met'}."
+        )
+    lines.append("Gate reasons, last round: " + " ".join(last["reasons"]))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--briefs", type=int, default=40, help="Pairs to review per round.")
+    parser.add_argument("--heldout-briefs", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=30, help="DPO steps per round.")
+    parser.add_argument("--control", action="store_true", help="Reviewers answer at random.")
+    parser.add_argument("--quick", action="store_true", help="Tiny random Llama, few briefs: a smoke run.")
+    parser.add_argument("--base", default=str(ROOT / "var" / "models" / "base" / "SmolLM2-135M-Instruct"))
+    parser.add_argument("--sft", default="", help="Folder of the SFT creative adapter to start from.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--work", type=Path, default=WORK, help="Scratch folder (deleted at the start).")
+    args = parser.parse_args()
+    globals()["WORK"] = args.work.resolve()
+    if args.quick:
+        args.briefs, args.heldout_briefs, args.steps = min(args.briefs, 12), min(args.heldout_briefs, 6), 3
+    elif not args.sft:
+        parser.error("--sft names the SFT creative adapter folder (or use --quick)")
+    started = time.perf_counter()
+    result = run(args)
+    text = report(args, result, time.perf_counter() - started)
+    print(text)
+    (WORK / "results.json").write_text(json.dumps(result, indent=2, default=str))
+    if args.write_docs:
+        write_section(f"{SECTION}{'_control' if args.control else ''}{'_quick' if args.quick else ''}", text,
+                      heading=HEADING)  # fmt: skip
+    sys.exit(1 if args.control and result["promoted_any"] else 0)
+
+
+if __name__ == "__main__":
+    main()
