@@ -90,10 +90,13 @@ def _row_policy(row: dict, *, tenant) -> dict | None:
     policy = row.get("policy") or (row.get("meta") or {}).get("policy")
     if isinstance(policy, dict):
         return policy
-    item_id = row.get("item_id")
-    if isinstance(item_id, int) and not isinstance(item_id, bool):
-        item = ReviewItem.objects.filter(pk=item_id, tenant=tenant).select_related("creative__brief").first()
-        if item is not None and item.creative is not None:
+    # The exporter writes ``item_ids`` (every review item behind the row); a hand-made row may carry one ``item_id``.
+    ids = row.get("item_ids") if isinstance(row.get("item_ids"), list) else [row.get("item_id")]
+    ids = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+    if ids:
+        items = ReviewItem.objects.filter(pk__in=ids, tenant=tenant, creative__isnull=False)
+        item = items.select_related("creative__brief").order_by("pk").first()
+        if item is not None:
             return item.creative.brief.policy or {}
     return None
 
