@@ -149,15 +149,16 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _no_worse(figures: RateFigures, tolerance: float) -> tuple[bool, str]:
-    """Whether the candidate is no worse than the baseline within ``tolerance``, and the sentence saying so."""
-    what = figures.metric.replace("_", " ")
+def _no_worse(figures: RateFigures, tolerance: float, *, part: str) -> tuple[bool, str]:
+    """Whether the candidate is no worse than the baseline within ``tolerance``, and the sentence saying so, led by
+    the part of the gate it is ("Policy violations on held-out briefs", "The task's own evaluation")."""
+    what = f"{part} ({figures.metric.replace('_', ' ')})"
     if not figures.measured:
         why = "no rows" if not figures.n else "no figures"
-        return True, f"{what.capitalize()}: not measured ({why}), so it does not block."
+        return True, f"{what}: not measured ({why}), so it does not block."
     cand, base = float(figures.candidate), float(figures.baseline)
     worse_by = (base - cand) if figures.higher_is_better else (cand - base)
-    line = f"{what.capitalize()} {cand:.3f} vs {base:.3f} for the active version on {figures.n} rows"
+    line = f"{what}: {cand:.3f} vs {base:.3f} for the active version on {figures.n} rows"
     if worse_by > tolerance + 1e-12:
         return False, f"{line}: worse by {worse_by:.3f}, more than the tolerance of {tolerance:.3f}."
     return True, f"{line}: no worse (tolerance {tolerance:.3f})."
@@ -188,9 +189,11 @@ def decide(figures: GateFigures) -> tuple[bool, list[str]]:
             f"{summary}; win rate {_pct(pref.win_rate or 0)} ({level} interval {_pct(low)}-{_pct(high)}), accuracy "
             f"difference {pref.accuracy_diff:+.3f} ({level} interval {dlow:+.3f} to {dhigh:+.3f}): {verdict}."
         )
-    violations_ok, line = _no_worse(figures.violations, rule.violation_tolerance)
+    violations_ok, line = _no_worse(
+        figures.violations, rule.violation_tolerance, part="Policy violations on held-out briefs"
+    )
     reasons.append(line)
-    task_ok, line = _no_worse(figures.task, rule.task_tolerance)
+    task_ok, line = _no_worse(figures.task, rule.task_tolerance, part="The task's own evaluation")
     reasons.append(line)
     promoted = better and violations_ok and task_ok
     if promoted:

@@ -91,4 +91,6 @@ def test_it_lets_an_unmeasured_part_pass_and_says_so():
     fig.violations = RateFigures("violation_rate", None, None, n=0)
     promoted, reasons = decide(fig)
     assert promoted and "not measured (no rows)" in reasons[1] and "not measured" in reasons[2]
+    # Each line names its part of the gate, even where both measure a violation rate (the creative task).
+    assert reasons[1].startswith("Policy violations on held-out briefs") and reasons[2].startswith("The task's own")
     assert fig.as_dict()["violations"]["measured"] is False
