@@ -79,7 +79,7 @@ def _create_postgres_database(url: str) -> None:
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    if name in ("test", "postgres"):
+    if name in ("test", "postgres", ""):
         raise SystemExit(f"refusing to use the database {name!r}: name one for the benchmark")
     with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
@@ -386,8 +386,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    command = [str(BIN / "gunicorn"), "rmn_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+def _start_gunicorn(env: dict[str, str], port: int, log: Path, workers: int = 2) -> subprocess.Popen:
+    command = [str(BIN / "gunicorn"), "rmn_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     command += ["--timeout", "120"]
     proc = subprocess.Popen(
         command, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT

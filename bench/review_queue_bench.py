@@ -26,13 +26,10 @@ import argparse
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -41,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench._common import commit as _commit  # noqa: E402
 from bench._common import machine as _machine  # noqa: E402
 from bench._common import write_section  # noqa: E402
+from bench.load_bench import _create_postgres_database, _free_port, _start_gunicorn  # noqa: E402
 
 WORK = ROOT / "var" / "review_bench"
 BIN = Path(sys.executable).parent
@@ -65,18 +63,6 @@ def _environment(url: str) -> dict[str, str]:
         "REDIS_URL": "",
         "API_THROTTLE_RATE": "100000/minute",
     }
-
-
-def _create_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if name in ("test", "postgres", ""):
-        raise SystemExit(f"refusing to use the database {name!r}: name one for the benchmark")
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def prepare(args) -> dict:
@@ -141,31 +127,6 @@ def prepare(args) -> dict:
     major, minor = divmod(connection.pg_version, 10000)
     database = f"PostgreSQL {major}.{minor}"
     return {"task": task.pk, "sessions": sessions, "criteria": task.criteria_list, "database": database}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_gunicorn(env: dict, port: int, log: Path, workers: int) -> subprocess.Popen:
-    command = [str(BIN / "gunicorn"), "rmn_site.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn stopped: see {log}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=5) as response:
-                if response.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise SystemExit(f"gunicorn did not answer within 90 s: see {log}")
 
 
 def run_locust(*, port: int, state: dict, args, think: str) -> dict:
@@ -266,7 +227,7 @@ def main() -> None:
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    _create_database(args.postgres)
+    _create_postgres_database(args.postgres)
     env = _environment(args.postgres)
     os.environ.update(env)
     state = prepare(args)
