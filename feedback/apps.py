@@ -2,9 +2,12 @@ from django.apps import AppConfig
 from django.db import transaction
 
 
-def _adapter_saved(sender, instance, update_fields=None, **kwargs):
-    # A promotion (status saved as active) writes each composing tenant's latest brief again with the new version.
-    if instance.status == "active" and (update_fields is None or "status" in update_fields):
+def _adapter_saved(sender, instance, created=False, update_fields=None, **kwargs):
+    # A promotion or a rollback (ml.services saves status with promoted_at), or a version created active, writes each
+    # composing tenant's latest brief again with it. Any other save of an active version (an admin re-save, a full
+    # save) is not a new version in service and must not spend generations.
+    promoted = created or (update_fields is not None and "promoted_at" in update_fields)
+    if instance.status == "active" and promoted:
         from feedback.services.creatives import creative_briefs_on_promotion
 
         transaction.on_commit(lambda: creative_briefs_on_promotion(adapter=instance))
