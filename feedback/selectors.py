@@ -320,8 +320,15 @@ def reviewer_throughput_list(*, tenant: Tenant, now=None) -> list[ReviewerThroug
     ]
 
 
-def feedback_dataset_list(*, tenant: Tenant) -> QuerySet[FeedbackDataset]:
-    return FeedbackDataset.objects.filter(tenant=tenant).select_related("created_by").order_by("-created_at", "-id")
+def feedback_dataset_list(
+    *, tenant: Tenant, task: str | None = None, fmt: str | None = None
+) -> QuerySet[FeedbackDataset]:
+    datasets = FeedbackDataset.objects.filter(tenant=tenant).select_related("created_by")
+    if task:
+        datasets = datasets.filter(task=task)
+    if fmt:
+        datasets = datasets.filter(format=fmt)
+    return datasets.order_by("-created_at", "-id")
 
 
 def feedback_dataset_get(*, tenant: Tenant, pk) -> FeedbackDataset:

@@ -15,12 +15,8 @@ from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin, parse_query
 from feedback.engine.datasets import FORMATS, ExportOptions
 from feedback.models import FeedbackDataset
-from feedback.services.datasets import (
-    TASK_KINDS,
-    feedback_dataset_export,
-    feedback_dataset_list,
-    feedback_dataset_path,
-)
+from feedback.selectors import feedback_dataset_list
+from feedback.services.datasets import TASK_KINDS, feedback_dataset_export, feedback_dataset_path
 from governance.access import Capability
 
 ROWS_HELP = (

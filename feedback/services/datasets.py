@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max
 
 from core.errors import DomainError
 from feedback.engine import datasets as engine
@@ -197,12 +197,3 @@ def feedback_dataset_rows(*, dataset: FeedbackDataset, part: str = "train") -> l
         raise DomainError(f"The {part} file of {dataset} is missing from the model storage.", field="part")
     with path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
-
-
-def feedback_dataset_list(*, tenant: Tenant, task: str | None = None, fmt: str | None = None) -> QuerySet:
-    datasets = FeedbackDataset.objects.filter(tenant=tenant).select_related("created_by")
-    if task:
-        datasets = datasets.filter(task=task)
-    if fmt:
-        datasets = datasets.filter(format=fmt)
-    return datasets.order_by("-created_at", "-id")
