@@ -74,6 +74,7 @@ def review_next(*, task: ReviewTask, reviewer) -> Assignment | None:
                 try:
                     with transaction.atomic():
                         assignment = Assignment.objects.create(item=item, reviewer=reviewer)
+                    item.task = task  # the caller renders it: no query for what we hold
                     assignment.is_new = True  # handed out just now: nothing of this reviewer's to show on it yet
                     return assignment
                 except IntegrityError:  # the same reviewer asking twice at once
