@@ -215,7 +215,7 @@ def _amazon_sp(seed: int, start=date(2026, 11, 2), days=7):
 # ----------------------------------------------------------------------------------------------------------------
 # Amazon Sponsored Products
 # ----------------------------------------------------------------------------------------------------------------
-def _amazon_v3_row(r):
+def _amazon_v3_row(r, currency="USD"):
     ad, m = r["ad"], r["m"]
     spend = _money(m["spend"])
     return {
@@ -223,7 +223,7 @@ def _amazon_v3_row(r):
         "campaignId": ad["campaignId"], "campaignName": ad["campaignName"],
         "campaignStatus": "PAUSED" if ad["campaignName"].endswith("(paused)") else "ENABLED",
         "campaignBudgetAmount": _money(ad["budget"]), "campaignBudgetType": "DAILY_BUDGET",
-        "campaignBudgetCurrencyCode": "USD",
+        "campaignBudgetCurrencyCode": currency,
         "adGroupId": ad["adGroupId"], "adGroupName": ad["adGroupName"], "adId": ad["adId"],
         "advertisedAsin": ad["asin"], "advertisedSku": ad["sku"], "portfolioId": None,
         "impressions": m["impressions"], "clicks": m["clicks"], "cost": spend, "spend": spend,
@@ -237,12 +237,16 @@ def _amazon_v3_row(r):
     }
 
 
+def _write_gzip_json(path: Path, rows: list) -> None:
+    payload = json.dumps(rows, ensure_ascii=False).encode("utf-8")
+    with open(path, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as gz:
+        gz.write(payload)
+
+
 def case_amazon_sp_v3_gzip_json(folder: Path, seed: int):
     recs = _amazon_sp(seed)
     name = "spAdvertisedProduct_2026-11-02_2026-11-08.json.gz"
-    payload = json.dumps([_amazon_v3_row(r) for r in recs], ensure_ascii=False).encode("utf-8")
-    with open(folder / name, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as gz:
-        gz.write(payload)
+    _write_gzip_json(folder / name, [_amazon_v3_row(r) for r in recs])
     return _truth("amazon_sp_v3_gzip_json", retailer="amazon", files=[name], fmt="gzip_json", currency="USD",
                   layout="Amazon Ads reporting v3 spAdvertisedProduct, DAILY, GZIP_JSON: one object per ad per day",
                   recs=recs, window=14,
@@ -645,6 +649,65 @@ def case_blank_lines_then_bad_row(folder: Path, seed: int):
                         "that row is rejected (bad_lines) and the rest loaded; the truth excludes it.")
 
 
+def case_amazon_sp_v3_gbp(folder: Path, seed: int):
+    recs = _amazon_sp(seed + 100, start=date(2026, 11, 16), days=5)
+    name = "spAdvertisedProduct_UK_2026-11-16_2026-11-20.json.gz"
+    _write_gzip_json(folder / name, [_amazon_v3_row(r, currency="GBP") for r in recs])
+    return _truth("amazon_sp_v3_gbp", retailer="amazon", files=[name], fmt="gzip_json", currency="GBP",
+                  layout="Amazon Ads reporting v3 spAdvertisedProduct, DAILY, GZIP_JSON, for a UK (amazon.co.uk) "
+                         "profile",
+                  recs=recs, window=14,
+                  notes="Same layout as amazon_sp_v3_gzip_json, but amounts are in the campaign budget currency GBP "
+                        "(campaignBudgetCurrencyCode = 'GBP' on every row; nothing else in the file says so). "
+                        "Loading it as USD is wrong.")
+
+
+def case_amazon_sp_v3_empty(folder: Path, seed: int):
+    name = "spAdvertisedProduct_2026-12-24_2026-12-24.json.gz"
+    _write_gzip_json(folder / name, [])
+    return _truth("amazon_sp_v3_empty", retailer="amazon", files=[name], fmt="gzip_json", currency="USD",
+                  layout="Amazon Ads reporting v3 spAdvertisedProduct for a day with no activity: a gzipped empty "
+                         "JSON array",
+                  recs=[], window=14,
+                  notes="A completed v3 report with no rows downloads as '[]' (gzipped). It is a valid, empty report: "
+                        "load it as zero rows (nothing changes), do not report it as a broken file.")
+
+
+def case_console_total_row(folder: Path, seed: int):
+    recs = _walmart_items(seed + 50, start=date(2026, 11, 23), days=4)
+    name = "Item Performance Report 11-23-2026 to 11-26-2026 (with total).csv"
+    lines = [_csv_line(_WALMART_CONSOLE_HEADER)]
+    for r in recs:
+        w, m = r["w"], r["m"]
+        lines.append(_csv_line([
+            r["day"].strftime("%m/%d/%Y"), w["campaignName"], w["campaignId"], w["adGroupName"], w["adGroupId"],
+            w["itemName"], w["itemId"], _int_grouped(m["impressions"], blank_zero=True),
+            _int_grouped(m["clicks"], blank_zero=True), _pct(m["clicks"], m["impressions"], blank_zero=True),
+            _usd(m["spend"], blank_zero=True),
+            _usd(round(m["spend"] / m["clicks"]) if m["clicks"] else 0, blank_zero=True),
+            _int_grouped(w["orders14"], blank_zero=True), _int_grouped(m["units14"], blank_zero=True),
+            _usd(r["sales"], blank_zero=True), _usd(w["advSku14"], blank_zero=True),
+            _usd(w["other14"], blank_zero=True),
+            f"{r['sales'] / m['spend']:.2f}" if m["spend"] and r["sales"] else "",
+        ]))
+    tot = {k: sum(r[k] for r in recs) for k in ("spend", "impressions", "clicks", "sales", "units")}
+    lines.append(_csv_line([
+        "Total", "", "", "", "", "", "", _int_grouped(tot["impressions"]), _int_grouped(tot["clicks"]),
+        _pct(tot["clicks"], tot["impressions"]), _usd(tot["spend"]), _usd(round(tot["spend"] / tot["clicks"])),
+        _int_grouped(sum(r["w"]["orders14"] for r in recs)), _int_grouped(tot["units"]), _usd(tot["sales"]),
+        _usd(sum(r["w"]["advSku14"] for r in recs)), _usd(sum(r["w"]["other14"] for r in recs)),
+        f"{tot['sales'] / tot['spend']:.2f}",
+    ]))
+    _write_lines(folder / name, lines)
+    return _truth("console_total_row", retailer="walmart", files=[name], fmt="csv", currency="USD",
+                  layout="Walmart Connect console item report (as walmart_console_item) with a 'Total' summary row at "
+                         "the bottom",
+                  recs=recs, window=14, bad_lines=[len(lines)], reason_keywords=["date"],
+                  notes="The last line sums every column ('Total' in the Date cell, names and ids empty). It is not "
+                        "a day of data: reject it (its date is unreadable) and load the rest; adding it would double "
+                        "every total.")
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Criteo
 # ----------------------------------------------------------------------------------------------------------------
@@ -705,6 +768,9 @@ CASE_FUNCS = {
     "truncated_csv": case_truncated_csv,
     "blank_lines_then_bad_row": case_blank_lines_then_bad_row,
     "criteo_line_items": case_criteo_line_items,
+    "amazon_sp_v3_gbp": case_amazon_sp_v3_gbp,
+    "amazon_sp_v3_empty": case_amazon_sp_v3_empty,
+    "console_total_row": case_console_total_row,
 }
 CASES: list[str] = list(CASE_FUNCS)
 

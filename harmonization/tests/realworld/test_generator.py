@@ -34,6 +34,9 @@ LAYOUTS = {
     "walmart_console_item": {"date": ("Date", "%m/%d/%Y"), "product": "Item ID", "spend": "Ad Spend",
                              "impressions": "Impressions", "clicks": "Clicks",
                              "sales": "Total Attributed Sales (14 Day)", "units": "Units Sold (14 Day)"},
+    "console_total_row": {"date": ("Date", "%m/%d/%Y"), "product": "Item ID", "spend": "Ad Spend",
+                          "impressions": "Impressions", "clicks": "Clicks",
+                          "sales": "Total Attributed Sales (14 Day)", "units": "Units Sold (14 Day)"},
     "amazon_dsp_hourly_autumn_dst": DSP,
     "amazon_dsp_hourly_spring_dst": DSP,
     "eur_retailer_money": {"delimiter": ";", "decimal_comma": True, "date": ("Day", "%d.%m.%Y"),
@@ -112,10 +115,11 @@ def read_csv(path: Path, layout: dict):
     return rows, bad, final_newline, len(header), lines
 
 
-def read_v3_json_gz(path: Path):
+def read_v3_json_gz(path: Path, currency: str):
     rows = []
     for rec in json.loads(gzip.decompress(path.read_bytes()).decode("utf-8")):
         assert rec["cost"] == rec["spend"]
+        assert rec["campaignBudgetCurrencyCode"] == currency
         rows.append({"day": rec["date"], "product": rec["advertisedAsin"], "utc": None,
                      **{m: Decimal(str(rec[col])) for m, col in (("spend", "cost"), ("impressions", "impressions"),
                         ("clicks", "clicks"), ("sales", "sales14d"), ("units", "unitsSoldClicks14d"))}})
@@ -146,7 +150,7 @@ def test_it_writes_files_whose_independent_reading_equals_the_truth(tmp_path, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(truth["files"])
     path = tmp_path / truth["files"][0]
     if truth["format"] == "gzip_json":
-        rows, bad = read_v3_json_gz(path), []
+        rows, bad = read_v3_json_gz(path, truth["currency"]), []
     else:
         rows, bad, final_newline, width, lines = read_csv(path, LAYOUTS[case])
     assert bad == truth["bad_lines"]
@@ -201,7 +205,8 @@ def test_it_is_deterministic_for_a_seed_and_varies_with_it(tmp_path):
         for name in first["files"]:
             data = (tmp_path / "one" / case / name).read_bytes()
             assert data == (tmp_path / "two" / case / name).read_bytes()
-            assert data != (tmp_path / "three" / case / name).read_bytes()
+            if first.get("totals", {}).get("rows") != 0:  # an empty report is the same for every seed
+                assert data != (tmp_path / "three" / case / name).read_bytes()
         assert other["expect"] == first["expect"]
 
 
