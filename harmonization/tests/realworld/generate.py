@@ -257,6 +257,14 @@ def case_amazon_sp_v3_gzip_json(folder: Path, seed: int):
                         "portfolioId is null; acos/roas are null where sales or spend is 0.")
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _console_date(day: date) -> str:
+    """'Nov 03, 2026', independent of the machine's locale (strftime's %b is not)."""
+    return f"{_MONTHS[day.month - 1]} {day.day:02d}, {day.year}"
+
+
 _AMAZON_CONSOLE_HEADER = [
     "Date", "Portfolio name", "Currency", "Campaign Name", "Ad Group Name", "Advertised SKU", "Advertised ASIN",
     "Impressions", "Clicks", "Click-Thru Rate (CTR)", "Cost Per Click (CPC)", "Spend", "14 Day Total Sales ",
@@ -273,7 +281,7 @@ def case_amazon_sp_console_csv(folder: Path, seed: int):
     for r in recs:
         ad, m = r["ad"], r["m"]
         lines.append(_csv_line([
-            r["day"].strftime("%b %d, %Y"), "Not grouped", "USD", ad["campaignName"], ad["adGroupName"], ad["sku"],
+            _console_date(r["day"]), "Not grouped", "USD", ad["campaignName"], ad["adGroupName"], ad["sku"],
             ad["asin"], _int_grouped(m["impressions"], blank_zero=True), _int_grouped(m["clicks"], blank_zero=True),
             _pct(m["clicks"], m["impressions"], blank_zero=True),
             _usd(round(m["spend"] / m["clicks"]) if m["clicks"] else 0, blank_zero=True),
