@@ -599,6 +599,23 @@ class World:
             self._oracle = self._solve(floor=self.min_roas, starts=24)
         return dict(self._oracle[0]), self._oracle[1]
 
+    def request(self) -> dict:
+        return {"budget": self.budget, "period_days": self.period_days, "min_roas": self.min_roas, "currency": "USD"}
+
+    def score(self, plan: dict[str, float]) -> dict:
+        """How a plan (period spends per channel) fares in truth against this world's request and oracle."""
+        _, best = self.oracle()
+        spent = float(sum(plan.values()))
+        roas = self.attributed_roas(plan)
+        return {
+            "share_of_oracle": self.incremental_margin(plan) / best,
+            "incremental_margin": self.incremental_margin(plan),
+            "attributed_roas": roas,
+            "floor_held": roas >= self.min_roas,
+            "spent_share": spent / self.budget,
+            "within_budget": spent <= self.budget * (1 + 1e-6),
+        }
+
     # ---------------------------------------------------------------- files
     def write_files(self, folder: Path) -> dict:
         folder = Path(folder)
@@ -683,3 +700,28 @@ def make_worlds(n: int = 20, seed: int = 0) -> list[World]:
     kinds = ["infeasible"] * n_inf + ["binding"] * n_bind + ["loose"] * (n - n_inf - n_bind)
     kinds = [kinds[k] for k in rng.permutation(n)]
     return [World(seed, k, kinds[k]) for k in range(n)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write each world's files and request into OUT/<name>/, and the hidden truth into OUT/truth.json."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--n", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    truth = {}
+    for world in make_worlds(args.n, args.seed):
+        folder = args.out / world.name
+        world.write_files(folder)
+        (folder / "REQUEST.json").write_text(json.dumps(world.request(), indent=1) + "\n")
+        plan, best = world.oracle()
+        truth[world.name] = {**world.describe(), "oracle_plan": plan, "oracle_incremental_margin": best}
+        print(world.name, world.floor_kind, f"oracle {best:,.0f}", flush=True)
+    (args.out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
