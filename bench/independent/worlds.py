@@ -404,8 +404,10 @@ class World:
             rate = sum(c.run_rate for c in self.ch if c.retailer == retailer)
             self.baseline_level[retailer] = rate * rng.uniform(4.0, 20.0)
         for c in self.ch:
-            share = rng.uniform(0.04, 0.22) if c.sells_skus else rng.uniform(0.06, 0.3)
+            # attributed sales per dollar that are really baseline purchases, at today's run rate
+            claimed_roas = np.exp(rng.uniform(np.log(0.3), np.log(4.0) if c.sells_skus else np.log(6.0)))
             r = c.run_rate
+            share = min(0.5, claimed_roas * r / self.baseline_level[c.retailer])
             if c.claim.kind == "front":
                 c.claim.m = r * rng.uniform(0.15, 0.5)
             elif c.claim.kind == "grow":
@@ -692,13 +694,13 @@ class World:
 
 
 def make_worlds(n: int = 20, seed: int = 0) -> list[World]:
-    """n worlds; about 40% with a floor that does not bind, 45% where it binds, 15% where the whole budget cannot
-    meet it (at least one of each when n >= 3)."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
-    n_inf = max(1, round(0.15 * n)) if n >= 3 else 0
-    n_bind = max(1, round(0.45 * n)) if n >= 2 else 0
-    kinds = ["infeasible"] * n_inf + ["binding"] * n_bind + ["loose"] * (n - n_inf - n_bind)
-    kinds = [kinds[k] for k in rng.permutation(n)]
+    """n worlds; of each 20, 8 with a floor that does not bind, 9 where it binds and 3 where the whole budget cannot
+    meet it. World k is the same whatever n is."""
+    block = ["infeasible"] * 3 + ["binding"] * 9 + ["loose"] * 8
+    kinds = []
+    for b in range(math.ceil(n / len(block))):  # shuffled blocks of 20: the first worlds never depend on n
+        rng = np.random.default_rng(np.random.SeedSequence([seed, b, 7]))
+        kinds += [block[k] for k in rng.permutation(len(block))]
     return [World(seed, k, kinds[k]) for k in range(n)]
 
 
