@@ -524,6 +524,10 @@ class World:
         free, _ = self._solve(floor=0.0, starts=8)
         roas_free = self.attributed_roas(free)
         best_full = self._max_roas(self.budget)
+        if self.floor_kind == "infeasible":
+            reachable = max(self._max_roas(self.budget * f) for f in (0.1, 0.25, 0.5))
+            if reachable < best_full * 1.03:  # attributed ROAS hardly rises at lower spend: no such floor here
+                self.floor_kind = "binding"
         if self.floor_kind == "loose":
             floor = math.floor(roas_free * rng.uniform(0.55, 0.9) * 10) / 10
         elif self.floor_kind == "binding":
@@ -532,7 +536,6 @@ class World:
             floor = rounded if roas_free < rounded < best_full else floor
         else:  # the whole budget cannot reach it, a smaller spend can
             floor = math.ceil(best_full * rng.uniform(1.05, 1.2) * 10) / 10
-            reachable = max(self._max_roas(self.budget * f) for f in (0.1, 0.25, 0.5))
             if reachable < floor:
                 floor = best_full + 0.5 * (reachable - best_full)
         self.min_roas = float(max(floor, 0.1))
