@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from campaigns.models import SKU
 from core.api.base import TenantScopedViewSet
 from core.api.inputs import StrictInputMixin, parse_query
+from core.api.schema import ApiAutoSchema
 from core.bounds import SEED_MAX
 from optimizer.engine.uplift import LEARNERS
 from optimizer.models import UpliftStudy
@@ -98,10 +99,14 @@ class SkuForecastQuerySerializer(serializers.Serializer):
 
 class ElasticitySerializer(serializers.Serializer):
     estimate = serializers.FloatField(allow_null=True, help_text="d log(units) / d log(price); null: see reason.")
-    stderr = serializers.FloatField(required=False)
-    interval = serializers.ListField(child=serializers.FloatField(), required=False, help_text="90% interval.")
+    stderr = serializers.FloatField(required=False, allow_null=True)
+    interval = serializers.ListField(
+        child=serializers.FloatField(allow_null=True), required=False, help_text="90% interval."
+    )
     days = serializers.IntegerField(required=False, help_text="Days with an observed price.")
-    naive_ols = serializers.FloatField(required=False, help_text="Log-log slope without controls, for comparison.")
+    naive_ols = serializers.FloatField(
+        required=False, allow_null=True, help_text="Log-log slope without controls, for comparison."
+    )
     reason = serializers.CharField(help_text="Why there is no estimate (empty when there is one).")
 
 
@@ -132,10 +137,18 @@ class SkuForecastSerializer(serializers.Serializer):
     skus = SkuForecastRowSerializer(many=True, help_text="Highest stock-out risk first.")
 
 
+class _OneObjectSchema(ApiAutoSchema):
+    # The collection's GET answers one object (the forecast with its SKUs), not a page of rows.
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class SkuForecastViewSet(TenantScopedViewSet):
     """Stock-out risk and price elasticity per SKU of the tenant (docs/optimization.md, "Forecasting")."""
 
     serializer_class = SkuForecastSerializer
+    pagination_class = None
+    schema = _OneObjectSchema()
     query_serializer_class = SkuForecastQuerySerializer
 
     def get_tenant_queryset(self, *, tenant):

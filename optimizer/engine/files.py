@@ -58,7 +58,7 @@ def _read(path, columns: tuple[str, ...], *, name: str | None = None) -> tuple[p
         raise OptimizerInputError(f"{path}: no such file.", field=name) from None
     except pd.errors.EmptyDataError:
         raise OptimizerInputError(
-            f"{name} is empty; it needs a header line with {', '.join(columns)}.", field=name
+            f"{name} is empty; it needs a header line with {', '.join(columns) or 'the column names'}.", field=name
         ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise OptimizerInputError(f"{name} is not a readable UTF-8 CSV file: {exc}", field=name) from None
@@ -95,6 +95,12 @@ def read_exposure_test(source, *, name: str | None = None, max_rows: int | None 
     columns keep the file's order. Errors name the file, line, column and value.
     """
     frame, name = _read(source, (), name=name)
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas takes surplus leading values of every line as an index
+        raise OptimizerInputError(
+            f"{name} line 2: more values than the header line names columns ({len(frame.columns)}); every line needs "
+            "one value per column.",
+            field=name,
+        )
     # pandas renames a repeated header "x" to "x.1": a second column of the same name would silently be another one.
     repeated = (_REPEATED.match(c) for c in frame.columns)
     duplicated = sorted({m.group(1) for m in repeated if m and m.group(1) in frame.columns})

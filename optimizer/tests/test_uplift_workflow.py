@@ -117,11 +117,13 @@ GOOD = "unit_id,audience,basket,treatment,outcome\nu1,loyal,12.5,1,3.2\nu2,new,8
         ("unit_id,treatment,outcome\nu1,1,2\n", "U.csv has no feature column"),
         ("unit_id,audience,audience,treatment,outcome\nu1,a,b,1,2\n", "names audience more than once"),
         ("unit_id,audience,treatment,outcome\n", "U.csv has a header but no data lines"),
+        ("audience,treatment,outcome\nloyal,1,2,9\n", "U.csv line 2: more values than the header line names"),
+        (b"\xff\xfeaudience,treatment,outcome\n", "U.csv is not a readable UTF-8 CSV file"),
     ],
 )
 def test_the_reader_refuses_a_bad_file_naming_the_line_and_column(text, expected):
     with pytest.raises(OptimizerInputError) as caught:
-        read_exposure_test(text.encode(), name="U.csv")
+        read_exposure_test(text if isinstance(text, bytes) else text.encode(), name="U.csv")
     assert expected in caught.value.message
 
 
