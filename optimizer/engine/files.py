@@ -91,8 +91,9 @@ def read_exposure_test(source, *, name: str | None = None, max_rows: int | None 
     feature whose values are all numbers is numeric; one whose values are all text is a category (at most
     MAX_CATEGORIES distinct values); a mostly numeric column with a stray text value is refused at that line.
 
-    Returns the features, then ``treatment`` (int) and ``outcome`` (float), indexed from 0 (line = index + 2); the
-    columns keep the file's order. Errors name the file, line, column and value.
+    Returns ``unit_id`` (when given), the features in the file's order, then ``treatment`` (int) and ``outcome``
+    (float), indexed from 0 (line = index + 2); :func:`exposure_parts` splits it. Errors name the file, line, column
+    and value.
     """
     frame, name = _read(source, (), name=name)
     if not isinstance(frame.index, pd.RangeIndex):  # pandas takes surplus leading values of every line as an index
