@@ -27,7 +27,8 @@ class UpliftStudySerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="Empty until fitted: chosen (t, x, dr or baseline), reason, targeting, ate with ate_interval (90%), "
         "metrics per learner and baseline (qini, qini_interval, auuc, auuc_random, beats_baseline), segments (best "
-        "effect first: label, rows, effect, interval, predicted_effect, verdict target/avoid/unclear/too_few) and "
+        "effect first: label, rows, effect, interval, predicted_effect, verdict target/avoid/unclear/too_few, "
+        "vs_average above/below/average) and "
         "curve (fraction, random and one uplift curve per learner). docs/measurement.md, 'Uplift workflow'.",
     )
 

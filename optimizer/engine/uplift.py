@@ -516,7 +516,8 @@ class Segment:
     average effect of exposure in the segment that no model was fitted on. ``predicted_effect`` is the chosen model's
     mean prediction over all of the segment's rows (the constant ATE when no model beat it). ``verdict``: "target"
     (the 90% interval lies above 0), "avoid" (below 0), "unclear" (it spans 0), "too_few" (fewer than
-    SEGMENT_MIN_PER_ARM validation rows in an arm).
+    SEGMENT_MIN_PER_ARM validation rows in an arm). ``vs_average``: "above" (the interval lies above the average
+    effect ``ate``: the best groups to target), "below" (below it), "average" (it holds it), or None (too few).
     """
 
     feature: str
@@ -528,6 +529,7 @@ class Segment:
     interval: tuple[float, float] | None
     validation_rows: int
     verdict: str
+    vs_average: str | None = None
 
 
 def segment_masks(X: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
@@ -570,7 +572,7 @@ def segment_effects(result: UpliftResult, X: pd.DataFrame, treatment) -> list[Se
         in_va = mask[rows]
         treated = int(t[rows][in_va].sum())
         control = int(in_va.sum()) - treated
-        effect = interval = None
+        effect = interval = vs_average = None
         verdict = "too_few"
         if min(treated, control) >= SEGMENT_MIN_PER_ARM:
             values = phi[in_va]
@@ -578,6 +580,7 @@ def segment_effects(result: UpliftResult, X: pd.DataFrame, treatment) -> list[Se
             half = float(z * values.std(ddof=1) / np.sqrt(len(values)))
             interval = (effect - half, effect + half)
             verdict = "target" if interval[0] > 0 else "avoid" if interval[1] < 0 else "unclear"
+            vs_average = "above" if interval[0] > result.ate else "below" if interval[1] < result.ate else "average"
         segments.append(
             Segment(
                 feature=feature,
@@ -589,6 +592,7 @@ def segment_effects(result: UpliftResult, X: pd.DataFrame, treatment) -> list[Se
                 interval=interval,
                 validation_rows=int(in_va.sum()),
                 verdict=verdict,
+                vs_average=vs_average,
             )
         )
     return sorted(segments, key=lambda s: (s.effect is None, -(s.effect or 0.0), s.label))

@@ -85,6 +85,7 @@ def test_it_ranks_the_segment_with_the_largest_true_effect_first(generated):
     by_label = {s["label"]: s for s in audience}
     loyal, new = by_label["audience = loyal"], by_label["audience = new"]
     assert loyal["verdict"] == "target" and new["verdict"] != "target"
+    assert loyal["vs_average"] == "above" and new["vs_average"] == "below"
     assert loyal["interval"][0] <= TRUE_EFFECT["loyal"] <= loyal["interval"][1]
     assert new["interval"][0] <= TRUE_EFFECT["new"] <= new["interval"][1]
     assert report["segments"][0]["label"] == "audience = loyal"  # the best group of all, not only of its feature
@@ -241,9 +242,10 @@ def test_a_marketer_uploads_on_the_page_and_reads_who_to_target(client, tenants,
     assert 'hx-trigger="every' in waiting and "Waiting for a worker" in waiting
     uplift_study_fit(study.pk)
     html = client.get(response.url).content.decode()
-    targets = visible(re.search(r'<ul id="uplift-targets">(.*?)</ul>', html, flags=re.S).group(1))
-    assert targets.startswith("audience = loyal")
-    assert "audience = new" not in targets
+    best = visible(re.search(r'<ul id="uplift-best">(.*?)</ul>', html, flags=re.S).group(1))
+    weakest = visible(re.search(r'<ul id="uplift-weakest">(.*?)</ul>', html, flags=re.S).group(1))
+    assert best.startswith("audience = loyal") and "audience = new" not in best
+    assert "audience = new" in weakest and "audience = loyal" not in weakest
     assert "<svg" in html and "polyline" in html and "cdn" not in html.lower()
     assert 'data-learner="baseline"' in html and "Same effect for everybody" in html
 

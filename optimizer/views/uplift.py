@@ -19,6 +19,7 @@ from optimizer.services.uplift import uplift_study_create
 POLL_SECONDS = 3
 CHART = {"width": 560, "height": 240, "left": 56, "right": 548, "top": 12, "bottom": 208}
 CHART_COLORS = {"chosen": "#1f6feb", "random": "#8b949e"}
+AVERAGE_WORDS = {"above": "Above average", "below": "Below average", "average": "About average"}
 VERDICT_WORDS = {
     "target": "Show ads",
     "avoid": "Don't show ads",
@@ -112,13 +113,34 @@ def _result_view(result: dict) -> dict:
         {"name": name, "label": LEARNER_LABELS.get(name, "Same effect for everybody"), **values}
         for name, values in (result.get("metrics") or {}).items()
     ]
-    segments = [{**s, "words": VERDICT_WORDS.get(s["verdict"], s["verdict"])} for s in result.get("segments") or []]
+    segments = [
+        {
+            **s,
+            "words": VERDICT_WORDS.get(s["verdict"], s["verdict"]),
+            "average_words": AVERAGE_WORDS.get(s.get("vs_average"), "–"),
+        }
+        for s in result.get("segments") or []
+    ]
+    chosen = LEARNER_LABELS.get(result.get("chosen"), "Same effect for everybody")
+    if result.get("targeting"):
+        why = (
+            f"The {chosen} predicts each unit's effect better than one average effect for everybody, on units it "
+            "never saw (95% confidence), so ranking units by it pays."
+        )
+    else:
+        why = (
+            "No model predicted effects better than one average effect for everybody (95% confidence): do not rank "
+            "units by a model. The groups below are measured directly and still hold."
+        )
     return {
         **result,
-        "chosen_label": LEARNER_LABELS.get(result.get("chosen"), "Same effect for everybody"),
+        "chosen_label": chosen,
+        "why": why,
         "metric_rows": metrics,
         "segment_rows": segments,
-        "targets": [s for s in segments if s["verdict"] == "target"][:5],
+        # The best groups: effect clearly above the average; the weakest: clearly below it and not clearly positive.
+        "best": [s for s in segments if s.get("vs_average") == "above"][:5],
+        "weakest": [s for s in segments if s.get("vs_average") == "below" and s["verdict"] != "target"][:5],
         "avoid": [s for s in segments if s["verdict"] == "avoid"][:5],
         "chart": _chart(result),
     }
