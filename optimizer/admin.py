@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from optimizer.models import AllocationPlan, BanditDecision, BanditPolicy, Experiment, LiftStudy, SimulationTruth
+from optimizer.models import (
+    AllocationPlan,
+    BanditDecision,
+    BanditPolicy,
+    Experiment,
+    LiftStudy,
+    SimulationTruth,
+    UpliftStudy,
+)
 
 
 @admin.register(LiftStudy)
@@ -91,3 +99,14 @@ class BanditDecisionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(UpliftStudy)
+class UpliftStudyAdmin(admin.ModelAdmin):
+    list_display = ["id", "tenant", "name", "rows", "treated", "status", "created_at", "finished_at"]
+    list_filter = ["tenant", "status"]
+    search_fields = ["name", "file_name", "error", "tenant__name"]
+    date_hierarchy = "created_at"
+    # The uploaded units stay out of the form: thousands of lines, and the result is read on the study's page.
+    exclude = ["data"]
+    readonly_fields = ["result", "options", "features", "created_at", "started_at", "finished_at"]

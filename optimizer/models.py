@@ -242,3 +242,39 @@ class Experiment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+
+class UpliftStudy(models.Model):
+    """An exposure test's unit-level file (U.csv: treatment, outcome, features) and, once fitted, what exposure did
+    for whom: optimizer.engine.uplift.uplift_report's JSON (learners against the constant effect, segments to target,
+    the uplift curve). ``data`` keeps the file as read (the fit runs on a worker) and is never served back."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Fitting"
+        SUCCEEDED = "succeeded", "Fitted"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="uplift_studies")
+    name = models.CharField(max_length=200)
+    file_name = models.CharField(max_length=255, blank=True)
+    rows = models.PositiveIntegerField(default=0)
+    treated = models.PositiveIntegerField(default=0)
+    features = models.JSONField(default=list, blank=True, help_text="The feature columns, in the file's order.")
+    options = models.JSONField(default=dict, blank=True, help_text="learners, randomized, seed.")
+    data = models.TextField(blank=True, help_text="The file as read (CSV), for the worker that fits it.")
+    result = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "uplift studies"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"

@@ -56,3 +56,12 @@ def reap_dead_plans() -> int:
     from optimizer.services.plans import reap_dead_plans as reap
 
     return reap()
+
+
+@shared_task(name="optimizer.uplift_fit", acks_late=True)
+def uplift_fit(study_id: int) -> dict:
+    """Fit a stored uplift study (cpu queue). Idempotent: a finished study is not fitted again."""
+    from optimizer.services.uplift import uplift_study_fit
+
+    study = uplift_study_fit(study_id)
+    return {"study": study.pk, "status": study.status, "error": study.error}

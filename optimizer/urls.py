@@ -1,6 +1,6 @@
 from django.urls import path
 
-from optimizer.views import bandits, experiments, lift_studies, plans
+from optimizer.views import bandits, experiments, lift_studies, plans, uplift
 
 urlpatterns = [
     path("lift-studies/", lift_studies.lift_study_list, name="lift_study_list"),
@@ -18,6 +18,9 @@ urlpatterns = [
         experiments.experiment_save_lift_study_view,
         name="experiment_save_lift_study",
     ),
+    path("uplift/", uplift.uplift_study_list, name="uplift_list"),
+    path("uplift/<int:pk>/", uplift.uplift_study_detail, name="uplift_detail"),
+    path("sku-forecast/", uplift.sku_forecast_view, name="sku_forecast"),
     path("experiments/bandits/new/", bandits.bandit_create, name="bandit_create"),
     path("experiments/bandits/<int:pk>/", bandits.bandit_detail, name="bandit_detail"),
     path("experiments/bandits/<int:pk>/update/", bandits.bandit_update_view, name="bandit_update"),

@@ -14,6 +14,7 @@ from optimizer.api.bandits import BanditPolicyViewSet
 from optimizer.api.experiments import ExperimentViewSet
 from optimizer.api.lift_studies import LiftStudyViewSet
 from optimizer.api.plans import AllocationPlanViewSet
+from optimizer.api.uplift import SkuForecastViewSet, UpliftStudyViewSet
 
 app_name = "api"
 
@@ -27,6 +28,8 @@ router.register("lift-studies", LiftStudyViewSet, basename="lift-study")
 router.register("plans", AllocationPlanViewSet, basename="plan")
 router.register("experiments", ExperimentViewSet, basename="experiment")
 router.register("bandit-policies", BanditPolicyViewSet, basename="bandit-policy")
+router.register("uplift-studies", UpliftStudyViewSet, basename="uplift-study")
+router.register("sku-forecasts", SkuForecastViewSet, basename="sku-forecast")
 router.register("ingest-batches", IngestBatchViewSet, basename="ingest-batch")
 router.register("adapters", AdapterViewSet, basename="adapter")
 router.register("training-jobs", TrainingJobViewSet, basename="training-job")

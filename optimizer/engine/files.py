@@ -1,4 +1,5 @@
-"""Strict readers of the optimizer's file contract (H.csv, S.csv, L.csv, BOUNDS.json; docs/optimization.md).
+"""Strict readers of the optimizer's file contract (H.csv, S.csv, L.csv, BOUNDS.json; docs/optimization.md) and of
+an exposure test's unit-level file for uplift (U.csv; docs/measurement.md, "Uplift workflow").
 
 Every error names the file, the line (1 is the header), the column and the value, so a partner can fix the file
 without guessing. Extra columns are ignored; missing ones are listed.
@@ -6,6 +7,7 @@ without guessing. Extra columns are ignored; missing ones are listed.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -45,15 +47,18 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
-def _read(path, columns: tuple[str, ...]) -> tuple[pd.DataFrame, str]:
-    name = Path(path).name
+def _read(path, columns: tuple[str, ...], *, name: str | None = None) -> tuple[pd.DataFrame, str]:
+    """``path``: a file path, or the file's bytes or a binary file object (an upload) when ``name`` is given."""
+    name = name or Path(path).name
+    if isinstance(path, bytes):
+        path = io.BytesIO(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=False, encoding="utf-8-sig")
     except FileNotFoundError:
         raise OptimizerInputError(f"{path}: no such file.", field=name) from None
     except pd.errors.EmptyDataError:
         raise OptimizerInputError(
-            f"{name} is empty; it needs a header line with {', '.join(columns)}.", field=name
+            f"{name} is empty; it needs a header line with {', '.join(columns) or 'the column names'}.", field=name
         ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise OptimizerInputError(f"{name} is not a readable UTF-8 CSV file: {exc}", field=name) from None
@@ -66,8 +71,112 @@ def _read(path, columns: tuple[str, ...]) -> tuple[pd.DataFrame, str]:
             field=name,
             details={"missing": missing},
         )
-    frame = frame[list(columns)].apply(lambda col: col.str.strip())
+    frame = frame[list(columns or frame.columns)].apply(lambda col: col.str.strip())
     return frame, name
+
+
+# --- U.csv: an exposure test, one line per unit (shopper, store, household) ------------------------------------------
+
+EXPOSURE_COLUMNS = ("treatment", "outcome")
+EXPOSURE_ID = "unit_id"
+MAX_FEATURES = 40
+MAX_CATEGORIES = 50  # more distinct text values than this is an id or free text, not a segment
+_REPEATED = re.compile(r"^(.*)\.(\d+)$")
+_NUMBER_SHARE = 0.5  # a column with at least this share of numbers is numeric, and its other values are typos
+
+
+def read_exposure_test(source, *, name: str | None = None, max_rows: int | None = None) -> pd.DataFrame:
+    """U.csv: ``treatment`` (1 exposed, 0 control), ``outcome`` (a number: sales, units or a 0/1 conversion), an
+    optional ``unit_id`` (unique, not used as a feature) and one or more feature columns: every other column. A
+    feature whose values are all numbers is numeric; one whose values are all text is a category (at most
+    MAX_CATEGORIES distinct values); a mostly numeric column with a stray text value is refused at that line.
+
+    Returns ``unit_id`` (when given), the features in the file's order, then ``treatment`` (int) and ``outcome``
+    (float), indexed from 0 (line = index + 2); :func:`exposure_parts` splits it. Errors name the file, line, column
+    and value.
+    """
+    frame, name = _read(source, (), name=name)
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas takes surplus leading values of every line as an index
+        raise OptimizerInputError(
+            f"{name} line 2: more values than the header line names columns ({len(frame.columns)}); every line needs "
+            "one value per column.",
+            field=name,
+        )
+    # pandas renames a repeated header "x" to "x.1": a second column of the same name would silently be another one.
+    repeated = (_REPEATED.match(c) for c in frame.columns)
+    duplicated = sorted({m.group(1) for m in repeated if m and m.group(1) in frame.columns})
+    if "" in frame.columns or any(c.startswith("Unnamed:") for c in frame.columns):
+        raise OptimizerInputError(f"{name}: a column has no name in the header line; name every column.", field=name)
+    missing = [c for c in EXPOSURE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise OptimizerInputError(
+            f"{name} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (found: "
+            f"{', '.join(frame.columns)}); the header must name treatment, outcome and at least one feature.",
+            field=name,
+            details={"missing": missing},
+        )
+    if duplicated:
+        raise OptimizerInputError(
+            f"{name}: the header names {', '.join(duplicated)} more than once; every column needs its own name.",
+            field=name,
+        )
+    features = [c for c in frame.columns if c not in (*EXPOSURE_COLUMNS, EXPOSURE_ID)]
+    if not features:
+        raise OptimizerInputError(
+            f"{name} has no feature column: add the columns that describe each unit (audience, region, past "
+            "spend ...) beside treatment and outcome.",
+            field=name,
+        )
+    if len(features) > MAX_FEATURES:
+        raise OptimizerInputError(
+            f"{name} has {len(features)} feature columns; at most {MAX_FEATURES} are supported.", field=name
+        )
+    _nonempty(frame, name)
+    if max_rows is not None and len(frame) > max_rows:
+        raise OptimizerInputError(
+            f"{name} has {len(frame):,} data lines; at most {max_rows:,} are accepted.", field=name
+        )
+    treatment = frame["treatment"]
+    bad = np.flatnonzero(~treatment.isin(("0", "1")).to_numpy())
+    if len(bad):
+        i = int(bad[0])
+        raise _bad(name, i, "treatment", treatment.iloc[i], "1 (exposed) or 0 (control)")
+    outcome = _number(frame, name, "outcome", minimum=None)
+    if EXPOSURE_ID in frame.columns:
+        ids = _text(frame, name, EXPOSURE_ID)
+        dup = ids.duplicated()
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            raise _bad(name, i, EXPOSURE_ID, ids.iloc[i], "a new unit_id (it repeats an earlier line)")
+    out = {EXPOSURE_ID: ids} if EXPOSURE_ID in frame.columns else {}
+    for column in features:
+        raw = _text(frame, name, column)
+        numbers = pd.to_numeric(raw, errors="coerce")
+        finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
+        if finite.all():
+            out[column] = numbers.astype(float)
+        elif finite.mean() >= _NUMBER_SHARE:
+            i = int(np.flatnonzero(~finite)[0])
+            raise _bad(name, i, column, raw.iloc[i], "a number like the column's other values")
+        else:
+            levels = raw.nunique()
+            if levels > MAX_CATEGORIES:
+                raise OptimizerInputError(
+                    f"{name}, column {column}: {levels:,} distinct text values; a feature must be a number or a "
+                    f"category with at most {MAX_CATEGORIES} values (an id column? name it unit_id).",
+                    field=name,
+                    details={"column": column, "distinct": int(levels)},
+                )
+            out[column] = raw.astype(str)
+    out["treatment"] = treatment.astype(int)
+    out["outcome"] = outcome
+    return pd.DataFrame(out).reset_index(drop=True)
+
+
+def exposure_parts(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(features, treatment, outcome) of a read_exposure_test frame: unit_id is no feature."""
+    features = frame.drop(columns=[*EXPOSURE_COLUMNS, EXPOSURE_ID], errors="ignore")
+    return features, frame["treatment"].to_numpy(), frame["outcome"].to_numpy()
 
 
 def _bad(name: str, row: int, column: str, value: str, expected: str) -> OptimizerInputError:

@@ -132,7 +132,7 @@ def _daily_units(
     if len(dates_source) == 0:
         raise OptimizerInputError("There is no history to forecast demand from.", field=source)
     dates = pd.date_range(dates_source.min().normalize(), dates_source.max().normalize(), freq="D")
-    table = frame.groupby(["sku_id", frame["date"].dt.normalize()])["units"].sum().unstack(fill_value=0.0)
+    table = frame.groupby(["sku_id", frame["date"].dt.normalize()])["units"].sum().astype(float).unstack(fill_value=0.0)
     table = table.reindex(index=list(known), columns=dates, fill_value=0.0)
     return dates, table.to_numpy(dtype=float), source
 

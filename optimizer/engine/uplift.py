@@ -297,6 +297,10 @@ class UpliftResult:
     n_validation: int
     models: dict[str, object] = field(repr=False)  # fitted econml estimators, by learner
     _encoder: _Encoder = field(repr=False)
+    # The validation rows (positions in the fitted data) and their DR pseudo-outcomes: unbiased per-row effect
+    # estimates no model was fitted on, which segment_effects averages.
+    validation_rows: np.ndarray | None = field(default=None, repr=False)
+    validation_pseudo_outcome: np.ndarray | None = field(default=None, repr=False)
 
     def predict(self, X) -> np.ndarray:
         """Estimated effect of exposure per row of ``X`` (same columns as in fitting), for targeting."""
@@ -489,4 +493,164 @@ def fit_uplift(
         n_validation=len(idx_va),
         models=models,
         _encoder=encoder,
+        validation_rows=np.asarray(idx_va),
+        validation_pseudo_outcome=phi,
     )
+
+
+# --- the workflow's report: segments to target and the uplift curve ---------------------------------------------------
+
+SEGMENT_BINS = 3  # a numeric feature with many values is cut at its terciles
+SEGMENT_MAX_VALUES = 6  # ... and one with at most this many distinct values is split by value
+SEGMENT_MIN_PER_ARM = 10  # validation rows of each arm a segment needs before its effect is estimated
+CURVE_POINTS = 41
+SEGMENT_LEVEL = 0.90
+VERDICTS = ("target", "avoid", "unclear", "too_few")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One group of units (a category of a text feature, or a band of a numeric one) and its measured effect.
+
+    ``effect`` is the mean of the doubly robust pseudo-outcomes of the segment's validation rows: an estimate of the
+    average effect of exposure in the segment that no model was fitted on. ``predicted_effect`` is the chosen model's
+    mean prediction over all of the segment's rows (the constant ATE when no model beat it). ``verdict``: "target"
+    (the 90% interval lies above 0), "avoid" (below 0), "unclear" (it spans 0), "too_few" (fewer than
+    SEGMENT_MIN_PER_ARM validation rows in an arm). ``vs_average``: "above" (the interval lies above the average
+    effect ``ate``: the best groups to target), "below" (below it), "average" (it holds it), or None (too few).
+    """
+
+    feature: str
+    label: str
+    rows: int
+    share: float
+    predicted_effect: float
+    effect: float | None
+    interval: tuple[float, float] | None
+    validation_rows: int
+    verdict: str
+    vs_average: str | None = None
+
+
+def segment_masks(X: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    """(feature, label, row mask) for every segment of every feature column of ``X``."""
+    out = []
+    for column in X.columns:
+        col = X[column]
+        if _is_categorical(col):
+            values = col.astype(str).to_numpy()
+            out.extend((str(column), f"{column} = {v}", values == v) for v in sorted(set(values)))
+            continue
+        values = pd.to_numeric(col).to_numpy(dtype=float)
+        distinct = np.unique(values)
+        if len(distinct) <= SEGMENT_MAX_VALUES:
+            out.extend((str(column), f"{column} = {v:g}", values == v) for v in distinct)
+            continue
+        edges = np.unique(np.quantile(values, np.arange(1, SEGMENT_BINS) / SEGMENT_BINS))
+        bands = np.searchsorted(edges, values, side="left")  # band 0: <= edges[0]; last band: > edges[-1]
+        for band in range(len(edges) + 1):
+            if band == 0:
+                label = f"{column} up to {edges[0]:.4g}"
+            elif band == len(edges):
+                label = f"{column} above {edges[-1]:.4g}"
+            else:
+                label = f"{column} above {edges[band - 1]:.4g}, up to {edges[band]:.4g}"
+            out.append((str(column), label, bands == band))
+    return out
+
+
+def segment_effects(result: UpliftResult, X: pd.DataFrame, treatment) -> list[Segment]:
+    """Every segment of ``X`` (the rows ``result`` was fitted on), best measured effect first."""
+    if result.validation_rows is None or result.validation_pseudo_outcome is None:
+        raise OptimizerInputError("segment_effects needs a result of fit_uplift on these rows.", field="result")
+    t = np.asarray(treatment).astype(int)
+    rows, phi = result.validation_rows, result.validation_pseudo_outcome
+    predicted = result.predict(X)
+    z = norm.ppf(0.5 + SEGMENT_LEVEL / 2)
+    segments = []
+    for feature, label, mask in segment_masks(X):
+        in_va = mask[rows]
+        treated = int(t[rows][in_va].sum())
+        control = int(in_va.sum()) - treated
+        effect = interval = vs_average = None
+        verdict = "too_few"
+        if min(treated, control) >= SEGMENT_MIN_PER_ARM:
+            values = phi[in_va]
+            effect = float(values.mean())
+            half = float(z * values.std(ddof=1) / np.sqrt(len(values)))
+            interval = (effect - half, effect + half)
+            verdict = "target" if interval[0] > 0 else "avoid" if interval[1] < 0 else "unclear"
+            vs_average = "above" if interval[0] > result.ate else "below" if interval[1] < result.ate else "average"
+        segments.append(
+            Segment(
+                feature=feature,
+                label=label,
+                rows=int(mask.sum()),
+                share=float(mask.mean()),
+                predicted_effect=float(predicted[mask].mean()),
+                effect=effect,
+                interval=interval,
+                validation_rows=int(in_va.sum()),
+                verdict=verdict,
+                vs_average=vs_average,
+            )
+        )
+    return sorted(segments, key=lambda s: (s.effect is None, -(s.effect or 0.0), s.label))
+
+
+def uplift_report(X: pd.DataFrame, treatment, outcome, **fit_options) -> dict:
+    """Fit (:func:`fit_uplift`, same options) and summarize for people and storage (plain JSON types).
+
+    Keys: ``chosen``, ``reason``, ``targeting`` (a model beat the constant effect), ``ate``, ``ate_se``,
+    ``ate_interval`` (90%), row counts, ``features``, ``metrics`` (per learner and "baseline": Qini coefficient with
+    its 90% bootstrap interval, AUUC and AUUC of random targeting, the loss improvement over the constant effect and
+    whether it is significant), ``segments`` (:class:`Segment`, best effect first) and ``curve``: the uplift curve
+    of each learner on the validation rows, ``uplift(f)`` = (mean outcome of exposed - of control among the top
+    ``f`` by predicted effect) x ``f``, at CURVE_POINTS shares ``fraction``, with ``random`` (targeting at random).
+    """
+    began = time.perf_counter()
+    result = fit_uplift(X, treatment, outcome, **fit_options)
+    t = np.asarray(treatment).astype(int)
+    y = np.asarray(outcome, dtype=float)
+    rows = result.validation_rows
+    X_va = X.iloc[rows] if isinstance(X, pd.DataFrame) else np.asarray(X)[rows]
+    fraction = np.linspace(0.0, 1.0, CURVE_POINTS)
+    curve: dict[str, list[float]] = {"fraction": fraction.round(4).tolist()}
+    total = None
+    for name in result.models:
+        c = uplift_curves(result.predict_learner(name, X_va), t[rows], y[rows])
+        curve[name] = np.interp(fraction, c.fraction, c.uplift).tolist()
+        total = float(c.uplift[-1])
+    curve["random"] = (fraction * (total or 0.0)).tolist()
+    z = norm.ppf(0.95)
+    metrics = {}
+    for name, m in result.metrics.items():
+        metrics[name] = {
+            "qini": m.qini,
+            "qini_interval": list(m.qini_interval),
+            "auuc": m.auuc,
+            "auuc_random": m.auuc_random,
+            "risk_improvement": m.risk_improvement,
+            "risk_improvement_interval": list(m.risk_improvement_interval),
+            "beats_baseline": m.beats_baseline,
+            "fit_seconds": m.fit_seconds,
+        }
+    segments = segment_effects(result, X, t) if isinstance(X, pd.DataFrame) else []
+    return {
+        "chosen": result.chosen,
+        "reason": result.reason,
+        "targeting": result.chosen != "baseline",
+        "ate": result.ate,
+        "ate_se": result.ate_se,
+        "ate_interval": [result.ate - z * result.ate_se, result.ate + z * result.ate_se],
+        "rows": len(t),
+        "treated": int(t.sum()),
+        "control": int(len(t) - t.sum()),
+        "n_train": result.n_train,
+        "n_validation": result.n_validation,
+        "features": [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else list(result.feature_names),
+        "metrics": metrics,
+        "segments": [{**vars(s), "interval": None if s.interval is None else list(s.interval)} for s in segments],
+        "curve": curve,
+        "seconds": time.perf_counter() - began,
+    }

@@ -24,7 +24,7 @@ from governance.services import api_key_create
 from harmonization.models import IngestBatch, Mapping
 from harmonization.tests import files
 from ml.models import Adapter, AdapterKind, GenerationRequest, TrainingJob
-from optimizer.models import AllocationPlan, BanditDecision, Experiment, LiftStudy
+from optimizer.models import AllocationPlan, BanditDecision, Experiment, LiftStudy, UpliftStudy
 from optimizer.services.bandits import policy_create
 
 # The apps whose rows a refused request must leave alone, plus the accounts.
@@ -149,6 +149,10 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         tenant=tenant, candidate=loop_candidate, baseline=adapter, training_job=loop_job, promoted=False,
         reasons=[f"Held: {mark}"], figures={"preference": {"win_rate": 0.5}},
     )  # fmt: skip
+    uplift_study = UpliftStudy.objects.create(
+        tenant=tenant, name=f"Uplift {mark}", file_name=f"{mark}.csv", rows=100, treated=50, features=["audience"],
+        status=UpliftStudy.Status.SUCCEEDED,
+    )  # fmt: skip
     key, _ = api_key_create(tenant=tenant, name=f"key {mark}", role=Role.ADMIN)
     world = TenantWorld(tenant=tenant, canary=mark)
     world.named = {
@@ -157,7 +161,7 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         "generation": generation, "creative_brief": creative_brief, "creative": creative, "api_key": key,
         "retailer_item": RetailerItem.objects.filter(tenant=tenant).first(),
         "review_task": review_task, "review_item": review_item, "feedback_dataset": feedback_dataset,
-        "loop_job": loop_job, "gate_decision": gate_decision,
+        "loop_job": loop_job, "gate_decision": gate_decision, "uplift_study": uplift_study,
     }  # fmt: skip
     world.objects = {type(obj): obj for obj in world.named.values()}
     world.objects[type(own["batch"])] = batch
