@@ -248,6 +248,11 @@ class _Throttle(io.RawIOBase):
         self.position = 0
         self.stopped = False
         self.cond = threading.Condition()
+        # Line breaks seen, the physical numbers of blank lines (the CSV parser skips them and numbers rows without
+        # them), and the last bytes read (a blank line may straddle two reads; a file cut short ends without a break)
+        self.newlines = 0
+        self.blank_lines: list[int] = []
+        self.tail = b""
 
     def readable(self) -> bool:
         return True
@@ -264,7 +269,29 @@ class _Throttle(io.RawIOBase):
                 self.cond.wait(1.0)
         data = self.inner.read(size) if size is not None and size >= 0 else self.inner.read()
         self.position += len(data)
+        if data:
+            self._note_lines(data)
         return data
+
+    def _note_lines(self, data: bytes) -> None:
+        buf = self.tail + data
+        before = self.newlines - self.tail.count(b"\n")  # breaks before buf[0]
+        hits = []
+        for pattern in (b"\n\n", b"\n\r\n"):
+            pos = buf.find(pattern)
+            while pos >= 0:
+                if pos + len(pattern) > len(self.tail):  # not counted with the previous read
+                    hits.append(pos)
+                pos = buf.find(pattern, pos + 1)
+        if hits:
+            hits.sort()
+            counted, at = before, 0
+            for pos in hits:
+                counted += buf.count(b"\n", at, pos + 1)
+                at = pos + 1
+                self.blank_lines.append(counted + 1)
+        self.newlines += data.count(b"\n")
+        self.tail = buf[-2:]
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))
@@ -308,13 +335,15 @@ class CsvReader(Reader):
 
     Only the columns the mapping reads are converted (``columns``; all when None): converting the others costs about
     a third of the parse. A quarantined row gets its full source row back through ``LineFetcher``. Blank lines are
-    skipped (pyarrow's default), so line numbers after a blank line in the middle of a file run one short per blank
-    line (the fetched row is then refused and ``raw`` keeps the mapped columns); broken rows carry their exact
-    line.
+    skipped (pyarrow's default); the stream notes where they are as it passes, so every row and broken row carries its
+    physical line number (a quoted value spanning several lines still counts as one).
     """
 
     BLOCK_MIN = 1 << 20
     BLOCK_MAX = 4 << 20
+    # set once the file is read: why it looks cut short (the run then refuses it), else None
+    truncated: str | None = None
+    _last_columns = 0
 
     def __init__(self, path: Path, spec: SourceSpec, chunk_rows: int, columns: Collection[str] | None = None,
                  limits: InputLimits = NO_LIMITS):  # fmt: skip
@@ -417,6 +446,7 @@ class CsvReader(Reader):
         if len(values) > len(self.columns):
             raw["_extra"] = self.delimiter.join(values[len(self.columns) :])
         reason = f"row has {row.actual_columns} columns, the header has {row.expected_columns}"
+        self._last_columns = row.actual_columns
         with self._broken_lock:
             self._broken.append((row.number, reason, raw))
         return "skip"
@@ -471,9 +501,19 @@ class CsvReader(Reader):
                 # the j-th broken line falls before row index (line_j - header_row - 1 - j)
                 pos = np.asarray(skipped, dtype=np.int64) - spec.header_row - 1 - np.arange(len(skipped))
                 lines = lines + np.searchsorted(pos, idx, side="right")
-            broken = found[:]
+            lines = physical(lines)
+            broken = [(int(physical(np.array([line]))[0]), reason, values) for line, reason, values in found]
             found.clear()
             return Chunk(table, lines, raw.tell(), broken, self.fetcher)
+
+        def physical(numbers: np.ndarray) -> np.ndarray:
+            """Line numbers that skip blank lines (the parser's) -> lines of the file: the j-th blank line (0-based)
+            at line b_j comes before every non-blank line numbered b_j - j or more."""
+            blank = throttle.blank_lines
+            if not blank:
+                return numbers
+            b = np.asarray(blank, dtype=np.int64)
+            return numbers + np.searchsorted(b - np.arange(len(b)), numbers, side="right")
 
         # Chunks are cut from consecutive blocks: up to chunk_rows rows, zero copy (a column then holds one Arrow chunk
         # per block). The first chunk is one block and each next one twice the last, up to chunk_rows, so the
@@ -522,10 +562,22 @@ class CsvReader(Reader):
                         target = min(self.chunk_rows, batch.num_rows)
                 yield from cut(final=False)
             take_broken()
+            self._check_end(throttle, skipped, physical)
             yield from cut(final=True)
         finally:
             throttle.stop()
             raw.close()
+
+    def _check_end(self, throttle: _Throttle, skipped: list[int], physical: Callable) -> None:
+        """A file cut mid-row: its last line has too few columns and no line break after it."""
+        if not skipped or throttle.tail.endswith((b"\n", b"\r")) or not throttle.position:
+            return
+        last = int(physical(np.array([skipped[-1]]))[0])
+        if last == throttle.newlines + 1:
+            self.truncated = (
+                f"the last line ({last:,}) stops after {self._last_columns} of {len(self.columns)} columns with no "
+                "line break: the download or copy was cut short. Nothing was loaded; fetch the file again."
+            )
 
     def _translate(self, exc: Exception) -> SourceError:
         text = str(exc)
