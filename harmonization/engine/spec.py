@@ -79,7 +79,7 @@ SOURCE_KEYS = (
     "header_row",
     "timezone",
 )
-DATE_KEYS = ("column", "format")
+DATE_KEYS = ("column", "time_column", "format")
 COLUMN_KEYS = ("source", "constant", "expr", "type", "unit", "enum", "required", "default", "blank")
 # What an empty cell means: a metric left blank by the export is 0 (no impressions, no spend); a blank key or date
 # is a missing value and quarantines the row.
@@ -155,6 +155,9 @@ class SourceSpec:
 class DateSpec:
     column: str
     format: str
+    # a layout that writes the local hour in a column of its own (date "2026-11-01", hour "01"): its text is read
+    # after the date's, separated by a space, with one format for both ("%Y-%m-%d %H")
+    time_column: str | None = None
 
     @property
     def is_timestamp(self) -> bool:
@@ -202,6 +205,8 @@ class MappingSpec:
     def used_columns(self) -> frozenset[str]:
         """Source columns the mapping reads (by source, expr or the date block)."""
         cols: set[str] = {self.date.column, *self.grain}
+        if self.date.time_column:
+            cols.add(self.date.time_column)
         for spec in self.column_specs():
             cols |= spec.columns
         return frozenset(cols)
@@ -209,7 +214,7 @@ class MappingSpec:
     @property
     def required_columns(self) -> list[str]:
         """Source columns that must be present in the header, in mapping order."""
-        out = [self.date.column]
+        out = [self.date.column, *([self.date.time_column] if self.date.time_column else [])]
         for spec in self.column_specs():
             if spec.required:
                 out.extend(c for c in sorted(spec.columns) if c not in out)
@@ -502,14 +507,17 @@ class _Builder:
         if "column" not in d:
             self.fail("date.column", "required")
         column = self.str_(d["column"], "date.column")
+        time_column = self.str_(d.get("time_column"), "date.time_column", nullable=True)
         fmt = self.str_(d.get("format", "%Y-%m-%d"), "date.format")
+        if time_column and not set(re.findall(r"%(.)", fmt)) & TIME_DIRECTIVES:
+            self.fail("date.format", f"{fmt!r} reads no time, but date.time_column gives one (e.g. '%Y-%m-%d %H')")
         directives = re.findall(r"%(.?)", fmt)
         for directive in directives:
             if directive not in STRPTIME_DIRECTIVES:
                 self.fail("date.format", f"%{directive} is not a strptime directive this engine reads in {fmt!r}")
         if not {"Y", "y"} & set(directives) or not {"d", "j", "e"} & set(directives):
             self.fail("date.format", f"{fmt!r} must contain a year (%Y) and a day (%d)")
-        return DateSpec(column=column, format=fmt)
+        return DateSpec(column=column, format=fmt, time_column=time_column)
 
     def column(self, value: Any, path: str, fld: str, source: SourceSpec) -> ColumnSpec:
         if not isinstance(value, dict):

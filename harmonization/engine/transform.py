@@ -190,7 +190,8 @@ class Transformer:
         key_specs = [cols.get(f) for f in ("retailer", "campaign_id", "placement_type")]
         key_specs += [cols.get(spec.sku.match) if spec.sku else None, spec.attribution.window_days,
                       spec.attribution.model]  # fmt: skip
-        names = [spec.date.column] + [c for k in key_specs if k is not None for c in sorted(k.columns)]
+        names = [spec.date.column, *([spec.date.time_column] if spec.date.time_column else [])]
+        names += [c for k in key_specs if k is not None for c in sorted(k.columns)]
         self.key_columns = tuple(dict.fromkeys([*names, *spec.grain]))
         # (row key without its time, local wall time) of the repeated hour of an autumn clock change -> rows seen
         self._ambiguous_seen: dict[int, int] = {}
@@ -385,6 +386,10 @@ class Transformer:
         pass of a repeated local hour, with the alternative reading for the rows in such an hour."""
         spec = self.spec.date
         col = self._source(table, spec.column)
+        if spec.time_column:
+            when = [c if pa.types.is_string(c.type) else c.cast(pa.string())
+                    for c in (col, self._source(table, spec.time_column))]  # fmt: skip
+            col = pc.binary_join_element_wise(*when, " ")
         t = col.type
         n = len(col)
         status = np.zeros(n, np.int8)
