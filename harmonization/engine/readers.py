@@ -485,7 +485,7 @@ class CsvReader(Reader):
                 ),
                 memory_pool=_csv_memory_pool(),
             )
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as exc:
             raw.close()
             raise self._translate(exc) from None
         row_index = 0  # rows the reader produced so far
@@ -550,7 +550,7 @@ class CsvReader(Reader):
                     batch = reader.read_next_batch()
                 except StopIteration:
                     break
-                except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as exc:
                     raise self._translate(exc) from None
                 finally:
                     throttle.advance()
@@ -581,6 +581,13 @@ class CsvReader(Reader):
 
     def _translate(self, exc: Exception) -> SourceError:
         text = str(exc)
+        if "truncated compressed" in text.lower():
+            return SourceError(
+                f"{self.path.name} looks truncated: the gzip stream ends early ({text}): the download or copy was "
+                "cut short. Nothing was loaded; fetch the file again."
+            )
+        if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowInvalid):
+            return SourceError(f"{self.path.name}: cannot read the file ({text})")
         if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "decode" in text.lower():
             return _encoding_error(self.path, self.spec, self.gz)
         return SourceError(f"{self.path.name}: cannot parse as {self.spec.format}: {text.splitlines()[0]}")

@@ -248,3 +248,14 @@ def test_a_refused_batch_keeps_its_quarantined_rows_and_writes_no_output(tmp_pat
     lines = qpath.read_text().splitlines()
     assert lines[1].startswith("5,clicks,clicks: 'x' is not a number,2026-11-02,C1,AG1,AD9,B009")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "q.csv"]
+
+
+def test_a_gzip_download_cut_short_is_refused_as_truncated(tmp_path):
+    text = "\n".join([AMZ_HEADER, *AMZ_ROWS * 3000]) + "\n"
+    data = gzip.compress(text.encode())
+    path = tmp_path / "a.csv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    sink = MemorySink()
+    with pytest.raises(SourceError, match=r"a.csv.gz looks truncated: the gzip stream ends early"):
+        run(amazon_spec(), path, sink)
+    assert "commit" not in sink.calls
