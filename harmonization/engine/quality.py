@@ -171,7 +171,7 @@ class QualityReport:
         for key in keys[np.argsort(first)][: EXAMPLES_KEPT - len(self.duplicate_examples)]:
             members = idx[h[idx] == key][:EXAMPLES_KEPT]
             rows = stats.describe(members) if stats.describe is not None else []
-            lines = stats.key_lines[members].tolist() if stats.key_lines is not None else []
+            lines = stats.key_lines(members).tolist() if stats.key_lines is not None else []
             before = bool(np.isin(key, earlier))
             shown = {c: rows[0].get(c) for c in stats.key_columns if rows and c in rows[0]}
             if before and len(rows) == 1:

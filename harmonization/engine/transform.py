@@ -118,8 +118,8 @@ class ChunkStats:
     agg_hashes: np.ndarray | None = None  # per loaded row: natural key with the UTC day (summing across chunks)
     first_day: int | None = None
     last_day: int | None = None
-    # per loaded row: its source line, and a function that describes loaded rows (by position) for a report
-    key_lines: np.ndarray | None = None
+    # functions of loaded rows (by position): their source lines, and their source values for a report
+    key_lines: Callable[[np.ndarray], np.ndarray] | None = None
     describe: Callable[[np.ndarray], list[dict]] | None = None
     key_columns: tuple[str, ...] = ()  # the source columns of a row's key, as a report names them
     # local times of a clock change: rows in the repeated hour, of them read as the second (standard time) pass,
@@ -417,9 +417,13 @@ class Transformer:
             parsed = np.array(
                 [self._parse_date(v) or (BAD_DAY, BAD_DAY, BAD_DAY, BAD_DAY, 0, 0) for v in u.values], dtype=np.int64
             ).reshape(-1, 6)
-            days, secs, days1, secs1 = (u.spread_np(parsed[:, k], BAD_DAY) for k in range(4))
-            status = u.spread_np(parsed[:, 4].astype(np.int8), 0)
-            wall = u.spread_np(parsed[:, 5], 0)
+            days = u.spread_np(parsed[:, 0], BAD_DAY)
+            if spec.is_timestamp:
+                secs, days1, secs1 = (u.spread_np(parsed[:, k], BAD_DAY) for k in (1, 2, 3))
+                status = u.spread_np(parsed[:, 4].astype(np.int8), 0)
+                wall = u.spread_np(parsed[:, 5], 0)
+            else:  # whole days: one reading, no clock change
+                secs = days1 = secs1 = wall = days
         bad = days == BAD_DAY
         if bad.any():
             missing = ~np_mask(col.is_valid())
@@ -760,7 +764,8 @@ class Transformer:
             stats.key_hashes = key_hash(rows, row_base, instant)
         else:
             stats.key_hashes = key_hash(rows, base, instant) if self.spec.date.is_timestamp else stats.agg_hashes
-        stats.key_lines = chunk.lines[src_rows] if len(chunk.lines) == n else None
+        lines = chunk.lines if len(chunk.lines) == n else None
+        stats.key_lines = None if lines is None else (lambda idx, src=src_rows: lines[src[idx]])
         stats.describe = lambda idx, t=table, src=src_rows: t.take(pa.array(src[idx], pa.int64())).to_pylist()
         facts, mixed = aggregate(rows, self.reporting, stats.agg_hashes)
         if mixed is not None and len(mixed):
@@ -808,9 +813,9 @@ class Transformer:
         same = stats.key_hashes is stats.agg_hashes
         stats.agg_hashes = stats.agg_hashes[~bad]
         stats.key_hashes = stats.agg_hashes if same else stats.key_hashes[~bad]
-        if stats.key_lines is not None:
-            stats.key_lines = stats.key_lines[~bad]
         kept = np.flatnonzero(good)[~bad]
+        if stats.key_lines is not None:
+            stats.key_lines = lambda idx, src=kept: chunk.lines[src[idx]]
         stats.describe = lambda idx, t=table, src=kept: t.take(pa.array(src[idx])).to_pylist()
         facts, _ = aggregate(rows.filter(pa.array(~bad)), self.reporting, stats.agg_hashes)
         return facts, pa.concat_tables([quarantine, extra])
