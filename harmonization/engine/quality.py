@@ -113,15 +113,33 @@ class QualityReport:
     # local timestamps around clock changes (None when the file's dates are days or UTC): how they were read
     dst: dict | None = None
     _keys: KeySet = field(default_factory=KeySet, repr=False)
-    _agg_keys: KeySet = field(default_factory=KeySet, repr=False)
     _merge_keys: list[np.ndarray] = field(default_factory=list, repr=False)
+    # When a row's duplicate key is finer than the summing key (timestamps, grain columns), the summing keys of each
+    # chunk, sorted and distinct: keys in two of them are merge keys. Found by one sort when asked (and every
+    # AGG_RUNS chunks, to bound the list), which costs far less than inserting every chunk into a second KeySet.
+    _agg_runs: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    AGG_RUNS = 8
+
+    def _fold_agg_runs(self) -> None:
+        if len(self._agg_runs) < 2:
+            return
+        s = np.sort(np.concatenate(self._agg_runs))
+        again = s[1:] == s[:-1]
+        if again.any():
+            repeated = s[1:][again]
+            self._merge_keys.append(repeated[np.concatenate(([True], repeated[1:] != repeated[:-1]))])
+        self._agg_runs = [s[np.concatenate(([True], ~again))]]
 
     @property
     def merge_keys(self) -> np.ndarray:
         """Natural-key hashes (``transform.key_hash``) that more than one chunk wrote: a sink sums these rows."""
+        self._fold_agg_runs()
         if not self._merge_keys:
             return np.zeros(0, np.uint64)
-        return np.unique(np.concatenate(self._merge_keys))
+        if len(self._merge_keys) > 1:
+            self._merge_keys = [np.unique(np.concatenate(self._merge_keys))]
+        return self._merge_keys[0]
 
     def add(self, stats: ChunkStats, facts: int) -> None:
         self.rows_read += stats.rows_read
@@ -149,11 +167,16 @@ class QualityReport:
             self.dst["read_as_standard_time"] += stats.dst_later
             self.dst["nonexistent_rows"] += stats.dst_nonexistent
         if stats.agg_hashes is not None and stats.agg_hashes is not stats.key_hashes:
-            _, _, again = self._agg_keys.add(stats.agg_hashes)
+            again = np.zeros(0, np.uint64)
+            if len(stats.agg_hashes):
+                run = np.sort(stats.agg_hashes)  # np.unique hashes first (numpy 2), several times slower here
+                self._agg_runs.append(run[np.concatenate(([True], run[1:] != run[:-1]))])
+                if len(self._agg_runs) >= self.AGG_RUNS:
+                    self._fold_agg_runs()
         if len(again):
             self._merge_keys.append(again)
             if len(self._merge_keys) > 8:
-                self._merge_keys = [self.merge_keys]
+                self._merge_keys = [np.unique(np.concatenate(self._merge_keys))]
         if stats.first_day is not None:
             self.first_day = stats.first_day if self.first_day is None else min(self.first_day, stats.first_day)
             self.last_day = stats.last_day if self.last_day is None else max(self.last_day, stats.last_day)
@@ -211,7 +234,7 @@ class QualityReport:
 
     @property
     def needs_merge(self) -> bool:
-        return bool(self._merge_keys)
+        return bool(len(self.merge_keys))
 
     @property
     def passed(self) -> bool:

@@ -253,6 +253,7 @@ class _Throttle(io.RawIOBase):
         self.newlines = 0
         self.blank_lines: list[int] = []
         self.tail = b""
+        self.last_break = -10  # offset of the last line break read
 
     def readable(self) -> bool:
         return True
@@ -274,24 +275,24 @@ class _Throttle(io.RawIOBase):
         return data
 
     def _note_lines(self, data: bytes) -> None:
-        buf = self.tail + data
-        before = self.newlines - self.tail.count(b"\n")  # breaks before buf[0]
-        hits = []
-        for pattern in (b"\n\n", b"\n\r\n"):
-            pos = buf.find(pattern)
-            while pos >= 0:
-                if pos + len(pattern) > len(self.tail):  # not counted with the previous read
-                    hits.append(pos)
-                pos = buf.find(pattern, pos + 1)
-        if hits:
-            hits.sort()
-            counted, at = before, 0
-            for pos in hits:
-                counted += buf.count(b"\n", at, pos + 1)
-                at = pos + 1
-                self.blank_lines.append(counted + 1)
-        self.newlines += data.count(b"\n")
-        self.tail = buf[-2:]
+        """Count line breaks and note blank lines ("\\n\\n" or "\\n\\r\\n", also across two reads), in numpy: a
+        few milliseconds per 4 MB block where bytes.find and count took tens."""
+        buf = np.frombuffer(data, np.uint8)
+        at = np.flatnonzero(buf == 10) + self.position - len(data)  # absolute offsets of the line breaks
+        if len(at):
+            gaps = np.diff(np.concatenate(([self.last_break], at)))
+            blank = gaps == 1
+            two = np.flatnonzero(gaps == 2)
+            if len(two):
+                between = at[two] - 1 - (self.position - len(data))
+                cr = np.where(between >= 0, buf[np.maximum(between, 0)], self.tail[-1] if self.tail else 0) == 13
+                blank[two[cr]] = True
+            hits = np.flatnonzero(blank)
+            if len(hits):
+                self.blank_lines.extend((self.newlines + hits + 1).tolist())
+            self.newlines += len(at)
+            self.last_break = int(at[-1])
+        self.tail = (self.tail + data[-2:])[-2:]
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))

@@ -259,3 +259,21 @@ def test_a_gzip_download_cut_short_is_refused_as_truncated(tmp_path):
     with pytest.raises(SourceError, match=r"a.csv.gz looks truncated: the gzip stream ends early"):
         run(amazon_spec(), path, sink)
     assert "commit" not in sink.calls
+
+
+def test_blank_lines_are_found_wherever_a_read_cuts_the_text():
+    from harmonization.engine.readers import _Throttle
+
+    class Pieces:
+        def __init__(self, parts):
+            self.parts = list(parts)
+
+        def read(self, size=-1):
+            return self.parts.pop(0) if self.parts else b""
+
+    text = b"h\na\n\nb\r\n\r\nc\n\n"  # blank lines 3 (LF), 5 (CRLF) and 7
+    for cut in range(1, len(text)):
+        stream = _Throttle(Pieces([text[:cut], text[cut:]]), block=1 << 20)
+        while stream.read(1 << 20):
+            pass
+        assert (stream.blank_lines, stream.newlines) == ([3, 5, 7], 7), cut
