@@ -277,3 +277,30 @@ def test_blank_lines_are_found_wherever_a_read_cuts_the_text():
         while stream.read(1 << 20):
             pass
         assert (stream.blank_lines, stream.newlines) == ([3, 5, 7], 7), cut
+
+
+def test_parquet_local_timestamps_follow_the_same_rules(tmp_path):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    hours = [dt.datetime(2026, 11, 1, 1), dt.datetime(2026, 11, 1, 1), dt.datetime(2026, 3, 8, 2, 30)]
+    table = pa.table({
+        "report_hour": pa.array(hours, pa.timestamp("s")), "campaign_id": ["O1"] * 3, "line_item_id": ["L1"] * 3,
+        "impressions": [200, 400, 9], "clicks": [2, 4, 0], "cost": [2.0, 4.0, 1.0], "sales": [0.0] * 3,
+        "units": [0] * 3,
+    })  # fmt: skip
+    path = tmp_path / "h.parquet"
+    pq.write_table(table, path)
+    spec = dsp_spec()
+    spec = make_spec(**{k: v for k, v in spec.raw.items() if k not in ("version", "name", "retailer", "source")},
+                     source={"format": "parquet", "timezone": "America/New_York"}, sku=None)  # fmt: skip
+    sink, report = run(spec, path)
+    assert report.duplicate_keys == 0 and report.rows_loaded == 2
+    assert (report.dst["ambiguous_rows"], report.dst["read_as_standard_time"], report.dst["nonexistent_rows"]) == (
+        2,
+        1,
+        1,
+    )
+    assert sink.result()["spend"].to_pylist() == [Decimal("6.0000")]
