@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.api.base import TenantScopedViewSet
 from core.api.paths import HideServerPathsMixin
+from harmonization.downloads import safe_csv_lines
 from harmonization.models import IngestBatch
 from harmonization.selectors import batch_list
 from harmonization.services import batch_create_from_upload, ingest_batch_rerun
@@ -100,3 +103,22 @@ class IngestBatchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenan
         actor = self.actor()
         batch = ingest_batch_rerun(batch=self.get_object(), user=actor["user"], api_key=actor["api_key"])
         return Response(IngestBatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The quarantined rows."),
+                   404: OpenApiResponse(description="The batch quarantined no rows, or they were deleted.")},
+        description="The batch's quarantined rows as CSV: line, field, reason, then the source columns (cells that "
+        "a spreadsheet would run as formulas are escaped). Kept for a batch refused by its thresholds too.",
+    )  # fmt: skip
+    @action(detail=True, methods=["get"])
+    def quarantine(self, request, pk=None):
+        batch = self.get_object()
+        if not batch.quarantine_file:
+            raise exceptions.NotFound("This batch quarantined no rows.")
+        try:
+            handle = batch.quarantine_file.open("rb")
+        except FileNotFoundError:
+            raise exceptions.NotFound("The quarantined rows are no longer stored.") from None
+        response = StreamingHttpResponse(safe_csv_lines(handle), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-quarantined-rows.csv"'
+        return response

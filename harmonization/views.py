@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from collections.abc import Iterator
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -18,12 +13,14 @@ from core.errors import DomainError
 from core.forms import form_error
 from core.pages import slot_context
 from governance.access import Capability, tenant_page
+from harmonization.downloads import safe_csv_lines, spreadsheet_safe
 from harmonization.forms import UploadForm
 from harmonization.models import IngestBatch
 from harmonization.selectors import batch_get, batch_list
 from harmonization.services import batch_can_rerun, batch_create_from_upload, ingest_batch_rerun, retention_days
 
 POLL_SECONDS = 1
+__all__ = ["spreadsheet_safe"]  # the download's cell escaping lives in harmonization.downloads
 
 
 @tenant_page()
@@ -93,31 +90,6 @@ def batch_rerun_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
     return redirect("import_detail", pk=batch.pk)
 
 
-# CSV injection (OWASP): a spreadsheet runs a cell that starts with one of these as a formula. Quarantined rows
-# hold the retailer file's raw values, so the download prefixes such a cell with a single quote, which spreadsheets
-# show as text. A plain number ("-5", "+1.5", "-1,234.50", "-2e3") cannot be a formula and is left as it is.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # and full-width =+-@
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d[\d,.]*|[.,]\d[\d,.]*)(?:[eE][+-]?\d+)?")
-
-
-def spreadsheet_safe(cell: str) -> str:
-    """``cell`` as a spreadsheet will show it, never run it: a formula-looking cell gets a leading single quote."""
-    if cell.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(cell):
-        return "'" + cell
-    return cell
-
-
-def _safe_csv_lines(handle) -> Iterator[bytes]:
-    with handle, io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="") as text:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for row in csv.reader(text):
-            writer.writerow([spreadsheet_safe(cell) for cell in row])
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-
-
 @tenant_page()
 def quarantine_download(request: HttpRequest, pk: int, *, access) -> StreamingHttpResponse:
     """The quarantined rows as CSV, streamed, with formula-looking cells escaped (``spreadsheet_safe``)."""
@@ -128,7 +100,7 @@ def quarantine_download(request: HttpRequest, pk: int, *, access) -> StreamingHt
         handle = batch.quarantine_file.open("rb")
     except FileNotFoundError:
         raise Http404("The quarantine file is no longer stored.") from None
-    response = StreamingHttpResponse(_safe_csv_lines(handle), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(safe_csv_lines(handle), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-quarantined-rows.csv"'
     return response
 

@@ -46,10 +46,15 @@ def _write(layout, path, **kwargs):
     return generate_export(layout, path, **options)
 
 
+# Shipped mappings whose files the demo generator does not write: their samples and tests come from the independent
+# real-layout generator (harmonization/tests/realworld); the sample page lists only layouts with a generator.
+WITHOUT_GENERATOR = {"amazon_dsp_line_item_hourly"}
+
+
 def test_every_shipped_mapping_has_a_layout():
     from harmonization.tests.test_samples import MAPPINGS
 
-    assert {p.stem for p in MAPPINGS.glob("*.yaml")} == set(LAYOUTS)
+    assert {p.stem for p in MAPPINGS.glob("*.yaml")} == set(LAYOUTS) | WITHOUT_GENERATOR
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))

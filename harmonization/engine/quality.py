@@ -9,9 +9,13 @@ from decimal import Decimal
 
 import numpy as np
 
+from .keys import duplicated
 from .transform import EPOCH, ChunkStats
 
 UNKNOWN_VALUES_KEPT = 20
+# the first offending rows a report names (duplicate keys, quarantined lines), and how many of them a failure quotes
+EXAMPLES_KEPT = 5
+EXAMPLES_QUOTED = 3
 
 
 class KeySet:
@@ -103,16 +107,39 @@ class QualityReport:
     seconds: float = 0.0
     # Set when the run stopped before the end of the file because a threshold could no longer be met.
     stopped_early: bool = False
+    # the first duplicate keys: lines, the key's source values and the likely cause; the first quarantined lines
+    duplicate_examples: list[dict] = field(default_factory=list)
+    quarantine_examples: list[dict] = field(default_factory=list)
+    # local timestamps around clock changes (None when the file's dates are days or UTC): how they were read
+    dst: dict | None = None
     _keys: KeySet = field(default_factory=KeySet, repr=False)
-    _agg_keys: KeySet = field(default_factory=KeySet, repr=False)
     _merge_keys: list[np.ndarray] = field(default_factory=list, repr=False)
+    # When a row's duplicate key is finer than the summing key (timestamps, grain columns), the summing keys of each
+    # chunk, sorted and distinct: keys in two of them are merge keys. Found by one sort when asked (and every
+    # AGG_RUNS chunks, to bound the list), which costs far less than inserting every chunk into a second KeySet.
+    _agg_runs: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    AGG_RUNS = 8
+
+    def _fold_agg_runs(self) -> None:
+        if len(self._agg_runs) < 2:
+            return
+        s = np.sort(np.concatenate(self._agg_runs))
+        again = s[1:] == s[:-1]
+        if again.any():
+            repeated = s[1:][again]
+            self._merge_keys.append(repeated[np.concatenate(([True], repeated[1:] != repeated[:-1]))])
+        self._agg_runs = [s[np.concatenate(([True], ~again))]]
 
     @property
     def merge_keys(self) -> np.ndarray:
         """Natural-key hashes (``transform.key_hash``) that more than one chunk wrote: a sink sums these rows."""
+        self._fold_agg_runs()
         if not self._merge_keys:
             return np.zeros(0, np.uint64)
-        return np.unique(np.concatenate(self._merge_keys))
+        if len(self._merge_keys) > 1:
+            self._merge_keys = [np.unique(np.concatenate(self._merge_keys))]
+        return self._merge_keys[0]
 
     def add(self, stats: ChunkStats, facts: int) -> None:
         self.rows_read += stats.rows_read
@@ -131,13 +158,25 @@ class QualityReport:
         again = np.zeros(0, np.uint64)
         if stats.key_hashes is not None:
             within, across, again = self._keys.add(stats.key_hashes)
-            self.duplicate_keys += within + int(across.sum())
+            found = within + int(across.sum())
+            self.duplicate_keys += found
+            if found and len(self.duplicate_examples) < EXAMPLES_KEPT:
+                self._note_duplicates(stats, again)
+        if self.dst is not None:
+            self.dst["ambiguous_rows"] += stats.dst_ambiguous
+            self.dst["read_as_standard_time"] += stats.dst_later
+            self.dst["nonexistent_rows"] += stats.dst_nonexistent
         if stats.agg_hashes is not None and stats.agg_hashes is not stats.key_hashes:
-            _, _, again = self._agg_keys.add(stats.agg_hashes)
+            again = np.zeros(0, np.uint64)
+            if len(stats.agg_hashes):
+                run = np.sort(stats.agg_hashes)  # np.unique hashes first (numpy 2), several times slower here
+                self._agg_runs.append(run[np.concatenate(([True], run[1:] != run[:-1]))])
+                if len(self._agg_runs) >= self.AGG_RUNS:
+                    self._fold_agg_runs()
         if len(again):
             self._merge_keys.append(again)
             if len(self._merge_keys) > 8:
-                self._merge_keys = [self.merge_keys]
+                self._merge_keys = [np.unique(np.concatenate(self._merge_keys))]
         if stats.first_day is not None:
             self.first_day = stats.first_day if self.first_day is None else min(self.first_day, stats.first_day)
             self.last_day = stats.last_day if self.last_day is None else max(self.last_day, stats.last_day)
@@ -145,6 +184,38 @@ class QualityReport:
             entry = self.money.setdefault(cur, [Decimal(0)] * 6)
             for i, v in enumerate(values):
                 entry[i] += v
+
+    def _note_duplicates(self, stats: ChunkStats, earlier: np.ndarray) -> None:
+        """Keep the first few duplicate keys of a chunk: their lines, key values and a likely cause."""
+        h = stats.key_hashes
+        offending = duplicated(h) | np.isin(h, earlier)
+        idx = np.flatnonzero(offending)
+        keys, first = np.unique(h[idx], return_index=True)
+        for key in keys[np.argsort(first)][: EXAMPLES_KEPT - len(self.duplicate_examples)]:
+            members = idx[h[idx] == key][:EXAMPLES_KEPT]
+            rows = stats.describe(members) if stats.describe is not None else []
+            lines = stats.key_lines(members).tolist() if stats.key_lines is not None else []
+            before = bool(np.isin(key, earlier))
+            shown = {c: rows[0].get(c) for c in stats.key_columns if rows and c in rows[0]}
+            if before and len(rows) == 1:
+                cause = "repeats the key of a row in an earlier part of the file"
+            else:
+                differ = sorted({c for r in rows[1:] for c in r if r.get(c) != rows[0].get(c)})
+                if not differ:
+                    cause = "the same source row twice (the file, or a part of it, was exported or joined twice?)"
+                else:
+                    cause = (
+                        f"rows of one key that differ in {', '.join(differ)}: rows finer than the mapping's key (an "
+                        "ad group, ad or line item the mapping does not read: name its column under grain:), or a "
+                        "corrected row sent beside the old one"
+                    )
+            self.duplicate_examples.append({"lines": lines, "key": shown, "cause": cause})
+
+    def note_quarantine(self, lines: list[int], reasons: list[str]) -> None:
+        for line, reason in sorted(zip(lines, reasons, strict=True))[: EXAMPLES_KEPT - len(self.quarantine_examples)]:
+            self.quarantine_examples.append({"line": line, "reason": reason})
+        self.quarantine_examples.sort(key=lambda e: e["line"])
+        del self.quarantine_examples[EXAMPLES_KEPT:]
 
     def add_loaded(self, currency: str, spend: Decimal, sales: Decimal) -> None:
         entry = self.money.setdefault(currency, [Decimal(0)] * 6)
@@ -163,7 +234,7 @@ class QualityReport:
 
     @property
     def needs_merge(self) -> bool:
-        return bool(self._merge_keys)
+        return bool(len(self.merge_keys))
 
     @property
     def passed(self) -> bool:
@@ -239,7 +310,7 @@ class QualityReport:
             self.thresholds.append({"name": name, "limit": limit, "value": round(value, 6), "passed": ok})
             if not ok:
                 word = "below" if name.startswith("min_") else "above"
-                self.failures.append(f"{name}: {value:.4f} is {word} the limit {limit}")
+                self.failures.append(f"{name}: {value:.4f} is {word} the limit {limit}{self._examples(name)}")
         for cur, rec in self.reconciliation.items():
             if not rec["balanced"]:
                 self.failures.append(
@@ -248,6 +319,24 @@ class QualityReport:
                 )
         if self.rows_read and not self.rows_loaded:
             self.failures.append("no row could be loaded")
+
+    def _examples(self, threshold: str) -> str:
+        """The offending lines a failed threshold names."""
+        if threshold == "max_duplicate_key_rate" and self.duplicate_examples:
+            parts = []
+            for e in self.duplicate_examples[:EXAMPLES_QUOTED]:
+                lines = e["lines"]
+                where = f"line {lines[0]}"
+                if len(lines) > 1:
+                    earlier = ", ".join(str(x) for x in lines[:-1])
+                    where = f"line {lines[-1]} repeats line{'s' if len(lines) > 2 else ''} {earlier}"
+                key = ", ".join(f"{k}={v}" for k, v in e["key"].items())
+                parts.append(f"{where} ({key}): {e['cause']}")
+            return f" ({self.duplicate_keys:,} duplicate keys; " + "; ".join(parts) + ")"
+        if threshold == "max_quarantine_rate" and self.quarantine_examples:
+            quoted = "; ".join(f"line {e['line']}: {e['reason']}" for e in self.quarantine_examples[:EXAMPLES_QUOTED])
+            return f" (first quarantined: {quoted})"
+        return ""
 
     def to_dict(self) -> dict:
         first, last = _iso(self.first_day), _iso(self.last_day)
@@ -271,6 +360,8 @@ class QualityReport:
             "sku_unmatched": self.sku_unmatched,
             "clicks_over_impressions": self.clicks_over_impressions,
             "duplicate_keys": self.duplicate_keys,
+            "duplicate_examples": list(self.duplicate_examples),
+            "quarantine_examples": list(self.quarantine_examples),
             "unmapped_columns": list(self.unmapped_columns),
             "date_range": [first, last] if first else None,
             "reconciliation": self.reconciliation,
@@ -278,6 +369,7 @@ class QualityReport:
             "passed": self.passed,
             "failures": list(self.failures),
             "stopped_early": self.stopped_early,
+            **({"dst": dict(self.dst)} if self.dst is not None else {}),
             "seconds": round(self.seconds, 3),
             "rows_per_second": round(self.rows_read / self.seconds, 1) if self.seconds else None,
         }

@@ -9,14 +9,17 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .limits import NO_LIMITS, InputLimits
-from .quality import QualityReport
+from .quality import EXAMPLES_KEPT, QualityReport
 from .readers import Chunk, Reader, SourceError, open_source
 from .schema import Lookups, Progress
 from .sinks import Sink
@@ -111,6 +114,7 @@ class Harmonizer:
             reader.close()
             raise
         transformer = Transformer(spec, self.lookups)
+        report.dst = _dst_entry(spec, transformer.zone)
         chunks, early = _prefetch(reader), ""
         try:
             for chunk in chunks:
@@ -123,6 +127,10 @@ class Harmonizer:
                     sink.write(facts)
                 if result.quarantine.num_rows:
                     sink.quarantine(result.quarantine)
+                    if len(report.quarantine_examples) < EXAMPLES_KEPT:
+                        q = result.quarantine
+                        first = np.argsort(q["line"].to_numpy(), kind="stable")[:EXAMPLES_KEPT]
+                        report.note_quarantine(q["line"].take(first).to_pylist(), q["reason"].take(first).to_pylist())
                 if progress is not None:
                     progress(
                         Progress(
@@ -143,11 +151,17 @@ class Harmonizer:
             report.evaluate()
             if report.stopped_early:
                 report.failures.insert(0, early)
+            truncated = getattr(reader, "truncated", None)
+            if truncated:
+                report.failures.insert(0, f"{path.name} looks truncated: {truncated}")
             report.seconds = time.perf_counter() - started
             if report.passed:
                 sink.commit(report)
             else:
-                sink.abort()
+                # refused by its thresholds: nothing is loaded, but a sink that can keeps the quarantined rows, the
+                # reasons the user needs now
+                refuse = getattr(sink, "refuse", None)
+                refuse(report) if refuse is not None else sink.abort()
         except BaseException:
             sink.abort()
             raise
@@ -156,6 +170,25 @@ class Harmonizer:
             reader.close()
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _dst_entry(spec: MappingSpec, zone: ZoneInfo) -> dict | None:
+    """The report's account of local clock changes, for timestamps read in a zone with daylight saving time."""
+    if not spec.date.is_timestamp:
+        return None
+    if {"z", "Z"} & set(re.findall(r"%(.)", spec.date.format)):
+        rule = "the UTC offset written in each timestamp"
+    else:
+        year = datetime.now(UTC).year
+        if zone.utcoffset(datetime(year, 1, 15)) == zone.utcoffset(datetime(year, 7, 15)):
+            return None
+        rule = (
+            f"local time in {zone.key}; in the hour repeated when the clocks go back, rows of one key at one time are "
+            "taken in file order, the first as daylight time and the second as standard time; a time in the hour "
+            "skipped when the clocks go forward is quarantined"
+        )
+    return {"time_zone": zone.key, "rule": rule, "ambiguous_rows": 0, "read_as_standard_time": 0,
+            "nonexistent_rows": 0}  # fmt: skip
 
 
 def _prefetch(chunks: Iterable[Chunk]) -> Iterator[Chunk]:

@@ -39,30 +39,42 @@ class Sink(Protocol):
 
     def abort(self) -> None: ...
 
+    # Optional: ``refuse(report)``, called instead of ``abort`` when the batch fails its quality thresholds, for a
+    # sink that keeps the quarantined rows of a refused batch (ParquetSink).
+
 
 class QuarantineCsvWriter:
     """Quarantined rows as CSV: line, field, reason, then the raw source columns (from the row's JSON).
 
     The raw columns are fixed by ``source_columns`` or, if not given, by the first quarantined row; a later row's
-    unknown columns go, as JSON, into a last ``_other`` column so nothing is dropped.
+    unknown columns go, as JSON, into a last ``_other`` column so nothing is dropped. The file is created with the
+    first row: a run that quarantines nothing (or cannot read its input) leaves no file behind.
     """
 
     def __init__(self, path: str | os.PathLike, source_columns: list[str] | None = None):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed by close()
-        self._writer = csv.writer(self._file)
-        self.columns = list(source_columns) if source_columns is not None else None
+        self._file = None
+        self._writer = None
+        self._source_columns = list(source_columns) if source_columns is not None else None
+        self.columns: list[str] | None = None
         self.rows = 0
-        if self.columns is not None:
-            self._header()
 
     def _header(self) -> None:
         self._writer.writerow(["line", "field", "reason", *self.columns, "_other"])
 
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._writer = csv.writer(self._file)
+        self.columns = self._source_columns
+        if self.columns is not None:
+            self._header()
+
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
+        if self._file is None:
+            self._open()
         for row in table.select(QUARANTINE_SCHEMA.names).to_pylist():
             raw = json.loads(row["raw"]) if row["raw"] else {}
             if self.columns is None:
@@ -76,10 +88,7 @@ class QuarantineCsvWriter:
             self.rows += 1
 
     def close(self) -> None:
-        if not self._file.closed:
-            if self.columns is None:
-                self.columns = []
-                self._header()
+        if self._file is not None and not self._file.closed:
             self._file.close()
 
     def abort(self) -> None:
@@ -89,7 +98,8 @@ class QuarantineCsvWriter:
 
 
 class ParquetSink:
-    """Harmonized rows into one Parquet file, written to a temporary file beside it and renamed on commit.
+    """Harmonized rows into one Parquet file, written to a temporary file beside it and renamed on commit. A batch
+    refused by its thresholds (``refuse``) writes no output but keeps its quarantine file; ``abort`` keeps nothing.
 
     A chunk's rows are already summed by natural key. When a key was written by several chunks (hours of one day
     that straddle chunks, duplicate rows far apart) the report's ``merge_keys`` lists their hashes and the commit
@@ -235,6 +245,17 @@ class ParquetSink:
             p.unlink()
 
     def abort(self) -> None:
+        self._discard_output()
+        if self._quarantine is not None:
+            self._quarantine.abort()
+
+    def refuse(self, report=None) -> None:
+        """The batch failed its quality thresholds: no output, but the quarantined rows (and their reasons) stay."""
+        self._discard_output()
+        if self._quarantine is not None:
+            self._quarantine.close()
+
+    def _discard_output(self) -> None:
         with contextlib.suppress(BaseException):
             self._drain()
         if self._writer is not None:
@@ -244,8 +265,6 @@ class ParquetSink:
         for path in [self.tmp_path, *self._extra]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-        if self._quarantine is not None:
-            self._quarantine.abort()
 
 
 def _for_aggregate(table: pa.Table) -> pa.Table:

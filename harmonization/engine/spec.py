@@ -63,6 +63,7 @@ TOP_KEYS = (
     "columns",
     "attribution",
     "sku",
+    "grain",
     "ignore",
     "quality",
 )
@@ -78,8 +79,11 @@ SOURCE_KEYS = (
     "header_row",
     "timezone",
 )
-DATE_KEYS = ("column", "format")
-COLUMN_KEYS = ("source", "constant", "expr", "type", "unit", "enum", "required", "default")
+DATE_KEYS = ("column", "time_column", "format")
+COLUMN_KEYS = ("source", "constant", "expr", "type", "unit", "enum", "required", "default", "blank")
+# What an empty cell means: a metric left blank by the export is 0 (no impressions, no spend); a blank key or date
+# is a missing value and quarantines the row.
+BLANK_MEANINGS = ("zero", "missing")
 ENUM_KEYS = ("map", "unknown")
 ATTRIBUTION_KEYS = ("window_days", "model", "metrics")
 SKU_KEYS = ("match", "unknown")
@@ -120,6 +124,7 @@ class ColumnSpec:
     enum: EnumSpec | None = None
     required: bool = True
     default: Any = None
+    blank: str = "missing"  # "zero" | "missing": what an empty cell means (BLANK_MEANINGS)
 
     @property
     def kind(self) -> str:
@@ -150,6 +155,9 @@ class SourceSpec:
 class DateSpec:
     column: str
     format: str
+    # a layout that writes the local hour in a column of its own (date "2026-11-01", hour "01"): its text is read
+    # after the date's, separated by a space, with one format for both ("%Y-%m-%d %H")
+    time_column: str | None = None
 
     @property
     def is_timestamp(self) -> bool:
@@ -182,6 +190,9 @@ class MappingSpec:
     sku: SkuSpec | None
     ignore: tuple[str, ...]
     quality: dict[str, float]
+    # Source columns that, with the RMIS natural key, identify one row of the export (an ad group, ad or line item
+    # id): rows that differ only in them are summed to the RMIS grain; rows that agree in them too are duplicates.
+    grain: tuple[str, ...] = ()
     raw: dict = field(repr=False, compare=False, default_factory=dict)
     text: str = field(repr=False, compare=False, default="")
     origin: str = "<mapping>"
@@ -193,7 +204,9 @@ class MappingSpec:
     @property
     def used_columns(self) -> frozenset[str]:
         """Source columns the mapping reads (by source, expr or the date block)."""
-        cols: set[str] = {self.date.column}
+        cols: set[str] = {self.date.column, *self.grain}
+        if self.date.time_column:
+            cols.add(self.date.time_column)
         for spec in self.column_specs():
             cols |= spec.columns
         return frozenset(cols)
@@ -201,7 +214,7 @@ class MappingSpec:
     @property
     def required_columns(self) -> list[str]:
         """Source columns that must be present in the header, in mapping order."""
-        out = [self.date.column]
+        out = [self.date.column, *([self.date.time_column] if self.date.time_column else [])]
         for spec in self.column_specs():
             if spec.required:
                 out.extend(c for c in sorted(spec.columns) if c not in out)
@@ -412,6 +425,11 @@ class _Builder:
         if not isinstance(ignore, list) or not all(isinstance(x, str) for x in ignore):
             self.fail("ignore", "must be a list of source column names")
         quality = self.quality(d.get("quality") or {})
+        grain = d.get("grain") or []
+        if not isinstance(grain, list) or not all(isinstance(x, str) and x for x in grain):
+            self.fail("grain", "must be a list of source column names (the ad group, ad or line item ids of a row)")
+        if len(set(grain)) < len(grain):
+            self.fail("grain", "names a column twice")
         return MappingSpec(
             version=1,
             name=name,
@@ -424,6 +442,7 @@ class _Builder:
             sku=sku,
             ignore=tuple(ignore),
             quality=quality,
+            grain=tuple(grain),
             raw=self.data,
             text=self.text,
             origin=self.doc.origin,
@@ -488,14 +507,17 @@ class _Builder:
         if "column" not in d:
             self.fail("date.column", "required")
         column = self.str_(d["column"], "date.column")
+        time_column = self.str_(d.get("time_column"), "date.time_column", nullable=True)
         fmt = self.str_(d.get("format", "%Y-%m-%d"), "date.format")
+        if time_column and not set(re.findall(r"%(.)", fmt)) & TIME_DIRECTIVES:
+            self.fail("date.format", f"{fmt!r} reads no time, but date.time_column gives one (e.g. '%Y-%m-%d %H')")
         directives = re.findall(r"%(.?)", fmt)
         for directive in directives:
             if directive not in STRPTIME_DIRECTIVES:
                 self.fail("date.format", f"%{directive} is not a strptime directive this engine reads in {fmt!r}")
         if not {"Y", "y"} & set(directives) or not {"d", "j", "e"} & set(directives):
             self.fail("date.format", f"{fmt!r} must contain a year (%Y) and a day (%d)")
-        return DateSpec(column=column, format=fmt)
+        return DateSpec(column=column, format=fmt, time_column=time_column)
 
     def column(self, value: Any, path: str, fld: str, source: SourceSpec) -> ColumnSpec:
         if not isinstance(value, dict):
@@ -517,6 +539,13 @@ class _Builder:
         required = c.get("required", True)
         if not isinstance(required, bool):
             self.fail(f"{path}.required", f"must be true or false, not {required!r}")
+        blank = c.get("blank", "zero" if fld in METRICS else "missing")
+        self.str_(blank, f"{path}.blank", choices=BLANK_MEANINGS)
+        if blank == "zero" and fld not in METRICS:
+            self.fail(f"{path}.blank", f"only a metric ({', '.join(METRICS)}) may read a blank cell as zero; a blank "
+                      f"{fld} is a missing value")  # fmt: skip
+        if "blank" in c and blank == "zero" and c.get("default") is not None:
+            self.fail(f"{path}.blank", "give blank: zero or a default, not both")
         src = self.str_(c["source"], f"{path}.source") if "source" in c else None
         parsed = None
         if "expr" in c:
@@ -544,6 +573,7 @@ class _Builder:
             enum=enum,
             required=required,
             default=c.get("default"),
+            blank=blank,
         )
 
     def _currency(self, value: Any, path: str) -> None:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import expr as expr_lang
-from .keys import Uniques, as_array, duplicated, hash_strings, key_base_hash, key_hash, np_mask
+from .keys import Uniques, _mix, as_array, duplicated, hash_rows, hash_strings, key_base_hash, key_hash, np_mask
 from .numbers import UNIT_SCALE, NumberFormat, not_a_number, to_money
 from .readers import Chunk
 from .schema import HARMONIZED_SCHEMA, MONEY, NATURAL_KEY, QUARANTINE_SCHEMA, RATE, SUMMED, Lookups
@@ -32,6 +32,26 @@ from .spec import ENUM_VALUES, METRICS, ColumnSpec, MappingSpec
 EPOCH = date(1970, 1, 1)
 BAD_DAY = np.iinfo(np.int32).min
 _RATE_MUL = pa.decimal128(19, 10)  # 18 + 19 + 1 digits still fit decimal128 when multiplied by MONEY
+_AMBIGUOUS, _NONEXISTENT = 1, 2  # a local time in the repeated hour of an autumn clock change, in the spring gap
+
+
+@dataclass
+class _Times:
+    days: np.ndarray  # UTC day per row (BAD_DAY when unreadable)
+    secs: np.ndarray  # the key instant: the UTC second of a timestamp, or the day
+    days1: np.ndarray  # the same two read as the later pass of a repeated local hour
+    secs1: np.ndarray
+    ambiguous: np.ndarray  # in a repeated local hour
+    nonexistent: np.ndarray  # in the hour skipped when the clocks went forward
+    wall: np.ndarray  # local wall-clock second (the text's own reading), to pair the two passes of one hour
+
+
+def _utc_seconds(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    secs = pc.cast(col, pa.timestamp("s", tz="UTC"), safe=False).cast(pa.int64()).fill_null(BAD_DAY * 86400)
+    secs = secs.to_numpy(zero_copy_only=False).astype(np.int64)
+    days = np.floor_divide(secs, 86400).astype(np.int64)
+    days[secs == BAD_DAY * 86400] = BAD_DAY
+    return secs, days
 
 
 # --- failures ---------------------------------------------------------------------------------------------------
@@ -98,6 +118,15 @@ class ChunkStats:
     agg_hashes: np.ndarray | None = None  # per loaded row: natural key with the UTC day (summing across chunks)
     first_day: int | None = None
     last_day: int | None = None
+    # functions of loaded rows (by position): their source lines, and their source values for a report
+    key_lines: Callable[[np.ndarray], np.ndarray] | None = None
+    describe: Callable[[np.ndarray], list[dict]] | None = None
+    key_columns: tuple[str, ...] = ()  # the source columns of a row's key, as a report names them
+    # local times of a clock change: rows in the repeated hour, of them read as the second (standard time) pass,
+    # and rows in the hour that does not exist (quarantined)
+    dst_ambiguous: int = 0
+    dst_later: int = 0
+    dst_nonexistent: int = 0
     # currency -> [spend_in, spend_loaded, spend_quarantined, sales_in, sales_loaded, sales_quarantined]
     money: dict[str, list[Decimal]] = field(default_factory=dict)
 
@@ -146,6 +175,7 @@ def _as_text(v: object) -> str | None:
 
 class Transformer:
     def __init__(self, spec: MappingSpec, lookups: Lookups):
+        cols = spec.columns
         self.spec = spec
         self.lookups = lookups
         self.numbers = NumberFormat(spec.source.decimal, spec.source.thousands)
@@ -156,7 +186,15 @@ class Transformer:
         if "retailer" not in spec.columns:
             self.retailer_const = spec.retailer or lookups.default_retailer
         self._rates = self._fx_tables(lookups)
-        self._date_cache: dict[str, tuple[int, int] | None] = {}
+        self._date_cache: dict[str, tuple[int, int, int, int, int] | None] = {}
+        key_specs = [cols.get(f) for f in ("retailer", "campaign_id", "placement_type")]
+        key_specs += [cols.get(spec.sku.match) if spec.sku else None, spec.attribution.window_days,
+                      spec.attribution.model]  # fmt: skip
+        names = [spec.date.column, *([spec.date.time_column] if spec.date.time_column else [])]
+        names += [c for k in key_specs if k is not None for c in sorted(k.columns)]
+        self.key_columns = tuple(dict.fromkeys([*names, *spec.grain]))
+        # (row key without its time, local wall time) of the repeated hour of an autumn clock change -> rows seen
+        self._ambiguous_seen: dict[int, int] = {}
         self._sku_keys: pa.Array | None = None
         self._sku_ids = np.zeros(0, np.int64)
         self._sku_table: pd.Index | None = None
@@ -291,6 +329,9 @@ class Transformer:
         unit = spec.unit
         kind = "int" if spec.type == "integer" and unit == "none" else "decimal" if unit == "none" else "float"
         values, bad = self.numbers.parse(raw, kind, percent=unit == "percent")
+        if bad.any() and pa.types.is_string(raw.type):
+            # a cell of spaces is blank, not a bad number (parse left it null)
+            bad &= ~np_mask(pc.equal(pc.utf8_trim_whitespace(raw), "").fill_null(False))
         if bad.any():
             fails.add(
                 bad,
@@ -317,7 +358,7 @@ class Transformer:
         if values.null_count:
             if spec.default is not None:
                 fill = spec.default
-            elif not spec.required:
+            elif not spec.required or spec.blank == "zero":
                 fill = 0
             else:
                 fill = None
@@ -340,32 +381,49 @@ class Transformer:
             )
         return values, parsed
 
-    def _dates(self, table: pa.Table, fails: Failures) -> tuple[np.ndarray, np.ndarray]:
-        """-> (UTC day per row as days since epoch, and the key instant: the day, or the UTC second of a timestamp)."""
+    def _dates(self, table: pa.Table, fails: Failures) -> _Times:
+        """The UTC day and the key instant (the day, or the UTC second of a timestamp) per row, read as the first
+        pass of a repeated local hour, with the alternative reading for the rows in such an hour."""
         spec = self.spec.date
         col = self._source(table, spec.column)
+        if spec.time_column:
+            when = [c if pa.types.is_string(c.type) else c.cast(pa.string())
+                    for c in (col, self._source(table, spec.time_column))]  # fmt: skip
+            col = pc.binary_join_element_wise(*when, " ")
         t = col.type
+        n = len(col)
+        status = np.zeros(n, np.int8)
         if pa.types.is_timestamp(t):
             if t.tz is None:
-                col = pc.assume_timezone(col, str(self.zone), ambiguous="earliest", nonexistent="earliest")
-            secs = pc.cast(col, pa.timestamp("s", tz="UTC"), safe=False).cast(pa.int64()).fill_null(BAD_DAY * 86400)
-            secs = secs.to_numpy(zero_copy_only=False)
-            days = np.floor_divide(secs, 86400).astype(np.int64)
-            days[secs == BAD_DAY * 86400] = BAD_DAY
-            instant = secs
+                zone = str(self.zone)
+                first = pc.assume_timezone(col, zone, ambiguous="earliest", nonexistent="earliest")
+                later = pc.assume_timezone(col, zone, ambiguous="latest", nonexistent="earliest")
+                after_gap = pc.assume_timezone(col, zone, ambiguous="earliest", nonexistent="latest")
+                status[np_mask(pc.not_equal(first, later))] = _AMBIGUOUS
+                status[np_mask(pc.not_equal(first, after_gap))] = _NONEXISTENT
+            else:
+                first = later = col
+            secs, days = _utc_seconds(first)
+            secs1, days1 = _utc_seconds(later)
+            wall = col.cast(pa.timestamp("s"), safe=False).cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
         elif pa.types.is_date(t):
             days = col.cast(pa.date32()).cast(pa.int32()).fill_null(BAD_DAY).to_numpy(zero_copy_only=False)
             days = days.astype(np.int64)
-            instant = days
+            secs = days1 = secs1 = wall = days
         else:
             if not pa.types.is_string(t):
                 col = col.cast(pa.string())
             u = Uniques.of(col)
-            parsed = [self._parse_date(v) for v in u.values]
-            day_u = np.array([p[0] if p else BAD_DAY for p in parsed], dtype=np.int64)
-            inst_u = np.array([p[1] if p else BAD_DAY for p in parsed], dtype=np.int64)
-            days = u.spread_np(day_u, BAD_DAY)
-            instant = u.spread_np(inst_u, BAD_DAY)
+            parsed = np.array(
+                [self._parse_date(v) or (BAD_DAY, BAD_DAY, BAD_DAY, BAD_DAY, 0, 0) for v in u.values], dtype=np.int64
+            ).reshape(-1, 6)
+            days = u.spread_np(parsed[:, 0], BAD_DAY)
+            if spec.is_timestamp:
+                secs, days1, secs1 = (u.spread_np(parsed[:, k], BAD_DAY) for k in (1, 2, 3))
+                status = u.spread_np(parsed[:, 4].astype(np.int8), 0)
+                wall = u.spread_np(parsed[:, 5], 0)
+            else:  # whole days: one reading, no clock change
+                secs = days1 = secs1 = wall = days
         bad = days == BAD_DAY
         if bad.any():
             missing = ~np_mask(col.is_valid())
@@ -376,9 +434,24 @@ class Transformer:
                 "date:bad_format",
                 lambda idx, a=col: [f"date: {v!r} does not match {spec.format}" for v in _values(a, idx)],
             )
-        return days, instant
+        gap = status == _NONEXISTENT
+        if gap.any():
+            fails.add(
+                gap,
+                "date",
+                "date:nonexistent",
+                lambda idx, a=col: [
+                    f"date: {_as_text(v)!r} does not exist in {self.zone.key} (the clocks went forward over it)"
+                    for v in _values(a, idx)
+                ],
+            )
+        if not spec.is_timestamp:
+            secs = days
+        return _Times(days, secs, days1, secs1 if spec.is_timestamp else days1, status == _AMBIGUOUS, gap, wall)
 
-    def _parse_date(self, text: str) -> tuple[int, int] | None:
+    def _parse_date(self, text: str) -> tuple[int, int, int, int, int, int] | None:
+        """-> (UTC day, UTC second, the same two for the later pass of a repeated hour, status, local wall second)
+        or None when the text does not match the format."""
         hit = self._date_cache.get(text, False)
         if hit is not False:
             return hit
@@ -389,17 +462,50 @@ class Transformer:
             value = None
         if value is not None:
             if self.spec.date.is_timestamp:
-                if value.tzinfo is None:
-                    value = value.replace(tzinfo=self.zone)
-                utc = value.astimezone(UTC)
-                secs = int(utc.timestamp())
-                out = ((utc.date() - EPOCH).days, secs)
+                wall = int(value.replace(tzinfo=UTC).timestamp())
+                status = 0
+                if value.tzinfo is None:  # local time of the mapping's zone; an offset in the text says itself
+                    local = value.replace(tzinfo=self.zone)
+                    other = value.replace(tzinfo=self.zone, fold=1)
+                    back = local.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None)
+                    if back != value:
+                        status = _NONEXISTENT
+                    elif other.utcoffset() != local.utcoffset():
+                        status = _AMBIGUOUS
+                    value, later = local, other
+                else:
+                    later = value
+                utc, utc1 = value.astimezone(UTC), later.astimezone(UTC)
+                out = ((utc.date() - EPOCH).days, int(utc.timestamp()), (utc1.date() - EPOCH).days,
+                       int(utc1.timestamp()), status, wall)  # fmt: skip
             else:
                 day = (value.date() - EPOCH).days
-                out = (day, day)
+                out = (day, day, day, day, 0, day)
         if len(self._date_cache) < 100_000:
             self._date_cache[text] = out
         return out
+
+    def _resolve_repeated_hour(self, times: _Times, key_parts: list[pa.Array], stats: ChunkStats) -> None:
+        """Order in the file: of the rows of one key at one local time of a repeated hour, the first is read in
+        daylight time and the second in standard time (a third is a duplicate of the second)."""
+        idx = np.flatnonzero(times.ambiguous)
+        if not len(idx):
+            return
+        taken = pa.array(idx)
+        h = hash_rows([as_array(a).take(taken) for a in key_parts])
+        with np.errstate(over="ignore"):
+            h = h ^ (times.wall[idx].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        seen = self._ambiguous_seen
+        later = np.zeros(len(idx), bool)
+        for i, key in enumerate(h.tolist()):
+            count = seen.get(key, 0)
+            seen[key] = count + 1
+            later[i] = count >= 1
+        rows = idx[later]
+        times.days[rows] = times.days1[rows]
+        times.secs[rows] = times.secs1[rows]
+        stats.dst_ambiguous += len(idx)
+        stats.dst_later += len(rows)
 
     # -- SKU and FX --
 
@@ -515,7 +621,7 @@ class Transformer:
     def run(self, chunk: Chunk) -> ChunkResult:
         table = chunk.table
         n = table.num_rows
-        stats = ChunkStats(rows_read=n + len(chunk.broken))
+        stats = ChunkStats(rows_read=n + len(chunk.broken), key_columns=self.key_columns)
         fails = Failures(n)
         cols = self.spec.columns
 
@@ -529,7 +635,7 @@ class Transformer:
                 "retailer:missing",
                 lambda idx: ["retailer: missing value"] * len(idx),
             )
-        days, instant = self._dates(table, fails)
+        times = self._dates(table, fails)
         campaign_id = self._string(cols["campaign_id"], table, fails, stats)
         fails.add(
             ~np_mask(campaign_id.is_valid()),
@@ -568,12 +674,17 @@ class Transformer:
             "currency:missing",
             lambda idx: ["currency: missing value"] * len(idx),
         )
-        safe_days = np.where(days == BAD_DAY, 0, days)
-        rate, _ = self._fx(currency, safe_days, fails)
         if self.spec.sku is not None:
             ref = self._string(cols[self.spec.sku.match], table, fails, stats)
         else:
             ref = pa.nulls(n, pa.string())
+        grain = [self._source(table, c) for c in self.spec.grain]
+        if times.ambiguous.any():
+            self._resolve_repeated_hour(times, [retailer, campaign_id, ref, placement, window, model, *grain], stats)
+        stats.dst_nonexistent = int(times.nonexistent.sum())
+        days, instant = times.days, times.secs
+        safe_days = np.where(days == BAD_DAY, 0, days)
+        rate, _ = self._fx(currency, safe_days, fails)
         sku_ref, sku_id = self._sku(ref, retailer, fails, stats)
 
         bad = fails.bad
@@ -635,9 +746,11 @@ class Transformer:
                 "source_rows": pa.repeat(pa.scalar(1, pa.int64()), n) if n else pa.array([], pa.int64()),
             }
         )
+        src_rows = np.flatnonzero(good)
         if n_good < n:
             rows = rows.filter(keep)
             instant = instant[good]
+            grain = [as_array(g).filter(keep) for g in grain]
         stats.clicks_over_impressions = int(pc.sum(pc.greater(rows["clicks"], rows["impressions"])).as_py() or 0)
         if n_good:
             good_days = rows["date"].cast(pa.int32())
@@ -645,7 +758,15 @@ class Transformer:
             stats.last_day = int(pc.max(good_days).as_py())
         base = key_base_hash(rows)
         stats.agg_hashes = key_hash(rows, base)
-        stats.key_hashes = key_hash(rows, base, instant) if self.spec.date.is_timestamp else stats.agg_hashes
+        if grain:
+            with np.errstate(over="ignore"):
+                row_base = _mix(base ^ hash_rows(grain))
+            stats.key_hashes = key_hash(rows, row_base, instant)
+        else:
+            stats.key_hashes = key_hash(rows, base, instant) if self.spec.date.is_timestamp else stats.agg_hashes
+        lines = chunk.lines if len(chunk.lines) == n else None
+        stats.key_lines = None if lines is None else (lambda idx, src=src_rows: lines[src[idx]])
+        stats.describe = lambda idx, t=table, src=src_rows: t.take(pa.array(src[idx], pa.int64())).to_pylist()
         facts, mixed = aggregate(rows, self.reporting, stats.agg_hashes)
         if mixed is not None and len(mixed):
             facts, quarantine = self._quarantine_mixed(rows, mixed, quarantine, stats, chunk, table, good)
@@ -689,8 +810,13 @@ class Transformer:
         ):
             stats.money[cur][2] += spend
             stats.money[cur][5] += sales
-        stats.key_hashes = stats.key_hashes[~bad]
+        same = stats.key_hashes is stats.agg_hashes
         stats.agg_hashes = stats.agg_hashes[~bad]
+        stats.key_hashes = stats.agg_hashes if same else stats.key_hashes[~bad]
+        kept = np.flatnonzero(good)[~bad]
+        if stats.key_lines is not None:
+            stats.key_lines = lambda idx, src=kept: chunk.lines[src[idx]]
+        stats.describe = lambda idx, t=table, src=kept: t.take(pa.array(src[idx])).to_pylist()
         facts, _ = aggregate(rows.filter(pa.array(~bad)), self.reporting, stats.agg_hashes)
         return facts, pa.concat_tables([quarantine, extra])
 

@@ -26,6 +26,7 @@ SAMPLES = ROOT / "harmonization" / "samples"
 MICRO = Decimal(1_000_000)
 LA = zoneinfo.ZoneInfo("America/Los_Angeles")
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 UTC = dt.UTC
 
 SAMPLE_FILES = {
@@ -33,6 +34,7 @@ SAMPLE_FILES = {
     "walmart_sponsored_search_item": "walmart_sponsored_search_item.csv",
     "criteo_retail_media_campaign": "criteo_retail_media_campaign.json",
     "dsp_line_items_micros": "dsp_line_items_micros.csv",
+    "amazon_dsp_line_item_hourly": "amazon_dsp_line_item_hourly.csv",
     "eu_retailer_jsonl": "eu_retailer_jsonl.jsonl",
     "rmis_native": "rmis_native.csv",
 }
@@ -109,6 +111,16 @@ def read_layout(layout: str, path: Path) -> list[SourceRow]:
                     _utc_day(r["report_hour"], "%Y-%m-%d %H:%M:%S", LA), "amazon", r["currency_code"],
                     int(r["impressions"]), int(r["clicks"]), Decimal(r["cost_micros"]) / MICRO,
                     Decimal(r["sales_micros_14d"]) / MICRO, int(r["units_sold_14d"]), None,
+                )
+            )  # fmt: skip
+    elif layout == "amazon_dsp_line_item_hourly":
+        # the autumn clock change: the second "01" of an order line item is 01:00 EST; both are on the same UTC day
+        for r in csv.DictReader(_open_text(path)):
+            rows.append(
+                SourceRow(
+                    _utc_day(f"{r['date']} {r['hour']}", "%Y-%m-%d %H", NEW_YORK), "amazon", "USD",
+                    int(r["impressions"]), int(r["clickThroughs"]), Decimal(r["totalCost"]), Decimal(r["sales14d"]),
+                    int(r["unitsSold14d"]), None,
                 )
             )  # fmt: skip
     elif layout == "eu_retailer_jsonl":

@@ -109,10 +109,12 @@ class Command(BaseCommand):
             report = Harmonizer(spec, lookups).run(path, ParquetSink(output, quarantine_path=quarantine), progress=bar)
         except (MappingError, SourceError) as exc:
             return {"report": {}, "error": _one_line(exc)}
-        if not report.rows_quarantined or not report.passed:
-            quarantine.unlink(missing_ok=True)
         data = report.to_dict()
         error = "" if report.passed else "quality thresholds failed: " + "; ".join(report.failures)
+        if report.rows_quarantined and quarantine.is_file():
+            data["quarantine_file"] = str(quarantine)
+            if error:  # refused: nothing was written but the quarantined rows, which say why
+                error += f"; quarantined rows with their reasons: {quarantine}"
         return {"report": data, "error": error}
 
 

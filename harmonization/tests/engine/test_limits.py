@@ -165,4 +165,7 @@ def test_bad_rows_at_the_end_are_judged_as_before(tmp_path):
     spec = make_spec(quality={"max_quarantine_rate": 0.05})
     report = Harmonizer(spec, LOOKUPS, chunk_rows=5, limits=InputLimits(max_rows=30)).run(path, MemorySink())
     assert report.rows_read == 25 and not report.stopped_early
-    assert report.failures == ["max_quarantine_rate: 0.2000 is above the limit 0.05"]
+    assert report.failures == [
+        "max_quarantine_rate: 0.2000 is above the limit 0.05 (first quarantined: line 22: clicks: 'x' is not a number; "
+        "line 23: clicks: 'x' is not a number; line 24: clicks: 'x' is not a number)"
+    ]

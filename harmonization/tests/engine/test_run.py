@@ -106,7 +106,9 @@ def test_a_threshold_that_fails_aborts_instead_of_committing(tmp_path):
     assert sink.calls[-1] == "abort"
     assert "commit" not in sink.calls
     assert report.passed is False
-    assert report.failures == ["max_quarantine_rate: 0.1667 is above the limit 0.1"]
+    assert report.failures == [
+        "max_quarantine_rate: 0.1667 is above the limit 0.1 (first quarantined: line 7: clicks: 'abc' is not a number)"
+    ]
     assert report.to_dict()["thresholds"] == [
         {"name": "max_quarantine_rate", "limit": 0.1, "value": 0.166667, "passed": False}
     ]
