@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from . import expr as expr_lang
 from .keys import Uniques, as_array, duplicated, hash_strings, key_base_hash, key_hash, np_mask
-from .numbers import UNIT_SCALE, NumberFormat, not_a_number, to_money
+from .numbers import UNIT_SCALE, NumberFormat, currency_mark_fits, not_a_number, to_money
 from .readers import Chunk
 from .schema import HARMONIZED_SCHEMA, MONEY, NATURAL_KEY, QUARANTINE_SCHEMA, RATE, SUMMED, Lookups
 from .spec import ENUM_VALUES, METRICS, ColumnSpec, MappingSpec
@@ -149,6 +149,7 @@ class Transformer:
         self.spec = spec
         self.lookups = lookups
         self.numbers = NumberFormat(spec.source.decimal, spec.source.thousands)
+        self._formats: dict[tuple[str, ...], NumberFormat] = {(): self.numbers}
         zone = spec.source.timezone or lookups.default_timezone or "UTC"
         self.zone = ZoneInfo(zone)
         self.reporting = lookups.reporting_currency
@@ -176,6 +177,39 @@ class Transformer:
 
     # -- fields --
 
+    def _number_format(self, spec: ColumnSpec) -> NumberFormat:
+        found = self._formats.get(spec.number_format)
+        if found is None:
+            wanted = spec.number_format
+            source = self.spec.source
+            found = NumberFormat(source.decimal, source.thousands, money="money" in wanted, compact="compact" in wanted)
+            self._formats[spec.number_format] = found
+        return found
+
+    def _currency_marks(self, table: pa.Table, currency: pa.Array, fails: Failures) -> None:
+        """Quarantine a row whose money carries a currency mark that is not the row's currency (``€`` in a USD
+        row): the amount would be read right but counted in the wrong currency."""
+        for name in METRICS:
+            spec = self.spec.columns[name]
+            if "money" not in spec.number_format:
+                continue
+            fmt = self._number_format(spec)
+            for column in sorted(spec.columns):
+                values = self._source(table, column)
+                marks = fmt.currency_marks(values).fill_null("")
+                pairs = Uniques.of(pc.binary_join_element_wise(marks, currency.fill_null(""), "|"))
+                fits = np.array([currency_mark_fits(*v.split("|", 1)) for v in pairs.values], dtype=bool)
+                wrong = ~pairs.spread_np(fits, True)
+                fails.add(
+                    wrong,
+                    name,
+                    f"{name}:currency_mark",
+                    lambda idx, a=values, c=currency, col=column, f=name: [
+                        f"{f}: {col} {v!r} is not in the row's currency {cur}"
+                        for v, cur in zip(_values(a, idx), _values(c, idx), strict=True)
+                    ],
+                )
+
     def _source(self, table: pa.Table, name: str) -> pa.Array:
         if name in table.column_names:
             return as_array(table.column(name))
@@ -189,7 +223,7 @@ class Transformer:
             bad_cols: list[tuple[str, pa.Array, np.ndarray]] = []
 
             def to_number(arr: pa.Array, name: str) -> pa.Array:
-                values, bad = self.numbers.parse(arr, "float")
+                values, bad = self._number_format(spec).parse(arr, "float")
                 if bad.any():
                     bad_cols.append((name, arr, bad))
                 return values
@@ -290,7 +324,7 @@ class Transformer:
             raw = u.spread([None if m is None else str(m) for m in mapped], pa.string())
         unit = spec.unit
         kind = "int" if spec.type == "integer" and unit == "none" else "decimal" if unit == "none" else "float"
-        values, bad = self.numbers.parse(raw, kind, percent=unit == "percent")
+        values, bad = self._number_format(spec).parse(raw, kind, percent=unit == "percent")
         if bad.any():
             fails.add(
                 bad,
@@ -568,6 +602,7 @@ class Transformer:
             "currency:missing",
             lambda idx: ["currency: missing value"] * len(idx),
         )
+        self._currency_marks(table, currency, fails)
         safe_days = np.where(days == BAD_DAY, 0, days)
         rate, _ = self._fx(currency, safe_days, fails)
         if self.spec.sku is not None:
