@@ -509,6 +509,8 @@ class Transformer:
         u = Uniques.of(currency)
         rate = pa.repeat(pa.scalar(Decimal(1), _RATE_MUL), n) if n else pa.array([], _RATE_MUL)
         ok = np.ones(n, dtype=bool)
+        if self.lookups.keep_currency:
+            return rate, ok
         staleness = self.lookups.fx_max_staleness_days
         for i, cur in enumerate(u.values):
             if cur == self.reporting:
@@ -642,7 +644,8 @@ class Transformer:
         day_arr = pa.array(safe_days.astype(np.int32)).cast(pa.date32())
         original_spend = metrics["spend"]
         original_sales = metrics["attributed_sales"]
-        if pc.all(pc.equal(currency.fill_null(self.reporting), self.reporting)).as_py() if n else True:
+        single = pc.all(pc.equal(currency.fill_null(self.reporting), self.reporting)).as_py() if n else True
+        if single or self.lookups.keep_currency:
             spend, sales = original_spend, original_sales
         else:
             spend = pc.round(pc.multiply(original_spend, rate), 4, round_mode="half_towards_infinity").cast(MONEY)
@@ -670,6 +673,8 @@ class Transformer:
                 "source_rows": pa.repeat(pa.scalar(1, pa.int64()), n) if n else pa.array([], pa.int64()),
             }
         )
+        if self.lookups.keep_currency:
+            rows = rows.append_column("currency", currency)
         if n_good < n:
             rows = rows.filter(keep)
             instant = instant[good]
@@ -730,9 +735,9 @@ class Transformer:
         return facts, pa.concat_tables([quarantine, extra])
 
 
-_AGGS = [(c, "sum") for c in SUMMED] + [("campaign_name", "max"), ("sku_id", "max"), ("fx_rate", "max")]
-_RENAMED = {f"{c}_sum": c for c in SUMMED} | {"campaign_name_max": "campaign_name", "sku_id_max": "sku_id",
-                                              "fx_rate_max": "fx_rate"}  # fmt: skip
+# the currency is one per group: the reporting currency, or the original currency (a group key) when it is kept
+_AGGS = [(c, "sum") for c in SUMMED] + [(c, "max") for c in ("campaign_name", "sku_id", "fx_rate", "currency")]
+_RENAMED = {f"{c}_sum": c for c in SUMMED} | {f"{c}_max": c for c in ("campaign_name", "sku_id", "fx_rate", "currency")}
 
 
 def aggregate(rows: pa.Table, reporting: str, hashes: np.ndarray | None = None) -> tuple[pa.Table, np.ndarray | None]:
@@ -756,7 +761,6 @@ def aggregate(rows: pa.Table, reporting: str, hashes: np.ndarray | None = None) 
     multi = rows.filter(dup_arr)
     grouped = multi.group_by([*NATURAL_KEY, "original_currency"], use_threads=False).aggregate(_AGGS)
     grouped = grouped.rename_columns([_RENAMED.get(c, c) for c in grouped.column_names])
-    grouped = grouped.append_column("currency", pa.repeat(pa.scalar(reporting), grouped.num_rows))
     grouped = grouped.select(HARMONIZED_SCHEMA.names).cast(HARMONIZED_SCHEMA)
     mixed = None
     if pc.count_distinct(grouped["original_currency"]).as_py() > 1:
