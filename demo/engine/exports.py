@@ -392,6 +392,51 @@ def _walmart_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
     )
 
 
+# --- Walmart Connect advertiser console item report (daily, CSV as a person downloads it) ------------------------
+
+_WALMART_CONSOLE_COLUMNS = (
+    "Date,Campaign Name,Campaign ID,Ad Group Name,Ad Group ID,Item Name,Item ID,Impressions,Clicks,CTR,Ad Spend,"
+    "Avg CPC,Orders (14 Day),Units Sold (14 Day),Total Attributed Sales (14 Day),Advertised SKU Sales (14 Day),"
+    "Other SKU Sales (14 Day),RoAS (14 Day)"
+)
+
+
+def _dollars(cents: np.ndarray) -> pa.Array:
+    """$1,234.56, quoted where the thousands separator needs it."""
+    return _csv_quote(_join("$", _fixed(cents, 2, thousands=",")))
+
+
+def _walmart_console_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
+    sku = pa.array(t["sku"])
+    campaign_id = _campaign_id(t, ctx)
+    cents = t["spend"] // CENT
+    sales = t["sales"] // CENT
+    iso = ctx.dates.take(pa.array(t["day"]))
+    us_date = _join(*(pc.utf8_slice_codeunits(iso, a, b) for a, b in ((5, 7), (8, 10), (0, 4))), sep="/")
+    cpc_cents = np.where(t["clicks"] > 0, np.rint(cents / np.maximum(t["clicks"], 1)), 0).astype(np.int64)
+    return _line(
+        us_date,
+        _csv_quote(_campaign_names(t, ctx)),
+        campaign_id,
+        _csv_quote(_join(ctx.brands.take(pa.array(t["brand"])), " | Ad group 1")),
+        _join(campaign_id, "1"),
+        ctx.skus["name_csv"].take(sku),
+        ctx.skus["item_id"].take(sku),
+        _csv_quote(_grouped(t["impressions"], ",")),
+        _text(t["clicks"]),
+        _join(_ratio(t["clicks"] * 100, t["impressions"], 2), "%"),
+        _dollars(cents),
+        _join("$", _fixed(cpc_cents, 2)),
+        _text(t["orders"]),
+        _text(t["units"]),
+        _dollars(sales),
+        _dollars(t["same_sku_sales"] // CENT),
+        _dollars(sales - t["same_sku_sales"] // CENT),
+        _ratio(sales, cents, 2),
+        sep=",",
+    )
+
+
 # --- Criteo Retail Media campaign report (daily, JSON {"data": [...]}) ------------------------------------------
 
 
@@ -556,6 +601,15 @@ LAYOUTS: dict[str, _Layout] = {
             currency="USD",
             header=lambda: _WALMART_COLUMNS + "\n",
             lines=_walmart_lines,
+        ),
+        _Layout(
+            "walmart_console_item",
+            ".csv",
+            (_Channel("walmart", "sponsored_product", 600.0, "Sponsored Search", 3),),
+            brands_per_block=4,
+            currency="USD",
+            header=lambda: _WALMART_CONSOLE_COLUMNS + "\n",
+            lines=_walmart_console_lines,
         ),
         _Layout(
             "criteo_retail_media_campaign",

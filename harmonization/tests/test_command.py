@@ -246,7 +246,9 @@ def test_with_rates_it_converts_into_the_reporting_currency_and_says_so(tmp_path
     mapping, data = files.write(tmp_path)
     rates = tmp_path / "rates.csv"
     # the inverse quote (USD in EUR) is used too; the direct quote of the same day wins over it
-    rates.write_text(f"date,currency,quote_currency,rate\n2026-03-31,USD,EUR,0.5\n2026-03-31,EUR,USD,{files.EUR_RATE}\n")
+    rates.write_text(
+        f"date,currency,quote_currency,rate\n2026-03-31,USD,EUR,0.5\n2026-03-31,EUR,USD,{files.EUR_RATE}\n"
+    )
     out = tmp_path / "out.parquet"
     report, _ = harmonize(
         "--retailer-mapping", str(mapping), "--input", str(data), "--output", str(out), "--fx-rates", str(rates)

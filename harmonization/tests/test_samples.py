@@ -31,6 +31,7 @@ UTC = dt.UTC
 SAMPLE_FILES = {
     "amazon_sp_advertised_product": "amazon_sp_advertised_product.csv",
     "walmart_sponsored_search_item": "walmart_sponsored_search_item.csv",
+    "walmart_console_item": "walmart_console_item.csv",
     "criteo_retail_media_campaign": "criteo_retail_media_campaign.json",
     "dsp_line_items_micros": "dsp_line_items_micros.csv",
     "eu_retailer_jsonl": "eu_retailer_jsonl.jsonl",
@@ -92,6 +93,19 @@ def read_layout(layout: str, path: Path) -> list[SourceRow]:
                 SourceRow(
                     dt.date.fromisoformat(r["date"]), "walmart", "USD", int(r["numAdsShown"]),
                     int(r["numAdsClicks"]), Decimal(r["adSpend"]), sales, int(r["attributedUnits14days"]), r["itemId"],
+                )
+            )  # fmt: skip
+    elif layout == "walmart_console_item":
+        # the console writes "$1,234.56" and "2,924": drop the sign and the separators, then read the number
+        def plain(text: str) -> str:
+            return text.replace("$", "").replace(",", "")
+
+        for r in csv.DictReader(_open_text(path)):
+            rows.append(
+                SourceRow(
+                    dt.datetime.strptime(r["Date"], "%m/%d/%Y").date(), "walmart", "USD", int(plain(r["Impressions"])),
+                    int(plain(r["Clicks"])), Decimal(plain(r["Ad Spend"])),
+                    Decimal(plain(r["Total Attributed Sales (14 Day)"])), int(r["Units Sold (14 Day)"]), r["Item ID"],
                 )
             )  # fmt: skip
     elif layout == "criteo_retail_media_campaign":
@@ -190,7 +204,7 @@ def sku_index_for(layout: str, rows: list[SourceRow]) -> dict[str, dict[str, int
     """A crosswalk that knows every SKU reference of the file (ids 1, 2, ... in order of appearance)."""
     refs = sorted({r.sku_ref for r in rows if r.sku_ref})
     ids = {ref: i + 1 for i, ref in enumerate(refs)}
-    if layout in ("amazon_sp_advertised_product", "walmart_sponsored_search_item"):
+    if layout in ("amazon_sp_advertised_product", "walmart_sponsored_search_item", "walmart_console_item"):
         retailer = layout.split("_")[0]
         return {"retailer_item_id": {f"{retailer}|{ref}": i for ref, i in ids.items()}}
     if layout == "eu_retailer_jsonl":  # GTIN keys are GTIN-14 (zero-padded), as the engine pads what it reads
@@ -258,8 +272,10 @@ def test_it_harmonizes_each_sample_to_the_independent_totals(layout, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "layout", ["amazon_sp_advertised_product", "walmart_sponsored_search_item", "rmis_native", "eu_retailer_jsonl"]
-)
+    "layout",
+    ["amazon_sp_advertised_product", "walmart_sponsored_search_item", "walmart_console_item", "rmis_native",
+     "eu_retailer_jsonl"],
+)  # fmt: skip
 def test_it_resolves_every_sku_reference_of_the_sku_level_samples(layout, tmp_path):
     source = SAMPLES / SAMPLE_FILES[layout]
     rows = read_layout(layout, source)
@@ -276,7 +292,7 @@ def test_it_resolves_every_sku_reference_of_the_sku_level_samples(layout, tmp_pa
         if fact["sku_ref"] is None:  # campaign-level rows of the native file
             assert layout == "rmis_native" and fact["sku_id"] is None
             continue
-        by_retailer = layout in ("amazon_sp_advertised_product", "walmart_sponsored_search_item")
+        by_retailer = layout.startswith(("amazon_sp", "walmart_"))
         key = f"{fact['retailer']}|{fact['sku_ref']}" if by_retailer else fact["sku_ref"]
         key = key.zfill(14) if layout == "eu_retailer_jsonl" else key
         assert fact["sku_id"] == index[key]
