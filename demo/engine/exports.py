@@ -392,6 +392,53 @@ def _walmart_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
     )
 
 
+# --- Amazon Ads console, Sponsored Products advertised product report (daily, CSV as a person downloads it) -------
+
+_AMAZON_CONSOLE_COLUMNS = (
+    "Date,Portfolio name,Currency,Campaign Name,Ad Group Name,Advertised SKU,Advertised ASIN,Impressions,Clicks,"
+    "Click-Thru Rate (CTR),Cost Per Click (CPC),Spend,14 Day Total Sales ,Total Advertising Cost of Sales (ACOS) ,"
+    "Total Return on Advertising Spend (ROAS),14 Day Total Orders (#),14 Day Total Units (#),14 Day Conversion Rate,"
+    "14 Day Advertised SKU Units (#),14 Day Other SKU Units (#),14 Day Advertised SKU Sales ,14 Day Other SKU Sales "
+)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _amazon_console_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
+    sku = pa.array(t["sku"])
+    cents, sales = t["spend"] // CENT, t["sales"] // CENT
+    same_sales = t["same_sku_sales"] // CENT
+    # "Mar 10, 2025", in English whatever the locale, as the US console writes it
+    days = [dt.date.fromisoformat(d) for d in ctx.dates.to_pylist()]
+    console_dates = pa.array([f'"{_MONTHS[d.month - 1]} {d.day:02d}, {d.year}"' for d in days])
+    cpc_cents = np.where(t["clicks"] > 0, np.rint(cents / np.maximum(t["clicks"], 1)), 0).astype(np.int64)
+    same_units = np.minimum(t["units"], np.rint(t["units"] * 0.8).astype(np.int64))
+    return _line(
+        console_dates.take(pa.array(t["day"])),
+        pa.scalar("Not grouped"),
+        pa.scalar(ctx.layout.currency),
+        _csv_quote(_campaign_names(t, ctx)),
+        _csv_quote(_join(ctx.brands.take(pa.array(t["brand"])), " | Ad group 1")),
+        ctx.skus["sku_code"].take(sku),
+        ctx.skus["asin"].take(sku),
+        _csv_quote(_grouped(t["impressions"], ",")),
+        _csv_quote(_grouped(t["clicks"], ",")),
+        _join(_ratio(t["clicks"] * 100, t["impressions"], 2), "%"),
+        _join("$", _fixed(cpc_cents, 2)),
+        _dollars(cents),
+        _dollars(sales),
+        _join(_ratio(cents * 100, sales, 2), "%"),
+        _ratio(sales, cents, 2),
+        _text(t["orders"]),
+        _text(t["units"]),
+        _join(_ratio(t["orders"] * 100, t["clicks"], 2), "%"),
+        _text(same_units),
+        _text(t["units"] - same_units),
+        _dollars(same_sales),
+        _dollars(sales - same_sales),
+        sep=",",
+    )
+
+
 # --- Walmart Connect advertiser console item report (daily, CSV as a person downloads it) ------------------------
 
 _WALMART_CONSOLE_COLUMNS = (
@@ -601,6 +648,15 @@ LAYOUTS: dict[str, _Layout] = {
             currency="USD",
             header=lambda: _WALMART_COLUMNS + "\n",
             lines=_walmart_lines,
+        ),
+        _Layout(
+            "amazon_sp_console_advertised_product",
+            ".csv",
+            (_Channel("amazon", "sponsored_product", 900.0, "Sponsored Products", 9),),
+            brands_per_block=4,
+            currency="USD",
+            header=lambda: _AMAZON_CONSOLE_COLUMNS + "\n",
+            lines=_amazon_console_lines,
         ),
         _Layout(
             "walmart_console_item",

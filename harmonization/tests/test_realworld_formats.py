@@ -80,6 +80,15 @@ def test_the_v3_gzip_json_as_delivered_loads_to_the_truth(tmp_path):
     assert loaded_totals(sink.result()) == truth_totals(truth)
 
 
+@needs_grain_and_blanks
+def test_the_amazon_console_download_loads_to_the_truth(tmp_path):
+    path, truth = case("amazon_sp_console_csv", tmp_path)
+    sink, report = run_shipped("amazon_sp_console_advertised_product", path)
+    assert report.passed, report.failures
+    assert report.unmapped_columns == []
+    assert loaded_totals(sink.result()) == truth_totals(truth)
+
+
 # --- point 6: a non-USD file without a tenant ---------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ UTC = dt.UTC
 
 SAMPLE_FILES = {
     "amazon_sp_advertised_product": "amazon_sp_advertised_product.csv",
+    "amazon_sp_console_advertised_product": "amazon_sp_console_advertised_product.csv",
     "walmart_sponsored_search_item": "walmart_sponsored_search_item.csv",
     "walmart_console_item": "walmart_console_item.csv",
     "criteo_retail_media_campaign": "criteo_retail_media_campaign.json",
@@ -70,6 +71,11 @@ def _german(text: str) -> Decimal:
     return Decimal(text.replace(".", "").replace(",", "."))
 
 
+def _plain(text: str) -> str:
+    """A console's "$1,234.56" or "2,924" without the sign and the separators."""
+    return text.replace("$", "").replace(",", "")
+
+
 def _utc_day(text: str, fmt: str, zone: zoneinfo.ZoneInfo) -> dt.date:
     return dt.datetime.strptime(text, fmt).replace(tzinfo=zone).astimezone(UTC).date()
 
@@ -95,17 +101,22 @@ def read_layout(layout: str, path: Path) -> list[SourceRow]:
                     int(r["numAdsClicks"]), Decimal(r["adSpend"]), sales, int(r["attributedUnits14days"]), r["itemId"],
                 )
             )  # fmt: skip
-    elif layout == "walmart_console_item":
-        # the console writes "$1,234.56" and "2,924": drop the sign and the separators, then read the number
-        def plain(text: str) -> str:
-            return text.replace("$", "").replace(",", "")
-
+    elif layout == "amazon_sp_console_advertised_product":
         for r in csv.DictReader(_open_text(path)):
             rows.append(
                 SourceRow(
-                    dt.datetime.strptime(r["Date"], "%m/%d/%Y").date(), "walmart", "USD", int(plain(r["Impressions"])),
-                    int(plain(r["Clicks"])), Decimal(plain(r["Ad Spend"])),
-                    Decimal(plain(r["Total Attributed Sales (14 Day)"])), int(r["Units Sold (14 Day)"]), r["Item ID"],
+                    dt.datetime.strptime(r["Date"], "%b %d, %Y").date(), "amazon", r["Currency"],
+                    int(_plain(r["Impressions"])), int(_plain(r["Clicks"])), Decimal(_plain(r["Spend"])),
+                    Decimal(_plain(r["14 Day Total Sales "])), int(r["14 Day Total Units (#)"]), r["Advertised ASIN"],
+                )
+            )  # fmt: skip
+    elif layout == "walmart_console_item":
+        for r in csv.DictReader(_open_text(path)):
+            rows.append(
+                SourceRow(
+                    dt.datetime.strptime(r["Date"], "%m/%d/%Y").date(), "walmart", "USD", int(_plain(r["Impressions"])),
+                    int(_plain(r["Clicks"])), Decimal(_plain(r["Ad Spend"])),
+                    Decimal(_plain(r["Total Attributed Sales (14 Day)"])), int(r["Units Sold (14 Day)"]), r["Item ID"],
                 )
             )  # fmt: skip
     elif layout == "criteo_retail_media_campaign":
@@ -204,7 +215,7 @@ def sku_index_for(layout: str, rows: list[SourceRow]) -> dict[str, dict[str, int
     """A crosswalk that knows every SKU reference of the file (ids 1, 2, ... in order of appearance)."""
     refs = sorted({r.sku_ref for r in rows if r.sku_ref})
     ids = {ref: i + 1 for i, ref in enumerate(refs)}
-    if layout in ("amazon_sp_advertised_product", "walmart_sponsored_search_item", "walmart_console_item"):
+    if layout.startswith(("amazon_sp", "walmart_")):
         retailer = layout.split("_")[0]
         return {"retailer_item_id": {f"{retailer}|{ref}": i for ref, i in ids.items()}}
     if layout == "eu_retailer_jsonl":  # GTIN keys are GTIN-14 (zero-padded), as the engine pads what it reads
@@ -273,8 +284,8 @@ def test_it_harmonizes_each_sample_to_the_independent_totals(layout, tmp_path):
 
 @pytest.mark.parametrize(
     "layout",
-    ["amazon_sp_advertised_product", "walmart_sponsored_search_item", "walmart_console_item", "rmis_native",
-     "eu_retailer_jsonl"],
+    ["amazon_sp_advertised_product", "amazon_sp_console_advertised_product", "walmart_sponsored_search_item",
+     "walmart_console_item", "rmis_native", "eu_retailer_jsonl"],
 )  # fmt: skip
 def test_it_resolves_every_sku_reference_of_the_sku_level_samples(layout, tmp_path):
     source = SAMPLES / SAMPLE_FILES[layout]
