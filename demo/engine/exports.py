@@ -412,11 +412,14 @@ def _amazon_console_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
     console_dates = pa.array([f'"{_MONTHS[d.month - 1]} {d.day:02d}, {d.year}"' for d in days])
     cpc_cents = np.where(t["clicks"] > 0, np.rint(cents / np.maximum(t["clicks"], 1)), 0).astype(np.int64)
     same_units = np.minimum(t["units"], np.rint(t["units"] * 0.8).astype(np.int64))
+    # Amazon keeps campaign names unique in an account (the console's only campaign key): the generated names repeat
+    # their themes, so the campaign's number is part of the name
+    names = _join(_campaign_names(t, ctx), " #", _text(t["campaign"]))
     return _line(
         console_dates.take(pa.array(t["day"])),
         pa.scalar("Not grouped"),
         pa.scalar(ctx.layout.currency),
-        _csv_quote(_campaign_names(t, ctx)),
+        _csv_quote(names),
         _csv_quote(_join(ctx.brands.take(pa.array(t["brand"])), " | Ad group 1")),
         ctx.skus["sku_code"].take(sku),
         ctx.skus["asin"].take(sku),
