@@ -525,6 +525,45 @@ def _criteo_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
     return _join(pc.if_else(pa.array(sep), ",\n", ""), objects)
 
 
+# --- Criteo Retail Media line-item report (daily, product rows, CSV output) --------------------------------------
+
+_CRITEO_LINE_ITEM_COLUMNS = (
+    "date,campaignId,campaignName,lineItemId,lineItemName,retailerName,advProductId,advProductName,impressions,"
+    "clicks,spend,attributedSales,attributedUnits,attributedOrders,assistedSales,assistedUnits,ctr,cpc,roas"
+)
+
+
+def _criteo_line_item_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
+    sku = pa.array(t["sku"])
+    campaign_id = _campaign_id(t, ctx)
+    cents, sales = t["spend"] // CENT, t["sales"] // CENT
+    assisted = (sales // 10) * 3  # other ads' assists: reported beside the attributed sales, never part of them
+    cpc = pc.if_else(pa.array(t["clicks"] > 0), _ratio(cents, t["clicks"] * 100, 2), "")
+    roas = pc.if_else(pa.array(cents > 0), _ratio(sales, cents, 2), "")
+    return _line(
+        ctx.dates.take(pa.array(t["day"])),
+        campaign_id,
+        _csv_quote(_campaign_names(t, ctx)),
+        _join(campaign_id, "01"),
+        _csv_quote(_join(ctx.brands.take(pa.array(t["brand"])), " | Search")),
+        pa.scalar("Carrefour FR"),
+        ctx.skus["gtin"].take(sku),
+        ctx.skus["name_csv"].take(sku),
+        _text(t["impressions"]),
+        _text(t["clicks"]),
+        _fixed(cents, 2),
+        _fixed(sales, 2),
+        _text(t["units"]),
+        _text(t["orders"]),
+        _fixed(assisted, 2),
+        _text(t["units"] // 4),
+        _ratio(t["clicks"], t["impressions"], 4),
+        cpc,
+        roas,
+        sep=",",
+    )
+
+
 # --- A DSP's line-item export (hourly, micros, America/Los_Angeles, CSV) -----------------------------------------
 
 _DSP_COLUMNS = (
@@ -682,6 +721,15 @@ LAYOUTS: dict[str, _Layout] = {
             header=lambda: '{"data": [\n',
             lines=_criteo_lines,
             footer="\n]}\n",
+        ),
+        _Layout(
+            "criteo_retail_media_line_item",
+            ".csv",
+            (_Channel("criteo", "sponsored_product", 250.0, "Sponsored Products", 2),),
+            brands_per_block=4,
+            currency="EUR",
+            header=lambda: _CRITEO_LINE_ITEM_COLUMNS + "\n",
+            lines=_criteo_line_item_lines,
         ),
         _Layout(
             "dsp_line_items_micros",

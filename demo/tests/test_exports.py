@@ -31,6 +31,7 @@ SMALL = {
     "amazon_sp_console_advertised_product": {"rows": 500, "skus_per_brand": 2},
     "walmart_console_item": {"rows": 500, "skus_per_brand": 2},
     "criteo_retail_media_campaign": {"rows": 400},
+    "criteo_retail_media_line_item": {"rows": 400, "skus_per_brand": 2},
     "dsp_line_items_micros": {"rows": 700},
     "eu_retailer_jsonl": {"rows": 300, "skus_per_brand": 1},
     "rmis_native": {"rows": 600, "skus_per_brand": 1},

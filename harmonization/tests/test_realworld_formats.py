@@ -210,3 +210,12 @@ def test_a_console_total_line_is_quarantined_not_added(tmp_path):
     lines = sink.quarantine_table()["line"].to_pylist()
     assert lines == truth["bad_lines"]
     assert loaded_totals(sink.result()) == truth_totals(truth)
+
+
+@needs_grain_and_blanks
+def test_a_criteo_line_item_report_loads_to_the_truth(tmp_path):
+    path, truth = case("criteo_line_items", tmp_path)
+    sink, report = run_shipped("criteo_retail_media_line_item", path, Lookups("EUR", resolve_skus=False))
+    assert report.passed, report.failures
+    assert report.unmapped_columns == []
+    assert loaded_totals(sink.result()) == truth_totals(truth)

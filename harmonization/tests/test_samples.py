@@ -34,6 +34,7 @@ SAMPLE_FILES = {
     "walmart_sponsored_search_item": "walmart_sponsored_search_item.csv",
     "walmart_console_item": "walmart_console_item.csv",
     "criteo_retail_media_campaign": "criteo_retail_media_campaign.json",
+    "criteo_retail_media_line_item": "criteo_retail_media_line_item.csv",
     "dsp_line_items_micros": "dsp_line_items_micros.csv",
     "eu_retailer_jsonl": "eu_retailer_jsonl.jsonl",
     "rmis_native": "rmis_native.csv",
@@ -127,6 +128,14 @@ def read_layout(layout: str, path: Path) -> list[SourceRow]:
                     Decimal(r["spend"]), Decimal(r["attributedSales"]), r["attributedUnits"], None,
                 )
             )  # fmt: skip
+    elif layout == "criteo_retail_media_line_item":
+        for r in csv.DictReader(_open_text(path)):
+            rows.append(
+                SourceRow(
+                    dt.date.fromisoformat(r["date"]), "criteo", "EUR", int(r["impressions"]), int(r["clicks"]),
+                    Decimal(r["spend"]), Decimal(r["attributedSales"]), int(r["attributedUnits"]), r["advProductId"],
+                )
+            )  # fmt: skip
     elif layout == "dsp_line_items_micros":
         for r in csv.DictReader(_open_text(path)):
             rows.append(
@@ -218,7 +227,7 @@ def sku_index_for(layout: str, rows: list[SourceRow]) -> dict[str, dict[str, int
     if layout.startswith(("amazon_sp", "walmart_")):
         retailer = layout.split("_")[0]
         return {"retailer_item_id": {f"{retailer}|{ref}": i for ref, i in ids.items()}}
-    if layout == "eu_retailer_jsonl":  # GTIN keys are GTIN-14 (zero-padded), as the engine pads what it reads
+    if layout in ("eu_retailer_jsonl", "criteo_retail_media_line_item"):  # GTIN keys are GTIN-14 (zero-padded)
         return {"gtin": {ref.zfill(14): i for ref, i in ids.items()}}
     if layout == "rmis_native":
         return {"sku_code": ids}
@@ -285,7 +294,7 @@ def test_it_harmonizes_each_sample_to_the_independent_totals(layout, tmp_path):
 @pytest.mark.parametrize(
     "layout",
     ["amazon_sp_advertised_product", "amazon_sp_console_advertised_product", "walmart_sponsored_search_item",
-     "walmart_console_item", "rmis_native", "eu_retailer_jsonl"],
+     "walmart_console_item", "criteo_retail_media_line_item", "rmis_native", "eu_retailer_jsonl"],
 )  # fmt: skip
 def test_it_resolves_every_sku_reference_of_the_sku_level_samples(layout, tmp_path):
     source = SAMPLES / SAMPLE_FILES[layout]
@@ -305,7 +314,7 @@ def test_it_resolves_every_sku_reference_of_the_sku_level_samples(layout, tmp_pa
             continue
         by_retailer = layout.startswith(("amazon_sp", "walmart_"))
         key = f"{fact['retailer']}|{fact['sku_ref']}" if by_retailer else fact["sku_ref"]
-        key = key.zfill(14) if layout == "eu_retailer_jsonl" else key
+        key = key.zfill(14) if layout in ("eu_retailer_jsonl", "criteo_retail_media_line_item") else key
         assert fact["sku_id"] == index[key]
     if layout == "rmis_native":  # campaign-level rows stay, without a SKU
         campaign_level = [f for f in facts if f["sku_ref"] is None]
