@@ -443,6 +443,12 @@ class RuleBasedSuggester:
         if not (sales.source and units.source):
             return
         hmap = {h.original: h for h in headers}
+        words = {frozenset(h.raw_tokens) for h in headers}
+        contrasted = any("total" in w and w - {"total"} in words for w in words)
+
+        def scope(header: Header) -> frozenset[str]:
+            return attribution_scope(header, contrasted)
+
         if scope(hmap[sales.source]) == scope(hmap[units.source]):
             return
         used = {fs.source for f, fs in result.items() if fs.source and f not in WINDOWED_FIELDS}
@@ -622,9 +628,17 @@ class RuleBasedSuggester:
         return g
 
 
-def scope(header: Header) -> frozenset[str]:
-    """The words of a header that narrow or widen the products an attributed metric counts (SCOPE_TOKENS)."""
-    return frozenset(header.raw_tokens) & SCOPE_TOKENS
+def attribution_scope(header: Header, contrasted: bool) -> frozenset[str]:
+    """The words of a header that narrow or widen the products an attributed metric counts (SCOPE_TOKENS).
+
+    "Total" is the brand halo in API names (Amazon DSP's totalSales14d, totalUnitsSold14d; Amazon Attribution's
+    total_units_sold_14d) and wherever the file has the same header without it (``contrasted``); in a person's header
+    on its own ("Total Attributed Sales (14 Day)" in Walmart's console) it is the metric itself."""
+    found = frozenset(header.raw_tokens) & SCOPE_TOKENS
+    identifier = re.fullmatch(r"[A-Za-z0-9_]+", header.original) is not None
+    if "total" in found and not (identifier or contrasted):
+        found -= {"total"}
+    return found
 
 
 def expr_name(column: str) -> str:

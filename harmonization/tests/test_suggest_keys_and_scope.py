@@ -87,3 +87,18 @@ def test_saving_is_blocked_until_a_person_maps_the_campaign(client, personas, re
     response = client.post(reverse("mapping_suggest"), {"action": "save", "name": "dsp", "yaml_text": mapped})
     assert response.status_code == 302
     assert Mapping.objects.get(tenant=tenants["acme"], name="dsp").yaml_text == mapped
+
+
+def test_a_total_in_a_persons_header_is_the_metric_not_the_brand_halo():
+    # Walmart's console: "Total Attributed Sales" beside "Units Sold" count the same attributed orders
+    text = (
+        b"Date,Campaign ID,Campaign Name,Item ID,Impressions,Clicks,Ad Spend,Units Sold (14 Day),"
+        b"Total Attributed Sales (14 Day)\n"
+        b'11/10/2026,5262381,Household,581527061,"3,403",43,$65.59,6,$117.17\n'
+        b'11/11/2026,4031959,Health,609461852,"3,725",52,$83.92,5,$67.58\n'
+    )
+    s = suggest(text, "Item Performance Report.csv")
+    assert (s.fields["attributed_sales"].source, s.fields["attributed_units"].source) == (
+        "Total Attributed Sales (14 Day)",
+        "Units Sold (14 Day)",
+    )
