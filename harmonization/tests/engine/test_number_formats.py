@@ -179,3 +179,35 @@ def test_an_unknown_number_format_is_a_mapping_error(column, message):
 def test_a_number_format_on_a_text_field_is_a_mapping_error():
     with pytest.raises(MappingError, match=r"columns.campaign_name.format: a number format needs a number type"):
         make_spec(columns={"campaign_name": {"source": "name", "format": "money"}})
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"format": []}, r"source.format: name at least one format"),
+        ({"format": ["json", "xml"]}, r"source.format\[1\]: 'xml' is not one of"),
+        ({"format": ["csv", "tsv"]}, r"source.format: a list may hold json, jsonl and one of csv or tsv"),
+        ({"format": ["json", "parquet"]}, r"source.format: a list may hold"),
+        ({"format": ["json", "json"]}, r"source.format: names a format twice"),
+        ({"format": ["csv", "jsonl"], "records_path": "data"}, r"source.records_path: only for json"),
+    ],
+)
+def test_a_bad_list_of_formats_is_a_mapping_error(source, message):
+    with pytest.raises(MappingError, match=message):
+        make_spec(source=source)
+
+
+def test_a_list_of_formats_reads_each_by_its_content(tmp_path):
+    import gzip
+    import json
+
+    spec = make_spec(source={"format": ["json", "csv"]})
+    rows = [{"date": "2025-03-10", "campaignId": "C1", "asin": "B000000001", "impressions": 10, "clicks": 1,
+             "cost": 1.25, "sales14d": 3.5, "units14d": 1}]  # fmt: skip
+    as_json = tmp_path / "report"
+    as_json.write_bytes(gzip.compress(json.dumps(rows).encode()))
+    as_csv = write(tmp_path, "report.csv", "date,campaignId,asin,impressions,clicks,cost,sales14d,units14d\n"
+                   "2025-03-10,C1,B000000001,10,1,1.25,3.50,1\n")  # fmt: skip
+    for path in (as_json, as_csv):
+        facts, report = harmonize_table(spec, Lookups("USD", resolve_skus=False), path)
+        assert report.passed and facts["spend"].to_pylist() == [Decimal("1.25")]
