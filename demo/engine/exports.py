@@ -392,6 +392,101 @@ def _walmart_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
     )
 
 
+# --- Amazon Ads console, Sponsored Products advertised product report (daily, CSV as a person downloads it) -------
+
+_AMAZON_CONSOLE_COLUMNS = (
+    "Date,Portfolio name,Currency,Campaign Name,Ad Group Name,Advertised SKU,Advertised ASIN,Impressions,Clicks,"
+    "Click-Thru Rate (CTR),Cost Per Click (CPC),Spend,14 Day Total Sales ,Total Advertising Cost of Sales (ACOS) ,"
+    "Total Return on Advertising Spend (ROAS),14 Day Total Orders (#),14 Day Total Units (#),14 Day Conversion Rate,"
+    "14 Day Advertised SKU Units (#),14 Day Other SKU Units (#),14 Day Advertised SKU Sales ,14 Day Other SKU Sales "
+)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _amazon_console_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
+    sku = pa.array(t["sku"])
+    cents, sales = t["spend"] // CENT, t["sales"] // CENT
+    same_sales = t["same_sku_sales"] // CENT
+    # "Mar 10, 2025", in English whatever the locale, as the US console writes it
+    days = [dt.date.fromisoformat(d) for d in ctx.dates.to_pylist()]
+    console_dates = pa.array([f'"{_MONTHS[d.month - 1]} {d.day:02d}, {d.year}"' for d in days])
+    cpc_cents = np.where(t["clicks"] > 0, np.rint(cents / np.maximum(t["clicks"], 1)), 0).astype(np.int64)
+    same_units = np.minimum(t["units"], np.rint(t["units"] * 0.8).astype(np.int64))
+    # Amazon keeps campaign names unique in an account (the console's only campaign key): the generated names repeat
+    # their themes, so the campaign's number is part of the name
+    names = _join(_campaign_names(t, ctx), " #", _text(t["campaign"]))
+    return _line(
+        console_dates.take(pa.array(t["day"])),
+        pa.scalar("Not grouped"),
+        pa.scalar(ctx.layout.currency),
+        _csv_quote(names),
+        _csv_quote(_join(ctx.brands.take(pa.array(t["brand"])), " | Ad group 1")),
+        ctx.skus["sku_code"].take(sku),
+        ctx.skus["asin"].take(sku),
+        _csv_quote(_grouped(t["impressions"], ",")),
+        _csv_quote(_grouped(t["clicks"], ",")),
+        _join(_ratio(t["clicks"] * 100, t["impressions"], 2), "%"),
+        _join("$", _fixed(cpc_cents, 2)),
+        _dollars(cents),
+        _dollars(sales),
+        _join(_ratio(cents * 100, sales, 2), "%"),
+        _ratio(sales, cents, 2),
+        _text(t["orders"]),
+        _text(t["units"]),
+        _join(_ratio(t["orders"] * 100, t["clicks"], 2), "%"),
+        _text(same_units),
+        _text(t["units"] - same_units),
+        _dollars(same_sales),
+        _dollars(sales - same_sales),
+        sep=",",
+    )
+
+
+# --- Walmart Connect advertiser console item report (daily, CSV as a person downloads it) ------------------------
+
+_WALMART_CONSOLE_COLUMNS = (
+    "Date,Campaign Name,Campaign ID,Ad Group Name,Ad Group ID,Item Name,Item ID,Impressions,Clicks,CTR,Ad Spend,"
+    "Avg CPC,Orders (14 Day),Units Sold (14 Day),Total Attributed Sales (14 Day),Advertised SKU Sales (14 Day),"
+    "Other SKU Sales (14 Day),RoAS (14 Day)"
+)
+
+
+def _dollars(cents: np.ndarray) -> pa.Array:
+    """$1,234.56, quoted where the thousands separator needs it."""
+    return _csv_quote(_join("$", _fixed(cents, 2, thousands=",")))
+
+
+def _walmart_console_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
+    sku = pa.array(t["sku"])
+    campaign_id = _campaign_id(t, ctx)
+    cents = t["spend"] // CENT
+    sales = t["sales"] // CENT
+    iso = ctx.dates.take(pa.array(t["day"]))
+    us_date = _join(*(pc.utf8_slice_codeunits(iso, a, b) for a, b in ((5, 7), (8, 10), (0, 4))), sep="/")
+    cpc_cents = np.where(t["clicks"] > 0, np.rint(cents / np.maximum(t["clicks"], 1)), 0).astype(np.int64)
+    return _line(
+        us_date,
+        _csv_quote(_campaign_names(t, ctx)),
+        campaign_id,
+        _csv_quote(_join(ctx.brands.take(pa.array(t["brand"])), " | Ad group 1")),
+        _join(campaign_id, "1"),
+        ctx.skus["name_csv"].take(sku),
+        ctx.skus["item_id"].take(sku),
+        _csv_quote(_grouped(t["impressions"], ",")),
+        _text(t["clicks"]),
+        _join(_ratio(t["clicks"] * 100, t["impressions"], 2), "%"),
+        _dollars(cents),
+        _join("$", _fixed(cpc_cents, 2)),
+        _text(t["orders"]),
+        _text(t["units"]),
+        _dollars(sales),
+        _dollars(t["same_sku_sales"] // CENT),
+        _dollars(sales - t["same_sku_sales"] // CENT),
+        _ratio(sales, cents, 2),
+        sep=",",
+    )
+
+
 # --- Criteo Retail Media campaign report (daily, JSON {"data": [...]}) ------------------------------------------
 
 
@@ -428,6 +523,45 @@ def _criteo_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
         "}",
     )
     return _join(pc.if_else(pa.array(sep), ",\n", ""), objects)
+
+
+# --- Criteo Retail Media line-item report (daily, product rows, CSV output) --------------------------------------
+
+_CRITEO_LINE_ITEM_COLUMNS = (
+    "date,campaignId,campaignName,lineItemId,lineItemName,retailerName,advProductId,advProductName,impressions,"
+    "clicks,spend,attributedSales,attributedUnits,attributedOrders,assistedSales,assistedUnits,ctr,cpc,roas"
+)
+
+
+def _criteo_line_item_lines(t: dict, ctx: _Context, first: bool) -> pa.Array:
+    sku = pa.array(t["sku"])
+    campaign_id = _campaign_id(t, ctx)
+    cents, sales = t["spend"] // CENT, t["sales"] // CENT
+    assisted = (sales // 10) * 3  # other ads' assists: reported beside the attributed sales, never part of them
+    cpc = pc.if_else(pa.array(t["clicks"] > 0), _ratio(cents, t["clicks"] * 100, 2), "")
+    roas = pc.if_else(pa.array(cents > 0), _ratio(sales, cents, 2), "")
+    return _line(
+        ctx.dates.take(pa.array(t["day"])),
+        campaign_id,
+        _csv_quote(_campaign_names(t, ctx)),
+        _join(campaign_id, "01"),
+        _csv_quote(_join(ctx.brands.take(pa.array(t["brand"])), " | Search")),
+        pa.scalar("Carrefour FR"),
+        ctx.skus["gtin"].take(sku),
+        ctx.skus["name_csv"].take(sku),
+        _text(t["impressions"]),
+        _text(t["clicks"]),
+        _fixed(cents, 2),
+        _fixed(sales, 2),
+        _text(t["units"]),
+        _text(t["orders"]),
+        _fixed(assisted, 2),
+        _text(t["units"] // 4),
+        _ratio(t["clicks"], t["impressions"], 4),
+        cpc,
+        roas,
+        sep=",",
+    )
 
 
 # --- A DSP's line-item export (hourly, micros, America/Los_Angeles, CSV) -----------------------------------------
@@ -558,6 +692,24 @@ LAYOUTS: dict[str, _Layout] = {
             lines=_walmart_lines,
         ),
         _Layout(
+            "amazon_sp_console_advertised_product",
+            ".csv",
+            (_Channel("amazon", "sponsored_product", 900.0, "Sponsored Products", 9),),
+            brands_per_block=4,
+            currency="USD",
+            header=lambda: _AMAZON_CONSOLE_COLUMNS + "\n",
+            lines=_amazon_console_lines,
+        ),
+        _Layout(
+            "walmart_console_item",
+            ".csv",
+            (_Channel("walmart", "sponsored_product", 600.0, "Sponsored Search", 3),),
+            brands_per_block=4,
+            currency="USD",
+            header=lambda: _WALMART_CONSOLE_COLUMNS + "\n",
+            lines=_walmart_console_lines,
+        ),
+        _Layout(
             "criteo_retail_media_campaign",
             ".json",
             (
@@ -569,6 +721,15 @@ LAYOUTS: dict[str, _Layout] = {
             header=lambda: '{"data": [\n',
             lines=_criteo_lines,
             footer="\n]}\n",
+        ),
+        _Layout(
+            "criteo_retail_media_line_item",
+            ".csv",
+            (_Channel("criteo", "sponsored_product", 250.0, "Sponsored Products", 2),),
+            brands_per_block=4,
+            currency="EUR",
+            header=lambda: _CRITEO_LINE_ITEM_COLUMNS + "\n",
+            lines=_criteo_line_item_lines,
         ),
         _Layout(
             "dsp_line_items_micros",

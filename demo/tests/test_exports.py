@@ -28,7 +28,10 @@ from harmonization.tests.test_samples import (
 SMALL = {
     "amazon_sp_advertised_product": {"rows": 500, "skus_per_brand": 2},
     "walmart_sponsored_search_item": {"rows": 500, "skus_per_brand": 2},
+    "amazon_sp_console_advertised_product": {"rows": 500, "skus_per_brand": 2},
+    "walmart_console_item": {"rows": 500, "skus_per_brand": 2},
     "criteo_retail_media_campaign": {"rows": 400},
+    "criteo_retail_media_line_item": {"rows": 400, "skus_per_brand": 2},
     "dsp_line_items_micros": {"rows": 700},
     "eu_retailer_jsonl": {"rows": 300, "skus_per_brand": 1},
     "rmis_native": {"rows": 600, "skus_per_brand": 1},
@@ -132,7 +135,9 @@ def test_sub_daily_layouts_put_local_slots_on_their_utc_day(tmp_path):
     assert truth.per_day[dt.date(2025, 3, 11), "USD"].rows == len(late)
 
 
-@pytest.mark.parametrize("layout", ["amazon_sp_advertised_product", "dsp_line_items_micros"])
+@pytest.mark.parametrize(
+    "layout", ["amazon_sp_advertised_product", "dsp_line_items_micros", "amazon_sp_console_advertised_product"]
+)
 def test_the_engine_harmonizes_a_generated_file_to_its_truth(layout, tmp_path):
     path, out = tmp_path / f"export{LAYOUTS[layout].suffix}", tmp_path / "out.parquet"
     truth = _write(layout, path, rows=3000)

@@ -19,7 +19,7 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -893,6 +893,69 @@ class ParquetReader(Reader):
             yield Chunk(table, lines, int(self.bytes_total * done / total) if total else self.bytes_total)
 
 
+FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "json": "JSON", "jsonl": "JSON lines", "parquet": "Parquet"}
+
+
+def sniff_format(path: Path, spec: SourceSpec) -> str | None:
+    """What the file's first bytes say it is (decompressed when gzipped): parquet, json (an array, or an object
+    spanning lines), jsonl (one object per line), text (csv or tsv); None when they say nothing sure (unreadable,
+    empty, one line holding one object)."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if magic == b"PAR1":
+            return "parquet"
+        opener = gzip.open if _is_gzip(path, spec) else open
+        with opener(path, "rb") as f:
+            head = f.read(HEADER_PEEK_BYTES)
+    except (OSError, EOFError, zlib.error):
+        return None
+    for bom in (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        if head.startswith(bom):
+            return None if bom != codecs.BOM_UTF8 else _sniff_text(head[len(bom) :])
+    return _sniff_text(head)
+
+
+def _sniff_text(head: bytes) -> str | None:
+    text = head.lstrip()
+    if not text or b"\x00" in text[:256]:
+        return None
+    if text[:1] == b"[" and text[1:].lstrip()[:1] in (b"{", b"]"):
+        return "json"
+    if text[:1] == b"{" and text[1:].lstrip()[:1] in (b'"', b"}"):
+        lines = [line.strip() for line in text.split(b"\n")[:3] if line.strip()]
+        complete = text.endswith(b"\n") or len(head) < HEADER_PEEK_BYTES
+        whole = lines if complete else lines[:-1]
+        if lines[0] == b"{":
+            return "json"  # a document printed over several lines
+        parsed = 0
+        for line in whole[:2]:
+            try:
+                parsed += isinstance(json.loads(line), dict)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return None
+        return "jsonl" if parsed >= 2 else None
+    first = text.split(b"\n", 1)[0]
+    return "text" if any(d in first for d in (b",", b";", b"\t", b"|")) else None
+
+
+def _format_for(path: Path, spec: SourceSpec) -> SourceSpec:
+    """The spec to read ``path`` with: the declared format that fits what the file looks like. A file that looks
+    like something the mapping does not read is one short error, not a parse of JSON as CSV columns."""
+    found = sniff_format(path, spec)
+    if found == "text":
+        pick = next((f for f in spec.accepted if f in ("csv", "tsv")), None)
+    else:
+        pick = found if found in spec.accepted else None
+    if found is None:
+        pick = spec.format  # nothing sure: the first declared reader reads it and says what is wrong
+    if pick is None:
+        looks = "CSV or TSV text" if found == "text" else FORMAT_NAMES[found]
+        reads = " or ".join(FORMAT_NAMES[f] for f in spec.accepted)
+        raise SourceError(f"{path.name}: this file looks like {looks}; the mapping reads {reads}")
+    return spec if pick == spec.format and not spec.formats else replace(spec, format=pick, formats=())
+
+
 def open_source(
     path: str | os.PathLike,
     spec: SourceSpec,
@@ -906,6 +969,7 @@ def open_source(
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
+    spec = _format_for(path, spec)
     if spec.format in ("csv", "tsv"):
         return CsvReader(path, spec, chunk_rows, columns, limits)
     if spec.format == "jsonl":

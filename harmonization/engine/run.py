@@ -84,7 +84,8 @@ class Harmonizer:
     def _check_header(self, reader: Reader, path: Path) -> None:
         found = reader.columns
         missing = [c for c in self.spec.required_columns if c not in found]
-        if not missing:
+        # A JSON report of a day without activity is an empty array ("[]", Amazon v3): no rows, so no columns
+        if not missing or reader.rows_total == 0:
             return
         shown = ", ".join(repr(c) for c in found[:12]) + (", ..." if len(found) > 12 else "")
         noun = "column" if len(found) == 1 else "columns"

@@ -72,6 +72,9 @@ class Lookups:
     resolve_skus: bool = True
     # zone of timestamps when the mapping gives no source.timezone (the retailer's zone); UTC when None
     default_timezone: str | None = None
+    # no exchange rates at hand (harmonize --output without rates): amounts stay in each row's own currency, which
+    # the `currency` column then names (fx_rate 1), instead of being converted into reporting_currency
+    keep_currency: bool = False
 
 
 @dataclass

@@ -268,8 +268,9 @@ class ParquetSink:
 
 
 def _for_aggregate(table: pa.Table) -> pa.Table:
-    """Harmonized rows in the shape ``aggregate`` sums (it adds the reporting currency back)."""
-    return table.drop_columns(["currency"])
+    """Harmonized rows in the shape ``aggregate`` sums: the currency column rides along (the reporting currency, or
+    each row's own when a run keeps the original currencies)."""
+    return table
 
 
 class MemorySink:

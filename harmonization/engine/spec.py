@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from . import expr as expr_lang
+from .numbers import NUMBER_FORMATS
 
 PLACEMENT_TYPES = ("sponsored_product", "search", "onsite_display", "offsite_display", "ctv", "audio", "other")
 ATTRIBUTION_MODELS = ("last_click", "last_touch", "click_and_view", "multi_touch")
@@ -80,7 +81,7 @@ SOURCE_KEYS = (
     "timezone",
 )
 DATE_KEYS = ("column", "time_column", "format")
-COLUMN_KEYS = ("source", "constant", "expr", "type", "unit", "enum", "required", "default", "blank")
+COLUMN_KEYS = ("source", "constant", "expr", "type", "unit", "enum", "required", "default", "blank", "format")
 # What an empty cell means: a metric left blank by the export is 0 (no impressions, no spend); a blank key or date
 # is a missing value and quarantines the row.
 BLANK_MEANINGS = ("zero", "missing")
@@ -125,6 +126,7 @@ class ColumnSpec:
     required: bool = True
     default: Any = None
     blank: str = "missing"  # "zero" | "missing": what an empty cell means (BLANK_MEANINGS)
+    number_format: tuple[str, ...] = ()  # NUMBER_FORMATS the values may be written in (money, compact)
 
     @property
     def kind(self) -> str:
@@ -139,7 +141,7 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    format: str
+    format: str  # the first of ``formats``
     compression: str = "auto"
     encoding: str = "utf-8"
     delimiter: str = ","
@@ -149,6 +151,12 @@ class SourceSpec:
     records_path: str | None = None
     header_row: int = 1
     timezone: str | None = None
+    # Every format the file may come in (``format: [json, csv]``): the reader tells them apart by content.
+    formats: tuple[str, ...] = ()
+
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        return self.formats or (self.format,)
 
 
 @dataclass(frozen=True)
@@ -452,14 +460,27 @@ class _Builder:
         s = self.keys(value, "source", SOURCE_KEYS)
         if "format" not in s:
             self.fail("source.format", f"required ({' | '.join(FORMATS)})")
-        fmt = self.str_(s["format"], "source.format", choices=FORMATS)
+        formats = s["format"] if isinstance(s["format"], list) else [s["format"]]
+        if not formats:
+            self.fail("source.format", f"name at least one format ({' | '.join(FORMATS)})")
+        for i, one in enumerate(formats):
+            self.str_(one, f"source.format[{i}]" if isinstance(s["format"], list) else "source.format", choices=FORMATS)
+        if len(set(formats)) < len(formats):
+            self.fail("source.format", "names a format twice")
+        # csv and tsv differ only by their delimiter and parquet has no text to tell apart: a list offers one text
+        # layout beside json / jsonl
+        if len(formats) > 1 and (len({"csv", "tsv"} & set(formats)) > 1 or "parquet" in formats):
+            self.fail("source.format", "a list may hold json, jsonl and one of csv or tsv (the file is told apart by "
+                      "its content)")  # fmt: skip
+        fmt = formats[0]
+        text_format = next((f for f in formats if f in ("csv", "tsv")), fmt)
         compression = self.str_(s.get("compression", "auto"), "source.compression", choices=("auto", "gzip", "none"))
         encoding = self.str_(s.get("encoding", "utf-8"), "source.encoding")
         problem = _encoding_problem(encoding)
         if problem:
             self.fail("source.encoding", problem)
-        delimiter = s.get("delimiter", "\t" if fmt == "tsv" else ",")
-        if "delimiter" in s and fmt not in ("csv", "tsv"):
+        delimiter = s.get("delimiter", "\t" if text_format == "tsv" else ",")
+        if "delimiter" in s and text_format not in ("csv", "tsv"):
             self.fail("source.delimiter", f"only for csv (format is {fmt})")
         if not isinstance(delimiter, str) or len(delimiter) != 1:
             self.fail("source.delimiter", f"must be one character, not {delimiter!r}")
@@ -477,7 +498,7 @@ class _Builder:
                 self.fail("source.thousands", "must differ from source.decimal")
         records_path = s.get("records_path")
         if records_path is not None:
-            if fmt != "json":
+            if "json" not in formats:
                 self.fail("source.records_path", f"only for json (format is {fmt})")
             self.str_(records_path, "source.records_path")
         header_row = s.get("header_row", 1)
@@ -500,6 +521,7 @@ class _Builder:
             records_path=records_path,
             header_row=header_row,
             timezone=timezone,
+            formats=tuple(formats) if len(formats) > 1 else (),
         )
 
     def date(self, value: Any) -> DateSpec:
@@ -536,6 +558,12 @@ class _Builder:
         self.str_(unit, f"{path}.unit", choices=("micros", "cents", "percent", "none"))
         if unit != "none" and type_ == "string":
             self.fail(f"{path}.unit", f"unit {unit} needs a number type (integer or decimal)")
+        number_format = c.get("format", [])
+        number_format = number_format if isinstance(number_format, list) else [number_format]
+        for one in number_format:
+            self.str_(one, f"{path}.format", choices=NUMBER_FORMATS)
+        if number_format and type_ == "string":
+            self.fail(f"{path}.format", "a number format needs a number type (integer or decimal)")
         required = c.get("required", True)
         if not isinstance(required, bool):
             self.fail(f"{path}.required", f"must be true or false, not {required!r}")
@@ -574,6 +602,7 @@ class _Builder:
             required=required,
             default=c.get("default"),
             blank=blank,
+            number_format=tuple(dict.fromkeys(number_format)),
         )
 
     def _currency(self, value: Any, path: str) -> None:

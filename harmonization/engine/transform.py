@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from . import expr as expr_lang
 from .keys import Uniques, _mix, as_array, duplicated, hash_rows, hash_strings, key_base_hash, key_hash, np_mask
-from .numbers import UNIT_SCALE, NumberFormat, not_a_number, to_money
+from .numbers import UNIT_SCALE, NumberFormat, currency_mark_fits, not_a_number, to_money
 from .readers import Chunk
 from .schema import HARMONIZED_SCHEMA, MONEY, NATURAL_KEY, QUARANTINE_SCHEMA, RATE, SUMMED, Lookups
 from .spec import ENUM_VALUES, METRICS, ColumnSpec, MappingSpec
@@ -179,6 +179,7 @@ class Transformer:
         self.spec = spec
         self.lookups = lookups
         self.numbers = NumberFormat(spec.source.decimal, spec.source.thousands)
+        self._formats: dict[tuple[str, ...], NumberFormat] = {(): self.numbers}
         zone = spec.source.timezone or lookups.default_timezone or "UTC"
         self.zone = ZoneInfo(zone)
         self.reporting = lookups.reporting_currency
@@ -214,6 +215,39 @@ class Transformer:
 
     # -- fields --
 
+    def _number_format(self, spec: ColumnSpec) -> NumberFormat:
+        found = self._formats.get(spec.number_format)
+        if found is None:
+            wanted = spec.number_format
+            source = self.spec.source
+            found = NumberFormat(source.decimal, source.thousands, money="money" in wanted, compact="compact" in wanted)
+            self._formats[spec.number_format] = found
+        return found
+
+    def _currency_marks(self, table: pa.Table, currency: pa.Array, fails: Failures) -> None:
+        """Quarantine a row whose money carries a currency mark that is not the row's currency (``€`` in a USD
+        row): the amount would be read right but counted in the wrong currency."""
+        for name in METRICS:
+            spec = self.spec.columns[name]
+            if "money" not in spec.number_format:
+                continue
+            fmt = self._number_format(spec)
+            for column in sorted(spec.columns):
+                values = self._source(table, column)
+                marks = fmt.currency_marks(values).fill_null("")
+                pairs = Uniques.of(pc.binary_join_element_wise(marks, currency.fill_null(""), "|"))
+                fits = np.array([currency_mark_fits(*v.split("|", 1)) for v in pairs.values], dtype=bool)
+                wrong = ~pairs.spread_np(fits, True)
+                fails.add(
+                    wrong,
+                    name,
+                    f"{name}:currency_mark",
+                    lambda idx, a=values, c=currency, col=column, f=name: [
+                        f"{f}: {col} {v!r} is not in the row's currency {cur}"
+                        for v, cur in zip(_values(a, idx), _values(c, idx), strict=True)
+                    ],
+                )
+
     def _source(self, table: pa.Table, name: str) -> pa.Array:
         if name in table.column_names:
             return as_array(table.column(name))
@@ -227,7 +261,7 @@ class Transformer:
             bad_cols: list[tuple[str, pa.Array, np.ndarray]] = []
 
             def to_number(arr: pa.Array, name: str) -> pa.Array:
-                values, bad = self.numbers.parse(arr, "float")
+                values, bad = self._number_format(spec).parse(arr, "float")
                 if bad.any():
                     bad_cols.append((name, arr, bad))
                 return values
@@ -328,7 +362,7 @@ class Transformer:
             raw = u.spread([None if m is None else str(m) for m in mapped], pa.string())
         unit = spec.unit
         kind = "int" if spec.type == "integer" and unit == "none" else "decimal" if unit == "none" else "float"
-        values, bad = self.numbers.parse(raw, kind, percent=unit == "percent")
+        values, bad = self._number_format(spec).parse(raw, kind, percent=unit == "percent")
         if bad.any() and pa.types.is_string(raw.type):
             # a cell of spaces is blank, not a bad number (parse left it null)
             bad &= ~np_mask(pc.equal(pc.utf8_trim_whitespace(raw), "").fill_null(False))
@@ -581,6 +615,8 @@ class Transformer:
         u = Uniques.of(currency)
         rate = pa.repeat(pa.scalar(Decimal(1), _RATE_MUL), n) if n else pa.array([], _RATE_MUL)
         ok = np.ones(n, dtype=bool)
+        if self.lookups.keep_currency:
+            return rate, ok
         staleness = self.lookups.fx_max_staleness_days
         for i, cur in enumerate(u.values):
             if cur == self.reporting:
@@ -674,6 +710,7 @@ class Transformer:
             "currency:missing",
             lambda idx: ["currency: missing value"] * len(idx),
         )
+        self._currency_marks(table, currency, fails)
         if self.spec.sku is not None:
             ref = self._string(cols[self.spec.sku.match], table, fails, stats)
         else:
@@ -718,7 +755,8 @@ class Transformer:
         day_arr = pa.array(safe_days.astype(np.int32)).cast(pa.date32())
         original_spend = metrics["spend"]
         original_sales = metrics["attributed_sales"]
-        if pc.all(pc.equal(currency.fill_null(self.reporting), self.reporting)).as_py() if n else True:
+        single = pc.all(pc.equal(currency.fill_null(self.reporting), self.reporting)).as_py() if n else True
+        if single or self.lookups.keep_currency:
             spend, sales = original_spend, original_sales
         else:
             spend = pc.round(pc.multiply(original_spend, rate), 4, round_mode="half_towards_infinity").cast(MONEY)
@@ -747,6 +785,8 @@ class Transformer:
             }
         )
         src_rows = np.flatnonzero(good)
+        if self.lookups.keep_currency:
+            rows = rows.append_column("currency", currency)
         if n_good < n:
             rows = rows.filter(keep)
             instant = instant[good]
@@ -821,9 +861,9 @@ class Transformer:
         return facts, pa.concat_tables([quarantine, extra])
 
 
-_AGGS = [(c, "sum") for c in SUMMED] + [("campaign_name", "max"), ("sku_id", "max"), ("fx_rate", "max")]
-_RENAMED = {f"{c}_sum": c for c in SUMMED} | {"campaign_name_max": "campaign_name", "sku_id_max": "sku_id",
-                                              "fx_rate_max": "fx_rate"}  # fmt: skip
+# the currency is one per group: the reporting currency, or the original currency (a group key) when it is kept
+_AGGS = [(c, "sum") for c in SUMMED] + [(c, "max") for c in ("campaign_name", "sku_id", "fx_rate", "currency")]
+_RENAMED = {f"{c}_sum": c for c in SUMMED} | {f"{c}_max": c for c in ("campaign_name", "sku_id", "fx_rate", "currency")}
 
 
 def aggregate(rows: pa.Table, reporting: str, hashes: np.ndarray | None = None) -> tuple[pa.Table, np.ndarray | None]:
@@ -847,7 +887,6 @@ def aggregate(rows: pa.Table, reporting: str, hashes: np.ndarray | None = None) 
     multi = rows.filter(dup_arr)
     grouped = multi.group_by([*NATURAL_KEY, "original_currency"], use_threads=False).aggregate(_AGGS)
     grouped = grouped.rename_columns([_RENAMED.get(c, c) for c in grouped.column_names])
-    grouped = grouped.append_column("currency", pa.repeat(pa.scalar(reporting), grouped.num_rows))
     grouped = grouped.select(HARMONIZED_SCHEMA.names).cast(HARMONIZED_SCHEMA)
     mixed = None
     if pc.count_distinct(grouped["original_currency"]).as_py() > 1:

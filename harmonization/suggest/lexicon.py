@@ -42,11 +42,15 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "campagne id", "id campagne", "identifiant campagne", "id campana", "campana id", "id campagna",
         "campagna id", "id campanha", "campanha id", "kampagnennummer", "campagnenummer", "campaign ext id",
         "external campaign id",
+        # Amazon DSP and other programmatic reports: an order (insertion order) is the campaign, line items sit
+        # below it
+        "order id", "insertion order id", "io id",
     ),
     "campaign_name": (
         "campaign name", "campaign", "kampagnenname", "kampagnen name", "kampagne", "nom campagne",
         "nom de la campagne", "campagne", "nombre campana", "nombre de campana", "campana", "nome campagna",
         "campagna", "campagnenaam", "campagne naam", "nome campanha", "nome da campanha", "campanha",
+        "order name", "insertion order name", "insertion order",
     ),
     "placement_type": (
         "placement type", "placement", "ad type", "ad product", "ad format", "campaign type", "ad program",
@@ -196,6 +200,13 @@ QUALIFIER_TOKENS = frozenset(
         "promoted",
     ]
 )
+# Words that name an attributed metric's scope. Brand halo ("total" in Amazon DSP's totalSales14d /
+# totalUnitsSold14d, "halo", "brand") counts every product of the brand, the promoted products' figures only those
+# advertised; sales and units paired in one mapping must have the same scope (both read before stop words drop
+# "total").
+SCOPE_TOKENS = frozenset(["total", "halo", "brand", "same", "sku", "other", "advertised", "promoted", "direct",
+                          "related", "assisted", "view", "views"])  # fmt: skip
+HALO_TOKENS = frozenset(["total", "halo", "brand"])
 # Ids of other entities: a header naming one of these is not the campaign.
 OTHER_ENTITY_TOKENS = frozenset(
     [

@@ -20,11 +20,13 @@ from harmonization.suggest.base import (
 from harmonization.suggest.lexicon import (
     AUX_FIELDS,
     FIELDS,
+    HALO_TOKENS,
     NEGATIVE_TOKENS,
     OTHER_ENTITY_TOKENS,
     OTHER_PHRASES,
     PHRASES,
     QUALIFIER_TOKENS,
+    SCOPE_TOKENS,
     WINDOWS,
     Header,
     normalise_header,
@@ -235,6 +237,7 @@ class RuleBasedSuggester:
 
         self._split_sales(result, headers, by_name, window)
         self._fill_by_structure(result, headers, profiles, lex)
+        self._agree_scope(result, headers, candidates)
         self._units_and_constants(result, by_name, headers)
         attribution = self._attribution(result, headers, window)
         source = self._source_guess(sample, decimal, thousands, result, by_name)
@@ -432,6 +435,48 @@ class RuleBasedSuggester:
                     break
 
     @staticmethod
+    def _agree_scope(result, headers: list[Header], candidates: dict[str, list[tuple[str, float]]]) -> None:
+        """Attributed sales and units must count the same products: promoted-product sales never go with brand-halo
+        units (Amazon DSP's sales14d beside totalUnitsSold14d). When the chosen pair disagrees, the best pair that
+        agrees replaces it (the promoted-product scope first); without one, the units stay unmapped."""
+        sales, units = result["attributed_sales"], result["attributed_units"]
+        if not (sales.source and units.source):
+            return
+        hmap = {h.original: h for h in headers}
+        words = {frozenset(h.raw_tokens) for h in headers}
+        contrasted = any("total" in w and w - {"total"} in words for w in words)
+
+        def scope(header: Header) -> frozenset[str]:
+            return attribution_scope(header, contrasted)
+
+        if scope(hmap[sales.source]) == scope(hmap[units.source]):
+            return
+        used = {fs.source for f, fs in result.items() if fs.source and f not in WINDOWED_FIELDS}
+        options = []
+        for keep, swap in ((sales, units), (units, sales)):
+            wanted = scope(hmap[keep.source])
+            for col, conf in candidates[swap.field]:
+                if conf >= THRESHOLD and col not in used and col != keep.source and scope(hmap[col]) == wanted:
+                    halo = bool(wanted & HALO_TOKENS)
+                    options.append((halo, -(keep.confidence + conf), swap.field, col, conf, keep.source))
+                    break
+        label = "brand halo" if scope(hmap[units.source]) & HALO_TOKENS else "promoted products"
+        if not options:
+            result["attributed_units"] = FieldSuggestion(
+                "attributed_units", None, 0.0,
+                [f"{units.source} counts {label}, {sales.source} does not: no units column of the sales' scope"],
+                [(units.source, units.confidence)],
+            )  # fmt: skip
+            return
+        _, _, field, col, conf, kept = min(options)
+        before = result[field].source
+        result[field] = FieldSuggestion(
+            field, col, round(conf, 3),
+            [f"same attribution scope as {kept}", f"{before} counts other products than {kept}"],
+            [(before, result[field].confidence)],
+        )  # fmt: skip
+
+    @staticmethod
     def _split_sales(result, headers: list[Header], by_name, window: int | None) -> None:
         """No plain sales column, but the clicked item's and the other items' sales of one window (Walmart's
         direct + related): they are disjoint parts of the attributed sales, so the suggestion adds them."""
@@ -581,6 +626,19 @@ class RuleBasedSuggester:
         if percent_cols:
             g.reasons.append(f"percent strings in {', '.join(percent_cols)}")
         return g
+
+
+def attribution_scope(header: Header, contrasted: bool) -> frozenset[str]:
+    """The words of a header that narrow or widen the products an attributed metric counts (SCOPE_TOKENS).
+
+    "Total" is the brand halo in API names (Amazon DSP's totalSales14d, totalUnitsSold14d; Amazon Attribution's
+    total_units_sold_14d) and wherever the file has the same header without it (``contrasted``); in a person's header
+    on its own ("Total Attributed Sales (14 Day)" in Walmart's console) it is the metric itself."""
+    found = frozenset(header.raw_tokens) & SCOPE_TOKENS
+    identifier = re.fullmatch(r"[A-Za-z0-9_]+", header.original) is not None
+    if "total" in found and not (identifier or contrasted):
+        found -= {"total"}
+    return found
 
 
 def expr_name(column: str) -> str:

@@ -67,6 +67,7 @@ DATE_FORMATS = (
     "%Y/%m/%d",
     "%d-%m-%Y",
     "%m-%d-%Y",
+    "%b %d, %Y",  # Mar 10, 2025: the Amazon Ads console's downloads
     "%d.%m.%y",
     "%Y-%m-%dT%H:%M:%S%z",
     "%Y-%m-%dT%H:%M:%SZ",

@@ -16,8 +16,11 @@ COLUMN_ORDER = (
     "impressions", "clicks", "spend", "attributed_sales", "attributed_units", "currency",
 )  # fmt: skip
 OPTIONAL = ("campaign_name",)
-REQUIRED_DEFAULTS = {"campaign_id": "unknown", "impressions": 0, "clicks": 0, "spend": 0, "attributed_sales": 0,
-                     "attributed_units": 0}  # fmt: skip
+# Metrics a file may lack: a visible 0 keeps the document loadable for review. A key is never a constant (every
+# row would merge into one campaign): REQUIRED_KEYS stay empty, so the mapping cannot be saved until a person maps
+# them.
+REQUIRED_DEFAULTS = {"impressions": 0, "clicks": 0, "spend": 0, "attributed_sales": 0, "attributed_units": 0}
+REQUIRED_KEYS = ("campaign_id",)
 
 
 def q(value) -> str:
@@ -99,6 +102,9 @@ def suggestion_to_yaml(s: Suggestion, *, retailer: str | None, name: str) -> str
                 parts.append("type: decimal")
         elif fs.constant is not None:
             parts.append(f"constant: {q(fs.constant)}")
+        elif f in REQUIRED_KEYS:
+            lines.append(f'  {f}: {{source: ""}}  # required: no column found; name the source column before saving')
+            continue
         elif f in REQUIRED_DEFAULTS:
             # The engine needs these; a visible placeholder keeps the document loadable for review.
             lines.append(f"  {f}: {{constant: {q(REQUIRED_DEFAULTS[f])}}}  # review: no column found")

@@ -221,3 +221,78 @@ def test_fx_file_without_the_columns_is_refused(tmp_path, db):
     path = write_rates(tmp_path, "day,ccy,rate\n2026-04-01,EUR,1.08\n")
     with pytest.raises(CommandError, match=r"missing column\(s\) date, currency, quote_currency"):
         call_command("load_fx_rates", "--file", path)
+
+
+# --- currencies without a tenant (--fx-rates) --------------------------------------------------------------------
+
+
+def test_without_rates_it_keeps_each_rows_currency_and_says_so(tmp_path, db):
+    mapping, data = files.write(tmp_path)
+    out = tmp_path / "out.parquet"
+    report, _ = harmonize("--retailer-mapping", str(mapping), "--input", str(data), "--output", str(out))
+
+    # the EUR row loads in euros instead of being quarantined for want of a rate; only the "abc" row is refused
+    assert (report["rows_loaded"], report["rows_quarantined"]) == (4, 1)
+    assert report["currency"]["converted"] is False and "own currency" in report["currency"]["note"]
+    rows = {r["campaign_id"]: r for r in pq.read_table(out).to_pylist()}
+    euro = rows["EU-1"]
+    assert (euro["currency"], euro["original_currency"], euro["spend"], euro["fx_rate"]) == (
+        "EUR", "EUR", Decimal("10.0000"), Decimal(1),
+    )  # fmt: skip
+    assert {r["currency"] for k, r in rows.items() if k != "EU-1"} == {"USD"}
+
+
+def test_with_rates_it_converts_into_the_reporting_currency_and_says_so(tmp_path, db):
+    mapping, data = files.write(tmp_path)
+    rates = tmp_path / "rates.csv"
+    # the inverse quote (USD in EUR) is used too; the direct quote of the same day wins over it
+    rates.write_text(
+        f"date,currency,quote_currency,rate\n2026-03-31,USD,EUR,0.5\n2026-03-31,EUR,USD,{files.EUR_RATE}\n"
+    )
+    out = tmp_path / "out.parquet"
+    report, _ = harmonize(
+        "--retailer-mapping", str(mapping), "--input", str(data), "--output", str(out), "--fx-rates", str(rates)
+    )
+    assert report["currency"] == {
+        "converted": True, "reporting_currency": "USD", "fx_rates": str(rates), "rates_for": ["EUR"],
+    }  # fmt: skip
+    rows = pq.read_table(out).to_pylist()
+    assert {r["currency"] for r in rows} == {"USD"}
+    assert sum(r["spend"] for r in rows) == Decimal(files.LOADED_SPEND_USD)
+    assert sum(r["attributed_sales"] for r in rows) == Decimal(files.LOADED_SALES_USD)
+
+
+def test_rates_in_another_reporting_currency_convert_the_other_way(tmp_path, db):
+    mapping, data = files.write(tmp_path)
+    rates = tmp_path / "rates.csv"
+    rates.write_text("date,currency,quote_currency,rate\n2026-03-31,USD,EUR,0.8\n")
+    out = tmp_path / "out.parquet"
+    report, _ = harmonize("--retailer-mapping", str(mapping), "--input", str(data), "--output", str(out),
+                          "--fx-rates", str(rates), "--reporting-currency", "eur")  # fmt: skip
+    rows = pq.read_table(out).to_pylist()
+    assert report["currency"]["reporting_currency"] == "EUR" and {r["currency"] for r in rows} == {"EUR"}
+    # 40 USD at 0.8 EUR per USD, plus the EUR row as it is
+    assert sum(r["spend"] for r in rows) == Decimal("40.00") * Decimal("0.8") + Decimal("10.00")
+
+
+@pytest.mark.parametrize(
+    ("rates_text", "extra", "message"),
+    [
+        ("date,currency,quote_currency,rate\n2026-04-01,EUR,USD,abc\n", [], r"rates.csv:2: rate: 'abc' is not a"),
+        ("date,ccy,rate\n2026-04-01,EUR,1.1\n", [], r"rates.csv:1: missing column\(s\) currency, quote_currency"),
+        ("date,currency,quote_currency,rate\n2026-04-01,EUR,GBP,0.8\n", [], r"no rate into or out of USD"),
+        ("date,currency,quote_currency,rate\n2026-04-01,EUR,USD,1.1\n", ["--tenant", "acme"],
+         r"--fx-rates is for --output without --tenant"),
+        ("date,currency,quote_currency,rate\n2026-04-01,EUR,USD,1.1\n", ["--reporting-currency", "dollars"],
+         r"--reporting-currency 'DOLLARS' is not an ISO 4217 code"),
+    ],
+)  # fmt: skip
+def test_bad_rates_are_refused_and_nothing_is_written(tmp_path, tenants, rates_text, extra, message):
+    mapping, data = files.write(tmp_path)
+    rates = tmp_path / "rates.csv"
+    rates.write_text(rates_text)
+    out = tmp_path / "out.parquet"
+    with pytest.raises(CommandError, match=message):
+        harmonize("--retailer-mapping", str(mapping), "--input", str(data), "--output", str(out),
+                  "--fx-rates", str(rates), *extra)  # fmt: skip
+    assert not out.exists() and not (tmp_path / "out.quarantine.csv").exists()

@@ -31,8 +31,11 @@ UTC = dt.UTC
 
 SAMPLE_FILES = {
     "amazon_sp_advertised_product": "amazon_sp_advertised_product.csv",
+    "amazon_sp_console_advertised_product": "amazon_sp_console_advertised_product.csv",
     "walmart_sponsored_search_item": "walmart_sponsored_search_item.csv",
+    "walmart_console_item": "walmart_console_item.csv",
     "criteo_retail_media_campaign": "criteo_retail_media_campaign.json",
+    "criteo_retail_media_line_item": "criteo_retail_media_line_item.csv",
     "dsp_line_items_micros": "dsp_line_items_micros.csv",
     "amazon_dsp_line_item_hourly": "amazon_dsp_line_item_hourly.csv",
     "eu_retailer_jsonl": "eu_retailer_jsonl.jsonl",
@@ -71,6 +74,11 @@ def _german(text: str) -> Decimal:
     return Decimal(text.replace(".", "").replace(",", "."))
 
 
+def _plain(text: str) -> str:
+    """A console's "$1,234.56" or "2,924" without the sign and the separators."""
+    return text.replace("$", "").replace(",", "")
+
+
 def _utc_day(text: str, fmt: str, zone: zoneinfo.ZoneInfo) -> dt.date:
     return dt.datetime.strptime(text, fmt).replace(tzinfo=zone).astimezone(UTC).date()
 
@@ -96,12 +104,38 @@ def read_layout(layout: str, path: Path) -> list[SourceRow]:
                     int(r["numAdsClicks"]), Decimal(r["adSpend"]), sales, int(r["attributedUnits14days"]), r["itemId"],
                 )
             )  # fmt: skip
+    elif layout == "amazon_sp_console_advertised_product":
+        for r in csv.DictReader(_open_text(path)):
+            rows.append(
+                SourceRow(
+                    dt.datetime.strptime(r["Date"], "%b %d, %Y").date(), "amazon", r["Currency"],
+                    int(_plain(r["Impressions"])), int(_plain(r["Clicks"])), Decimal(_plain(r["Spend"])),
+                    Decimal(_plain(r["14 Day Total Sales "])), int(r["14 Day Total Units (#)"]), r["Advertised ASIN"],
+                )
+            )  # fmt: skip
+    elif layout == "walmart_console_item":
+        for r in csv.DictReader(_open_text(path)):
+            rows.append(
+                SourceRow(
+                    dt.datetime.strptime(r["Date"], "%m/%d/%Y").date(), "walmart", "USD", int(_plain(r["Impressions"])),
+                    int(_plain(r["Clicks"])), Decimal(_plain(r["Ad Spend"])),
+                    Decimal(_plain(r["Total Attributed Sales (14 Day)"])), int(r["Units Sold (14 Day)"]), r["Item ID"],
+                )
+            )  # fmt: skip
     elif layout == "criteo_retail_media_campaign":
         for r in json.load(_open_text(path), parse_float=Decimal)["data"]:
             rows.append(
                 SourceRow(
                     dt.date.fromisoformat(r["date"]), "criteo", "USD", r["impressions"], r["clicks"],
                     Decimal(r["spend"]), Decimal(r["attributedSales"]), r["attributedUnits"], None,
+                )
+            )  # fmt: skip
+    elif layout == "criteo_retail_media_line_item":
+        for r in csv.DictReader(_open_text(path)):
+            rows.append(
+                SourceRow(
+                    dt.date.fromisoformat(r["date"]), "criteo", "EUR", int(r["impressions"]), int(r["clicks"]),
+                    Decimal(r["spend"]), Decimal(r["attributedSales"]), int(r["attributedUnits"]), r["advProductId"],
                 )
             )  # fmt: skip
     elif layout == "dsp_line_items_micros":
@@ -202,10 +236,10 @@ def sku_index_for(layout: str, rows: list[SourceRow]) -> dict[str, dict[str, int
     """A crosswalk that knows every SKU reference of the file (ids 1, 2, ... in order of appearance)."""
     refs = sorted({r.sku_ref for r in rows if r.sku_ref})
     ids = {ref: i + 1 for i, ref in enumerate(refs)}
-    if layout in ("amazon_sp_advertised_product", "walmart_sponsored_search_item"):
+    if layout.startswith(("amazon_sp", "walmart_")):
         retailer = layout.split("_")[0]
         return {"retailer_item_id": {f"{retailer}|{ref}": i for ref, i in ids.items()}}
-    if layout == "eu_retailer_jsonl":  # GTIN keys are GTIN-14 (zero-padded), as the engine pads what it reads
+    if layout in ("eu_retailer_jsonl", "criteo_retail_media_line_item"):  # GTIN keys are GTIN-14 (zero-padded)
         return {"gtin": {ref.zfill(14): i for ref, i in ids.items()}}
     if layout == "rmis_native":
         return {"sku_code": ids}
@@ -270,8 +304,10 @@ def test_it_harmonizes_each_sample_to_the_independent_totals(layout, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "layout", ["amazon_sp_advertised_product", "walmart_sponsored_search_item", "rmis_native", "eu_retailer_jsonl"]
-)
+    "layout",
+    ["amazon_sp_advertised_product", "amazon_sp_console_advertised_product", "walmart_sponsored_search_item",
+     "walmart_console_item", "criteo_retail_media_line_item", "rmis_native", "eu_retailer_jsonl"],
+)  # fmt: skip
 def test_it_resolves_every_sku_reference_of_the_sku_level_samples(layout, tmp_path):
     source = SAMPLES / SAMPLE_FILES[layout]
     rows = read_layout(layout, source)
@@ -288,9 +324,9 @@ def test_it_resolves_every_sku_reference_of_the_sku_level_samples(layout, tmp_pa
         if fact["sku_ref"] is None:  # campaign-level rows of the native file
             assert layout == "rmis_native" and fact["sku_id"] is None
             continue
-        by_retailer = layout in ("amazon_sp_advertised_product", "walmart_sponsored_search_item")
+        by_retailer = layout.startswith(("amazon_sp", "walmart_"))
         key = f"{fact['retailer']}|{fact['sku_ref']}" if by_retailer else fact["sku_ref"]
-        key = key.zfill(14) if layout == "eu_retailer_jsonl" else key
+        key = key.zfill(14) if layout in ("eu_retailer_jsonl", "criteo_retail_media_line_item") else key
         assert fact["sku_id"] == index[key]
     if layout == "rmis_native":  # campaign-level rows stay, without a SKU
         campaign_level = [f for f in facts if f["sku_ref"] is None]

@@ -90,12 +90,17 @@ def test_bad_encoding_is_named_with_its_byte_offset(tmp_path):
     assert sink.calls == []
 
 
-def test_not_json_is_a_source_error(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("date,x\n", "a.json: this file looks like CSV or TSV text; the mapping reads JSON"),
+        ('[{"date": "2025-03-10", ', "a.json: not JSON"),
+    ],
+)
+def test_not_json_is_a_source_error(tmp_path, text, message):
     sink = MemorySink()
-    with pytest.raises(SourceError, match="not JSON"):
-        Harmonizer(make_spec(source={"format": "json"}), Lookups("USD")).run(
-            write(tmp_path, "a.json", "date,x\n"), sink
-        )
+    with pytest.raises(SourceError, match=message):
+        Harmonizer(make_spec(source={"format": "json"}), Lookups("USD")).run(write(tmp_path, "a.json", text), sink)
     assert sink.calls == []
 
 
