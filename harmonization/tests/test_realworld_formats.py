@@ -1,8 +1,7 @@
 """Issue 16 points 3, 5, 6 and 8 against part D's independent files (harmonization/tests/realworld/: written from the
 public layouts without reading this code, with truth computed from its own records).
 
-Cases that also need the row grain and blank cells read as zero (points 1 and 4) run once the engine has them
-(``grain`` in the mapping schema); until then they are skipped with that reason.
+The console and line-item cases also need the row grain and blank metric cells read as zero (points 1 and 4).
 """
 
 from __future__ import annotations
@@ -14,19 +13,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from django.core.management import call_command
 
 from harmonization.engine import Harmonizer, Lookups, MemorySink, load_mapping, load_mapping_file
 from harmonization.engine.numbers import NumberFormat
-from harmonization.engine.spec import TOP_KEYS
 from harmonization.tests.realworld.generate import write_case
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "config" / "mappings"
-needs_grain_and_blanks = pytest.mark.skipif(
-    "grain" not in TOP_KEYS,
-    reason="needs the row grain (grain:) and blank metric cells as zero (issue 16 points 1 and 4)",
-)
 
 
 def case(name: str, folder: Path) -> tuple[Path, dict]:
@@ -71,7 +64,6 @@ def test_an_empty_v3_report_loads_as_zero_rows(tmp_path):
     assert sink.calls == ["commit"]
 
 
-@needs_grain_and_blanks
 def test_the_v3_gzip_json_as_delivered_loads_to_the_truth(tmp_path):
     path, truth = case("amazon_sp_v3_gzip_json", tmp_path)
     sink, report = run_shipped("amazon_sp_advertised_product", path)
@@ -80,7 +72,6 @@ def test_the_v3_gzip_json_as_delivered_loads_to_the_truth(tmp_path):
     assert loaded_totals(sink.result()) == truth_totals(truth)
 
 
-@needs_grain_and_blanks
 def test_the_amazon_console_download_loads_to_the_truth(tmp_path):
     path, truth = case("amazon_sp_console_csv", tmp_path)
     sink, report = run_shipped("amazon_sp_console_advertised_product", path)
@@ -92,7 +83,6 @@ def test_the_amazon_console_download_loads_to_the_truth(tmp_path):
 # --- point 6: a non-USD file without a tenant ---------------------------------------------------------------------
 
 
-@needs_grain_and_blanks
 def test_a_gbp_v3_report_keeps_pounds_without_rates(tmp_path):
     path, truth = case("amazon_sp_v3_gbp", tmp_path)
     sink, report = run_shipped("amazon_sp_advertised_product", path, Lookups("USD", resolve_skus=False,
@@ -193,7 +183,6 @@ def test_accounting_negatives_and_suffixes_read_to_the_truth(tmp_path):
 # --- point 8: Walmart console item report ----------------------------------------------------------------------------
 
 
-@needs_grain_and_blanks
 def test_the_walmart_console_item_download_loads_to_the_truth(tmp_path):
     path, truth = case("walmart_console_item", tmp_path)
     sink, report = run_shipped("walmart_console_item", path)
@@ -202,7 +191,6 @@ def test_the_walmart_console_item_download_loads_to_the_truth(tmp_path):
     assert loaded_totals(sink.result()) == truth_totals(truth)
 
 
-@needs_grain_and_blanks
 def test_a_console_total_line_is_quarantined_not_added(tmp_path):
     path, truth = case("console_total_row", tmp_path)
     sink, report = run_shipped("walmart_console_item", path)
@@ -212,7 +200,6 @@ def test_a_console_total_line_is_quarantined_not_added(tmp_path):
     assert loaded_totals(sink.result()) == truth_totals(truth)
 
 
-@needs_grain_and_blanks
 def test_a_criteo_line_item_report_loads_to_the_truth(tmp_path):
     path, truth = case("criteo_line_items", tmp_path)
     sink, report = run_shipped("criteo_retail_media_line_item", path, Lookups("EUR", resolve_skus=False))
