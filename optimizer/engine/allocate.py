@@ -168,7 +168,7 @@ class _Problem:
         # the history's typical spend) get their own mean-1 lognormal factors, growing with the log distance.
         self.seen = np.array([float(getattr(c, "hist_max_daily_spend", 0.0) or math.inf) for c in chans])
         self.iota_at = np.array(
-            [float(getattr(c, "incrementality_spend", None) or getattr(c, "hist_daily_spend", 0.0) or 0.0) for c in chans]
+            [float(getattr(c, "incrementality_spend", None) or getattr(c, "hist_daily_spend", 0.0)) for c in chans]
         )
         zrng = np.random.default_rng(20260107)
         self.z_extrapolation = zrng.standard_normal((len(chans), n))
@@ -522,7 +522,7 @@ def _promise(solver: _Solver, prob: _Problem, request: AllocationRequest, s, lo,
     ``chance``? If not, the plan (the best one that keeps the promise, hence the largest spend it allows) stands
     beside the full-spend plan: that budget spent in the mix that holds the floor on the posterior mean (or, where
     no mix does, the mix with the highest expected ROAS), with the probability it holds the floor."""
-    R, chance, P = float(request.min_roas), float(request.chance), prob.P
+    R, chance = float(request.min_roas), float(request.chance)
     full_total = float(solver.solve()[0].sum())  # what the budget buys without a floor
     kept_spend = float(s.sum())
     whole = kept_spend >= full_total - 1e-4 * max(full_total, 1.0)

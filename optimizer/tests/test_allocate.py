@@ -242,7 +242,8 @@ def test_intervals_come_from_the_posterior_samples():
     measured = _set(*(dataclasses.replace(c, incrementality_spend=at[c.key]) for c in curves.channels))
     result = allocate(measured, request)
     for a, b in zip(result.allocations, away.allocations, strict=True):
-        assert a.spend == pytest.approx(b.spend) and a.expected_incremental_sales == pytest.approx(b.expected_incremental_sales)
+        assert a.spend == pytest.approx(b.spend)
+        assert a.expected_incremental_sales == pytest.approx(b.expected_incremental_sales)
         draws = curves.period_factor(P) * curves.channel(a.key).incremental([a.daily_spend])[:, 0]
         lo, hi = a.incremental_sales_interval
         assert lo == pytest.approx(np.percentile(draws, 5)) and hi == pytest.approx(np.percentile(draws, 95))

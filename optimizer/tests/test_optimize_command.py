@@ -190,5 +190,5 @@ def test_the_floor_is_a_90_percent_promise_by_default_and_chance_0_is_the_floor_
     assert doc["promise"]["largest_promised_spend"]["spend"] == pytest.approx(doc["totals"]["spend"])
     assert mean_only["constraints"]["chance"] is None and "promise" not in mean_only
     assert mean_only["totals"]["expected_attributed_roas"] >= 2.5 * (1 - 1e-6)
-    with pytest.raises(CommandError, match="--chance must be 0 or more and below 1, got 1.5"):
+    with pytest.raises(CommandError, match=r"--chance must be 0 or more and below 1, got 1\.5"):
         _run(paths, tmp_path / "X.json", "--min-roas", "2.5", "--chance", "1.5")
