@@ -110,8 +110,8 @@ def _level_drift_sd(flat: np.ndarray, actual: np.ndarray, dates, period_days: in
     The fitted demand explains the history's level in hindsight, so its in-sample error says nothing of the next
     period's level (a season that shifts, a distribution won or lost). Blocks of L = min(period, days / 6) days are
     compared k = period / L blocks apart after removing what the curves and weekdays explain (``flat``: predicted
-    sales without the demand level); the root mean square of the changes in log level is the forecast error of
-    carrying the level forward. 0 with fewer than two such pairs."""
+    sales without the demand level); the standard deviation of the changes in log level (about their mean, the
+    trend) is the forecast error of carrying the level forward. 0 with fewer than three such pairs."""
     length = max(7, min(int(period_days), len(dates) // 6))
     n_blocks = len(dates) // length
     levels = []
@@ -122,7 +122,17 @@ def _level_drift_sd(flat: np.ndarray, actual: np.ndarray, dates, period_days: in
     k = max(1, round(period_days / length))
     changes = [levels[b] - levels[b + k] for b in range(n_blocks - k)]
     changes = [c for c in changes if math.isfinite(c)]
-    return float(np.sqrt(np.mean(np.square(changes)))) if len(changes) >= 2 else 0.0
+    if len(changes) < 3:
+        return 0.0
+    # About their mean: a steady trend is what the forecast carries forward (its end slope), not an error. Less
+    # the day-to-day noise of two block means (daily log residuals, AR(1)-inflated): a level that did not move
+    # still differs between blocks by that much, and the expected outcome of a plan does not.
+    ok = (flat > 0) & (actual > 0)
+    daily = np.log(actual[ok] / flat[ok])
+    daily = daily - np.convolve(daily, np.ones(7) / 7, mode="same")  # weekdays and the slow level out
+    rho = float(np.clip(np.corrcoef(daily[1:], daily[:-1])[0, 1], 0.0, 0.9)) if len(daily) > 3 else 0.0
+    noise = float(np.var(daily)) * (1 + rho) / (1 - rho) / length
+    return float(math.sqrt(max(float(np.var(changes, ddof=1)) - 2 * noise, 0.0)))
 
 
 def apply_forecast(request: AllocationRequest, forecast) -> AllocationRequest:
