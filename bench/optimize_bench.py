@@ -28,7 +28,6 @@ import json
 import os
 import sys
 import tempfile
-import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -43,8 +42,11 @@ from bench._common import machine as _machine  # noqa: E402
 DOC = ROOT / "docs" / "benchmarks.md"
 START_MARK = "<!-- optimize_bench:start -->"
 END_MARK = "<!-- optimize_bench:end -->"
+INDEPENDENT_START = "<!-- optimize_bench_independent:start -->"
+INDEPENDENT_END = "<!-- optimize_bench_independent:end -->"
 P = 28
 MIX_SPREAD = 2.5  # historical spend per channel scaled by 1/2.5-2.5x: the past mix is off the optimum
+BUDGET_TOLERANCE = 0.005  # "whole budget used": at least 99.5% of it spent
 METHODS = ("optimizer", "uncalibrated", "equal_split", "roas_proportional", "last_period_mix", "oracle")
 LABELS = {
     "optimizer": "optimize command (calibrated curves, chance-constrained floor)",
@@ -56,17 +58,36 @@ LABELS = {
 }
 
 
-def _command_plan(paths, *, budget, floor, chance, samples, seed) -> tuple[dict[str, float], dict]:
+def _command_plan(paths, *, budget, floor, chance, samples, seed, period_days=P) -> tuple[dict[str, float], dict]:
+    """The optimize command's plan (period spend per channel) and its OUT.json. ``chance`` None or 0: the floor on
+    the posterior mean (``--chance 0``, since the command's default is the 0.9 promise)."""
     from django.core.management import call_command
 
     out = paths["history"].parent / "OUT.json"
     out.unlink(missing_ok=True)
-    args = ["--history", paths["history"], "--skus", paths["skus"], "--lift-studies", paths["lift_studies"]]
-    args += ["--budget", str(budget), "--period-days", str(P), "--min-roas", str(floor), "--json", out]
-    args += ["--samples", str(samples), "--seed", str(seed)] + (["--chance", str(chance)] if chance else [])
+    args = ["--history", paths["history"], "--skus", paths["skus"]]
+    if paths.get("lift_studies"):
+        args += ["--lift-studies", paths["lift_studies"]]
+    args += ["--budget", str(budget), "--period-days", str(period_days), "--min-roas", str(floor), "--json", out]
+    args += ["--samples", str(samples), "--seed", str(seed), "--chance", str(chance or 0)]
     call_command("optimize", *map(str, args), stdout=io.StringIO(), stderr=io.StringIO())
     doc = json.loads(out.read_text())
-    return {f"{a['retailer']}|{a['placement_type']}": a["daily_spend"] for a in doc["allocations"]}, doc
+    return {f"{a['retailer']}|{a['placement_type']}": a["spend"] for a in doc["allocations"]}, doc
+
+
+def _plan_facts(doc: dict, *, true_margin: float, chance) -> dict:
+    """What the plan itself said, to compare with the truth: the promise, its probability, the 90% interval."""
+    lo, hi = doc["totals"]["incremental_margin_interval"]
+    promise = doc.get("promise")
+    p = doc["totals"].get("p_roas_floor")
+    return {
+        "p_floor": p,
+        "promised": bool(chance and p is not None and p >= chance - 1e-9),
+        "promise_binds": bool((doc["constraints"].get("chance") or {}).get("binding")),
+        "states_promise_unkept": bool(promise and not promise["whole_budget_keeps_promise"]),
+        "full_spend_probability": (promise or {}).get("full_spend", {}) and promise["full_spend"]["probability"],
+        "covered": bool(lo <= true_margin <= hi),
+    }
 
 
 def run_seed(seed: int, *, chance: float | None, compare: list[float], samples: int, workdir: Path) -> dict:
@@ -91,11 +112,12 @@ def run_seed(seed: int, *, chance: float | None, compare: list[float], samples: 
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     plan = dict(budget=budget, floor=floor, samples=samples, seed=seed)
-    spends["optimizer"], doc = _command_plan(paths, chance=chance, **plan)
+    period, doc = _command_plan(paths, chance=chance, **plan)
+    spends["optimizer"] = {k: v / P for k, v in period.items()}
     seconds["optimizer"] = time.perf_counter() - t
     for other in compare:
         t = time.perf_counter()
-        spends[f"chance_{other:g}"] = _command_plan(paths, chance=other or None, **plan)[0]
+        spends[f"chance_{other:g}"] = {k: v / P for k, v in _command_plan(paths, chance=other, **plan)[0].items()}
         seconds[f"chance_{other:g}"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -124,44 +146,191 @@ def run_seed(seed: int, *, chance: float | None, compare: list[float], samples: 
             "spend": score.spend,
             "roas": score.attributed_roas,
             "floor_holds": bool(score.attributed_roas is not None and score.attributed_roas >= floor * (1 - 1e-9)),
+            "budget_used": bool(score.spend >= budget * (1 - BUDGET_TOLERANCE)),
             "seconds": seconds.get(method),
         }
     oracle_margin = row["methods"]["oracle"]["margin"]
     for m in row["methods"].values():
         m["pct_oracle"] = 100.0 * m["margin"] / oracle_margin
+    row["methods"]["optimizer"].update(
+        _plan_facts(doc, true_margin=row["methods"]["optimizer"]["margin"], chance=chance)
+    )
     row["floor_binds"] = bool(floor > free_roas)
     row["expected_roas_reported"] = doc["totals"]["expected_attributed_roas"]
     return row
 
 
+def run_world(world, *, chance: float | None, compare: list[float], samples: int, seed: int, workdir: Path) -> dict:
+    """One world of the independent family (bench/independent, part F): its files through the optimize command,
+    the baselines, and every plan scored by the world's own truth (period spends)."""
+    import pandas as pd
+
+    from optimizer.engine import files
+    from optimizer.engine.allocate import AllocationRequest, allocate
+    from optimizer.engine.curves import uncalibrated
+    from optimizer.engine.pipeline import curves_from_frames, period_error_sd
+
+    folder = workdir / str(world.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {k: (Path(v) if v else None) for k, v in world.write_files(folder).items()}
+    budget, days, floor = float(world.budget), int(world.period_days), float(world.min_roas)
+    keys = list(world.channels())
+    plan = dict(budget=budget, floor=floor, samples=samples, seed=seed, period_days=days)
+    spends: dict[str, dict[str, float] | None] = {}
+    seconds: dict[str, float] = {}
+    docs: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+    for method, level in [("optimizer", chance), *((f"chance_{c:g}", c) for c in compare)]:
+        t = time.perf_counter()
+        try:
+            spends[method], docs[method] = _command_plan(paths, chance=level, **plan)
+        except Exception as exc:  # a refusal is a result too: no plan, counted as such
+            spends[method], errors[method] = None, str(exc)
+        seconds[method] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    history, skus = files.read_history(paths["history"]), files.read_skus(paths["skus"])
+    lift = files.read_lift_studies(paths["lift_studies"]) if paths.get("lift_studies") else None
+    try:
+        curves = curves_from_frames(history, skus, lift, period_days=days, samples=samples, seed=seed)
+        sd = period_error_sd(curves, history, period_days=days)
+        request = AllocationRequest(budget=budget, period_days=days, min_roas=floor, forecast_error_sd=sd)
+        result = allocate(uncalibrated(curves), request)
+        spends["uncalibrated"] = {a.key: a.spend for a in result.allocations}
+    except Exception as exc:
+        spends["uncalibrated"], errors["uncalibrated"] = None, str(exc)
+    seconds["uncalibrated"] = time.perf_counter() - t
+
+    spends["equal_split"] = {k: budget / len(keys) for k in keys}
+    frame = pd.DataFrame({"date": pd.to_datetime(history["date"]), "spend": history["spend"]})
+    frame["key"] = history["retailer"].astype(str) + "|" + history["placement_type"].astype(str)
+    last = frame[frame["date"] > frame["date"].max() - pd.Timedelta(days=days)].groupby("key")["spend"].sum()
+    spends["last_period_mix"] = {k: budget * float(last.get(k, 0.0)) / float(last.sum()) for k in keys}
+    t = time.perf_counter()
+    oracle_spend, oracle_margin = world.oracle()
+    seconds["oracle"] = time.perf_counter() - t
+    spends["oracle"] = dict(oracle_spend)
+
+    row = {
+        "seed": str(world.name),
+        "budget": budget,
+        "floor": floor,
+        "period_days": days,
+        "floor_kind": getattr(world, "floor_kind", None),
+        "errors": errors,
+        "methods": {},
+    }
+    for method, spend in spends.items():
+        if spend is None:
+            row["methods"][method] = {
+                "margin": 0.0, "spend": 0.0, "roas": None, "floor_holds": False, "budget_used": False,
+                "pct_oracle": 0.0, "seconds": seconds.get(method), "refused": True,
+            }  # fmt: skip
+            continue
+        spend = {k: float(v) for k, v in spend.items() if k in keys}
+        total = sum(spend.values())
+        margin = float(world.incremental_margin(spend))
+        roas = float(world.attributed_roas(spend)) if total > 0 else None
+        row["methods"][method] = {
+            "margin": margin,
+            "spend": total,
+            "roas": roas,
+            "floor_holds": bool(roas is not None and roas >= floor * (1 - 1e-9)),
+            "budget_used": bool(total >= budget * (1 - BUDGET_TOLERANCE)),
+            "pct_oracle": 100.0 * margin / float(oracle_margin),
+            "seconds": seconds.get(method),
+        }
+        if method in docs:
+            row["methods"][method].update(
+                _plan_facts(docs[method], true_margin=margin, chance=level_of(method, chance))
+            )
+    return row
+
+
+def level_of(method: str, chance):
+    return chance if method == "optimizer" else float(method.split("_", 1)[1]) or None
+
+
 def _methods(rows) -> list[str]:
+    order = [m for m in METHODS if m in rows[0]["methods"]]
     extra = [m for m in rows[0]["methods"] if m not in METHODS]
-    return [METHODS[0], *extra, *METHODS[1:]]
+    return [order[0], *extra, *order[1:]]
 
 
 def _label(method: str) -> str:
     if method.startswith("chance_"):
         c = method.split("_", 1)[1]
-        return "same command, floor on the posterior mean (no chance)" if c == "0" else f"same command, chance {c}"
+        return "same command, `--chance 0`: floor on the posterior mean" if c == "0" else f"same command, chance {c}"
     return LABELS[method]
 
 
 def summarize(rows: list[dict]) -> dict:
     out = {}
     for method in _methods(rows):
-        pct = np.array([r["methods"][method]["pct_oracle"] for r in rows])
-        holds = np.array([r["methods"][method]["floor_holds"] for r in rows])
-        secs = [r["methods"][method]["seconds"] for r in rows if r["methods"][method]["seconds"] is not None]
+        ms = [r["methods"][method] for r in rows]
+        pct = np.array([m["pct_oracle"] for m in ms])
+        secs = [m["seconds"] for m in ms if m["seconds"] is not None]
+        promised = [m for m in ms if m.get("promised")]
+        binding = [m for m in promised if m.get("promise_binds")]
+        covered = [m["covered"] for m in ms if "covered" in m]
         out[method] = {
             "median_pct": float(np.median(pct)),
+            "worst_pct": float(pct.min()),
             "p10_pct": float(np.percentile(pct, 10)),
-            "floor_share": float(holds.mean()),
+            "floor_share": float(np.mean([m["floor_holds"] for m in ms])),
+            "budget_used": int(sum(m["budget_used"] for m in ms)),
+            "budget_used_or_stated": int(sum(m["budget_used"] or m.get("states_promise_unkept", False) for m in ms)),
+            "stated_unkept": int(sum(m.get("states_promise_unkept", False) for m in ms)),
+            "refused": int(sum(m.get("refused", False) for m in ms)),
+            "promised": len(promised),
+            "promised_held": int(sum(m["floor_holds"] for m in promised)),
+            "binding": len(binding),
+            "binding_held": int(sum(m["floor_holds"] for m in binding)),
+            "coverage": (float(np.mean(covered)), len(covered)) if covered else None,
             "median_seconds": float(np.median(secs)) if secs else None,
         }
     return out
 
 
+def _share(k: int, n: int) -> str:
+    return f"{100 * k / n:.0f}% ({k}/{n})" if n else "–"
+
+
+def _table(rows, summary) -> list[str]:
+    n = len(rows)
+    lines = [
+        "| method | median % of oracle incremental margin | worst % | p10 % | true attributed ROAS floor holds | "
+        "whole budget used (or the plan says the promise needs less) | median seconds per plan |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for method in _methods(rows):
+        s = summary[method]
+        secs = "" if s["median_seconds"] is None else f"{s['median_seconds']:.2f}"
+        budget = _share(s["budget_used_or_stated"], n)
+        if s["stated_unkept"]:
+            budget += f", {s['stated_unkept']} stated"
+        lines.append(
+            f"| {_label(method)} | {s['median_pct']:.1f} | {s['worst_pct']:.1f} | {s['p10_pct']:.1f} | "
+            f"{_share(round(s['floor_share'] * n), n)} | {budget} | {secs} |"
+        )
+    lines.append("")
+    for method in _methods(rows):
+        s = summary[method]
+        if s["coverage"] is None:
+            continue
+        cov, k = s["coverage"]
+        refused = f"; refused (no plan, scored 0) in {s['refused']}" if s["refused"] else ""
+        lines.append(
+            f"- {_label(method)}: of the plans that promised the floor (P(floor) >= the chance asked), "
+            f"{_share(s['promised_held'], s['promised'])} held it; of those where the promise bound the plan, "
+            f"{_share(s['binding_held'], s['binding'])}; the 90% interval of incremental margin covered the truth "
+            f"in {_share(round(cov * k), k)}{refused}."
+        )
+    return lines
+
+
 def render(rows, summary, *, command: str, total_seconds: float, chance) -> str:
+    """The project's own family (demo.engine.scenario)."""
     n = len(rows)
     binds = sum(r["floor_binds"] for r in rows)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -172,23 +341,12 @@ def render(rows, summary, *, command: str, total_seconds: float, chance) -> str:
         f"Measured {now} on {_machine()}, at commit {_commit()}, by `{command}` ({n} seeds, "
         f"{total_seconds:.0f} s in all; the floor binds the oracle in {binds} of {n} seeds; chance {chance}).",
         "",
-        "| method | median % of oracle incremental margin | p10 % | true attributed ROAS floor holds | "
-        "median seconds per plan |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for method in _methods(rows):
-        s = summary[method]
-        secs = "" if s["median_seconds"] is None else f"{s['median_seconds']:.2f}"
-        lines.append(
-            f"| {_label(method)} | {s['median_pct']:.1f} | {s['p10_pct']:.1f} | "
-            f"{100 * s['floor_share']:.0f}% ({round(s['floor_share'] * n)}/{n}) | {secs} |"
-        )
-    lines += [
+        *_table(rows, summary),
         "",
         f"Acceptance (median >= 95% of the oracle and the true floor holding in >= 95% of seeds): "
         f"**{'met' if met else 'not met'}** (median {opt['median_pct']:.1f}%, floor holds in "
         f"{100 * opt['floor_share']:.0f}% of seeds). The optimizer's seconds include fitting and calibrating the "
-        f"curves (200 posterior samples) and reading the files; the uncalibrated row refits the same curves.",
+        f"curves and reading the files; the uncalibrated row refits the same curves.",
         "",
         "Per seed (budget, floor, the oracle's unconstrained true ROAS, and % of oracle / true ROAS of the optimizer):",
         "",
@@ -205,34 +363,78 @@ def render(rows, summary, *, command: str, total_seconds: float, chance) -> str:
     return "\n".join(lines)
 
 
-def write_doc(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if START_MARK in text:
-        before, rest = text.split(START_MARK, 1)
-        text = before + section + rest.split(END_MARK, 1)[1]
-    else:
-        intro = (
-            "## Optimization: allocation against the truth\n\n"
-            '`bench/optimize_bench.py` (docs/optimization.md, "Allocation and the file contract"): per seed a '
-            "simulated advertiser (demo.engine.scenario: 6 channels on 5 retailers, 180 days of history "
-            "whose spend mix is off the optimum by 1/2.5-2.5x per channel, 3 lift studies) writes H.csv, S.csv "
-            "and L.csv; the `optimize` command plans the next 28 days (budget 0.7-1.3x the planned spend, "
-            "attributed ROAS floor 0.8-1.1x the oracle's unconstrained true ROAS) and every plan is scored by the "
-            "simulator's expected outcome. \"% of oracle\" is the plan's true incremental margin over the "
-            "oracle's (the allocator on the true curves with the true floor); a plan that breaks the floor can "
-            'exceed 100%. "Floor holds" means the plan\'s true attributed ROAS over the period is at least the '
-            "floor.\n\n"
+def render_independent(rows, summary, *, command: str, total_seconds: float, chance) -> str:
+    """The independent family (bench/independent/worlds.py, written from its description only)."""
+    n = len(rows)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    opt = summary["optimizer"]
+    kinds: dict = {}
+    for r in rows:
+        kinds[r["floor_kind"]] = kinds.get(r["floor_kind"], 0) + 1
+    calibrated = opt["promised"] and 0.85 <= opt["promised_held"] / opt["promised"] <= 0.95
+    checks = [
+        (f"median >= 97% of the oracle ({opt['median_pct']:.1f}%)", opt["median_pct"] >= 97),
+        (f"floor held in >= 95% of worlds ({100 * opt['floor_share']:.0f}%)", opt["floor_share"] >= 0.95),
+        (
+            f"whole budget used wherever the plan does not state the promise cannot be kept "
+            f"({opt['budget_used_or_stated']}/{n})",
+            opt["budget_used_or_stated"] == n,
+        ),
+        (
+            f"promised-{chance:.0%} plans holding the floor in 85-95% ({opt['promised_held']}/{opt['promised']})",
+            bool(calibrated),
+        ),
+    ]
+    lines = [
+        INDEPENDENT_START,
+        f"Measured {now} on {_machine()}, at commit {_commit()}, by `{command}` ({n} worlds, "
+        f"{total_seconds:.0f} s in all; floors: "
+        f"{', '.join(f'{v} {k}' for k, v in sorted(kinds.items(), key=lambda kv: str(kv[0])))}; chance {chance}).",
+        "",
+        *_table(rows, summary),
+        "",
+        "Acceptance: " + "; ".join(f"{text}: **{'met' if ok else 'not met'}**" for text, ok in checks) + ".",
+        "",
+        "Per world (floor kind, the optimizer's % of oracle, true attributed ROAS against the floor, spend / budget, "
+        "the plan's P(floor)):",
+        "",
+        "| world | period | floor kind | floor | optimizer % | true ROAS | spend / budget | P(floor) | promise |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        o = r["methods"]["optimizer"]
+        roas = "–" if o["roas"] is None else f"{o['roas']:.2f}{'' if o['floor_holds'] else ' (below)'}"
+        p = o.get("p_floor")
+        note = (
+            "refused"
+            if o.get("refused")
+            else ("says the budget cannot keep it" if o.get("states_promise_unkept") else "")
         )
-        head, body = intro.split("\n\n", 1)
-        intro = head + "\n\n" + "\n".join(textwrap.wrap(body.strip(), 120, break_on_hyphens=False)) + "\n\n"
-        text = text.rstrip("\n") + "\n\n" + intro + section + "\n"
+        lines.append(
+            f"| {r['seed']} | {r['period_days']} | {r['floor_kind']} | {r['floor']:.2f} | {o['pct_oracle']:.1f} | "
+            f"{roas} | {o['spend'] / r['budget']:.0%} | {'–' if p is None else f'{p:.0%}'} | {note} |"
+        )
+    lines.append(INDEPENDENT_END)
+    return "\n".join(lines)
+
+
+def write_doc(section: str, start: str = START_MARK, end: str = END_MARK) -> None:
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if start in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
+    else:
+        text = text.replace(END_MARK, END_MARK + "\n\n" + section, 1)
     DOC.write_text(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--family", choices=("own", "independent", "both"), default="both")
+    parser.add_argument("--seeds", type=int, default=20, help="Seeds of the project's own family.")
     parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--worlds", type=int, default=20, help="Worlds of the independent family.")
+    parser.add_argument("--world-seed", type=int, default=0)
     parser.add_argument("--chance", type=float, default=0.9)
     parser.add_argument("--compare-chance", type=float, nargs="*", default=[0.0, 0.95])
     parser.add_argument("--samples", type=int, default=200)
@@ -244,28 +446,58 @@ def main() -> None:
 
     django.setup()
     chance = args.chance if args.chance > 0 else None
-    t0 = time.perf_counter()
-    rows = []
+    command = ("DEBUG=1 .venv/bin/python bench/optimize_bench.py " + " ".join(sys.argv[1:])).strip()
+    dump = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            row = run_seed(seed, chance=chance, compare=args.compare_chance, samples=args.samples, workdir=Path(tmp))
-            o = row["methods"]["optimizer"]
-            print(
-                f"seed {seed}: optimizer {o['pct_oracle']:.1f}% of oracle, true ROAS {o['roas']:.2f} vs floor "
-                f"{row['floor']:.2f} ({'ok' if o['floor_holds'] else 'BELOW'}), uncalibrated "
-                f"{row['methods']['uncalibrated']['pct_oracle']:.1f}%, {o['seconds']:.1f} s",
-                flush=True,
+        if args.family in ("own", "both"):
+            t0 = time.perf_counter()
+            rows = []
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                row = run_seed(
+                    seed, chance=chance, compare=args.compare_chance, samples=args.samples, workdir=Path(tmp)
+                )
+                o = row["methods"]["optimizer"]
+                print(
+                    f"seed {seed}: optimizer {o['pct_oracle']:.1f}% of oracle, true ROAS {o['roas']:.2f} vs floor "
+                    f"{row['floor']:.2f} ({'ok' if o['floor_holds'] else 'BELOW'}), uncalibrated "
+                    f"{row['methods']['uncalibrated']['pct_oracle']:.1f}%, {o['seconds']:.1f} s",
+                    flush=True,
+                )
+                rows.append(row)
+            summary = summarize(rows)
+            section = render(rows, summary, command=command, total_seconds=time.perf_counter() - t0, chance=chance)
+            print(section)
+            dump["own"] = {"rows": rows, "summary": summary}
+            if not args.no_doc:
+                write_doc(section)
+        if args.family in ("independent", "both"):
+            from bench.independent.worlds import make_worlds
+
+            t0 = time.perf_counter()
+            rows = []
+            for world in make_worlds(args.worlds, args.world_seed):
+                row = run_world(world, chance=chance, compare=args.compare_chance, samples=args.samples, seed=0,
+                                workdir=Path(tmp))  # fmt: skip
+                o = row["methods"]["optimizer"]
+                roas = "none" if o["roas"] is None else f"{o['roas']:.2f}"
+                print(
+                    f"world {row['seed']} ({row['floor_kind']}): optimizer {o['pct_oracle']:.1f}% of oracle, true ROAS "
+                    f"{roas} vs floor {row['floor']:.2f} ({'ok' if o['floor_holds'] else 'BELOW'}), spend "
+                    f"{o['spend'] / row['budget']:.0%} of budget, P(floor) {o.get('p_floor')}, "
+                    f"{'refused: ' + row['errors'].get('optimizer', '') if o.get('refused') else ''}",
+                    flush=True,
+                )
+                rows.append(row)
+            summary = summarize(rows)
+            section = render_independent(
+                rows, summary, command=command, total_seconds=time.perf_counter() - t0, chance=chance
             )
-            rows.append(row)
-    total = time.perf_counter() - t0
-    summary = summarize(rows)
-    command = "DEBUG=1 .venv/bin/python bench/optimize_bench.py " + " ".join(sys.argv[1:])
-    section = render(rows, summary, command=command.strip(), total_seconds=total, chance=chance)
-    print(section)
+            print(section)
+            dump["independent"] = {"rows": rows, "summary": summary}
+            if not args.no_doc:
+                write_doc(section, INDEPENDENT_START, INDEPENDENT_END)
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "summary": summary}, indent=2))
-    if not args.no_doc:
-        write_doc(section)
+        Path(args.json).write_text(json.dumps(dump, indent=2, default=str))
 
 
 if __name__ == "__main__":

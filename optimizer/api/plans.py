@@ -112,7 +112,10 @@ class AllocationPlanCreateSerializer(StrictInputMixin, serializers.Serializer):
         child=serializers.CharField(), required=False, help_text='Channel keys "retailer|placement_type" to leave out.'
     )
     chance = serializers.FloatField(
-        required=False, allow_null=True, help_text="e.g. 0.9: P(period ROAS >= min_roas) >= chance."
+        required=False,
+        allow_null=True,
+        help_text="P(period ROAS >= min_roas) >= chance. Default with a min_roas: 0.9 (the floor as a promise); "
+        "0 or null: the floor on the expected ROAS only.",
     )
     history_days = serializers.IntegerField(
         required=False,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import brentq
@@ -33,6 +33,16 @@ ROAS_BASES = ("attributed", "incremental")
 _GRID = 4000  # log-spaced spend points per channel for the water-filling step
 _GRID_DECADES = 9.0
 _INTERVAL = (5.0, 95.0)  # 90% intervals
+# The probability with which the optimize command, the plan pages and the API hold a ROAS floor unless told
+# otherwise (docs/optimization.md, "The floor as a promise"). The engine itself takes AllocationRequest.chance.
+DEFAULT_CHANCE = 0.9
+# Log sd added per e-fold of daily spend past the highest seen in the history (at 2x: 0.24): the Hill shape is
+# learned from the spend seen, and past it saturation is the prior's guess.
+EXTRAPOLATION_SD = 0.35
+# Sd of the exponent g in incrementality(x) = incrementality(x0) · (x / x0)^g: how fast the incremental share of
+# attributed sales may drift with spend, x0 being the lift study's spend (or the history's typical spend). At 3x
+# the measured level the share's log sd is 0.22.
+SHARE_DRIFT_SD = 0.2
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,8 @@ class AllocationResult:
     constraints: dict
     objective: str
     warnings: tuple[str, ...] = ()  # added: what the user should double-check (extrapolation, unspent budget)
+    # Added: the ROAS floor as a promise under a chance constraint (see _promise); None without one.
+    promise: dict | None = None
 
     def allocation(self, key: str) -> ChannelAllocation:
         for a in self.allocations:
@@ -106,13 +118,16 @@ class AllocationResult:
             row["incremental_margin_interval"] = list(a.incremental_margin_interval)
             row["binding"] = list(a.binding)
             allocations.append(row)
-        return {
+        doc = {
             "allocations": allocations,
             "totals": json_safe(self.totals),
             "constraints": json_safe(self.constraints),
             "objective": self.objective,
             "warnings": list(self.warnings),
         }
+        if self.promise is not None:  # an addition to the pinned keys, only where a chance constraint is asked
+            doc["promise"] = json_safe(self.promise)
+        return doc
 
 
 def _money(x: float) -> str:
@@ -148,6 +163,16 @@ class _Problem:
         z = np.random.default_rng(20251126).standard_normal(n)
         risk = np.exp(sd * z - 0.5 * sd * sd)
         self.risk = risk / risk.mean()  # one factor per posterior sample, common to every channel
+        # Where the data are thin the posterior is too sure (it believes the curve's shape): spend past the highest
+        # daily spend seen and incrementality read at another spend level than the lift study's (or, without one,
+        # the history's typical spend) get their own mean-1 lognormal factors, growing with the log distance.
+        self.seen = np.array([float(getattr(c, "hist_max_daily_spend", 0.0) or math.inf) for c in chans])
+        self.iota_at = np.array(
+            [float(getattr(c, "incrementality_spend", None) or getattr(c, "hist_daily_spend", 0.0)) for c in chans]
+        )
+        zrng = np.random.default_rng(20260107)
+        self.z_extrapolation = zrng.standard_normal((len(chans), n))
+        self.z_share = zrng.standard_normal((len(chans), n))
 
     # Per-sample curves at daily spend x: (C, S) or (C, S, G) when x is (C, G)
     def _sat(self, x):
@@ -176,9 +201,33 @@ class _Problem:
     def basis_samples(self, s):
         return self.attributed_samples(s) if self.basis == "attributed" else self.incremental_samples(s)
 
+    def _log_ratio(self, s, reference) -> np.ndarray:
+        x = np.asarray(s, float) / self.P
+        ok = (x > 0) & (reference > 0) & np.isfinite(reference)
+        return np.where(ok, np.log(np.where(ok, x, 1.0) / np.where(ok, reference, 1.0)), 0.0)
+
+    def extrapolation_factor(self, s) -> np.ndarray:
+        """(C, S) mean-1 factors on sales for daily spend past the highest seen: log sd EXTRAPOLATION_SD per
+        e-fold beyond it."""
+        spread = EXTRAPOLATION_SD * np.maximum(self._log_ratio(s, self.seen), 0.0)[:, None]
+        return np.exp(spread * self.z_extrapolation - 0.5 * spread**2)
+
+    def share_factor(self, s) -> np.ndarray:
+        """(C, S) mean-1 factors on incrementality away from the spend it was measured at: the share of attributed
+        sales that is incremental drifts as (x / x_measured)^g, g ~ N(0, SHARE_DRIFT_SD)."""
+        spread = SHARE_DRIFT_SD * self._log_ratio(s, self.iota_at)[:, None]
+        return np.exp(spread * self.z_share - 0.5 * spread**2)
+
+    def widened(self, s) -> tuple[np.ndarray, np.ndarray]:
+        """(attributed, incremental) period sales samples with every error the posterior does not carry: the
+        period's forecast error, extrapolation and the incrementality drift (intervals and the chance constraint)."""
+        att = self.attributed_samples(s) * self.risk * self.extrapolation_factor(s)
+        return att, self.iota * att * self.share_factor(s)
+
     def risk_samples(self, s):
         """Posterior samples of the period's basis sales with the forecast error folded in (chance constraint)."""
-        return self.basis_samples(s) * self.risk
+        att, inc = self.widened(s)
+        return att if self.basis == "attributed" else inc
 
     def marginals(self, s):
         """(dA/ds, dI/ds) per channel at period spend s (C,) or (C, G)."""
@@ -460,7 +509,71 @@ def allocate(curves, request: AllocationRequest) -> AllocationResult:
         s, lam, rmult, mu = _solve_with_floor(solver, prob, target_floor)
     s = _trim_budget(s, lo, hi, B)
     solution = _Solution(s=s, lam=lam, mu=mu, rmult=rmult, lo=lo, hi=hi, floor=target_floor, floor_info=floor_info)
-    return _result(curves, prob, request, solution, bounds=bounds, rbounds=rbounds)
+    result = _result(curves, prob, request, solution, bounds=bounds, rbounds=rbounds)
+    if R is not None and request.chance is not None:
+        promise = _promise(solver, prob, request, s, lo, hi, rbounds)
+        warnings = result.warnings if promise["whole_budget_keeps_promise"] else (promise["message"], *result.warnings)
+        result = replace(result, promise=promise, warnings=warnings)
+    return result
+
+
+def _promise(solver: _Solver, prob: _Problem, request: AllocationRequest, s, lo, hi, rbounds) -> dict:
+    """The floor as a promise: does the budget the plan would spend without a floor keep min_roas with probability
+    ``chance``? If not, the plan (the best one that keeps the promise, hence the largest spend it allows) stands
+    beside the full-spend plan: that budget spent in the mix that holds the floor on the posterior mean (or, where
+    no mix does, the mix with the highest expected ROAS), with the probability it holds the floor."""
+    R, chance = float(request.min_roas), float(request.chance)
+    full_total = float(solver.solve()[0].sum())  # what the budget buys without a floor
+    kept_spend = float(s.sum())
+    whole = kept_spend >= full_total - 1e-4 * max(full_total, 1.0)
+    promise = {
+        "chance": chance,
+        "min_roas": R,
+        "basis": prob.basis,
+        "whole_budget_keeps_promise": bool(whole),
+        "largest_promised_spend": _alternative(prob, s, R),
+        "full_spend": None,
+        "message": "",
+    }
+    if whole:
+        promise["message"] = (
+            f"The plan spends {_money(kept_spend)} and holds min_roas {R:g} ({prob.basis}) with probability "
+            f"{promise['largest_promised_spend']['probability']:.0%} (asked: {chance:.0%})."
+        )
+        return promise
+    full = _Solver(prob, lo, hi, full_total, True, rbounds)
+    best = _max_roas(full, prob)
+    floor = R if best[0] >= R else best[0] * (1 - 1e-6)
+    s_full = _trim_budget(_solve_with_floor(full, prob, floor)[0], lo, hi, full_total)
+    alt = _alternative(prob, s_full, R)
+    promise["full_spend"] = alt
+    promise["message"] = (
+        f"Spending {_money(full_total)} cannot hold min_roas {R:g} ({prob.basis}) with probability {chance:.0%}: "
+        f"spent in full it holds the floor with probability {alt['probability']:.0%} (expected objective "
+        f"{_money(alt['expected_objective'])}). This plan keeps the promise by spending {_money(kept_spend)} "
+        f"(probability {promise['largest_promised_spend']['probability']:.0%}, expected objective "
+        f"{_money(promise['largest_promised_spend']['expected_objective'])}); choose between them."
+    )
+    return promise
+
+
+def _alternative(prob: _Problem, s, R: float) -> dict:
+    """One side of the promise: spend, probability of the floor, expected values and the mix."""
+    att0 = prob.attributed_samples(s)
+    inc0 = prob.iota * att0
+    _, inc = prob.widened(s)
+    total = float(s.sum())
+    basis = (att0 if prob.basis == "attributed" else inc0).mean(axis=1).sum()
+    margin_samples = (prob.margin[:, None] * inc).sum(axis=0)
+    return {
+        "spend": total,
+        "probability": _p_floor(prob, s, R),
+        "expected_objective": prob.objective_value(s),
+        "expected_incremental_margin": float((prob.margin * inc0.mean(axis=1)).sum()),
+        "incremental_margin_interval": [float(v) for v in np.percentile(margin_samples, _INTERVAL)],
+        "expected_roas": float(basis / total) if total > 0 else None,
+        "daily_spend": {k: float(v / prob.P) for k, v in zip(prob.keys, s, strict=True)},
+    }
 
 
 def _check_feasible(prob, active, bounds, rbounds, lo, hi, B, spend_all):
@@ -675,13 +788,14 @@ class _Evaluation:
 
 def _evaluate(prob: _Problem, request: AllocationRequest, s) -> _Evaluation:
     att0, inc0 = prob.attributed_samples(s), prob.incremental_samples(s)
+    att, inc = prob.widened(s)
     dA, dI = prob.marginals(s)
     R = request.min_roas
     return _Evaluation(
         att0=att0,
         inc0=inc0,
-        att=att0 * prob.risk,
-        inc=inc0 * prob.risk,
+        att=att,
+        inc=inc,
         dA=dA,
         dI=dI,
         dobj=prob.dobj(dI),

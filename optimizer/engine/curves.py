@@ -38,18 +38,19 @@ TREND_DAMPING = 0.5  # share of the history's end slope carried into the forecas
 DEMAND_DEGREE = 3  # polynomial in time for the smooth demand level (seasonality, trend) over the history
 
 # placement_type -> (mean, sd) of incremental / attributed sales before any lift study (a lognormal with these
-# moments). Each prior's central 90% spans the range docs/demo_simulator.md gives for the placement (onsite sponsored
-# products claim the most organic purchases, offsite video the fewest): mean = the range's middle, sd = half its
-# width / 1.645. Audio has no range of its own and borrows CTV's, wider; "other" is deliberately vague. A tenant
-# whose networks differ passes its own ``priors`` to fit_curves / calibrate.
+# moments). The means order the placements as published incrementality tests do (onsite sponsored products claim
+# the most organic purchases, offsite video the fewest); the sds are weakly informative, about a third of the mean
+# (a central 90% of roughly x/÷1.8), so a lift study moves them and a network unlike ours is not ruled out. They are
+# deliberately not the narrow ranges of our own simulator (docs/demo_simulator.md). A tenant whose networks differ
+# passes its own ``priors`` to fit_curves / calibrate.
 PLACEMENT_INCREMENTALITY_PRIORS: dict[str, tuple[float, float]] = {
-    "sponsored_product": (0.375, 0.046),
-    "search": (0.475, 0.046),
-    "onsite_display": (0.60, 0.061),
-    "offsite_display": (0.775, 0.046),
-    "ctv": (0.825, 0.046),
-    "audio": (0.80, 0.09),
-    "other": (0.50, 0.15),
+    "sponsored_product": (0.375, 0.13),
+    "search": (0.475, 0.165),
+    "onsite_display": (0.60, 0.21),
+    "offsite_display": (0.775, 0.27),
+    "ctv": (0.825, 0.29),
+    "audio": (0.80, 0.30),
+    "other": (0.50, 0.25),
 }
 _DEFAULT_PRIOR = PLACEMENT_INCREMENTALITY_PRIORS["other"]
 
@@ -80,6 +81,9 @@ class ChannelCurve:
     hist_daily_spend: float
     hist_max_daily_spend: float
     calibrated: bool
+    # Added: the daily spend at which ``incrementality`` was measured (the lift studies' geometric mean; None: the
+    # history's typical spend). Away from it the allocator widens incrementality's uncertainty (allocate.py).
+    incrementality_spend: float | None = None
 
     @property
     def key(self) -> str:
@@ -627,7 +631,11 @@ def calibrate(
             weights = np.exp(log_post - log_post.max())
             cdf = np.cumsum(weights)
             draws[s] = np.interp(uniforms[s] * cdf[-1], cdf, _GRID)
-        channels.append(dataclasses.replace(curve, incrementality=draws, calibrated=True))
+        daily = [row["spend"] / ((row["end"] - row["start"]).days + 1) for row in own]
+        measured_at = float(np.exp(np.mean(np.log(daily)))) if all(d > 0 for d in daily) else None
+        channels.append(
+            dataclasses.replace(curve, incrementality=draws, calibrated=True, incrementality_spend=measured_at)
+        )
     return dataclasses.replace(curves, channels=tuple(channels))
 
 

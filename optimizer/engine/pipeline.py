@@ -36,8 +36,25 @@ def period_error_sd(curves: CurveSet, history: pd.DataFrame, *, period_days: int
     The history is cut into blocks of ``period_days`` counted back from its last day; in each block the curves
     (posterior mean, each sample's own adstock, the fitted demand of those days) predict the attributed sales of
     the spend that was actually made. The result is the root mean square of log(actual / predicted) over the blocks
-    (0 with fewer than two blocks): a bias and the period-level error that the curve posterior does not carry,
-    used as ``AllocationRequest.forecast_error_sd`` so the chance constraint allows for it."""
+    (0 with fewer than two blocks): a bias and the period-level error that the curve posterior does not carry.
+    Added to it in quadrature: how far the level moved over the history across the plan's horizon
+    (:func:`_level_drift_sd`). Used as ``AllocationRequest.forecast_error_sd`` so the chance constraint allows for
+    both."""
+    dates, predicted, actual, demand = _portfolio_fit(curves, history)
+    n_blocks = len(dates) // int(period_days)
+    logs = []
+    for b in range(n_blocks):
+        window = slice(len(dates) - (b + 1) * period_days, len(dates) - b * period_days)
+        p, a = predicted[window].sum(), actual[window].sum()
+        if p > 0 and a > 0:
+            logs.append(math.log(a / p))
+    fit_sd = float(np.sqrt(np.mean(np.square(logs)))) if len(logs) >= 2 else 0.0
+    return float(math.hypot(fit_sd, _level_drift_sd(predicted / demand, actual, dates, period_days)))
+
+
+def _portfolio_fit(curves: CurveSet, history: pd.DataFrame):
+    """Per day of the history: the dates, the portfolio's attributed sales the curves predict for the spend made
+    (posterior mean, each sample's own adstock, the fitted demand), what was reported, and the fitted demand."""
     frame = pd.DataFrame(
         {
             "date": pd.to_datetime(history["date"]).dt.normalize(),
@@ -47,9 +64,6 @@ def period_error_sd(curves: CurveSet, history: pd.DataFrame, *, period_days: int
         }
     )
     dates = pd.date_range(frame["date"].min(), frame["date"].max(), freq="D")
-    n_blocks = len(dates) // int(period_days)
-    if n_blocks < 2:
-        return 0.0
     spend = frame.pivot_table(index="date", columns="key", values="spend", aggfunc="sum").reindex(dates).fillna(0.0)
     sales = frame.pivot_table(index="date", columns="key", values="sales", aggfunc="sum").reindex(dates).fillna(0.0)
     demand = curves.demand([d.date() for d in dates])
@@ -70,13 +84,55 @@ def period_error_sd(curves: CurveSet, history: pd.DataFrame, *, period_days: int
         hill = xh / (xh + np.asarray(curve.half_saturation, dtype=float)[:, None] ** h)
         predicted += (np.asarray(curve.beta, dtype=float)[:, None] * hill).mean(axis=0) * demand
         actual += sales[curve.key].to_numpy(dtype=float)
-    logs = []
+    return dates, predicted, actual, demand
+
+
+RECENT_LEVEL_WEIGHT = 0.5  # share of the last weeks' level gap carried into the forecast (a damped local level)
+
+
+def with_recent_level(curves: CurveSet, history: pd.DataFrame, *, period_days: int) -> CurveSet:
+    """Curves whose sales level is moved part of the way (RECENT_LEVEL_WEIGHT, in logs) toward the level of the
+    history's last min(period, 28) days: the fitted demand is a smooth curve over the whole history, and its end
+    lags a level that moved lately (a season, a distribution change), which the next period starts from."""
+    dates, predicted, actual, _ = _portfolio_fit(curves, history)
+    window = slice(len(dates) - min(int(period_days), 28, len(dates)), len(dates))
+    p, a = float(predicted[window].sum()), float(actual[window].sum())
+    if not (p > 0 and a > 0):
+        return curves
+    factor = math.exp(RECENT_LEVEL_WEIGHT * math.log(a / p))
+    channels = tuple(dataclasses.replace(c, beta=np.asarray(c.beta, dtype=float) * factor) for c in curves.channels)
+    return dataclasses.replace(curves, channels=channels)
+
+
+def _level_drift_sd(flat: np.ndarray, actual: np.ndarray, dates, period_days: int) -> float:
+    """How far the sales level moved, over the history, across as many days as the plan looks ahead.
+
+    The fitted demand explains the history's level in hindsight, so its in-sample error says nothing of the next
+    period's level (a season that shifts, a distribution won or lost). Blocks of L = min(period, days / 6) days are
+    compared k = period / L blocks apart after removing what the curves and weekdays explain (``flat``: predicted
+    sales without the demand level); the standard deviation of the changes in log level (about their mean, the
+    trend) is the forecast error of carrying the level forward. 0 with fewer than three such pairs."""
+    length = max(7, min(int(period_days), len(dates) // 6))
+    n_blocks = len(dates) // length
+    levels = []
     for b in range(n_blocks):
-        window = slice(len(dates) - (b + 1) * period_days, len(dates) - b * period_days)
-        p, a = predicted[window].sum(), actual[window].sum()
-        if p > 0 and a > 0:
-            logs.append(math.log(a / p))
-    return float(np.sqrt(np.mean(np.square(logs)))) if len(logs) >= 2 else 0.0
+        window = slice(len(dates) - (b + 1) * length, len(dates) - b * length)
+        p, a = flat[window].sum(), actual[window].sum()
+        levels.append(math.log(a / p) if p > 0 and a > 0 else math.nan)
+    k = max(1, round(period_days / length))
+    changes = [levels[b] - levels[b + k] for b in range(n_blocks - k)]
+    changes = [c for c in changes if math.isfinite(c)]
+    if len(changes) < 3:
+        return 0.0
+    # About their mean: a steady trend is what the forecast carries forward (its end slope), not an error. Less
+    # the day-to-day noise of two block means (daily log residuals, AR(1)-inflated): a level that did not move
+    # still differs between blocks by that much, and the expected outcome of a plan does not.
+    ok = (flat > 0) & (actual > 0)
+    daily = np.log(actual[ok] / flat[ok])
+    daily = daily - np.convolve(daily, np.ones(7) / 7, mode="same")  # weekdays and the slow level out
+    rho = float(np.clip(np.corrcoef(daily[1:], daily[:-1])[0, 1], 0.0, 0.9)) if len(daily) > 3 else 0.0
+    noise = float(np.var(daily)) * (1 + rho) / (1 - rho) / length
+    return float(math.sqrt(max(float(np.var(changes, ddof=1)) - 2 * noise, 0.0)))
 
 
 def apply_forecast(request: AllocationRequest, forecast) -> AllocationRequest:
@@ -141,6 +197,7 @@ def optimize_from_frames(
         request = dataclasses.replace(
             request, forecast_error_sd=period_error_sd(curves, history, period_days=request.period_days)
         )
+    curves = with_recent_level(curves, history, period_days=request.period_days)
     result = allocate(curves, apply_forecast(request, forecast))
     if forecast is not None:
         notes.extend(f"{key}: {reason}" for key, reason in sorted(forecast.channel_reasons.items()))

@@ -33,8 +33,10 @@ class PlanForm(forms.Form):
     objective = forms.ChoiceField(choices=AllocationPlan.Objective.choices, label="Maximize")
     chance = forms.BooleanField(
         required=False,
+        initial=True,
         label="Hold the floor with 90% probability",
-        help_text="A chance constraint: P(period ROAS ≥ floor) ≥ 90% over the curves' uncertainty.",
+        help_text="On by default: the floor is a promise, P(period ROAS ≥ floor) ≥ 90% over the curves' "
+        "uncertainty. Off: the floor holds on the expected ROAS only (about a coin flip where it binds).",
     )
 
     def __init__(self, *args, channels: list[tuple[str, str, str]] = (), **kwargs):

@@ -18,6 +18,7 @@ from core.errors import DomainError, full_clean_or_raise
 from core.liveness import Heartbeat, stale, worker_identity
 from governance.models import Tenant
 from governance.services import audit_record
+from optimizer.engine.allocate import DEFAULT_CHANCE
 from optimizer.engine.jsonsafe import json_safe
 from optimizer.models import AllocationPlan
 from optimizer.selectors import tenant_channels, tenant_frames
@@ -29,6 +30,7 @@ PLAN_SEED = 0
 CENT = Decimal("0.01")
 MAX_PERIOD_DAYS = 366
 MAX_HISTORY_DAYS = 3660
+DEFAULT = object()  # an argument left out (``chance``: the default promise where there is a floor)
 # A running plan's worker touches heartbeat_at this often; the reaper fails a plan silent for the stale time
 # (settings PLAN_HEARTBEAT_S, PLAN_STALE_AFTER_S).
 DEFAULT_HEARTBEAT_S = 10.0
@@ -89,7 +91,7 @@ def plan_create(
     bounds: dict | None = None,
     retailer_bounds: dict | None = None,
     exclude_channels=(),
-    chance: float | None = None,
+    chance: float | object | None = DEFAULT,
     history_days: int | None = None,
     api_key=None,
 ) -> AllocationPlan:
@@ -141,7 +143,7 @@ def _plan_build(
     bounds: dict | None = None,
     retailer_bounds: dict | None = None,
     exclude_channels=(),
-    chance: float | None = None,
+    chance: float | object | None = DEFAULT,
     history_days: int | None = None,
 ) -> AllocationPlan:
     """The checked, unsaved plan for a request (plan_create's rules)."""
@@ -173,12 +175,15 @@ def _plan_build(
             f"Unknown objective {objective!r}; use one of {', '.join(AllocationPlan.Objective.values)}.",
             field="objective",
         )
-    if chance is not None:
+    if chance is DEFAULT:  # the floor is a promise unless the request says otherwise
+        chance = DEFAULT_CHANCE if min_roas is not None else None
+    elif chance is not None:
         chance = float(_number(chance, "chance"))
-        if not 0 < chance < 1:
+        if not 0 <= chance < 1:
             raise DomainError(f"chance must be between 0 and 1 (e.g. 0.9), got {chance}.", field="chance")
         if min_roas is None:
             raise DomainError("chance needs a min_roas: it is the probability of reaching that floor.", field="chance")
+        chance = chance or None  # 0: the floor on the expected ROAS only
     if history_days is not None and (isinstance(history_days, bool) or not isinstance(history_days, int)):
         raise DomainError(f"history_days must be a whole number, got {history_days!r}.", field="history_days")
     if history_days is not None and not 14 <= history_days <= MAX_HISTORY_DAYS:
@@ -278,7 +283,8 @@ def plan_version_create(
         bounds=request.get("bounds") if bounds is _KEEP else bounds,
         retailer_bounds=request.get("retailer_bounds"),
         exclude_channels=request.get("exclude_channels") or (),
-        chance=None if no_floor else request.get("chance"),
+        # A floor added to a version that had none is a promise by default, as on a new plan.
+        chance=None if no_floor else (request.get("chance") if plan.min_roas is not None else DEFAULT),
         history_days=request.get("history_days"),
     )
     root_id = plan.root_id or plan.pk

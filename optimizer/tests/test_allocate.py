@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -234,12 +235,23 @@ def test_intervals_come_from_the_posterior_samples():
         _curve("amazon", "sponsored_product", 5000, 800, 0.8, 0.35, samples=400, spread=0.2, seed=1),
         _curve("walmart", "search", 3000, 600, 1.0, 0.5, samples=400, spread=0.2, seed=2),
     )
-    result = allocate(curves, AllocationRequest(budget=20000.0, period_days=P))
-    for a in result.allocations:
+    request = AllocationRequest(budget=20000.0, period_days=P)
+    away = allocate(curves, request)
+    # Incrementality measured at the spend the plan makes, inside the spend seen: nothing is added to the posterior.
+    at = {a.key: a.daily_spend for a in away.allocations}
+    measured = _set(*(dataclasses.replace(c, incrementality_spend=at[c.key]) for c in curves.channels))
+    result = allocate(measured, request)
+    for a, b in zip(result.allocations, away.allocations, strict=True):
+        assert a.spend == pytest.approx(b.spend)
+        assert a.expected_incremental_sales == pytest.approx(b.expected_incremental_sales)
         draws = curves.period_factor(P) * curves.channel(a.key).incremental([a.daily_spend])[:, 0]
         lo, hi = a.incremental_sales_interval
         assert lo == pytest.approx(np.percentile(draws, 5)) and hi == pytest.approx(np.percentile(draws, 95))
         assert lo < a.expected_incremental_sales < hi
+        # Measured at 500 a day, read at another level: the share may have drifted, the interval is wider.
+        far_lo, far_hi = b.incremental_sales_interval
+        assert abs(np.log(a.daily_spend / 500)) > 0.2
+        assert far_hi - far_lo > 1.02 * (hi - lo)
 
 
 def test_a_chance_constraint_tightens_the_floor_until_it_holds_in_enough_samples():
@@ -390,4 +402,40 @@ def test_forecast_error_widens_the_intervals_and_the_chance_margin_but_not_the_m
     plain = allocate(curves, AllocationRequest(budget=30000.0, period_days=P))
     assert same.totals["expected_incremental_sales"] == pytest.approx(plain.totals["expected_incremental_sales"])
     width = lambda r: np.diff(r.totals["incremental_sales_interval"])[0]  # noqa: E731
-    assert width(same) > 2 * width(plain)
+    # (plain already carries the incrementality drift away from the 500 a day it was measured at)
+    assert width(same) > 1.8 * width(plain)
+
+
+def test_a_floor_the_whole_budget_cannot_promise_returns_both_plans_with_their_probabilities():
+    curves = _set(
+        _curve("amazon", "sponsored_product", 5000, 800, 0.8, 0.35, samples=300, spread=0.15, seed=3),
+        _curve("walmart", "search", 3000, 600, 1.0, 0.5, samples=300, spread=0.15, seed=4),
+    )
+    result = allocate(curves, AllocationRequest(budget=30000.0, period_days=P, min_roas=4.5, chance=0.9))
+    promise = result.to_dict()["promise"]
+    assert promise["whole_budget_keeps_promise"] is False and promise["chance"] == 0.9
+
+    def p_floor(daily: dict) -> float:  # share of posterior samples whose period attributed ROAS reaches 4.5
+        sales = sum(curves.period_factor(P) * curves.channel(k).attributed([x])[:, 0] for k, x in daily.items())
+        return float(np.mean(sales >= 4.5 * P * sum(daily.values())))
+
+    full, kept = promise["full_spend"], promise["largest_promised_spend"]
+    assert full["spend"] == pytest.approx(30000.0, rel=1e-6)
+    assert kept["spend"] == pytest.approx(result.totals["spend"]) and kept["spend"] < 0.95 * full["spend"]
+    assert kept["probability"] >= 0.9 > full["probability"]
+    assert full["probability"] == pytest.approx(p_floor(full["daily_spend"]), abs=0.01)
+    assert kept["probability"] == pytest.approx(p_floor(kept["daily_spend"]), abs=0.01)
+    assert full["expected_incremental_margin"] > kept["expected_incremental_margin"]
+    assert "cannot hold min_roas 4.5" in result.warnings[0] and "with probability 90%" in result.warnings[0]
+
+
+def test_a_budget_that_keeps_the_promise_says_so_and_offers_no_alternative():
+    curves = _set(
+        _curve("amazon", "sponsored_product", 5000, 800, 0.8, 0.35, samples=300, spread=0.15, seed=3),
+        _curve("walmart", "search", 3000, 600, 1.0, 0.5, samples=300, spread=0.15, seed=4),
+    )
+    result = allocate(curves, AllocationRequest(budget=30000.0, period_days=P, min_roas=2.0, chance=0.9))
+    assert result.totals["spend"] == pytest.approx(30000.0, rel=1e-6)
+    assert result.promise["whole_budget_keeps_promise"] is True and result.promise["full_spend"] is None
+    assert result.promise["largest_promised_spend"]["probability"] >= 0.9
+    assert "promise" not in allocate(curves, AllocationRequest(budget=30000.0, period_days=P, min_roas=2.0)).to_dict()

@@ -177,3 +177,18 @@ def test_tenant_data_go_through_the_same_pipeline(catalog, tenants, tmp_path):
             stderr=io.StringIO(),
         )
     assert not out.exists()
+
+
+def test_the_floor_is_a_90_percent_promise_by_default_and_chance_0_is_the_floor_on_the_mean(files, tmp_path):
+    _, paths = files
+    promised, plain = tmp_path / "P.json", tmp_path / "M.json"
+    _run(paths, promised, "--min-roas", "2.5")
+    _run(paths, plain, "--min-roas", "2.5", "--chance", "0")
+    doc, mean_only = json.loads(promised.read_text()), json.loads(plain.read_text())
+    assert doc["constraints"]["chance"]["chance"] == 0.9 and doc["promise"]["chance"] == 0.9
+    assert doc["totals"]["p_roas_floor"] >= 0.9
+    assert doc["promise"]["largest_promised_spend"]["spend"] == pytest.approx(doc["totals"]["spend"])
+    assert mean_only["constraints"]["chance"] is None and "promise" not in mean_only
+    assert mean_only["totals"]["expected_attributed_roas"] >= 2.5 * (1 - 1e-6)
+    with pytest.raises(CommandError, match=r"--chance must be 0 or more and below 1, got 1\.5"):
+        _run(paths, tmp_path / "X.json", "--min-roas", "2.5", "--chance", "1.5")

@@ -153,3 +153,11 @@ def test_plans_are_scoped_to_the_tenant(personas, catalog, tenants, acme_key):
 
 def test_the_api_refuses_anonymous_callers(db):
     assert_error(client_for().get(f"{API}/plans/"), 401)
+
+
+@pytest.mark.parametrize(("change", "stored"), [({}, 0.9), ({"chance": 0}, None), ({"chance": None}, None)])
+def test_a_floor_is_a_90_percent_promise_unless_the_request_says_otherwise(acme_key, catalog, queued, change, stored):
+    client = client_for(key=acme_key[1])
+    response = client.post(f"{API}/plans/", {**REQUEST, "bounds": {}, "retailer_bounds": {}, **change}, format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["request"]["chance"] == stored

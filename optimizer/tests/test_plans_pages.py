@@ -231,3 +231,20 @@ def test_a_high_floor_says_why_budget_is_left_unspent(client, personas, tenants,
     text = visible(client.get(reverse("plan_detail", args=[plan.pk])).content.decode())
     assert f"USD {unspent:,.2f} (" in text
     assert "of the budget) is left unspent: spending more would take the period's ROAS below the floor." in text
+
+
+def test_a_floor_the_budget_cannot_promise_shows_both_plans_side_by_side(client, personas, tenants, retailers):
+    seed_history(tenants["acme"], retailers)
+    plan = _plan(tenants["acme"], min_roas=Decimal("8"), request={"chance": 0.9})
+    plan_run(plan)
+    assert plan.status == "succeeded", plan.error
+    promise = plan.result["promise"]
+    assert promise["whole_budget_keeps_promise"] is False
+    client.force_login(personas["marketer"])
+    html = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
+    table = re.search(r'<table class="data" id="plan-promise">(.*?)</table>', html, flags=re.S).group(1)
+    kept = re.search(r'data-metric="promise_probability">(\d+)%<', table).group(1)
+    full = re.search(r'data-metric="full_spend_probability">(\d+)%<', table).group(1)
+    assert int(kept) == round(100 * promise["largest_promised_spend"]["probability"]) and int(kept) >= 90
+    assert int(full) == round(100 * promise["full_spend"]["probability"]) and int(full) < 90
+    assert "cannot hold min_roas 8 (attributed) with probability 90%" in visible(html)

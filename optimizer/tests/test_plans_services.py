@@ -390,3 +390,12 @@ def test_tenant_frames_refuse_mixed_attribution_windows_like_the_file_reader(cat
     with pytest.raises(OptimizerInputError, match=r"Channel amazon\|sponsored_product mixes attribution windows"):
         tenant_frames(tenants["acme"])
     tenant_frames(tenants["acme"], days=9)  # the last 9 days have one window
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [({}, 0.9), ({"chance": 0}, None), ({"chance": None}, None), ({"chance": 0.8}, 0.8), ({"min_roas": None}, None)],
+)
+def test_a_floor_is_a_90_percent_promise_unless_the_request_says_otherwise(catalog, tenants, personas, given, stored):
+    plan = plan_create(tenant=tenants["acme"], user=personas["marketer"], **{**GOOD, **given})
+    assert plan.request["chance"] == stored

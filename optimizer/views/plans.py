@@ -15,11 +15,12 @@ from core.forms import form_error
 from core.pages import slot_context
 from governance.access import Capability, tenant_page
 from optimizer import selectors
+from optimizer.engine.allocate import DEFAULT_CHANCE
 from optimizer.forms.plans import PlanForm, PlanWhatIfForm
 from optimizer.models import AllocationPlan
 from optimizer.services.plans import plan_create, plan_export_csv, plan_export_rows, plan_rerun, plan_version_create
 
-CHANCE_LEVEL = 0.9
+CHANCE_LEVEL = DEFAULT_CHANCE
 POLL_SECONDS = 1
 
 
@@ -281,6 +282,7 @@ def _result_view(result: dict) -> dict:
         "retailer_bounds": retailer_bounds,
         "warnings": result.get("warnings") or [],
         "objective": result.get("objective"),
+        "promise": result.get("promise"),
     }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from core.bounds import seed_argument
-from optimizer.engine.allocate import OBJECTIVES, ROAS_BASES, AllocationRequest
+from optimizer.engine.allocate import DEFAULT_CHANCE, OBJECTIVES, ROAS_BASES, AllocationRequest
 from optimizer.engine.errors import OptimizerInputError
 from optimizer.engine.jsonsafe import json_safe
 
@@ -30,7 +30,13 @@ class Command(BaseCommand):
         parser.add_argument("--objective", default="incremental_margin", choices=OBJECTIVES)
         parser.add_argument("--json", required=True, dest="out", help="Where to write the plan (OUT.json).")
         parser.add_argument("--roas-basis", default="attributed", choices=ROAS_BASES)
-        parser.add_argument("--chance", type=float, help="Require P(period ROAS >= floor) >= this over the posterior.")
+        parser.add_argument(
+            "--chance",
+            type=float,
+            default=DEFAULT_CHANCE,
+            help=f"Hold the ROAS floor with at least this probability over the curves' uncertainty (default "
+            f"{DEFAULT_CHANCE:g}; 0: the floor on the expected ROAS only). Ignored without a floor.",
+        )
         parser.add_argument("--spend-everything", action="store_true", help="Spend the whole budget.")
         parser.add_argument("--exclude", action="append", default=[], help="Channel key to leave out (repeatable).")
         parser.add_argument("--samples", type=int, default=200, help="Posterior samples per curve.")
@@ -71,6 +77,10 @@ class Command(BaseCommand):
         known = files.channel_keys(history) if len(history) else []
         bounds = files.read_bounds(opts["bounds"], known) if opts["bounds"] else {}
         min_roas = opts["min_roas"]
+        chance = opts["chance"]
+        if chance is None or not math.isfinite(chance) or not 0 <= chance < 1:
+            raise OptimizerInputError(f"--chance must be 0 or more and below 1, got {chance}.", field="chance")
+        has_floor = min_roas is not None and min_roas > 0
         request = AllocationRequest(
             budget=opts["budget"],
             period_days=opts["period_days"],
@@ -79,7 +89,7 @@ class Command(BaseCommand):
             objective=opts["objective"],
             bounds=bounds,
             exclude_channels=frozenset(opts["exclude"]),
-            chance=opts["chance"],
+            chance=chance if chance > 0 and has_floor else None,
             spend_everything=opts["spend_everything"],
         )
         if min_roas is not None and min_roas < 0:
@@ -206,5 +216,7 @@ def _print_table(result, out) -> None:
         f"min_roas {_fmt(roas['limit'], '{:g}')} {roas['basis']} "
         f"({'binding' if roas['binding'] else 'not binding'}; P(floor) {_fmt(roas['probability'], '{:.0%}')})"
     )
+    if result.promise and result.promise["whole_budget_keeps_promise"]:
+        out.write(f"promise: {result.promise['message']}")
     for warning in result.warnings:
         out.write(f"warning: {warning}")
