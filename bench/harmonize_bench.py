@@ -251,9 +251,8 @@ def child_pg_copy(args) -> dict:
     dump = Path(args.output).with_suffix(".copy.csv")
     results = {}
     with psycopg.connect(args.postgres, autocommit=True) as conn:
-        with dump.open("wb") as out, conn.cursor().copy(
-            f"COPY (SELECT * FROM {facts} WHERE tenant_id = {int(tenant.pk)} ORDER BY id) TO STDOUT WITH (FORMAT csv)"
-        ) as copy:
+        export = f"COPY (SELECT * FROM {facts} WHERE tenant_id = {int(tenant.pk)} ORDER BY id) TO STDOUT (FORMAT csv)"
+        with dump.open("wb") as out, conn.cursor().copy(export) as copy:
             for block in copy:
                 out.write(block)
         foreign_keys = conn.execute(
@@ -270,10 +269,13 @@ def child_pg_copy(args) -> dict:
                     conn.execute(f"ALTER TABLE bench_copy_baseline ADD {definition}")
                 conn.execute("CHECKPOINT")  # neither run starts with the other's dirty pages to write
                 began = time.perf_counter()
-                with conn.transaction(), dump.open("rb") as source:
-                    with conn.cursor().copy("COPY bench_copy_baseline FROM STDIN WITH (FORMAT csv)") as copy:
-                        while block := source.read(1 << 20):
-                            copy.write(block)
+                with (
+                    conn.transaction(),
+                    dump.open("rb") as source,
+                    conn.cursor().copy("COPY bench_copy_baseline FROM STDIN WITH (FORMAT csv)") as copy,
+                ):
+                    while block := source.read(1 << 20):
+                        copy.write(block)
                 seconds = time.perf_counter() - began
                 best = seconds if best is None else min(best, seconds)
             rows = conn.execute("SELECT COUNT(*) FROM bench_copy_baseline").fetchone()[0]
