@@ -326,6 +326,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "pyarrow": pyarrow.__version__,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": round(os.getloadavg()[0], 1),  # other work on the machine: timings are only compared within a run
     }
 
 
@@ -338,7 +339,8 @@ def render(results: dict) -> str:
     lines = [
         START_MARK,
         f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM (Python {m['python']}, "
-        f"pyarrow {m['pyarrow']}), at commit {m.get('commit', 'unknown')}, by `{results['command']}`.",
+        f"pyarrow {m['pyarrow']}), at commit {m.get('commit', 'unknown')}, by `{results['command']}`"
+        + (f" (one-minute load average {m['load']} at the start, {m['load_end']} at the end)." if "load" in m else "."),
         "",
         "| rows | file | run | seconds | rows/s | vs read_csv | peak RSS (MiB) | checked against the truth |",
         "|---:|---:|---|---:|---:|---:|---:|---|",
@@ -492,6 +494,7 @@ def main() -> None:
         results["sizes"].append(size)
         if not args.keep:
             path.unlink(missing_ok=True)
+    results["machine"]["load_end"] = round(os.getloadavg()[0], 1)
     (workdir / "results.json").write_text(json.dumps(results, indent=2))
     section = render(results)
     if args.no_doc:
