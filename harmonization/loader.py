@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -76,6 +77,8 @@ STAGE_NAMES = [name for name, _ in STAGE_COLUMNS]
 _TEXT_COLUMNS = {"date", "retailer", "campaign_id", "campaign_name", "placement_type", "attribution_model"}
 _TEXT_COLUMNS |= {"currency", "original_currency"}
 _DECIMAL_COLUMNS = {"spend", "attributed_sales", "original_spend", "original_attributed_sales", "fx_rate"}
+_MONEY_COLUMNS = ("spend", "attributed_sales", "original_spend", "original_attributed_sales")
+_NEAR_MONEY_MAX = MONEY_MAX * Decimal("0.999999")  # the SQL check compares with a float: leave it the edge
 # Fact columns a load writes besides the natural key, the tenant, the batch and the time.
 _VALUE_COLUMNS = ["impressions", "clicks", "spend", "attributed_sales", "attributed_units", "currency",
                   "original_currency", "original_spend", "original_attributed_sales", "fx_rate"]  # fmt: skip
@@ -190,6 +193,10 @@ class DbSink:
         self._key_hashes: list[np.ndarray] = []
         self._sku_ids: set[int] = set()
         self._days: tuple[Any, Any] | None = None
+        # (retailer code, external id) -> [first day, greatest name, least placement, least SKU]: what a campaign the
+        # tenant lacks is created with.
+        self._campaigns: dict[tuple[str, str], list] = {}
+        self._near_bounds = False  # an amount of a row is at or near the largest one stored exactly
         self.summed = False
         self.facts_deleted = 0
         self.facts_inserted = 0
@@ -214,6 +221,11 @@ class DbSink:
         if self._days is not None:
             days = {"min": min(days["min"], self._days[0]), "max": max(days["max"], self._days[1])}
         self._days = (days["min"], days["max"])
+        self._note_campaigns(table)
+        for column in _MONEY_COLUMNS:
+            low, high = pc.min_max(table[column]).as_py().values()
+            if low is not None and max(-low, high) >= _NEAR_MONEY_MAX:
+                self._near_bounds = True
         if self.is_postgres:
             self._copy_postgres(table)
         else:
@@ -272,6 +284,18 @@ class DbSink:
             known = ", ".join(Retailer.objects.order_by("code").values_list("code", flat=True)) or "none"
             raise LoadError(f"unknown retailer code(s) {', '.join(map(repr, unknown))} (known: {known})")
         self._retailers.update(found)
+
+    def _note_campaigns(self, table: pa.Table) -> None:
+        groups = table.group_by(["retailer", "campaign_id"]).aggregate(
+            [("date", "min"), ("campaign_name", "max"), ("placement_type", "min"), ("sku_id", "min")]
+        )
+        for row in groups.to_pylist():
+            new = [row["date_min"], row["campaign_name_max"], row["placement_type_min"], row["sku_id_min"]]
+            known = self._campaigns.setdefault((row["retailer"], row["campaign_id"]), new)
+            if known is not new:
+                for i, pick in enumerate((min, max, min, min)):
+                    values = [v for v in (known[i], new[i]) if v is not None]
+                    known[i] = pick(values) if values else None
 
     def _create_stage(self) -> None:
         columns = ", ".join(f"{name} {sql_type}" for name, sql_type in STAGE_COLUMNS)
@@ -361,30 +385,27 @@ class DbSink:
                         f"({clash[2]} and {clash[3]}); they cannot be summed"
                     )
             # What the database could not store exactly, or the optimizer could not read, is refused here, before
-            # anything is written (core.bounds: an amount SQLite rounds breaks every page showing it).
-            money = ("spend", "attributed_sales", "original_spend", "original_attributed_sales")
-            too_large = " OR ".join(f"ABS({column}) > %s" for column in money)
-            cursor.execute(
-                f"SELECT retailer, campaign_id, date, {', '.join(money)} FROM {self._rows()} "
-                f"WHERE {too_large} OR date < %s OR date > %s LIMIT 1",
-                [float(MONEY_MAX)] * len(money) + [DATE_MIN, DATE_MAX],  # a float: SQLite ranks text above numbers
-            )
-            bad = cursor.fetchone()
-            if bad:
-                day = _as_date(bad[2])
-                if not DATE_MIN <= day <= DATE_MAX:
-                    raise LoadError(f"{bad[0]} campaign {bad[1]}: date {day} is outside {DATE_MIN}..{DATE_MAX}")
-                raise LoadError(
-                    f"{bad[0]} campaign {bad[1]} on {day}: an amount of the day's rows sums past "
-                    f"{MONEY_MAX:,}, the largest amount stored exactly (spend, sales: {', '.join(map(str, bad[3:]))})"
+            # anything is written (core.bounds: an amount SQLite rounds breaks every page showing it). Rows written
+            # as staged were measured chunk by chunk: the table is searched only for sums, or a row near the bound.
+            first, last = self._days
+            if self.summed or self._near_bounds or not DATE_MIN <= first <= last <= DATE_MAX:
+                too_large = " OR ".join(f"ABS({column}) > %s" for column in _MONEY_COLUMNS)
+                cursor.execute(
+                    f"SELECT retailer, campaign_id, date, {', '.join(_MONEY_COLUMNS)} FROM {self._rows()} "
+                    f"WHERE {too_large} OR date < %s OR date > %s LIMIT 1",
+                    # a float: SQLite ranks text above numbers
+                    [float(MONEY_MAX)] * len(_MONEY_COLUMNS) + [DATE_MIN, DATE_MAX],
                 )
-            cursor.execute(
-                f"""
-                SELECT retailer, campaign_id, MIN(date), MAX(campaign_name), MIN(placement_type), MIN(sku_id)
-                FROM {self.stage} GROUP BY retailer, campaign_id
-                """
-            )
-            return cursor.fetchall()
+                bad = cursor.fetchone()
+                if bad:
+                    day = _as_date(bad[2])
+                    if not DATE_MIN <= day <= DATE_MAX:
+                        raise LoadError(f"{bad[0]} campaign {bad[1]}: date {day} is outside {DATE_MIN}..{DATE_MAX}")
+                    raise LoadError(
+                        f"{bad[0]} campaign {bad[1]} on {day}: an amount of the day's rows sums past {MONEY_MAX:,}, "
+                        f"the largest amount stored exactly (spend, sales: {', '.join(map(str, bad[3:]))})"
+                    )
+        return [(code, external_id, *picked) for (code, external_id), picked in self._campaigns.items()]
 
     def _replace_facts(self, wanted: list[tuple]) -> tuple:
         """Replace the tenant's facts on the batch's keys; return the first and last day written."""
