@@ -12,6 +12,7 @@ truth totals. The table goes into docs/benchmarks.md (section "Harmonization") u
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -156,6 +157,8 @@ def child_pg_setup(args) -> dict:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    from django.db import DatabaseError, connection
+
     from campaigns.models import SKU, AttributionModel, Brand, PerformanceFact, Retailer, RetailerItem
     from demo.engine.exports import catalog
     from governance.models import Tenant
@@ -174,6 +177,12 @@ def child_pg_setup(args) -> dict:
         },
     )
     PerformanceFact.objects.filter(tenant=tenant)._raw_delete("default")  # each run loads into an empty tenant
+    with connection.cursor() as cursor:
+        # The deleted rows of the previous run would otherwise sit in the table and its indexes (autovacuum comes
+        # when it comes): every run loads into the same clean table, as the COPY baseline does.
+        cursor.execute(f"VACUUM ANALYZE {PerformanceFact._meta.db_table}")
+        with contextlib.suppress(DatabaseError):  # needs a superuser or pg_checkpoint; as the COPY baseline does
+            cursor.execute("CHECKPOINT")
     for item in catalog(args.seed):
         brand, _ = Brand.objects.get_or_create(tenant=tenant, name=item.brand)
         sku, _ = SKU.objects.get_or_create(
@@ -226,6 +235,56 @@ def child_postgres(args) -> dict:
     }
 
 
+def child_pg_copy(args) -> dict:
+    """The baseline: a plain COPY of the rows the loader just wrote (the bench tenant's facts, in the order they were
+    inserted, all columns) into a new table of the fact table's columns, defaults, checks and indexes (LIKE ...
+    INCLUDING ALL), in one transaction; then the same into such a table that also has the fact table's foreign keys
+    (deferred, as Django declares them). Exporting the rows and creating the tables are not timed."""
+    import psycopg
+
+    _django(args.postgres)
+    from campaigns.models import PerformanceFact
+    from governance.models import Tenant
+
+    facts = PerformanceFact._meta.db_table
+    tenant = Tenant.objects.get(slug=BENCH_TENANT)
+    dump = Path(args.output).with_suffix(".copy.csv")
+    results = {}
+    with psycopg.connect(args.postgres, autocommit=True) as conn:
+        export = f"COPY (SELECT * FROM {facts} WHERE tenant_id = {int(tenant.pk)} ORDER BY id) TO STDOUT (FORMAT csv)"
+        with dump.open("wb") as out, conn.cursor().copy(export) as copy:
+            for block in copy:
+                out.write(block)
+        foreign_keys = conn.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+            [facts],
+        ).fetchall()
+        baseline_mb = _rss_mb()
+        for label, with_keys in (("copy", False), ("copy_fk", True)):
+            best = None
+            for _ in range(args.repeat):
+                conn.execute("DROP TABLE IF EXISTS bench_copy_baseline")
+                conn.execute(f"CREATE TABLE bench_copy_baseline (LIKE {facts} INCLUDING ALL)")
+                for (definition,) in foreign_keys if with_keys else []:
+                    conn.execute(f"ALTER TABLE bench_copy_baseline ADD {definition}")
+                conn.execute("CHECKPOINT")  # neither run starts with the other's dirty pages to write
+                began = time.perf_counter()
+                with (
+                    conn.transaction(),
+                    dump.open("rb") as source,
+                    conn.cursor().copy("COPY bench_copy_baseline FROM STDIN WITH (FORMAT csv)") as copy,
+                ):
+                    while block := source.read(1 << 20):
+                        copy.write(block)
+                seconds = time.perf_counter() - began
+                best = seconds if best is None else min(best, seconds)
+            rows = conn.execute("SELECT COUNT(*) FROM bench_copy_baseline").fetchone()[0]
+            conn.execute("DROP TABLE bench_copy_baseline")
+            results[label] = {"seconds": best, "rows": rows}
+    dump.unlink(missing_ok=True)
+    return {**results["copy"], "with_foreign_keys": results["copy_fk"], "baseline_mb": baseline_mb}
+
+
 CHILDREN = {
     "generate": child_generate,
     "pyarrow": child_pyarrow,
@@ -233,6 +292,7 @@ CHILDREN = {
     "parquet": child_parquet,
     "pg_setup": child_pg_setup,
     "postgres": child_postgres,
+    "pg_copy": child_pg_copy,
 }
 
 
@@ -266,6 +326,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "pyarrow": pyarrow.__version__,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": round(os.getloadavg()[0], 1),  # other work on the machine: timings are only compared within a run
     }
 
 
@@ -278,20 +339,26 @@ def render(results: dict) -> str:
     lines = [
         START_MARK,
         f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM (Python {m['python']}, "
-        f"pyarrow {m['pyarrow']}), at commit {m.get('commit', 'unknown')}, by `{results['command']}`.",
+        f"pyarrow {m['pyarrow']}), at commit {m.get('commit', 'unknown')}, by `{results['command']}`"
+        + (f" (one-minute load average {m['load']} at the start, {m['load_end']} at the end)." if "load" in m else "."),
         "",
         "| rows | file | run | seconds | rows/s | vs read_csv | peak RSS (MiB) | checked against the truth |",
         "|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for size in results["sizes"]:
         reference = size["runs"]["pyarrow"]["seconds"]
+        copy = size["runs"].get("pg_copy")
         for kind, label in (
             ("pyarrow", "pyarrow.csv.read_csv (whole table)"),
             ("pyarrow_stream", "pyarrow.csv.open_csv (streamed batches)"),
             ("parquet", "engine → Parquet"),
             ("postgres", "engine → PostgreSQL (ingest_file)"),
+            ("pg_copy", "plain COPY of the loaded rows (same columns and indexes)"),
+            ("pg_copy_fk", "plain COPY, same table with its foreign keys"),
         ):
             run = size["runs"].get(kind)
+            if kind == "pg_copy_fk" and copy is not None:
+                run = {**copy["with_foreign_keys"], "peak_mb": copy["peak_mb"]}
             if run is None:
                 continue
             check = run.get("check", "—")
@@ -301,6 +368,19 @@ def render(results: dict) -> str:
                 f"{run['peak_mb']:,.0f} | {check} |"
             )
     lines.append("")
+    for size in results["sizes"]:
+        load, copy = size["runs"].get("postgres"), size["runs"].get("pg_copy")
+        if load is None or copy is None:
+            continue
+        lines.append(
+            f"{size['rows']:,} rows into PostgreSQL: the whole load (`ingest_file`: reading, harmonizing, staging, "
+            f"replacing by natural key, the rollup, one transaction) took {load['seconds']:.1f} s, a plain COPY of "
+            f"the same rows {copy['seconds']:.1f} s without foreign keys and "
+            f"{copy['with_foreign_keys']['seconds']:.1f} s with them: **{copy['seconds'] / load['seconds']:.2f}×** "
+            f"the speed of the plain COPY ({copy['with_foreign_keys']['seconds'] / load['seconds']:.2f}× of the "
+            "COPY with foreign keys); the goal is at least 0.5×."
+        )
+        lines.append("")
     lines.append(
         "Generating the files (demo/engine/exports.py, seed "
         + str(results.get("seed", 0))
@@ -386,14 +466,19 @@ def main() -> None:
         print(f"generating {rows:,} rows -> {path}", file=sys.stderr)
         gen = run_child("generate", input=path, rows=rows, seed=args.seed)
         size = {"rows": rows, "bytes": gen["bytes"], "generate": gen, "runs": {}}
-        kinds = ["pyarrow", "pyarrow_stream", "parquet"] + (["postgres"] if args.postgres else [])
+        kinds = ["pyarrow", "pyarrow_stream", "parquet"] + (["postgres", "pg_copy"] if args.postgres else [])
         for kind in kinds:
             best = None
-            for _ in range(1 if kind == "postgres" else args.repeat):
+            for _ in range(1 if kind in ("postgres", "pg_copy") else args.repeat):  # pg_copy repeats itself
                 if kind == "postgres":
                     run_child("pg_setup", postgres=args.postgres, seed=args.seed)
                 run = run_child(
-                    kind, input=path, output=workdir / "out.parquet", seed=args.seed, postgres=args.postgres
+                    kind,
+                    input=path,
+                    output=workdir / "out.parquet",
+                    seed=args.seed,
+                    postgres=args.postgres,
+                    repeat=args.repeat if kind == "pg_copy" else None,
                 )
                 if "totals" in run:
                     run["check"] = _check(run, gen["truth"])
@@ -409,6 +494,7 @@ def main() -> None:
         results["sizes"].append(size)
         if not args.keep:
             path.unlink(missing_ok=True)
+    results["machine"]["load_end"] = round(os.getloadavg()[0], 1)
     (workdir / "results.json").write_text(json.dumps(results, indent=2))
     section = render(results)
     if args.no_doc:

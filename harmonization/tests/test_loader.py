@@ -243,3 +243,76 @@ def test_the_dashboards_daily_rollup_follows_every_load(catalog, acme):
     assert rollup(day(1)) == (Decimal("7.2500"), 6)
     facts = PerformanceFact.objects.filter(tenant=acme, date=day(1)).aggregate(spend=Sum("spend"))["spend"]
     assert Decimal(str(facts)).quantize(FOUR) == Decimal("7.2500")
+
+
+def test_a_load_of_new_days_keeps_the_facts_of_earlier_days(catalog, acme):
+    load(acme, sku_rows(catalog, range(0, 3), spend="10"))
+    later = load(acme, sku_rows(catalog, range(5, 8), spend="20"))
+    assert (later.facts_deleted, later.facts_inserted) == (0, 3)
+    facts = dict(PerformanceFact.objects.filter(tenant=acme, date__gte=D1).values_list("date", "spend"))
+    assert {d: s.quantize(FOUR) for d, s in facts.items()} == {
+        **{day(d): Decimal("10.0000") for d in range(3)},
+        **{day(d): Decimal("20.0000") for d in range(5, 8)},
+    }
+
+
+def test_two_source_references_of_one_sku_make_one_summed_fact(catalog, acme):
+    # The engine keys rows by the file's SKU reference; a UPC and a GTIN of one SKU are one key in the database.
+    sku = catalog["acme"]["skus"][0]
+    distinct = load(acme, sku_rows(catalog, range(3)))
+    assert not distinct.summed  # every key once: written as staged
+    same = load(
+        acme,
+        [
+            row(day(9), "acme-amazon", "1.5", sku_ref="012345678905", sku_id=sku.pk, clicks=4),
+            row(day(9), "acme-amazon", "2.25", sku_ref="00012345678905", sku_id=sku.pk, clicks=6),
+        ],
+    )
+    assert same.summed and same.facts_inserted == 1
+    fact = PerformanceFact.objects.get(tenant=acme, date=day(9))
+    assert (fact.spend.quantize(FOUR), fact.clicks) == (Decimal("3.7500"), 10)
+
+
+def _checks_foreign_keys_once() -> bool:
+    from harmonization.loader import _may_skip_row_triggers
+
+    with connection.cursor() as cursor:
+        return _may_skip_row_triggers(cursor)
+
+
+def _replication_role() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW session_replication_role")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="foreign keys checked once per batch on PostgreSQL")
+def test_a_sku_gone_before_the_commit_refuses_the_batch_and_writes_nothing(catalog, acme):
+    if not _checks_foreign_keys_once():
+        pytest.skip("this role may not set session_replication_role: PostgreSQL checks each row itself")
+    from campaigns.models import SKU
+
+    before = all_facts_fingerprint()
+    gone = SKU.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    sink = DbSink(tenant=acme, batch=new_batch(acme))
+    sink.write(table([*sku_rows(catalog, range(2)), row(day(3), "acme-amazon", "5", sku_ref="x", sku_id=gone)]))
+    with pytest.raises(LoadError, match=rf"SKU id\(s\) {gone} no longer exist"):
+        sink.commit(report=None)
+    assert all_facts_fingerprint() == before
+    assert _replication_role() == "origin"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="foreign keys checked once per batch on PostgreSQL")
+def test_rows_written_after_a_load_are_checked_row_by_row_again(catalog, acme):
+    from django.db import IntegrityError
+
+    load(acme, sku_rows(catalog, range(2)))
+    assert _replication_role() == "origin"
+    # A write that fails inside the replace (a negative amount breaks a check constraint) rolls the setting back too.
+    before = all_facts_fingerprint()
+    sink = DbSink(tenant=acme, batch=new_batch(acme))
+    sink.write(table(sku_rows(catalog, [4], spend="-1")))
+    with pytest.raises(IntegrityError, match="fact_non_negative"):
+        sink.commit(report=None)
+    assert all_facts_fingerprint() == before
+    assert _replication_role() == "origin"
