@@ -80,7 +80,9 @@ def train_demo_adapter(base: str, output: Path, threads: int) -> None:
     say(f"Training the demo's budgeting adapter ({DEMO_STEPS} steps on {len(rows)} rows) into {output} ...")
     result = train(
         TrainConfig(base_model=base, method="sft", dataset=data, output=output, max_steps=DEMO_STEPS, threads=threads),
-        on_progress=lambda p: p["step"] % 10 == 0 and say(f"  step {p['step']}/{p['total_steps']} loss {p['loss']:.3f}"),
+        on_progress=lambda p: (
+            p["step"] % 10 == 0 and say(f"  step {p['step']}/{p['total_steps']} loss {p['loss']:.3f}")
+        ),
     )
     say(f"Trained in {result.seconds:.0f} s.")
 
@@ -116,6 +118,124 @@ def adapter_answers(texts: list[str], *, answers_path: Path, adapter: Path | Non
     return answers
 
 
+# --- scoring --------------------------------------------------------------------------------------------------------
+
+
+def _close(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(float(a) - float(b)) <= 1e-6 * max(1.0, abs(float(a)))
+
+
+def wrong_fields(values: dict, expect: dict) -> list[str]:
+    """The fields of a filled form that differ from the phrasing's expectation (an unstated objective is the form's
+    default; the basis counts only under a floor, an unstated one being attributed)."""
+    wrong = []
+    if not _close(values["budget"], expect["budget"]):
+        wrong.append("budget")
+    if values["period_days"] != expect["period_days"]:
+        wrong.append("period_days")
+    if values["objective"] != (expect["objective"] or DEFAULT_OBJECTIVE):
+        wrong.append("objective")
+    if not _close(values["min_roas"], expect["min_roas"]):
+        wrong.append("min_roas")
+    elif expect["min_roas"] is not None and values["roas_basis"] != (expect["roas_basis"] or "attributed"):
+        wrong.append("roas_basis")
+    caps, expected_caps = values.get("retailer_caps") or {}, expect.get("retailer_caps") or {}
+    if (
+        sorted(values.get("exclude_retailers") or []) != sorted(expect.get("exclude_retailers") or [])
+        or caps.keys() != expected_caps.keys()
+        or not all(_close(caps[k], expected_caps[k]) for k in caps)
+    ):
+        wrong.append("retailers")
+    return wrong
+
+
+def outcome_adapter(output: str) -> tuple[str, dict | None, str | None]:
+    """The page before the reader: an answer that is no plan is an error, a missing period the 28-day default."""
+    from ml.engine.prompts import parse_answer
+
+    parsed = parse_answer("budgeting", output)
+    if parsed is None:
+        return "error", None, None
+    values = dict(parsed)
+    values["period_days"] = int(values["period_days"]) if values["period_days"] else 28
+    return "filled", values, None
+
+
+def outcome_checked(text: str, output: str | None) -> tuple[str, dict | None, str | None]:
+    """The page now: the reader alone (``output`` None) or cross-checking the adapter's answer."""
+    from ml.engine.prompts import budgeting_fields, parse_answer
+    from optimizer.engine.objective_reader import read_objective, retailer_names
+    from optimizer.objective_text import cross_check
+
+    adapter: dict = {}
+    if output is not None:
+        adapter = parse_answer("budgeting", output) or budgeting_fields(output)
+        if not adapter:
+            return "error", None, None
+    reading = read_objective(text, RETAILERS)
+    check = cross_check(reading, adapter, currency=TENANT_CURRENCY, retailer_names=retailer_names(RETAILERS))
+    if check.question is not None:
+        return "asked", None, check.question.field
+    return "filled", check.values, None
+
+
+QUESTION_NAMES = {"period_days": "period"}
+
+
+def score(rows: list[dict], outcomes: list[tuple[str, dict | None, str | None]]) -> dict:
+    complete = [i for i, r in enumerate(rows) if r["complete"]]
+    incomplete = [i for i, r in enumerate(rows) if not r["complete"]]
+    filled = [i for i, (kind, _v, _q) in enumerate(outcomes) if kind == "filled"]
+    right = [i for i in filled if rows[i]["complete"] and not wrong_fields(outcomes[i][1], rows[i]["expect"])]
+    wrong_by_field: Counter = Counter()
+    for i in filled:
+        if not rows[i]["complete"]:
+            wrong_by_field[f"filled though it needed a question ({rows[i]['question']})"] += 1
+        else:
+            wrong_by_field.update(wrong_fields(outcomes[i][1], rows[i]["expect"]))
+    asked_by_field = Counter(QUESTION_NAMES.get(q, q) or kind for kind, _v, q in outcomes if kind != "filled")
+    asked = [i for i in incomplete if outcomes[i][0] != "filled"]
+    right_question = [
+        i for i in incomplete if QUESTION_NAMES.get(outcomes[i][2], outcomes[i][2]) == rows[i]["question"]
+    ]
+    return {
+        "n": len(rows),
+        "complete": len(complete),
+        "filled": len(filled),
+        "right_when_filled": len(right),
+        "filled_complete": sum(1 for i in complete if outcomes[i][0] == "filled"),
+        "incomplete": len(incomplete),
+        "incomplete_stopped": len(asked),
+        "incomplete_right_question": len(right_question),
+        "wrong_by_field": dict(wrong_by_field.most_common()),
+        "asked_by_field": dict(asked_by_field.most_common()),
+    }
+
+
+def pct(a: int, b: int) -> str:
+    return f"{100 * a / b:.1f}% ({a}/{b})" if b else "–"
+
+
+def table(results: dict[str, dict]) -> str:
+    lines = [
+        "| | fields right when filled (goal ≥ 99%) | filled without a question, of the complete USD phrasings (goal "
+        "≥ 85%) | incomplete phrasings stopped (asked or error) | …with the expected question | wrong when filled, "
+        "by field | not filled, by question |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        wrong = ", ".join(f"{k} {v}" for k, v in r["wrong_by_field"].items()) or "none"
+        asked = ", ".join(f"{k} {v}" for k, v in r["asked_by_field"].items()) or "none"
+        lines.append(
+            f"| {name} | {pct(r['right_when_filled'], r['filled'])} | {pct(r['filled_complete'], r['complete'])} "
+            f"| {pct(r['incomplete_stopped'], r['incomplete'])} "
+            f"| {pct(r['incomplete_right_question'], r['incomplete'])} | {wrong} | {asked} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phrasings", type=Path, default=PHRASINGS)
@@ -124,6 +244,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N phrasings (a trial)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--train-only", action="store_true", help="train the adapter (if missing) and stop")
+    parser.add_argument("--no-adapter", action="store_true", help="score the reader alone (no model needed)")
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args()
     if args.train_only:
@@ -134,6 +255,31 @@ def main() -> None:
             torch.set_num_threads(args.threads)
             train_demo_adapter(base_model(), folder, args.threads)
         return
+    rows = [json.loads(line) for line in args.phrasings.read_text().splitlines() if line.strip()]
+    rows = rows[: args.limit] if args.limit else rows
+    results = {"reader alone": score(rows, [outcome_checked(r["text"], None) for r in rows])}
+    if not args.no_adapter:
+        answers = adapter_answers([r["text"] for r in rows], answers_path=args.answers, adapter=args.adapter,
+                                  threads=args.threads)  # fmt: skip
+        outputs = [answers[r["text"]] for r in rows]
+        results["adapter alone (the page before)"] = score(rows, [outcome_adapter(o) for o in outputs])
+        results["adapter + reader (the page now)"] = score(
+            rows, [outcome_checked(r["text"], o) for r, o in zip(rows, outputs, strict=True)]
+        )
+    print(table(results))
+    if args.no_doc:
+        return
+    complete = sum(r["complete"] for r in rows)
+    text = (
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()} (shared with other sessions, busy), at "
+        f"commit {commit()}, by `DEBUG=1 SECRET_KEY=x .venv/bin/python bench/objective_reader_bench.py"
+        f"{' --no-adapter' if args.no_adapter else ''}{f' --limit {args.limit}' if args.limit else ''}`. "
+        f"{len(rows)} phrasings from `{args.phrasings.relative_to(ROOT)}` ({complete} complete in USD, "
+        f"{len(rows) - complete} needing a question), written by a session that never saw the adapter's training "
+        f"templates; tenant currency USD. The adapter: the demo's budgeting adapter ({DEMO_STEPS} SFT steps, seed 0, "
+        f"SmolLM2-135M-Instruct), greedy, 110 new tokens.\n\n" + table(results) + "\n"
+    )
+    write_section("objective_reader", text, heading="## The plan in words: reader, adapter and both (issue 17.5)")
 
 
 if __name__ == "__main__":

@@ -25,15 +25,15 @@ from campaigns.models import Retailer
 from core.errors import LIMIT_REACHED, DomainError
 from core.forms import form_error
 from governance.access import Capability, tenant_page
+from ml.engine.prompts import budgeting_fields
 from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm
 from ml.inference import generation_request_create
 from ml.jobs import queued_too_long, training_job_resend, training_job_start
-from ml.engine.prompts import budgeting_fields
 from ml.models import Adapter, GenerationRequest, TrainingJob
 from ml.selectors import AdapterForbidden, adapters_visible_to, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
+from optimizer.engine.objective_reader import read_objective
 from optimizer.forms.plans import PlanForm
-from optimizer.engine.objective_reader import read_objective, retailer_names
 from optimizer.objective_text import ANSWERED_FIELDS, cross_check, plan_initial
 from optimizer.selectors import tenant_channel_choices
 

@@ -180,7 +180,9 @@ def budgeting_fields(text: str) -> dict:
     out: dict = {}
     if _number(obj.get("budget")) and obj["budget"] > 0:
         out["budget"] = obj["budget"]
-    if "period_days" in obj and (obj["period_days"] is None or (_number(obj["period_days"]) and obj["period_days"] > 0)):
+    if "period_days" in obj and (
+        obj["period_days"] is None or (_number(obj["period_days"]) and obj["period_days"] > 0)
+    ):
         out["period_days"] = obj["period_days"]
     if obj.get("objective") in OBJECTIVES:
         out["objective"] = obj["objective"]

@@ -93,8 +93,10 @@ def test_where_the_two_agree_the_form_fills_at_once(client, personas, reading):
 
 def test_pounds_for_a_dollar_tenant_ask_for_the_budget_in_dollars(client, personas, reading):
     client.force_login(personas["marketer"])
-    generation = reading("£500k over 8 weeks, maximise profit", answer(budget=500000.0, period_days=56,
-                                                                       objective="net_incremental_profit"))
+    generation = reading(
+        "£500k over 8 weeks, maximise profit",
+        answer(budget=500000.0, period_days=56, objective="net_incremental_profit"),
+    )
     html = status_of(client, generation).content.decode()
     assert "plan-form" not in html
     assert "Your text gives the budget as “£500k” in GBP, but this tenant plans in USD" in visible(html)
@@ -105,8 +107,9 @@ def test_pounds_for_a_dollar_tenant_ask_for_the_budget_in_dollars(client, person
 
 def test_a_missing_period_is_asked_not_assumed(client, personas, reading):
     client.force_login(personas["marketer"])
-    generation = reading("Spend $1M to grow incremental sales", answer(budget=1e6, period_days=None,
-                                                                       objective="incremental_revenue"))
+    generation = reading(
+        "Spend $1M to grow incremental sales", answer(budget=1e6, period_days=None, objective="incremental_revenue")
+    )
     html = status_of(client, generation).content.decode()
     assert "Over how many days should the budget be spent? Your text gives no period." in visible(html)
     assert "plan-form" not in html and "28 days assumed" not in visible(html)
@@ -114,8 +117,9 @@ def test_a_missing_period_is_asked_not_assumed(client, personas, reading):
 
 def test_a_bad_or_empty_answer_asks_again_and_fills_nothing(client, personas, reading):
     client.force_login(personas["marketer"])
-    generation = reading("Spend $1M to grow incremental sales", answer(budget=1e6, period_days=None,
-                                                                       objective="incremental_revenue"))
+    generation = reading(
+        "Spend $1M to grow incremental sales", answer(budget=1e6, period_days=None, objective="incremental_revenue")
+    )
     response = answer_with(client, generation, "period_days", value="four-ish")
     assert response.status_code == 400
     assert "Give the period as a number, not “four-ish”." in visible(response.content.decode())

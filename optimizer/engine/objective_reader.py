@@ -21,7 +21,9 @@ WEEK, MONTH, QUARTER, YEAR, NAMED_QUARTER = 7, 30, 91, 365, 92
 
 OBJECTIVE_WORDS = {
     # Checked in this order: "net revenue" is revenue, "net profit" and "profit" are profit, "gross margin" margin.
-    "net_incremental_profit": r"profit\w*|net(?!\s+(?:sales|revenue))|bottom[\s-]line|after\s+(?:ad\s+)?(?:spend|costs?)",
+    "net_incremental_profit": (
+        r"profit\w*|net(?!\s+(?:sales|revenue))|bottom[\s-]line|after\s+(?:ad\s+)?(?:spend|costs?)"
+    ),
     "incremental_margin": r"margins?|contribution",
     "incremental_revenue": r"revenue|sales|top[\s-]line|turnover|gmv|volume",
 }
@@ -40,7 +42,7 @@ _CURRENCY_AFTER = {
 }  # fmt: skip
 _SCALES = {
     "k": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "mm": 1e6, "mn": 1e6, "mil": 1e6, "mio": 1e6,
-    "million": 1e6, "millions": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9,
+    "million": 1e6, "millions": 1e6, "mln": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9,
 }  # fmt: skip
 
 _UNITS = {
@@ -125,6 +127,9 @@ def words_to_digits(text: str) -> str:
         while tokens and tokens[0] in ("and", "of", "point") and _word_value(tokens) is None:
             lead.append(tokens.pop(0))
         value = _word_value(tokens)
+        rest = text[match.end() :].lstrip().lower()
+        if tokens in (["a"], ["an"]) and re.match(r"(?:million|thousand|billion|grand)\b", rest):
+            return " ".join([*lead, "1", *tail])
         if value is None or tokens in (["a"], ["an"]) or tokens == ["quarter"]:
             return raw
         if tokens in (["a", "quarter"],):  # "a quarter" is a period unless a magnitude follows
@@ -134,6 +139,7 @@ def words_to_digits(text: str) -> str:
         out = _digits(value)
         return " ".join([*lead, out, *tail]) if (lead or tail) else out
 
+    text = re.sub(r"\b(\d+)\s+and\s+an?\s+half\b", lambda m: f"{int(m[1])}.5", text, flags=re.IGNORECASE)
     return _WORD_RUN.sub(swap, text)
 
 
@@ -141,7 +147,7 @@ def words_to_digits(text: str) -> str:
 
 _NUM = r"\d{1,3}(?:[,\s]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _PRE = r"(?:us\$|ca\$|au\$|c\$|a\$|\$|£|€|¥|₹|usd|gbp|eur|cad|aud|jpy|chf|inr)"
-_SCALE = r"(?:thousand|millions?|billion|grand|mil|mio|mm|mn|bn|[kmb])"
+_SCALE = r"(?:thousand|millions?|billion|grand|mln|mil|mio|mm|mn|bn|[kmb])"
 _POST = (
     r"(?:us\s+dollars|canadian\s+dollars|australian\s+dollars|dollars?|bucks|usd|pounds?(?:\s+sterling)?|quid|"
     r"sterling|gbp|euros?|eur|€|£|cad|aud|yen|jpy|chf|francs|rupees|inr)"
@@ -176,12 +182,8 @@ def _amounts(text: str) -> list[Amount]:
         except ValueError:
             continue
         after = text[m.end() :].lstrip().lower()
-        if scale and scale.lower() in ("m", "b") and not (pre or post):
-            # "3m" without a currency may be months; "2 b" rarely money. A digit-only number up to 2 figures
-            # followed by "m" and a month word is a period.
-            if re.match(r"(?:onths?|os?\b)", after) or (plain.isdigit() and len(plain) <= 2 and value < 10):
-                if not re.match(r"(?:budget|total|spend|usd|dollars)", after):
-                    continue
+        if scale and scale.lower() == "b" and not (pre or post) and not re.search(r"\d\s?b$", m[0], re.I):
+            continue
         if not (pre or scale or post):
             if value < 1000 or "." in plain or (_YEAR.fullmatch(plain) and not re.match(r"(?:budget|total)", after)):
                 continue
@@ -298,7 +300,7 @@ _TARGET_WORD_BEFORE = re.compile(r"(?:i?roas|return|a|an|our|my|your|hit|meet|mi
 
 
 def _is_target_the_retailer(text: str, start: int, end: int, raw: str) -> bool:
-    """"Target" the retailer, not "a ROAS target of 3" or "target ROAS 3"."""
+    """ "Target" the retailer, not "a ROAS target of 3" or "target ROAS 3"."""
     after, before = text[end:], text[:start]
     if _TARGET_WORD_AFTER.match(after) or _TARGET_WORD_BEFORE.search(before):
         return False
@@ -334,7 +336,7 @@ _EXCLUDE_AFTER = (
 _LIST_GLUE = r"\s*(?:,\s*(?:and|or)?|and|or|&|\+|/|nor)\s*(?:the\s+)?"
 
 
-def _tokens(text: str, amounts: list[Amount], retailers: list[tuple[int, int, str]]) -> tuple[str, list[_Span]]:
+def _tokens(text: str, amounts: list[Amount], retailers: list[tuple[int, int, str]]) -> str:
     """``text`` with every amount written ⟨A<i>⟩ and every retailer ⟨R<i>⟩, so the clause rules read as patterns."""
     spans = [_Span(a.start, a.end, "A", i) for i, a in enumerate(amounts)]
     taken = [(a.start, a.end) for a in amounts]
@@ -347,7 +349,7 @@ def _tokens(text: str, amounts: list[Amount], retailers: list[tuple[int, int, st
         out.append(f"⟨{span.kind}{span.index}⟩")
         pos = span.end
     out.append(text[pos:])
-    return "".join(out), spans
+    return "".join(out)
 
 
 _R = r"⟨R\d+⟩"
@@ -363,7 +365,6 @@ def _read_caps(tokens: str) -> tuple[list[tuple[list[int], int, str]], set[int]]
     """(retailer indices, amount index, how) per cap found; and the amount indices that are caps."""
     found: list[tuple[list[int], int, str]] = []
     used: set[int] = set()
-    percent = r"(?:\s*%|\s+percent)"
     rules = [
         # "Cap Walmart at $50k", "limit Kroger to 40k", "keep Amazon under $200k", "hold Criteo to 10k"
         rf"\b(?:cap|caps|capping|capped|limit|limiting|restrict|keep|hold|max(?:imum)?)\s+({_RLIST})\s*(?:spend|"
@@ -381,13 +382,19 @@ def _read_caps(tokens: str) -> tuple[list[tuple[list[int], int, str]], set[int]]
         rf"\s+than|ceiling\s+of)\s*({_A})",
         rf"({_RLIST})\s*\(\s*({_A})\s*(?:max(?:imum)?|cap|tops)\s*\)",
         rf"({_RLIST})\s*(?:at|:|=)\s*({_A})\s*(?:max(?:imum)?|cap|tops|at\s+most)\b",
+        # "cap on Target: $2M", "a limit for Walmart of 50k"
+        rf"\b(?:cap|limit|ceiling|max(?:imum)?)\s+(?:on|for)\s+({_RLIST})\s*(?:of|at|is|:|=|-|–)?\s*({_A})",
+        # Looser: a few words between ("Target should not get more than $2M", "no more than $50k of it going to Amazon")
+        rf"({_RLIST})((?:\s+(?!⟨)[\w'’]+){{1,6}}?)\s+{_CAP_BEFORE_AMOUNT}\s*({_A})",
+        rf"{_CAP_BEFORE_AMOUNT}\s*({_A})((?:\s+(?!⟨)[\w'’]+){{1,4}}?)\s+(?:on|for|to|in|into|at|with)\s+({_RLIST})",
     ]
-    del percent
     for n, rule in enumerate(rules):
         for m in re.finditer(rule, tokens, re.IGNORECASE):
             groups = [g for g in m.groups() if g]
             r_part = next(g for g in groups if "⟨R" in g)
             a_part = next(g for g in groups if "⟨A" in g)
+            if re.search(r"[.;!?]", m[0]):
+                continue  # a cap is said within one sentence
             a = _indices("A", a_part)[0]
             if a in used:
                 continue
@@ -415,7 +422,7 @@ def _read_caps(tokens: str) -> tuple[list[tuple[list[int], int, str]], set[int]]
 
 
 def _read_percent_caps(tokens: str) -> list[tuple[list[int], float]]:
-    """"cap Walmart at 20% (of the budget)", "no more than 10% on Kroger" -> shares of the budget."""
+    """ "cap Walmart at 20% (of the budget)", "no more than 10% on Kroger" -> shares of the budget."""
     out = []
     pct = r"(\d+(?:\.\d+)?)\s*(?:%|percent)(?:\s+of\s+(?:the\s+)?(?:total\s+)?(?:budget|spend|it))?"
     for rule in (
@@ -453,6 +460,11 @@ _RATE = re.compile(
     r"quarterly|yearly|annually)\b",
     re.IGNORECASE,
 )
+_RATE_BEFORE = re.compile(
+    r"(?:\b(?P<ly>daily|weekly|monthly|quarterly)|\bper\s+(?P<unit>day|week|month|quarter))\s+(?:budget|spend|"
+    r"spending|investment)\s*(?:of|is|:|=|at|around|will\s+be|would\s+be)?\s*(?:about\s+|around\s+)?$",
+    re.IGNORECASE,
+)
 _RATE_DAYS = {"day": 1, "daily": 1, "week": WEEK, "wk": WEEK, "weekly": WEEK, "month": MONTH, "mo": MONTH,
               "monthly": MONTH, "quarter": QUARTER, "quarterly": QUARTER, "year": YEAR, "yearly": YEAR,
               "annually": YEAR}  # fmt: skip
@@ -468,24 +480,112 @@ _PERIOD_UNITS = {
 }  # fmt: skip
 _UNIT_RE = r"days?|d|weeks?|wks?|w|months?|mos?|mths?|quarters?|qtrs?|years?|yrs?|fortnights?"
 _COUNT_PERIOD = re.compile(
-    rf"(?<![\w.$£€])(?P<n>\d+(?:\.\d+)?)\s?-?\s?(?P<unit>{_UNIT_RE})\b(?!\s*(?:roas|return))",
+    rf"(?<![\w.$£€])(?P<n>\d+(?:\.\d+)?)\s?-?\s?(?P<unit>{_UNIT_RE})\b",
     re.IGNORECASE,
 )
 _ONE_PERIOD = re.compile(
     r"\b(?:an?|one|the\s+(?:next|coming|following|upcoming|whole|full|entire|current)|the|this|next|coming|"
     r"following|upcoming|whole|full|entire|over\s+the|for\s+the|per|each|every)\s+(?:(?:calendar|full|whole|fiscal|"
-    r"entire|single|coming|next)\s+)?(?P<unit>day|week|fortnight|month|quarter|year|fy)\b",
+    r"entire|single|coming|next)\s+)?(?P<unit>day|week|fortnight|month|quarter|year|fy)\b|\b(?P<long>day|week|month|"
+    r"year)[\s-]?long\b",
     re.IGNORECASE,
 )
 _NAMED_QUARTER = re.compile(
-    r"\b(?:q[1-4]|(?:first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter|fy\s?q[1-4]|q[1-4]\s?fy)\b", re.IGNORECASE
+    r"\b(?:q-?[1-4]|[1-4]q(?:\d\d)?|(?:first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter|fy\s?q[1-4]|q[1-4]\s?fy)\b",
+    re.IGNORECASE,
 )
 _YEAR_WORDS = re.compile(
     r"\b(?:annual(?:ly)?|full[\s-]year|year[\s-]long|whole\s+year|entire\s+year|fy\s?\d{2,4}|calendar\s+year|"
     r"for\s+(?:all\s+of\s+)?(?:19|20)\d\d)\b",
     re.IGNORECASE,
 )
-_HALF_YEAR = re.compile(r"\b(?:half\s+a\s+year|half[\s-]year|six[\s-]month|h[12])\b", re.IGNORECASE)
+_QUARTER_OF_YEAR = re.compile(r"\bfy\s?\d{2,4}|\bq[1-4]\s*(?:of\s+)?(?:19|20)\d\d", re.IGNORECASE)
+_MONTHS = {m: i for i, ms in enumerate(
+    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+     ("dec", "december")], start=1) for m in ms}  # fmt: skip
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DAY = r"(?P<{0}>[0-3]?\d)(?:st|nd|rd|th)?"
+_DATE_RANGE = re.compile(
+    rf"\b(?:(?P<m1>{_MONTH})\.?\s+{_DAY.format('d1')}|{_DAY.format('e1')}\s+(?P<n1>{_MONTH})\.?)\s*(?:-|–|to|through|"
+    rf"thru|until|till)\s*(?:(?P<m2>{_MONTH})\.?\s+{_DAY.format('d2')}|{_DAY.format('e2')}\s+(?P<n2>{_MONTH})\b|"
+    rf"{_DAY.format('d3')}\b)",
+    re.IGNORECASE,
+)
+_DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+# "days: 35", "weeks = 5", "duration: 35", "period (days): 30"
+_LABELLED_PERIOD = re.compile(
+    r"\b(?:(?P<unit>days|weeks|months)|period|duration|flight|timeframe|time\s+frame|length)\s*(?:\(\s*days\s*\))?\s*"
+    r"(?:=|:|is)\s*(?P<n>\d+)\b(?!\s*(?:days?|weeks?|months?|%|x|k|m)\b)",
+    re.IGNORECASE,
+)
+# "in June", "for the month of September", "during Feb": a named month is its days in a year without Feb 29.
+_NAMED_MONTH = re.compile(
+    rf"\b(?:in|for|during|throughout|through|across|over|month\s+of)\s+(?:all\s+of\s+|the\s+whole\s+of\s+)?"
+    rf"(?P<month>{_MONTH})\b\.?(?!\s*[0-3]?\d\b)",
+    re.IGNORECASE,
+)
+
+
+def _range_days(m: re.Match) -> int | None:
+    """Days from one date to another, both included ("June 1 - June 30" 30); a year without Feb 29."""
+    month1 = _MONTHS[(m["m1"] or m["n1"]).lower()]
+    day1 = int(m["d1"] or m["e1"])
+    month2 = _MONTHS[(m["m2"] or m["n2"] or m["m1"] or m["n1"]).lower()]
+    day2 = int(m["d2"] or m["e2"] or m["d3"])
+    if not (1 <= day1 <= _DAYS_IN_MONTH[month1 - 1] and 1 <= day2 <= _DAYS_IN_MONTH[month2 - 1]):
+        return None
+    start = sum(_DAYS_IN_MONTH[: month1 - 1]) + day1
+    end = sum(_DAYS_IN_MONTH[: month2 - 1]) + day2
+    if end < start:
+        end += 365
+    return end - start + 1
+
+
+_UNIT_WORDS = ("days", "weeks", "months", "quarters", "years", "day", "week", "month", "quarter", "year")
+
+
+def _squeeze(word: str) -> str:
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+def _unit_typo(word: str) -> str | None:
+    """The time unit a misspelt word means ("weks", "monhts", "dyas", "qaurter"), or None. Only the slips of typing:
+    a doubled or dropped letter, two letters swapped; "ways" is not "days"."""
+    low = word.lower()
+    if low in _UNIT_WORDS or len(low) < 3:
+        return None
+    for unit in _UNIT_WORDS:
+        if _squeeze(low) == _squeeze(unit):
+            return unit
+        if (
+            len(unit) >= 5
+            and len(low) == len(unit) - 1
+            and any(unit[:i] + unit[i + 1 :] == low for i in range(1, len(unit)))
+        ):
+            return unit
+        if len(low) == len(unit) and low[0] == unit[0]:
+            diff = [i for i in range(len(low)) if low[i] != unit[i]]
+            if (
+                len(diff) == 2
+                and diff[1] == diff[0] + 1
+                and low[diff[0]] == unit[diff[1]]
+                and low[diff[1]] == unit[diff[0]]
+            ):
+                return unit
+    return None
+
+
+def _fix_unit_typos(text: str) -> str:
+    """Misspelt units after a number or "a"/"the"/"next" ... written right, so the period rules read them."""
+    return re.sub(
+        r"(?<=\d)(\s?-?\s?)([a-z]{3,9})\b|\b(an?|the|one|next|this|coming|per|each|every)(\s+)([a-z]{3,9})\b",
+        lambda m: (m[1] + (_unit_typo(m[2]) or m[2])) if m[2] else (m[3] + m[4] + (_unit_typo(m[5]) or m[5])),
+        text,
+        flags=re.IGNORECASE,
+    )
 
 
 def _read_period(text: str, rate_spans: list[tuple[int, int]]) -> tuple[int | None, bool]:
@@ -511,6 +611,9 @@ def _read_period(text: str, rate_spans: list[tuple[int, int]]) -> tuple[int | No
     for m in _ONE_PERIOD.finditer(text):
         if not free(m.start(), m.end()):
             continue
+        if m["long"]:
+            found.append((m.start(), _PERIOD_UNITS[m["long"].lower()]))
+            continue
         lead = m[0].lower().split()[0]
         if lead in ("per", "each", "every"):
             continue
@@ -531,14 +634,26 @@ def _read_period(text: str, rate_spans: list[tuple[int, int]]) -> tuple[int | No
         found.append((m.start(), NAMED_QUARTER))
     for m in _YEAR_WORDS.finditer(text):
         found.append((m.start(), YEAR))
-    for m in _HALF_YEAR.finditer(text):
-        found.append((m.start(), 182))
+    for m in _LABELLED_PERIOD.finditer(text):
+        found.append((m.start(), int(m["n"]) * _PERIOD_UNITS[(m["unit"] or "days").lower()]))
+    for m in _NAMED_MONTH.finditer(text):
+        name = m["month"]
+        if name.lower() == "may" and not name[0].isupper():
+            continue  # "may" the verb
+        if len(name) <= 4 and name.lower() in ("mar", "jan", "jun", "jul", "aug", "oct", "nov", "dec", "sep", "sept",
+                                               "feb", "apr") and not name[0].isupper():  # fmt: skip
+            continue
+        found.append((m.start(), _DAYS_IN_MONTH[_MONTHS[name.lower()] - 1]))
+    for m in _DATE_RANGE.finditer(text):
+        days = _range_days(m)
+        if days:
+            found.append((m.start(), days))
     # "for the year" is caught by _ONE_PERIOD; "Q3" and "the quarter" in one text are the named quarter.
     values = {d for _, d in found}
     if NAMED_QUARTER in values and QUARTER in values:
         values.discard(QUARTER)
-    if len(values) > 1 and YEAR in values and any(_YEAR_WORDS.search(text[p : p + 12]) for p, d in found if d == YEAR):
-        pass
+    if NAMED_QUARTER in values and YEAR in values and _QUARTER_OF_YEAR.search(text):
+        values.discard(YEAR)  # "Q3 FY26": the quarter of that year
     if not values:
         return None, False
     if len(values) == 1:
@@ -549,37 +664,69 @@ def _read_period(text: str, rate_spans: list[tuple[int, int]]) -> tuple[int | No
 # --- ROAS -----------------------------------------------------------------------------------------------------------
 
 _ROAS_WORD = (
-    r"(?:i\s?roas|incremental\s+roas|incremental\s+return(?:\s+on\s+(?:ad\s+)?spend)?|roas|return\s+on\s+ad\s+spend|"
-    r"return\s+on\s+(?:ad\s+)?spend|return\s+on\s+advertising\s+spend|return|payback|roi)"
+    r"(?:i[\s-]?roas|incr?\.?\s+roas|incremental[\s-]+roas|rosa|raos|incremental[\s-]+return(?:[\s-]+on[\s-]+(?:ad[\s-]+)?spend)?|roas|"
+    r"return[\s-]+on[\s-]+(?:ad(?:vertising)?[\s-]*)?spend|returns?|payback|roi)"
 )
-_ROAS_NUMBER = r"(?P<num>\d+(?:\.\d+)?)\s*(?:(?P<x>x|×|times)\b|(?P<ratio>:\s*(?P<den>\d+(?:\.\d+)?))|(?P<pct>%|\s+percent))?"
-_ROAS_FLOOR_WORDS = (
-    r"(?:of\s+)?(?:at\s+least|no\s+(?:less|lower)\s+than|not\s+(?:less|lower)\s+than|not\s+below|above|over|"
-    r"greater\s+than|higher\s+than|minimum(?:\s+of)?|min(?:imum)?\.?|floor(?:\s+(?:of|at))?|target(?:\s+(?:of|at))?|"
-    r"threshold(?:\s+of)?|>=|≥|=>|>|=|:|of|at|around|@|must\s+be|should\s+be|needs?\s+to\s+be|stays?\s+(?:above|at\s+"
-    r"or\s+above|over)|to\s+stay\s+(?:above|over)|kept\s+(?:above|over|at)|keep(?:ing)?\s+(?:it\s+)?(?:above|over|at)|"
-    r"is|has\s+to\s+be|>=\s*|holding|hold(?:ing)?\s+(?:at\s+least)?|stays?\s+at\s+least|remains?\s+(?:above|at\s+least)"
-    r"|north\s+of|or\s+better\s+than)"
+_ROAS_NUMBER = (
+    r"(?P<num>\d+(?:\.\d+)?)\s*(?:(?P<x>x|×|times)(?!\w)|(?P<ratio>(?:\s*:\s*|\s*-?to-?\s*)(?P<den>\d+(?:\.\d+)?))(?!\s*"
+    r"(?:days?|weeks?|months?))|(?P<pct>%|\s+percent))?\+?"
+)
+# Words between "ROAS" and its number: "ROAS needs to stay at or above 3", "a ROAS floor of no less than 2.5".
+_ROAS_FILLER = (
+    r"(?:target|floor|goal|minimum|min\.?|threshold|constraint|requirement|bar|of|at|least|no|not|less|lower|than|"
+    r"below|above|over|greater|higher|must|should|needs?|has|have|to|be|stays?|remains?|kept|keep|keeping|it|is|"
+    r"around|north|or|better|hold|holding|a|an|the|needed|required|we|want|with|equal|dip|dips|drop|drops|fall|falls|"
+    r"go|goes|sink|slip|under|never|doesn't|don't|shouldn't|can't|cannot|won't|let|on|ad|ads|spend|investment|"
+    r"attributed|incremental|comfortably|safely|always|still|consistently|hit|reach|achieve|get|maintain|deliver|"
+    r"see|sit|sits|stay|set|being|are|need|level|bar|line|\(|\)|>=|≥|=>|>|=|:|@|-|–)"
 )
 _ROAS_PATTERNS = [
     # "ROAS >= 3", "iROAS of at least 2.5", "ROAS floor of 3x", "return on ad spend no lower than 4", "ROAS 3"
-    re.compile(
-        rf"{_ROAS_WORD}\s*(?:target|floor|goal|minimum|min|threshold|constraint|requirement|bar)?\s*"
-        rf"(?:(?:{_ROAS_FLOOR_WORDS})\s*){{0,3}}(?:an?\s+)?(?:\$\s*)?{_ROAS_NUMBER}",
-        re.IGNORECASE,
-    ),
-    # "3:1 ROAS", "a 3x return", "3x ROAS", "300% ROAS", "at least 3x iROAS", "3.5 iROAS minimum"
+    re.compile(rf"{_ROAS_WORD}\s*(?:{_ROAS_FILLER}\s*){{0,6}}(?:\$\s*)?{_ROAS_NUMBER}", re.IGNORECASE),
+    # "3:1 ROAS", "a 3x return", "3x ROAS", "300% ROAS", "at least 3x iROAS", "3.5 iROAS minimum", "3 to 1 return"
     re.compile(
         rf"(?<![\w.$£€]){_ROAS_NUMBER}\s*(?:or\s+(?:better|more|higher|above)\s+)?(?:minimum\s+|min\s+|floor\s+)?"
         rf"(?:on\s+)?(?P<word>{_ROAS_WORD})",
         re.IGNORECASE,
     ),
-    # "$3 back for every $1", "4 dollars per dollar spent"
+    # "$3 back for every $1", "4 dollars in sales per dollar spent"
     re.compile(
-        r"(?:\$|£|€)?\s*(?P<num>\d+(?:\.\d+)?)\s*(?:dollars?|pounds?|euros?)?\s*(?:back\s+|in\s+(?:sales|revenue)\s+|"
-        r"of\s+(?:sales|revenue)\s+)?(?:for|per|on)\s+(?:every|each)?\s*(?:\$|£|€)?\s*(?:1|one)?\s*"
-        r"(?:dollar|pound|euro)?\s*(?:spent|of\s+spend|invested)?(?=\W|$)",
+        r"(?:\$|£|€)?\s*(?P<num>\d+(?:\.\d+)?)\s*(?:dollars?|pounds?|euros?|bucks)?\s*(?:back\s+|in\s+(?:sales|revenue)"
+        r"\s+|of\s+(?:sales|revenue)\s+|(?:sales|revenue)\s+)?(?:for|per|on)\s+(?:every|each|a|one)?\s*(?:(?:\$|£|€)\s*1"
+        r"(?!\d)|(?:1\s+)?(?:dollar|pound|euro|buck))\s*(?:spent|of\s+spend|invested|in\s+ads?)?",
         re.IGNORECASE,
+    ),
+    # "every dollar should bring back 4", "each $1 of spend returning $3"
+    re.compile(
+        r"\b(?:every|each|per)\s+(?:ad\s+)?(?:dollar|\$\s*1(?!\d)|pound|£\s*1(?!\d)|euro|€\s*1(?!\d))\s+(?:\w+\s+){0,4}?"
+        r"(?:return(?:s|ing)?|bring(?:s|ing)?(?:\s+back|\s+in)?|generat(?:e|es|ing)|mak(?:e|es|ing)|driv(?:e|es|ing)|"
+        r"yield(?:s|ing)?|back)\s+(?:at\s+least\s+|a\s+minimum\s+of\s+|no\s+less\s+than\s+)?(?:\$|£|€)?\s*"
+        r"(?P<num>\d+(?:\.\d+)?)",
+        re.IGNORECASE,
+    ),
+    # "for every dollar we spend we want 4 back"
+    re.compile(
+        r"\b(?:every|each|per)\s+(?:ad\s+)?(?:dollar|\$\s*1(?!\d)|pound|euro)\b[^.;]{0,40}?(?:\$|£|€)?(?P<num>\d+(?:\.\d+)?)"
+        r"\s*(?:dollars?\s+|pounds?\s+|euros?\s+)?(?:back|in\s+(?:sales|revenue)|of\s+(?:sales|revenue)|in\s+return)\b",
+        re.IGNORECASE,
+    ),
+    # "at 4:1", "3-to-1": a ratio to one is a return on the spend
+    re.compile(r"(?<![\w.:$£€])(?P<num>\d+(?:\.\d+)?)(?P<ratio>\s*(?::|-?to-?)\s*(?P<den>1))(?![\d:.])", re.IGNORECASE),
+    # "return at least 4 times the spend"
+    re.compile(
+        r"(?<![\w.$£€])(?P<num>\d+(?:\.\d+)?)\s*(?P<x>x|×|times)\s+(?:the\s+|our\s+|what\s+we\s+)?(?:ad\s+|media\s+)?"
+        r"(?:spend|spent|investment|cost|outlay)",
+        re.IGNORECASE,
+    ),
+    # "ACoS under 20%": advertising cost of sales is the inverse of ROAS (a floor of 5)
+    re.compile(
+        r"\bacos\s*(?:target|goal|limit|cap|ceiling)?\s*(?:of|at|is|:|=)?\s*(?:under|below|at\s+most|no\s+more\s+than|"
+        r"not\s+above|max(?:imum)?|<=|≤|<|of|at|around)?\s*(?P<acos>\d+(?:\.\d+)?)\s*(?:%|percent)",
+        re.IGNORECASE,
+    ),
+    # "at least 3x", "3x or better", "hold 4x": a multiple on its own is a return on the spend.
+    re.compile(
+        r"(?<![\w.$£€])(?P<num>\d+(?:\.\d+)?)\s*(?P<x>x|×)(?!\w)(?!\s*(?:the|more|as|bigger|larger))", re.IGNORECASE
     ),
 ]
 _NO_FLOOR = re.compile(
@@ -590,18 +737,28 @@ _NO_FLOOR = re.compile(
     re.IGNORECASE,
 )
 _INCREMENTAL_BASIS = re.compile(
-    r"\b(?:i\s?roas|incremental\s+(?:roas|return)|roas\s*\(?\s*incremental|incremental\s+basis|on\s+an?\s+"
-    r"incremental\s+basis|measured\s+incrementally|lift[\s-]based\s+roas|incrementality[\s-]based)",
+    r"\b(?:i[\s-]?roas|incr?\.?\s+roas|incremental\s+(?:(?:\d+(?:\.\d+)?\s*(?:x|×|:\s*1|%)?|of|at|least|minimum|min|"
+    r"floor|a|an)\s+){1,3}(?:roas|return)|(?:roas|return)[^.;]{0,30}\b(?:lift[\s-]+(?:tests?|studies|study|based|"
+    r"measured)|incrementality)\b|incrementally[\s-]+(?:measured|based)|incremental(?:ity)?[\s-]+(?:based\s+)?(?:roas|return|basis)|roas\s*\(?\s*incremental|on\s+an?\s+"
+    r"incremental\s+basis|measured\s+incrementally|lift[\s-]based\s+roas|incrementality[\s-]based|(?:roas|return)\s+"
+    r"(?:\w+\s+){0,3}?(?:on|of|from|based\s+on|measured\s+on|using|against|in)\s+incremental|basis\s*(?::|=|is|-)\s*"
+    r"incremental)|\(\s*(?:on\s+an?\s+)?incremental(?:\s+basis)?\s*\)",
     re.IGNORECASE,
 )
+_NOT_ATTRIBUTED = re.compile(r"\b(?:not|rather\s+than|instead\s+of|vs\.?|versus)\s+(?:the\s+)?attributed\b", re.I)
 _ATTRIBUTED_BASIS = re.compile(
-    r"\b(?:attributed\s+(?:roas|return)|roas\s*\(?\s*attributed|attributed\s+basis|platform[\s-]reported\s+roas|"
-    r"reported\s+roas|as\s+(?:the\s+)?retailers?\s+reports?|attribution[\s-]based)",
+    r"\b(?:attributed\s+(?:roas|return|basis)|roas\s*\(?\s*attributed|platform[\s-]reported\s+roas|"
+    r"reported\s+roas|as\s+(?:the\s+)?retailers?\s+reports?|attribution[\s-]based|(?:roas|return)\s+(?:\w+\s+){0,3}?"
+    r"(?:on|of|from|based\s+on|measured\s+on|using|against|in)\s+attributed|basis\s*(?::|=|is|-)\s*attributed)|"
+    r"\(\s*(?:on\s+an?\s+)?attributed(?:\s+basis)?\s*\)",
     re.IGNORECASE,
 )
 
 
 def _roas_value(m: re.Match) -> float | None:
+    if m.groupdict().get("acos"):
+        acos = float(m["acos"])
+        return 100 / acos if acos else None
     value = float(m["num"])
     if m.groupdict().get("den"):
         den = float(m["den"])
@@ -611,31 +768,37 @@ def _roas_value(m: re.Match) -> float | None:
     return value
 
 
-def _read_roas(text: str, amount_spans: list[tuple[int, int]]) -> tuple[float | None, bool, bool, list[tuple[int, int]]]:
+def _read_roas(
+    text: str, amount_spans: list[tuple[int, int]]
+) -> tuple[float | None, bool, bool, list[tuple[int, int]]]:
     """(floor, ambiguous, no floor said, spans read)."""
     values: list[float] = []
     spans: list[tuple[int, int]] = []
     for n, pattern in enumerate(_ROAS_PATTERNS):
         for m in pattern.finditer(text):
-            num_start, num_end = m.span("num")
+            num_start = m.start("num") if m.groupdict().get("num") else m.start()
             if n < 2 and any(s <= num_start < e for s, e in amount_spans):
                 continue  # "$3M" right after "return": money, not a ratio
             if any(s < m.end() and m.start() < e for s, e in spans):
                 continue
-            if n == 1 and m["word"].lower() in ("return", "payback") and not (m["x"] or m["ratio"] or m["pct"]):
+            if (
+                n == 1
+                and m["word"].lower() in ("return", "returns", "payback")
+                and not (m["x"] or m["ratio"] or m["pct"])
+            ):
                 continue  # "3 return" is no ratio; "3x return" is
-            if n == 1 and not (m["x"] or m["ratio"] or m["pct"]):
-                # "3.5 ROAS": a plain number right before the word
-                if not re.fullmatch(r"\d+(?:\.\d+)?\s*", text[num_start : m.start("word")]):
-                    continue
+            plain = n == 1 and not (m["x"] or m["ratio"] or m["pct"])
+            if plain and not re.fullmatch(r"\d+(?:\.\d+)?\s*", text[num_start : m.start("word")]):
+                continue  # "3.5 ROAS" is a floor only with the number right before the word
             if n == 0:
                 after = text[m.end() :].lstrip().lower()
-                if re.match(r"(?:days?|weeks?|months?|k\b|m\b|million|thousand)", after) and not m["x"]:
+                if re.match(r"(?:days?|weeks?|wks?|months?|quarters?|years?|k\b|m\b|mm\b|million|thousand|dollars|usd)",
+                            after) and not m["x"]:  # fmt: skip
                     continue
                 if m["num"] and re.match(r"(?:19|20)\d\d$", m["num"]):
                     continue
             value = _roas_value(m)
-            if value is None or not 0 < value <= 100:
+            if value is None or not 0 < value <= (20 if n == len(_ROAS_PATTERNS) - 1 else 100):
                 continue
             values.append(round(value, 4))
             spans.append(m.span())
@@ -670,20 +833,21 @@ def _read_objective(text: str, mask: list[tuple[int, int]]) -> tuple[str | None,
                 r"(?:attributed|in|of|per)\s+$|return\s+on\s+\w*\s*$|(?:roas|return)\s+(?:on|of)\s+$", context
             ):
                 continue  # "attributed sales", "$4 in sales": the ROAS clause, not the goal
-            if objective == "net_incremental_profit" and m[0].startswith("net") and re.match(
-                r"net\s+(?:of|new|\w*margin)", low[m.start() :]
+            if (
+                objective == "net_incremental_profit"
+                and re.match(r"net\s+(?:of|new|\w*margin)", low[m.start() :])
+                and not re.match(r"net\s+margin", low[m.start() :])
             ):
-                if not re.match(r"net\s+margin", low[m.start() :]):
-                    continue
+                continue  # "net of fees", "net new customers": not the net profit
             hits.append((m.start(), objective))
     kinds = {o for _, o in hits}
-    if "net_incremental_profit" in kinds and "incremental_margin" in kinds:
-        # "net margin", "profit margin": the net figure is the goal
-        if re.search(r"\b(?:net|profit)\s+margin", low):
-            kinds.discard("incremental_margin")
+    if {"net_incremental_profit", "incremental_margin"} <= kinds and re.search(r"\b(?:net|profit)\s+margin", low):
+        kinds.discard("incremental_margin")  # "net margin", "profit margin": the net figure is the goal
     if len(kinds) <= 1:
         return (kinds.pop() if kinds else None), False
-    verbed = {o for pos, o in hits if re.search(rf"{_OBJECTIVE_VERB}\W+(?:\w+\W+){{0,3}}$", low[max(0, pos - 45) : pos])}
+    verbed = {
+        o for pos, o in hits if re.search(rf"{_OBJECTIVE_VERB}\W+(?:\w+\W+){{0,3}}$", low[max(0, pos - 45) : pos])
+    }
     if len(verbed) == 1:
         return verbed.pop(), False
     return None, True
@@ -695,7 +859,7 @@ def _read_objective(text: str, mask: list[tuple[int, int]]) -> tuple[str | None,
 def read_objective(text: str, retailers: Iterable[tuple[str, str]] = ()) -> Reading:
     """Read ``text`` (a plan in the marketer's words). ``retailers``: (code, name) pairs the text may name."""
     text = " ".join(str(text).split())
-    digits = words_to_digits(text)
+    digits = _fix_unit_typos(words_to_digits(text))
     reading = Reading()
     amounts = _amounts(digits)
     names = retailer_names(retailers)
@@ -703,7 +867,7 @@ def read_objective(text: str, retailers: Iterable[tuple[str, str]] = ()) -> Read
     roas, roas_ambiguous, no_floor, roas_spans = _read_roas(digits, [(a.start, a.end) for a in amounts])
     # A "ROAS of $4 per $1" is a ratio, not money.
     amounts = [a for a in amounts if not any(s <= a.start < e for s, e in roas_spans)]
-    tokens, token_spans = _tokens(digits, amounts, spans)
+    tokens = _tokens(digits, amounts, spans)
     caps, cap_amounts = _read_caps(tokens)
     excluded_spans = _read_exclusions(tokens)
 
@@ -713,15 +877,22 @@ def read_objective(text: str, retailers: Iterable[tuple[str, str]] = ()) -> Read
         if i in cap_amounts:
             continue
         rate = _RATE.match(digits[amount.end :])
+        before = _RATE_BEFORE.search(digits[max(0, amount.start - 40) : amount.start])
         if rate:
             unit = (rate["unit"] or rate["ly"]).lower()
             rate_spans.append((amount.end, amount.end + rate.end()))
             budget_candidates.append((amount, _RATE_DAYS[unit]))
+        elif before:
+            budget_candidates.append((amount, _RATE_DAYS[(before["unit"] or before["ly"]).lower()]))
         else:
             budget_candidates.append((amount, None))
     reading.period_days, period_ambiguous = _read_period(digits, rate_spans)
     if period_ambiguous:
         reading.ambiguous.append("period_days")
+    rates = {days for _a, days in budget_candidates if days}
+    if reading.period_days is None and not period_ambiguous and len(rates) == 1 and len(budget_candidates) == 1:
+        # "$500k a month" and no other period: that month is the period.
+        reading.period_days = rates.pop()
 
     # The budget: the amounts that are no retailer's cap. One, or one total and its parts, or a rate over the period.
     totals = []
@@ -758,7 +929,7 @@ def read_objective(text: str, retailers: Iterable[tuple[str, str]] = ()) -> Read
         reading.ambiguous.append("min_roas")
     if _INCREMENTAL_BASIS.search(digits):
         reading.roas_basis = "incremental"
-        if _ATTRIBUTED_BASIS.search(digits):
+        if _ATTRIBUTED_BASIS.search(_NOT_ATTRIBUTED.sub(" ", digits)):
             reading.roas_basis = None
             reading.ambiguous.append("roas_basis")
     elif _ATTRIBUTED_BASIS.search(digits):
@@ -792,7 +963,6 @@ def read_objective(text: str, retailers: Iterable[tuple[str, str]] = ()) -> Read
         elif code not in reading.exclude_retailers:
             reading.exclude_retailers.append(code)
     reading.ambiguous = list(dict.fromkeys(reading.ambiguous))
-    del token_spans
     return reading
 
 
