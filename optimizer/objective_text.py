@@ -209,8 +209,11 @@ def cross_check(
             values["period_days"] = mine
         else:
             offered = list(dict.fromkeys(int(v) for v in (mine, theirs) if v))
-            why = (f"Your text could be read as {' or '.join(_days_text(v) for v in offered)}." if offered
-                   else "Your text gives no period.")  # fmt: skip
+            why = "Your text gives no period."
+            if len(offered) == 1:
+                why = f"Is it {_days_text(offered[0])}? Your text does not say it plainly."
+            elif offered:
+                why = f"Your text could be read as {' or '.join(_days_text(v) for v in offered)}."
             return ask("period_days", f"{QUESTIONS['period_days']} {why}", [(str(v), _days_text(v)) for v in offered])
 
     # The objective: unstated is the form's default; a disagreement is a question.
