@@ -168,7 +168,7 @@ def outcome_checked(text: str, output: str | None) -> tuple[str, dict | None, st
     """The page now: the reader alone (``output`` None) or cross-checking the adapter's answer."""
     from ml.engine.prompts import budgeting_fields, parse_answer
     from optimizer.engine.objective_reader import read_objective, retailer_names
-    from optimizer.objective_text import cross_check
+    from optimizer.objective_text import adapter_retailers, cross_check
 
     adapter: dict = {}
     if output is not None:
@@ -176,7 +176,8 @@ def outcome_checked(text: str, output: str | None) -> tuple[str, dict | None, st
         if not adapter:
             return "error", None, None
     reading = read_objective(text, RETAILERS)
-    check = cross_check(reading, adapter, currency=TENANT_CURRENCY, retailer_names=retailer_names(RETAILERS))
+    adapter = adapter_retailers(adapter, retailer_names(RETAILERS))
+    check = cross_check(reading, adapter, currency=TENANT_CURRENCY, retailer_names=dict(RETAILERS))
     if check.question is not None:
         return "asked", None, check.question.field
     return "filled", check.values, None

@@ -32,9 +32,9 @@ from ml.jobs import queued_too_long, training_job_resend, training_job_start
 from ml.models import Adapter, GenerationRequest, TrainingJob
 from ml.selectors import AdapterForbidden, adapters_visible_to, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
-from optimizer.engine.objective_reader import read_objective
+from optimizer.engine.objective_reader import read_objective, retailer_names
 from optimizer.forms.plans import PlanForm
-from optimizer.objective_text import ANSWERED_FIELDS, cross_check, plan_initial
+from optimizer.objective_text import ANSWERED_FIELDS, adapter_retailers, cross_check, plan_initial
 from optimizer.selectors import tenant_channel_choices
 
 POLL_SECONDS = 2
@@ -414,6 +414,7 @@ def _plan_read_result(request, generation: GenerationRequest, *, access, answers
     known.update({code: name for code, name, _placement in channels})
     currency = access.tenant.reporting_currency
     reading = read_objective(text, known.items())
+    adapter = adapter_retailers(adapter, retailer_names(known.items()))
     check = cross_check(reading, adapter, currency=currency, answers=answers, retailer_names=known)
     if check.question is not None:
         question = check.question

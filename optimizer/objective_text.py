@@ -299,3 +299,19 @@ def cross_check(
         choice = "reader"
     values["retailer_caps"], values["exclude_retailers"] = options[choice]
     return CrossCheck(values, None, notes)
+
+
+def adapter_retailers(adapter: dict, names: dict[str, str]) -> dict:
+    """``adapter`` with its retailer codes written as the tenant's (``names``: lower-case names -> code, as
+    objective_reader.retailer_names gives): the adapter spells "Walmart Connect" walmart_connect, the tenant says
+    walmart."""
+
+    def code(raw: str) -> str:
+        return names.get(raw) or names.get(raw.replace("_", " ")) or raw
+
+    out = dict(adapter)
+    if isinstance(out.get("retailer_caps"), dict):
+        out["retailer_caps"] = {code(k): v for k, v in out["retailer_caps"].items()}
+    if isinstance(out.get("exclude_retailers"), list):
+        out["exclude_retailers"] = list(dict.fromkeys(code(r) for r in out["exclude_retailers"]))
+    return out

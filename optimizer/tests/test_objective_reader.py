@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from optimizer.engine.objective_reader import read_objective, words_to_digits
-from optimizer.objective_text import cross_check
+from optimizer.engine.objective_reader import read_objective, retailer_names, words_to_digits
+from optimizer.objective_text import adapter_retailers, cross_check
 
 RETAILERS = [
     ("amazon", "Amazon Ads"), ("walmart", "Walmart Connect"), ("target", "Roundel (Target)"),
@@ -213,3 +213,12 @@ def test_a_bad_answer_is_asked_again_with_the_error():
     assert (
         check.question.field == "period_days" and check.question.error == "The period must be above 0 and at most 3650."
     )
+
+
+def test_the_adapters_retailer_spelling_is_the_tenants_code():
+    reading = read("Spend $1M over 4 weeks; cap Walmart Connect at $100k, nothing on Roundel")
+    answer = adapter(retailer_caps={"walmart_connect": 100_000.0}, exclude_retailers=["roundel"])
+    assert cross_check(reading, answer, currency="USD").question.field == "retailers"  # as spelt: no agreement
+    check = cross_check(reading, adapter_retailers(answer, retailer_names(RETAILERS)), currency="USD")
+    assert check.question is None
+    assert check.values["retailer_caps"] == {"walmart": 100_000} and check.values["exclude_retailers"] == ["target"]
