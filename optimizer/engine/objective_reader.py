@@ -486,7 +486,7 @@ _COUNT_PERIOD = re.compile(
 _ONE_PERIOD = re.compile(
     r"\b(?:an?|one|the\s+(?:next|coming|following|upcoming|whole|full|entire|current)|the|this|next|coming|"
     r"following|upcoming|whole|full|entire|over\s+the|for\s+the|per|each|every)\s+(?:(?:calendar|full|whole|fiscal|"
-    r"entire|single|coming|next)\s+)?(?P<unit>day|week|fortnight|month|quarter|year|fy)\b|\b(?P<long>day|week|month|"
+    r"entire|single|coming|next)\s+)?(?P<unit>day|week|wk|fortnight|month|quarter|year|yr|fy)\b|\b(?P<long>day|week|month|"
     r"year)[\s-]?long\b",
     re.IGNORECASE,
 )

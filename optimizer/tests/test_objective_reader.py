@@ -82,6 +82,7 @@ def test_two_currencies_are_ambiguous():
         ("$1M across 3 months", 90),
         ("$1M over 45 days", 45),
         ("$1M over a fortnight", 14),
+        ("$1M for the wk", 7),
         ("$1M over a 6-week flight", 42),
         ("$1M annual budget", 365),
         ("$1M over 2 years", 730),
