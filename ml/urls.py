@@ -13,4 +13,5 @@ urlpatterns = [
     path("models/try/<int:pk>/", views.generation_detail, name="model_generation_detail"),
     path("plans/read/", views.plan_read, name="plan_read"),
     path("plans/read/<int:pk>/", views.plan_read_status, name="plan_read_status"),
+    path("plans/read/<int:pk>/answer/", views.plan_read_answer, name="plan_read_answer"),
 ]

@@ -9,6 +9,7 @@ changes what every tenant gets, so only staff may manage those (and whoever star
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import PurePath
 
 from django.contrib import messages
@@ -20,17 +21,20 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.charts import line_chart
+from campaigns.models import Retailer
 from core.errors import LIMIT_REACHED, DomainError
 from core.forms import form_error
 from governance.access import Capability, tenant_page
+from ml.engine.prompts import budgeting_fields
 from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm
 from ml.inference import generation_request_create
 from ml.jobs import queued_too_long, training_job_resend, training_job_start
 from ml.models import Adapter, GenerationRequest, TrainingJob
 from ml.selectors import AdapterForbidden, adapters_visible_to, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
+from optimizer.engine.objective_reader import read_objective, retailer_names
 from optimizer.forms.plans import PlanForm
-from optimizer.objective_text import plan_initial
+from optimizer.objective_text import ANSWERED_FIELDS, adapter_retailers, cross_check, plan_initial
 from optimizer.selectors import tenant_channel_choices
 
 POLL_SECONDS = 2
@@ -358,31 +362,74 @@ def plan_read(request: HttpRequest, *, access) -> HttpResponse:
     return render(request, "optimizer/plan_list.html#plan-read", context, status=status if error else 200)
 
 
-@tenant_page(Capability.EDIT_DATA)
-@require_GET
-def plan_read_status(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+def _reading_or_404(access, pk: int) -> GenerationRequest:
     generation = GenerationRequest.objects.filter(tenant=access.tenant, pk=pk, task="budgeting").first()
     if generation is None:
         raise Http404("No such reading.")
+    return generation
+
+
+@tenant_page(Capability.EDIT_DATA)
+@require_GET
+def plan_read_status(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    return _plan_read_result(request, _reading_or_404(access, pk), access=access, answers={})
+
+
+@tenant_page(Capability.EDIT_DATA)
+@require_POST
+def plan_read_answer(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    """The marketer's answer to the question the reading asked; the answers before it come back as hidden fields
+    (``a_<field>``), so the reading keeps no state between questions."""
+    generation = _reading_or_404(access, pk)
+    answers = {name: request.POST[f"a_{name}"] for name in ANSWERED_FIELDS if f"a_{name}" in request.POST}
+    name = request.POST.get("field", "")
+    if name not in ANSWERED_FIELDS:
+        return HttpResponse("Unknown field.", status=400, content_type="text/plain; charset=utf-8")
+    typed = " ".join(request.POST.get("answer", "").split())
+    answers[name] = typed or request.POST.get("choice", "")
+    if not answers[name] and name != "min_roas":
+        answers.pop(name)
+        return _plan_read_result(request, generation, access=access, answers=answers, missing=name)
+    return _plan_read_result(request, generation, access=access, answers=answers)
+
+
+def _plan_read_result(request, generation: GenerationRequest, *, access, answers: dict, missing: str = ""):
+    """The reading's box: still polling, an error, the one question to ask, or the filled form. The adapter's answer is
+    cross-checked by the deterministic reader (optimizer.objective_text.cross_check): a field fills where both read
+    it the same; a missing, foreign-currency or disputed field is asked instead of guessed."""
     text = str(generation.prompt.get("text", "")) if isinstance(generation.prompt, dict) else ""
     active = generation.status in (GenerationRequest.Status.QUEUED, GenerationRequest.Status.RUNNING)
     context = _read_context(access, text=text, generation=generation, is_active=active, error="")
     if active:
         return render(request, "optimizer/plan_list.html#plan-read", context)
+    adapter = generation.parsed or budgeting_fields(generation.output)
     if generation.status == GenerationRequest.Status.FAILED:
         context["error"] = f"The budgeting adapter failed: {generation.error}"
-    elif generation.parsed is None:
+    elif not adapter:
         context["error"] = f"The budgeting adapter's answer is not a plan the form can take: {generation.output[:300]}"
     if context["error"]:
         return render(request, "optimizer/plan_list.html#plan-read", context)
     channels = tenant_channel_choices(access.tenant)
-    initial, notes = plan_initial(generation.parsed, channels, text=text)
+    known = {code: name for code, name in Retailer.objects.values_list("code", "name")}
+    known.update({code: name for code, name, _placement in channels})
+    currency = access.tenant.reporting_currency
+    reading = read_objective(text, known.items())
+    adapter = adapter_retailers(adapter, retailer_names(known.items()))
+    check = cross_check(reading, adapter, currency=currency, answers=answers, retailer_names=known)
+    if check.question is not None:
+        question = check.question
+        if missing == question.field and not question.error:
+            question = replace(question, error="Choose or type an answer first.")
+        context.update(question=question, answers=answers, notes=check.notes)
+        status = 400 if question.error else 200
+        return render(request, "optimizer/plan_list.html#plan-read", context, status=status)
+    initial, notes = plan_initial(check.values, channels, text=text)
     form = PlanForm(initial=initial, channels=channels)
-    context.update(notes=notes, filled=True)
+    context.update(notes=check.notes + notes, filled=True, asked=bool(answers))
     read = render(request, "optimizer/plan_list.html#plan-read", context).content
     filled = render(
         request,
         "optimizer/plan_list.html#plan-form",
-        {"form": form, "currency": access.tenant.reporting_currency, "oob": True},
+        {"form": form, "currency": currency, "oob": True},
     ).content
     return HttpResponse(read + filled)

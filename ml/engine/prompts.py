@@ -168,3 +168,35 @@ def parse_answer(task: str, text: str) -> dict | None:
         if not all(answer["exclude_retailers"]):
             return None
     return answer
+
+
+def budgeting_fields(text: str) -> dict:
+    """The fields of a budgeting answer that are valid on their own, when the answer as a whole is not (an unknown
+    objective or basis, a missing key): the plan reader cross-checks each field (optimizer/objective_text.py), so one
+    bad field costs that field, not the whole answer. Missing or invalid fields are left out; {} for no JSON."""
+    obj = _first_object(text or "")
+    if obj is None:
+        return {}
+    out: dict = {}
+    if _number(obj.get("budget")) and obj["budget"] > 0:
+        out["budget"] = obj["budget"]
+    if "period_days" in obj and (
+        obj["period_days"] is None or (_number(obj["period_days"]) and obj["period_days"] > 0)
+    ):
+        out["period_days"] = obj["period_days"]
+    if obj.get("objective") in OBJECTIVES:
+        out["objective"] = obj["objective"]
+    if "min_roas" in obj and (obj["min_roas"] is None or _number(obj["min_roas"])):
+        out["min_roas"] = obj["min_roas"]
+    if obj.get("roas_basis") in ROAS_BASES:
+        out["roas_basis"] = obj["roas_basis"]
+    caps, excluded = obj.get("retailer_caps"), obj.get("exclude_retailers")
+    if (
+        isinstance(caps, dict)
+        and all(isinstance(k, str) and retailer_code(k) and _number(v) for k, v in caps.items())
+        and isinstance(excluded, list)
+        and all(isinstance(r, str) and retailer_code(r) for r in excluded)
+    ):
+        out["retailer_caps"] = {retailer_code(k): v for k, v in caps.items()}
+        out["exclude_retailers"] = list(dict.fromkeys(retailer_code(r) for r in excluded))
+    return out

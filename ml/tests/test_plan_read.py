@@ -95,7 +95,7 @@ def test_only_editors_read_objectives_and_only_their_own(client, personas, catal
 
 def test_the_answer_fills_the_form_with_notes(client, personas, catalog, budgeting_adapter):
     client.force_login(personas["marketer"])
-    client.post(reverse("plan_read"), {"text": TEXT})
+    client.post(reverse("plan_read"), {"text": TEXT + " Cap Walmart at $400k and skip Amazon."})
     generation = GenerationRequest.objects.get()
     url = reverse("plan_read_status", args=[generation.pk])
     html = client.get(url).content.decode()

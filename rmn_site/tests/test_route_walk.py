@@ -74,6 +74,9 @@ PAGES: dict[str, Page] = {
     "plan_review_submit": Page(get=None, post=E, obj=lambda t: {"pk": t.plan.pk}),
     "plan_read": Page(get=None, post=E, body=lambda t: {"text": ""}),
     "plan_read_status": Page(get=E, obj=lambda t: {"pk": t.generation.pk}, htmx=True),
+    "plan_read_answer": Page(
+        get=None, post=E, obj=lambda t: {"pk": t.generation.pk}, body=lambda t: {"field": "budget", "answer": "1000"}
+    ),
     "experiment_list": Page(post=E, shows=True),
     "experiment_detail": Page(obj=lambda t: {"pk": t.experiment.pk}, shows=True),
     "experiment_readout": Page(get=None, post=E, obj=lambda t: {"pk": t.experiment.pk}),

@@ -54,8 +54,12 @@ def period(rng: random.Random) -> tuple[str, int | None]:
         n = rng.choice([7, 10, 14, 21, 30, 45, 60, 90])
         return rng.choice([f"over {n} days", f"for the next {n} days", f"in {n} days", f"across {n} days"]), n
     if kind == "quarter":
+        # A named quarter is 92 days (Q3, Q4), the unnamed "next quarter" a quarter of a year, 91 (the plan reader's
+        # conventions, optimizer/engine/objective_reader.py): "Q3" read as 91 would disagree with it and ask.
         q = rng.choice(["Q1", "Q2", "Q3", "Q4"])
-        return rng.choice([f"in {q}", f"for {q}", f"during {q}", "next quarter", "this quarter"]), 91
+        if rng.random() < 0.6:
+            return rng.choice([f"in {q}", f"for {q}", f"during {q}"]), 92
+        return rng.choice(["next quarter", "this quarter"]), 91
     if kind == "month":
         return rng.choice(["next month", "this month", "for a month", "over the coming month"]), 30
     return "", None
