@@ -48,6 +48,17 @@ def _fits_a_phone(overflow: dict) -> None:
     assert overflow["phone"] == 0, f"the page scrolls sideways at 390 px: {overflow}"
 
 
+def _seen_whole_on_a_phone(page, *locators) -> None:
+    """Each element lies inside a 390 px window: not cut off, nor hidden to the right in a table that scrolls."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        for locator in locators:
+            box = locator.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (locator, box)
+    finally:
+        page.set_viewport_size({"width": 1366, "height": 900})
+
+
 def _number(text: str) -> float:
     return float(text.replace(",", "").replace("−", "-"))
 
@@ -100,7 +111,12 @@ def test_a_marketer_uploads_an_exposure_test_and_reads_who_to_target(page, live_
 
 
 def test_a_marketer_reads_stockout_risk_and_price_sensitivity_per_sku(
-    page, live_site, tenants, personas, catalog, elastic_sku  # noqa: F811
+    page,
+    live_site,
+    tenants,
+    personas,
+    catalog,
+    elastic_sku,  # noqa: F811
 ):
     SKU.objects.filter(sku_code="acme-sku-0").update(stock_units=5)
     history, skus, _ = tenant_frames(tenants["acme"])
@@ -137,7 +153,9 @@ def test_a_marketer_reads_stockout_risk_and_price_sensitivity_per_sku(
     _fits_a_phone(live_site.shot(page, "fourteen-days"))
 
 
-def test_a_floor_the_whole_budget_cannot_promise_shows_both_plans(page, live_site, tenants, retailers, personas, queued):
+def test_a_floor_the_whole_budget_cannot_promise_shows_both_plans(
+    page, live_site, tenants, retailers, personas, queued
+):
     seed_history(tenants["acme"], retailers)
     live_site.login(page, personas["marketer"])
     page.goto(f"{live_site.url}/plans/")
@@ -170,6 +188,8 @@ def test_a_floor_the_whole_budget_cannot_promise_shows_both_plans(page, live_sit
     expect(spend_row).to_contain_text(f"{promise['full_spend']['spend']:,.2f}")
     expect(spend_row).to_contain_text(f"{promise['largest_promised_spend']['spend']:,.2f}")
     expect(page.locator("body")).to_contain_text("cannot hold min_roas 8 (attributed) with probability 90%")
+    probabilities = ('[data-metric="promise_probability"]', '[data-metric="full_spend_probability"]')
+    _seen_whole_on_a_phone(page, table.locator("caption"), *(table.locator(p) for p in probabilities))
     _fits_a_phone(live_site.shot(page, "both-plans"))
 
 
@@ -201,6 +221,10 @@ def test_the_plan_reader_asks_where_the_adapter_disagrees(
     expect(question.get_by_label("28 days (4 weeks)")).to_be_visible()
     expect(question.get_by_label("4 days", exact=True)).to_be_visible()
     expect(page.locator("input[name=period_days]")).not_to_have_value("4")  # nothing filled from the wrong reading
+    _seen_whole_on_a_phone(page, question.locator("legend"), page.locator("#plan-read-text"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.locator("#plan-read-text").bounding_box()["width"] > 280  # the text asked about stays readable
+    page.set_viewport_size({"width": 1366, "height": 900})
     _fits_a_phone(live_site.shot(page, "question-period"))
 
     question.get_by_role("button", name="Answer").click()  # nothing chosen: asked again, nothing filled
