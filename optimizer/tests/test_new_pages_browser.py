@@ -101,6 +101,10 @@ def test_a_marketer_uploads_an_exposure_test_and_reads_who_to_target(page, live_
     expect(loyal_row).to_contain_text("Show ads")
     expect(page.locator('#uplift-metrics tr[data-learner="baseline"]')).to_contain_text("Same effect for everybody")
     expect(page.locator("svg.chart-svg polyline")).to_have_count(2)
+    page.set_viewport_size({"width": 390, "height": 844})
+    axis = page.locator("#uplift-curve text.axis").first.bounding_box()
+    assert axis["height"] >= 9, axis  # the scaled-down chart's labels stay readable on a phone
+    page.set_viewport_size({"width": 1366, "height": 900})
     _fits_a_phone(live_site.shot(page, "answer"))
 
     page.get_by_role("link", name="Uplift").first.click()
