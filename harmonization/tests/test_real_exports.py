@@ -109,16 +109,12 @@ def test_the_spring_night_quarantines_the_hour_that_does_not_exist(tmp_path):
 
 
 def test_walmart_items_in_two_ad_groups_load_summed(tmp_path):
+    # this snapshot layout names the 14-day total attributedSales14days (advertisedSkuSales14days +
+    # otherSkuSales14days): the shipped walmart_sponsored_search_item_total mapping reads it
     source, truth = case(tmp_path, "walmart_api_aditem")
-
-    def change(doc):
-        # this snapshot layout names the 14-day total attributedSales14days (advertisedSkuSales14days +
-        # otherSkuSales14days) instead of the direct and related parts the shipped mapping adds
-        doc["columns"]["attributed_sales"] = {"source": "attributedSales14days", "type": "decimal"}
-
     out = tmp_path / "out.parquet"
-    report = harmonize(derived_mapping(tmp_path, "walmart_sponsored_search_item", change), source, out)
-    assert report["passed"] and report["duplicate_keys"] == 0
+    report = harmonize(mappings_dir() / "walmart_sponsored_search_item_total.yaml", source, out)
+    assert report["passed"] and report["duplicate_keys"] == 0 and report["unmapped_columns"] == []
     table = pq.read_table(out)
     assert totals(table) == expected(truth["totals"])
     assert max(table["source_rows"].to_pylist()) == 2  # the item of two ad groups: one RMIS row

@@ -33,6 +33,7 @@ SAMPLE_FILES = {
     "amazon_sp_advertised_product": "amazon_sp_advertised_product.csv",
     "amazon_sp_console_advertised_product": "amazon_sp_console_advertised_product.csv",
     "walmart_sponsored_search_item": "walmart_sponsored_search_item.csv",
+    "walmart_sponsored_search_item_total": "walmart_sponsored_search_item_total.csv",
     "walmart_console_item": "walmart_console_item.csv",
     "criteo_retail_media_campaign": "criteo_retail_media_campaign.json",
     "criteo_retail_media_line_item": "criteo_retail_media_line_item.csv",
@@ -102,6 +103,15 @@ def read_layout(layout: str, path: Path) -> list[SourceRow]:
                 SourceRow(
                     dt.date.fromisoformat(r["date"]), "walmart", "USD", int(r["numAdsShown"]),
                     int(r["numAdsClicks"]), Decimal(r["adSpend"]), sales, int(r["attributedUnits14days"]), r["itemId"],
+                )
+            )  # fmt: skip
+    elif layout == "walmart_sponsored_search_item_total":
+        for r in csv.DictReader(_open_text(path)):
+            rows.append(
+                SourceRow(
+                    dt.date.fromisoformat(r["date"]), "walmart", "USD", int(r["numAdsShown"]),
+                    int(r["numAdsClicks"]), Decimal(r["adSpend"]), Decimal(r["attributedSales14days"]),
+                    int(r["attributedUnits14days"]), r["itemId"],
                 )
             )  # fmt: skip
     elif layout == "amazon_sp_console_advertised_product":
