@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 from django.core.cache import cache
 from django.db.models import Count, Max
@@ -71,6 +72,16 @@ def _elasticity(demand: pd.DataFrame, seed: int) -> dict:
         "naive_ols": result.naive_ols,
         "reason": "",
     }
+
+
+def _price_moves_within_skus(prices: pd.DataFrame) -> bool:
+    """Whether some SKU's own price moved. Prices that differ only between SKUs (each SKU at its one price) say
+    nothing of how a price change moves units: a pooled fit on them reads the SKUs' other differences as price."""
+    if prices.empty or prices["sku_id"].nunique() < 2:
+        return False
+    log_price = np.log(prices["price"].astype(float))
+    within = log_price - log_price.groupby(prices["sku_id"]).transform("mean")
+    return float(np.std(within)) >= 1e-6
 
 
 def _risk_or(value: float, default: float) -> float:
@@ -143,7 +154,7 @@ def sku_forecast(*, tenant: Tenant, horizon_days: int = 28, seed: int = 0) -> di
         tracks_stock=stock is not None,
         history_start=history["date"].min().date(),
         history_end=history["date"].max().date(),
-        pooled_elasticity=_elasticity(prices, seed) if prices["sku_id"].nunique() > 1 else None,
+        pooled_elasticity=_elasticity(prices, seed) if _price_moves_within_skus(prices) else None,
         skus=rows,
     )
     out = json_safe(out)

@@ -47,6 +47,34 @@ def elastic_sku(catalog, tenants):
     return sku
 
 
+@pytest.fixture
+def fixed_price_skus(catalog, tenants):
+    """Two more Acme SKUs, 60 days each, each at its own price that never moves (4.00 and 9.00)."""
+    acme = catalog["acme"]
+    campaign = acme["campaigns"]["amazon"]
+    rng = np.random.default_rng(5)
+    facts = []
+    for code, price in (("acme-fixed-4", 4.0), ("acme-fixed-9", 9.0)):
+        sku = SKU.objects.create(
+            tenant=tenants["acme"], brand=acme["brand"], sku_code=code, name=code, category="snacks",
+            price=Decimal(str(price)), unit_cost=Decimal("1.00"), stock_units=1000,
+        )  # fmt: skip
+        for day in range(60):
+            units = int(rng.poisson(40)) + 1
+            sales = Decimal(str(round(units * price, 2)))
+            facts.append(
+                PerformanceFact(
+                    date=dt.date(2025, 10, 1) + dt.timedelta(days=day), tenant=tenants["acme"],
+                    retailer=campaign.retailer, campaign=campaign, sku=sku,
+                    placement_type=PlacementType.SPONSORED_PRODUCT, impressions=1000, clicks=20, spend=Decimal("10"),
+                    attributed_sales=sales, attributed_units=units, attribution_window_days=14,
+                    attribution_model=AttributionModel.LAST_CLICK, currency="USD", original_currency="USD",
+                    original_spend=Decimal("10"), original_attributed_sales=sales, ingest_batch=acme["batch"],
+                )
+            )  # fmt: skip
+    PerformanceFact.objects.bulk_create(facts)
+
+
 def _rows(body: dict) -> dict[str, dict]:
     return {row["sku_id"]: row for row in body["skus"]}
 
@@ -104,3 +132,18 @@ def test_the_page_shows_each_sku_and_only_the_tenants(client, personas, catalog)
     assert "acme-sku" not in html and 'data-sku="globex-sku-0"' in html
     client.logout()
     assert client.get(reverse("sku_forecast")).status_code == 302
+
+
+def test_prices_that_differ_only_between_skus_give_no_pooled_elasticity(personas, tenants, fixed_price_skus):
+    PerformanceFact.objects.filter(tenant=tenants["acme"]).exclude(sku__sku_code__startswith="acme-fixed").delete()
+    body = client_for(personas["marketer"]).get(f"{API}/sku-forecasts/").json()
+    rows = _rows(body)
+    for code in ("acme-fixed-4", "acme-fixed-9"):
+        assert rows[code]["elasticity"]["estimate"] is None and "never varies" in rows[code]["elasticity"]["reason"]
+    # the two SKUs' prices differ, but neither moved: nothing says what a price change does to units
+    assert body["pooled_elasticity"] is None
+
+
+def test_a_sku_whose_price_moves_gives_a_pooled_elasticity(personas, elastic_sku, fixed_price_skus):
+    body = client_for(personas["marketer"]).get(f"{API}/sku-forecasts/").json()
+    assert body["pooled_elasticity"] is not None and body["pooled_elasticity"]["estimate"] is not None
