@@ -178,8 +178,7 @@ class Transformer:
         cols = spec.columns
         self.spec = spec
         self.lookups = lookups
-        self.numbers = NumberFormat(spec.source.decimal, spec.source.thousands)
-        self._formats: dict[tuple[str, ...], NumberFormat] = {(): self.numbers}
+        self._formats: dict[tuple[str, ...], NumberFormat] = {}  # a column's number formats -> its reader
         zone = spec.source.timezone or lookups.default_timezone or "UTC"
         self.zone = ZoneInfo(zone)
         self.reporting = lookups.reporting_currency
