@@ -18,7 +18,15 @@ def lift_study_list(*, tenant: Tenant) -> QuerySet[LiftStudy]:
 
 
 def plan_list(*, tenant: Tenant) -> QuerySet[AllocationPlan]:
-    return AllocationPlan.objects.filter(tenant=tenant).select_related("created_by")
+    return AllocationPlan.objects.filter(tenant=tenant).select_related("created_by", "created_by_key__created_by")
+
+
+def sku_categories(*, tenant: Tenant, codes) -> dict[str, str]:
+    """sku_code -> category of the tenant's SKUs among ``codes`` (those with a category)."""
+    if not codes:
+        return {}
+    rows = SKU.objects.filter(tenant=tenant, sku_code__in=list(codes)).exclude(category="")
+    return dict(rows.values_list("sku_code", "category"))
 
 
 def plan_get(*, tenant: Tenant, pk: int) -> AllocationPlan:
@@ -46,7 +54,7 @@ def plan_latest_list(*, tenant: Tenant) -> QuerySet[AllocationPlan]:
     return (
         plans.filter(id=Subquery(latest))
         .annotate(version_count=Subquery(count))
-        .select_related("created_by")
+        .select_related("created_by", "created_by_key__created_by")
         .order_by("-created_at", "-id")
     )
 
@@ -60,7 +68,7 @@ def plan_versions(*, plan: AllocationPlan) -> QuerySet[AllocationPlan]:
         .filter(Q(root_id=root_id) | Q(pk=root_id))
         .defer("result", "request")
         .annotate(result_totals=KeyTransform("totals", "result"))
-        .select_related("created_by")
+        .select_related("created_by", "created_by_key__created_by")
         .order_by("version", "id")
     )
 

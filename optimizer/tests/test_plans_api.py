@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -87,10 +88,28 @@ def test_an_api_key_creates_a_plan_and_reads_its_result(
             "expected_incremental_margin",
             "expected_attributed_roas",
         } <= set(a)
-    assert sum(a["spend"] for a in allocations) <= 40000 * (1 + 1e-6)
+    # Money is a decimal string with 4 places (docs/api.md), the same amounts as the stored floats.
+    four_places = re.compile(r"^-?\d+\.\d{4}$")
+    stored = AllocationPlan.objects.get(pk=body["id"]).result
+    for a, kept in zip(allocations, stored["allocations"], strict=True):
+        for name in ("spend", "daily_spend", "expected_incremental_sales", "expected_incremental_margin"):
+            assert four_places.match(a[name]), (name, a[name])
+            assert Decimal(a[name]) == pytest.approx(Decimal(str(kept[name])), abs=Decimal("0.0001"))
+        assert all(four_places.match(v) for v in a["incremental_sales_interval"])
+        assert isinstance(a["expected_attributed_roas"], float)  # a ratio stays a number
+    assert sum(Decimal(a["spend"]) for a in allocations) <= 40000 * (1 + Decimal("1e-6"))
     walmart = next(a for a in allocations if a["retailer"] == "walmart")
-    assert 2000 - 1e-6 <= walmart["spend"] <= 9000 + 1e-6
-    assert set(body["result"]) >= {"allocations", "totals", "constraints", "objective"}
+    assert 2000 <= Decimal(walmart["spend"]) <= 9000 + Decimal("1e-4")
+    totals = body["result"]["totals"]
+    assert all(four_places.match(totals[k]) for k in ("spend", "budget", "unspent", "expected_incremental_margin"))
+    assert totals["budget"] == "40000.0000"
+    assert Decimal(totals["spend"]) + Decimal(totals["unspent"]) == pytest.approx(
+        Decimal("40000"), abs=Decimal("0.001")
+    )
+    assert four_places.match(body["result"]["constraints"]["bounds"]["walmart|onsite_display"]["min"])
+    assert set(body["result"]) >= {"allocations", "totals", "constraints", "objective", "notices"}
+    assert body["outcome"] in ("ready", "ready_with_warnings", "cannot_meet")
+    assert body["creator"] == "API key Partner planner (owner)"
     listing = client.get(f"{API}/plans/").json()
     assert [p["id"] for p in listing["results"]] == [body["id"]]
 
