@@ -6,14 +6,31 @@ A key missing from a stored result (an older plan) is left out of the answer, no
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+_FOUR_PLACES = Decimal("0.0001")
+
+
+class MoneyResultField(serializers.DecimalField):
+    """An amount of the result as a 4-place decimal string; the schema's pattern is the API's money (18 digits), and
+    a model's extreme interval end past it is still answered, not a 500."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=18, decimal_places=4, read_only=True, allow_null=True, **kwargs)
+
+    def quantize(self, value):
+        try:
+            return super().quantize(value)
+        except decimal.InvalidOperation:
+            return value.quantize(_FOUR_PLACES, rounding=decimal.ROUND_HALF_EVEN)
+
 
 def _money(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=None, decimal_places=4, read_only=True, allow_null=True, **kwargs)
+    return MoneyResultField(**kwargs)
 
 
 def _interval(**kwargs) -> serializers.ListField:
@@ -131,7 +148,6 @@ class PromiseSerializer(_Stored):
 
 # The notice figures that are amounts of money (the rest are shares, days, ROAS or probabilities).
 MONEY_FIGURES = frozenset({"unspent", "budget", "full_spend", "promised_spend", "daily_spend", "highest_daily_spend"})
-_FOUR_PLACES = Decimal("0.0001")
 
 
 @extend_schema_field(

@@ -180,3 +180,34 @@ def test_a_floor_is_a_90_percent_promise_unless_the_request_says_otherwise(acme_
     response = client.post(f"{API}/plans/", {**REQUEST, "bounds": {}, "retailer_bounds": {}, **change}, format="json")
     assert response.status_code == 202, response.content
     assert response.json()["request"]["chance"] == stored
+
+
+def test_the_schema_gives_plan_result_money_as_decimal_strings_and_ratios_as_numbers(db):
+    from drf_spectacular.generators import SchemaGenerator
+
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    plan = components["AllocationPlan"]["properties"]
+    assert plan["result"]["allOf"][0]["$ref"] == "#/components/schemas/PlanResult"
+    assert {"outcome", "creator"} <= set(plan)
+    allocation, totals = components["PlanAllocation"]["properties"], components["PlanTotals"]["properties"]
+    for field in (allocation["spend"], allocation["daily_spend"], totals["unspent"], totals["budget"]):
+        assert (field["type"], field["format"]) == ("string", "decimal")
+        assert field["pattern"].endswith(r"\d{0,4})?$")
+    assert totals["incremental_margin_interval"]["items"]["type"] == "string"
+    assert allocation["expected_attributed_roas"]["type"] == "number"
+    assert components["PromiseSide"]["properties"]["daily_spend"]["additionalProperties"]["type"] == "string"
+
+
+def test_result_money_is_rounded_to_4_places_and_a_missing_key_stays_missing():
+    from optimizer.api.plan_results import PlanResultSerializer
+
+    stored = {
+        "allocations": [{"spend": 42047.19463593917, "expected_attributed_roas": 2.5, "binding": []}],
+        "totals": {"unspent": 1.0000279871746898e-05, "expected_incremental_sales": 3e20},
+        "promise": None,
+    }
+    data = PlanResultSerializer(stored).data
+    assert data["allocations"] == [{"spend": "42047.1946", "expected_attributed_roas": 2.5, "binding": []}]
+    # An interval end past the API's 18 digits (an extreme posterior tail) is still a 4-place string, not a 500.
+    assert data["totals"] == {"unspent": "0.0000", "expected_incremental_sales": "300000000000000000000.0000"}
+    assert data["promise"] is None and "constraints" not in data and "notices" not in data
