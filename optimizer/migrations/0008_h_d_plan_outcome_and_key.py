@@ -2,33 +2,6 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
-def backfill(apps, schema_editor):
-    """Outcomes of the plans finished before they were stored (from their results, as optimizer.engine.notices
-    reads a result without notices), and the API key of plans an API key created (from the audit log)."""
-    from optimizer.engine.notices import Notice, legacy_notices, objective_period_days, outcome, period_notice
-
-    Plan = apps.get_model("optimizer", "AllocationPlan")
-    AuditLog = apps.get_model("governance", "AuditLog")
-    for plan in Plan.objects.filter(status__in=("succeeded", "failed")).iterator():
-        if plan.status == "failed":
-            plan.outcome = "failed"
-        else:
-            result = plan.result or {}
-            stored = result.get("notices")
-            notices = [Notice.from_dict(n) for n in stored] if stored is not None else legacy_notices(result)
-            period = period_notice(objective_days=objective_period_days(plan.name), plan_days=plan.period_days)
-            plan.outcome = outcome([*notices, *([period] if period else [])])
-        plan.save(update_fields=["outcome"])
-    created = AuditLog.objects.filter(
-        action__in=("allocation_plan.create", "allocation_plan.version"),
-        object_type="optimizer.AllocationPlan",
-        actor_api_key__isnull=False,
-    )
-    for object_id, key_id in created.values_list("object_id", "actor_api_key_id"):
-        if object_id.isdigit():
-            Plan.objects.filter(pk=int(object_id), created_by__isnull=True).update(created_by_key_id=key_id)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("governance", "0003_adjudicator_role"),
@@ -63,5 +36,4 @@ class Migration(migrations.Migration):
                 max_length=20,
             ),
         ),
-        migrations.RunPython(backfill, migrations.RunPython.noop),
     ]

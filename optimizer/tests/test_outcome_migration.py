@@ -1,5 +1,5 @@
-"""Migration 0008 (h_d): plans finished before outcomes existed get one from their stored results, and plans an API
-key created get that key as their creator, from the audit log."""
+"""Migrations 0008 and 0009 (h_d): plans finished before outcomes existed get one from their stored results, and
+plans an API key created get that key as their creator, from the audit log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = [("optimizer", "0007_uplift_study"), ("governance", "0003_adjudicator_role")]
-AFTER = [("optimizer", "0008_h_d_plan_outcome_and_key")]
+AFTER = [("optimizer", "0009_h_d_plan_outcome_backfill")]
 
 
 @pytest.fixture
