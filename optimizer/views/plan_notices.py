@@ -24,10 +24,19 @@ def _roas(value) -> str:
     return f"{float(value):.2f}" if value is not None else "the floor"
 
 
+def _share(value: float) -> str:
+    """A share as a whole percentage that never rounds to all or nothing when it is neither."""
+    if 0.99 < value < 1:
+        return "over 99%"
+    if 0 < value < 0.01:
+        return "under 1%"
+    return f"{value:.0%}"
+
+
 def _unspent(n: Notice, ctx: dict) -> str:
     f = n.figures
     amount = f"{ctx['currency']} {float(f.get('unspent') or 0):,.2f}"
-    share = f"{float(f.get('share') or 0):.0%}"
+    share = _share(float(f.get("share") or 0))
     cause = f.get("cause")
     if n.severity == CRITICAL:
         return (
