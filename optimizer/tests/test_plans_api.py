@@ -211,3 +211,17 @@ def test_result_money_is_rounded_to_4_places_and_a_missing_key_stays_missing():
     # An interval end past the API's 18 digits (an extreme posterior tail) is still a 4-place string, not a 500.
     assert data["totals"] == {"unspent": "0.0000", "expected_incremental_sales": "300000000000000000000.0000"}
     assert data["promise"] is None and "constraints" not in data and "notices" not in data
+
+
+def test_a_plan_an_api_key_created_names_the_key_and_its_owner_on_the_pages(
+    acme_key, tenants, personas, catalog, queued, client
+):
+    from django.urls import reverse
+
+    from optimizer.services.plans import plan_create
+
+    plan = plan_create(tenant=tenants["acme"], budget="100", period_days=7, api_key=acme_key[0])
+    assert (plan.created_by, plan.created_by_key) == (None, acme_key[0])
+    client.force_login(personas["marketer"])
+    for url in (reverse("plan_list"), reverse("plan_detail", args=[plan.pk])):
+        assert "API key Partner planner (owner)" in client.get(url).content.decode()
