@@ -21,12 +21,18 @@ def plan_list(*, tenant: Tenant) -> QuerySet[AllocationPlan]:
     return AllocationPlan.objects.filter(tenant=tenant).select_related("created_by", "created_by_key__created_by")
 
 
-def sku_categories(*, tenant: Tenant, codes) -> dict[str, str]:
-    """sku_code -> category of the tenant's SKUs among ``codes`` (those with a category)."""
+def sku_groups(*, tenant: Tenant, codes) -> dict[str, dict[str, str]]:
+    """sku_code -> {"brand", "category"} of the tenant's SKUs among ``codes``: the brand's name and the category's
+    last level ("Snacks > Chips" -> "Chips"), "" where there is none."""
     if not codes:
         return {}
-    rows = SKU.objects.filter(tenant=tenant, sku_code__in=list(codes)).exclude(category="")
-    return dict(rows.values_list("sku_code", "category"))
+    rows = SKU.objects.filter(tenant=tenant, sku_code__in=list(codes)).values_list(
+        "sku_code", "brand__name", "category"
+    )
+    return {
+        code: {"brand": brand or "", "category": (category or "").split(">")[-1].strip()}
+        for code, brand, category in rows
+    }
 
 
 def plan_get(*, tenant: Tenant, pk: int) -> AllocationPlan:

@@ -117,7 +117,7 @@ def test_a_plan_that_spends_its_budget_as_asked_is_ready(client, personas, tenan
     assert _badge(html) == ("status-active", "ready")
     # Plain words lead: no retailer|placement codes, no P(...) notation, no "chance constraint" before the details.
     leads = [visible(p) for p in re.findall(r'data-severity="\w+"[^>]*>\s*<p>(.*?)</p>', html, flags=re.S)]
-    assert leads == ["3 snacks SKUs will likely sell out before the period ends; their channels get less."]
+    assert leads == ["3 Crunchy SKUs will likely sell out before the period ends; their channels get less."]
     for lead in leads:
         assert "|" not in lead and "P(" not in lead and "chance constraint" not in lead
     assert "<details><summary>Details</summary>" in html and "P(stock-out within 28 days)" in html
@@ -234,3 +234,72 @@ def test_a_result_stored_before_notices_gets_them_from_its_totals_and_warnings()
     notices = legacy_notices(result)
     assert [(n.kind, n.severity) for n in notices] == [("unspent", CRITICAL), ("note", INFO)]
     assert outcome(notices) == CANNOT_MEET
+
+
+def _lead(notice: Notice, groups=None) -> str:
+    from optimizer.views.plan_notices import plan_notice_views
+
+    names = {
+        "amazon|sponsored_product": "Amazon Ads · Sponsored product",
+        "walmart|onsite_display": "Walmart · Display",
+    }
+    views = plan_notice_views(
+        {"notices": [notice.to_dict()]}, currency="USD", channel_label=names.__getitem__, sku_groups=groups or {}
+    )
+    return views[0]["lead"]
+
+
+@pytest.mark.parametrize(
+    ("groups", "lead"),
+    [
+        (
+            {s: {"brand": "Morning Mill", "category": "Granola"} for s in ("a", "b", "c")},
+            "3 Morning Mill SKUs will likely sell out before the period ends; their channels get less "
+            "(Walmart · Display gets nothing).",
+        ),
+        (
+            {"a": {"brand": "A", "category": "Granola"}, "b": {"brand": "B", "category": "Granola"}, "c": {}},
+            "3 SKUs (of A and B) will likely sell out before the period ends; their channels get less "
+            "(Walmart · Display gets nothing).",
+        ),
+        (
+            {s: {"brand": b, "category": "Granola"} for s, b in (("a", "A"), ("b", "B"), ("c", "C"))},
+            "3 granola SKUs will likely sell out before the period ends; their channels get less "
+            "(Walmart · Display gets nothing).",
+        ),
+    ],
+)
+def test_a_stock_out_leads_with_the_skus_brand_or_category_and_the_channels_names(groups, lead):
+    notice = Notice(
+        kind="stock_out",
+        severity=INFO,
+        text="3 SKUs likely to run out of stock: a, b, c.",
+        channels=("amazon|sponsored_product", "walmart|onsite_display"),
+        skus=("a", "b", "c"),
+        figures={"capacity:amazon|sponsored_product": 0.4, "capacity:walmart|onsite_display": 0.0},
+        details=("a: likely out of stock: P(stock-out within 28 days) = 0.77 > 0.50 ...",),
+    )
+    assert _lead(notice, groups) == lead
+
+
+def test_every_kind_leads_without_codes_or_notation():
+    kinds = [
+        Notice(kind="left_out", severity=WARNING, text="amazon|sponsored_product is left out: ...",
+               channels=("amazon|sponsored_product",)),
+        Notice(kind="extrapolated", severity=WARNING, text="t", channels=("walmart|onsite_display",),
+               figures={"times": 2.34}),
+        Notice(kind="promise_split", severity=WARNING, text="t",
+               figures={"min_roas": 3.0, "chance": 0.9, "full_spend_probability": 0.41}),
+        Notice(kind="skus_excluded", severity=INFO, text="t", skus=("a",), channels=("amazon|sponsored_product",)),
+    ]  # fmt: skip
+    leads = [_lead(n) for n in kinds]
+    assert leads == [
+        "Amazon Ads · Sponsored product is left out of this plan: its history is too thin to learn how it responds.",
+        "Walmart · Display would spend 2.3× its highest day so far; how it responds there is a guess, so consider a "
+        "maximum for it.",
+        "Spending the whole budget keeps the ROAS at or above 3.00 only 41% of the time, not the 90% you asked for; "
+        "this plan spends less to keep it. Compare both below.",
+        "1 SKU you excluded is not advertised; its channels get less.",
+    ]
+    for lead in leads:
+        assert "|" not in lead and "P(" not in lead and "chance" not in lead

@@ -85,16 +85,28 @@ def _extrapolated(n: Notice, ctx: dict) -> str:
     )
 
 
+def _sku_group(skus: tuple[str, ...], groups: Mapping[str, Mapping[str, str]]) -> str:
+    """ "3 Morning Mill SKUs" (one brand), "3 granola SKUs" (one category), else "3 SKUs (of A and B)"."""
+    count = len(skus)
+    noun = _plural(count, "SKU")
+    brands = sorted({(groups.get(s) or {}).get("brand", "") for s in skus})
+    categories = sorted({(groups.get(s) or {}).get("category", "") for s in skus})
+    if len(brands) == 1 and brands[0]:
+        return f"{count} {brands[0]} {noun}"
+    if len(categories) == 1 and categories[0]:
+        return f"{count} {categories[0].lower()} {noun}"
+    named = [b for b in brands if b]
+    return f"{count} {noun} (of {_listed(named)})" if named else f"{count} {noun}"
+
+
 def _skus(n: Notice, ctx: dict) -> str:
-    count = len(n.skus)
-    categories = {ctx["categories"].get(s) for s in n.skus}
-    category = next(iter(categories)) if len(categories) == 1 and None not in categories else ""
-    what = f"{count} {category + ' ' if category else ''}{_plural(count, 'SKU')}"
+    what = _sku_group(n.skus, ctx["groups"])
     channels = [ctx["channel"](k) for k in n.channels]
     zero = [ctx["channel"](k) for k in n.channels if float(n.figures.get(f"capacity:{k}", 1.0)) <= 0]
-    gets = "; their channels get less" if channels else ""
+    gets = f"; {'its' if len(n.skus) == 1 else 'their'} channels get less" if channels else ""
     if zero:
         gets += f" ({_listed(zero)} {'gets' if len(zero) == 1 else 'get'} nothing)"
+    count = len(n.skus)
     if n.kind == "stock_out":
         return f"{what} will likely sell out before the period ends{gets}."
     return f"{what} you excluded {'is' if count == 1 else 'are'} not advertised{gets}."
@@ -121,13 +133,13 @@ def plan_notice_views(
     *,
     currency: str,
     channel_label: Callable[[str], str],
-    sku_categories: Mapping[str, str],
+    sku_groups: Mapping[str, Mapping[str, str]],
 ) -> list[dict]:
     """The result's notices, ranked by severity, as {kind, severity, lead, details} for the plan page. A result
     stored before notices existed gets them from its totals and warnings (each warning an informational note)."""
     stored = result.get("notices")
     notices = [Notice.from_dict(n) for n in stored] if stored is not None else legacy_notices(result)
-    ctx = {"currency": currency, "channel": channel_label, "categories": sku_categories}
+    ctx = {"currency": currency, "channel": channel_label, "groups": sku_groups}
     views = []
     for n in ranked(notices):
         lead = LEADS[n.kind](n, ctx) if n.kind in LEADS else n.text

@@ -279,7 +279,7 @@ def _result_view(result: dict, *, plan: AllocationPlan) -> dict:
             result,
             currency=plan.currency,
             channel_label=lambda key: _channel_label(*key.split("|", 1), names) if "|" in key else key,
-            sku_categories=selectors.sku_categories(
+            sku_groups=selectors.sku_groups(
                 tenant=plan.tenant, codes={sku for n in notices for sku in n.get("skus") or ()}
             ),
         ),
