@@ -255,3 +255,11 @@ def test_a_floor_the_budget_cannot_promise_shows_both_plans_side_by_side(client,
     assert int(kept) == round(100 * promise["largest_promised_spend"]["probability"]) and int(kept) >= 90
     assert int(full) == round(100 * promise["full_spend"]["probability"]) and int(full) < 90
     assert "cannot hold min_roas 8 (attributed) with probability 90%" in visible(html)
+
+
+def test_the_default_form_without_a_floor_makes_a_plan(client, personas, catalog, no_queue):
+    # The promise box is ticked by default and the floor is optional: leaving the floor empty is the common case.
+    client.force_login(personas["marketer"])
+    response = client.post(reverse("plan_list"), {**FORM, "min_roas": "", "chance": "on"})
+    plan = AllocationPlan.objects.get()
+    assert response.status_code == 302 and (plan.min_roas, plan.request["chance"]) == (None, None)

@@ -48,7 +48,8 @@ def plan_list(request: HttpRequest, *, access) -> HttpResponse:
                     roas_basis=data["roas_basis"],
                     objective=data["objective"],
                     bounds=form.bounds(),
-                    chance=CHANCE_LEVEL if data["chance"] else None,
+                    # The box is ticked by default; without a floor there is nothing to promise.
+                    chance=CHANCE_LEVEL if data["chance"] and data["min_roas"] is not None else None,
                 )
             except DomainError as exc:
                 form_error(form, exc)
