@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = [("optimizer", "0007_uplift_study"), ("governance", "0003_adjudicator_role")]
-AFTER = [("optimizer", "0009_h_d_plan_outcome_backfill")]
+AFTER = [("optimizer", "0009_plan_outcome_backfill")]
 
 
 @pytest.fixture

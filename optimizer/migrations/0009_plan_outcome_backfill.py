@@ -31,6 +31,6 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
     # Apart from 0008: on PostgreSQL the new foreign key's deferred index cannot be created in the transaction that
     # also updated the rows ("pending trigger events").
-    dependencies = [("optimizer", "0008_h_d_plan_outcome_and_key")]
+    dependencies = [("optimizer", "0008_plan_outcome_and_key")]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]
