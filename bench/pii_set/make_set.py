@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Write the labeled PII set (bench/pii_set/pii_set_v1.jsonl): marketing copy, campaign names and reviewer notes in
 en, de, fr, es, it, pt, nl and ja, with and without personal data, every personal value labeled by its span.
 
@@ -173,7 +174,7 @@ def iban(rng: random.Random, lang: str) -> str:
 
 
 def ssn(rng: random.Random) -> str:
-    area = rng.choice([a for a in range(1, 900) if a != 666 and a < 666 or 667 <= a < 900])
+    area = rng.choice([a for a in range(1, 900) if (a != 666 and a < 666) or 667 <= a < 900])
     s = f"{area:03d}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}"
     return s if rng.random() < 0.8 else s.replace("-", " ")
 
