@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Presidio, offline: pattern recognizers with checksums over a blank spaCy pipeline (a tokenizer, no model).
 
 Nothing here downloads: the spaCy pipeline is ``spacy.blank``, and e-mail domains are checked against tldextract's
@@ -66,7 +65,8 @@ STREET_PATTERNS = [
     (
         r"(?i:\b"
         + _SOUTH_STREET
-        + r")\s+(?:(?:de|del|de la|dos|das|do|da|di|della)\s+)*[A-ZÀ-Ý][\w'-]+(?:\s+(?:de|del|da|do|di)?\s*[A-ZÀ-Ý][\w'-]+)*,?\s+\d{1,4}\b",
+        + r")\s+(?:(?:de|del|de la|dos|das|do|da|di|della)\s+)*[A-ZÀ-Ý][\w'-]+"
+        + r"(?:\s+(?:de|del|da|do|di)?\s*[A-ZÀ-Ý][\w'-]+)*,?\s+\d{1,4}\b",
         0.5,
     ),
     (
