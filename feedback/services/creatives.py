@@ -329,6 +329,14 @@ def _write_variants(brief: CreativeBrief, *, answers: list[str] | None, source: 
     else:
         generate, source = _model_generator(brief), "model"
     versions_shown = versions if source == "model" else []  # no model wrote it: no adapter version is credited
+    # Whoever wrote the answer (the model, whose runtime already redacts, a script, given answers), it is stored and
+    # shown without personal data.
+    pii = PIITally(source="feedback.creative", tenant=brief.tenant, obj=brief)
+    write = generate
+
+    def generate(messages: list[dict]) -> str:
+        return pii.scrub(write(messages))
+
     text = BriefText(
         retailer=brief.retailer.name,
         brand=brief.brand.name,
@@ -363,6 +371,7 @@ def _write_variants(brief: CreativeBrief, *, answers: list[str] | None, source: 
             CreativeBrief.objects.filter(pk=brief.pk).update(
                 progress={"done": variant, "total": total}, heartbeat_at=timezone.now()
             )
+    pii.record()
     queue_creatives(creatives=brief.creatives.filter(status=Creative.Status.DRAFT, compliant=True))
 
 
