@@ -1,4 +1,5 @@
-"""A logging filter that redacts personal data from every record before any handler formats it."""
+"""Log records without personal data: a filter for the site's handlers (settings.LOGGING) and a record factory for
+the handlers libraries install on their own loggers (transformers, torch, ...), which no settings reach."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         # Building the analyzer logs (presidio, spaCy): those records pass as they are instead of waiting on the
         # analyzer they are part of building.
-        if getattr(_inside, "active", False):
+        if getattr(_inside, "active", False) or getattr(record, "pii_redacted", False):
             return True
         _inside.active = True
         try:
@@ -39,4 +40,21 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(record.exc_text).text
         if record.stack_info:
             record.stack_info = redact(record.stack_info).text
+        record.pii_redacted = True
         return True
+
+
+def install_record_factory() -> None:
+    """Redact every record when it is made, whichever logger and handler it goes to (once per process)."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "redacts_pii", False):
+        return
+    redacting = RedactingFilter()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        redacting.filter(record)
+        return record
+
+    factory.redacts_pii = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
