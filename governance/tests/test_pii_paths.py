@@ -155,8 +155,8 @@ def test_an_upload_is_stored_quarantined_and_shown_redacted(tmp_path, catalog, t
 
 
 def test_an_upload_refused_by_the_mapping_stores_nothing_and_names_the_cell(tmp_path, catalog, tenants, personas):
-    from harmonization.models import IngestBatch
     from campaigns.models import PerformanceFact
+    from harmonization.models import IngestBatch
 
     before = PerformanceFact.objects.count()
     batch = _upload(tmp_path, tenants, personas, pii="pii:\n  columns:\n    campaignName: refuse\n")
