@@ -35,6 +35,7 @@ LEFT_ALONE = [
     "acme-brand-exact-2026Q2-7342198850",
     "Order 112-3345678-9912345 shipped",
     "Approved. Replace 'best' with 'great'.",
+    "spend 140.73 / 1327.90 / 16.83 EUR, line item 36720200000314",
 ]
 
 
