@@ -21,15 +21,24 @@ def _is_text(array) -> bool:
     return pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
 
 
-def scrub_table(table: pa.Table, lines: np.ndarray, spec: MappingSpec, scrub: Scrub, source: str) -> pa.Table:
-    """The chunk's source columns with personal data handled per column; each distinct value is looked at once."""
+MEMO_VALUES = 100_000
+
+
+def scrub_table(
+    table: pa.Table, lines: np.ndarray, spec: MappingSpec, scrub: Scrub, source: str, memo: dict | None = None
+) -> pa.Table:
+    """The chunk's source columns with personal data handled per column; each distinct value is looked at once per
+    run (``memo``, {column: {value: kept}}, carried from chunk to chunk; up to MEMO_VALUES values a column)."""
+    memo = {} if memo is None else memo
     for i, name in enumerate(table.column_names):
         action = spec.pii_action(name)
         column = table.column(i)
         if action == "keep" or not _is_text(column):
             continue
         values = column.to_pylist()
-        done: dict[str, str] = {}
+        done: dict[str, str] = memo.setdefault(name, {})
+        if len(done) > MEMO_VALUES:
+            done.clear()
         for row, value in enumerate(values):
             if not value or value in done:
                 continue

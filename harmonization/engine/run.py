@@ -127,11 +127,12 @@ class Harmonizer:
         transformer = Transformer(spec, self.lookups)
         report.dst = _dst_entry(spec, transformer.zone)
         chunks, early = _prefetch(reader), ""
+        seen: dict = {}  # values already scrubbed, by column
         try:
             for chunk in chunks:
                 self._check_chunk(chunk, reader, report, path)
                 if self.scrub is not None:
-                    chunk.table = scrub_table(chunk.table, chunk.lines, spec, self.scrub, path.name)
+                    chunk.table = scrub_table(chunk.table, chunk.lines, spec, self.scrub, path.name, seen)
                 result = transformer.run(chunk)
                 if self.scrub is not None:
                     result.quarantine = scrub_quarantine(result.quarantine, spec, self.scrub, path.name)
