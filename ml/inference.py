@@ -188,7 +188,7 @@ def generate(
         action="ml.generate",
         tenant=tenant,
         detail={"adapters": names, "mode": mode, "prompts": len(prompts), "max_new_tokens": max_new_tokens,
-                "pii_redacted": dict(sorted(tally.counts.items()))},
+                "pii": dict(sorted(tally.counts.items()))},
     )  # fmt: skip
     return outputs
 
