@@ -97,7 +97,7 @@ _IP = re.compile(IPV4_PATTERN)
 def plausible_phone(text: str) -> bool:
     """phonenumbers also takes dates (30.04.2026), IPv4 addresses and bare 10-digit ids for numbers: a number in
     national format run together must start with its trunk 0 (0612345678), and dates and IPs are not phones."""
-    if _DATE.fullmatch(text) or _IP.fullmatch(text.strip()):
+    if _DATE.fullmatch(text) or _IP.fullmatch(text.strip()) or " / " in text:  # "1327.90 / 16.83": two amounts
         return False
     compact = text.strip()
     if sum(ch.isdigit() for ch in compact) < 7:  # 140.73, 1327.90: amounts that some countries' short numbers match
