@@ -27,7 +27,7 @@ from core.errors import DomainError
 from core.liveness import Heartbeat, stale, worker_identity
 from governance.limits import human_bytes
 from governance.models import Tenant
-from governance.privacy import PIITally
+from governance.privacy import PIITally, pii_scrub_json, pii_scrub_text
 from governance.selectors import tenant_limits
 from governance.services import audit_record
 from harmonization.engine import (
@@ -383,6 +383,7 @@ def _record_result(batch: IngestBatch, report, quarantine: _QuarantineFile) -> N
         batch.status = IngestBatch.Status.FAILED
         batch.error = "quality thresholds failed: " + "; ".join(report.failures)
     _store_quarantine(batch, quarantine)
+    _without_pii(batch)
     batch.save()
 
 
@@ -396,7 +397,14 @@ def _record_failure(batch: IngestBatch, message: str, quarantine: _QuarantineFil
     batch.status = IngestBatch.Status.FAILED
     batch.error = message
     batch.finished_at = timezone.now()
+    _without_pii(batch)
     batch.save()
+
+
+def _without_pii(batch: IngestBatch) -> None:
+    """The report and the error are shown on pages and in the API: a reader's message may quote a cell."""
+    batch.report = pii_scrub_json(value=batch.report, source="harmonization.report", tenant=batch.tenant, obj=batch)
+    batch.error = pii_scrub_text(text=batch.error, source="harmonization.report", tenant=batch.tenant, obj=batch)
 
 
 def _store_quarantine(batch: IngestBatch, quarantine: _QuarantineFile) -> None:
