@@ -26,7 +26,10 @@ LANGUAGE = "en"
 MIN_SCORE = 0.3
 # The countries whose national formats (no +country code) are read as phone numbers; an international number
 # (+NN ...) is recognized whatever its country.
-PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "PT", "NL", "JP", "BR", "CA", "AU", "BE", "CH", "AT", "IE")
+PHONE_REGIONS = (
+    "US", "GB", "DE", "FR", "ES", "IT", "PT", "NL", "JP", "BR", "CA", "AU", "BE", "CH", "AT", "IE", "PL", "SE", "DK",
+    "NO", "FI", "MX",
+)  # fmt: skip
 
 CONTEXT = {
     "PHONE_NUMBER": ["phone", "tel", "telephone", "mobile", "cell", "call", "telefon", "handy", "rufnummer", "anrufen",
@@ -42,7 +45,7 @@ CONTEXT = {
 # A street line where a pattern can tell: a number and a street word (English, French: number first; German,
 # Dutch, Spanish, Italian, Portuguese: street word first), or a Japanese prefecture/city/ward address with its
 # block numbers. Bare city names, PO boxes and addresses without a street word are not found.
-_EN_STREET = r"(?:street|st\.?|avenue|ave\.?|road|rd\.?|boulevard|blvd\.?|drive|dr\.?|lane|ln\.?|way|court|ct\.?|terrace|place|pl\.?|square|parkway)"  # noqa: E501
+_EN_STREET = r"(?:street|st\.?|avenue|ave\.?|road|rd\.?|boulevard|blvd\.?|drive|dr\.?|lane|ln\.?|way|court|ct\.?|terrace|place|pl\.?|square|parkway|close|crescent|gardens|grove|mews|highway|hwy\.?)"  # noqa: E501
 _FR_STREET = r"(?:rue|avenue|av\.|boulevard|bd|place|allée|chemin|impasse|quai|cours)"
 _SOUTH_STREET = (
     r"(?:calle|c/|avenida|avda\.?|paseo|plaza|camino|carrer|via|viale|corso|piazza|largo|vicolo|rua|av\.|travessa"
@@ -50,6 +53,14 @@ _SOUTH_STREET = (
 )
 STREET_PATTERNS = [
     (r"\b\d{1,5}[A-Za-z]?,?\s+(?:[A-Z][\w'-]*\s+){1,3}" + _EN_STREET + r"(?=\W|$)", 0.5),
+    # 2547 E 3rd Ave, 10 W 42nd Street: a compass letter and a numbered street
+    (r"\b\d{1,5}\s+(?:[NSEW]\.?\s+)?\d{1,3}(?:st|nd|rd|th)\s+" + _EN_STREET + r"(?=\W|$)", 0.5),
+    # Swedish and Danish streets (Storgatan 12, Sveavägen 3, Nørregade 7), Polish ones (ul. Piotrkowska 147/35)
+    (
+        r"\b[A-ZÅÄÖÆØ][a-zåäöæøé]+(?:gatan|vägen|gränd|torget|stigen|allén|gade|vej|veien|gata)\s+\d{1,4}\s?[A-Za-z]?\b",
+        0.5,
+    ),
+    (r"\b(?:ul\.|ulica|al\.|aleja|pl\.)\s+(?:[A-ZĄĆĘŁŃÓŚŹŻ][\w-]+\s+){1,3}?\d{1,4}[A-Za-z]?(?:/\d{1,4})?\b", 0.5),
     (
         r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+"
         + _FR_STREET
@@ -76,9 +87,14 @@ STREET_PATTERNS = [
 ]
 # An e-mail address whose local part and domain are ASCII, so that the letters of a language without spaces around
 # it (メールはtaro@example.co.jpまで) are not read as part of it.
-EMAIL_PATTERN = r"(?<![A-Za-z0-9.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"  # noqa: E501
+# Domain labels may carry Latin letters with accents (internationalized domain names: müller-feinkost.de, CAFÉ.FR).
+_LABEL = "[A-Za-z0-9\u00c0-\u024f](?:[A-Za-z0-9\u00c0-\u024f-]*[A-Za-z0-9\u00c0-\u024f])?"
+EMAIL_PATTERN = (
+    r"(?<![A-Za-z0-9.%+-])[A-Za-z0-9._%+-]+@" + _LABEL + r"(?:\." + _LABEL + r")*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"
+)
 # Cards by IIN range (Visa, Mastercard with its 2-series that Presidio's pattern misses, Amex, Discover, JCB, Diners,
-# UnionPay), 14 to 19 digits run together or in groups split by spaces or dashes; the Luhn check decides.
+# UnionPay), 13 (old Visa numbers) to 19 digits run together or in groups split by spaces or dashes; the Luhn
+# check decides.
 CARD_PATTERN = (
     r"(?<![\d-])(?:4\d{3}|5[1-5]\d{2}|2(?:2[2-9]\d|[3-6]\d\d|7[01]\d|720)|3[47]\d{2}|6(?:011|[245]\d\d)|35\d{2}"
     r"|3(?:0[0-5]|[68]\d)\d)(?:[ -]?\d{2,6}){2,4}(?![\d-])"
@@ -90,8 +106,26 @@ NANP_PATTERN = (
 )
 IPV4_PATTERN = r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d]|\.\d)"
 IPV6_PATTERN = r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:])|(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:])"  # noqa: E501
+# The SSA's shape with one kind of separator, bounded by non-digits rather than \b: in Japanese or Chinese text the
+# letters around the number are word characters, so Presidio's \b patterns miss "（SSN）538-13-7702を".
+SSN_PATTERN = r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- .])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])"
 _DATE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
 _IP = re.compile(IPV4_PATTERN)
+
+
+def ean13_valid(digits: str) -> bool:
+    """The GS1 check digit of a 13-digit barcode (weights 1 and 3)."""
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits[:12]))
+    return (10 - total % 10) % 10 == int(digits[12])
+
+
+# Order numbers, year and date ranges and postcodes that phonenumbers reads as numbers: 2026-688406 (a year and a
+# serial), 2024-2025, 05/06-12/26, 3000-150 (a Portuguese postcode).
+_YEAR_SERIAL = re.compile(r"(?:19|20)\d\d[-/]\d{5,}")
+_YEAR_RANGE = re.compile(r"((?:19|20)\d\d)\s?[-–/]\s?((?:19|20)\d\d)")
+_POSTCODE = re.compile(r"\d{4}-\d{3}")
+_US_LOCAL = re.compile(r"\d{3}[-. ]\d{4}")
+_DATE_RANGE = re.compile(r"\d{1,2}/\d{1,2}\s?[-–]\s?\d{1,2}/\d{1,2}")
 
 
 def plausible_phone(text: str) -> bool:
@@ -100,10 +134,18 @@ def plausible_phone(text: str) -> bool:
     if _DATE.fullmatch(text) or _IP.fullmatch(text.strip()) or " / " in text:  # "1327.90 / 16.83": two amounts
         return False
     compact = text.strip()
-    if sum(ch.isdigit() for ch in compact) < 7:  # 140.73, 1327.90: amounts that some countries' short numbers match
+    if _YEAR_SERIAL.fullmatch(compact) or _DATE_RANGE.fullmatch(compact) or _POSTCODE.fullmatch(compact):
         return False
-    if compact.isdigit():
-        return compact.startswith("0")
+    years = _YEAR_RANGE.fullmatch(compact)
+    if years and 0 <= int(years[2]) - int(years[1]) <= 10:
+        return False
+    digits = sum(ch.isdigit() for ch in compact)
+    if digits == 7 and not compact.startswith("+") and not _US_LOCAL.fullmatch(compact):  # 16-82537: an id
+        return False
+    if digits < 7:  # 140.73, 1327.90: amounts that some countries' short numbers match
+        return False
+    if compact.isdigit():  # a national number run together: its trunk 0, and no longer than 13 digits with it
+        return compact.startswith("0") and len(compact) <= 13
     return True
 
 
@@ -152,6 +194,8 @@ def _build_analyzer(stock: bool = False):
             # Amex has 15 digits, the others 16 to 19; 14-digit Diners numbers are left out: ids of that length
             # pass Luhn one time in ten
             digits = "".join(ch for ch in pattern_text if ch.isdigit())
+            if len(digits) == 13:  # an old Visa number, unless it is also a valid EAN-13 barcode (a GTIN)
+                return digits[0] == "4" and not ean13_valid(digits) and super().validate_result(pattern_text)
             length_ok = len(digits) == 15 if digits[:2] in ("34", "37") else 16 <= len(digits) <= 19
             return length_ok and super().validate_result(pattern_text)
 
@@ -177,7 +221,10 @@ def _build_analyzer(stock: bool = False):
             context=CONTEXT["CREDIT_CARD"],
         ),
         IbanRecognizer(context=CONTEXT["IBAN_CODE"]),
-        UsSsnRecognizer(patterns=ssn_patterns, context=CONTEXT["US_SSN"]),
+        UsSsnRecognizer(
+            patterns=ssn_patterns + ([] if stock else [Pattern("ssn (non-digit bounds)", SSN_PATTERN, 0.5)]),
+            context=CONTEXT["US_SSN"],
+        ),
         IpRecognizer(
             patterns=None if stock else [Pattern("ipv4", IPV4_PATTERN, 0.6), Pattern("ipv6", IPV6_PATTERN, 0.6)]
         ),
