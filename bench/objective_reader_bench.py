@@ -212,10 +212,8 @@ def outcome_checked(text: str, output: str | None) -> tuple[str, dict | None, st
     from optimizer.objective_text import adapter_retailers, cross_check
 
     adapter: dict = {}
-    if output is not None:
+    if output is not None:  # an answer with no usable JSON is no vote, as on the page (ml.views._plan_read_result)
         adapter = parse_answer("budgeting", output) or budgeting_fields(output)
-        if not adapter:
-            return "error", None, None
     reading = read_objective(text, RETAILERS)
     adapter = adapter_retailers(adapter, retailer_names(RETAILERS))
     check = cross_check(reading, adapter, currency=TENANT_CURRENCY, retailer_names=dict(RETAILERS))
