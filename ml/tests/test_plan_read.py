@@ -150,3 +150,24 @@ def test_an_adapter_answer_that_is_no_plan_costs_its_vote_not_the_reading(client
     html = client.get(reverse("plan_read_status", args=[generation.pk])).content.decode()
     assert "The budgeting adapter failed on this text; the plan reader read it alone." in visible(html)
     assert 'name="budget" value="2500000"' in html
+
+
+def test_while_the_budgeting_adapter_trains_the_plans_page_shows_its_bar_and_time_left(client, personas, catalog):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ml.models import TrainingJob
+
+    job = TrainingJob.objects.create(
+        tenant=None, adapter_name="task_budgeting", adapter_kind=AdapterKind.TASK, method="sft", base_model="b",
+        dataset_path="/tmp/x.jsonl", status="running", started_at=timezone.now() - timedelta(seconds=600),
+        progress={"step": 20, "total_steps": 40},
+    )  # fmt: skip
+    client.force_login(personas["marketer"])
+    html = client.get(reverse("plan_list")).content.decode()
+    banner = html.split('id="plan-read-training"')[1].split("</p>")[0]
+    assert '<progress max="100" value="50"' in banner
+    assert "20 / 40 steps, about 10 min left" in visible(banner)  # 600 s for 20 steps, 20 to go
+    TrainingJob.objects.filter(pk=job.pk).update(status="succeeded")
+    assert 'id="plan-read-training"' not in client.get(reverse("plan_list")).content.decode()
