@@ -9,7 +9,11 @@ Three ways to fill the plan form from a marketer's text, scored against each phr
   the page did before the reader (an answer that is not a plan is an error; a missing period is the 28-day default);
 - the reader alone: optimizer.engine.objective_reader (deterministic), a missing budget or period or another
   currency than the tenant's (USD) is a question;
-- both (the page today): optimizer.objective_text.cross_check, a field where the two disagree is a question.
+- both (the adapter forced on): optimizer.objective_text.cross_check, the adapter's answer read field by field (a
+  field it left out, gave as null or off-schema is no vote); a field where the two disagree is a question;
+- the product as a demo user gets it: the adapter is promoted only when its exact match on the held-out rows
+  (``EVAL_ROWS`` of the task's held-out split, as ``demo_train_adapters`` scores it) beats the plan reader's on the
+  same rows (ml.eval_services); not promoted, the page reads with the reader alone.
 
 "Fields right when filled": of the phrasings a system filled without a question, those with every field right (a
 phrasing that needed a question, and was filled anyway, counts as wrong). "Filled without a question": of the
@@ -45,6 +49,7 @@ RETAILERS = [("amazon", "Amazon Ads"), ("walmart", "Walmart Connect"), ("target"
              ("instacart", "Instacart Ads"), ("kroger", "Kroger Precision Marketing"),
              ("criteo", "Criteo Retail Media")]  # fmt: skip
 DEMO_STEPS = 40
+EVAL_ROWS = 30  # demo_train_adapters --eval-limit
 MAX_NEW_TOKENS = 160  # a budgeting answer with caps is under 100 tokens; the page allows 256
 
 
@@ -119,6 +124,42 @@ def adapter_answers(texts: list[str], *, answers_path: Path, adapter: Path | Non
     return answers
 
 
+def promotion(*, answers_path: Path, adapter: Path | None, threads: int) -> dict:
+    """The promotion rule on the demo adapter: its exact match and the plan reader's on the first ``EVAL_ROWS``
+    held-out rows of the budgeting split (greedy, 128 new tokens, as ml.eval_services scores it)."""
+    base_model()  # Django set up, the base prepared
+    from ml.engine.datasets import build
+    from ml.engine.evaluation import evaluate_task
+    from ml.eval_services import MAX_NEW_TOKENS, behind_reader, reader_baseline
+
+    _train, held = build("budgeting", seed=0)
+    rows = held[:EVAL_ROWS]
+    cached = json.loads(answers_path.read_text()) if answers_path.exists() else {}
+    keys = [json.dumps(r["prompt"], sort_keys=True) for r in rows]
+    todo = [k for k in keys if k not in cached]
+    if todo:
+        import torch
+
+        torch.set_num_threads(threads)
+        from ml.engine.runtime import AdapterRef, Composition, LoRARuntime
+
+        runtime = LoRARuntime(base_model())
+        runtime.ensure_loaded(AdapterRef("budgeting", adapter or WORK / "adapter"))
+        say(f"Scoring the adapter on {len(todo)} held-out rows ...")
+        for i in range(0, len(todo), 8):
+            batch = todo[i : i + 8]
+            outputs = runtime.generate([json.loads(k) for k in batch], Composition(("budgeting",)),
+                                       max_new_tokens=MAX_NEW_TOKENS["budgeting"])  # fmt: skip
+            cached.update(zip(batch, outputs, strict=True))
+            answers_path.write_text(json.dumps(cached, indent=1, ensure_ascii=False))
+    replay = iter([cached[k] for k in keys])
+    metrics = evaluate_task("budgeting", rows, lambda batch: [next(replay) for _ in batch])
+    metrics = {"exact_match": metrics["exact_match"], "n_eval": float(metrics["n"])}
+    metrics.update(reader_baseline(task="budgeting", rows=rows))
+    why = behind_reader(metrics)
+    return {**metrics, "promoted": why is None, "why": why}
+
+
 # --- scoring --------------------------------------------------------------------------------------------------------
 
 
@@ -171,10 +212,8 @@ def outcome_checked(text: str, output: str | None) -> tuple[str, dict | None, st
     from optimizer.objective_text import adapter_retailers, cross_check
 
     adapter: dict = {}
-    if output is not None:
+    if output is not None:  # an answer with no usable JSON is no vote, as on the page (ml.views._plan_read_result)
         adapter = parse_answer("budgeting", output) or budgeting_fields(output)
-        if not adapter:
-            return "error", None, None
     reading = read_objective(text, RETAILERS)
     adapter = adapter_retailers(adapter, retailer_names(RETAILERS))
     check = cross_check(reading, adapter, currency=TENANT_CURRENCY, retailer_names=dict(RETAILERS))
@@ -264,6 +303,7 @@ def main() -> None:
     rows = rows[: args.limit] if args.limit else rows
     results = {"reader alone": score(rows, [outcome_checked(r["text"], None) for r in rows])}
     subset = rows
+    decision: dict = {}
     if not args.no_adapter:
         if args.cached_only:
             answers = json.loads(args.answers.read_text()) if args.answers.exists() else {}
@@ -277,10 +317,17 @@ def main() -> None:
             )
         outputs = [answers[r["text"]] for r in subset]
         results["adapter alone (the page before)"] = score(subset, [outcome_adapter(o) for o in outputs])
-        results["adapter + reader (the page now)"] = score(
-            subset, [outcome_checked(r["text"], o) for r, o in zip(subset, outputs, strict=True)]
-        )
+        both = score(subset, [outcome_checked(r["text"], o) for r, o in zip(subset, outputs, strict=True)])
+        results["adapter + reader (the adapter forced on)"] = both
+        decision = promotion(answers_path=args.answers.with_name("heldout_answers.json"), adapter=args.adapter,
+                             threads=args.threads)  # fmt: skip
+        alone = results.get(f"reader alone, the {len(subset)} the adapter answered", results["reader alone"])
+        product = both if decision["promoted"] else alone
+        verdict = "promoted: adapter + reader" if decision["promoted"] else "not promoted: the reader alone"
+        results[f"the product with the promotion rule ({verdict})"] = product
     print(table(results))
+    if decision:
+        print(f"Promotion: {decision}")
     if args.no_doc:
         return
     complete = sum(r["complete"] for r in rows)
@@ -296,6 +343,15 @@ def main() -> None:
         + ".\n\n"
         + table(results)
         + "\n"
+        + (
+            f"\nThe promotion rule (ml.eval_services): on the first {EVAL_ROWS} held-out rows of the budgeting split, "
+            f"the adapter's exact match {decision['exact_match']:.3f} against the plan reader's "
+            f"{decision['reader_exact_match']:.3f}: "
+            + ("promoted." if decision["promoted"] else f"not promoted ({decision['why']}).")
+            + "\n"
+            if decision
+            else ""
+        )
     )
     write_section("objective_reader", text, heading="## The plan in words: reader, adapter and both (issue 17.5)")
 

@@ -1,19 +1,26 @@
 """Evaluating a stored adapter on a held-out dataset, recording the figures on it, and promoting it only when it
-beats the active version on its task's headline metric (ml.engine.evaluation.HEADLINE_METRIC)."""
+beats the active version on its task's headline metric (ml.engine.evaluation.HEADLINE_METRIC) and, for budgeting, the
+plan reader the adapter is meant to help (optimizer.engine.objective_reader, which fills the plan form without any
+adapter): an adapter that reads plans worse than the rules alone would only add questions and wrong fields."""
 
 from __future__ import annotations
+
+import json
 
 from django.db import transaction
 
 from core.errors import DomainError
 from governance.services import audit_record
 from ml.engine.datasets import DatasetError, read_jsonl
-from ml.engine.evaluation import HEADLINE_METRIC, evaluate_task, preference_accuracy
+from ml.engine.datasets.common import display_name
+from ml.engine.evaluation import HEADLINE_METRIC, evaluate_reader, evaluate_task, preference_accuracy
 from ml.engine.prompts import TASKS
 from ml.engine.runtime import Composition, LoRARuntime
 from ml.inference import adapter_ref
 from ml.models import Adapter
 from ml.services import adapter_promote
+from optimizer.engine.objective_reader import read_objective
+from optimizer.objective_text import reading_answer
 
 MAX_NEW_TOKENS = {"budgeting": 128, "harmonization": 16, "creative": 128, "measurement": 64}
 
@@ -59,6 +66,35 @@ def evaluate_model(*, runtime, composition, task: str, rows: list[dict]) -> dict
     return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
+def reader_baseline(*, task: str, rows: list[dict]) -> dict | None:
+    """The plan reader's figures on ``rows`` (budgeting only, else None), keyed ``reader_<metric>``. The reader is told
+    the retailers the rows name, as the plans page tells it the tenant's."""
+    if task != "budgeting":
+        return None
+    codes: set[str] = set()
+    for row in rows:
+        truth = json.loads(row["completion"][-1]["content"])
+        codes.update(truth.get("retailer_caps") or {}, truth.get("exclude_retailers") or [])
+    retailers = [(code, display_name(code)) for code in sorted(codes)]
+    figures = evaluate_reader(task, rows, lambda text: reading_answer(read_objective(text, retailers)))
+    return {"reader_exact_match": figures["exact_match"], "reader_answered": figures["answered"]}
+
+
+def behind_reader(metrics: dict) -> str | None:
+    """Why an adapter with these ``metrics`` does not beat the plan reader on the same rows (its exact match is not
+    above the reader's); None when it does, or when it was not compared with the reader (not a budgeting adapter)."""
+    reader = metrics.get("reader_exact_match")
+    if reader is None:
+        return None
+    mine = metrics.get("exact_match", 0.0)
+    if mine > reader:
+        return None
+    return (
+        f"its exact match {mine:.3f} does not beat the plan reader's {reader:.3f} on the same "
+        f"{int(metrics.get('n_eval', 0))} held-out rows, so the plans page reads plans with the plan reader alone"
+    )
+
+
 def adapter_evaluate(
     *, adapter: Adapter, task: str, dataset_path: str, user=None, promote: bool = False, limit: int | None = None
 ) -> dict:
@@ -76,6 +112,7 @@ def adapter_evaluate(
     ref = adapter_ref(adapter)
     runtime.ensure_loaded(ref)
     metrics = evaluate_model(runtime=runtime, composition=Composition((ref.key,)), task=task, rows=rows)
+    metrics.update(reader_baseline(task=task, rows=rows) or {})
     with transaction.atomic():
         locked = Adapter.objects.select_for_update(of=("self",)).get(pk=adapter.pk)
         locked.metrics = {**(locked.metrics or {}), **metrics}
@@ -91,7 +128,10 @@ def adapter_evaluate(
     result = {"task": task, "metric": HEADLINE_METRIC[task], "metrics": metrics, "promoted": False,
               "promotion_error": None}  # fmt: skip
     if promote:
+        behind = behind_reader(metrics)
         try:
+            if behind is not None:
+                raise DomainError(f"{adapter.name} v{adapter.version} is not promoted: {behind}.", field="metrics")
             adapter_promote(adapter=adapter, user=user, require_better=HEADLINE_METRIC[task])
         except DomainError as exc:
             result["promotion_error"] = exc.message

@@ -69,3 +69,15 @@ def adapter_versions(name: str, tenant: Tenant | None) -> QuerySet[Adapter]:
 def training_jobs_visible_to(tenant: Tenant | None) -> QuerySet[TrainingJob]:
     shared = Q(tenant__isnull=True)
     return TrainingJob.objects.filter(shared | Q(tenant=tenant) if tenant is not None else shared)
+
+
+def training_eta_seconds(job: TrainingJob, *, now) -> float | None:
+    """Seconds until ``job`` finishes at the pace of its steps so far (time since it started over steps done, so the
+    model's loading counts against the first steps and the estimate errs long); None before the first step or once
+    it is finished."""
+    if job.status != TrainingJob.Status.RUNNING or job.started_at is None:
+        return None
+    step, total = (job.progress or {}).get("step") or 0, (job.progress or {}).get("total_steps") or 0
+    if step < 1 or total <= step:
+        return None
+    return max(0.0, (now - job.started_at).total_seconds()) / step * (total - step)

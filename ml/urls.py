@@ -14,4 +14,5 @@ urlpatterns = [
     path("plans/read/", views.plan_read, name="plan_read"),
     path("plans/read/<int:pk>/", views.plan_read_status, name="plan_read_status"),
     path("plans/read/<int:pk>/answer/", views.plan_read_answer, name="plan_read_answer"),
+    path("plans/read/answer/", views.plan_read_text_answer, name="plan_read_text_answer"),
 ]

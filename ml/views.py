@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
@@ -25,12 +26,14 @@ from campaigns.models import Retailer
 from core.errors import LIMIT_REACHED, DomainError
 from core.forms import form_error
 from governance.access import Capability, tenant_page
+from governance.selectors import tenant_limits
 from ml.engine.prompts import budgeting_fields
+from ml.eval_services import behind_reader
 from ml.forms import EXAMPLES, GenerationForm, TrainingJobForm
 from ml.inference import generation_request_create
 from ml.jobs import queued_too_long, training_job_resend, training_job_start
 from ml.models import Adapter, GenerationRequest, TrainingJob
-from ml.selectors import AdapterForbidden, adapters_visible_to, training_jobs_visible_to
+from ml.selectors import AdapterForbidden, adapters_visible_to, training_eta_seconds, training_jobs_visible_to
 from ml.services import adapter_promote, adapter_retire, adapter_rollback, training_job_request_cancel
 from optimizer.engine.objective_reader import read_objective, retailer_names
 from optimizer.forms.plans import PlanForm
@@ -97,6 +100,7 @@ def adapter_list(request: HttpRequest, *, access) -> HttpResponse:
             "base_label": _base_label(a.base_model),
             "can_manage": can_manage_adapter(access, request.user, a),
             "job_visible": a.training_job_id in job_ids,
+            "behind_reader": behind_reader(a.metrics or {}) if a.status != Adapter.Status.ACTIVE else None,
         }
         for a in adapters
     ]
@@ -127,6 +131,18 @@ def adapter_action(request: HttpRequest, pk: int, action: str, *, access) -> Htt
     return redirect("model_adapters")
 
 
+def eta_text(seconds: float | None) -> str:
+    """A training job's time left as a person says it ("about 3 min left"); "" when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return "under a minute left"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"about {minutes} min left"
+    return f"about {seconds / 3600:.1f} h left"
+
+
 def _base_label(base_model: str) -> str:
     return base_model.rstrip("/").rsplit("/", 1)[-1] or base_model
 
@@ -154,6 +170,10 @@ def training_job_list(request: HttpRequest, *, access) -> HttpResponse:
     page = Paginator(training_jobs_visible_to(access.tenant).select_related("created_by"), 50).get_page(
         request.GET.get("page")
     )
+    now = timezone.now()
+    for job in page:
+        job.pct = round(100 * job.fraction_done)
+        job.eta_text = eta_text(training_eta_seconds(job, now=now))
     context = {
         "form": form,
         "page": page,
@@ -238,6 +258,7 @@ def _progress_view(job: TrainingJob) -> dict:
         "step": step,
         "total": total,
         "pct": round(100 * job.fraction_done, 1),
+        "eta": eta_text(training_eta_seconds(job, now=timezone.now())),
         "loss": progress.get("loss", last.get("loss")),
         "reward_margin": progress.get("reward_margin", last.get("reward_margin")),
         "reward_accuracy": progress.get("reward_accuracy", last.get("reward_accuracy")),
@@ -317,7 +338,7 @@ def generation_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
     return response
 
 
-# --- an objective in the marketer's words -> the plan form, through the budgeting task adapter ---------------------
+# --- an objective in the marketer's words -> the plan form: the plan reader, cross-checked by the budgeting adapter ---
 
 BUDGETING_ADAPTER = "task_budgeting"
 PLAN_READ_POLL_SECONDS = 1
@@ -328,37 +349,60 @@ def _budgeting_adapter(access):
     return adapters_visible_to(access.tenant).filter(name=BUDGETING_ADAPTER, status=Adapter.Status.ACTIVE).first()
 
 
+def _budgeting_training(access):
+    """The budgeting adapter's training job on its way (queued or running), for the box's banner; None if none."""
+    job = (
+        training_jobs_visible_to(access.tenant)
+        .filter(adapter_name=BUDGETING_ADAPTER)
+        .exclude(status__in=TrainingJob.FINISHED)
+        .first()
+    )
+    if job is None:
+        return None
+    eta = eta_text(training_eta_seconds(job, now=timezone.now()))
+    return {"job": job, "pct": round(100 * job.fraction_done), "eta": eta}
+
+
 def plan_form_reader(*, access) -> dict:
     """Fills the plans page's slot (ml.apps): the "describe the plan in words" box, empty."""
     return _read_context(access, text="", error="", generation=None, is_active=False)
 
 
 def _read_context(access, **extra) -> dict:
-    return {"read_adapter": _budgeting_adapter(access), "example_objective": EXAMPLE_OBJECTIVE,
-            "poll_seconds": PLAN_READ_POLL_SECONDS, **extra}  # fmt: skip
+    return {"read_adapter": _budgeting_adapter(access), "training": _budgeting_training(access),
+            "example_objective": EXAMPLE_OBJECTIVE, "poll_seconds": PLAN_READ_POLL_SECONDS, **extra}  # fmt: skip
 
 
 @tenant_page(Capability.EDIT_DATA)
 @require_POST
 def plan_read(request: HttpRequest, *, access) -> HttpResponse:
-    """Queue the budgeting adapter on the marketer's text; the answer fills the form (``plan_read_status``). The
-    text's length and the generations a day are the tenant's limits, checked by ml.inference as for the API."""
+    """Read the marketer's text into the plan form. With an active budgeting adapter its answer is queued and the box
+    polls (``plan_read_status``); without one the plan reader alone answers at once. The text's length (and the
+    generations a day, for the adapter) are the tenant's limits, checked as for the API."""
     text = " ".join(request.POST.get("text", "").split())
     error, generation, status = "", None, 400
+    limit = tenant_limits(access.tenant).generation_text_chars
     if not text:
         error = "Write the objective first, for example: " + EXAMPLE_OBJECTIVE
-    else:
+    elif len(text) > limit:
+        error = f"The text is {len(text):,} characters; at most {limit:,}."
+    elif _budgeting_adapter(access) is not None:
         try:
             generation = generation_request_create(
                 tenant=access.tenant, user=request.user, task="budgeting", adapters=[BUDGETING_ADAPTER],
                 payload_or_messages={"text": text},
             )  # fmt: skip
         except AdapterForbidden:
-            error = f"No {BUDGETING_ADAPTER} adapter is active: train and promote one on the Models page first."
+            pass  # not this tenant's to use: the reader reads alone
         except DomainError as exc:
             error, status = exc.message, REFUSAL_STATUS.get(exc.code, 400)
-    context = _read_context(access, text=text, error=error, generation=generation, is_active=generation is not None)
-    return render(request, "optimizer/plan_list.html#plan-read", context, status=status if error else 200)
+    if error:
+        context = _read_context(access, text=text, error=error, generation=None, is_active=False)
+        return render(request, "optimizer/plan_list.html#plan-read", context, status=status)
+    if generation is None:
+        return _plan_read_result(request, None, text=text, access=access, answers={})
+    context = _read_context(access, text=text, error="", generation=generation, is_active=True)
+    return render(request, "optimizer/plan_list.html#plan-read", context)
 
 
 def _reading_or_404(access, pk: int) -> GenerationRequest:
@@ -368,46 +412,76 @@ def _reading_or_404(access, pk: int) -> GenerationRequest:
     return generation
 
 
+def _reading_text(generation: GenerationRequest) -> str:
+    return str(generation.prompt.get("text", "")) if isinstance(generation.prompt, dict) else ""
+
+
 @tenant_page(Capability.EDIT_DATA)
 @require_GET
 def plan_read_status(request: HttpRequest, pk: int, *, access) -> HttpResponse:
-    return _plan_read_result(request, _reading_or_404(access, pk), access=access, answers={})
+    generation = _reading_or_404(access, pk)
+    return _plan_read_result(request, generation, text=_reading_text(generation), access=access, answers={})
 
 
-@tenant_page(Capability.EDIT_DATA)
-@require_POST
-def plan_read_answer(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+def _answered(request: HttpRequest, generation: GenerationRequest | None, text: str, *, access) -> HttpResponse:
     """The marketer's answer to the question the reading asked; the answers before it come back as hidden fields
     (``a_<field>``), so the reading keeps no state between questions."""
-    generation = _reading_or_404(access, pk)
     answers = {name: request.POST[f"a_{name}"] for name in ANSWERED_FIELDS if f"a_{name}" in request.POST}
     name = request.POST.get("field", "")
     if name not in ANSWERED_FIELDS:
         return HttpResponse("Unknown field.", status=400, content_type="text/plain; charset=utf-8")
     typed = " ".join(request.POST.get("answer", "").split())
     answers[name] = typed or request.POST.get("choice", "")
+    missing = ""
     if not answers[name] and name != "min_roas":
         answers.pop(name)
-        return _plan_read_result(request, generation, access=access, answers=answers, missing=name)
-    return _plan_read_result(request, generation, access=access, answers=answers)
+        missing = name
+    return _plan_read_result(request, generation, text=text, access=access, answers=answers, missing=missing)
 
 
-def _plan_read_result(request, generation: GenerationRequest, *, access, answers: dict, missing: str = ""):
-    """The reading's box: still polling, an error, the one question to ask, or the filled form. The adapter's answer is
-    cross-checked by the deterministic reader (optimizer.objective_text.cross_check): a field fills where both read
-    it the same; a missing, foreign-currency or disputed field is asked instead of guessed."""
-    text = str(generation.prompt.get("text", "")) if isinstance(generation.prompt, dict) else ""
-    active = generation.status in (GenerationRequest.Status.QUEUED, GenerationRequest.Status.RUNNING)
+@tenant_page(Capability.EDIT_DATA)
+@require_POST
+def plan_read_answer(request: HttpRequest, pk: int, *, access) -> HttpResponse:
+    generation = _reading_or_404(access, pk)
+    return _answered(request, generation, _reading_text(generation), access=access)
+
+
+@tenant_page(Capability.EDIT_DATA)
+@require_POST
+def plan_read_text_answer(request: HttpRequest, *, access) -> HttpResponse:
+    """An answer to the plan reader's question when it read alone: the text comes back as a hidden field."""
+    text = " ".join(request.POST.get("text", "").split())
+    limit = tenant_limits(access.tenant).generation_text_chars
+    if not text or len(text) > limit:
+        return HttpResponse("No text to read.", status=400, content_type="text/plain; charset=utf-8")
+    return _answered(request, None, text, access=access)
+
+
+def _plan_read_result(
+    request, generation: GenerationRequest | None, *, text: str, access, answers: dict, missing: str = ""
+):
+    """The reading's box: still polling, the one question to ask, or the filled form. The plan reader
+    (optimizer.engine.objective_reader) reads the text; the adapter's answer, when there is one, cross-checks it field
+    by field (optimizer.objective_text.cross_check): a field fills where both read it the same or the adapter gave no
+    valid value for it; a missing, foreign-currency or disputed field is asked instead of guessed. An adapter that
+    failed or answered no JSON at all costs its vote, not the reading."""
+    active = generation is not None and generation.status in (
+        GenerationRequest.Status.QUEUED,
+        GenerationRequest.Status.RUNNING,
+    )
     context = _read_context(access, text=text, generation=generation, is_active=active, error="")
     if active:
         return render(request, "optimizer/plan_list.html#plan-read", context)
-    adapter = generation.parsed or budgeting_fields(generation.output)
-    if generation.status == GenerationRequest.Status.FAILED:
-        context["error"] = f"The budgeting adapter failed: {generation.error}"
-    elif not adapter:
-        context["error"] = f"The budgeting adapter's answer is not a plan the form can take: {generation.output[:300]}"
-    if context["error"]:
-        return render(request, "optimizer/plan_list.html#plan-read", context)
+    adapter: dict = {}
+    adapter_notes: list[str] = []
+    if generation is not None:
+        if generation.status == GenerationRequest.Status.FAILED:
+            adapter_notes.append("The budgeting adapter failed on this text; the plan reader read it alone.")
+        else:
+            adapter = generation.parsed or budgeting_fields(generation.output)
+            if not adapter:
+                adapter_notes.append("The budgeting adapter gave no usable answer; the plan reader read it alone.")
+    context["cross_checked"] = bool(adapter)
     channels = tenant_channel_choices(access.tenant)
     known = {code: name for code, name in Retailer.objects.values_list("code", "name")}
     known.update({code: name for code, name, _placement in channels})
@@ -419,12 +493,12 @@ def _plan_read_result(request, generation: GenerationRequest, *, access, answers
         question = check.question
         if missing == question.field and not question.error:
             question = replace(question, error="Choose or type an answer first.")
-        context.update(question=question, answers=answers, notes=check.notes)
+        context.update(question=question, answers=answers, notes=adapter_notes + check.notes)
         status = 400 if question.error else 200
         return render(request, "optimizer/plan_list.html#plan-read", context, status=status)
     initial, notes = plan_initial(check.values, channels, text=text)
     form = PlanForm(initial=initial, channels=channels)
-    context.update(notes=check.notes + notes, filled=True, asked=bool(answers))
+    context.update(notes=adapter_notes + check.notes + notes, filled=True, asked=bool(answers))
     read = render(request, "optimizer/plan_list.html#plan-read", context).content
     filled = render(
         request,

@@ -205,7 +205,8 @@ def cross_check(
         values["period_days"] = days
     else:
         mine, theirs = reading.period_days, adapter.get("period_days")
-        if mine is not None and ("period_days" not in adapter or _close(mine, theirs)):
+        # The adapter's null period is "the text gives none": no vote against a period the reader found.
+        if mine is not None and (theirs is None or _close(mine, theirs)):
             values["period_days"] = mine
         else:
             offered = list(dict.fromkeys(int(v) for v in (mine, theirs) if v))
@@ -299,6 +300,23 @@ def cross_check(
         choice = "reader"
     values["retailer_caps"], values["exclude_retailers"] = options[choice]
     return CrossCheck(values, None, notes)
+
+
+def reading_answer(reading: Reading, *, currency: str = "USD") -> dict | None:
+    """The reader's ``reading`` as a budgeting answer (ml.engine.prompts.ANSWER_KEYS), with the form's defaults for
+    what the text leaves out (objective, basis); None where the page would ask (a field read two ways, no budget, a
+    budget in another currency than ``currency``)."""
+    if reading.ambiguous or reading.budget is None or reading.currency not in (None, currency):
+        return None
+    return {
+        "budget": reading.budget,
+        "period_days": reading.period_days,
+        "objective": reading.objective or DEFAULT_OBJECTIVE,
+        "min_roas": reading.min_roas,
+        "roas_basis": reading.roas_basis or DEFAULT_BASIS,
+        "retailer_caps": dict(reading.retailer_caps),
+        "exclude_retailers": list(reading.exclude_retailers),
+    }
 
 
 def adapter_retailers(adapter: dict, names: dict[str, str]) -> dict:

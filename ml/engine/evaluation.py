@@ -11,6 +11,10 @@ rows and compares the parsed answers with the rows' completions:
 - creative: ``json_valid_rate`` and ``violation_rate``, the share of answers that break the row's policy
   (ml/policy.py) or are not valid copy JSON at all, with ``violation_rate_valid`` among valid answers only.
 
+``evaluate_reader`` scores a rule-based reader (a text -> the answer it would fill) on the same rows, so an adapter can
+be compared with what the product does without it: the budgeting adapter is promoted only when it beats the plan
+reader (ml/eval_services.py).
+
 ``preference_accuracy`` is the share of preference pairs where the model gives the chosen completion a higher
 summed log-probability than the rejected one, given the prompt through the chat template.
 """
@@ -126,6 +130,18 @@ def evaluate_task(task: str, rows: list[dict], predict: Predict, *, batch_size: 
         metrics["violation_rate_valid"] = valid_violating / valid if valid else 1.0
     metrics["samples"] = [{"answer": t[:400]} for t in texts[:3]]
     return metrics
+
+
+def evaluate_reader(task: str, rows: list[dict], read: Callable[[str], dict | None]) -> dict:
+    """``exact_match`` of ``read`` (the request's text as the adapter sees it -> an answer of the task's keys, or None
+    where the reader would ask instead) on ``rows``, scored as ``evaluate_task`` scores an adapter; ``answered`` is the
+    share it gave an answer for."""
+    if not rows:
+        raise ValueError("No rows to evaluate.")
+    answers = [read(row["prompt"][-1]["content"]) for row in rows]
+    n = len(rows)
+    right = sum(answers_equal(task, a, _truth(r)) for a, r in zip(answers, rows, strict=True))
+    return {"n": n, "answered": sum(a is not None for a in answers) / n, "exact_match": right / n}
 
 
 def _completion_logprobs(model, tokenizer, prompts: list[list[dict]], completions: list[str]) -> list[float]:

@@ -225,3 +225,43 @@ def test_base_evaluate_scores_generated_copy_and_preference_pairs(tiny, tiny_mod
     assert result["metrics"]["preference_accuracy"] == preference_accuracy(model, tokenizer, pairs)
     assert result["metrics"]["violation_rate"] == 1.0  # an untrained tiny model writes no valid copy
     assert result["metrics"]["n_eval"] == 4
+
+
+# --- the budgeting adapter against the plan reader it is meant to help ----------------------------------------------
+
+
+def test_the_reader_is_scored_like_an_adapter_on_the_same_rows():
+    from ml.engine.evaluation import evaluate_reader
+
+    rows = _rows("budgeting", [BUDGET] * 4)
+    answers = iter([BUDGET, {**BUDGET, "period_days": 4}, None, dict(reversed(list(BUDGET.items())))])
+    figures = evaluate_reader("budgeting", rows, lambda text: next(answers))
+    assert figures == {"n": 4, "answered": 0.75, "exact_match": 0.5}
+
+
+def test_an_adapter_beats_the_reader_only_above_its_exact_match():
+    from ml.eval_services import behind_reader
+
+    assert behind_reader({"exact_match": 0.9}) is None  # not a budgeting comparison
+    assert behind_reader({"exact_match": 0.97, "reader_exact_match": 0.96, "n_eval": 30.0}) is None
+    why = behind_reader({"exact_match": 0.96, "reader_exact_match": 0.96, "n_eval": 30.0})
+    assert why.startswith("its exact match 0.960 does not beat the plan reader's 0.960 on the same 30 held-out rows")
+
+
+@pytest.mark.django_db
+def test_a_budgeting_adapter_that_reads_worse_than_the_plan_reader_is_not_promoted(settings, tmp_path, tiny_model_dir):
+    """The first version of an adapter normally goes live; a budgeting one must also beat the plan reader, which
+    reads these held-out requests (generated, with their retailers) right."""
+    from ml.eval_services import adapter_evaluate
+
+    settings.MODEL_STORAGE_DIR = tmp_path
+    _train, rows = build("budgeting", seed=0, n_train=1, n_heldout=3)
+    dataset = write_jsonl(rows, tmp_path / "heldout.jsonl")
+    _lora(tiny_model_dir, tmp_path / "v1")
+    adapter = adapter_register(name="task_budgeting", kind=AdapterKind.TASK, tenant=None,
+                               base_model=str(tiny_model_dir), path="v1")  # fmt: skip
+    result = adapter_evaluate(adapter=adapter, task="budgeting", dataset_path=str(dataset), promote=True)
+    adapter.refresh_from_db()
+    assert adapter.status == Adapter.Status.CANDIDATE and not result["promoted"]
+    assert adapter.metrics["exact_match"] == 0.0 and adapter.metrics["reader_exact_match"] == 1.0
+    assert "does not beat the plan reader's 1.000 on the same 3 held-out rows" in result["promotion_error"]

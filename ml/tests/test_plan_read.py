@@ -66,14 +66,38 @@ def budgeting_adapter(db, settings, tiny_model_dir, tmp_path):
     return adapter_promote(adapter=adapter, user=None)
 
 
-def test_without_an_active_budgeting_adapter_the_box_says_so(client, personas, catalog):
+def test_without_an_adapter_the_plan_reader_fills_the_form_at_once(client, personas, catalog):
     client.force_login(personas["marketer"])
-    text = visible(client.get(reverse("plan_list")).content.decode())
-    assert "Reading an objective needs an active task_budgeting adapter" in text
+    html = client.get(reverse("plan_list")).content.decode()
+    assert 'id="plan-read-text"' in html and "disabled" not in html.split('id="plan-read-text"')[1].split(">")[0]
     response = client.post(reverse("plan_read"), {"text": TEXT}, HTTP_HX_REQUEST="true")
-    assert response.status_code == 400
-    assert "No task_budgeting adapter is active" in visible(response.content.decode())
-    assert not GenerationRequest.objects.exists()
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="plan-form" hx-swap-oob="true"' in html
+    assert 'name="budget" value="2500000"' in html and 'name="period_days" value="28"' in html
+    assert 'name="min_roas" value="3"' in html
+    assert "Filled the form below from your text with the plan reader. Check every field" in visible(html)
+    assert not GenerationRequest.objects.exists()  # no model was asked
+
+
+def test_without_an_adapter_the_plan_reader_asks_and_fills_with_the_answer(client, personas, catalog):
+    client.force_login(personas["marketer"])
+    text = "Put £500k over eight weeks into retail media for incremental revenue"
+    response = client.post(reverse("plan_read"), {"text": text})
+    html = response.content.decode()
+    assert response.status_code == 200 and "plan-form" not in html
+    assert "but this tenant plans in USD. What is the budget in USD?" in visible(html)
+    url = reverse("plan_read_text_answer")
+    assert f'hx-post="{url}"' in html
+    response = client.post(url, {"text": text, "field": "currency", "answer": "640,000"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="budget" value="640000"' in html and 'name="period_days" value="56"' in html
+    assert '<option value="incremental_revenue" selected>' in html
+    assert "with the plan reader and your answers" in visible(html)
+    assert client.post(url, {"text": "", "field": "currency", "answer": "1"}).status_code == 400
+    client.force_login(personas["reviewer"])
+    assert client.post(url, {"text": text, "field": "currency", "answer": "640000"}).status_code == 403
 
 
 def test_only_editors_read_objectives_and_only_their_own(client, personas, catalog, budgeting_adapter):
@@ -108,18 +132,42 @@ def test_the_answer_fills_the_form_with_notes(client, personas, catalog, budgeti
     assert 'id="plan-form" hx-swap-oob="true"' in html
     assert 'name="budget" value="2500000"' in html and 'name="min_roas" value="3"' in html
     assert 'name="ch0_max" value="0"' in html  # Amazon excluded (the catalog's channel 0)
-    assert "Filled the form below from your text with task_budgeting v1" in visible(html)
+    assert "Filled the form below from your text with the plan reader, cross-checked by task_budgeting v1" in visible(
+        html
+    )
 
 
-def test_an_answer_that_is_no_plan_is_an_error_and_the_form_is_left_alone(client, personas, catalog, budgeting_adapter):
+def test_an_adapter_answer_that_is_no_plan_costs_its_vote_not_the_reading(client, personas, catalog, budgeting_adapter):
     client.force_login(personas["marketer"])
     client.post(reverse("plan_read"), {"text": TEXT})
     generation = GenerationRequest.objects.get()
     GenerationRequest.objects.filter(pk=generation.pk).update(status="succeeded", parsed=None, output="Sure! Here")
     html = client.get(reverse("plan_read_status", args=[generation.pk])).content.decode()
-    assert "answer is not a plan the form can take: Sure! Here" in visible(html)
-    assert "plan-form" not in html
+    assert "The budgeting adapter gave no usable answer; the plan reader read it alone." in visible(html)
+    assert "Sure! Here" not in html  # the model's raw output is not shown
+    assert 'name="budget" value="2500000"' in html and 'name="period_days" value="28"' in html
     GenerationRequest.objects.filter(pk=generation.pk).update(status="failed", error="worker lost")
-    assert "The budgeting adapter failed: worker lost" in visible(
-        client.get(reverse("plan_read_status", args=[generation.pk])).content.decode()
-    )
+    html = client.get(reverse("plan_read_status", args=[generation.pk])).content.decode()
+    assert "The budgeting adapter failed on this text; the plan reader read it alone." in visible(html)
+    assert 'name="budget" value="2500000"' in html
+
+
+def test_while_the_budgeting_adapter_trains_the_plans_page_shows_its_bar_and_time_left(client, personas, catalog):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ml.models import TrainingJob
+
+    job = TrainingJob.objects.create(
+        tenant=None, adapter_name="task_budgeting", adapter_kind=AdapterKind.TASK, method="sft", base_model="b",
+        dataset_path="/tmp/x.jsonl", status="running", started_at=timezone.now() - timedelta(seconds=600),
+        progress={"step": 20, "total_steps": 40},
+    )  # fmt: skip
+    client.force_login(personas["marketer"])
+    html = client.get(reverse("plan_list")).content.decode()
+    banner = html.split('id="plan-read-training"')[1].split("</p>")[0]
+    assert '<progress max="100" value="50"' in banner
+    assert "20 / 40 steps, about 10 min left" in visible(banner)  # 600 s for 20 steps, 20 to go
+    TrainingJob.objects.filter(pk=job.pk).update(status="succeeded")
+    assert 'id="plan-read-training"' not in client.get(reverse("plan_list")).content.decode()

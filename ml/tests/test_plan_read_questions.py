@@ -75,7 +75,7 @@ def test_four_weeks_read_as_4_days_is_asked_not_filled(client, personas, reading
     assert 'id="plan-form" hx-swap-oob="true"' in html
     assert 'name="period_days" value="28"' in html and 'name="min_roas" value="3"' in html
     assert 'name="budget" value="2500000"' in html
-    assert "cross-checked by the plan reader and your answers" in visible(html)
+    assert "with the plan reader, cross-checked by task_budgeting v1 and your answers" in visible(html)
 
 
 def test_where_the_two_agree_the_form_fills_at_once(client, personas, reading):

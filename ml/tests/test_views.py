@@ -504,6 +504,37 @@ def test_the_demo_promotes_a_finished_adapter_when_waiting(storage, base_folder,
     assert "task_budgeting v1: promoted without evaluation." in out and "Active demo adapters: task_budgeting" in out
 
 
+def test_a_budgeting_adapter_behind_the_plan_reader_is_kept_out_shown_and_not_trained_again(
+    client, personas, register, base_folder
+):
+    from ml.services import adapter_retire
+
+    metrics = {"exact_match": 0.3, "json_valid_rate": 0.9, "n_eval": 30.0, "reader_exact_match": 1.0}
+    adapter_retire(adapter=register("task_budgeting", metrics=metrics), user=None)
+    out = _demo("--tasks", "budgeting")
+    assert (
+        "task_budgeting: v1 was not promoted (its exact match 0.300 does not beat the plan reader's 1.000 on the "
+        "same 30 held-out rows" in out
+    )
+    assert not TrainingJob.objects.exists()
+    client.force_login(personas["marketer"])
+    text = visible(client.get(reverse("model_adapters")).content.decode())
+    assert "Not promoted: its exact match 0.300 does not beat the plan reader's 1.000" in text
+
+
+def test_the_jobs_list_shows_a_bar_and_the_time_left(client, personas, tenants):
+    started = timezone.now() - timedelta(seconds=100)
+    job = _job(tenants["acme"], status="running", started_at=started, progress={"step": 10, "total_steps": 40})
+    _job(tenants["acme"], status="queued", progress={"step": 0, "total_steps": 40})
+    client.force_login(personas["marketer"])
+    html = client.get(reverse("model_jobs")).content.decode()
+    row = html.split(f'data-job="{job.pk}"')[1].split("</tr>")[0]
+    assert '<progress max="100" value="25"' in row
+    assert "about 5 min left" in visible(row)  # 100 s for 10 steps, 30 to go: 300 s
+    html = client.get(reverse("model_job_detail", args=[job.pk])).content.decode()
+    assert "about 5 min left" in visible(html)
+
+
 def test_a_restarted_demo_trains_again_and_retries_a_failed_job_once(storage, base_folder, monkeypatch):
     _job(None, adapter_name="task_budgeting", adapter_kind=AdapterKind.TASK, method="sft", status="failed")
 

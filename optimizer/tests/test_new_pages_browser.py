@@ -197,6 +197,21 @@ def test_a_floor_the_whole_budget_cannot_promise_shows_both_plans(
     _fits_a_phone(live_site.shot(page, "both-plans"))
 
 
+def test_the_plan_reader_fills_the_form_before_any_adapter_exists(page, live_site, personas, catalog):
+    # A fresh demo: no task_budgeting adapter has been trained or promoted yet (issue 18.7).
+    assert not Adapter.objects.filter(name="task_budgeting").exists()
+    live_site.login(page, personas["marketer"])
+    page.goto(f"{live_site.url}/plans/")
+    page.fill("#plan-read-text", "Spend $1.2M over the next 6 weeks to grow incremental sales, ROAS of at least 2.5")
+    page.get_by_role("button", name="Fill the form").click()
+    expect(page.locator("#plan-read")).to_contain_text("Filled the form below from your text with the plan reader.")
+    expect(page.locator("#plan-form input[name=budget]")).to_have_value("1200000")
+    expect(page.locator("#plan-form input[name=period_days]")).to_have_value("42")
+    expect(page.locator("#plan-form input[name=min_roas]")).to_have_value("2.5")
+    expect(page.locator("#plan-form select[name=objective]")).to_have_value("incremental_revenue")
+    live_site.shot(page, "reader-alone-filled")
+
+
 def test_the_plan_reader_asks_where_the_adapter_disagrees(
     page, live_site, tenants, personas, catalog, queued, settings
 ):
@@ -242,7 +257,9 @@ def test_the_plan_reader_asks_where_the_adapter_disagrees(
 
     page.fill("#plan-question-answer", "3")
     question.get_by_role("button", name="Answer").click()
-    expect(page.locator("#plan-read")).to_contain_text("cross-checked by the plan reader and your answers")
+    expect(page.locator("#plan-read")).to_contain_text(
+        "with the plan reader, cross-checked by task_budgeting v1 and your answers"
+    )
     expect(page.locator("#plan-form input[name=budget]")).to_have_value("2500000")
     expect(page.locator("#plan-form input[name=period_days]")).to_have_value("28")
     expect(page.locator("#plan-form input[name=min_roas]")).to_have_value("3")

@@ -77,6 +77,7 @@ PAGES: dict[str, Page] = {
     "plan_read_answer": Page(
         get=None, post=E, obj=lambda t: {"pk": t.generation.pk}, body=lambda t: {"field": "budget", "answer": "1000"}
     ),
+    "plan_read_text_answer": Page(get=None, post=E, body=lambda t: {"text": "", "field": "budget", "answer": "1000"}),
     "experiment_list": Page(post=E, shows=True),
     "experiment_detail": Page(obj=lambda t: {"pk": t.experiment.pk}, shows=True),
     "experiment_readout": Page(get=None, post=E, obj=lambda t: {"pk": t.experiment.pk}),

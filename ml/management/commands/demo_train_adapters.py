@@ -3,8 +3,9 @@
 Idempotent: an adapter name that already has an active or candidate version, or a queued or running job, is left
 alone, so a restarted demo does not train twice. With ``--wait`` it stays until the jobs finish, then scores each new
 adapter on its held-out split (ml.eval_services.adapter_evaluate) and promotes it when it beats the active version
-(the first version always does). bin/demo runs it in the background after the workers start, so the first page never
-waits for a model.
+(the first version does) and, for task_budgeting, the plan reader on the same rows; one that loses is retired with its
+figures and not trained again at the next start (the plans page then reads plans with the plan reader alone).
+bin/demo runs it in the background after the workers start, so the first page never waits for a model.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
+from ml.eval_services import behind_reader
 from ml.jobs import heldout_path, training_job_start
 from ml.models import Adapter, AdapterKind, TrainingJob
 
@@ -114,6 +116,13 @@ class Command(BaseCommand):
         if live is not None:
             self.stdout.write(f"{spec.name}: v{live.version} is {live.status}; not training it again.")
             return None
+        latest = Adapter.objects.filter(name=spec.name, tenant=None).order_by("-version").first()
+        if latest is not None and latest.status == Adapter.Status.RETIRED and "n_eval" in (latest.metrics or {}):
+            # Scored and kept out (it lost to the plan reader or to an earlier version): training the same recipe
+            # again would score the same, at minutes of CPU per start.
+            why = behind_reader(latest.metrics) or "it was scored and retired"
+            self.stdout.write(f"{spec.name}: v{latest.version} was not promoted ({why}); not training it again.")
+            return None
         job = _jobs(spec).filter(status__in=ACTIVE_JOB).first()
         if job is not None:
             self.stdout.write(f"{spec.name}: job #{job.pk} is {job.status}.")
@@ -152,7 +161,10 @@ class Command(BaseCommand):
                     .first()
                 )
                 if candidate is not None:
+                    # Promoted, or scored and kept out: either way decided, not a failure to train again.
                     self._promote(candidate, spec, evaluate=evaluate, eval_limit=eval_limit)
+                    del pending[name]
+                    continue
                 active = Adapter.objects.filter(name=name, tenant=None, status=Adapter.Status.ACTIVE).exists()
                 if active or self._ensure(spec, max_steps=max_steps, queued=queued, allowed=allowed) is None:
                     del pending[name]  # ready, or given up
