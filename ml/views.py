@@ -346,7 +346,7 @@ def plan_read(request: HttpRequest, *, access) -> HttpResponse:
     text = " ".join(request.POST.get("text", "").split())
     error, generation, status = "", None, 400
     if not text:
-        error = "Write the objective first, for example: " + EXAMPLE_OBJECTIVE
+        error = "Describe the plan first, for example: " + EXAMPLE_OBJECTIVE
     else:
         try:
             generation = generation_request_create(
@@ -354,7 +354,7 @@ def plan_read(request: HttpRequest, *, access) -> HttpResponse:
                 payload_or_messages={"text": text},
             )  # fmt: skip
         except AdapterForbidden:
-            error = f"No {BUDGETING_ADAPTER} adapter is active: train and promote one on the Models page first."
+            error = "The budgeting model is not switched on yet: train and promote it on the Models page first."
         except DomainError as exc:
             error, status = exc.message, REFUSAL_STATUS.get(exc.code, 400)
     context = _read_context(access, text=text, error=error, generation=generation, is_active=generation is not None)

@@ -69,10 +69,10 @@ def budgeting_adapter(db, settings, tiny_model_dir, tmp_path):
 def test_without_an_active_budgeting_adapter_the_box_says_so(client, personas, catalog):
     client.force_login(personas["marketer"])
     text = visible(client.get(reverse("plan_list")).content.decode())
-    assert "Reading an objective needs an active task_budgeting adapter" in text
+    assert "Filling the form from your words needs the budgeting model" in text
     response = client.post(reverse("plan_read"), {"text": TEXT}, HTTP_HX_REQUEST="true")
     assert response.status_code == 400
-    assert "No task_budgeting adapter is active" in visible(response.content.decode())
+    assert "The budgeting model is not switched on yet" in visible(response.content.decode())
     assert not GenerationRequest.objects.exists()
 
 

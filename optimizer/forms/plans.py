@@ -19,7 +19,7 @@ class PlanForm(forms.Form):
     name = forms.CharField(
         max_length=200,
         required=False,
-        label="Objective",
+        label="Plan name",
         help_text="In your words, e.g. “Q3 push for the new flavours”.",
     )
     budget = forms.DecimalField(
@@ -35,8 +35,8 @@ class PlanForm(forms.Form):
         required=False,
         initial=True,
         label="Hold the floor with 90% probability",
-        help_text="On by default: the floor is a promise, P(period ROAS ≥ floor) ≥ 90% over the curves' "
-        "uncertainty. Off: the floor holds on the expected ROAS only (about a coin flip where it binds).",
+        help_text="On by default: the plan keeps ROAS at or above the floor in 9 of 10 likely outcomes. Off: the "
+        "floor holds on average only (about a coin flip where the floor is tight).",
     )
 
     def __init__(self, *args, channels: list[tuple[str, str, str]] = (), **kwargs):
