@@ -252,7 +252,7 @@ def _progress_view(job: TrainingJob) -> dict:
 
 def _usable_adapters(access) -> list[tuple[str, str]]:
     active = adapters_visible_to(access.tenant).filter(status=Adapter.Status.ACTIVE).order_by("kind", "name")
-    return [(a.name, f"{a.name} v{a.version} ({a.get_kind_display().lower()})") for a in active]
+    return [(a.name, f"{a.purpose} (v{a.version})") for a in active]
 
 
 @tenant_page()
