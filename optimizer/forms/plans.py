@@ -57,6 +57,18 @@ class PlanForm(forms.Form):
                 {"key": f"{code}|{placement}", "label": label, "min": self[f"ch{i}_min"], "max": self[f"ch{i}_max"]}
             )
 
+    def clean(self):
+        # The service says the same with the channel's key (for the API); the page names the channel in words.
+        data = super().clean()
+        for i, row in enumerate(self.channel_rows):
+            low, high = data.get(f"ch{i}_min"), data.get(f"ch{i}_max")
+            for side, value in (("min", low), ("max", high)):
+                if value is not None and value < 0:
+                    self.add_error(f"ch{i}_{side}", f"{row['label']}: a limit cannot be negative.")
+            if low is not None and high is not None and 0 <= high < low:
+                self.add_error(f"ch{i}_max", f"{row['label']}: the maximum ({high:,}) is below the minimum ({low:,}).")
+        return data
+
     def bounds(self) -> dict[str, list]:
         """Channel key -> [min, max] for every channel with a min or a max given (a missing side is open)."""
         out = {}
