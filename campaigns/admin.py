@@ -176,7 +176,7 @@ class TenantBrandAdmin(TenantScopedAdmin):
 @admin.register(SKU, site=tenant_admin_site)
 class TenantSKUAdmin(TenantScopedAdmin):
     list_display = ["sku_code", "name", "brand", "category", "price", "unit_cost", "currency", "stock_units"]
-    list_filter = ["is_active", "category"]
+    list_filter = ["brand", "is_active", "category"]
     search_fields = ["sku_code", "name", "gtin", "retailer_items__item_id"]
     inlines = [TenantRetailerItemInline]
 

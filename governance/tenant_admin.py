@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.shortcuts import redirect
@@ -138,6 +139,17 @@ class TenantScopedAdmin(_Scoped, admin.ModelAdmin):
 
     def has_module_permission(self, request) -> bool:
         return manage_access(request) is not None
+
+    def get_list_filter(self, request):
+        # A filter on a foreign key lists every row of the related table: only those of this tenant's rows here.
+        out = []
+        for item in super().get_list_filter(request):
+            if isinstance(item, str):
+                field = get_fields_from_path(self.model, item)[-1]
+                if field.is_relation and field.related_model._meta.label_lower not in SHARED_MODELS:
+                    item = (item, admin.RelatedOnlyFieldListFilter)
+            out.append(item)
+        return out
 
     def save_model(self, request, obj, form, change):
         obj.tenant = self._tenant(request)

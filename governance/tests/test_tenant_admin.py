@@ -27,6 +27,15 @@ def test_it_lists_only_the_current_tenants_campaigns(client, personas, catalog):
     assert "globex" not in html.lower()
 
 
+def test_a_filter_by_brand_offers_the_tenants_brands_only(client, personas, catalog):
+    second = Brand.objects.create(tenant=catalog["acme"]["brand"].tenant, name="Second")  # a filter needs two
+    SKU.objects.filter(pk=catalog["acme"]["skus"][1].pk).update(brand=second)
+    client.force_login(personas["owner"])
+    html = client.get(reverse("tenant_admin:campaigns_sku_changelist")).content.decode()
+    assert f"?brand__id__exact={catalog['acme']['brand'].pk}" in html and f"?brand__id__exact={second.pk}" in html
+    assert catalog["globex"]["brand"].name not in html and "globex" not in html.lower()
+
+
 def test_a_choice_of_another_tenants_brand_is_refused_and_nothing_is_created(client, personas, catalog, retailers):
     client.force_login(personas["owner"])
     url = reverse("tenant_admin:campaigns_campaign_add")
