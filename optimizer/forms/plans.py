@@ -29,7 +29,11 @@ class PlanForm(forms.Form):
     min_roas = forms.DecimalField(
         max_digits=8, decimal_places=3, required=False, label="Minimum ROAS", help_text="Leave empty for no floor."
     )
-    roas_basis = forms.ChoiceField(choices=AllocationPlan.RoasBasis.choices, label="ROAS basis")
+    roas_basis = forms.ChoiceField(
+        choices=AllocationPlan.RoasBasis.choices,
+        label="ROAS basis",
+        help_text="Which sales the floor counts: those retailers report, or only those the ads caused.",
+    )
     objective = forms.ChoiceField(choices=AllocationPlan.Objective.choices, label="Maximize")
     chance = forms.BooleanField(
         required=False,

@@ -167,6 +167,7 @@ def test_a_floor_the_whole_budget_cannot_promise_shows_both_plans(
     page.fill("input[name=budget]", "40000")
     page.fill("input[name=period_days]", "28")
     page.fill("input[name=min_roas]", "8")
+    page.locator("#floor-advanced summary").click()  # the floor's finer settings are folded under Advanced
     page.select_option("select[name=roas_basis]", "attributed")
     expect(page.get_by_label("Hold the floor with 90% probability")).to_be_checked()
     live_site.shot(page, "request")

@@ -209,12 +209,19 @@ def test_the_demo_tenants_pages_speak_plainly_outside_advanced_blocks(demo):
     assert not problems, f"{len(problems)} jargon word(s) outside an Advanced block:\n" + "\n".join(problems)
 
 
-def test_the_advanced_statistics_of_an_experiment_are_folded_with_a_line_each(demo):
+@pytest.mark.parametrize(
+    ("page", "block", "fields"),
+    [
+        ("experiment_list", "design-advanced", ("alpha", "power", "seed")),
+        ("plan_list", "floor-advanced", ("roas_basis", "chance")),
+    ],
+)
+def test_advanced_settings_are_folded_with_a_line_each(demo, page, block, fields):
     client = Client()
     client.force_login(PERSONAS["marketer"]())
-    html = client.get(reverse("experiment_list")).content.decode()
-    folded = re.search(r'<details class="advanced" id="design-advanced">(.*?)</details>', html, flags=re.S)
+    html = client.get(reverse(page)).content.decode()
+    folded = re.search(rf'<details class="advanced[^"]*" id="{block}">(.*?)</details>', html, flags=re.S)
     assert folded and "<summary>Advanced</summary>" in folded.group(1)
-    for field in ("alpha", "power", "seed"):
+    for field in fields:
         assert f'name="{field}"' in folded.group(1) and f'id="id_{field}_help"' in folded.group(1), field
         assert f'name="{field}"' not in html.replace(folded.group(0), "")
