@@ -42,6 +42,7 @@ JARGON: dict[str, tuple[re.Pattern, bool]] = {
     "alpha": (re.compile(r"\balpha\b|α", re.I), True),
     "power": (re.compile(r"\bpower\b", re.I), True),
     "Thompson sampling": (re.compile(r"thompson", re.I), True),
+    "posterior / propensity": (re.compile(r"\bposterior\b|\bpropensit", re.I), True),
     "YAML": (re.compile(r"\bYAML\b"), True),
     '"Objective" for the plan\'s name': (re.compile(r"\bObjective\b"), True),
 }
