@@ -135,6 +135,13 @@ class TenantMembershipAdmin(TenantScopedAdmin):
     def has_add_permission(self, request, *args):
         return False
 
+    # Not one's own membership: an admin who demoted or removed themselves would lock the tenant's admin out.
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or obj.user_id != request.user.pk)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.user_id != request.user.pk)
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         detail = {"role": obj.role}

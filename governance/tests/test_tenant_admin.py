@@ -90,6 +90,18 @@ def test_an_admin_changes_a_members_role_with_an_audit_entry_but_adds_nobody(cli
     entry = AuditLog.objects.get(action="membership.update")
     assert entry.tenant.slug == "acme" and entry.actor_user == personas["owner"]
     assert client.get(reverse("tenant_admin:governance_membership_add")).status_code == 403
+    own = Membership.objects.get(user=personas["owner"])  # no demoting or removing oneself
+    client.post(reverse("tenant_admin:governance_membership_change", args=[own.pk]), {"role": Role.MARKETER})
+    assert (
+        client.post(reverse("tenant_admin:governance_membership_delete", args=[own.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    own.refresh_from_db()
+    assert own.role == Role.ADMIN
+    url = reverse("tenant_admin:governance_membership_delete", args=[membership.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    assert AuditLog.objects.filter(action="membership.delete", tenant=membership.tenant).count() == 1
     stranger = Membership.objects.get(user=personas["stranger"])
     response = client.post(
         reverse("tenant_admin:governance_membership_change", args=[stranger.pk]), {"role": Role.ADMIN}

@@ -598,6 +598,7 @@ MANAGE_OWNER = {
     "tenant_admin:login": 302,
     "tenant_admin:autocomplete": 403,
     "tenant_admin:governance_membership_add": 403,  # people join through the staff: a user list spans tenants
+    "tenant_admin:governance_membership_delete": 403,  # the URL names the owner's own: nobody removes themselves
     "tenant_admin:governance_auditlog_add": 403,  # the audit log is read only
     "tenant_admin:governance_auditlog_delete": 403,
 }
