@@ -3,6 +3,7 @@ from django.contrib import admin
 from campaigns.forms import RetailerPolicyForm
 from campaigns.models import SKU, Brand, Campaign, PerformanceDaily, PerformanceFact, Retailer, RetailerItem
 from campaigns.services import performance_rollup_kept, performance_rollup_refresh
+from governance.tenant_admin import TenantScopedAdmin, TenantScopedInline, tenant_admin_site
 
 
 @admin.register(Retailer)
@@ -156,3 +157,42 @@ class PerformanceDailyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- the tenant admins' site (/manage/): the current tenant's catalog and campaigns only (governance.tenant_admin) ---
+
+
+class TenantRetailerItemInline(TenantScopedInline):
+    model = RetailerItem
+    fields = ["retailer", "item_id"]
+
+
+@admin.register(Brand, site=tenant_admin_site)
+class TenantBrandAdmin(TenantScopedAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
+
+
+@admin.register(SKU, site=tenant_admin_site)
+class TenantSKUAdmin(TenantScopedAdmin):
+    list_display = ["sku_code", "name", "brand", "category", "price", "unit_cost", "currency", "stock_units"]
+    list_filter = ["brand", "is_active", "category"]
+    search_fields = ["sku_code", "name", "gtin", "retailer_items__item_id"]
+    inlines = [TenantRetailerItemInline]
+
+
+@admin.register(Campaign, site=tenant_admin_site)
+class TenantCampaignAdmin(TenantScopedAdmin):
+    list_display = ["name", "retailer", "brand", "placement_type", "status", "budget", "budget_currency", "start_date"]
+    list_filter = ["retailer", "placement_type", "status"]
+    search_fields = ["name", "external_id", "brand__name"]
+    date_hierarchy = "start_date"
+
+    # Deleting a campaign deletes its facts: the dashboard's rollup follows (as in CampaignAdmin).
+    def delete_model(self, request, obj):
+        with performance_rollup_kept(facts=PerformanceFact.objects.filter(campaign=obj)):
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with performance_rollup_kept(facts=PerformanceFact.objects.filter(campaign__in=queryset)):
+            super().delete_queryset(request, queryset)

@@ -57,7 +57,7 @@ MIN_DAYS = 120
 DEFAULT_SEED = 42
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes (0/o, 1/l/i) to misread from a terminal
 TRUTH_NAME = "demo"
-INGEST_SOURCE = "seed_demo"
+INGEST_SOURCE = "Demo history (simulated)"  # shown as the import's name on the imports page
 SUPERUSER = "superuser"
 
 _SPONSORED = PlacementType.SPONSORED_PRODUCT

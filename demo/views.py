@@ -10,11 +10,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from core.errors import DomainError
 from demo.samples import sample_content_type, sample_export_write, sample_filename, sample_layouts
 from governance.access import TenantAccess, tenant_page
+from harmonization.selectors import mapping_choices
 
 
 def import_page_samples(*, access: TenantAccess) -> dict:
-    """Fills the imports page's slot (demo.apps): the layouts a sample can be built for, or why not."""
-    return {"samples": sample_layouts(tenant=access.tenant)}
+    """Fills the imports page's slot (demo.apps): the layouts a sample can be built for, or why not, each with the
+    layout's name as the upload form shows it."""
+    labels = dict(mapping_choices(tenant=access.tenant))
+    samples = sample_layouts(tenant=access.tenant)
+    return {"samples": [{**s, "label": labels.get(s["name"], s["name"].replace("_", " "))} for s in samples]}
 
 
 @tenant_page()

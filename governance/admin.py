@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from governance.limits import LIMIT_FIELDS, default_limits, human_bytes
 from governance.models import APIKey, AuditLog, Membership, Tenant, TenantLimits
 from governance.services import api_key_create, api_key_revoke, audit_record
+from governance.tenant_admin import TenantScopedAdmin, tenant_admin_site
 
 
 class MembershipInline(admin.TabularInline):
@@ -108,6 +109,66 @@ class AuditLogAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- the tenant admins' site (/manage/): the current tenant's members and audit log (governance.tenant_admin) ------
+
+
+@admin.register(Membership, site=tenant_admin_site)
+class TenantMembershipAdmin(TenantScopedAdmin):
+    """A tenant admin changes members' roles or removes them; adding people is the staff's (a user list spans every
+    tenant)."""
+
+    list_display = ["user", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__username"]
+    fields = ["user", "role"]
+    readonly_fields = ["user"]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    # Not one's own membership: an admin who demoted or removed themselves would lock the tenant's admin out.
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or obj.user_id != request.user.pk)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or obj.user_id != request.user.pk)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        detail = {"role": obj.role}
+        audit_record(action="membership.update", tenant=obj.tenant, user=request.user, obj=obj, detail=detail)
+
+    def delete_model(self, request, obj):
+        audit_record(
+            action="membership.delete", tenant=obj.tenant, user=request.user, obj=obj, detail={"user": obj.user_id}
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:
+            self.delete_model(request, membership)
+
+
+@admin.register(AuditLog, site=tenant_admin_site)
+class TenantAuditLogAdmin(TenantScopedAdmin):
+    list_display = ["created_at", "actor_label", "action", "object_type", "object_id"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor_label", "action", "object_type", "object_id"]
+    date_hierarchy = "created_at"
+    # Read only, and no form: the actor's user is shown as text, never offered as a choice among every user.
+    readonly_fields = ["created_at", "actor_label", "action", "object_type", "object_id", "detail"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, *args):
         return False
 
     def has_change_permission(self, request, obj=None):

@@ -6,6 +6,7 @@ import re
 
 from django.db.models import F, Q, QuerySet
 
+from campaigns.models import Retailer
 from governance.models import Tenant
 from harmonization.models import IngestBatch, Mapping
 
@@ -21,19 +22,26 @@ def batch_get(*, tenant: Tenant, pk: int) -> IngestBatch:
 
 def mapping_choices(*, tenant: Tenant) -> list[tuple[str, str]]:
     """(name, label) of every mapping the tenant may use: shipped files, then shared and the tenant's saved ones.
-    The label names the retailer the mapping loads into. A shipped file that does not validate is left out."""
+    The label names the layout in words and the retailer the mapping loads into (the file name only where two
+    shipped layouts would read alike). A shipped file that does not validate is left out."""
     from harmonization.engine import MappingError, load_mapping_file
     from harmonization.services import shipped_mapping_files
 
     choices: list[tuple[str, str]] = []
     seen: set[str] = set()
+    names = dict(Retailer.objects.values_list("code", "name"))
+    headlines: dict[str, int] = {}
     for path in shipped_mapping_files():
         try:
             spec = load_mapping_file(path)
         except (MappingError, OSError):
             continue
-        retailer = spec.retailer or "retailer from the file"
-        choices.append((path.stem, f"{_headline(spec.description) or path.stem} · {path.stem} ({retailer})"))
+        retailer = names.get(spec.retailer, spec.retailer) if spec.retailer else "retailer from the file"
+        headline = _headline(spec.description) or path.stem.replace("_", " ")
+        headlines[headline] = headlines.get(headline, 0) + 1
+        if headlines[headline] > 1:  # two layouts of one report: the file name tells them apart, in words
+            headline = f"{headline}: {path.stem.replace('_', ' ')}"
+        choices.append((path.stem, f"{headline} ({retailer})"))
         seen.add(path.stem)
     saved = Mapping.objects.filter(Q(tenant=tenant) | Q(tenant__isnull=True)).select_related("retailer")
     # The tenant's own mapping first, as mapping_resolve picks it over a shared one of the same name.
@@ -41,7 +49,7 @@ def mapping_choices(*, tenant: Tenant) -> list[tuple[str, str]]:
         if mapping.name in seen:
             continue
         owner = "yours" if mapping.tenant_id else "shared"
-        choices.append((mapping.name, f"{mapping.name} ({mapping.retailer.code}, {owner})"))
+        choices.append((mapping.name, f"{mapping.name} ({mapping.retailer.name}, {owner})"))
         seen.add(mapping.name)
     return choices
 

@@ -16,10 +16,17 @@ from governance.access import Capability, tenant_page
 from harmonization.downloads import safe_csv_lines, spreadsheet_safe
 from harmonization.forms import UploadForm
 from harmonization.models import IngestBatch
-from harmonization.selectors import batch_get, batch_list
+from harmonization.selectors import batch_get, batch_list, mapping_choices
 from harmonization.services import batch_can_rerun, batch_create_from_upload, ingest_batch_rerun, retention_days
 
 POLL_SECONDS = 1
+# The quality report's threshold names (as in the mapping YAML and the command's JSON), in words for the page.
+THRESHOLD_LABELS = {
+    "max_quarantine_rate": "Rows quarantined (share, at most)",
+    "max_clicks_over_impressions_rate": "Rows with more clicks than impressions (share, at most)",
+    "min_sku_join_rate": "Rows matched to one of your SKUs (share, at least)",
+    "max_duplicate_key_rate": "Duplicate rows (share, at most)",
+}
 __all__ = ["spreadsheet_safe"]  # the download's cell escaping lives in harmonization.downloads
 
 
@@ -45,6 +52,9 @@ def batch_list_view(request: HttpRequest, *, access) -> HttpResponse:
     elif can_upload:
         form = UploadForm(tenant=access.tenant)
     page = Paginator(batch_list(tenant=access.tenant), 50).get_page(request.GET.get("page"))
+    labels = dict(mapping_choices(tenant=access.tenant))
+    for batch in page:
+        batch.layout_label = _layout_label(batch.mapping_name, labels)
     status = 400 if form is not None and form.errors else 200
     context = {"form": form, "page": page, **slot_context("harmonization.import_page", access=access)}
     return render(request, "harmonization/batch_list.html", context, status=status)
@@ -62,6 +72,7 @@ def batch_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
     batch = _batch_or_404(access, pk)
     context = {
         "batch": batch,
+        "error": _in_words(batch.error),
         "report": _report_view(batch.report or {}),
         "is_active": batch.status in (IngestBatch.Status.PENDING, IngestBatch.Status.RUNNING),
         "poll_seconds": POLL_SECONDS,
@@ -70,6 +81,8 @@ def batch_detail(request: HttpRequest, pk: int, *, access) -> HttpResponse:
         "can_rerun": access.can(Capability.EDIT_DATA) and batch_can_rerun(batch),
         "retention_days": retention_days(),
     }
+    if not request.htmx:  # the polled fragment does not show the layout
+        context["layout_label"] = _layout_label(batch.mapping_name, dict(mapping_choices(tenant=access.tenant)))
     template = "harmonization/batch_detail.html"
     response = render(request, f"{template}#batch-status" if request.htmx else template, context)
     patch_vary_headers(response, ["HX-Request"])
@@ -102,14 +115,32 @@ def quarantine_download(request: HttpRequest, pk: int, *, access) -> StreamingHt
     return response
 
 
+def _layout_label(name: str, labels: dict[str, str]) -> str:
+    return labels.get(name) or name.replace("_", " ")
+
+
+def _words(name: str) -> str:
+    """A report's machine name in words: ``spend.not_a_number`` -> ``spend: not a number``."""
+    return name.replace(".", ": ").replace("_", " ")
+
+
+def _in_words(text: str) -> str:
+    for name, label in THRESHOLD_LABELS.items():
+        text = text.replace(name, label)
+    return text
+
+
 def _report_view(report: dict) -> dict:
     """The stored report reshaped for the template (lists of rows instead of nested dicts)."""
     if not report:
         return {}
-    reasons = sorted((report.get("quarantine_reasons") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    reasons = [
+        (_words(reason), count)
+        for reason, count in sorted((report.get("quarantine_reasons") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
     enums = [
         {
-            "field": field,
+            "field": _words(field).capitalize(),
             "mapped": info.get("mapped", 0),
             "unknown": info.get("unknown", 0),
             "unknown_values": sorted((info.get("unknown_values") or {}).items(), key=lambda kv: -kv[1])[:10],
@@ -123,6 +154,9 @@ def _report_view(report: dict) -> dict:
     return {
         **report,
         "reasons": reasons,
+        "thresholds": [
+            {**t, "label": THRESHOLD_LABELS.get(t["name"], _words(t["name"]))} for t in report.get("thresholds") or []
+        ],
         "enums": enums,
         "reconciliation_rows": reconciliation,
         "sku_join_pct": None if join_rate is None else join_rate * 100,

@@ -40,7 +40,7 @@ class SuggestForm(forms.Form):
 class SaveMappingForm(forms.Form):
     name = forms.SlugField(label="Mapping name", max_length=100)
     yaml_text = forms.CharField(
-        label="Mapping YAML", strip=False, max_length=MAX_MAPPING_CHARS, widget=forms.Textarea(attrs={"rows": 36})
+        label="Mapping (text)", strip=False, max_length=MAX_MAPPING_CHARS, widget=forms.Textarea(attrs={"rows": 36})
     )
 
 

@@ -83,6 +83,14 @@ def validate_relative_path(value: str) -> None:
         raise ValidationError(f"{value!r} must be a relative path inside MODEL_STORAGE_DIR (no '..').")
 
 
+# What the demo's task adapters do, in the words the pages use (their names are registry identifiers).
+TASK_ADAPTER_PURPOSES = {
+    "task_budgeting": "Budgeting: fills the plan form from your words",
+    "task_creative": "Ad copy: writes creative variants",
+    "task_harmonization": "Imports: maps an export's columns",
+}
+
+
 class Adapter(models.Model):
     """One version of a LoRA adapter. Retailer and task adapters are shared by every tenant; a brand adapter belongs
     to exactly one tenant and no other tenant can ever compose it. At most one version of a name is active per scope
@@ -145,6 +153,13 @@ class Adapter(models.Model):
     def __str__(self) -> str:
         owner = self.tenant.slug if self.tenant_id else "shared"
         return f"{self.name} v{self.version} ({owner}, {self.status})"
+
+    @property
+    def purpose(self) -> str:
+        """What the adapter is for, in words (the name stays the identifier)."""
+        if self.name in TASK_ADAPTER_PURPOSES:
+            return TASK_ADAPTER_PURPOSES[self.name]
+        return f"{self.get_kind_display()}: {self.name.replace('_', ' ')}"
 
     def clean(self) -> None:
         if self.kind == AdapterKind.BRAND and self.tenant_id is None:

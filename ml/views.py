@@ -273,7 +273,7 @@ def _progress_view(job: TrainingJob) -> dict:
 
 def _usable_adapters(access) -> list[tuple[str, str]]:
     active = adapters_visible_to(access.tenant).filter(status=Adapter.Status.ACTIVE).order_by("kind", "name")
-    return [(a.name, f"{a.name} v{a.version} ({a.get_kind_display().lower()})") for a in active]
+    return [(a.name, f"{a.purpose} (v{a.version})") for a in active]
 
 
 @tenant_page()
@@ -383,17 +383,26 @@ def plan_read(request: HttpRequest, *, access) -> HttpResponse:
     error, generation, status = "", None, 400
     limit = tenant_limits(access.tenant).generation_text_chars
     if not text:
+<<<<<<< HEAD
         error = "Write the objective first, for example: " + EXAMPLE_OBJECTIVE
     elif len(text) > limit:
         error = f"The text is {len(text):,} characters; at most {limit:,}."
     elif _budgeting_adapter(access) is not None:
+=======
+        error = "Describe the plan first, for example: " + EXAMPLE_OBJECTIVE
+    else:
+>>>>>>> h-f
         try:
             generation = generation_request_create(
                 tenant=access.tenant, user=request.user, task="budgeting", adapters=[BUDGETING_ADAPTER],
                 payload_or_messages={"text": text},
             )  # fmt: skip
         except AdapterForbidden:
+<<<<<<< HEAD
             pass  # not this tenant's to use: the reader reads alone
+=======
+            error = "The budgeting model is not switched on yet: train and promote it on the Models page first."
+>>>>>>> h-f
         except DomainError as exc:
             error, status = exc.message, REFUSAL_STATUS.get(exc.code, 400)
     if error:

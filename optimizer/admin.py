@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from governance.tenant_admin import TenantScopedAdmin, tenant_admin_site
 from optimizer.models import (
     AllocationPlan,
     BanditDecision,
@@ -110,3 +111,20 @@ class UpliftStudyAdmin(admin.ModelAdmin):
     # The uploaded units stay out of the form: thousands of lines, and the result is read on the study's page.
     exclude = ["data"]
     readonly_fields = ["result", "options", "features", "created_at", "started_at", "finished_at"]
+
+
+@admin.register(LiftStudy, site=tenant_admin_site)
+class TenantLiftStudyAdmin(TenantScopedAdmin):
+    """The current tenant's lift studies (the tenant admins' site, /manage/)."""
+
+    list_display = ["retailer", "placement_type", "start_date", "end_date", "spend", "incremental_sales", "currency",
+                    "method", "source"]  # fmt: skip
+    list_filter = ["retailer", "placement_type", "method", "source"]
+    search_fields = ["notes", "retailer__name"]
+    date_hierarchy = "end_date"
+    exclude = ["created_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -71,7 +71,8 @@ def test_it_seeds_two_tenants_with_daily_history_and_truth():
         assert sku_rows.exists() and set(sku_rows.values_list("placement_type", flat=True)) == {"sponsored_product"}
         assert facts.filter(sku__isnull=True).exclude(placement_type="sponsored_product").exists()
         batches = IngestBatch.objects.filter(tenant=tenant)
-        assert [(b.source, b.status, b.rows_loaded) for b in batches] == [("seed_demo", "succeeded", facts.count())]
+        expected = [(demo_data.INGEST_SOURCE, "succeeded", facts.count())]
+        assert [(b.source, b.status, b.rows_loaded) for b in batches] == expected
         assert LiftStudy.objects.filter(tenant=tenant, source=LiftStudy.Source.SIMULATOR).count() >= 3
         truth = SimulationTruth.objects.get(tenant=tenant, name="demo")
         assert truth.seed == 7 and truth.truth["period"]["days"] == DAYS

@@ -89,10 +89,11 @@ def test_it_lists_the_tenants_batches_with_an_upload_form_for_marketers(
     client.force_login(personas["marketer"])
     html = client.get(reverse("import_list")).content.decode()
     assert 'enctype="multipart/form-data"' in html
-    assert "tiny_amazon (amazon, yours)" in html
-    # Shipped layouts are named by what they are, then by file name and retailer.
-    assert "Amazon Ads reporting v3 · amazon_sp_advertised_product (amazon)" in html
-    assert "The native RMIS layout · rmis_native (retailer from the file)" in html
+    assert "tiny_amazon (Amazon Ads, yours)" in html
+    # Shipped layouts are named by what they are and the retailer's name, not by file name and code.
+    assert "Amazon Ads reporting v3 (Amazon Ads)" in html
+    assert "The native RMIS layout (retailer from the file)" in html
+    assert "amazon_sp_advertised_product (amazon)" not in html
     assert "export.csv" in html and 'data-status="succeeded"' in html
     assert 'href="/imports/"' in html  # the nav link
     assert 'href="/imports/suggest/"' in html
@@ -162,10 +163,11 @@ def test_a_finished_batch_shows_its_report_and_stops_polling(client, personas, f
     text = visible(html)
     assert "hx-trigger" not in html
     assert "EUR 10.0000 10.0000 0.0000 30.0000 30.0000 0.0000 yes" in text
-    assert "spend.not_a_number 1" in text
-    assert "placement_type 4 1 Banner XL (1)" in text
+    assert "spend: not a number 1" in text
+    assert "Placement type 4 1 Banner XL (1)" in text
     assert "80.0% (1 unmatched)" in text and "adGroupName" in text
-    assert "max_quarantine_rate 0.5 0.2000 passed" in text
+    assert "Rows quarantined (share, at most) 0.5 0.2000 passed" in text
+    assert "max_quarantine_rate" not in text
     assert reverse("import_quarantine", args=[finished_batch.pk]) in html
 
 

@@ -26,24 +26,55 @@ class ExperimentDesignForm(forms.Form):
     name = forms.CharField(max_length=200, required=False)
     start_date = forms.DateField(widget=DateInput)
     end_date = forms.DateField(widget=DateInput)
-    alpha = forms.FloatField(required=False, initial=0.10, help_text="Two-sided significance level.")
-    power = forms.FloatField(required=False, initial=0.80)
+    # The statistical settings keep their usual names in docs/measurement.md; the page shows them under "Advanced".
+    alpha = forms.FloatField(
+        required=False,
+        initial=0.10,
+        label="False-alarm risk",
+        help_text="How often the test may report a lift that is not there (0.10: 1 time in 10).",
+    )
+    power = forms.FloatField(
+        required=False,
+        initial=0.80,
+        label="Chance to detect",
+        help_text="How often the test should find a lift of the smallest size it is designed for (0.80: 8 in 10).",
+    )
     seed = forms.IntegerField(
-        required=False, min_value=0, max_value=SEED_MAX, help_text="Leave empty for a random assignment."
+        required=False,
+        min_value=0,
+        max_value=SEED_MAX,
+        help_text="A number that fixes the random assignment, to repeat a design; leave empty for a new one.",
     )
     # switchback
     block_days = forms.IntegerField(required=False, initial=7, label="Block (days)")
-    washout_days = forms.IntegerField(required=False, initial=2, label="Washout (days)")
+    washout_days = forms.IntegerField(
+        required=False,
+        initial=2,
+        label="Washout (days)",
+        help_text="Days left out after each switch, while the effect fades.",
+    )
     outcome_history = forms.FileField(
         required=False, help_text="Optional CSV date,outcome; default: the channel's daily attributed sales."
     )
     # holdout
     audience_size = forms.IntegerField(required=False, help_text="Users the campaign can reach.")
-    holdout_share = forms.FloatField(required=False, initial=0.10)
-    outcome_sd = forms.FloatField(required=False, label="Outcome SD per user")
-    rho = forms.FloatField(required=False, label="Pre/post correlation (CUPED)")
+    holdout_share = forms.FloatField(
+        required=False, initial=0.10, help_text="Share of users who never see the ads (0.10: 1 in 10)."
+    )
+    outcome_sd = forms.FloatField(
+        required=False, label="Spread per user", help_text="How much one user's sales vary (standard deviation)."
+    )
+    rho = forms.FloatField(
+        required=False,
+        label="Before/after similarity",
+        help_text="0 to 1: how well a user's sales before the test predict them during it (higher: fewer users).",
+    )
     users = forms.FileField(required=False, help_text="Or a CSV user_id,outcome[,pre_outcome] to compute them from.")
-    mde = forms.FloatField(required=False, label="Target MDE per user", help_text="Also report the audience needed.")
+    mde = forms.FloatField(
+        required=False,
+        label="Smallest lift to detect, per user",
+        help_text="Also report how many users the test needs to detect a lift this size.",
+    )
     spend = forms.DecimalField(
         required=False,
         max_digits=18,

@@ -19,7 +19,7 @@ class PlanForm(forms.Form):
     name = forms.CharField(
         max_length=200,
         required=False,
-        label="Objective",
+        label="Plan name",
         help_text="In your words, e.g. “Q3 push for the new flavours”.",
     )
     budget = forms.DecimalField(
@@ -29,14 +29,18 @@ class PlanForm(forms.Form):
     min_roas = forms.DecimalField(
         max_digits=8, decimal_places=3, required=False, label="Minimum ROAS", help_text="Leave empty for no floor."
     )
-    roas_basis = forms.ChoiceField(choices=AllocationPlan.RoasBasis.choices, label="ROAS basis")
+    roas_basis = forms.ChoiceField(
+        choices=AllocationPlan.RoasBasis.choices,
+        label="ROAS basis",
+        help_text="Which sales the floor counts: those retailers report, or only those the ads caused.",
+    )
     objective = forms.ChoiceField(choices=AllocationPlan.Objective.choices, label="Maximize")
     chance = forms.BooleanField(
         required=False,
         initial=True,
         label="Hold the floor with 90% probability",
-        help_text="On by default: the floor is a promise, P(period ROAS ≥ floor) ≥ 90% over the curves' "
-        "uncertainty. Off: the floor holds on the expected ROAS only (about a coin flip where it binds).",
+        help_text="On by default: the plan keeps ROAS at or above the floor in 9 of 10 likely outcomes. Off: the "
+        "floor holds on average only (about a coin flip where the floor is tight).",
     )
 
     def __init__(self, *args, channels: list[tuple[str, str, str]] = (), **kwargs):
@@ -56,6 +60,18 @@ class PlanForm(forms.Form):
             self.channel_rows.append(
                 {"key": f"{code}|{placement}", "label": label, "min": self[f"ch{i}_min"], "max": self[f"ch{i}_max"]}
             )
+
+    def clean(self):
+        # The service says the same with the channel's key (for the API); the page names the channel in words.
+        data = super().clean()
+        for i, row in enumerate(self.channel_rows):
+            low, high = data.get(f"ch{i}_min"), data.get(f"ch{i}_max")
+            for side, value in (("min", low), ("max", high)):
+                if value is not None and value < 0:
+                    self.add_error(f"ch{i}_{side}", f"{row['label']}: a limit cannot be negative.")
+            if low is not None and high is not None and 0 <= high < low:
+                self.add_error(f"ch{i}_max", f"{row['label']}: the maximum ({high:,}) is below the minimum ({low:,}).")
+        return data
 
     def bounds(self) -> dict[str, list]:
         """Channel key -> [min, max] for every channel with a min or a max given (a missing side is open)."""

@@ -83,7 +83,7 @@ def test_design_readout_and_save_as_lift_study_through_the_pages(client, persona
     text = visible(html)
     assert "Design" in text and "10 days of daily attributed sales (PerformanceFact)" in text
     assert metric(html, "mde").startswith(f"{experiment.design['mde']:,.2f} per day")
-    assert "80% at α = 0.1" in text
+    assert "80%, with a 10% risk of a false alarm" in text
     assert html.count("<tr><td>2026-03-1") == 6  # the schedule, one row a day
     assert "Read out" in text and "Save as lift study" not in text
 
@@ -330,7 +330,7 @@ def test_a_holdout_is_designed_from_uploaded_users_and_read_out(client, personas
     )
     text = visible(client.get(response["Location"]).content.decode())
     assert f"{design['mde_per_user']:.4f} per user" in text and "50000 users, 20% held out" in text
-    assert f"Audience for MDE 0.1 {design['audience_needed']}" in text
+    assert f"Users needed for a lift of 0.1 {design['audience_needed']}" in text
 
     group = np.where(rng.random(n) < 0.2, "holdout", "exposed")
     outcome = pre + rng.normal(0, 1, n) + np.where(group == "exposed", 0.5, 0.0)

@@ -167,6 +167,7 @@ def test_a_floor_the_whole_budget_cannot_promise_shows_both_plans(
     page.fill("input[name=budget]", "40000")
     page.fill("input[name=period_days]", "28")
     page.fill("input[name=min_roas]", "8")
+    page.locator("#floor-advanced summary").click()  # the floor's finer settings are folded under Advanced
     page.select_option("select[name=roas_basis]", "attributed")
     expect(page.get_by_label("Hold the floor with 90% probability")).to_be_checked()
     live_site.shot(page, "request")
@@ -225,7 +226,7 @@ def test_the_plan_reader_asks_where_the_adapter_disagrees(
     text = "Allocate $2.5M over four weeks to maximize incremental margin with a 3:1 ROAS"
     page.fill("#plan-read-text", text)
     page.get_by_role("button", name="Fill the form").click()
-    expect(page.locator("#plan-read")).to_contain_text("The budgeting adapter is reading it")
+    expect(page.locator("#plan-read")).to_contain_text("The budgeting model is reading it")
     (pk,) = queued["generation"]
     live_site.shot(page, "reading")
 

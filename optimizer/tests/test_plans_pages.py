@@ -101,7 +101,9 @@ def test_a_bad_request_comes_back_with_the_reason(client, personas, catalog, no_
     assert "budget must be greater than 0, got -5" in visible(response.content.decode())
     response = client.post(reverse("plan_list"), {**FORM, "ch0_min": "500", "ch0_max": "100"})
     assert response.status_code == 400
-    assert "bounds['amazon|sponsored_product']: max 100 is below min 500." in visible(response.content.decode())
+    text = visible(response.content.decode())
+    assert "Amazon Ads · Sponsored product: the maximum (100) is below the minimum (500)." in text
+    assert "amazon|sponsored_product" not in text
     assert not AllocationPlan.objects.exists() and no_queue == []
 
 

@@ -170,6 +170,8 @@ class Route:
             return "exempt"
         if self.pattern.startswith("admin/"):
             return "admin"
+        if self.pattern.startswith("manage/"):
+            return "manage"
         cls = getattr(self.callback, "cls", None)
         if isinstance(cls, type) and issubclass(cls, TenantScopedViewSet):
             return "api"
@@ -281,9 +283,12 @@ def _api_requests(route: Route, world: World) -> list[Req]:
 
 
 def _admin_url(route: Route, world: World) -> str:
-    match = re.match(r"admin/(\w+)/(\w+)/", route.pattern)
-    model = apps.get_model(match[1], match[2]) if match and "object_id" in route.params and match[1] != "r" else None
-    obj = (world.acme.objects.get(model) or model.objects.order_by("pk").first()) if model else None
+    match = re.match(r"(admin|manage)/(\w+)/(\w+)/", route.pattern)
+    model = apps.get_model(match[2], match[3]) if match and "object_id" in route.params and match[2] != "r" else None
+    obj = None
+    if model is not None:
+        mine = model.objects.filter(tenant=world.acme.tenant) if hasattr(model, "tenant") else model.objects.none()
+        obj = world.acme.objects.get(model) or mine.order_by("pk").first() or model.objects.order_by("pk").first()
     values = {
         "object_id": obj.pk if obj else world.acme.campaign.pk,
         "app_label": "campaigns",
@@ -292,7 +297,7 @@ def _admin_url(route: Route, world: World) -> str:
         "id": get_user_model().objects.order_by("pk").first().pk,  # a user's password change
     }
     kwargs = {name: values[name] for name in route.params}
-    if not route.key.startswith("admin/"):
+    if not route.key.startswith(("admin/", "manage/")):
         return reverse(route.key, kwargs=kwargs)
     url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(kwargs[m[1]]), route.pattern)
     return "/" + url.replace("(?P<url>.*)$", kwargs.get("url", ""))
@@ -409,8 +414,9 @@ def test_every_route_is_walked_or_exempted():
     keys = {r.key for r in ROUTES}
     stale = sorted((set(PAGES) | set(EXEMPT)) - keys)
     assert not stale, f"PAGES/EXEMPT name routes that no longer exist: {stale}"
-    kinds = {kind: len(_by_kind(kind)) for kind in ("page", "api", "admin", "exempt")}
+    kinds = {kind: len(_by_kind(kind)) for kind in ("page", "api", "admin", "manage", "exempt")}
     assert kinds["page"] == len(PAGES) and kinds["api"] >= 30 and kinds["admin"] >= 100, kinds
+    assert kinds["manage"] >= 30, kinds
 
 
 def _admin_walk(walk: Walk, client: Client, headers: dict | None = None) -> None:
@@ -424,6 +430,41 @@ def _admin_walk(walk: Walk, client: Client, headers: dict | None = None) -> None
             walk.no_canary(url, response, "acme", "globex")
             walk.requests += 1
     walk.unchanged("the admin routes")
+
+
+def _follow(client: Client, response, hops: int = 3):
+    for _ in range(hops):
+        if response.status_code not in (301, 302):
+            break
+        response = client.get(response["Location"])
+    return response
+
+
+def to_sign_in(client: Client, response) -> bool:
+    """Sent, through the tenant admin's own login address, to the site's one sign-in page."""
+    login = reverse("login")
+    for _ in range(3):
+        if response.status_code not in (301, 302):
+            return False
+        if response["Location"].startswith(login):
+            return True
+        response = client.get(response["Location"])
+    return False
+
+
+def _manage_walk(walk: Walk, client: Client, check: Callable, what: str, headers: dict | None = None) -> None:
+    """Every route of the tenant admins' site (/manage/), GET and POST with an empty body, naming Acme's objects:
+    ``check(client, route, response)`` must hold, Acme's canary never shows, nothing is written."""
+    for route in _by_kind("manage"):
+        if route.key == "tenant_admin:logout":  # ends the caller's own session; names nothing of a tenant
+            continue
+        url = _admin_url(route, walk.world)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url, headers=headers)
+            walk.expect(check(client, route, response), f"{method.upper()} {url}", response, what)
+            walk.no_canary(f"{method.upper()} {url}", _follow(client, response), "acme")
+            walk.requests += 1
+    walk.unchanged("the tenant admin's routes")
 
 
 def test_anonymous_callers_are_sent_to_sign_in_and_an_api_key_opens_no_page(world):
@@ -448,6 +489,7 @@ def test_anonymous_callers_are_sent_to_sign_in_and_an_api_key_opens_no_page(worl
             walk.requests += 1
         walk.unchanged(route)
     _admin_walk(walk, client, key)
+    _manage_walk(walk, client, lambda c, r, response: to_sign_in(c, response), "the sign-in page", key)
     for route in _by_kind("exempt"):
         response = client.get(_exempt_url(route))
         walk.expect(response.status_code < 500, route.key, response, "no server error")
@@ -553,6 +595,43 @@ def test_admin_routes_refuse_everyone_but_staff(persona, world, personas, django
     assert staff.get(_admin_url(change, world)).status_code == 200
 
 
+MANAGE_OWNER = {
+    "tenant_admin:login": 302,
+    "tenant_admin:autocomplete": 403,
+    "tenant_admin:governance_membership_add": 403,  # people join through the staff: a user list spans tenants
+    "tenant_admin:governance_membership_delete": 403,  # the URL names the owner's own: nobody removes themselves
+    "tenant_admin:governance_auditlog_add": 403,  # the audit log is read only
+    "tenant_admin:governance_auditlog_delete": 403,
+}
+
+
+@pytest.mark.parametrize("persona", ["marketer", "reviewer", "stranger"])
+def test_the_tenant_admin_site_refuses_members_who_are_not_admins_of_the_current_tenant(persona, world, personas):
+    client = _session(personas[persona])
+    walk = Walk(world, persona)
+    _manage_walk(walk, client, lambda c, r, response: _follow(c, response).status_code == 403, "403")
+    walk.done()
+
+
+def test_another_tenants_admin_never_gets_sees_or_changes_acmes_objects_in_the_tenant_admin_site(world):
+    """Globex's admin on /manage/ with URLs of Acme's objects: as if they did not exist (the admin's redirect to its
+    index, or 404), lists without Acme's rows, and nothing written."""
+    client = _session(make_user("globex-admin", tenant=world.globex.tenant, role=Role.ADMIN))
+    index = reverse("tenant_admin:index")
+
+    def refused(c, route, response) -> bool:
+        if "object_id" not in route.params:
+            return response.status_code < 500
+        if response.status_code == 302 and not route.key.startswith("tenant_admin:"):  # the bare object URL
+            response = c.get(response["Location"])
+        # 403 where nobody may do it (the audit log is read only), before the object is looked up.
+        return response.status_code in (403, 404) or (response.status_code == 302 and response["Location"] == index)
+
+    walk = Walk(world, "stranger-admin (manage)")
+    _manage_walk(walk, client, refused, "no Acme object (a redirect to the index, or 404)")
+    walk.done()
+
+
 def test_the_owner_reaches_every_route_and_sees_only_its_own_tenant(world, personas):
     """The control for the walks above: every URL they are refused works for Acme's admin, shows Acme's canary
     where it lists Acme's data, and never shows Globex's."""
@@ -570,6 +649,24 @@ def test_the_owner_reaches_every_route_and_sees_only_its_own_tenant(world, perso
         api_shows += req.api and world.acme.canary in text_of(response)
         walk.requests += 1
     assert api_shows >= 10, api_shows
+    manage_shows = 0
+    for route in _by_kind("manage"):
+        if route.key == "tenant_admin:logout":
+            continue
+        url = _admin_url(route, world)
+        response = client.get(url)
+        # The admin's catch-all answers 404; an object's bare URL redirects to its change page, and so does the
+        # login page for a signed-in admin; what nobody may do there is 403 (autocomplete: with no field named).
+        expected = MANAGE_OWNER.get(route.key, 200)
+        if "url" in route.params:
+            expected = 404
+        elif not route.key.startswith("tenant_admin:"):
+            expected = 302
+        walk.expect(response.status_code == expected, f"GET {url}", response, str(expected))
+        walk.no_canary(url, response, "globex")
+        manage_shows += world.acme.canary in text_of(response)
+        walk.requests += 1
+    assert manage_shows >= 6, manage_shows
     walk.done()
 
 
@@ -604,7 +701,7 @@ def test_a_post_without_a_csrf_token_is_refused_on_every_route(world, tenants):
             reqs = _api_requests(route, world)
             unsafe = {r.method for r in reqs if r.method not in ("get", "head", "options")}
             url, methods = reqs[0].url, sorted({"post", *unsafe})
-        elif route.kind == "admin":
+        elif route.kind in ("admin", "manage"):
             url = _admin_url(route, world)
         else:
             url = _exempt_url(route)
