@@ -383,26 +383,17 @@ def plan_read(request: HttpRequest, *, access) -> HttpResponse:
     error, generation, status = "", None, 400
     limit = tenant_limits(access.tenant).generation_text_chars
     if not text:
-<<<<<<< HEAD
-        error = "Write the objective first, for example: " + EXAMPLE_OBJECTIVE
+        error = "Describe the plan first, for example: " + EXAMPLE_OBJECTIVE
     elif len(text) > limit:
         error = f"The text is {len(text):,} characters; at most {limit:,}."
     elif _budgeting_adapter(access) is not None:
-=======
-        error = "Describe the plan first, for example: " + EXAMPLE_OBJECTIVE
-    else:
->>>>>>> h-f
         try:
             generation = generation_request_create(
                 tenant=access.tenant, user=request.user, task="budgeting", adapters=[BUDGETING_ADAPTER],
                 payload_or_messages={"text": text},
             )  # fmt: skip
         except AdapterForbidden:
-<<<<<<< HEAD
             pass  # not this tenant's to use: the reader reads alone
-=======
-            error = "The budgeting model is not switched on yet: train and promote it on the Models page first."
->>>>>>> h-f
         except DomainError as exc:
             error, status = exc.message, REFUSAL_STATUS.get(exc.code, 400)
     if error:

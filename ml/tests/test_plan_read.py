@@ -68,7 +68,6 @@ def budgeting_adapter(db, settings, tiny_model_dir, tmp_path):
 
 def test_without_an_adapter_the_plan_reader_fills_the_form_at_once(client, personas, catalog):
     client.force_login(personas["marketer"])
-<<<<<<< HEAD
     html = client.get(reverse("plan_list")).content.decode()
     assert 'id="plan-read-text"' in html and "disabled" not in html.split('id="plan-read-text"')[1].split(">")[0]
     response = client.post(reverse("plan_read"), {"text": TEXT}, HTTP_HX_REQUEST="true")
@@ -99,14 +98,6 @@ def test_without_an_adapter_the_plan_reader_asks_and_fills_with_the_answer(clien
     assert client.post(url, {"text": "", "field": "currency", "answer": "1"}).status_code == 400
     client.force_login(personas["reviewer"])
     assert client.post(url, {"text": text, "field": "currency", "answer": "640000"}).status_code == 403
-=======
-    text = visible(client.get(reverse("plan_list")).content.decode())
-    assert "Filling the form from your words needs the budgeting model" in text
-    response = client.post(reverse("plan_read"), {"text": TEXT}, HTTP_HX_REQUEST="true")
-    assert response.status_code == 400
-    assert "The budgeting model is not switched on yet" in visible(response.content.decode())
-    assert not GenerationRequest.objects.exists()
->>>>>>> h-f
 
 
 def test_only_editors_read_objectives_and_only_their_own(client, personas, catalog, budgeting_adapter):
