@@ -76,6 +76,8 @@ class AllocationPlanSerializer(serializers.ModelSerializer):
     def to_representation(self, instance):
         data = super().to_representation(instance)
         data["root"] = data["root"] or instance.pk  # a plan saved outside the services is its own root
+        if isinstance(data.get("result"), dict):  # the response curves are the plan page's charts, not OUT.json
+            data["result"] = {key: value for key, value in data["result"].items() if key != "curves"}
         return data
 
 

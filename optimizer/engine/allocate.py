@@ -100,6 +100,9 @@ class AllocationResult:
     warnings: tuple[str, ...] = ()  # added: what the user should double-check (extrapolation, unspent budget)
     # Added: the ROAS floor as a promise under a chance constraint (see _promise); None without one.
     promise: dict | None = None
+    # Added: each active channel's response curve around the allocation, for charts (see response_curves). Not part
+    # of to_dict(): the optimize command's OUT.json keeps its pinned shape.
+    curves: dict | None = None
 
     def allocation(self, key: str) -> ChannelAllocation:
         for a in self.allocations:
@@ -510,11 +513,40 @@ def allocate(curves, request: AllocationRequest) -> AllocationResult:
     s = _trim_budget(s, lo, hi, B)
     solution = _Solution(s=s, lam=lam, mu=mu, rmult=rmult, lo=lo, hi=hi, floor=target_floor, floor_info=floor_info)
     result = _result(curves, prob, request, solution, bounds=bounds, rbounds=rbounds)
+    result = replace(result, curves=response_curves(prob, s, budget=B))
     if R is not None and request.chance is not None:
         promise = _promise(solver, prob, request, s, lo, hi, rbounds)
         warnings = result.warnings if promise["whole_budget_keeps_promise"] else (promise["message"], *result.warnings)
         result = replace(result, promise=promise, warnings=warnings)
     return result
+
+
+CURVE_POINTS = 25
+
+
+def response_curves(prob: _Problem, s, *, budget: float, points: int = CURVE_POINTS) -> dict:
+    """Per active channel: expected period incremental sales, and its 90% interval, at ``points`` period spends from
+    0 to past the chosen spend (twice it, or 1.2x the highest spend the history saw over the period, within the
+    budget). The same samples as the allocation's rows, so the curve passes through the row's expected value."""
+    s = np.asarray(s, float)
+    top = np.maximum(2.0 * s, np.where(np.isfinite(prob.seen), 1.2 * prob.seen * prob.P, 0.0))
+    top = np.minimum(top, budget)
+    top = np.where(top > 0, top, budget)
+    grid = np.linspace(0.0, 1.0, points)[None, :] * top[:, None]  # (C, G)
+    mean, low, high = (np.empty_like(grid) for _ in range(3))
+    for g in range(points):
+        mean[:, g] = prob.incremental_samples(grid[:, g]).mean(axis=1)
+        _, widened = prob.widened(grid[:, g])
+        low[:, g], high[:, g] = np.percentile(widened, _INTERVAL, axis=1)
+    return {
+        key: {
+            "spend": [round(float(v), 2) for v in grid[i]],
+            "expected": [round(float(v), 2) for v in mean[i]],
+            "low": [round(float(v), 2) for v in low[i]],
+            "high": [round(float(v), 2) for v in high[i]],
+        }
+        for i, key in enumerate(prob.keys)
+    }
 
 
 def _promise(solver: _Solver, prob: _Problem, request: AllocationRequest, s, lo, hi, rbounds) -> dict:

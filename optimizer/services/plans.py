@@ -450,6 +450,8 @@ def _optimize(plan: AllocationPlan) -> None:
             forecast=_plan_forecast(plan, history, skus),
         )
         output = json_safe(result.to_dict())
+        if result.curves:  # for the plan page's charts; the API leaves them out (optimizer/api/plans.py)
+            output["curves"] = json_safe(result.curves)
         skipped = lift.attrs.get("skipped_other_currency", 0)
         if skipped:
             output.setdefault("warnings", []).append(

@@ -1,0 +1,227 @@
+"""Every page, for every persona, at 1366 px and at 390 px (a phone), in one browser: no page scrolls sideways, an
+error answer to an htmx request always leaves a message a person sees, and a page whose work is finished shows no
+progress banner and polls nothing. Screenshots under var/screenshots/<test name>/.
+
+The seed is small but complete: one finished object behind every detail page (a plan the optimizer ran, a fitted
+uplift study, a finished training job, an answered generation, a creative brief with copy, a review task with a
+conflict, an experiment and a bandit policy), so the list of URLs per persona below covers the whole site."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from governance.models import Membership, Role
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Words that only a page still following work may show; on a finished seed none may remain.
+PROGRESS_WORDS = re.compile(
+    r"this page follows|Waiting for a worker|refreshes every|is queued|Waiting for a gpu worker", re.IGNORECASE
+)
+
+
+@pytest.fixture(autouse=True)
+def _fewer_posterior_samples(monkeypatch):
+    monkeypatch.setattr("optimizer.services.plans.PLAN_SAMPLES", 60)
+
+
+@pytest.fixture
+def site(tenants, retailers, personas, django_user_model, settings, tmp_path):
+    """A finished object behind every detail page of Acme, and the URLs each persona can open."""
+    from campaigns.models import Campaign
+    from feedback.models import Creative, CreativeBrief, Feedback, Guideline, ReviewItem, ReviewTask
+    from feedback.tests.review_support import ALL_FOUR, make_items
+    from harmonization.models import IngestBatch
+    from ml.models import Adapter, AdapterKind, GenerationRequest, TrainingJob
+    from optimizer.models import AllocationPlan, Experiment, LiftStudy, UpliftStudy
+    from optimizer.services.bandits import policy_create
+    from optimizer.services.experiments import experiment_design
+    from optimizer.services.plans import plan_create, plan_run
+    from optimizer.services.uplift import uplift_study_create, uplift_study_fit
+    from optimizer.tests.test_plans_services import seed_history
+    from optimizer.tests.test_uplift_workflow import csv_bytes, exposure_test
+
+    acme = tenants["acme"]
+    seed_history(acme, retailers)
+    marketer = personas["marketer"]
+    plan = plan_run(
+        plan_create(tenant=acme, user=marketer, name="Spring", budget=Decimal("40000"), period_days=28).pk
+    )
+    assert plan.status == AllocationPlan.Status.SUCCEEDED, plan.error
+
+    experiment = experiment_design(
+        tenant=acme, kind="switchback", retailer="walmart", placement_type="onsite_display",
+        start_date=dt.date(2026, 4, 10), end_date=dt.date(2026, 4, 16),
+        params={"block_days": 1, "washout_days": 0, "seed": 1, "name": "Walmart display switchback"},
+    )  # fmt: skip
+    policy = policy_create(
+        tenant=acme, name="April reallocation", plan=plan, budget=Decimal("7000"),
+        start_date=dt.date(2026, 4, 5), end_date=dt.date(2026, 4, 18),
+    )  # fmt: skip
+    LiftStudy.objects.create(
+        tenant=acme, retailer=retailers["walmart"], placement_type="onsite_display",
+        start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 1, 31), spend=Decimal("5000"),
+        incremental_sales=Decimal("1000"), incremental_sales_se=Decimal("100"), currency="USD",
+        method=LiftStudy.Method.GEO_MATCHED_MARKETS, source=LiftStudy.Source.IN_HOUSE, notes="Q1 holdout",
+    )  # fmt: skip
+    study = uplift_study_create(
+        tenant=acme, upload=csv_bytes(exposure_test(1200, seed=3)), file_name="U.csv", name="Spring holdout",
+        learners=["t"], randomized=True,
+    )  # fmt: skip
+    assert uplift_study_fit(study.pk).status == UpliftStudy.Status.SUCCEEDED
+    batch = IngestBatch.objects.filter(tenant=acme).first()
+
+    settings.MODEL_STORAGE_DIR = str(tmp_path)
+    Adapter.objects.create(
+        name="task_budgeting", kind=AdapterKind.TASK, tenant=None, base_model=settings.BASE_MODEL, version=1,
+        path="adapters/task_budgeting", status=Adapter.Status.ACTIVE,
+    )  # fmt: skip
+    history = [{"step": s, "loss": 2.0 / s} for s in range(1, 11)]
+    job = TrainingJob.objects.create(
+        tenant=acme, adapter_name="brand_acme", adapter_kind=AdapterKind.BRAND, method=TrainingJob.Method.SFT,
+        base_model=settings.BASE_MODEL, dataset_path="datasets/acme.jsonl", status=TrainingJob.Status.SUCCEEDED,
+        progress={"step": 10, "total_steps": 10, "loss": 0.2, "history": history},
+    )  # fmt: skip
+    # A runaway answer: one long word and many lines, as a model that does not stop writes.
+    runaway = '{"budget": ' + "9" * 400 + "}\n" + "more text\n" * 200
+    generation = GenerationRequest.objects.create(
+        tenant=acme, task="budgeting", adapters=["task_budgeting"], prompt={"text": "Allocate $2.5M over 4 weeks"},
+        status=GenerationRequest.Status.SUCCEEDED, output=runaway, seconds=0.4,
+    )  # fmt: skip
+
+    brief = CreativeBrief.objects.create(
+        tenant=acme, retailer=retailers["walmart"], brand=plan_brand(acme), goal="Trial of the new granola",
+        tone="upbeat", status=CreativeBrief.Status.SUCCEEDED, progress={"done": 1, "total": 1},
+    )  # fmt: skip
+    Creative.objects.create(
+        tenant=acme, brief=brief, retailer=retailers["walmart"], variant=1, headline="Crunch o'clock",
+        body="Oats baked today, in every bowl.", cta="Shop now",
+    )  # fmt: skip
+
+    task = ReviewTask.objects.create(tenant=acme, name="Ad copy", kind=ReviewTask.Kind.CREATIVE, overlap=2)
+    guideline = Guideline.objects.create(task=task, version=1, text="Rate what a shopper would think.")
+    items = make_items(task, 3)
+    second = django_user_model.objects.create_user(username="reviewer2", password="pw-for-tests-123")
+    Membership.objects.create(user=second, tenant=acme, role=Role.REVIEWER)
+    for reviewer, thumb in ((personas["reviewer"], "up"), (second, "down")):
+        Feedback.objects.create(
+            tenant=acme, item=items[0], reviewer=reviewer, thumb=thumb, ratings=ALL_FOUR, guideline=guideline
+        )
+    ReviewItem.objects.filter(pk=items[0].pk).update(status=ReviewItem.Status.CONFLICT)
+
+    admin = django_user_model.objects.create_superuser(username="root", password="pw-for-tests-123")
+    Membership.objects.create(user=admin, tenant=acme, role=Role.ADMIN)
+
+    everyone = [
+        "/", "/campaigns/", f"/campaigns/{Campaign.objects.filter(tenant=acme).first().pk}/", "/plans/", f"/plans/{plan.pk}/",
+        "/lift-studies/", "/experiments/", f"/experiments/{experiment.pk}/", f"/experiments/bandits/{policy.pk}/",
+        "/uplift/", f"/uplift/{study.pk}/", "/sku-forecast/", "/imports/", f"/imports/{batch.pk}/",
+        "/creatives/", f"/creatives/briefs/{brief.pk}/", "/models/", "/models/jobs/", f"/models/jobs/{job.pk}/",
+        "/models/try/", f"/models/try/{generation.pk}/",
+    ]  # fmt: skip
+    editors = ["/lift-studies/new/"]
+    review = ["/review/", f"/review/{task.pk}/"]
+    adjudicate = ["/review/conflicts/", "/review/loop/", f"/review/{task.pk}/quality/"]
+    return {
+        "users": {
+            "marketer": (marketer, everyone + editors),
+            "reviewer": (personas["reviewer"], everyone + review),
+            "tenant-admin": (personas["owner"], everyone + editors + review + adjudicate + ["/settings/api-keys/"]),
+            "superuser": (admin, everyone + editors + review + adjudicate + ["/settings/api-keys/", "/admin/"]),
+        },
+        "plan": plan,
+    }
+
+
+def plan_brand(tenant):
+    from campaigns.models import Brand
+
+    return Brand.objects.filter(tenant=tenant).first()
+
+
+def _finished_page_problems(page) -> list[str]:
+    problems = []
+    if page.locator('[hx-trigger*="every"]').count():
+        problems.append("polls although nothing is running")
+    shown = page.locator("main").inner_text()
+    match = PROGRESS_WORDS.search(shown)
+    if match:
+        problems.append(f"shows a progress banner ({match.group(0)!r})")
+    return problems
+
+
+def test_every_page_fits_both_widths_for_every_persona_and_shows_no_stale_progress(page, live_site, site):
+    problems = []
+    for persona, (user, urls) in site["users"].items():
+        page.context.clear_cookies()
+        live_site.login(page, user)
+        for url in urls:
+            response = page.goto(f"{live_site.url}{url}")
+            if response.status != 200:
+                problems.append(f"{persona} {url}: HTTP {response.status}")
+                continue
+            page.wait_for_load_state("load")
+            name = f"{persona}{url.rstrip('/').replace('/', '-') or '-dashboard'}"
+            overflow = live_site.shot(page, name)
+            for width, pixels in overflow.items():
+                if pixels > 0:
+                    problems.append(f"{persona} {url}: {pixels} px sideways at {width} width")
+            if url != "/admin/":
+                problems.extend(f"{persona} {url}: {p}" for p in _finished_page_problems(page))
+    assert not problems, "\n".join(problems)
+
+
+def _visible_alert(page, within: str = "body"):
+    return page.locator(f"{within} [role=alert]:visible")
+
+
+def test_an_empty_objective_says_why_instead_of_nothing(page, live_site, site):
+    live_site.login(page, site["users"]["marketer"][0])
+    page.goto(f"{live_site.url}/plans/")
+    page.fill("#plan-read-text", "")
+    page.get_by_role("button", name="Fill the form").click()
+    expect(_visible_alert(page, "#plan-read")).to_contain_text("first")
+    live_site.shot(page, "empty-objective")
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "says"),
+    [
+        ("/plans/999999/", 404, "could not be found"),
+        ("/settings/api-keys/", 403, "not allowed"),
+    ],
+)
+def test_an_htmx_error_without_a_form_to_show_leaves_a_short_message(page, live_site, site, url, status, says):
+    # A reviewer may not manage keys (403) and no plan 999999 exists (404): htmx would swap nothing and say nothing.
+    live_site.login(page, site["users"]["reviewer"][0])
+    page.goto(f"{live_site.url}/plans/{site['plan'].pk}/")
+    with page.expect_response(lambda r: url in r.url) as answer:
+        page.evaluate("url => htmx.ajax('GET', url, {target: '#plan-status', swap: 'outerHTML'})", url)
+    assert answer.value.status == status
+    alert = page.locator("#htmx-error")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text(says)
+    assert len(alert.inner_text()) < 300
+    expect(page.locator("#plan-status")).to_be_visible()  # the page's own content stays where it was
+    overflow = live_site.shot(page, f"htmx-{status}")
+    assert overflow["phone"] == 0, overflow
+    page.locator("#htmx-error button").click()  # dismissed, it goes
+    expect(alert).to_be_hidden()
+
+
+def test_a_runaway_model_answer_stays_inside_its_box(page, live_site, site):
+    from ml.models import GenerationRequest
+
+    generation = GenerationRequest.objects.get()
+    live_site.login(page, site["users"]["marketer"][0])
+    page.goto(f"{live_site.url}/models/try/{generation.pk}/")
+    output = page.locator("#generation-output")
+    expect(output).to_be_visible()
+    overflow = live_site.shot(page, "runaway-answer")
+    assert overflow == {"desktop": 0, "phone": 0}
+    assert output.bounding_box()["height"] <= 500  # 200 lines scroll inside the box, the page stays short
