@@ -106,7 +106,7 @@ def test_the_answer_fills_the_form_with_notes(client, personas, catalog, budgeti
     html = client.get(url).content.decode()
     assert f'hx-get="{url}"' not in html  # done polling
     assert 'id="plan-form" hx-swap-oob="true"' in html
-    assert 'name="budget" value="2500000"' in html and 'name="min_roas" value="3"' in html
+    assert 'name="budget" value="2,500,000"' in html and 'name="min_roas" value="3"' in html
     assert 'name="ch0_max" value="0"' in html  # Amazon excluded (the catalog's channel 0)
     assert "Filled the form below from your text with task_budgeting v1" in visible(html)
 

@@ -9,6 +9,7 @@ conflict, an experiment and a bandit policy), so the list of URLs per persona be
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from decimal import Decimal
 
@@ -114,6 +115,9 @@ def site(tenants, retailers, personas, django_user_model, settings, tmp_path):
         )
     ReviewItem.objects.filter(pk=items[0].pk).update(status=ReviewItem.Status.CONFLICT)
 
+    from governance.services import api_key_create
+
+    api_key_create(tenant=acme, name="Nightly export to the data warehouse of the brand team", created_by=marketer)
     admin = django_user_model.objects.create_superuser(username="root", password="pw-for-tests-123")
     Membership.objects.create(user=admin, tenant=acme, role=Role.ADMIN)
 
@@ -144,6 +148,31 @@ def plan_brand(tenant):
     return Brand.objects.filter(tenant=tenant).first()
 
 
+WIDEST = """() => {
+  const out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const box = el.getBoundingClientRect();
+    let clipped = false;
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX !== "visible" && getComputedStyle(el).position !== "absolute") clipped = true;
+    }
+    if (!clipped && box.right > window.innerWidth + 1) {
+      out.push(`${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}.${[...el.classList].join(".")} right=${Math.round(box.right)}`);
+    }
+  }
+  return out.slice(0, 4);
+}"""
+
+
+def _too_wide(page, width: int) -> list[str]:
+    """The innermost elements that stick out of a window ``width`` px wide (what to fix when a page overflows)."""
+    page.set_viewport_size({"width": width, "height": 844})
+    try:
+        return page.evaluate(WIDEST)
+    finally:
+        page.set_viewport_size({"width": 1366, "height": 900})
+
+
 def _finished_page_problems(page) -> list[str]:
     problems = []
     if page.locator('[hx-trigger*="every"]').count():
@@ -160,7 +189,7 @@ def test_every_page_fits_both_widths_for_every_persona_and_shows_no_stale_progre
     for persona, (user, urls) in site["users"].items():
         page.context.clear_cookies()
         live_site.login(page, user)
-        for url in urls:
+        for url in [u for u in urls if os.environ.get("ONLY", "") in u]:  # TEMP
             response = page.goto(f"{live_site.url}{url}")
             if response.status != 200:
                 problems.append(f"{persona} {url}: HTTP {response.status}")
@@ -170,7 +199,8 @@ def test_every_page_fits_both_widths_for_every_persona_and_shows_no_stale_progre
             overflow = live_site.shot(page, name)
             for width, pixels in overflow.items():
                 if pixels > 0:
-                    problems.append(f"{persona} {url}: {pixels} px sideways at {width} width")
+                    culprits = _too_wide(page, 390 if width == "phone" else 1366)
+                    problems.append(f"{persona} {url}: {pixels} px sideways at {width} width: {culprits}")
             if url != "/admin/":
                 problems.extend(f"{persona} {url}: {p}" for p in _finished_page_problems(page))
     assert not problems, "\n".join(problems)
