@@ -255,3 +255,59 @@ def test_a_runaway_model_answer_stays_inside_its_box(page, live_site, site):
     overflow = live_site.shot(page, "runaway-answer")
     assert overflow == {"desktop": 0, "phone": 0}
     assert output.bounding_box()["height"] <= 500  # 200 lines scroll inside the box, the page stays short
+
+
+def test_the_plan_page_shows_every_column_a_curve_per_channel_and_the_split(page, live_site, site):
+    from optimizer.models import AllocationPlan
+
+    plan = site["plan"]
+    spending = [a for a in plan.result["allocations"] if a["spend"] > 0]
+    live_site.login(page, site["users"]["marketer"][0])
+    page.goto(f"{live_site.url}/plans/{plan.pk}/")
+
+    # 1366 px: the whole allocation table is in view, Marginal ROAS and Binding included (nothing to scroll to).
+    table = page.locator("#allocations")
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth"), "the allocation table is cut off"
+    panel = page.locator("#plan-allocation").bounding_box()
+    binding = table.locator("thead th", has_text="Binding").bounding_box()
+    assert binding["x"] + binding["width"] <= panel["x"] + panel["width"]
+
+    # One curve per channel that gets spend, its dot at the row's spend and expected sales, inside its band.
+    curves = page.locator("#plan-curves figure")
+    expect(curves).to_have_count(len(spending))
+    for a in spending:
+        figure = page.locator(f'#plan-curves figure[data-channel="{a["retailer"]}|{a["placement_type"]}"]')
+        expect(figure.locator("svg")).to_have_attribute("aria-label", re.compile(f"spend of {a['spend']:,.2f}"))
+        dot, band = figure.locator("circle.chosen"), figure.locator("polygon.band")
+        expect(dot).to_have_count(1)
+        dot_box, band_box = dot.bounding_box(), band.bounding_box()
+        centre_x = dot_box["x"] + dot_box["width"] / 2
+        assert band_box["x"] <= centre_x <= band_box["x"] + band_box["width"]
+
+    # The split: one segment per channel, sized by its share of the budget (and the unspent rest, if any).
+    widths = page.locator("#plan-split .split-seg").evaluate_all(
+        "segs => segs.map(s => s.getBoundingClientRect().width / s.parentElement.getBoundingClientRect().width)"
+    )
+    budget = float(plan.budget)
+    shares = sorted((a["spend"] / budget for a in spending), reverse=True)
+    assert widths[: len(shares)] == pytest.approx(shares, abs=0.02)
+    live_site.shot(page, "plan")
+
+    # 390 px: the charts stack, fit the window, and their axis labels stay readable.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for box in curves.evaluate_all("fs => fs.map(f => f.getBoundingClientRect().right)"):
+        assert box <= 390
+    label = page.locator("#plan-curves text.axis").first.bounding_box()
+    assert label["height"] >= 10, label
+    page.locator("#plan-allocation").screenshot(path=str(live_site.shots / "allocation-phone.png"))
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.locator("#plan-allocation").screenshot(path=str(live_site.shots / "allocation-desktop.png"))
+
+    # Budgets show thousands separators, and a grouped amount typed in is read as the number it is.
+    budget_input = page.locator("#what-if-form input[name=budget]")
+    expect(budget_input).to_have_value("40,000")
+    budget_input.fill("2,500,000")
+    budget_input.blur()
+    page.get_by_role("button", name="Optimize a new version").click()
+    expect(page).not_to_have_url(re.compile(rf"/plans/{plan.pk}/$"))
+    assert AllocationPlan.objects.get(parent=plan).budget == Decimal("2500000")
