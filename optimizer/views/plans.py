@@ -301,7 +301,9 @@ def _binding_words(code: str, names: dict[str, str]) -> str:
         "retailer_max": "at the retailer's maximum",
     }
     text = words.get(kind, kind.replace("_", " "))
-    return f"{text} ({names.get(retailer, retailer)})" if retailer and kind not in ("retailer_min", "retailer_max") else text
+    if retailer and kind not in ("retailer_min", "retailer_max"):
+        return f"{text} ({names.get(retailer, retailer)})"
+    return text
 
 
 def _curve_charts(rows: list[dict], curves: dict) -> list[dict]:

@@ -38,7 +38,7 @@ def site(tenants, retailers, personas, django_user_model, settings, tmp_path):
     from feedback.tests.review_support import ALL_FOUR, make_items
     from harmonization.models import IngestBatch
     from ml.models import Adapter, AdapterKind, GenerationRequest, TrainingJob
-    from optimizer.models import AllocationPlan, Experiment, LiftStudy, UpliftStudy
+    from optimizer.models import AllocationPlan, LiftStudy, UpliftStudy
     from optimizer.services.bandits import policy_create
     from optimizer.services.experiments import experiment_design
     from optimizer.services.plans import plan_create, plan_run
@@ -49,9 +49,7 @@ def site(tenants, retailers, personas, django_user_model, settings, tmp_path):
     acme = tenants["acme"]
     seed_history(acme, retailers)
     marketer = personas["marketer"]
-    plan = plan_run(
-        plan_create(tenant=acme, user=marketer, name="Spring", budget=Decimal("40000"), period_days=28).pk
-    )
+    plan = plan_run(plan_create(tenant=acme, user=marketer, name="Spring", budget=Decimal("40000"), period_days=28).pk)
     assert plan.status == AllocationPlan.Status.SUCCEEDED, plan.error
 
     experiment = experiment_design(
@@ -120,8 +118,9 @@ def site(tenants, retailers, personas, django_user_model, settings, tmp_path):
     admin = django_user_model.objects.create_superuser(username="root", password="pw-for-tests-123")
     Membership.objects.create(user=admin, tenant=acme, role=Role.ADMIN)
 
+    campaign = Campaign.objects.filter(tenant=acme).first()
     everyone = [
-        "/", "/campaigns/", f"/campaigns/{Campaign.objects.filter(tenant=acme).first().pk}/", "/plans/", f"/plans/{plan.pk}/",
+        "/", "/campaigns/", f"/campaigns/{campaign.pk}/", "/plans/", f"/plans/{plan.pk}/",
         "/lift-studies/", "/experiments/", f"/experiments/{experiment.pk}/", f"/experiments/bandits/{policy.pk}/",
         "/uplift/", f"/uplift/{study.pk}/", "/sku-forecast/", "/imports/", f"/imports/{batch.pk}/",
         "/creatives/", f"/creatives/briefs/{brief.pk}/", "/models/", "/models/jobs/", f"/models/jobs/{job.pk}/",
@@ -156,7 +155,8 @@ WIDEST = """() => {
       if (getComputedStyle(up).overflowX !== "visible" && getComputedStyle(el).position !== "absolute") clipped = true;
     }
     if (!clipped && box.right > window.innerWidth + 1) {
-      out.push(`${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}.${[...el.classList].join(".")} right=${Math.round(box.right)}`);
+      const name = `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}.${[...el.classList].join(".")}`;
+      out.push(`${name} right=${Math.round(box.right)}`);
     }
   }
   return out.slice(0, 4);
