@@ -79,6 +79,18 @@ def _allocations(rng: np.random.Generator, retailers: list[str], budget: float) 
     return rows
 
 
+def _curves(rows: list[dict]) -> dict:
+    """A stored response curve per row, as the optimizer keeps them for the page's charts (25 points each)."""
+    out = {}
+    for r in rows:
+        top = max(2 * r["spend"], 1.0)
+        spend = [top * k / 24 for k in range(25)]
+        expected = [r["expected_incremental_sales"] * (x / max(r["spend"], 1.0)) ** 0.6 for x in spend]
+        low, high = [v * 0.8 for v in expected], [v * 1.2 for v in expected]
+        out[f"{r['retailer']}|{r['placement_type']}"] = {"spend": spend, "expected": expected, "low": low, "high": high}
+    return out
+
+
 def prepare() -> tuple[int, str]:
     """The bench tenant rebuilt: 40 retailers, a plan of 3 versions (the last approved, 200 rows); returns the
     last version's id and a session cookie of its marketer."""
@@ -127,7 +139,7 @@ def prepare() -> tuple[int, str]:
                                "expected_incremental_sales": sum(r["expected_incremental_sales"] for r in rows),
                                "expected_incremental_margin": sum(r["expected_incremental_margin"] for r in rows)},
                     "constraints": {"budget": {"limit": budget, "used": spend, "binding": True}},
-                    "objective": "incremental_margin", "warnings": [],
+                    "objective": "incremental_margin", "warnings": [], "curves": _curves(rows),
                 },
             )  # fmt: skip
             if parent is None:

@@ -306,11 +306,16 @@ def _binding_words(code: str, names: dict[str, str]) -> str:
     return text
 
 
+CURVE_CHARTS = 12  # the largest channels by spend get a chart; a plan of 200 line items stays readable and fast
+SPLIT_SEGMENTS = 8  # the split bar's named segments; smaller channels share one "other channels" segment
+
+
 def _curve_charts(rows: list[dict], curves: dict) -> list[dict]:
-    """One small chart per channel with a stored response curve: expected incremental sales against period spend
-    with its 90% band, the chosen spend marked with its interval."""
+    """One small chart per channel with a stored response curve (the ``CURVE_CHARTS`` largest by spend, ``rows``
+    being in that order): expected incremental sales against period spend with its 90% band, the chosen spend
+    marked with its interval."""
     charts = []
-    for index, row in enumerate(rows):
+    for index, row in enumerate(rows[:CURVE_CHARTS]):
         curve = curves.get(f"{row.get('retailer')}|{row.get('placement_type')}")
         if not curve or len(curve.get("spend") or ()) < 2:
             continue
@@ -333,12 +338,18 @@ def _split(rows: list[dict], totals: dict) -> list[dict]:
     budget = totals.get("budget") or sum(r.get("spend") or 0 for r in rows)
     if not budget:
         return []
+    spending = [r for r in rows if (r.get("spend") or 0) > 0]
+    named = spending if len(spending) <= SPLIT_SEGMENTS else spending[: SPLIT_SEGMENTS - 1]
     segments = [
         {"label": f"{r['retailer_name']} · {r['placement_label']}", "pct": 100 * r["spend"] / budget,
          "color": PALETTE[i % len(PALETTE)], "spend": r["text"]["spend"]}
-        for i, r in enumerate(rows)
-        if (r.get("spend") or 0) > 0
+        for i, r in enumerate(named)
     ]  # fmt: skip
+    rest = spending[len(named) :]
+    if rest:
+        spend = sum(r["spend"] for r in rest)
+        label = f"{len(rest)} other channels"
+        segments.append({"label": label, "pct": 100 * spend / budget, "color": "#94a3b8", "spend": _figure(spend, 2)})
     unspent = totals.get("unspent") or 0
     if unspent > 0.005 * budget:
         segments.append({"label": "Unspent", "pct": 100 * unspent / budget, "color": "", "spend": _figure(unspent, 2)})
