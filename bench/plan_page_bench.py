@@ -80,13 +80,14 @@ def _allocations(rng: np.random.Generator, retailers: list[str], budget: float) 
 
 
 def _curves(rows: list[dict]) -> dict:
-    """A stored response curve per row, as the optimizer keeps them for the page's charts (25 points each)."""
+    """Response curves as the optimizer stores them for the page's charts: the 12 largest channels by spend, 25
+    points each, in cents."""
     out = {}
-    for r in rows:
+    for r in sorted(rows, key=lambda r: -r["spend"])[:12]:
         top = max(2 * r["spend"], 1.0)
-        spend = [top * k / 24 for k in range(25)]
-        expected = [r["expected_incremental_sales"] * (x / max(r["spend"], 1.0)) ** 0.6 for x in spend]
-        low, high = [v * 0.8 for v in expected], [v * 1.2 for v in expected]
+        spend = [round(top * k / 24, 2) for k in range(25)]
+        expected = [round(r["expected_incremental_sales"] * (x / max(r["spend"], 1.0)) ** 0.6, 2) for x in spend]
+        low, high = [round(v * 0.8, 2) for v in expected], [round(v * 1.2, 2) for v in expected]
         out[f"{r['retailer']}|{r['placement_type']}"] = {"spend": spend, "expected": expected, "low": low, "high": high}
     return out
 

@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from optimizer.engine.allocate import AllocationRequest, allocate
+from optimizer.engine.allocate import AllocationRequest, _Problem, allocate, response_curves
 from optimizer.engine.curves import ChannelCurve, CurveSet
 from optimizer.engine.errors import OptimizerInputError
 
@@ -461,3 +461,13 @@ def test_the_response_curves_pass_through_each_allocation_and_follow_the_true_cu
         assert np.interp(a.spend, spend, expected) == pytest.approx(a.expected_incremental_sales, rel=0.02)
         assert np.interp(a.spend, spend, low) == pytest.approx(a.incremental_sales_interval[0], rel=0.05)
         assert np.interp(a.spend, spend, high) == pytest.approx(a.incremental_sales_interval[1], rel=0.05)
+
+
+def test_only_the_largest_channels_keep_a_curve(three):
+    result = allocate(three, AllocationRequest(budget=30000.0, period_days=P))
+    ranked = sorted(result.allocations, key=lambda a: -a.spend)
+    prob = _Problem(three, AllocationRequest(budget=30000.0, period_days=P), [c.key for c in three.channels])
+    spends = np.array([result.allocation(k).spend for k in prob.keys])
+    kept = response_curves(prob, spends, budget=30000.0, largest=2)
+    assert set(kept) == {ranked[0].key, ranked[1].key}
+    assert set(result.curves) == {a.key for a in result.allocations}  # 3 channels: all under the default 12

@@ -16,7 +16,7 @@ from core.forms import form_error
 from core.pages import slot_context
 from governance.access import Capability, tenant_page
 from optimizer import selectors
-from optimizer.engine.allocate import DEFAULT_CHANCE
+from optimizer.engine.allocate import CURVE_CHANNELS, DEFAULT_CHANCE
 from optimizer.forms.plans import PlanForm, PlanWhatIfForm
 from optimizer.models import AllocationPlan
 from optimizer.services.plans import plan_create, plan_export_csv, plan_export_rows, plan_rerun, plan_version_create
@@ -306,7 +306,7 @@ def _binding_words(code: str, names: dict[str, str]) -> str:
     return text
 
 
-CURVE_CHARTS = 12  # the largest channels by spend get a chart; a plan of 200 line items stays readable and fast
+CURVE_CHARTS = CURVE_CHANNELS  # the largest channels by spend get a chart; a plan of 200 line items stays readable
 SPLIT_SEGMENTS = 8  # the split bar's named segments; smaller channels share one "other channels" segment
 
 

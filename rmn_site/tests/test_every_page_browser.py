@@ -231,6 +231,11 @@ def test_an_empty_objective_says_why_instead_of_nothing(page, live_site, site):
     page.get_by_role("button", name="Fill the form").click()
     expect(_visible_alert(page, "#plan-read")).to_contain_text("first")
     live_site.shot(page, "empty-objective")
+    # Any refused form answered with its fragment is swapped, not only where a template asks for it: the same 400
+    # answer into an element that has no hook of its own.
+    page.evaluate("htmx.ajax('POST', '/plans/read/', {target: '#plan-form', swap: 'innerHTML', values: {text: ''}})")
+    expect(_visible_alert(page, "#plan-form")).to_contain_text("Write the objective first")
+    expect(page.locator("#htmx-error")).to_have_count(0)  # swapped in place: no second, generic message
 
 
 @pytest.mark.parametrize(
