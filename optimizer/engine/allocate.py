@@ -532,14 +532,15 @@ def response_curves(
 ) -> dict:
     """For the ``largest`` active channels by spend: expected period incremental sales, and its 90% interval, at
     ``points`` period spends from 0 to past the chosen spend (twice it, or 1.2x the highest spend the history saw
-    over the period, within the budget). The same samples as the allocation's rows, so the curve passes through the
-    row's expected value."""
+    over the period, within the budget), the chosen spend among them. The same samples as the allocation's rows, so
+    the curve passes through the row's expected value and interval."""
     s = np.asarray(s, float)
     kept = sorted(np.argsort(-s, kind="stable")[:largest].tolist())
     top = np.maximum(2.0 * s, np.where(np.isfinite(prob.seen), 1.2 * prob.seen * prob.P, 0.0))
     top = np.minimum(top, budget)
     top = np.where(top > 0, top, budget)
-    grid = np.linspace(0.0, 1.0, points)[None, :] * top[:, None]  # (C, G)
+    # The chosen spend is one of the points, so the drawn line passes exactly through the allocation's figures.
+    grid = np.sort(np.column_stack([np.linspace(0.0, 1.0, points - 1)[None, :] * top[:, None], s]), axis=1)
     mean, low, high = (np.empty_like(grid) for _ in range(3))
     for g in range(points):
         mean[:, g] = prob.incremental_samples(grid[:, g]).mean(axis=1)

@@ -244,6 +244,9 @@ def test_an_empty_objective_says_why_instead_of_nothing(page, live_site, site):
     page.get_by_role("button", name="Fill the form").click()
     expect(_visible_alert(page, "#plan-read")).to_contain_text("first")
     live_site.shot(page, "empty-objective")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#plan-read").screenshot(path=str(live_site.shots / "describe-box-phone.png"))
+    page.set_viewport_size({"width": 1366, "height": 900})
     # Any refused form answered with its fragment is swapped, not only where a template asks for it: the same 400
     # answer into an element that has no hook of its own.
     page.evaluate("htmx.ajax('POST', '/plans/read/', {target: '#plan-form', swap: 'innerHTML', values: {text: ''}})")
@@ -331,6 +334,10 @@ def test_the_plan_page_shows_every_column_a_curve_per_channel_and_the_split(page
         assert box <= 390
     label = page.locator("#plan-curves text.axis").first.bounding_box()
     assert label["height"] >= 10, label
+    # Every figure of every channel is in view: Marginal ROAS and Binding too, not behind a sideways scroll.
+    for cell in table.locator("tbody td").all():
+        box = cell.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (cell.get_attribute("data-label"), box)
     page.locator("#plan-allocation").screenshot(path=str(live_site.shots / "allocation-phone.png"))
     page.locator("#what-if-form").screenshot(path=str(live_site.shots / "what-if-phone.png"))
     page.set_viewport_size({"width": 1366, "height": 900})
