@@ -33,7 +33,7 @@ class GroupedNumberInput(forms.TextInput):
             return str(value)  # what the person typed, shown back beside its error
         if not number.is_finite():
             return str(value)
-        return f"{number:,.0f}" if number == number.to_integral_value() else f"{number:,.2f}"
+        return f"{number:,.0f}" if number == number.to_integral_value() else f"{number:,f}"  # its own decimals
 
 
 class MoneyField(forms.DecimalField):
