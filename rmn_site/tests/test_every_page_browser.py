@@ -352,3 +352,24 @@ def test_the_plan_page_shows_every_column_a_curve_per_channel_and_the_split(page
     page.get_by_role("button", name="Optimize a new version").click()
     expect(page).not_to_have_url(re.compile(rf"/plans/{plan.pk}/$"))
     assert AllocationPlan.objects.get(parent=plan).budget == Decimal("2500000")
+
+
+def test_a_poll_the_server_fails_says_so_and_the_message_goes_when_it_answers_again(page, live_site, site):
+    from optimizer.models import AllocationPlan
+
+    waiting = AllocationPlan.objects.create(
+        tenant=site["plan"].tenant, name="Waiting", budget=Decimal("1000"), currency="USD", period_days=28,
+        request={}, status=AllocationPlan.Status.PENDING, version=1,
+    )  # fmt: skip
+    live_site.login(page, site["users"]["marketer"][0])
+    url = f"{live_site.url}/plans/{waiting.pk}/"
+    page.goto(url)
+    # From now on the page's polls meet a proxy whose server is down.
+    page.route(url, lambda route: route.fulfill(status=502, body="Bad gateway", content_type="text/plain"))
+    alert = page.locator("#htmx-error")
+    expect(alert).to_be_visible(timeout=5_000)
+    expect(alert).to_contain_text("Something went wrong on the server (502)")
+    expect(page.locator("#plan-status")).to_be_visible()  # what the page showed stays
+    live_site.shot(page, "poll-failed")
+    page.unroute(url)
+    expect(alert).to_be_hidden(timeout=5_000)  # the next poll answers: the message goes by itself

@@ -65,15 +65,25 @@
     return box;
   }
 
-  function show(text) {
+  var failedFrom = null; // the element whose request the message is about
+
+  function show(text, elt) {
     var box = region();
     box.querySelector(".htmx-error-text").textContent = text;
     box.hidden = false;
+    failedFrom = elt || null;
   }
 
   function hide() {
     var box = document.getElementById("htmx-error");
     if (box) box.hidden = true;
+    failedFrom = null;
+  }
+
+  // The element that made the request (htmx's events carry it in different places).
+  function source(event) {
+    var config = event.detail.requestConfig;
+    return (config && config.elt) || event.detail.elt || event.target;
   }
 
   function isFragment(xhr) {
@@ -91,13 +101,17 @@
       return;
     }
     var more = detail(xhr);
-    show(lead(xhr.status) + (more ? " " + more : ""));
+    show(lead(xhr.status) + (more ? " " + more : ""), source(event));
   });
-  document.addEventListener("htmx:sendError", function () {
-    show(lead(0));
+  document.addEventListener("htmx:sendError", function (event) {
+    show(lead(0), source(event));
   });
-  document.addEventListener("htmx:timeout", function () {
-    show("The server took too long to answer: try again in a moment.");
+  document.addEventListener("htmx:timeout", function (event) {
+    show("The server took too long to answer: try again in a moment.", source(event));
+  });
+  // A poll that failed and then answers again (the server is back) takes its message away.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (failedFrom && event.detail.successful && source(event) === failedFrom) hide();
   });
   // A person's next action clears an old message; a page's own polling does not.
   document.addEventListener("htmx:beforeRequest", function (event) {
