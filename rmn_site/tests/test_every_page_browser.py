@@ -1,6 +1,9 @@
-"""Every page, for every persona, at 1366 px and at 390 px (a phone), in one browser: no page scrolls sideways, an
-error answer to an htmx request always leaves a message a person sees, and a page whose work is finished shows no
-progress banner and polls nothing. Screenshots under var/screenshots/<test name>/.
+"""Every page, for every persona, at 1366 px and at 390 px (a phone), in one browser: no page scrolls sideways,
+chart labels stay readable on a phone, no script fails, an error answer to an htmx request always leaves a message
+a person sees, and a page whose work is finished shows no progress banner and polls nothing. Screenshots under
+var/screenshots/<test name>/ (each page once, for the first persona that opens it).
+
+To add a page: put its URL in the persona lists of the ``site`` fixture (with a seeded object behind it).
 
 The seed is small but complete: one finished object behind every detail page (a plan the optimizer ran, a fitted
 uplift study, a finished training job, an answered generation, a creative brief with copy, a review task with a
@@ -207,6 +210,8 @@ def _finished_page_problems(page) -> list[str]:
 
 def test_every_page_fits_both_widths_for_every_persona_and_shows_no_stale_progress(page, live_site, site):
     problems, shot = [], set()
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(f"{page.url}: {error}"))
     for persona, (user, urls) in site["users"].items():
         page.context.clear_cookies()
         live_site.login(page, user)
@@ -232,6 +237,7 @@ def test_every_page_fits_both_widths_for_every_persona_and_shows_no_stale_progre
                 problems.append(f"{persona} {url}: chart labels {small:.1f} px high on a phone")
             if url not in ("/admin/", "/api/v1/docs/"):  # not our pages: no progress banners to look for
                 problems.extend(f"{persona} {url}: {p}" for p in _finished_page_problems(page))
+    problems.extend(f"script error on {e}" for e in script_errors)
     assert not problems, "\n".join(problems)
 
 
