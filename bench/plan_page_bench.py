@@ -79,6 +79,19 @@ def _allocations(rng: np.random.Generator, retailers: list[str], budget: float) 
     return rows
 
 
+def _curves(rows: list[dict]) -> dict:
+    """Response curves as the optimizer stores them for the page's charts: the 12 largest channels by spend, 25
+    points each, in cents."""
+    out = {}
+    for r in sorted(rows, key=lambda r: -r["spend"])[:12]:
+        top = max(2 * r["spend"], 1.0)
+        spend = [round(top * k / 24, 2) for k in range(25)]
+        expected = [round(r["expected_incremental_sales"] * (x / max(r["spend"], 1.0)) ** 0.6, 2) for x in spend]
+        low, high = [round(v * 0.8, 2) for v in expected], [round(v * 1.2, 2) for v in expected]
+        out[f"{r['retailer']}|{r['placement_type']}"] = {"spend": spend, "expected": expected, "low": low, "high": high}
+    return out
+
+
 def prepare() -> tuple[int, str]:
     """The bench tenant rebuilt: 40 retailers, a plan of 3 versions (the last approved, 200 rows); returns the
     last version's id and a session cookie of its marketer."""
@@ -127,7 +140,7 @@ def prepare() -> tuple[int, str]:
                                "expected_incremental_sales": sum(r["expected_incremental_sales"] for r in rows),
                                "expected_incremental_margin": sum(r["expected_incremental_margin"] for r in rows)},
                     "constraints": {"budget": {"limit": budget, "used": spend, "binding": True}},
-                    "objective": "incremental_margin", "warnings": [],
+                    "objective": "incremental_margin", "warnings": [], "curves": _curves(rows),
                 },
             )  # fmt: skip
             if parent is None:

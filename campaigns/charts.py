@@ -143,3 +143,69 @@ def line_chart(
         color = (colors or {}).get(key, PALETTE[index % len(PALETTE)])
         drawn.append(Series(key, label, color, " ".join(f"{d.x},{d.y}" for d in dots), dots))
     return LineChart(width, height, left, top, right, bottom, y_ticks, x_ticks, tuple(drawn))
+
+
+@dataclass(frozen=True)
+class Marker:
+    x: float
+    y: float
+    y_low: float
+    y_high: float
+
+
+@dataclass(frozen=True)
+class CurveChart:
+    width: int
+    height: int
+    left: float
+    top: float
+    right: float
+    bottom: float
+    y_ticks: tuple[Tick, ...]
+    x_ticks: tuple[Tick, ...]
+    line: str  # "x,y ..." of the expected curve, for <polyline points>
+    band: str  # "x,y ..." around the interval, for <polygon points>
+    marker: Marker | None  # the chosen point and its interval
+
+
+def curve_chart(
+    *,
+    x: Sequence[float],
+    expected: Sequence[float],
+    low: Sequence[float],
+    high: Sequence[float],
+    chosen: tuple[float, float, float, float] | None = None,
+    width: int = 340,
+    height: int = 200,
+    margin: tuple[float, float, float, float] = (10, 14, 30, 44),  # top, right, bottom, left
+    ticks: int = 3,
+) -> CurveChart:
+    """One response curve: the ``expected`` line over ``x`` inside its ``low``..``high`` band, both axes from 0, and
+    ``chosen`` = (x, y, y_low, y_high) marked as a point with its interval. Few ticks: the chart must stay legible
+    when a phone shrinks it."""
+    n = len(x)
+    if not (len(expected) == len(low) == len(high) == n) or n < 2:
+        raise ValueError(f"A curve needs at least 2 points and as many values as x ({n}).")
+    top, right_margin, bottom_margin, left = margin
+    right, bottom = width - right_margin, height - bottom_margin
+    peak_y = max([*high, *expected, *((chosen[3], chosen[1]) if chosen else ())])
+    peak_x = max([*x, *((chosen[0],) if chosen else ())])
+    y_values, x_values = nice_ticks(peak_y, ticks), nice_ticks(peak_x, ticks)
+    y_max, x_max = y_values[-1], x_values[-1]
+
+    def px(v: float) -> float:
+        return round(left + (right - left) * v / x_max, 2)
+
+    def py(v: float) -> float:
+        return round(bottom - (bottom - top) * max(v, 0.0) / y_max, 2)
+
+    line = " ".join(f"{px(a)},{py(b)}" for a, b in zip(x, expected, strict=True))
+    outline = [*zip(x, high, strict=True), *reversed(list(zip(x, low, strict=True)))]
+    band = " ".join(f"{px(a)},{py(b)}" for a, b in outline)
+    marker = Marker(px(chosen[0]), py(chosen[1]), py(chosen[2]), py(chosen[3])) if chosen else None
+    return CurveChart(
+        width, height, left, top, right, bottom,
+        tuple(Tick(py(v), compact_number(v)) for v in y_values),
+        tuple(Tick(px(v), compact_number(v)) for v in x_values),
+        line, band, marker,
+    )  # fmt: skip

@@ -77,3 +77,23 @@ def test_it_flags_weeks_the_date_range_cuts():
     assert [d.partial for d in chart.series[0].dots] == [True, False, True]
     with pytest.raises(ValueError, match="2 partial flags for 3"):
         line_chart(x_labels=["a", "b", "c"], series=[("s", "S", [1.0, 2.0, 3.0])], partial=[True, False])
+
+
+def test_a_curve_chart_puts_the_chosen_point_on_the_line_and_its_interval_around_it():
+    from campaigns.charts import curve_chart
+
+    x = [0, 1000, 2000, 3000, 4000]
+    expected = [0, 1800, 2900, 3500, 3800]
+    low, high = [v * 0.8 for v in expected], [v * 1.2 for v in expected]
+    chart = curve_chart(x=x, expected=expected, low=low, high=high, chosen=(2000, 2900, 2320, 3480))
+    # Axes from 0 to nice maxima in 3 steps: 4000 across, 6000 up (2000 a step to pass 3800 * 1.2 = 4560).
+    assert [t.label for t in chart.x_ticks] == ["0", "2k", "4k"]
+    assert [t.label for t in chart.y_ticks] == ["0", "2k", "4k", "6k"]
+    points = [tuple(map(float, p.split(","))) for p in chart.line.split()]
+    assert points[0] == (chart.left, chart.bottom)
+    assert (chart.marker.x, chart.marker.y) == points[2]  # 2000 is the third point of the line
+    assert chart.marker.y_high < chart.marker.y < chart.marker.y_low  # SVG y grows downwards
+    assert chart.marker.y == pytest.approx(chart.bottom - (chart.bottom - chart.top) * 2900 / 6000, abs=0.01)
+    assert len(chart.band.split()) == 2 * len(x)
+    with pytest.raises(ValueError, match="at least 2 points"):
+        curve_chart(x=[1], expected=[1], low=[1], high=[1])

@@ -74,7 +74,7 @@ def test_without_an_adapter_the_plan_reader_fills_the_form_at_once(client, perso
     assert response.status_code == 200
     html = response.content.decode()
     assert 'id="plan-form" hx-swap-oob="true"' in html
-    assert 'name="budget" value="2500000"' in html and 'name="period_days" value="28"' in html
+    assert 'name="budget" value="2,500,000"' in html and 'name="period_days" value="28"' in html
     assert 'name="min_roas" value="3"' in html
     assert "Filled the form below from your text with the plan reader. Check every field" in visible(html)
     assert not GenerationRequest.objects.exists()  # no model was asked
@@ -130,9 +130,9 @@ def test_the_answer_fills_the_form_with_notes(client, personas, catalog, budgeti
     html = client.get(url).content.decode()
     assert f'hx-get="{url}"' not in html  # done polling
     assert 'id="plan-form" hx-swap-oob="true"' in html
-    assert 'name="budget" value="2500000"' in html and 'name="min_roas" value="3"' in html
+    assert 'name="budget" value="2,500,000"' in html and 'name="min_roas" value="3"' in html
     assert 'name="ch0_max" value="0"' in html  # Amazon excluded (the catalog's channel 0)
-    assert "Filled the form below from your text with the plan reader, cross-checked by task_budgeting v1" in visible(
+    assert "Filled the form below from your text with the plan reader, cross-checked by the budgeting model v1" in visible(
         html
     )
 
@@ -145,11 +145,11 @@ def test_an_adapter_answer_that_is_no_plan_costs_its_vote_not_the_reading(client
     html = client.get(reverse("plan_read_status", args=[generation.pk])).content.decode()
     assert "The budgeting adapter gave no usable answer; the plan reader read it alone." in visible(html)
     assert "Sure! Here" not in html  # the model's raw output is not shown
-    assert 'name="budget" value="2500000"' in html and 'name="period_days" value="28"' in html
+    assert 'name="budget" value="2,500,000"' in html and 'name="period_days" value="28"' in html
     GenerationRequest.objects.filter(pk=generation.pk).update(status="failed", error="worker lost")
     html = client.get(reverse("plan_read_status", args=[generation.pk])).content.decode()
     assert "The budgeting adapter failed on this text; the plan reader read it alone." in visible(html)
-    assert 'name="budget" value="2500000"' in html
+    assert 'name="budget" value="2,500,000"' in html
 
 
 def test_while_the_budgeting_adapter_trains_the_plans_page_shows_its_bar_and_time_left(client, personas, catalog):

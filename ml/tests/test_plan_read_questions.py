@@ -74,8 +74,8 @@ def test_four_weeks_read_as_4_days_is_asked_not_filled(client, personas, reading
     assert response.status_code == 200
     assert 'id="plan-form" hx-swap-oob="true"' in html
     assert 'name="period_days" value="28"' in html and 'name="min_roas" value="3"' in html
-    assert 'name="budget" value="2500000"' in html
-    assert "with the plan reader, cross-checked by task_budgeting v1 and your answers" in visible(html)
+    assert 'name="budget" value="2,500,000"' in html
+    assert "with the plan reader, cross-checked by the budgeting model v1 and your answers" in visible(html)
 
 
 def test_where_the_two_agree_the_form_fills_at_once(client, personas, reading):
@@ -85,7 +85,7 @@ def test_where_the_two_agree_the_form_fills_at_once(client, personas, reading):
                     roas_basis="incremental", exclude_retailers=["walmart"])  # fmt: skip
     html = status_of(client, reading(text, parsed)).content.decode()
     assert 'id="plan-form" hx-swap-oob="true"' in html
-    assert 'name="budget" value="750000"' in html and 'name="period_days" value="14"' in html
+    assert 'name="budget" value="750,000"' in html and 'name="period_days" value="14"' in html
     assert '<option value="incremental_revenue" selected>' in html
     assert '<option value="incremental" selected>' in html
     assert re.search(r'name="ch\d+_max" value="0"', html)  # Walmart's channel closed
@@ -102,7 +102,7 @@ def test_pounds_for_a_dollar_tenant_ask_for_the_budget_in_dollars(client, person
     assert "Your text gives the budget as “£500k” in GBP, but this tenant plans in USD" in visible(html)
 
     html = answer_with(client, generation, "currency", value="635,000").content.decode()
-    assert 'name="budget" value="635000' in html and 'name="period_days" value="56"' in html
+    assert 'name="budget" value="635,000' in html and 'name="period_days" value="56"' in html
 
 
 def test_a_missing_period_is_asked_not_assumed(client, personas, reading):

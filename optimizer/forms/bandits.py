@@ -4,13 +4,14 @@ from django import forms
 
 from campaigns.forms import DateInput
 from core.bounds import validate_money
+from core.forms import MoneyField
 from optimizer.models import AllocationPlan
 
 
 class BanditPolicyForm(forms.Form):
     plan = forms.ModelChoiceField(queryset=AllocationPlan.objects.none(), label="Allocation plan")
     name = forms.CharField(max_length=200)
-    budget = forms.DecimalField(
+    budget = MoneyField(
         required=False,
         max_digits=18,
         decimal_places=2,

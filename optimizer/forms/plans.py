@@ -6,6 +6,7 @@ from django import forms
 
 from campaigns.models import PlacementType
 from core.bounds import validate_money
+from core.forms import MoneyField
 from optimizer.models import AllocationPlan
 
 
@@ -22,7 +23,7 @@ class PlanForm(forms.Form):
         label="Plan name",
         help_text="In your words, e.g. “Q3 push for the new flavours”.",
     )
-    budget = forms.DecimalField(
+    budget = MoneyField(
         max_digits=18, decimal_places=2, validators=[validate_money], help_text="Total spend over the period."
     )
     period_days = forms.IntegerField(initial=28, label="Period (days)")
@@ -49,10 +50,10 @@ class PlanForm(forms.Form):
         self.channel_rows = []
         for i, (code, retailer_name, placement) in enumerate(channels):
             label = f"{retailer_name} · {placement_labels.get(placement, placement)}"
-            low = forms.DecimalField(
+            low = MoneyField(
                 max_digits=18, decimal_places=2, validators=[validate_money], required=False, label=f"{label} minimum"
             )
-            high = forms.DecimalField(
+            high = MoneyField(
                 max_digits=18, decimal_places=2, validators=[validate_money], required=False, label=f"{label} maximum"
             )
             self.fields[f"ch{i}_min"] = low

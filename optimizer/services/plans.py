@@ -454,6 +454,8 @@ def _optimize(plan: AllocationPlan) -> None:
             forecast=_plan_forecast(plan, history, skus),
         )
         output = json_safe(result.to_dict())
+        if result.curves:  # for the plan page's charts; the API's result serializer leaves them out
+            output["curves"] = json_safe(result.curves)
         notices = list(result.notices)
         skipped = lift.attrs.get("skipped_other_currency", 0)
         if skipped:

@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from optimizer.engine.allocate import AllocationRequest, allocate
+from optimizer.engine.allocate import AllocationRequest, _Problem, allocate, response_curves
 from optimizer.engine.curves import ChannelCurve, CurveSet
 from optimizer.engine.errors import OptimizerInputError
 
@@ -439,3 +439,36 @@ def test_a_budget_that_keeps_the_promise_says_so_and_offers_no_alternative():
     assert result.promise["whole_budget_keeps_promise"] is True and result.promise["full_spend"] is None
     assert result.promise["largest_promised_spend"]["probability"] >= 0.9
     assert "promise" not in allocate(curves, AllocationRequest(budget=30000.0, period_days=P, min_roas=2.0)).to_dict()
+
+
+def test_the_response_curves_pass_through_each_allocation_and_follow_the_true_curve():
+    curves = _set(
+        _curve("amazon", "sponsored_product", 5000, 800, 0.8, 0.35, samples=200, spread=0.2, seed=1),
+        _curve("walmart", "search", 3000, 600, 1.0, 0.50, samples=200, spread=0.2, seed=2),
+    )
+    result = allocate(curves, AllocationRequest(budget=30000.0, period_days=P))
+    assert "curves" not in result.to_dict()  # the optimize command's OUT.json keeps its shape
+    for a in result.allocations:
+        curve = result.curves[a.key]
+        spend, expected = np.array(curve["spend"]), np.array(curve["expected"])
+        low, high = np.array(curve["low"]), np.array(curve["high"])
+        assert spend[0] == 0 and spend[-1] >= min(2 * a.spend, 30000.0) - 0.01 and spend[-1] <= 30000.0
+        # The stored line is the model's own expectation at each spend, and the band holds it.
+        assert expected == pytest.approx(_period(curves, a.key, spend), rel=1e-5, abs=0.02)  # both kept in cents
+        assert np.all(low <= expected + 0.01) and np.all(expected <= high + 0.01)
+        assert np.all(np.diff(expected) >= -1e-6)  # more spend never buys fewer sales on a Hill curve
+        # Through the row: the chosen spend is a point of the curve, with the row's expected sales and interval.
+        at = int(np.argmin(np.abs(spend - a.spend)))
+        assert spend[at] == pytest.approx(a.spend, abs=0.01)
+        assert expected[at] == pytest.approx(a.expected_incremental_sales, abs=0.01)
+        assert (low[at], high[at]) == pytest.approx(a.incremental_sales_interval, abs=0.01)
+
+
+def test_only_the_largest_channels_keep_a_curve(three):
+    result = allocate(three, AllocationRequest(budget=30000.0, period_days=P))
+    ranked = sorted(result.allocations, key=lambda a: -a.spend)
+    prob = _Problem(three, AllocationRequest(budget=30000.0, period_days=P), [c.key for c in three.channels])
+    spends = np.array([result.allocation(k).spend for k in prob.keys])
+    kept = response_curves(prob, spends, budget=30000.0, largest=2)
+    assert set(kept) == {ranked[0].key, ranked[1].key}
+    assert set(result.curves) == {a.key for a in result.allocations}  # 3 channels: all under the default 12

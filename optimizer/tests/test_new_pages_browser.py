@@ -259,9 +259,9 @@ def test_the_plan_reader_asks_where_the_adapter_disagrees(
     page.fill("#plan-question-answer", "3")
     question.get_by_role("button", name="Answer").click()
     expect(page.locator("#plan-read")).to_contain_text(
-        "with the plan reader, cross-checked by task_budgeting v1 and your answers"
+        "with the plan reader, cross-checked by the budgeting model v1 and your answers"
     )
-    expect(page.locator("#plan-form input[name=budget]")).to_have_value("2500000")
+    expect(page.locator("#plan-form input[name=budget]")).to_have_value("2,500,000")
     expect(page.locator("#plan-form input[name=period_days]")).to_have_value("28")
     expect(page.locator("#plan-form input[name=min_roas]")).to_have_value("3")
     expect(page.locator("#plan-form select[name=objective]")).to_have_value("incremental_margin")

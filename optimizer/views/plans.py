@@ -9,13 +9,14 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from campaigns.charts import PALETTE, curve_chart
 from campaigns.models import PlacementType, Retailer
 from core.errors import DomainError
 from core.forms import form_error
 from core.pages import slot_context
 from governance.access import Capability, tenant_page
 from optimizer import selectors
-from optimizer.engine.allocate import DEFAULT_CHANCE
+from optimizer.engine.allocate import CURVE_CHANNELS, DEFAULT_CHANCE
 from optimizer.forms.plans import PlanForm, PlanWhatIfForm
 from optimizer.models import AllocationPlan
 from optimizer.services.plans import plan_create, plan_export_csv, plan_export_rows, plan_rerun, plan_version_create
@@ -236,6 +237,7 @@ def _result_view(result: dict, *, plan: AllocationPlan) -> dict:
                 "sales_interval": sales_interval,
                 "margin_interval": margin_interval,
                 "binding": a.get("binding") or [],
+                "binding_words": [_binding_words(b, names) for b in a.get("binding") or []],
                 # Formatted here: the template's floatformat filter, ten times on each of 200 rows, was most of
                 # the page's time (bench/plan_page_bench.py).
                 "text": {
@@ -275,6 +277,8 @@ def _result_view(result: dict, *, plan: AllocationPlan) -> dict:
     ]
     return {
         "rows": rows,
+        "charts": _curve_charts(rows, result.get("curves") or {}),
+        "split": _split(rows, totals),
         "totals": totals,
         "notices": plan_notice_views(
             result,
@@ -292,6 +296,72 @@ def _result_view(result: dict, *, plan: AllocationPlan) -> dict:
         "objective": result.get("objective"),
         "promise": result.get("promise"),
     }
+
+
+def _binding_words(code: str, names: dict[str, str]) -> str:
+    """A binding code of the engine ("max_bound", "retailer_max:amazon") in words."""
+    kind, _, retailer = code.partition(":")
+    words = {
+        "min_bound": "at its minimum",
+        "max_bound": "at its maximum",
+        "excluded": "excluded",
+        "retailer_min": "at the retailer's minimum",
+        "retailer_max": "at the retailer's maximum",
+    }
+    text = words.get(kind, kind.replace("_", " "))
+    if retailer and kind not in ("retailer_min", "retailer_max"):
+        return f"{text} ({names.get(retailer, retailer)})"
+    return text
+
+
+CURVE_CHARTS = CURVE_CHANNELS  # the largest channels by spend get a chart; a plan of 200 line items stays readable
+SPLIT_SEGMENTS = 8  # the split bar's named segments; smaller channels share one "other channels" segment
+
+
+def _curve_charts(rows: list[dict], curves: dict) -> list[dict]:
+    """One small chart per channel with a stored response curve (the ``CURVE_CHARTS`` largest by spend, ``rows``
+    being in that order): expected incremental sales against period spend with its 90% band, the chosen spend
+    marked with its interval."""
+    charts = []
+    for index, row in enumerate(rows[:CURVE_CHARTS]):
+        curve = curves.get(f"{row.get('retailer')}|{row.get('placement_type')}")
+        if not curve or len(curve.get("spend") or ()) < 2:
+            continue
+        interval = row["sales_interval"] or [row.get("expected_incremental_sales") or 0.0] * 2
+        chosen = (row.get("spend") or 0.0, row.get("expected_incremental_sales") or 0.0, *interval)
+        charts.append(
+            {
+                "row": row,
+                "color": PALETTE[index % len(PALETTE)],
+                "chart": curve_chart(
+                    x=curve["spend"], expected=curve["expected"], low=curve["low"], high=curve["high"], chosen=chosen
+                ),
+            }
+        )
+    return charts
+
+
+def _split(rows: list[dict], totals: dict) -> list[dict]:
+    """The budget as a bar: one segment per channel that gets spend, and what is left unspent."""
+    budget = totals.get("budget") or sum(r.get("spend") or 0 for r in rows)
+    if not budget:
+        return []
+    spending = [r for r in rows if (r.get("spend") or 0) > 0]
+    named = spending if len(spending) <= SPLIT_SEGMENTS else spending[: SPLIT_SEGMENTS - 1]
+    segments = [
+        {"label": f"{r['retailer_name']} · {r['placement_label']}", "pct": 100 * r["spend"] / budget,
+         "color": PALETTE[i % len(PALETTE)], "spend": r["text"]["spend"]}
+        for i, r in enumerate(named)
+    ]  # fmt: skip
+    rest = spending[len(named) :]
+    if rest:
+        spend = sum(r["spend"] for r in rest)
+        label = f"{len(rest)} other channels"
+        segments.append({"label": label, "pct": 100 * spend / budget, "color": "#94a3b8", "spend": _figure(spend, 2)})
+    unspent = totals.get("unspent") or 0
+    if unspent > 0.005 * budget:
+        segments.append({"label": "Unspent", "pct": 100 * unspent / budget, "color": "", "spend": _figure(unspent, 2)})
+    return segments
 
 
 def _request_view(plan: AllocationPlan) -> dict:
