@@ -92,7 +92,7 @@ def test_without_an_adapter_the_plan_reader_asks_and_fills_with_the_answer(clien
     response = client.post(url, {"text": text, "field": "currency", "answer": "640,000"})
     html = response.content.decode()
     assert response.status_code == 200
-    assert 'name="budget" value="640000"' in html and 'name="period_days" value="56"' in html
+    assert 'name="budget" value="640,000"' in html and 'name="period_days" value="56"' in html
     assert '<option value="incremental_revenue" selected>' in html
     assert "with the plan reader and your answers" in visible(html)
     assert client.post(url, {"text": "", "field": "currency", "answer": "1"}).status_code == 400
