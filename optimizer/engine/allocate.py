@@ -152,6 +152,28 @@ class _Problem:
         self.h = np.array([np.asarray(c.shape, float)[:n] for c in chans])
         self.iota = np.array([np.asarray(c.incrementality, float)[:n] for c in chans])
         self.Kh = self.K**self.h
+        # The incremental curves (curves.ChannelCurve.incremental): their own Hill curves where the curve set has
+        # them, incrementality times the attributed curve where not.
+        own = [getattr(c, "inc_scale", None) is not None for c in chans]
+        self.beta_inc = np.array(
+            [
+                np.asarray(c.inc_scale, float)[:n] if o else self.iota[i] * self.beta[i]
+                for i, (c, o) in enumerate(zip(chans, own, strict=True))
+            ]
+        )
+        self.h_inc = np.array(
+            [
+                np.asarray(c.inc_shape, float)[:n] if o else self.h[i]
+                for i, (c, o) in enumerate(zip(chans, own, strict=True))
+            ]
+        )
+        K_inc = np.array(
+            [
+                np.asarray(c.inc_half_saturation, float)[:n] if o else self.K[i]
+                for i, (c, o) in enumerate(zip(chans, own, strict=True))
+            ]
+        )
+        self.Kh_inc = K_inc**self.h_inc
         cap = np.array([float(request.channel_capacity_factor.get(k, 1.0)) for k in keys])
         self.scale = self.F * cap  # period sales per unit of daily curve
         self.margin = np.array(
@@ -174,29 +196,32 @@ class _Problem:
         self.z_extrapolation = zrng.standard_normal((len(chans), n))
         self.z_share = zrng.standard_normal((len(chans), n))
 
-    # Per-sample curves at daily spend x: (C, S) or (C, S, G) when x is (C, G)
-    def _sat(self, x):
+    # Per-sample curves at daily spend x: (C, S) or (C, S, G) when x is (C, G); incremental=True: the incremental
+    # curves' shapes
+    def _sat(self, x, incremental: bool = False):
+        h, Kh = (self.h_inc, self.Kh_inc) if incremental else (self.h, self.Kh)
         x = np.maximum(np.asarray(x, float), 0.0)
         if x.ndim == 2:
-            xh = x[:, None, :] ** self.h[:, :, None]
-            return xh / (xh + self.Kh[:, :, None])
-        xh = x[:, None] ** self.h
-        return xh / (xh + self.Kh)
+            xh = x[:, None, :] ** h[:, :, None]
+            return xh / (xh + Kh[:, :, None])
+        xh = x[:, None] ** h
+        return xh / (xh + Kh)
 
-    def _dsat(self, x):
+    def _dsat(self, x, incremental: bool = False):
+        h, Kh = (self.h_inc, self.Kh_inc) if incremental else (self.h, self.Kh)
         x = np.maximum(np.asarray(x, float), 1e-300)
         if x.ndim == 2:
-            h, Kh, xx = self.h[:, :, None], self.Kh[:, :, None], x[:, None, :]
+            h, Kh, xx = h[:, :, None], Kh[:, :, None], x[:, None, :]
         else:
-            h, Kh, xx = self.h, self.Kh, x[:, None]
+            xx = x[:, None]
         xh = xx**h
         return h * Kh * xh / xx / (xh + Kh) ** 2
 
     def attributed_samples(self, s):  # (C, S) period attributed sales
         return self.scale[:, None] * self.beta * self._sat(np.asarray(s, float) / self.P)
 
-    def incremental_samples(self, s):
-        return self.iota * self.attributed_samples(s)
+    def incremental_samples(self, s):  # (C, S) period incremental sales
+        return self.scale[:, None] * self.beta_inc * self._sat(np.asarray(s, float) / self.P, incremental=True)
 
     def basis_samples(self, s):
         return self.attributed_samples(s) if self.basis == "attributed" else self.incremental_samples(s)
@@ -221,8 +246,8 @@ class _Problem:
     def widened(self, s) -> tuple[np.ndarray, np.ndarray]:
         """(attributed, incremental) period sales samples with every error the posterior does not carry: the
         period's forecast error, extrapolation and the incrementality drift (intervals and the chance constraint)."""
-        att = self.attributed_samples(s) * self.risk * self.extrapolation_factor(s)
-        return att, self.iota * att * self.share_factor(s)
+        common = self.risk * self.extrapolation_factor(s)
+        return self.attributed_samples(s) * common, self.incremental_samples(s) * common * self.share_factor(s)
 
     def risk_samples(self, s):
         """Posterior samples of the period's basis sales with the forecast error folded in (chance constraint)."""
@@ -232,12 +257,12 @@ class _Problem:
     def marginals(self, s):
         """(dA/ds, dI/ds) per channel at period spend s (C,) or (C, G)."""
         s = np.asarray(s, float)
-        d = self._dsat(s / self.P)
+        d, d_inc = self._dsat(s / self.P), self._dsat(s / self.P, incremental=True)
         w = self.beta if s.ndim == 1 else self.beta[:, :, None]
-        iota = self.iota if s.ndim == 1 else self.iota[:, :, None]
+        w_inc = self.beta_inc if s.ndim == 1 else self.beta_inc[:, :, None]
         scale = self.scale[:, None] if s.ndim == 2 else self.scale
         dA = scale * (w * d).mean(axis=1) / self.P
-        dI = scale * (iota * w * d).mean(axis=1) / self.P
+        dI = scale * (w_inc * d_inc).mean(axis=1) / self.P
         return dA, dI
 
     def dobj(self, dI):
@@ -560,7 +585,7 @@ def _promise(solver: _Solver, prob: _Problem, request: AllocationRequest, s, lo,
 def _alternative(prob: _Problem, s, R: float) -> dict:
     """One side of the promise: spend, probability of the floor, expected values and the mix."""
     att0 = prob.attributed_samples(s)
-    inc0 = prob.iota * att0
+    inc0 = prob.incremental_samples(s)
     _, inc = prob.widened(s)
     total = float(s.sum())
     basis = (att0 if prob.basis == "attributed" else inc0).mean(axis=1).sum()

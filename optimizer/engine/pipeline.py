@@ -87,7 +87,7 @@ def _portfolio_fit(curves: CurveSet, history: pd.DataFrame):
     return dates, predicted, actual, demand
 
 
-RECENT_LEVEL_WEIGHT = 0.5  # share of the last weeks' level gap carried into the forecast (a damped local level)
+RECENT_LEVEL_WEIGHT = 1.0  # share of the last weeks' level gap carried into the forecast (a local level)
 
 
 def with_recent_level(curves: CurveSet, history: pd.DataFrame, *, period_days: int) -> CurveSet:
