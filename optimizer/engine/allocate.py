@@ -159,6 +159,28 @@ class _Problem:
         self.h = np.array([np.asarray(c.shape, float)[:n] for c in chans])
         self.iota = np.array([np.asarray(c.incrementality, float)[:n] for c in chans])
         self.Kh = self.K**self.h
+        # The incremental curves (curves.ChannelCurve.incremental): their own Hill curves where the curve set has
+        # them, incrementality times the attributed curve where not.
+        own = [getattr(c, "inc_scale", None) is not None for c in chans]
+        self.beta_inc = np.array(
+            [
+                np.asarray(c.inc_scale, float)[:n] if o else self.iota[i] * self.beta[i]
+                for i, (c, o) in enumerate(zip(chans, own, strict=True))
+            ]
+        )
+        self.h_inc = np.array(
+            [
+                np.asarray(c.inc_shape, float)[:n] if o else self.h[i]
+                for i, (c, o) in enumerate(zip(chans, own, strict=True))
+            ]
+        )
+        K_inc = np.array(
+            [
+                np.asarray(c.inc_half_saturation, float)[:n] if o else self.K[i]
+                for i, (c, o) in enumerate(zip(chans, own, strict=True))
+            ]
+        )
+        self.Kh_inc = K_inc**self.h_inc
         cap = np.array([float(request.channel_capacity_factor.get(k, 1.0)) for k in keys])
         self.scale = self.F * cap  # period sales per unit of daily curve
         self.margin = np.array(
@@ -177,33 +199,39 @@ class _Problem:
         self.iota_at = np.array(
             [float(getattr(c, "incrementality_spend", None) or getattr(c, "hist_daily_spend", 0.0)) for c in chans]
         )
+        # Weights of the posterior samples in the floor constraint (None: the plain posterior mean); the tail form
+        # of the chance constraint (_tail_plan) puts them on the worst samples.
+        self.floor_weights: np.ndarray | None = None
         zrng = np.random.default_rng(20260107)
         self.z_extrapolation = zrng.standard_normal((len(chans), n))
         self.z_share = zrng.standard_normal((len(chans), n))
 
-    # Per-sample curves at daily spend x: (C, S) or (C, S, G) when x is (C, G)
-    def _sat(self, x):
+    # Per-sample curves at daily spend x: (C, S) or (C, S, G) when x is (C, G); incremental=True: the incremental
+    # curves' shapes
+    def _sat(self, x, incremental: bool = False):
+        h, Kh = (self.h_inc, self.Kh_inc) if incremental else (self.h, self.Kh)
         x = np.maximum(np.asarray(x, float), 0.0)
         if x.ndim == 2:
-            xh = x[:, None, :] ** self.h[:, :, None]
-            return xh / (xh + self.Kh[:, :, None])
-        xh = x[:, None] ** self.h
-        return xh / (xh + self.Kh)
+            xh = x[:, None, :] ** h[:, :, None]
+            return xh / (xh + Kh[:, :, None])
+        xh = x[:, None] ** h
+        return xh / (xh + Kh)
 
-    def _dsat(self, x):
+    def _dsat(self, x, incremental: bool = False):
+        h, Kh = (self.h_inc, self.Kh_inc) if incremental else (self.h, self.Kh)
         x = np.maximum(np.asarray(x, float), 1e-300)
         if x.ndim == 2:
-            h, Kh, xx = self.h[:, :, None], self.Kh[:, :, None], x[:, None, :]
+            h, Kh, xx = h[:, :, None], Kh[:, :, None], x[:, None, :]
         else:
-            h, Kh, xx = self.h, self.Kh, x[:, None]
+            xx = x[:, None]
         xh = xx**h
         return h * Kh * xh / xx / (xh + Kh) ** 2
 
     def attributed_samples(self, s):  # (C, S) period attributed sales
         return self.scale[:, None] * self.beta * self._sat(np.asarray(s, float) / self.P)
 
-    def incremental_samples(self, s):
-        return self.iota * self.attributed_samples(s)
+    def incremental_samples(self, s):  # (C, S) period incremental sales
+        return self.scale[:, None] * self.beta_inc * self._sat(np.asarray(s, float) / self.P, incremental=True)
 
     def basis_samples(self, s):
         return self.attributed_samples(s) if self.basis == "attributed" else self.incremental_samples(s)
@@ -228,8 +256,8 @@ class _Problem:
     def widened(self, s) -> tuple[np.ndarray, np.ndarray]:
         """(attributed, incremental) period sales samples with every error the posterior does not carry: the
         period's forecast error, extrapolation and the incrementality drift (intervals and the chance constraint)."""
-        att = self.attributed_samples(s) * self.risk * self.extrapolation_factor(s)
-        return att, self.iota * att * self.share_factor(s)
+        common = self.risk * self.extrapolation_factor(s)
+        return self.attributed_samples(s) * common, self.incremental_samples(s) * common * self.share_factor(s)
 
     def risk_samples(self, s):
         """Posterior samples of the period's basis sales with the forecast error folded in (chance constraint)."""
@@ -239,13 +267,30 @@ class _Problem:
     def marginals(self, s):
         """(dA/ds, dI/ds) per channel at period spend s (C,) or (C, G)."""
         s = np.asarray(s, float)
-        d = self._dsat(s / self.P)
+        d, d_inc = self._dsat(s / self.P), self._dsat(s / self.P, incremental=True)
         w = self.beta if s.ndim == 1 else self.beta[:, :, None]
-        iota = self.iota if s.ndim == 1 else self.iota[:, :, None]
+        w_inc = self.beta_inc if s.ndim == 1 else self.beta_inc[:, :, None]
         scale = self.scale[:, None] if s.ndim == 2 else self.scale
         dA = scale * (w * d).mean(axis=1) / self.P
-        dI = scale * (iota * w * d).mean(axis=1) / self.P
+        dI = scale * (w_inc * d_inc).mean(axis=1) / self.P
         return dA, dI
+
+    def floor_basis(self, s) -> float:
+        """The period basis sales the floor constraint holds: the posterior mean, or the weighted tail."""
+        samples = self.basis_samples(s)
+        if self.floor_weights is None:
+            return float(samples.mean(axis=1).sum())
+        return float((samples.sum(axis=0) * self.floor_weights).sum())
+
+    def floor_marginals(self, s, weights) -> np.ndarray:
+        """d(weighted basis)/ds per channel at period spend s (C,) or (C, G)."""
+        s = np.asarray(s, float)
+        incremental = self.basis != "attributed"
+        d = self._dsat(s / self.P, incremental=incremental)
+        beta = self.beta_inc if incremental else self.beta
+        if s.ndim == 2:
+            return self.scale[:, None] * (beta[:, :, None] * d * weights[None, :, None]).sum(axis=1) / self.P
+        return self.scale * (beta * d * weights[None, :]).sum(axis=1) / self.P
 
     def dobj(self, dI):
         m = self.margin if dI.ndim == 1 else self.margin[:, None]
@@ -285,6 +330,14 @@ class _Solver:
             if len(idx):
                 self.groups[r] = idx
                 self.rbounds[r] = (float(rlo), float(rhi))
+
+    def set_floor_weights(self, weights: np.ndarray | None) -> None:
+        """Hold the floor on the posterior samples weighted by ``weights`` (None: their mean)."""
+        self.prob.floor_weights = weights
+        if weights is None:
+            self.dbasis = self.dA if self.prob.basis == "attributed" else self.dI
+        else:
+            self.dbasis = self.prob.floor_marginals(self.grid, weights)
 
     def channel_spend(self, price, mu: float) -> np.ndarray:
         """argmax obj_c(s) + mu (basis_c(s) - R s) - price_c s on [lo, hi]; ``price`` already includes mu R."""
@@ -504,6 +557,7 @@ def allocate(curves, request: AllocationRequest) -> AllocationResult:
     R = request.min_roas
     mu = 0.0
     target_floor = R
+    weights = None
     s, lam, rmult = solver.solve()
     floor_info = None
     if R is not None:
@@ -513,9 +567,32 @@ def allocate(curves, request: AllocationRequest) -> AllocationResult:
             _raise_floor(request, best, lo, rbounds)
         if request.chance is not None:
             target_floor = _chance_floor(solver, prob, R, request.chance, best)
+            floor_info["chance_form"] = "mean"
         s, lam, rmult, mu = _solve_with_floor(solver, prob, target_floor)
+        if request.chance is not None and target_floor > R:
+            # Where the promise binds, its tail form may keep it with a better plan (more spent, or spent where the
+            # curves are sure): the better of the two by the expected objective.
+            tail = _tail_plan(solver, prob, R, request.chance)
+            if tail is not None and prob.objective_value(tail[0]) > prob.objective_value(s) * (1 + 1e-9):
+                solver.set_floor_weights(tail[1])
+                s, lam, rmult, mu = _solve_with_floor(solver, prob, R)
+                solver.set_floor_weights(None)
+                weights = tail[1]
+                floor_info.update(chance_form="tail", tail_share=tail[2], tail_floor=R)
     s = _trim_budget(s, lo, hi, B)
-    solution = _Solution(s=s, lam=lam, mu=mu, rmult=rmult, lo=lo, hi=hi, floor=target_floor, floor_info=floor_info)
+    if weights is not None:  # what the tail form holds on the posterior mean: the plan's expected ROAS
+        target_floor = max(float(prob.basis_samples(s).mean(axis=1).sum() / max(s.sum(), 1e-300)), R)
+    solution = _Solution(
+        s=s,
+        lam=lam,
+        mu=mu,
+        rmult=rmult,
+        lo=lo,
+        hi=hi,
+        floor=target_floor,
+        floor_info=floor_info,
+        floor_weights=weights,
+    )
     result = _result(curves, prob, request, solution, bounds=bounds, rbounds=rbounds)
     result = replace(result, curves=response_curves(prob, s, budget=B))
     if R is not None and request.chance is not None:
@@ -625,7 +702,7 @@ def _promise(solver: _Solver, prob: _Problem, request: AllocationRequest, s, lo,
 def _alternative(prob: _Problem, s, R: float) -> dict:
     """One side of the promise: spend, probability of the floor, expected values and the mix."""
     att0 = prob.attributed_samples(s)
-    inc0 = prob.iota * att0
+    inc0 = prob.incremental_samples(s)
     _, inc = prob.widened(s)
     total = float(s.sum())
     basis = (att0 if prob.basis == "attributed" else inc0).mean(axis=1).sum()
@@ -737,7 +814,58 @@ def _raise_floor(request: AllocationRequest, best, lo, rbounds):
 
 
 def _floor_gap(prob: _Problem, s, floor: float) -> float:
-    return float(prob.basis_samples(s).mean(axis=1).sum() - floor * s.sum())
+    return float(prob.floor_basis(s) - floor * s.sum())
+
+
+TAIL_STEPS = 5  # bisection steps on the tail share of _tail_plan
+TAIL_ROUNDS = 4  # rounds of choosing the worst samples and re-solving, per tail share
+
+
+def _tail_weights(prob: _Problem, s, R: float, share: float) -> np.ndarray:
+    """Equal weights on the ``share`` of posterior samples whose floor margin is worst at ``s`` (each sample times
+    the period's common risk factor), zero on the rest."""
+    n = prob.beta.shape[1]
+    k = max(1, round(share * n))
+    margin = prob.basis_samples(s).sum(axis=0) * prob.risk - R * s.sum()
+    w = np.zeros(n)
+    w[np.argsort(margin, kind="stable")[:k]] = 1.0 / k
+    return w * prob.risk
+
+
+def _tail_plan(solver: _Solver, prob: _Problem, R: float, chance: float):
+    """The chance constraint in its tail form: the floor R held by the mean of the worst share of the posterior
+    samples (a CVaR-style constraint, concave in the spends like the plain one), with the share as large as still
+    gives ``chance``. Unlike a higher floor on the posterior mean, it sees which channels are uncertain (extrapolated,
+    thinly observed) and moves spend to the ones it is sure of rather than cutting the total. The worst samples are
+    found by alternating: pick them at the plan, re-solve, until the plan settles (TAIL_ROUNDS). Returns (spends,
+    weights, share), or None when even the tail of 1 - chance does not reach ``chance``."""
+
+    def plan_for(share: float):
+        w = prob.risk / prob.beta.shape[1]
+        s_prev, s_new = None, None
+        for _ in range(TAIL_ROUNDS):
+            solver.set_floor_weights(w)
+            s_new = _solve_with_floor(solver, prob, R)[0]
+            w_next = _tail_weights(prob, s_new, R, share)
+            if s_prev is not None and np.allclose(s_new, s_prev, rtol=1e-3, atol=1e-6 * max(solver.B, 1.0)):
+                break
+            s_prev, w = s_new, w_next
+        solver.set_floor_weights(None)
+        return s_new, w
+
+    lo_share, hi_share = 1.0 - chance, 1.0
+    s, w = plan_for(lo_share)
+    if _p_floor(prob, s, R) < chance:
+        return None
+    best = (s, w, lo_share)
+    for _ in range(TAIL_STEPS):
+        mid = 0.5 * (lo_share + hi_share)
+        s, w = plan_for(mid)
+        if _p_floor(prob, s, R) >= chance:
+            lo_share, best = mid, (s, w, mid)
+        else:
+            hi_share = mid
+    return best
 
 
 def _solve_with_floor(solver: _Solver, prob: _Problem, floor: float):
@@ -825,6 +953,8 @@ class _Solution:
     hi: np.ndarray
     floor: float | None = None
     floor_info: dict | None = None
+    # The floor's sample weights where the chance constraint took its tail form (_tail_plan); None: the mean.
+    floor_weights: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -1040,7 +1170,10 @@ def _kkt_violation(prob: _Problem, sol: _Solution, ev: _Evaluation, rows) -> flo
     ]
     if not free:
         return 0.0
-    lhs = ev.dobj + sol.mu * (ev.dbasis(prob) - (sol.floor or 0.0))
+    if sol.floor_weights is None:
+        lhs = ev.dobj + sol.mu * (ev.dbasis(prob) - (sol.floor or 0.0))
+    else:  # the tail form holds min_roas itself on the weighted samples
+        lhs = ev.dobj + sol.mu * (prob.floor_marginals(s, sol.floor_weights) - (sol.floor_info or {})["tail_floor"])
     return float(np.max(np.abs(lhs[free] - sol.lam)))
 
 

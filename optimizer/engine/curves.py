@@ -34,7 +34,10 @@ SHAPE_MIN, SHAPE_MAX = 0.2, 1.0
 DECAY_MAX = 0.95
 _DECAY_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 _DEMAND_ROUNDS = 8
-TREND_DAMPING = 0.5  # share of the history's end slope carried into the forecast (damped trend)
+# Share of the history's end slope carried into the forecast. 0 (issue 17): the level of the history's last weeks
+# goes on flat (pipeline.with_recent_level), a local level; on worlds with seasonality that shifts, carrying a slope
+# fitted over a stretch of a seasonal cycle missed the next period's level by twice as much (docs/optimization.md).
+TREND_DAMPING = 0.0
 DEMAND_DEGREE = 3  # polynomial in time for the smooth demand level (seasonality, trend) over the history
 
 # placement_type -> (mean, sd) of incremental / attributed sales before any lift study (a lognormal with these
@@ -53,6 +56,19 @@ PLACEMENT_INCREMENTALITY_PRIORS: dict[str, tuple[float, float]] = {
     "other": (0.50, 0.25),
 }
 _DEFAULT_PRIOR = PLACEMENT_INCREMENTALITY_PRIORS["other"]
+
+# The incremental curve is modelled apart from the attributed one (issue 17): attribution also claims purchases that
+# would have happened anyway, and how much it claims changes with spend, so incremental sales need not have the
+# shape of attributed sales. Each posterior sample's incremental curve is a Hill curve through the incremental share
+# ``incrementality`` of attributed sales at the reference spend (the history's recent daily spend); its shape is, with
+# probability INCREMENTAL_SAME_SHAPE, the attributed curve's own, and otherwise a weakly informative generic one:
+# half saturation at the reference spend times a lognormal of log sd INCREMENTAL_K_LOG_SD, Hill exponent uniform in
+# INCREMENTAL_SHAPE_RANGE (saturation starts around where the channel has been run, as MMM priors put it). Lift
+# studies, measured at their own spend levels, weight the samples by how well each shape and level explains them
+# (model averaging by marginal likelihood, see calibrate).
+INCREMENTAL_SAME_SHAPE = 0.5
+INCREMENTAL_K_LOG_SD = 0.8
+INCREMENTAL_SHAPE_RANGE = (0.5, 1.0)
 
 
 def _hill(x: np.ndarray, half_saturation, shape) -> np.ndarray:
@@ -84,10 +100,21 @@ class ChannelCurve:
     # Added: the daily spend at which ``incrementality`` was measured (the lift studies' geometric mean; None: the
     # history's typical spend). Away from it the allocator widens incrementality's uncertainty (allocate.py).
     incrementality_spend: float | None = None
+    # Added (issue 17): the incremental curve of each sample, inc_scale · Hill(x; inc_half_saturation, inc_shape),
+    # apart from the attributed one; None: incrementality times the attributed curve (the older model, which
+    # hand-built curve sets still use). ``incrementality`` is then the incremental share at ``reference_spend``.
+    inc_scale: np.ndarray | None = None
+    inc_half_saturation: np.ndarray | None = None
+    inc_shape: np.ndarray | None = None
+    reference_spend: float | None = None
 
     @property
     def key(self) -> str:
         return f"{self.retailer}|{self.placement_type}"
+
+    @property
+    def separate_incremental(self) -> bool:
+        return self.inc_scale is not None
 
     def attributed(self, daily_spend: np.ndarray | float) -> np.ndarray:
         """Steady-state daily attributed sales at demand 1, shape (samples, len(daily_spend))."""
@@ -95,7 +122,11 @@ class ChannelCurve:
         return self.beta[:, None] * _hill(x[None, :], self.half_saturation[:, None], self.shape[:, None])
 
     def incremental(self, daily_spend: np.ndarray | float) -> np.ndarray:
-        return self.incrementality[:, None] * self.attributed(daily_spend)
+        """Steady-state daily incremental sales at demand 1, shape (samples, len(daily_spend))."""
+        if self.inc_scale is None:
+            return self.incrementality[:, None] * self.attributed(daily_spend)
+        x = np.atleast_1d(np.asarray(daily_spend, dtype=float))
+        return self.inc_scale[:, None] * _hill(x[None, :], self.inc_half_saturation[:, None], self.inc_shape[:, None])
 
 
 @dataclass(frozen=True)
@@ -110,6 +141,7 @@ class CurveSet:
     # compared with what was reported over their window (see calibrate).
     first_date: dt.date | None = None
     observed_attributed: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
+    observed_spend: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
     # Cubic of the log demand level over the history (u = days before last_date / span, -1..0); after last_date the
     # level continues along its end slope ``trend_per_day``.
     demand_smooth: tuple[float, ...] = (0.0, 0.0, 0.0)
@@ -143,10 +175,11 @@ class CurveSet:
         target = self.channel(key)
         if samples.shape != target.incrementality.shape:
             raise ValueError(f"{key}: need {target.incrementality.shape} incrementality samples, got {samples.shape}.")
-        channels = tuple(
-            dataclasses.replace(c, incrementality=samples, calibrated=calibrated) if c.key == key else c
-            for c in self.channels
-        )
+        changes = {"incrementality": samples, "calibrated": calibrated}
+        if target.inc_scale is not None:  # the incremental curve follows its share at the reference spend
+            old = np.where(target.incrementality > 0, target.incrementality, 1.0)
+            changes["inc_scale"] = target.inc_scale * samples / old
+        channels = tuple(dataclasses.replace(c, **changes) if c.key == key else c for c in self.channels)
         return dataclasses.replace(self, channels=channels)
 
 
@@ -462,7 +495,8 @@ def _joint_draws(finals, demand: _Demand, weekdays, last_date, samples, seed, pe
     point = np.exp(demand.log_weekly[future_days] + demand.trend * ahead).sum()
     # Whether the history's end slope goes on is unknown: the forecast damps it (TREND_DAMPING), and the distance
     # to the undamped forecast at the period's middle day is added as a further sd shared by every channel.
-    gap = (1 - TREND_DAMPING) * abs(demand.smooth[0] / span) * (int(period_days) + 1) / 2
+    # With no slope carried (TREND_DAMPING 0) the level's drift over the period is pipeline.period_error_sd's part.
+    gap = (1 - TREND_DAMPING) * abs(demand.smooth[0] / span) * (int(period_days) + 1) / 2 if TREND_DAMPING else 0.0
     forecast = forecast * np.exp(gap * rng.standard_normal(samples))
     draws = []
     for c, (_, _, fit) in enumerate(finals):
@@ -542,6 +576,9 @@ def fit_curves(
                 calibrated=False,
             )
         )
+        channels[-1] = _with_incremental(
+            channels[-1], channels[-1].incrementality, *_incremental_shapes(channels[-1], irng)
+        )
         diagnostics[s.key] = _diagnose(s, fit, problem)
     return CurveSet(
         channels=tuple(channels),
@@ -552,6 +589,7 @@ def fit_curves(
         diagnostics=diagnostics,
         first_date=dates[0].date(),
         observed_attributed={s.key: s.sales.copy() for s in series},
+        observed_spend={s.key: s.spend.copy() for s in series},
         demand_smooth=tuple(float(c) for c in demand.smooth),
     )
 
@@ -598,51 +636,120 @@ def calibrate(
     seed: int = 0,
     priors: Mapping[str, tuple[float, float]] | None = None,
 ) -> CurveSet:
-    """Update each channel's incrementality with its lift studies; channels without one keep the placement prior.
+    """Update each channel's incremental curve with its lift studies; channels without one keep the placement prior.
 
-    For a study of window w with estimate S ± se, the curve gives attributed sales A_w (observed history where the
-    window is covered, the curve's prediction at the study's spend where not). With ι the incrementality,
-    S ~ N(ι · A_w, se²). For each posterior sample of the curve the conditional posterior of ι given A_w is computed
-    on a grid (prior × likelihood of every study of the channel) and one draw taken from it.
+    Each posterior sample s has an incremental curve ι · A_s(r) · H_s(x) / H_s(r): ι the incremental share of
+    attributed sales at the reference spend r, H_s a Hill shape (the attributed curve's own or a generic one, see
+    INCREMENTAL_SAME_SHAPE). A study of window w at daily spend x_w with estimate S ± se expects
+    S = ι · u_s, u_s = D_w,s · A_s(r) · H_s(x_w) / H_s(r), where D_w,s is the window's demand in days of demand 1:
+    what the channel reported over the days the history covers divided by the curve at the spend it had then (or the
+    fitted demand where the history has no such days). With S ~ N(ι · u_s, se²) the conditional posterior of ι is
+    computed on a grid (prior × likelihood of every study of the channel) and one draw taken from it; the samples are
+    then resampled by their marginal likelihood, so that shapes and levels that explain the studies (measured at
+    other spends than the plan's) weigh more (tempered to keep at least a tenth of them distinct).
     """
     studies = _check_studies(curves, lift_studies)
     channels = []
     for index, curve in enumerate(curves.channels):
         own = [row for row in studies if row["key"] == curve.key]
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 3, index]))
+        n = len(curve.beta)
+        k_inc, h_inc = _incremental_shapes(curve, rng)
         if not own:
-            channels.append(
-                dataclasses.replace(
-                    curve,
-                    incrementality=_prior_draws(curve.placement_type, rng, len(curve.beta), priors),
-                    calibrated=False,
-                )
-            )
+            iota = _prior_draws(curve.placement_type, rng, n, priors)
+            channels.append(dataclasses.replace(_with_incremental(curve, iota, k_inc, h_inc), calibrated=False))
             continue
         mu, sd = _lognormal_params(curve.placement_type, priors)
         log_prior = -((np.log(_GRID) - mu) ** 2) / (2 * sd * sd) - np.log(_GRID)
-        attributed = [_study_attributed(curves, curve, row) for row in own]
-        draws = np.empty(len(curve.beta))
-        uniforms = rng.random(len(curve.beta))
-        for s in range(len(curve.beta)):
+        log_prior = log_prior - np.log(np.sum(np.exp(log_prior)))
+        units = [_study_units(curves, curve, row, k_inc, h_inc) for row in own]
+        draws = np.empty(n)
+        log_evidence = np.empty(n)
+        uniforms = rng.random(n)
+        for s in range(n):
             log_post = log_prior.copy()
-            for row, a in zip(own, attributed, strict=True):
-                log_post -= (row["incremental_sales"] - _GRID * a[s]) ** 2 / (2 * row["se"] ** 2)
-            weights = np.exp(log_post - log_post.max())
+            for row, u in zip(own, units, strict=True):
+                log_post -= (row["incremental_sales"] - _GRID * u[s]) ** 2 / (2 * row["se"] ** 2)
+            top = log_post.max()
+            weights = np.exp(log_post - top)
+            log_evidence[s] = top + math.log(weights.sum())
             cdf = np.cumsum(weights)
             draws[s] = np.interp(uniforms[s] * cdf[-1], cdf, _GRID)
+        calibrated = _with_incremental(curve, draws, k_inc, h_inc)
+        pick = _resample(log_evidence, rng)
         daily = [row["spend"] / ((row["end"] - row["start"]).days + 1) for row in own]
         measured_at = float(np.exp(np.mean(np.log(daily)))) if all(d > 0 for d in daily) else None
         channels.append(
-            dataclasses.replace(curve, incrementality=draws, calibrated=True, incrementality_spend=measured_at)
+            dataclasses.replace(
+                calibrated,
+                incrementality=calibrated.incrementality[pick],
+                inc_scale=calibrated.inc_scale[pick],
+                inc_half_saturation=calibrated.inc_half_saturation[pick],
+                inc_shape=calibrated.inc_shape[pick],
+                calibrated=True,
+                incrementality_spend=measured_at,
+            )
         )
     return dataclasses.replace(curves, channels=tuple(channels))
+
+
+def _reference_spend(curve: ChannelCurve) -> float:
+    """The daily spend the incremental share is stated at: the history's recent daily spend (half the highest seen
+    where the channel was paused lately)."""
+    recent = float(curve.hist_daily_spend)
+    return recent if recent > 0 else max(float(curve.hist_max_daily_spend) / 2, 1e-9)
+
+
+def _incremental_shapes(curve: ChannelCurve, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample the incremental curve's half saturation and Hill exponent (see INCREMENTAL_SAME_SHAPE)."""
+    n = len(curve.beta)
+    r = _reference_spend(curve)
+    same = rng.random(n) < INCREMENTAL_SAME_SHAPE
+    generic_k = r * np.exp(INCREMENTAL_K_LOG_SD * rng.standard_normal(n))
+    generic_h = rng.uniform(*INCREMENTAL_SHAPE_RANGE, n)
+    return (
+        np.where(same, np.asarray(curve.half_saturation, float), generic_k),
+        np.where(same, np.asarray(curve.shape, float), generic_h),
+    )
+
+
+def _with_incremental(curve: ChannelCurve, iota, k_inc, h_inc) -> ChannelCurve:
+    """The curve with incremental sales iota · attributed(r) at the reference spend r, shaped by (k_inc, h_inc)."""
+    r = _reference_spend(curve)
+    iota = np.asarray(iota, float)
+    at_r = curve.attributed(r)[:, 0]
+    scale = iota * at_r / np.maximum(_hill(np.full(len(iota), r), k_inc, h_inc), 1e-300)
+    return dataclasses.replace(
+        curve, incrementality=iota, inc_scale=scale, inc_half_saturation=k_inc, inc_shape=h_inc, reference_spend=r
+    )
+
+
+def _resample(log_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Systematic resampling by the weights, tempered until the effective sample size is at least a tenth."""
+    n = len(log_weights)
+    temper = 1.0
+    for _ in range(30):
+        w = np.exp(temper * (log_weights - log_weights.max()))
+        w = w / w.sum()
+        if 1.0 / np.sum(w**2) >= n / 10:
+            break
+        temper *= 0.7
+    positions = (rng.random() + np.arange(n)) / n
+    return np.minimum(np.searchsorted(np.cumsum(w), positions), n - 1)
 
 
 def uncalibrated(curves: CurveSet) -> CurveSet:
     """Incrementality 1: trusts attributed sales as retailers report them (the baseline to beat)."""
     channels = tuple(
-        dataclasses.replace(c, incrementality=np.ones_like(c.beta), calibrated=False) for c in curves.channels
+        dataclasses.replace(
+            c,
+            incrementality=np.ones_like(c.beta),
+            calibrated=False,
+            inc_scale=None,
+            inc_half_saturation=None,
+            inc_shape=None,
+        )
+        for c in curves.channels
     )
     return dataclasses.replace(curves, channels=channels)
 
@@ -691,21 +798,34 @@ def _day(value) -> dt.date:
     return pd.Timestamp(value).date()
 
 
-def _study_attributed(curves: CurveSet, curve: ChannelCurve, row: dict) -> np.ndarray:
-    """Attributed sales of the study window per curve sample: observed history for the days it covers, the curve
-    at the study's average daily spend (steady state, fitted demand) for the rest."""
+def _study_units(curves: CurveSet, curve: ChannelCurve, row: dict, k_inc, h_inc) -> np.ndarray:
+    """Per curve sample, the study's incremental sales per unit of incremental share ι (see calibrate)."""
     days = [row["start"] + dt.timedelta(days=k) for k in range((row["end"] - row["start"]).days + 1)]
     observed = curves.observed_attributed.get(curve.key)
-    covered = 0.0
-    missing = []
+    spend = curves.observed_spend.get(curve.key)
+    covered_sales, covered_spend, covered, missing = 0.0, 0.0, [], []
     for day in days:
         offset = (day - curves.first_date).days if curves.first_date is not None else -1
         if observed is not None and 0 <= offset < len(observed):
-            covered += float(observed[offset])
+            covered_sales += float(observed[offset])
+            covered_spend += float(spend[offset]) if spend is not None and offset < len(spend) else math.nan
+            covered.append(day)
         else:
             missing.append(day)
-    total = np.full(len(curve.beta), covered)
-    if missing:
-        per_day = row["spend"] / len(days)
-        total = total + curve.attributed(per_day)[:, 0] * float(curves.demand(missing).sum())
-    return total
+    r = _reference_spend(curve)
+    demand = np.full(len(curve.beta), float(curves.demand(missing).sum()) if missing else 0.0)
+    if covered:
+        x_then = covered_spend / len(covered)
+        fitted = float(curves.demand(covered).sum())
+        if math.isfinite(x_then) and x_then > 0.05 * r and covered_sales > 0:
+            # The days' demand as the channel's own reports show it: sales over the curve at the spend it had then.
+            then = curve.attributed(x_then)[:, 0]
+            demand = demand + np.where(then > 0, covered_sales / np.maximum(then, 1e-300), fitted)
+        else:
+            demand = demand + fitted
+    x_study = row["spend"] / len(days)
+    at_r = curve.attributed(r)[:, 0]
+    shape_ratio = _hill(np.full(len(k_inc), x_study), k_inc, h_inc) / np.maximum(
+        _hill(np.full(len(k_inc), r), k_inc, h_inc), 1e-300
+    )
+    return demand * at_r * shape_ratio

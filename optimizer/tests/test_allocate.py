@@ -472,3 +472,30 @@ def test_only_the_largest_channels_keep_a_curve(three):
     kept = response_curves(prob, spends, budget=30000.0, largest=2)
     assert set(kept) == {ranked[0].key, ranked[1].key}
     assert set(result.curves) == {a.key for a in result.allocations}  # 3 channels: all under the default 12
+
+
+def test_the_promise_in_its_tail_form_moves_spend_to_the_curve_it_is_sure_of(monkeypatch):
+    """Issue 17: a higher floor on the posterior mean cuts spend wherever it comes from; the tail form (the floor held
+    by the worst samples) sees that one channel's curve is unsure and keeps the promise with more spent on the other.
+    Both plans hold the floor in at least 90% of the samples; the tail form's expected margin is higher."""
+    from optimizer.engine import allocate as engine
+
+    curves = _set(
+        _curve("amazon", "sponsored_product", 5000, 800, 0.8, 0.35, samples=300, spread=0.03, seed=3),
+        _curve("walmart", "sponsored_product", 5600, 800, 0.8, 0.35, samples=300, spread=0.45, seed=4),
+    )
+    request = AllocationRequest(budget=40000.0, period_days=P, min_roas=4.0, chance=0.9)
+    tail = allocate(curves, request)
+    monkeypatch.setattr(engine, "_tail_plan", lambda *args: None)
+    mean = allocate(curves, request)
+    assert mean.constraints["min_roas"]["chance_form"] == "mean"
+    assert tail.constraints["min_roas"]["chance_form"] == "tail"
+    for plan in (tail, mean):
+        assert plan.totals["p_roas_floor"] >= 0.9
+        assert plan.constraints["kkt_max_violation"] < 1e-3
+    assert tail.totals["expected_incremental_margin"] > mean.totals["expected_incremental_margin"]
+
+    def sure_share(plan):
+        return plan.allocation("amazon|sponsored_product").spend / plan.totals["spend"]
+
+    assert sure_share(tail) > sure_share(mean)
