@@ -130,7 +130,7 @@ def _tables(select: exp.Select, policy: CleanRoomPolicy, schemas: dict[str, list
         if name not in policy.tables or name not in schemas:
             _refuse("unknown_table", f"{name} is not a table of this clean room ({', '.join(sorted(policy.tables))})")
         alias = source.alias_or_name
-        if alias in tables:
+        if alias in tables or name in tables.values():
             _refuse("allowed_joins", f"the table or alias {alias} appears twice (self-joins are not allowed)")
         tables[alias] = name
     return tables
