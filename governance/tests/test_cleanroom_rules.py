@@ -128,7 +128,7 @@ def test_it_suppresses_rows_under_the_shopper_threshold(room):
 
 def _with_lone_shopper(room):
     """The fixture plus one shopper alone in region 'island', with one large purchase: the target of the attack."""
-    frames, policy = room
+    frames, _ = room
     lone = pd.DataFrame([{"shopper_id": "target", "region": "island", "age_band": "35-54", "loyalty_tier": "basic"}])
     buy = pd.DataFrame([{"shopper_id": "target", "category": "snacks", "amount": 977.0, "units": 3}])
     return {
@@ -189,7 +189,7 @@ def test_dp_noise_hides_one_shopper_when_a_finer_grouping_is_differenced(room):
 
 
 def test_it_releases_noised_answers_within_the_stated_noise(room):
-    frames, policy = room
+    frames, _ = room
     exact = ask(
         room,
         "SELECT s.loyalty_tier, COUNT(DISTINCT s.shopper_id) AS buyers, SUM(p.units) AS units "
