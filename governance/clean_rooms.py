@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pandas as pd
 from django.db import transaction
 from django.db.models import Sum
 
 from governance.cleanroom import QueryResult, RuleViolation, check_query, policy_from_dict, run_query
-from governance.models import APIKey, CleanRoomDataset, PrivacySpend
+from governance.models import (
+    APIKey,
+    CleanRoomDataset,
+    CleanRoomExposure,
+    CleanRoomPurchase,
+    CleanRoomShopper,
+    PrivacySpend,
+)
 from governance.services import audit_record
 
 SQL_IN_AUDIT_CHARS = 2000
@@ -170,3 +178,64 @@ def clean_room_query(
     return CleanRoomAnswer(
         result, released=True, epsilon_spent=epsilon, epsilon_remaining=locked.epsilon_budget - spent - epsilon
     )
+
+
+def clean_room_dataset_load(
+    *,
+    tenant,
+    slug: str,
+    name: str,
+    retailer_code: str,
+    rules: dict,
+    shoppers: pd.DataFrame,
+    exposures: pd.DataFrame,
+    purchases: pd.DataFrame,
+    epsilon_budget: float = 10.0,
+    epsilon_per_query: float = 0.5,
+    user=None,
+) -> CleanRoomDataset:
+    """Create the dataset, or replace its shopper tables (its rules, budget and ledger stay), in one transaction."""
+    try:
+        policy_from_dict(rules)
+    except ValueError as exc:
+        raise CleanRoomRefused("rules_invalid", str(exc)) from None
+    with transaction.atomic():
+        dataset, created = CleanRoomDataset.objects.get_or_create(
+            tenant=tenant,
+            slug=slug,
+            defaults={
+                "name": name,
+                "retailer_code": retailer_code,
+                "rules": rules,
+                "epsilon_budget": epsilon_budget,
+                "epsilon_per_query": epsilon_per_query,
+            },
+        )
+        for related in (dataset.shoppers, dataset.exposures, dataset.purchases):
+            related.all().delete()
+        CleanRoomShopper.objects.bulk_create(
+            [CleanRoomShopper(dataset=dataset, **row) for row in shoppers.to_dict("records")], batch_size=2000
+        )
+        CleanRoomExposure.objects.bulk_create(
+            [CleanRoomExposure(dataset=dataset, **row) for row in exposures.to_dict("records")], batch_size=2000
+        )
+        CleanRoomPurchase.objects.bulk_create(
+            [
+                CleanRoomPurchase(dataset=dataset, **{**row, "amount": Decimal(str(row["amount"]))})
+                for row in purchases.to_dict("records")
+            ],
+            batch_size=2000,
+        )
+        audit_record(
+            action="cleanroom.dataset_loaded",
+            tenant=tenant,
+            user=user,
+            obj=dataset,
+            detail={
+                "created": created,
+                "shoppers": len(shoppers),
+                "exposures": len(exposures),
+                "purchases": len(purchases),
+            },
+        )
+    return dataset

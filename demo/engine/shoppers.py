@@ -1,7 +1,7 @@
 """A retailer's synthetic shopper-level tables for the clean room: shoppers, ad exposures and purchases.
 
-Exposure is random within each loyalty tier, so the purchase-rate difference between exposed and unexposed shoppers of
-a tier is the campaign's true effect there (``true_lift``): the clean-room lift read has a known answer to meet.
+Exposure is random within each loyalty tier, so the ratio of the buying rates of shoppers a campaign reached and did
+not reach in a tier is 1 + the tier's true lift (``true_lift``): the clean-room lift read has a known answer to meet.
 """
 
 from __future__ import annotations
@@ -45,14 +45,16 @@ def shopper_tables(
         }
     )
     exposure_rows = []
-    exposed_any = np.zeros(shoppers, dtype=bool)
+    # Each campaign reached multiplies the buying rate by (1 + the tier's lift), independently of other campaigns, so
+    # reached vs not reached by one campaign compares rates in the ratio 1 + lift whatever the others did.
+    rate = np.array([BASE_RATE[t] for t in tiers])
+    lift = np.array([TRUE_LIFT[t] for t in tiers])
     for campaign in campaign_ids:
         hit = rng.random(shoppers) < exposure_rate
-        exposed_any |= hit
+        rate = rate * (1 + lift * hit)
         for i in np.flatnonzero(hit):
             exposure_rows.append((ids[i], campaign, int(rng.integers(1, 12))))
     exposures = pd.DataFrame(exposure_rows, columns=["shopper_id", "campaign_id", "impressions"])
-    rate = np.array([BASE_RATE[t] * (1 + TRUE_LIFT[t] * exposed_any[i]) for i, t in enumerate(tiers)])
     buys = rng.random(shoppers) < rate
     purchase_rows = []
     for i in np.flatnonzero(buys):

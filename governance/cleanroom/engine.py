@@ -145,7 +145,7 @@ def _noised(conn, checked, dims, exact, *, policy: CleanRoomPolicy, epsilon: flo
     """
     aggregates = [(i, o) for i, o in enumerate(checked.outputs) if o.function]
     for _, out in aggregates:
-        if out.function == "COUNT_DISTINCT" and out.column != checked.subject:
+        if out.function == "COUNT_DISTINCT" and out.column.column != policy.tables[out.column.table].subject:
             raise RuleViolation("dp_aggregates", "with differential privacy, COUNT(DISTINCT ...) counts shoppers only")
         if out.function in ("SUM", "AVG") and out.column.column not in policy.tables[out.column.table].bounds:
             raise RuleViolation(
@@ -155,7 +155,7 @@ def _noised(conn, checked, dims, exact, *, policy: CleanRoomPolicy, epsilon: flo
     expressions.append(exp.alias_(checked.subject.sql(), _SUBJECT))
     expressions.append(exp.alias_(exp.Count(this=exp.Star()), "n_rows"))
     for i, out in aggregates:
-        if out.column is not None and out.function in ("COUNT", "SUM", "AVG"):
+        if out.column is not None:
             expressions.append(exp.alias_(exp.Count(this=out.column.sql()), f"n{i}"))
             expressions.append(exp.alias_(exp.Sum(this=out.column.sql()), f"s{i}"))
     group = [r.sql() for r in checked.group_by] + [checked.subject.sql()]
@@ -176,8 +176,8 @@ def _noised(conn, checked, dims, exact, *, policy: CleanRoomPolicy, epsilon: flo
         lo, hi = policy.tables[out.column.table].bounds.get(out.column.column, (0.0, 0.0)) if out.column else (0, 0)
         for key in keys:
             part = parts.get(key, empty)
-            if out.function == "COUNT_DISTINCT":
-                true_counts.append(float(len(part)))
+            if out.function == "COUNT_DISTINCT":  # another table's shopper column: shoppers with a match
+                true_counts.append(float(len(part) if out.column == checked.subject else (part[f"n{i}"] > 0).sum()))
             elif out.function == "COUNT":
                 rows = part["n_rows"] if out.column is None else part[f"n{i}"]
                 true_counts.append(float(np.minimum(rows, policy.max_rows_per_shopper).sum()))
