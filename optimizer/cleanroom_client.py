@@ -56,7 +56,7 @@ class CleanRoomClient:
     ):
         self.base_url = base_url.rstrip("/") + "/"
         self.attempts = attempts
-        self._wait = wait_exponential_jitter(initial=backoff_s, max=backoff_max_s, jitter=backoff_s)
+        self._wait = wait_exponential_jitter(multiplier=backoff_s, max=backoff_max_s, jitter=backoff_s)
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
