@@ -3,11 +3,13 @@ naming their rule, the privacy budget, and retries against faults the gateway in
 
 from __future__ import annotations
 
+import json
 import time
 
 import pandas as pd
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 
 from demo.engine.shoppers import default_rules, shopper_tables
 from governance.clean_rooms import clean_room_dataset_load
@@ -196,3 +198,35 @@ def test_the_ledger_is_read_from_the_database(room):
 
     assert clean_room_budget(dataset=fresh) == {"epsilon_budget": 3.0, "epsilon_spent": 1.25, "epsilon_remaining": 1.75}
     assert pd.DataFrame.from_records(PrivacySpend.objects.values("epsilon")).epsilon.sum() == 1.25
+
+
+def test_the_audience_lift_page_reads_through_the_gateway(room, client, personas, settings, tmp_path):
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"acme": room["key"]}))
+    settings.CLEANROOM_KEYS_FILE = keys
+    settings.CLEANROOM_GATEWAY_URL = room["url"]
+    client.force_login(personas["marketer"])
+    url = reverse("lift_study_audience")
+    assert "amazon-shoppers" in client.get(url).content.decode()
+    response = client.post(url, {"dataset": "amazon-shoppers", "campaign_id": "acme-amazon"})
+    assert response.status_code == 200
+    result = response.context["result"]
+    assert {row.audience for row in result.rows} == {"basic", "plus", "premium"}
+    page = response.content.decode()
+    assert "premium" in page and "This read spent ε 1" in page
+    assert PrivacySpend.objects.count() == 2
+
+
+def test_the_audience_lift_page_says_when_no_key_is_configured(room, client, personas, settings, tmp_path):
+    settings.CLEANROOM_KEYS_FILE = tmp_path / "absent.json"
+    client.force_login(personas["owner"])
+    response = client.post(reverse("lift_study_audience"), {"dataset": "amazon-shoppers", "campaign_id": "acme-amazon"})
+    assert "No clean-room API key for Acme Foods" in response.content.decode()
+    assert response.context["result"] is None and not PrivacySpend.objects.exists()
+
+
+def test_a_reviewer_sees_the_audience_lift_page_but_cannot_spend_budget(room, client, personas):
+    client.force_login(personas["reviewer"])
+    url = reverse("lift_study_audience")
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"dataset": "amazon-shoppers", "campaign_id": "acme-amazon"}).status_code == 403
