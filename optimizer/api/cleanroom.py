@@ -68,11 +68,11 @@ class CleanRoomViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
     def query(self, request, slug=None):
         """Run one aggregate query; refused queries answer 400 (403 once the privacy budget is spent) and name the
         rule they broke in ``error.rule``."""
+        dataset = self.get_object()  # another tenant's dataset does not exist (404), whatever the body
         fault = _injected_fault(request)
         if fault is not None:
             return fault
         data = self.validated_input(CleanRoomQuerySerializer)
-        dataset = self.get_object()
         try:
             answer = gateway_query(dataset=dataset, sql=data["sql"], epsilon=data.get("epsilon"), **self.actor())
         except CleanRoomRefused as exc:
