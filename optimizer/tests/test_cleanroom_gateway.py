@@ -16,7 +16,8 @@ from governance.clean_rooms import clean_room_dataset_load
 from governance.models import AuditLog, PrivacySpend, Role
 from governance.services import api_key_create
 from optimizer.cleanroom_client import CleanRoomClient, CleanRoomClientError, CleanRoomUnavailable
-from optimizer.services.audience_lift import audience_lift_from_answers, audience_lift_read
+from optimizer.engine.audience_lift import EVERYONE_SQL, EXPOSED_SQL, audience_lift_from_answers
+from optimizer.services.audience_lift import audience_lift_read
 from optimizer.services.cleanroom import gateway_query
 
 SALES_BY_TIER = (
@@ -144,7 +145,6 @@ def test_it_reads_audience_lift_through_the_client(room):
     assert {row.audience for row in lift.rows} == {"basic", "plus", "premium"}
     assert lift.epsilon_spent == pytest.approx(1.0)  # two queries at the dataset's 0.5
     # The same two queries answered exactly inside the tenant: the noisy read's interval covers their lift.
-    from optimizer.services.audience_lift import EVERYONE_SQL, EXPOSED_SQL
 
     exact = audience_lift_from_answers(
         gateway_query(dataset=room["dataset"], sql=EVERYONE_SQL, release=False).as_dict(),
