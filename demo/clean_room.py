@@ -31,7 +31,7 @@ class CleanRoomSeed:
     created: bool
 
 
-def demo_clean_room_seed(*, tenants: list[Tenant], shoppers: int = 5000, seed: int = 7, reset: bool = False):
+def demo_clean_room_seed(*, tenants: list[Tenant], shoppers: int = 20_000, seed: int = 7, reset: bool = False):
     """Seed each tenant's dataset (skipped when it exists, unless ``reset``) and make sure the keys file holds a
     working key for it."""
     out = []

@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", action="append", help="Tenant slug (repeatable; default: the demo tenants).")
-        parser.add_argument("--shoppers", type=int, default=5000, help="Shoppers per dataset (default 5000).")
+        parser.add_argument("--shoppers", type=int, default=20000, help="Shoppers per dataset (default 20,000).")
         parser.add_argument("--seed", type=int, default=7, help="Random seed of the synthetic shoppers.")
         parser.add_argument("--reset", action="store_true", help="Replace the shopper tables (the ledger stays).")
 
