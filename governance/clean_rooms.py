@@ -60,22 +60,24 @@ class CleanRoomAnswer:
         }
 
 
-def clean_room_frames(*, dataset: CleanRoomDataset) -> dict[str, pd.DataFrame]:
-    """The dataset's shopper-level tables as frames (money as float: the answers are statistics, not ledgers)."""
-    shoppers = pd.DataFrame.from_records(
-        dataset.shoppers.values("shopper_id", "region", "age_band", "loyalty_tier"),
-        columns=["shopper_id", "region", "age_band", "loyalty_tier"],
-    )
-    exposures = pd.DataFrame.from_records(
-        dataset.exposures.values("shopper_id", "campaign_id", "impressions"),
-        columns=["shopper_id", "campaign_id", "impressions"],
-    )
-    purchases = pd.DataFrame.from_records(
-        dataset.purchases.values("shopper_id", "category", "amount", "units"),
-        columns=["shopper_id", "category", "amount", "units"],
-    )
-    purchases["amount"] = purchases["amount"].astype(float)
-    return {"shoppers": shoppers, "exposures": exposures, "purchases": purchases}
+# The shopper-level tables a dataset holds: table -> (related name on the dataset, columns).
+SHOPPER_TABLES = {
+    "shoppers": ("shoppers", ["shopper_id", "region", "age_band", "loyalty_tier"]),
+    "exposures": ("exposures", ["shopper_id", "campaign_id", "impressions"]),
+    "purchases": ("purchases", ["shopper_id", "category", "amount", "units"]),
+}
+
+
+def clean_room_frames(*, dataset: CleanRoomDataset, tables=SHOPPER_TABLES) -> dict[str, pd.DataFrame]:
+    """The dataset's shopper-level tables (those named) as frames; money as float: the answers are statistics."""
+    frames = {}
+    for table in tables:
+        related, columns = SHOPPER_TABLES[table]
+        rows = getattr(dataset, related).values_list(*columns)
+        frames[table] = pd.DataFrame.from_records(list(rows), columns=columns)
+    if "purchases" in frames:
+        frames["purchases"]["amount"] = frames["purchases"]["amount"].astype(float)
+    return frames
 
 
 def epsilon_spent(*, dataset: CleanRoomDataset) -> float:
@@ -112,7 +114,9 @@ def clean_room_query(
         )
         raise CleanRoomRefused(rule, message)
 
-    frames = {**(harmonized or {}), **clean_room_frames(dataset=dataset)}
+    harmonized = {name: f for name, f in (harmonized or {}).items() if name not in SHOPPER_TABLES}
+    schemas = {name: list(f.columns) for name, f in harmonized.items()}
+    schemas |= {name: columns for name, (_, columns) in SHOPPER_TABLES.items()}
     try:
         policy = policy_from_dict(dataset.rules)
     except ValueError as exc:
@@ -122,7 +126,11 @@ def clean_room_query(
         if not epsilon > 0:
             refuse("privacy_budget", "epsilon must be positive")
     try:
-        checked = check_query(sql, policy=policy, schemas={name: list(f.columns) for name, f in frames.items()})
+        checked = check_query(sql, policy=policy, schemas=schemas)
+        # Only the tables the query reads are loaded (a query over shoppers does not pay for purchases).
+        needed = set(checked.tables.values())
+        frames = {name: f for name, f in harmonized.items() if name in needed}
+        frames |= clean_room_frames(dataset=dataset, tables=[t for t in SHOPPER_TABLES if t in needed])
         result = run_query(checked, policy=policy, frames=frames, epsilon=epsilon if release else None)
     except RuleViolation as exc:
         refuse(exc.rule, exc.message)
