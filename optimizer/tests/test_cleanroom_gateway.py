@@ -9,6 +9,7 @@ import time
 import pandas as pd
 import pytest
 from django.core.cache import cache
+from django.db import connections
 from django.urls import reverse
 
 from demo.engine.shoppers import default_rules, shopper_tables
@@ -192,6 +193,9 @@ def test_the_ledger_is_read_from_the_database(room):
     """What was spent survives a restart: nothing is held in memory, a fresh read of the rows gives it back."""
     dataset = room["dataset"]
     gateway_query(dataset=dataset, sql=SALES_BY_TIER, epsilon=1.25)
+    # As after a restart: no connection, no cache, no object from before.
+    connections.close_all()
+    cache.clear()
     from governance.models import CleanRoomDataset
 
     fresh = CleanRoomDataset.objects.get(pk=dataset.pk)
