@@ -95,6 +95,8 @@ def check_query(sql: str, *, policy: CleanRoomPolicy, schemas: dict[str, list[st
     names = [o.name for o in outputs]
     if len(set(names)) != len(names):
         _refuse("output_form", "two outputs have the same name; give each an alias")
+    if any(name.startswith("__") for name in names):
+        _refuse("output_form", "output names may not start with two underscores (they are the clean room's own)")
 
     filter_columns = _check_filter(select.args.get("where"), policy, resolve)
     subject = _subject(tables, policy)

@@ -15,6 +15,7 @@ Suppression (both on exact counts of distinct shoppers):
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,10 +47,10 @@ def run_query(
     epsilon: float | None = None,
 ) -> QueryResult:
     """Exact answers when ``epsilon`` is None (inside the tenant), else Laplace-noised answers spending ``epsilon``."""
-    with sqlite3.connect(":memory:") as conn:
+    with closing(sqlite3.connect(":memory:")) as conn:
         for table in set(checked.tables.values()):
             frames[table].to_sql(table, conn, index=False)
-        dims = [f"d{i}" for i in range(len(checked.group_by))]
+        dims = [f"__d{i}" for i in range(len(checked.group_by))]
         exact = _exact(conn, checked, dims)
         keep = exact[_SHOPPERS] >= policy.min_shoppers
         suppressed = {"min_shoppers": int((~keep).sum())}
@@ -63,7 +64,7 @@ def run_query(
         if epsilon is not None and len(exact):
             exact, noise = _noised(conn, checked, dims, exact, policy=policy, epsilon=epsilon)
     names = [o.name for o in checked.outputs]
-    out = exact.rename(columns={f"o{i}": name for i, name in enumerate(names)})
+    out = exact.rename(columns={f"__o{i}": name for i, name in enumerate(names)})
     for o in checked.outputs:
         if o.function is None:
             out[o.name] = out[dims[checked.group_by.index(o.column)]]
@@ -114,7 +115,7 @@ def _exact(conn, checked: CheckedQuery, dims: list[str]) -> pd.DataFrame:
             "SUM": lambda c: exp.Sum(this=c),
             "AVG": lambda c: exp.Avg(this=c),
         }[out.function](column)
-        expressions.append(exp.alias_(value, f"o{i}"))
+        expressions.append(exp.alias_(value, f"__o{i}"))
     expressions.append(exp.alias_(exp.Count(this=exp.Distinct(expressions=[checked.subject.sql()])), _SHOPPERS))
     sql = _base(checked, expressions, [r.sql() for r in checked.group_by], where=True)
     frame = pd.read_sql_query(sql, conn)
@@ -199,7 +200,7 @@ def _noised(conn, checked, dims, exact, *, policy: CleanRoomPolicy, epsilon: flo
             )
             values = sums / np.maximum(counts, 1.0)
             info = sum_info.with_parts(sum=sum_info, count=count_info)
-        result[f"o{i}"] = values
+        result[f"__o{i}"] = values
         noise[out.name] = info
     return result, noise
 

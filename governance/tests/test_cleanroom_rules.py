@@ -65,6 +65,8 @@ def ask(room, sql, epsilon=None, frames=None):
         ("SELECT COUNT(*) FROM campaigns", "shopper_table_required"),
         ("SELECT region FROM shoppers GROUP BY region", "aggregate_required"),
         ("SELECT COUNT(*) FROM shoppers s JOIN shoppers t ON s.shopper_id = t.shopper_id", "allowed_joins"),
+        ("SELECT region AS __d0, COUNT(*) FROM shoppers GROUP BY region", "output_form"),
+        ("SELECT region, COUNT(*) AS n, COUNT(*) AS n FROM shoppers GROUP BY region", "output_form"),
     ],
 )
 def test_it_refuses_queries_that_break_a_rule_and_names_it(room, sql, rule):
