@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from governance.models import APIKey, AuditLog, Role, Tenant
+from governance.pii import redact, redact_json
 
 
 def audit_record(
@@ -29,15 +30,21 @@ def audit_record(
             actor_label = f"user:{user.get_username()}"
         else:
             actor_label = "system"
+    # The audit log keeps no personal data either: what a detail or a label held is replaced, and counted.
+    detail, found = redact_json(detail or {})
+    label = redact(actor_label)
+    found.update(label.counts)
+    if found:
+        detail["pii_redacted"] = dict(sorted(found.items()))
     return AuditLog.objects.create(
         tenant=tenant,
         actor_user=user if getattr(user, "is_authenticated", False) else None,
         actor_api_key=api_key,
-        actor_label=actor_label,
+        actor_label=label.text,
         action=action,
         object_type=obj._meta.label if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        detail=detail or {},
+        detail=detail,
     )
 
 

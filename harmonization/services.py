@@ -27,6 +27,7 @@ from core.errors import DomainError
 from core.liveness import Heartbeat, stale, worker_identity
 from governance.limits import human_bytes
 from governance.models import Tenant
+from governance.privacy import PIITally, pii_scrub_json, pii_scrub_text
 from governance.selectors import tenant_limits
 from governance.services import audit_record
 from harmonization.engine import (
@@ -328,10 +329,12 @@ def _ingest(batch, *, tenant, spec, path, user, output, progress, quarantine, li
         sink = _WithQuarantineCsv(ParquetSink(output), quarantine)
     else:
         sink = DbSink(tenant=tenant, batch=batch, quarantine=quarantine, finalize=finalize)
+    # Personal data in the rows, per the mapping's pii actions, before the sink stores or quarantines anything.
+    pii = PIITally(source="harmonization.upload", tenant=tenant, user=user, obj=batch)
     try:
         lookups = lookups_for(tenant, [spec.retailer] if spec.retailer else None)
         limits = import_limits(tenant) if limits is None else limits
-        report = Harmonizer(spec, lookups, limits=limits).run(path, sink, progress=on_progress)
+        report = Harmonizer(spec, lookups, limits=limits, scrub=pii.scrub).run(path, sink, progress=on_progress)
         if output is not None and report.passed:
             finalize(report)
         elif not report.passed:
@@ -342,6 +345,8 @@ def _ingest(batch, *, tenant, spec, path, user, output, progress, quarantine, li
     except Exception as exc:
         _record_failure(batch, f"internal error ({type(exc).__name__}): {exc}", quarantine)
         raise
+    finally:
+        pii.record()
     if getattr(sink, "replace_seconds", None) is not None:
         # How long the replace held the database (on SQLite, every other writer waits that long).
         batch.report = {**batch.report, "replace_seconds": round(sink.replace_seconds, 3)}
@@ -378,6 +383,7 @@ def _record_result(batch: IngestBatch, report, quarantine: _QuarantineFile) -> N
         batch.status = IngestBatch.Status.FAILED
         batch.error = "quality thresholds failed: " + "; ".join(report.failures)
     _store_quarantine(batch, quarantine)
+    _without_pii(batch)
     batch.save()
 
 
@@ -391,7 +397,14 @@ def _record_failure(batch: IngestBatch, message: str, quarantine: _QuarantineFil
     batch.status = IngestBatch.Status.FAILED
     batch.error = message
     batch.finished_at = timezone.now()
+    _without_pii(batch)
     batch.save()
+
+
+def _without_pii(batch: IngestBatch) -> None:
+    """The report and the error are shown on pages and in the API: a reader's message may quote a cell."""
+    batch.report = pii_scrub_json(value=batch.report, source="harmonization.report", tenant=batch.tenant, obj=batch)
+    batch.error = pii_scrub_text(text=batch.error, source="harmonization.report", tenant=batch.tenant, obj=batch)
 
 
 def _store_quarantine(batch: IngestBatch, quarantine: _QuarantineFile) -> None:

@@ -41,7 +41,6 @@ def batch_list_view(request: HttpRequest, *, access) -> HttpResponse:
             except DomainError as exc:
                 form_error(form, exc)
             else:
-                messages.info(request, f"{batch.source} is queued; this page follows its progress.")
                 return redirect("import_detail", pk=batch.pk)
     elif can_upload:
         form = UploadForm(tenant=access.tenant)
@@ -85,8 +84,6 @@ def batch_rerun_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
         ingest_batch_rerun(batch=batch, user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
-    else:
-        messages.info(request, f"{batch.source} is queued again; this page follows its progress.")
     return redirect("import_detail", pk=batch.pk)
 
 

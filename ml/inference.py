@@ -24,7 +24,9 @@ from django.utils import timezone
 from core.errors import LIMIT_REACHED, DomainError
 from governance.limits import Limits
 from governance.models import Tenant
+from governance.privacy import PIITally, pii_scope
 from governance.selectors import tenant_limits
+from governance.services import audit_record
 from ml.engine.prompts import TASKS, parse_answer, task_messages
 from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
 from ml.models import Adapter, GenerationRequest
@@ -175,10 +177,20 @@ def generate(
         if refs
         else None
     )
-    try:
-        return runtime.generate(prompts, composition, max_new_tokens=max_new_tokens)
-    except CompositionError as exc:
-        raise DomainError(str(exc), field=exc.field) from None
+    # The runtime's guard redacts every prompt text and every answer (governance.privacy.runtime_text_guard); the
+    # scope counts what it found for this tenant, and the generation itself is an audit entry.
+    with pii_scope(source="ml.generate", tenant=tenant) as tally:
+        try:
+            outputs = runtime.generate(prompts, composition, max_new_tokens=max_new_tokens)
+        except CompositionError as exc:
+            raise DomainError(str(exc), field=exc.field) from None
+    audit_record(
+        action="ml.generate",
+        tenant=tenant,
+        detail={"adapters": names, "mode": mode, "prompts": len(prompts), "max_new_tokens": max_new_tokens,
+                "pii": dict(sorted(tally.counts.items()))},
+    )  # fmt: skip
+    return outputs
 
 
 def generate_for_tenant_id(tenant_id: int | None, **kwargs) -> list[str]:
@@ -311,7 +323,10 @@ def generation_request_create(
     _check_composition(names, mode, weights)
     authorize_composition(tenant, names, base_model=str(settings.BASE_MODEL))
     _check_generation_quota(tenant, limits=limits)
+    pii = PIITally(source="ml.generation_request", tenant=tenant, user=user)
+    payload_or_messages = pii.scrub_json(payload_or_messages)  # stored, shown and sent to the model redacted
     with transaction.atomic():
+        pii.record()
         request = GenerationRequest.objects.create(
             tenant=tenant,
             task=task,
@@ -362,6 +377,8 @@ def run_generation_request(request_id: int, *, max_new_tokens: int | None = None
         logger.exception("Generation request %s failed", request_id)
         error = f"Generation failed: {type(exc).__name__}: {exc}"
     request.status = GenerationRequest.Status.FAILED if error else GenerationRequest.Status.SUCCEEDED
+    # the output was redacted by the runtime; an error message may quote the prompt
+    error = PIITally(source="ml.generation_request", tenant=request.tenant).scrub(error) if error else ""
     request.output, request.parsed, request.error = output, parsed, error
     request.seconds = round(time.monotonic() - started, 3)
     request.finished_at = timezone.now()

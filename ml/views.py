@@ -148,7 +148,6 @@ def training_job_list(request: HttpRequest, *, access) -> HttpResponse:
                 form_error(form, exc)
                 refused = exc.code
             else:
-                messages.info(request, f"Training job #{job.pk} is queued; this page follows its progress.")
                 return redirect("model_job_detail", pk=job.pk)
     elif access.can(Capability.MANAGE_TENANT):
         form = TrainingJobForm(shared_allowed=shared_allowed)

@@ -89,6 +89,14 @@ class AllocationPlan(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Outcome(models.TextChoices):
+        """What a finished plan amounts to (optimizer.engine.notices.outcome); blank while pending or running."""
+
+        READY = "ready", "Ready"
+        READY_WITH_WARNINGS = "ready_with_warnings", "Ready, with warnings"
+        CANNOT_MEET = "cannot_meet", "Does not meet the request"
+        FAILED = "failed", "Failed"
+
     class Review(models.TextChoices):
         """Where a marketer's review of this version stands (feedback.PlanReview holds each decision)."""
 
@@ -117,6 +125,9 @@ class AllocationPlan(models.Model):
     request = models.JSONField(default=dict, blank=True, help_text="Bounds, exclusions, chance constraint, ...")
     result = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    outcome = models.CharField(
+        max_length=20, choices=Outcome.choices, blank=True, help_text="What the finished plan amounts to."
+    )
     error = models.TextField(blank=True)
     task_id = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker optimizing it.")
@@ -133,6 +144,10 @@ class AllocationPlan(models.Model):
     version = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
     review_status = models.CharField(max_length=20, choices=Review.choices, default=Review.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by_key = models.ForeignKey(
+        "governance.APIKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The API key that created it (created_by is then empty).",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -143,6 +158,26 @@ class AllocationPlan(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name or self.objective} ({self.status})"
+
+    @property
+    def state(self) -> str:
+        """The outcome once finished, else the status (pending, running): what a badge shows."""
+        return self.outcome or self.status
+
+    @property
+    def state_label(self) -> str:
+        return self.get_outcome_display() if self.outcome else self.get_status_display()
+
+    @property
+    def creator_label(self) -> str:
+        """Who created it: the user's name, or the API key's (and the key's owner)."""
+        if self.created_by_id:
+            return self.created_by.get_username()
+        key = self.created_by_key
+        if key is None:
+            return ""
+        owner = key.created_by.get_username() if key.created_by_id else ""
+        return f"API key {key.name}" + (f" ({owner})" if owner else "")
 
 
 class BanditPolicy(models.Model):

@@ -18,7 +18,21 @@ def lift_study_list(*, tenant: Tenant) -> QuerySet[LiftStudy]:
 
 
 def plan_list(*, tenant: Tenant) -> QuerySet[AllocationPlan]:
-    return AllocationPlan.objects.filter(tenant=tenant).select_related("created_by")
+    return AllocationPlan.objects.filter(tenant=tenant).select_related("created_by", "created_by_key__created_by")
+
+
+def sku_groups(*, tenant: Tenant, codes) -> dict[str, dict[str, str]]:
+    """sku_code -> {"brand", "category"} of the tenant's SKUs among ``codes``: the brand's name and the category's
+    last level ("Snacks > Chips" -> "Chips"), "" where there is none."""
+    if not codes:
+        return {}
+    rows = SKU.objects.filter(tenant=tenant, sku_code__in=list(codes)).values_list(
+        "sku_code", "brand__name", "category"
+    )
+    return {
+        code: {"brand": brand or "", "category": (category or "").split(">")[-1].strip()}
+        for code, brand, category in rows
+    }
 
 
 def plan_get(*, tenant: Tenant, pk: int) -> AllocationPlan:
@@ -46,7 +60,7 @@ def plan_latest_list(*, tenant: Tenant) -> QuerySet[AllocationPlan]:
     return (
         plans.filter(id=Subquery(latest))
         .annotate(version_count=Subquery(count))
-        .select_related("created_by")
+        .select_related("created_by", "created_by_key__created_by")
         .order_by("-created_at", "-id")
     )
 
@@ -60,7 +74,7 @@ def plan_versions(*, plan: AllocationPlan) -> QuerySet[AllocationPlan]:
         .filter(Q(root_id=root_id) | Q(pk=root_id))
         .defer("result", "request")
         .annotate(result_totals=KeyTransform("totals", "result"))
-        .select_related("created_by")
+        .select_related("created_by", "created_by_key__created_by")
         .order_by("version", "id")
     )
 

@@ -24,6 +24,20 @@ def _ensure_filesystem_broker_folders() -> None:
 app.on_after_configure.connect(lambda sender, **kwargs: _ensure_filesystem_broker_folders(), weak=False)
 
 
+def _redact_worker_logs(logger=None, **kwargs) -> None:
+    # A worker replaces the root logger's handlers with its own: they get the PII filter that settings.LOGGING gives
+    # every handler of the web processes.
+    from governance.pii.logging import RedactingFilter
+
+    for handler in getattr(logger, "handlers", []):
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
+signals.after_setup_logger.connect(_redact_worker_logs, weak=False)
+signals.after_setup_task_logger.connect(_redact_worker_logs, weak=False)
+
+
 def _preload_adapters() -> None:
     # GPU workers set ML_PRELOAD_ADAPTERS=1: active adapters are loaded once at start-up, not by the first request.
     from django.conf import settings

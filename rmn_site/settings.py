@@ -288,10 +288,20 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {},
 }
 
+# Every handler redacts personal data from the records it writes (governance.pii.logging; docs/governance.md); Celery
+# workers, which replace the root logger's handlers, get the same filter in rmn_site/celery.py.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"pii": {"()": "governance.pii.logging.RedactingFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["pii"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's own handlers (DEFAULT_LOGGING: console, django.server, mail_admins) are replaced: its records go to the
+    # filtered root handler.
+    "loggers": {
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
+        "presidio-analyzer": {"level": "WARNING"},  # it lists every recognizer it loads at INFO
+    },
 }

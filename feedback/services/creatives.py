@@ -33,6 +33,7 @@ from feedback.models import Creative, CreativeBrief, CreativeEvent
 from feedback.services.queue import queue_creatives
 from feedback.tasks import creative_brief_run as creative_brief_run_task
 from governance.models import Tenant
+from governance.privacy import PIITally, pii_scrub_text
 from governance.selectors import tenant_limits
 from governance.services import audit_record
 from ml.engine.policy import export_columns
@@ -203,12 +204,15 @@ def creative_brief_create(
     goal = _text(goal, field="goal", max_length=200, required=True)
     tone = _text(tone, field="tone", max_length=100)
     promotion = _text(promotion, field="promotion", max_length=200)
+    pii = PIITally(source="feedback.creative_brief", tenant=tenant, user=user, api_key=api_key)
+    goal, tone, promotion = (pii.scrub(text) for text in (goal, tone, promotion))
     if isinstance(variants, bool) or not isinstance(variants, int) or not 1 <= variants <= MAX_VARIANTS:
         raise DomainError(f"variants is a whole number from 1 to {MAX_VARIANTS}, not {variants!r}.", field="variants")
     _check_generation_quota(tenant, variants)
     adapters = creative_adapters(tenant=tenant, retailer=retailer)
     task_id = str(uuid.uuid4())
     with transaction.atomic():
+        pii.record()
         brief = CreativeBrief.objects.create(
             tenant=tenant,
             retailer=retailer,
@@ -325,6 +329,14 @@ def _write_variants(brief: CreativeBrief, *, answers: list[str] | None, source: 
     else:
         generate, source = _model_generator(brief), "model"
     versions_shown = versions if source == "model" else []  # no model wrote it: no adapter version is credited
+    # Whoever wrote the answer (the model, whose runtime already redacts, a script, given answers), it is stored and
+    # shown without personal data.
+    pii = PIITally(source="feedback.creative", tenant=brief.tenant, obj=brief)
+    write = generate
+
+    def generate(messages: list[dict]) -> str:
+        return pii.scrub(write(messages))
+
     text = BriefText(
         retailer=brief.retailer.name,
         brand=brief.brand.name,
@@ -359,6 +371,7 @@ def _write_variants(brief: CreativeBrief, *, answers: list[str] | None, source: 
             CreativeBrief.objects.filter(pk=brief.pk).update(
                 progress={"done": variant, "total": total}, heartbeat_at=timezone.now()
             )
+    pii.record()
     queue_creatives(creatives=brief.creatives.filter(status=Creative.Status.DRAFT, compliant=True))
 
 
@@ -407,6 +420,8 @@ def creative_status_change(*, creative: Creative, to_status: str, user=None, api
         )
     note = str(note or "").strip()[:2000]
     with transaction.atomic():
+        note = pii_scrub_text(text=note, source="feedback.creative_note", tenant=creative.tenant, user=user,
+                              api_key=api_key, obj=creative)  # fmt: skip
         CreativeEvent.objects.create(
             creative=creative,
             from_status=creative.status,

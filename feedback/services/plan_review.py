@@ -13,6 +13,7 @@ from core.errors import DomainError
 from feedback.models import PlanReview, ReviewItem
 from feedback.services.queue import queue_plan
 from governance.access import Capability, access_for_user
+from governance.privacy import pii_scrub_text
 from governance.services import audit_record
 from optimizer.models import AllocationPlan
 
@@ -54,6 +55,7 @@ def plan_review_submit(*, plan: AllocationPlan, user, decision: str, comment: st
         raise DomainError(f"comment is {len(comment)} characters long; the limit is {MAX_COMMENT}.", field="comment")
     with transaction.atomic():
         plan = AllocationPlan.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=plan.pk)
+        comment = pii_scrub_text(text=comment, source="feedback.plan_review", tenant=plan.tenant, user=user, obj=plan)
         if plan.status != AllocationPlan.Status.SUCCEEDED:
             raise DomainError(
                 f"Plan #{plan.pk} is {plan.get_status_display().lower()}: only an optimized (succeeded) plan can be "

@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.errors import DomainError
 from feedback.engine.agreement import disagreements
 from feedback.models import CREATIVE_FIELDS, Adjudication, Assignment, Feedback, Guideline, ReviewItem, ReviewTask
+from governance.privacy import PIITally
 
 CANDIDATES = 2  # open items locked per try; the first one that still has room wins
 ASSIGN_TRIES = 20
@@ -165,17 +166,22 @@ def review_submit(
         raise DomainError("Seconds spent must be between 0 and 86400.", field="seconds_spent")
     if guideline is not None and guideline.task_id != item.task_id:
         raise DomainError("That guideline is not this task's.", field="guideline")
+    # A reviewer's words and corrections become training data: no personal data in them, ever.
+    pii = PIITally(source="feedback.review", tenant=item.tenant, user=reviewer, obj=item)
+    reason = pii.scrub(reason.strip())
+    correction = pii.scrub_json(clean["correction"]) if clean["correction"] else clean["correction"]
     with transaction.atomic():
         assignment = Assignment.objects.select_for_update().filter(item=item, reviewer=reviewer).first()
         if assignment is None:
             raise DomainError("This item is not assigned to you.", field="item", code="forbidden")
+        pii.record()
         previous = Feedback.objects.filter(item=item, reviewer=reviewer).order_by("-id").first()
         if previous is not None and previous.is_current:
             previous.is_current = False
             previous.save(update_fields=["is_current"])
         feedback = Feedback.objects.create(
             tenant_id=item.tenant_id, item=item, reviewer=reviewer, thumb=thumb, reason_tags=clean["tags"],
-            ratings=clean["ratings"], preference=preference, reason=reason.strip(), correction=clean["correction"],
+            ratings=clean["ratings"], preference=preference, reason=reason, correction=correction,
             prompt=item.prompt, adapter_versions=item.adapter_versions,
             guideline=guideline or guideline_current(task=item.task), seconds_spent=seconds_spent,
             supersedes=previous,
@@ -245,9 +251,12 @@ def review_adjudicate(
         locked = ReviewItem.objects.select_for_update().get(pk=item.pk)
         if locked.status != ReviewItem.Status.CONFLICT:
             raise DomainError("Another adjudicator has just settled this item.", field="item")
+        pii = PIITally(source="feedback.adjudication", tenant=item.tenant, user=adjudicator, obj=item)
+        note = pii.scrub(note.strip())
         ruling = Adjudication.objects.create(
-            tenant_id=item.tenant_id, item=item, adjudicator=adjudicator, decision=decision, note=note.strip()
+            tenant_id=item.tenant_id, item=item, adjudicator=adjudicator, decision=decision, note=note
         )
+        pii.record()
         locked.status = ReviewItem.Status.RESOLVED
         locked.save(update_fields=["status"])
     item.status = ReviewItem.Status.RESOLVED

@@ -82,7 +82,6 @@ def creative_list(request: HttpRequest, *, access) -> HttpResponse:
             except DomainError as exc:
                 form_error(form, exc)
             else:
-                messages.info(request, "The brief is queued; this page follows the writing.")
                 return redirect("creative_brief", pk=brief.pk)
     elif can_edit:
         form = BriefForm(tenant=access.tenant, brand_id=request.GET.get("brand"))

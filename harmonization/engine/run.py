@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .limits import NO_LIMITS, InputLimits
+from .pii import Scrub, scrub_quarantine, scrub_table
 from .quality import EXAMPLES_KEPT, QualityReport
 from .readers import Chunk, Reader, SourceError, open_source
 from .schema import Lookups, Progress
@@ -32,7 +33,14 @@ class Harmonizer:
     (``limits.max_rows``, a Parquet or JSON file's own count, a plain text file's size) the run stops reading as soon
     as a quality threshold can no longer be met (``QualityReport.unreachable``) and fails with that reason."""
 
-    def __init__(self, spec: MappingSpec, lookups: Lookups, chunk_rows: int = 200_000, limits: InputLimits = NO_LIMITS):
+    def __init__(
+        self,
+        spec: MappingSpec,
+        lookups: Lookups,
+        chunk_rows: int = 200_000,
+        limits: InputLimits = NO_LIMITS,
+        scrub: Scrub | None = None,
+    ):
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be at least 1")
         if "retailer" not in spec.columns and not spec.retailer and not lookups.default_retailer:
@@ -45,6 +53,8 @@ class Harmonizer:
         self.lookups = lookups
         self.chunk_rows = chunk_rows
         self.limits = limits
+        # personal data in the source rows, per the mapping's pii actions (harmonization.engine.pii); None: none
+        self.scrub = scrub
 
     def _check_size(self, reader: Reader, path: Path) -> tuple[int, str] | None:
         """Refuse what the reader knows is too big before reading rows; return the most rows the file can hold and
@@ -117,10 +127,15 @@ class Harmonizer:
         transformer = Transformer(spec, self.lookups)
         report.dst = _dst_entry(spec, transformer.zone)
         chunks, early = _prefetch(reader), ""
+        seen: dict = {}  # values already scrubbed, by column
         try:
             for chunk in chunks:
                 self._check_chunk(chunk, reader, report, path)
+                if self.scrub is not None:
+                    chunk.table = scrub_table(chunk.table, chunk.lines, spec, self.scrub, path.name, seen)
                 result = transformer.run(chunk)
+                if self.scrub is not None:
+                    result.quarantine = scrub_quarantine(result.quarantine, spec, self.scrub, path.name)
                 report.add(result.stats, result.facts.num_rows)
                 facts = result.facts
                 if facts.num_rows:

@@ -67,6 +67,7 @@ TOP_KEYS = (
     "grain",
     "ignore",
     "quality",
+    "pii",
 )
 SOURCE_KEYS = (
     "format",
@@ -88,6 +89,13 @@ BLANK_MEANINGS = ("zero", "missing")
 ENUM_KEYS = ("map", "unknown")
 ATTRIBUTION_KEYS = ("window_days", "model", "metrics")
 SKU_KEYS = ("match", "unknown")
+PII_KEYS = ("columns",)
+# What the upload path does with personal data found in a source column (governance.pii.ACTIONS): replace it with a
+# placeholder, with a keyed hash, refuse the whole file, or keep it.
+PII_ACTIONS = ("redact", "hash", "refuse", "keep")
+# RMIS fields that hold free text: their source columns are redacted unless the mapping's ``pii`` says otherwise.
+# Codes and ids (campaign_id, gtin, sku_code, ...) are kept: a barcode can pass a card's checksum.
+PII_TEXT_FIELDS = ("campaign_name",)
 QUALITY_KEYS = (
     "max_quarantine_rate",
     "max_clicks_over_impressions_rate",
@@ -204,6 +212,16 @@ class MappingSpec:
     raw: dict = field(repr=False, compare=False, default_factory=dict)
     text: str = field(repr=False, compare=False, default="")
     origin: str = "<mapping>"
+    # source column -> PII action, as the mapping's ``pii.columns`` says (pii_action applies the defaults)
+    pii: dict[str, str] = field(default_factory=dict)
+
+    def pii_action(self, column: str) -> str:
+        """What the upload path does with personal data in source ``column``: the mapping's ``pii.columns`` entry,
+        else ``redact`` for a column that feeds a free-text field (PII_TEXT_FIELDS), else ``keep``."""
+        if column in self.pii:
+            return self.pii[column]
+        text_sources = {c for f in PII_TEXT_FIELDS if f in self.columns for c in self.columns[f].columns}
+        return "redact" if column in text_sources else "keep"
 
     def column_specs(self) -> list[ColumnSpec]:
         """Every column-like spec, the attribution ones included."""
@@ -433,6 +451,7 @@ class _Builder:
         if not isinstance(ignore, list) or not all(isinstance(x, str) for x in ignore):
             self.fail("ignore", "must be a list of source column names")
         quality = self.quality(d.get("quality") or {})
+        pii = self.pii(d.get("pii") or {})
         grain = d.get("grain") or []
         if not isinstance(grain, list) or not all(isinstance(x, str) and x for x in grain):
             self.fail("grain", "must be a list of source column names (the ad group, ad or line item ids of a row)")
@@ -454,6 +473,7 @@ class _Builder:
             raw=self.data,
             text=self.text,
             origin=self.doc.origin,
+            pii=pii,
         )
 
     def source(self, value: Any) -> SourceSpec:
@@ -695,6 +715,15 @@ class _Builder:
         if match not in columns:
             self.fail("sku.match", f"columns.{match} must be mapped to match SKUs by it")
         return SkuSpec(match=match, unknown=unknown)
+
+    def pii(self, value: Any) -> dict[str, str]:
+        p = self.keys(value, "pii", PII_KEYS)
+        columns = p.get("columns") or {}
+        if not isinstance(columns, dict):
+            self.fail("pii.columns", "must map source column names to " + " | ".join(PII_ACTIONS))
+        for column, action in columns.items():
+            self.str_(action, f"pii.columns.{column}", choices=PII_ACTIONS)
+        return {str(k): v for k, v in columns.items()}
 
     def quality(self, value: Any) -> dict[str, float]:
         q = self.keys(value, "quality", QUALITY_KEYS)

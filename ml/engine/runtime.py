@@ -16,7 +16,8 @@ padding; ``generate_many`` answers every request whose composition is served by 
 one adapter, a merge) in shared mixed-adapter batches, and each live multi-adapter stack in batches of its own.
 
 Who may use which adapter is not decided here: the Django layer (ml/inference.py) authorizes every request before it
-reaches the runtime. Free of Django.
+reaches the runtime. Free of Django. What the model reads and writes passes a text guard (``set_text_guard``; the
+Django app installs governance's PII redaction at start-up), so no caller can hand the model personal data.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -40,6 +41,15 @@ BASE = "__base__"
 COMPOSED_PREFIX = "rmn-composed-"
 
 Prompt = list[dict] | str
+TextGuard = Callable[[str], str]
+_text_guard: TextGuard | None = None
+
+
+def set_text_guard(guard: TextGuard | None) -> None:
+    """The guard every runtime applies to each prompt text before encoding it and to each answer before returning
+    it (the process-wide default; a runtime built with ``text_guard=`` uses its own)."""
+    global _text_guard
+    _text_guard = guard
 
 
 class CompositionError(ValueError):
@@ -159,6 +169,7 @@ class LoRARuntime:
         device: str | None = None,
         batch_size: int = 16,
         stack_merge: bool = True,
+        text_guard: TextGuard | None = None,
     ):
         import torch
 
@@ -173,6 +184,7 @@ class LoRARuntime:
         self.adapter_cache_bytes = adapter_cache_bytes
         self.batch_size = batch_size
         self.stack_merge = stack_merge
+        self._own_guard = text_guard
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._lock = threading.RLock()
         self._model, self._tokenizer = load_base(base_model, dtype=dtype)
@@ -437,11 +449,23 @@ class LoRARuntime:
             yield self._model, self._tokenizer
 
     # ------------------------------------------------------------------------------------------- generation
+    def _guard(self) -> TextGuard | None:
+        return self._own_guard or _text_guard
+
+    def _guarded(self, prompt: Prompt) -> Prompt:
+        guard = self._guard()
+        if guard is None:
+            return prompt
+        if isinstance(prompt, str):
+            return guard(prompt)
+        return [{**m, "content": guard(m["content"])} if isinstance(m.get("content"), str) else m for m in prompt]
+
     def _encode(self, prompt: Prompt) -> list[int]:
         if isinstance(prompt, str):
-            return self._tokenizer(prompt)["input_ids"]
+            return self._tokenizer(self._guarded(prompt))["input_ids"]
         if not isinstance(prompt, list) or not all(isinstance(m, dict) for m in prompt):
             raise CompositionError("A prompt is a string or a list of {role, content} messages.", field="prompts")
+        prompt = self._guarded(prompt)
         text = self._tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
         # The template already writes its special tokens.
         return self._tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -531,6 +555,9 @@ class LoRARuntime:
                     texts = self._generate_batch([encoded[i] for i in chunk], max_new_tokens, min_new_tokens)
                 for i, text in zip(chunk, texts, strict=True):
                     outputs[i] = text
+        guard = self._guard()
+        if guard is not None:
+            outputs = [guard(text) for text in outputs]
         return outputs  # type: ignore[return-value]
 
     def logits(self, prompt: Prompt, composition: Composition | None = None):

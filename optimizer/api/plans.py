@@ -14,6 +14,7 @@ from core.api.inputs import StrictInputMixin, parse_query
 from core.api.schema import ErrorSerializer
 from core.bounds import validate_money
 from core.errors import DomainError
+from optimizer.api.plan_results import PlanResultSerializer
 from optimizer.models import AllocationPlan
 from optimizer.selectors import plan_list, plan_versions
 from optimizer.services.plans import (
@@ -27,15 +28,27 @@ from optimizer.services.plans import (
 
 class AllocationPlanSerializer(serializers.ModelSerializer):
     # A plain string in the schema: a second enum named "status" would need a settings override.
-    status = serializers.CharField(read_only=True, help_text="pending, running, succeeded or failed.")
+    status = serializers.CharField(
+        read_only=True, help_text="pending, running, succeeded or failed (whether the optimizer ran; see outcome)."
+    )
     request = serializers.JSONField(
         read_only=True,
         help_text="bounds {channel: [min, max]}, retailer_bounds {retailer: [min, max]}, exclude_channels, chance.",
     )
-    result = serializers.JSONField(
+    outcome = serializers.CharField(
         read_only=True,
-        help_text="The optimizer's OUT.json (allocations, totals, constraints, objective; docs/optimization.md); "
-        "empty until the plan succeeds.",
+        allow_null=True,
+        help_text="What the finished plan amounts to: ready, ready_with_warnings, cannot_meet (the plan does not do "
+        "what was asked: a ROAS floor held only by leaving more than half of the budget unspent, or a period other "
+        "than its objective text names) or failed; null while pending or running.",
+    )
+    result = PlanResultSerializer(
+        read_only=True,
+        help_text="The optimizer's OUT.json (allocations, totals, constraints, objective; docs/optimization.md) with "
+        "money as decimal strings, and `notices`; empty until the plan succeeds.",
+    )
+    creator = serializers.CharField(
+        source="creator_label", read_only=True, help_text='Who created it: a username or "API key <name> (<owner>)".'
     )
     error = serializers.CharField(read_only=True, help_text="Why the plan failed (an infeasible floor, ...).")
     root = serializers.IntegerField(
@@ -62,6 +75,7 @@ class AllocationPlanSerializer(serializers.ModelSerializer):
             "objective",
             "request",
             "status",
+            "outcome",
             "result",
             "error",
             "created_at",
@@ -70,12 +84,14 @@ class AllocationPlanSerializer(serializers.ModelSerializer):
             "parent",
             "version",
             "review_status",
+            "creator",
         ]
         read_only_fields = fields
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
         data["root"] = data["root"] or instance.pk  # a plan saved outside the services is its own root
+        data["outcome"] = data["outcome"] or None
         return data
 
 

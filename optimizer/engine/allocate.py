@@ -27,6 +27,7 @@ from scipy.optimize import brentq
 
 from optimizer.engine.errors import OptimizerInputError
 from optimizer.engine.jsonsafe import json_safe
+from optimizer.engine.notices import WARNING, Notice
 
 OBJECTIVES = ("incremental_margin", "incremental_revenue", "net_incremental_profit")
 ROAS_BASES = ("attributed", "incremental")
@@ -100,6 +101,9 @@ class AllocationResult:
     warnings: tuple[str, ...] = ()  # added: what the user should double-check (extrapolation, unspent budget)
     # Added: the ROAS floor as a promise under a chance constraint (see _promise); None without one.
     promise: dict | None = None
+    # The warnings as data (optimizer.engine.notices) for pages and the API; not part of to_dict, whose keys the
+    # optimize command's OUT.json pins.
+    notices: tuple[Notice, ...] = ()
 
     def allocation(self, key: str) -> ChannelAllocation:
         for a in self.allocations:
@@ -512,8 +516,28 @@ def allocate(curves, request: AllocationRequest) -> AllocationResult:
     result = _result(curves, prob, request, solution, bounds=bounds, rbounds=rbounds)
     if R is not None and request.chance is not None:
         promise = _promise(solver, prob, request, s, lo, hi, rbounds)
-        warnings = result.warnings if promise["whole_budget_keeps_promise"] else (promise["message"], *result.warnings)
-        result = replace(result, promise=promise, warnings=warnings)
+        if not promise["whole_budget_keeps_promise"]:
+            full = promise["full_spend"] or {}
+            notice = Notice(
+                kind="promise_split",
+                severity=WARNING,
+                text=promise["message"],
+                figures={
+                    "chance": float(request.chance),
+                    "min_roas": float(R),
+                    "full_spend": full.get("spend"),
+                    "full_spend_probability": full.get("probability"),
+                    "promised_spend": promise["largest_promised_spend"]["spend"],
+                },
+            )
+            result = replace(
+                result,
+                promise=promise,
+                warnings=(promise["message"], *result.warnings),
+                notices=(notice, *result.notices),
+            )
+        else:
+            result = replace(result, promise=promise)
     return result
 
 
@@ -816,6 +840,7 @@ def _result(curves, prob: _Problem, request: AllocationRequest, sol: _Solution, 
         constraints=_constraints(prob, request, sol, ev, rows, bounds, rbounds),
         objective=request.objective,
         warnings=_warnings(curves, prob, request, sol, ev),
+        notices=_extrapolation_notices(curves, prob, sol),
     )
 
 
@@ -994,6 +1019,26 @@ def _warnings(curves, prob: _Problem, request: AllocationRequest, sol: _Solution
             f"({(B - spend) / B:.0%}); a lower floor would let the rest earn."
         )
     return tuple(warnings)
+
+
+def _extrapolation_notices(curves, prob: _Problem, sol: _Solution) -> tuple[Notice, ...]:
+    """The extrapolation warnings of _warnings as notices (the unspent budget is optimizer.engine.notices's)."""
+    notices = []
+    for i, key in enumerate(prob.keys):
+        seen = float(getattr(curves.channel(key), "hist_max_daily_spend", math.inf) or math.inf)
+        daily = sol.s[i] / prob.P
+        if daily > 1.5 * seen:
+            notices.append(
+                Notice(
+                    kind="extrapolated",
+                    severity=WARNING,
+                    text=f"{key}: {_money(daily)} a day is {daily / seen:.1f}x the highest daily spend in the history "
+                    f"({_money(seen)}); its curve is extrapolated there, so consider a maximum bound.",
+                    channels=(key,),
+                    figures={"daily_spend": float(daily), "highest_daily_spend": seen, "times": float(daily / seen)},
+                )
+            )
+    return tuple(notices)
 
 
 def _retailer_spend(r: str, s, prob: _Problem) -> float:

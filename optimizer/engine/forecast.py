@@ -474,6 +474,8 @@ class Adjustments:
     reasons: dict[str, str]  # sku_id -> why it is not sellable
     channel_reasons: dict[str, str] = field(default_factory=dict)  # channel key -> what changed and why
     stockout: pd.DataFrame | None = None  # the stockout_risk table, when stock was given
+    channel_lost: dict[str, tuple[str, ...]] = field(default_factory=dict)  # channel key -> its unsellable SKUs
+    excluded_by_request: tuple[str, ...] = ()  # the SKUs of ``reasons`` the request excluded (the rest run out)
 
 
 def allocator_adjustments(
@@ -543,7 +545,7 @@ def allocator_adjustments(
     sku_rows = frame.loc[frame["sku_level"]].assign(sku=lambda f: f["sku_id"].astype(str))
     _unknown(sku_rows["sku"].unique(), known, "the history (add it to the SKU file)", "history.sku_id")
 
-    margins, capacity, channel_reasons = {}, {}, {}
+    margins, capacity, channel_reasons, channel_lost = {}, {}, {}, {}
     by_sku = sku_rows.groupby(["key", "sku"])["sales"].sum()
     campaign_sales = frame.loc[~frame["sku_level"]].groupby("key")["sales"].sum()
     for key in sorted(frame["key"].unique()):
@@ -554,6 +556,7 @@ def allocator_adjustments(
         lost = [s for s in sales.index if s in unsellable]
         if not lost or sales.sum() <= 0:
             continue
+        channel_lost[key] = tuple(lost)
         rates = margin_rate.reindex(sales.index).to_numpy()
         average = float((sales.to_numpy() * rates).sum() / sales.sum())
         sellable = sales.to_numpy() * np.array([share.get(s, 1.0) for s in sales.index])
@@ -581,4 +584,6 @@ def allocator_adjustments(
         reasons=reasons,
         channel_reasons=channel_reasons,
         stockout=table,
+        channel_lost=channel_lost,
+        excluded_by_request=tuple(excluded),
     )

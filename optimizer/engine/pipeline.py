@@ -13,6 +13,7 @@ import pandas as pd
 from optimizer.engine.allocate import AllocationRequest, AllocationResult, allocate, validate_basics
 from optimizer.engine.curves import CurveSet, calibrate, fit_curves
 from optimizer.engine.errors import OptimizerInputError
+from optimizer.engine.notices import INFO, WARNING, Notice
 
 
 def curves_from_frames(
@@ -166,6 +167,7 @@ def optimize_from_frames(
     """
     validate_basics(request)
     notes: list[str] = []
+    notices: list[Notice] = []
     while True:
         try:
             curves = curves_from_frames(
@@ -193,6 +195,7 @@ def optimize_from_frames(
             )
             if not excluded:
                 notes.append(f"{key} is left out of this plan: {exc.message}")
+                notices.append(Notice(kind="left_out", severity=WARNING, text=notes[-1], channels=(key,)))
     if request.forecast_error_sd is None:
         request = dataclasses.replace(
             request, forecast_error_sd=period_error_sd(curves, history, period_days=request.period_days)
@@ -204,6 +207,39 @@ def optimize_from_frames(
         if forecast.reasons:
             listed = "; ".join(f"{sku}: {reason}" for sku, reason in sorted(forecast.reasons.items()))
             notes.append(f"SKUs not sellable for all of the period: {listed}.")
+        notices.extend(_forecast_notices(forecast))
     if notes:
-        result = dataclasses.replace(result, warnings=tuple(notes) + tuple(result.warnings))
+        result = dataclasses.replace(
+            result, warnings=tuple(notes) + tuple(result.warnings), notices=tuple(notices) + tuple(result.notices)
+        )
     return result
+
+
+def _forecast_notices(forecast) -> list[Notice]:
+    """Informational notices for SKUs that stop counting as sellable: one for those likely to run out, one for
+    those the request excluded, each naming the channels that get less."""
+    excluded = set(forecast.excluded_by_request)
+    out = []
+    for kind, skus in (
+        ("stock_out", sorted(s for s in forecast.reasons if s not in excluded)),
+        ("skus_excluded", sorted(s for s in forecast.reasons if s in excluded)),
+    ):
+        if not skus:
+            continue
+        channels = sorted(k for k, lost in forecast.channel_lost.items() if set(lost) & set(skus))
+        what = "likely to run out of stock" if kind == "stock_out" else "excluded by the request"
+        text = f"{len(skus)} SKU{'s' if len(skus) != 1 else ''} {what}: {', '.join(skus)}."
+        details = [f"{sku}: {forecast.reasons[sku]}" for sku in skus]
+        details += [f"{key}: {forecast.channel_reasons[key]}" for key in channels if key in forecast.channel_reasons]
+        out.append(
+            Notice(
+                kind=kind,
+                severity=INFO,
+                text=text,
+                details=tuple(details),
+                channels=tuple(channels),
+                skus=tuple(skus),
+                figures={f"capacity:{key}": float(forecast.channel_capacity_factor.get(key, 1.0)) for key in channels},
+            )
+        )
+    return out

@@ -20,6 +20,8 @@ from governance.models import Tenant
 from governance.services import audit_record
 from optimizer.engine.allocate import DEFAULT_CHANCE
 from optimizer.engine.jsonsafe import json_safe
+from optimizer.engine.notices import INFO, Notice, objective_period_days, period_notice, ranked, unspent_notice
+from optimizer.engine.notices import outcome as notices_outcome
 from optimizer.models import AllocationPlan
 from optimizer.selectors import tenant_channels, tenant_frames
 from optimizer.tasks import plan_run as plan_run_task
@@ -104,6 +106,7 @@ def plan_create(
         roas_basis=roas_basis, objective=objective, bounds=bounds, retailer_bounds=retailer_bounds,
         exclude_channels=exclude_channels, chance=chance, history_days=history_days,
     )  # fmt: skip
+    plan.created_by_key = api_key
     with transaction.atomic():
         plan.save()
         plan.root = plan
@@ -293,6 +296,7 @@ def plan_version_create(
         AllocationPlan.objects.select_for_update(of=("self",)).filter(pk=root_id).first()
         latest = AllocationPlan.objects.filter(Q(root_id=root_id) | Q(pk=root_id)).aggregate(v=Max("version"))["v"]
         draft.root_id, draft.parent, draft.version = root_id, plan, (latest or 0) + 1
+        draft.created_by_key = api_key
         draft.save()
         _plan_queue(
             draft,
@@ -450,19 +454,33 @@ def _optimize(plan: AllocationPlan) -> None:
             forecast=_plan_forecast(plan, history, skus),
         )
         output = json_safe(result.to_dict())
+        notices = list(result.notices)
         skipped = lift.attrs.get("skipped_other_currency", 0)
         if skipped:
             output.setdefault("warnings", []).append(
                 f"{skipped} lift stud{'y' if skipped == 1 else 'ies'} in another currency than the history "
                 f"({plan.currency}) did not inform the calibration."
             )
+            notices.append(Notice(kind="lift_other_currency", severity=INFO, text=output["warnings"][-1]))
+        notices = plan_notices(plan, output, notices)
+        output["notices"] = json_safe([n.to_dict() for n in notices])
     except OptimizerInputError as exc:
         _plan_finish(plan, status=AllocationPlan.Status.FAILED, error=exc.message or str(exc))
     except Exception as exc:
         _plan_finish(plan, status=AllocationPlan.Status.FAILED, error=f"internal error ({type(exc).__name__}): {exc}")
         raise
     else:
-        _plan_finish(plan, status=AllocationPlan.Status.SUCCEEDED, result=output)
+        _plan_finish(plan, status=AllocationPlan.Status.SUCCEEDED, result=output, outcome=notices_outcome(notices))
+
+
+def plan_notices(plan: AllocationPlan, output: dict, notices: list[Notice]) -> list[Notice]:
+    """A finished plan's notices, ranked: the engine's, the unspent budget (once) and a period that differs from
+    the one its objective text names."""
+    extra = [
+        unspent_notice(output),
+        period_notice(objective_days=objective_period_days(plan.name), plan_days=plan.period_days),
+    ]
+    return ranked([*notices, *(n for n in extra if n is not None)])
 
 
 def _plan_forecast(plan: AllocationPlan, history, skus):
@@ -483,19 +501,22 @@ def _plan_forecast(plan: AllocationPlan, history, skus):
     return allocator_adjustments(history, skus, stock=stock, excluded_skus=excluded, horizon_days=plan.period_days)
 
 
-def _plan_finish(plan: AllocationPlan, *, status: str, error: str = "", result: dict | None = None) -> None:
+def _plan_finish(
+    plan: AllocationPlan, *, status: str, error: str = "", result: dict | None = None, outcome: str = ""
+) -> None:
     plan.status = status
     plan.error = error
     plan.result = result or {}
+    plan.outcome = AllocationPlan.Outcome.FAILED if status == AllocationPlan.Status.FAILED else outcome
     plan.finished_at = timezone.now()
     with transaction.atomic():
-        plan.save(update_fields=["status", "error", "result", "finished_at"])
+        plan.save(update_fields=["status", "error", "result", "outcome", "finished_at"])
         audit_record(
             action="allocation_plan.finish",
             tenant=plan.tenant,
             actor_label="optimizer",
             obj=plan,
-            detail={"status": status, "error": error[:500]},
+            detail={"status": status, "outcome": plan.outcome, "error": error[:500]},
         )
 
 
@@ -516,11 +537,12 @@ def reap_dead_plans(*, stale_after_s: float | None = None) -> int:
                 continue  # finished, or beat again, since the query
             silent_s = (timezone.now() - plan.heartbeat_at).total_seconds()
             plan.status, plan.finished_at = AllocationPlan.Status.FAILED, timezone.now()
+            plan.outcome = AllocationPlan.Outcome.FAILED
             plan.error = (
                 f"The optimizer's worker {plan.worker or '(unknown)'} stopped while optimizing (it died or was "
                 f"stopped): nothing heard for {silent_s:.0f} s. Run the plan again."
             )
-            plan.save(update_fields=["status", "finished_at", "error"])
+            plan.save(update_fields=["status", "finished_at", "error", "outcome"])
             audit_record(action="allocation_plan.reap", tenant=plan.tenant, obj=plan, detail={"worker": plan.worker})
         reaped += 1
     return reaped
@@ -533,7 +555,7 @@ def plan_rerun(*, plan: AllocationPlan, user=None, api_key=None) -> AllocationPl
         plan = AllocationPlan.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=plan.pk)
         if plan.status != AllocationPlan.Status.FAILED:
             raise DomainError(f"Plan #{plan.pk} is {plan.status}: only a failed plan can be run again.", field="status")
-        plan.status, plan.error, plan.result = AllocationPlan.Status.PENDING, "", {}
+        plan.status, plan.error, plan.result, plan.outcome = AllocationPlan.Status.PENDING, "", {}, ""
         plan.task_id, plan.worker = task_id, ""
         plan.started_at = plan.finished_at = plan.heartbeat_at = None
         plan.save()

@@ -44,6 +44,10 @@ def test_skip_unlearnable_leaves_the_channel_out_and_says_why(frames):
     assert sum(a.spend for a in result.allocations) == pytest.approx(30000, rel=1e-6)
     assert any(w.startswith("newshop|") and "left out of this plan" in w for w in result.warnings)
     assert "newshop" not in {a["retailer"] for a in result.to_dict()["allocations"]}
+    # The same as a notice (a warning: the plan lacks a channel the tenant has), which OUT.json does not carry.
+    (left_out,) = [n for n in result.notices if n.kind == "left_out"]
+    assert left_out.severity == "warning" and left_out.channels[0].startswith("newshop|")
+    assert "notices" not in result.to_dict()
 
 
 def test_an_excluded_channel_is_not_fitted_at_all(frames):

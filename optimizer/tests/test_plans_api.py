@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -87,10 +88,28 @@ def test_an_api_key_creates_a_plan_and_reads_its_result(
             "expected_incremental_margin",
             "expected_attributed_roas",
         } <= set(a)
-    assert sum(a["spend"] for a in allocations) <= 40000 * (1 + 1e-6)
+    # Money is a decimal string with 4 places (docs/api.md), the same amounts as the stored floats.
+    four_places = re.compile(r"^-?\d+\.\d{4}$")
+    stored = AllocationPlan.objects.get(pk=body["id"]).result
+    for a, kept in zip(allocations, stored["allocations"], strict=True):
+        for name in ("spend", "daily_spend", "expected_incremental_sales", "expected_incremental_margin"):
+            assert four_places.match(a[name]), (name, a[name])
+            assert Decimal(a[name]) == pytest.approx(Decimal(str(kept[name])), abs=Decimal("0.0001"))
+        assert all(four_places.match(v) for v in a["incremental_sales_interval"])
+        assert isinstance(a["expected_attributed_roas"], float)  # a ratio stays a number
+    assert sum(Decimal(a["spend"]) for a in allocations) <= 40000 * (1 + Decimal("1e-6"))
     walmart = next(a for a in allocations if a["retailer"] == "walmart")
-    assert 2000 - 1e-6 <= walmart["spend"] <= 9000 + 1e-6
-    assert set(body["result"]) >= {"allocations", "totals", "constraints", "objective"}
+    assert 2000 <= Decimal(walmart["spend"]) <= 9000 + Decimal("1e-4")
+    totals = body["result"]["totals"]
+    assert all(four_places.match(totals[k]) for k in ("spend", "budget", "unspent", "expected_incremental_margin"))
+    assert totals["budget"] == "40000.0000"
+    assert Decimal(totals["spend"]) + Decimal(totals["unspent"]) == pytest.approx(
+        Decimal("40000"), abs=Decimal("0.001")
+    )
+    assert four_places.match(body["result"]["constraints"]["bounds"]["walmart|onsite_display"]["min"])
+    assert set(body["result"]) >= {"allocations", "totals", "constraints", "objective", "notices"}
+    assert body["outcome"] in ("ready", "ready_with_warnings", "cannot_meet")
+    assert body["creator"] == "API key Partner planner (owner)"
     listing = client.get(f"{API}/plans/").json()
     assert [p["id"] for p in listing["results"]] == [body["id"]]
 
@@ -161,3 +180,48 @@ def test_a_floor_is_a_90_percent_promise_unless_the_request_says_otherwise(acme_
     response = client.post(f"{API}/plans/", {**REQUEST, "bounds": {}, "retailer_bounds": {}, **change}, format="json")
     assert response.status_code == 202, response.content
     assert response.json()["request"]["chance"] == stored
+
+
+def test_the_schema_gives_plan_result_money_as_decimal_strings_and_ratios_as_numbers(db):
+    from drf_spectacular.generators import SchemaGenerator
+
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    plan = components["AllocationPlan"]["properties"]
+    assert plan["result"]["allOf"][0]["$ref"] == "#/components/schemas/PlanResult"
+    assert {"outcome", "creator"} <= set(plan)
+    allocation, totals = components["PlanAllocation"]["properties"], components["PlanTotals"]["properties"]
+    for field in (allocation["spend"], allocation["daily_spend"], totals["unspent"], totals["budget"]):
+        assert (field["type"], field["format"]) == ("string", "decimal")
+        assert field["pattern"].endswith(r"\d{0,4})?$")
+    assert totals["incremental_margin_interval"]["items"]["type"] == "string"
+    assert allocation["expected_attributed_roas"]["type"] == "number"
+    assert components["PromiseSide"]["properties"]["daily_spend"]["additionalProperties"]["type"] == "string"
+
+
+def test_result_money_is_rounded_to_4_places_and_a_missing_key_stays_missing():
+    from optimizer.api.plan_results import PlanResultSerializer
+
+    stored = {
+        "allocations": [{"spend": 42047.19463593917, "expected_attributed_roas": 2.5, "binding": []}],
+        "totals": {"unspent": 1.0000279871746898e-05, "expected_incremental_sales": 3e20},
+        "promise": None,
+    }
+    data = PlanResultSerializer(stored).data
+    assert data["allocations"] == [{"spend": "42047.1946", "expected_attributed_roas": 2.5, "binding": []}]
+    # An interval end past the API's 18 digits (an extreme posterior tail) is still a 4-place string, not a 500.
+    assert data["totals"] == {"unspent": "0.0000", "expected_incremental_sales": "300000000000000000000.0000"}
+    assert data["promise"] is None and "constraints" not in data and "notices" not in data
+
+
+def test_a_plan_an_api_key_created_names_the_key_and_its_owner_on_the_pages(
+    acme_key, tenants, personas, catalog, queued, client
+):
+    from django.urls import reverse
+
+    from optimizer.services.plans import plan_create
+
+    plan = plan_create(tenant=tenants["acme"], budget="100", period_days=7, api_key=acme_key[0])
+    assert (plan.created_by, plan.created_by_key) == (None, acme_key[0])
+    client.force_login(personas["marketer"])
+    for url in (reverse("plan_list"), reverse("plan_detail", args=[plan.pk])):
+        assert "API key Partner planner (owner)" in client.get(url).content.decode()

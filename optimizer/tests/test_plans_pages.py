@@ -228,9 +228,16 @@ def test_a_high_floor_says_why_budget_is_left_unspent(client, personas, tenants,
     unspent = plan.result["totals"]["unspent"]
     assert unspent > 0.1 * 40000 and plan.result["constraints"]["min_roas"]["binding"]
     client.force_login(personas["marketer"])
-    text = visible(client.get(reverse("plan_detail", args=[plan.pk])).content.decode())
-    assert f"USD {unspent:,.2f} (" in text
-    assert "of the budget) is left unspent: spending more would take the period's ROAS below the floor." in text
+    html = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
+    text = visible(html)
+    # Holding the floor keeps most of the budget back: the plan does not meet the request, and says so first.
+    share = f"{unspent / 40000:.0%}"
+    lead = f"Holding a ROAS of at least 8.00 leaves {share} of the budget (USD {unspent:,.2f}) unspent"
+    # Shown once as news (the notice) beside the Unspent figure; the engine's own sentences are folded details.
+    unfolded = visible(re.sub(r"<details>.*?</details>", "", html, flags=re.S))
+    assert lead in unfolded and unfolded.count(f"{unspent:,.2f}") == 2
+    assert "Meeting min_roas" not in unfolded
+    assert plan.outcome == "cannot_meet" and "Does not meet the request" in text and "Succeeded" not in text
 
 
 def test_a_floor_the_budget_cannot_promise_shows_both_plans_side_by_side(client, personas, tenants, retailers):
@@ -248,3 +255,11 @@ def test_a_floor_the_budget_cannot_promise_shows_both_plans_side_by_side(client,
     assert int(kept) == round(100 * promise["largest_promised_spend"]["probability"]) and int(kept) >= 90
     assert int(full) == round(100 * promise["full_spend"]["probability"]) and int(full) < 90
     assert "cannot hold min_roas 8 (attributed) with probability 90%" in visible(html)
+
+
+def test_the_default_form_without_a_floor_makes_a_plan(client, personas, catalog, no_queue):
+    # The promise box is ticked by default and the floor is optional: leaving the floor empty is the common case.
+    client.force_login(personas["marketer"])
+    response = client.post(reverse("plan_list"), {**FORM, "min_roas": "", "chance": "on"})
+    plan = AllocationPlan.objects.get()
+    assert response.status_code == 302 and (plan.min_roas, plan.request["chance"]) == (None, None)

@@ -323,6 +323,7 @@ def test_plan_run_allocates_the_budget_across_the_tenants_channels(simulated, te
         assert result["totals"]["expected_attributed_roas"] >= 2.0 - 1e-6
     assert AuditLog.objects.filter(action="allocation_plan.finish", object_id=str(plan.pk)).get().detail == {
         "status": "succeeded",
+        "outcome": "ready",
         "error": "",
     }
 

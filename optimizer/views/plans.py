@@ -19,6 +19,7 @@ from optimizer.engine.allocate import DEFAULT_CHANCE
 from optimizer.forms.plans import PlanForm, PlanWhatIfForm
 from optimizer.models import AllocationPlan
 from optimizer.services.plans import plan_create, plan_export_csv, plan_export_rows, plan_rerun, plan_version_create
+from optimizer.views.plan_notices import plan_notice_views
 
 CHANCE_LEVEL = DEFAULT_CHANCE
 POLL_SECONDS = 1
@@ -47,12 +48,12 @@ def plan_list(request: HttpRequest, *, access) -> HttpResponse:
                     roas_basis=data["roas_basis"],
                     objective=data["objective"],
                     bounds=form.bounds(),
-                    chance=CHANCE_LEVEL if data["chance"] else None,
+                    # The box is ticked by default; without a floor there is nothing to promise.
+                    chance=CHANCE_LEVEL if data["chance"] and data["min_roas"] is not None else None,
                 )
             except DomainError as exc:
                 form_error(form, exc)
             else:
-                messages.info(request, "The plan is queued; this page follows the optimizer.")
                 return redirect("plan_detail", pk=plan.pk)
     elif access.can(Capability.EDIT_DATA):
         form = _plan_form(access)
@@ -89,7 +90,7 @@ def _plan_page(request: HttpRequest, plan: AllocationPlan, *, access, what_if: P
         "plan": plan,
         "is_active": plan.status in (AllocationPlan.Status.PENDING, AllocationPlan.Status.RUNNING),
         "poll_seconds": POLL_SECONDS,
-        "result": _result_view(plan.result or {}),
+        "result": _result_view(plan.result or {}, plan=plan),
         "request_view": _request_view(plan),
         "can_rerun": plan.status == AllocationPlan.Status.FAILED and can_edit,
         "versions": [_version_view(v) for v in versions],
@@ -123,7 +124,6 @@ def plan_version_create_view(request: HttpRequest, pk: int, *, access) -> HttpRe
         except DomainError as exc:
             form_error(form, exc)
         else:
-            messages.info(request, f"Version {version.version} is queued; this page follows the optimizer.")
             return redirect("plan_detail", pk=version.pk)
     return _plan_page(request, plan, access=access, what_if=form)
 
@@ -172,8 +172,6 @@ def plan_rerun_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
         plan_rerun(plan=plan, user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
-    else:
-        messages.info(request, "The plan is queued again; this page follows the optimizer.")
     return redirect("plan_detail", pk=plan.pk)
 
 
@@ -212,12 +210,16 @@ def _channel_label(retailer: str, placement: str, names: dict[str, str]) -> str:
     return f"{names.get(retailer, retailer)} · {dict(PlacementType.choices).get(placement, placement)}"
 
 
-def _result_view(result: dict) -> dict:
+def _result_view(result: dict, *, plan: AllocationPlan) -> dict:
     """The stored AllocationResult.to_dict() reshaped for the template (rows with labels, shares, intervals)."""
     if not result:
         return {}
     allocations = result.get("allocations") or []
-    names = dict(Retailer.objects.filter(code__in={a.get("retailer") for a in allocations}).values_list("code", "name"))
+    notices = result.get("notices") or []
+    codes = {a.get("retailer") for a in allocations} | {
+        key.split("|", 1)[0] for n in notices for key in n.get("channels") or ()
+    }
+    names = dict(Retailer.objects.filter(code__in=codes).values_list("code", "name"))
     total_spend = sum(a.get("spend") or 0 for a in allocations)
     rows = []
     placements = dict(PlacementType.choices)
@@ -274,34 +276,22 @@ def _result_view(result: dict) -> dict:
     return {
         "rows": rows,
         "totals": totals,
-        "unspent_note": _unspent_note(totals, constraints, rows),
+        "notices": plan_notice_views(
+            result,
+            currency=plan.currency,
+            channel_label=lambda key: _channel_label(*key.split("|", 1), names) if "|" in key else key,
+            sku_groups=selectors.sku_groups(
+                tenant=plan.tenant, codes={sku for n in notices for sku in n.get("skus") or ()}
+            ),
+        ),
         "budget": constraints.get("budget") or {},
         "min_roas": constraints.get("min_roas") or {},
         "chance": constraints.get("chance"),
         "bounds": bounds,
         "retailer_bounds": retailer_bounds,
-        "warnings": result.get("warnings") or [],
         "objective": result.get("objective"),
         "promise": result.get("promise"),
     }
-
-
-def _unspent_note(totals: dict, constraints: dict, rows: list[dict]) -> str:
-    """Why part of the budget is left, when a noticeable part is (the allocator may keep money it cannot spend well)."""
-    budget, unspent = totals.get("budget") or 0, totals.get("unspent") or 0
-    if not budget or unspent <= 0.005 * budget:
-        return ""
-    share = f"{100 * unspent / budget:.0f}%" if unspent < budget else "all"
-    capped = [
-        any(b == "max_bound" or b.startswith("retailer_max") or b == "excluded" for b in row["binding"]) for row in rows
-    ]
-    if (constraints.get("min_roas") or {}).get("binding") or (constraints.get("chance") or {}).get("binding"):
-        why = "spending more would take the period's ROAS below the floor"
-    elif rows and all(capped):
-        why = "every channel is at its maximum"
-    else:
-        why = "more spend would cost more than the incremental margin it brings"
-    return f"{unspent:,.2f} ({share} of the budget) is left unspent: {why}."
 
 
 def _request_view(plan: AllocationPlan) -> dict:

@@ -46,7 +46,10 @@ def _plant(root: Path, module: str, line: str):
 def test_the_tree_keeps_every_contract(tree_copy):
     result = _lint(tree_copy)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "Contracts: 4 kept, 0 broken." in result.stdout
+    import tomllib
+
+    contracts = tomllib.loads((tree_copy / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    assert f"Contracts: {len(contracts)} kept, 0 broken." in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -59,6 +62,9 @@ def test_the_tree_keeps_every_contract(tree_copy):
         # an engine reaching Django, directly or through an app's Django module
         ("optimizer/engine/curves.py", "import django.db", "Engines import nothing", "optimizer.engine.curves"),
         ("ml/engine/prompts.py", "from ml import models as _models", "Engines import nothing", "ml.engine.prompts"),
+        # the PII core reaching Django or the governance models
+        ("governance/pii/redact.py", "import django.db", "The PII core", "governance.pii.redact"),
+        ("governance/pii/engine.py", "from governance import models as _m", "The PII core", "governance.pii.engine"),
         # the clean room's core reaching Django or the governance models
         ("governance/cleanroom/engine.py", "import django.db", "clean room's core", "governance.cleanroom.engine"),
         ("governance/cleanroom/rules.py", "import governance.models", "clean room's core", "governance.cleanroom"),

@@ -21,6 +21,8 @@ from rmn_site.tests.api_support import API, assert_error, client_for
 ENDPOINTS = [
     "me", "retailers", "brands", "skus", "campaigns", "performance", "performance/summary", "lift-studies", "plans",
     "experiments", "bandit-policies", "ingest-batches", "adapters", "training-jobs", "generations",
+    "uplift-studies", "sku-forecasts", "creative-briefs", "creatives", "review-tasks", "review-items",
+    "review-agreement", "plan-reviews", "feedback-datasets",
 ]  # fmt: skip
 # An absolute file path: a slash that starts a word, then at least one folder. API addresses are not file paths.
 ABSOLUTE = re.compile(r"""(?<![\w:/.~-])/(?!api/)[^\s/'"`,;()\[\]<>]+/""")
@@ -106,3 +108,9 @@ def test_no_api_answer_of_a_seeded_tenant_shows_a_server_path(seeded, settings):
     settings.BASE_MODEL = str(storage / "base" / "missing-model")
     error = assert_error(client.post(f"{API}/training-jobs/", body, format="json"), 400, field="base_model")
     assert "base/missing-model" in error["message"] and not _paths_in(error, roots)
+
+
+def test_every_registered_endpoint_is_walked():
+    from rmn_site.api_urls import router
+
+    assert {prefix for prefix, _, _ in router.registry} <= set(ENDPOINTS)
