@@ -1,7 +1,18 @@
 from django.contrib import admin, messages
 
 from governance.limits import LIMIT_FIELDS, default_limits, human_bytes
-from governance.models import APIKey, AuditLog, Membership, Tenant, TenantLimits
+from governance.models import (
+    APIKey,
+    AuditLog,
+    CleanRoomDataset,
+    CleanRoomExposure,
+    CleanRoomPurchase,
+    CleanRoomShopper,
+    Membership,
+    PrivacySpend,
+    Tenant,
+    TenantLimits,
+)
 from governance.services import api_key_create, api_key_revoke, audit_record
 from governance.tenant_admin import TenantScopedAdmin, tenant_admin_site
 
@@ -173,6 +184,70 @@ class TenantAuditLogAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CleanRoomDataset)
+class CleanRoomDatasetAdmin(admin.ModelAdmin):
+    """Rules, budget and per-query epsilon are edited here (docs/governance.md); every change is audited."""
+
+    list_display = ["name", "tenant", "slug", "retailer_code", "epsilon_budget", "epsilon_per_query", "created_at"]
+    list_filter = ["tenant", "retailer_code"]
+    search_fields = ["name", "slug", "tenant__name", "retailer_code"]
+    autocomplete_fields = ["tenant"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.has_changed():
+            detail = {name: form.cleaned_data.get(name) for name in form.changed_data if name != "tenant"}
+            audit_record(
+                action="cleanroom.dataset_changed",
+                tenant=obj.tenant,
+                user=request.user,
+                obj=obj,
+                detail={"changed": form.changed_data, **detail},
+            )
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CleanRoomShopper)
+class CleanRoomShopperAdmin(_ReadOnlyAdmin):
+    list_display = ["shopper_id", "dataset", "region", "age_band", "loyalty_tier"]
+    list_filter = ["dataset", "loyalty_tier", "region"]
+    search_fields = ["shopper_id", "dataset__slug", "dataset__tenant__name"]
+
+
+@admin.register(CleanRoomExposure)
+class CleanRoomExposureAdmin(_ReadOnlyAdmin):
+    list_display = ["shopper_id", "dataset", "campaign_id", "impressions"]
+    list_filter = ["dataset", "campaign_id"]
+    search_fields = ["shopper_id", "campaign_id", "dataset__tenant__name"]
+
+
+@admin.register(CleanRoomPurchase)
+class CleanRoomPurchaseAdmin(_ReadOnlyAdmin):
+    list_display = ["shopper_id", "dataset", "category", "amount", "units"]
+    list_filter = ["dataset", "category"]
+    search_fields = ["shopper_id", "category", "dataset__tenant__name"]
+
+
+@admin.register(PrivacySpend)
+class PrivacySpendAdmin(_ReadOnlyAdmin):
+    """The privacy budget ledger: append-only, so read-only here too."""
+
+    list_display = ["created_at", "tenant", "dataset", "epsilon", "actor_label", "query_sha256"]
+    list_filter = ["tenant", "dataset"]
+    search_fields = ["actor_label", "query_sha256", "dataset__slug", "tenant__name"]
+    date_hierarchy = "created_at"
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -162,3 +162,98 @@ class TenantLimits(models.Model):
 
     def __str__(self) -> str:
         return f"Limits of {self.tenant}"
+
+
+class CleanRoomDataset(models.Model):
+    """A retailer's shopper-level data held for one tenant, with the analysis rules every query must pass and the
+    privacy budget that answers released with differential privacy spend (docs/governance.md, "Clean rooms")."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="clean_room_datasets")
+    slug = models.SlugField(max_length=64)
+    name = models.CharField(max_length=200)
+    retailer_code = models.SlugField(max_length=40, help_text="Whose shopper data this is (a retailer's code).")
+    rules = models.JSONField(help_text="Analysis rules: tables with dimensions, aggregates, join keys; min_shoppers.")
+    epsilon_budget = models.FloatField(
+        default=10.0, validators=[MinValueValidator(0)], help_text="Total epsilon that released answers may spend."
+    )
+    epsilon_per_query = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0.001)], help_text="Epsilon one released answer spends by default."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "slug"], name="cleanroom_dataset_unique_slug")]
+        ordering = ["tenant__name", "slug"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.tenant})"
+
+    def clean(self):
+        from governance.cleanroom.rules import policy_from_dict
+
+        try:
+            policy_from_dict(self.rules)
+        except ValueError as exc:
+            raise ValidationError({"rules": str(exc)}) from None
+
+
+class CleanRoomShopper(models.Model):
+    """The retailer's shopper table: one row per pseudonymous shopper."""
+
+    dataset = models.ForeignKey(CleanRoomDataset, on_delete=models.CASCADE, related_name="shoppers")
+    shopper_id = models.CharField(max_length=64)
+    region = models.CharField(max_length=40)
+    age_band = models.CharField(max_length=20)
+    loyalty_tier = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "shopper_id"], name="cleanroom_shopper_unique")]
+
+    def __str__(self) -> str:
+        return self.shopper_id
+
+
+class CleanRoomExposure(models.Model):
+    """One shopper reached by one campaign (``campaign_id`` is the campaign's external id at the retailer)."""
+
+    dataset = models.ForeignKey(CleanRoomDataset, on_delete=models.CASCADE, related_name="exposures")
+    shopper_id = models.CharField(max_length=64, db_index=True)
+    campaign_id = models.CharField(max_length=100)
+    impressions = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.shopper_id} × {self.campaign_id}"
+
+
+class CleanRoomPurchase(models.Model):
+    dataset = models.ForeignKey(CleanRoomDataset, on_delete=models.CASCADE, related_name="purchases")
+    shopper_id = models.CharField(max_length=64, db_index=True)
+    category = models.CharField(max_length=100)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    units = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.shopper_id} {self.category} {self.amount}"
+
+
+class PrivacySpend(models.Model):
+    """The privacy budget ledger: one row per answer released with differential privacy. Append-only; what a dataset
+    has left is its ``epsilon_budget`` minus the sum of its rows."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    dataset = models.ForeignKey(CleanRoomDataset, on_delete=models.CASCADE, related_name="privacy_spends")
+    epsilon = models.FloatField(validators=[MinValueValidator(0)])
+    query_sha256 = models.CharField(max_length=64)
+    actor_label = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.slug}: ε {self.epsilon:g} by {self.actor_label}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Privacy ledger entries are append-only and cannot be changed.")
+        super().save(*args, **kwargs)

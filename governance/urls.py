@@ -9,4 +9,5 @@ urlpatterns = [
     path("tenant/switch/", views.tenant_switch, name="tenant_switch"),
     path("settings/api-keys/", views.api_keys, name="api_keys"),
     path("settings/api-keys/<int:pk>/revoke/", views.api_key_revoke_view, name="api_key_revoke"),
+    path("settings/governance/", views.guardrails, name="guardrails"),
 ]

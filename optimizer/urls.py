@@ -1,10 +1,11 @@
 from django.urls import path
 
-from optimizer.views import bandits, experiments, lift_studies, plans, uplift
+from optimizer.views import audience_lift, bandits, experiments, lift_studies, plans, uplift
 
 urlpatterns = [
     path("lift-studies/", lift_studies.lift_study_list, name="lift_study_list"),
     path("lift-studies/new/", lift_studies.lift_study_create_view, name="lift_study_create"),
+    path("lift-studies/audience/", audience_lift.audience_lift_view, name="lift_study_audience"),
     path("plans/", plans.plan_list, name="plan_list"),
     path("plans/<int:pk>/", plans.plan_detail, name="plan_detail"),
     path("plans/<int:pk>/rerun/", plans.plan_rerun_view, name="plan_rerun"),

@@ -11,6 +11,7 @@ from feedback.api.review import ReviewAgreementViewSet, ReviewItemViewSet, Revie
 from harmonization.api import IngestBatchViewSet
 from ml.api import AdapterViewSet, GenerationViewSet, TrainingJobViewSet
 from optimizer.api.bandits import BanditPolicyViewSet
+from optimizer.api.cleanroom import CleanRoomViewSet
 from optimizer.api.experiments import ExperimentViewSet
 from optimizer.api.lift_studies import LiftStudyViewSet
 from optimizer.api.plans import AllocationPlanViewSet
@@ -41,6 +42,7 @@ router.register("review-items", ReviewItemViewSet, basename="review-item")
 router.register("review-agreement", ReviewAgreementViewSet, basename="review-agreement")
 router.register("plan-reviews", PlanReviewViewSet, basename="plan-review")
 router.register("feedback-datasets", FeedbackDatasetViewSet, basename="feedback-dataset")
+router.register("clean-rooms", CleanRoomViewSet, basename="clean-room")
 
 urlpatterns = [
     path("me/", MeViewSet.as_view({"get": "retrieve"}), name="me"),

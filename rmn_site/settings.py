@@ -161,6 +161,15 @@ TENANT_LIMITS = {
     "import_rows": env_int("LIMIT_IMPORT_ROWS", 10_000_000, minimum=1),
     "import_columns": env_int("LIMIT_IMPORT_COLUMNS", 500, minimum=1),
 }
+# Clean rooms (docs/governance.md): where the measurement services' client finds the gateway (empty: this site, at the
+# address of the request that asks) and its API keys, one per tenant slug in a JSON file (`seed_cleanroom` writes the
+# demo's); how long it waits and how often it tries. CLEANROOM_FAULT_INJECTION lets tests make the gateway fail on
+# request (never set it in production).
+CLEANROOM_GATEWAY_URL = env_str("CLEANROOM_GATEWAY_URL", "") or None
+CLEANROOM_KEYS_FILE = env_path("CLEANROOM_KEYS_FILE", VAR_DIR / "cleanroom_keys.json")
+CLEANROOM_CLIENT_TIMEOUT_S = float(env_int("CLEANROOM_CLIENT_TIMEOUT_S", 20, minimum=1))
+CLEANROOM_CLIENT_ATTEMPTS = env_int("CLEANROOM_CLIENT_ATTEMPTS", 4, minimum=1)
+CLEANROOM_FAULT_INJECTION = env_bool("CLEANROOM_FAULT_INJECTION", False)
 # The shape of one generation's prompt, for every tenant: messages in a conversation, characters in all.
 GENERATION_MAX_MESSAGES = env_int("GENERATION_MAX_MESSAGES", 20, minimum=1)
 GENERATION_PROMPT_CHARS = env_int("GENERATION_PROMPT_CHARS", 8000, minimum=1)

@@ -66,6 +66,8 @@ PAGES: dict[str, Page] = {
     "api_key_revoke": Page(get=None, post=M, obj=lambda t: {"pk": t.api_key.pk}),
     "lift_study_list": Page(),
     "lift_study_create": Page(get=E, post=E),
+    "lift_study_audience": Page(post=E, shows=True),
+    "guardrails": Page(get=M, htmx=True, shows=True),
     "plan_list": Page(post=E, shows=True),
     "plan_detail": Page(obj=lambda t: {"pk": t.plan.pk}, htmx=True, shows=True),
     "plan_rerun": Page(get=None, post=E, obj=lambda t: {"pk": t.plan.pk}),

@@ -17,9 +17,10 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
 from campaigns.models import PlacementType, RetailerItem
+from demo.engine.shoppers import default_rules
 from feedback.models import Creative, CreativeBrief, GateDecision, Guideline, ReviewItem, ReviewTask
 from feedback.services.datasets import feedback_dataset_export
-from governance.models import APIKey, Membership, Role
+from governance.models import APIKey, CleanRoomDataset, Membership, Role
 from governance.services import api_key_create
 from harmonization.models import IngestBatch, Mapping
 from harmonization.tests import files
@@ -153,6 +154,9 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         tenant=tenant, name=f"Uplift {mark}", file_name=f"{mark}.csv", rows=100, treated=50, features=["audience"],
         status=UpliftStudy.Status.SUCCEEDED,
     )  # fmt: skip
+    clean_room = CleanRoomDataset.objects.create(
+        tenant=tenant, slug=f"room-{slug}", name=f"Room {mark}", retailer_code="amazon", rules=default_rules(),
+    )  # fmt: skip
     key, _ = api_key_create(tenant=tenant, name=f"key {mark}", role=Role.ADMIN)
     world = TenantWorld(tenant=tenant, canary=mark)
     world.named = {
@@ -161,7 +165,7 @@ def _tenant_world(tenant, slug: str, catalog: dict, retailers: dict) -> TenantWo
         "generation": generation, "creative_brief": creative_brief, "creative": creative, "api_key": key,
         "retailer_item": RetailerItem.objects.filter(tenant=tenant).first(),
         "review_task": review_task, "review_item": review_item, "feedback_dataset": feedback_dataset,
-        "loop_job": loop_job, "gate_decision": gate_decision, "uplift_study": uplift_study,
+        "loop_job": loop_job, "gate_decision": gate_decision, "uplift_study": uplift_study, "clean_room": clean_room,
     }  # fmt: skip
     world.objects = {type(obj): obj for obj in world.named.values()}
     world.objects[type(own["batch"])] = batch
