@@ -132,8 +132,9 @@ def test_the_answer_fills_the_form_with_notes(client, personas, catalog, budgeti
     assert 'id="plan-form" hx-swap-oob="true"' in html
     assert 'name="budget" value="2,500,000"' in html and 'name="min_roas" value="3"' in html
     assert 'name="ch0_max" value="0"' in html  # Amazon excluded (the catalog's channel 0)
-    assert "Filled the form below from your text with the plan reader, cross-checked by the budgeting model v1" in visible(
-        html
+    assert (
+        "Filled the form below from your text with the plan reader, cross-checked by the budgeting model v1"
+        in visible(html)
     )
 
 
