@@ -9,6 +9,7 @@ from __future__ import annotations
 import decimal
 from decimal import Decimal
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -49,6 +50,19 @@ class _Stored(serializers.Serializer):
     def to_representation(self, instance):
         data = super().to_representation(instance)
         return {key: value for key, value in data.items() if key in instance}
+
+
+class _StoredSchema(OpenApiSerializerExtension):
+    """In the schema a part of the stored result requires none of its keys: which ones it has depends on the plan (no
+    floor, no promise, an older plan), and ``_Stored`` leaves missing ones out rather than inventing them."""
+
+    target_class = _Stored
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema.pop("required", None)
+        return schema
 
 
 class PlanAllocationSerializer(_Stored):

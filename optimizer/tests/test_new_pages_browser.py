@@ -206,7 +206,7 @@ def test_the_plan_reader_fills_the_form_before_any_adapter_exists(page, live_sit
     page.fill("#plan-read-text", "Spend $1.2M over the next 6 weeks to grow incremental sales, ROAS of at least 2.5")
     page.get_by_role("button", name="Fill the form").click()
     expect(page.locator("#plan-read")).to_contain_text("Filled the form below from your text with the plan reader.")
-    expect(page.locator("#plan-form input[name=budget]")).to_have_value("1200000")
+    expect(page.locator("#plan-form input[name=budget]")).to_have_value("1,200,000")
     expect(page.locator("#plan-form input[name=period_days]")).to_have_value("42")
     expect(page.locator("#plan-form input[name=min_roas]")).to_have_value("2.5")
     expect(page.locator("#plan-form select[name=objective]")).to_have_value("incremental_revenue")

@@ -22,7 +22,7 @@ ENDPOINTS = [
     "me", "retailers", "brands", "skus", "campaigns", "performance", "performance/summary", "lift-studies", "plans",
     "experiments", "bandit-policies", "ingest-batches", "adapters", "training-jobs", "generations",
     "uplift-studies", "sku-forecasts", "creative-briefs", "creatives", "review-tasks", "review-items",
-    "review-agreement", "plan-reviews", "feedback-datasets",
+    "review-agreement", "plan-reviews", "feedback-datasets", "clean-rooms",
 ]  # fmt: skip
 # An absolute file path: a slash that starts a word, then at least one folder. API addresses are not file paths.
 ABSOLUTE = re.compile(r"""(?<![\w:/.~-])/(?!api/)[^\s/'"`,;()\[\]<>]+/""")
