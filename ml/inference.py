@@ -26,7 +26,7 @@ from governance.limits import Limits
 from governance.models import Tenant
 from governance.selectors import tenant_limits
 from ml.engine.prompts import TASKS, parse_answer, task_messages
-from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
+from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime, Sampling
 from ml.models import Adapter, GenerationRequest
 from ml.selectors import AdapterForbidden, authorize_composition
 from ml.tasks import generate_request
@@ -155,9 +155,11 @@ def generate(
     weights: Sequence[float] | None = None,
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     density: float = 0.5,
+    sampling: Sampling | None = None,
 ) -> list[str]:
-    """Greedy answers for ``tenant`` with the named adapters composed. AdapterForbidden when the tenant may not use
-    one of them (checked on every call); DomainError naming the field for any other bad input."""
+    """Greedy answers (sampled with ``sampling``) for ``tenant`` with the named adapters composed. AdapterForbidden
+    when the tenant may not use one of them (checked on every call); DomainError naming the field for any other bad
+    input."""
     names = _adapter_names(adapters)
     _check_composition(names, mode, weights, density)
     prompts = _check_prompts(prompts)
@@ -176,7 +178,7 @@ def generate(
         else None
     )
     try:
-        return runtime.generate(prompts, composition, max_new_tokens=max_new_tokens)
+        return runtime.generate(prompts, composition, max_new_tokens=max_new_tokens, sampling=sampling)
     except CompositionError as exc:
         raise DomainError(str(exc), field=exc.field) from None
 
