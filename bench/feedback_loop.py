@@ -403,6 +403,8 @@ def run(args) -> dict:
                   "threads": args.threads}  # fmt: skip
         if args.learning_rate is not None:
             params["learning_rate"] = args.learning_rate
+        if args.sft_weight:
+            params["sft_weight"] = args.sft_weight
         job = retrain_start(
             tenant=tenant, user=admin, adapter=current, dataset=dataset, method="dpo", params=params, enqueue=False
         )
@@ -443,9 +445,10 @@ def report(args, result: dict, seconds: float) -> str:
         "",
         f"Machine: {_machine()}; commit {_commit()}; no GPU lent. Model: {model}; {mode}; {args.rounds} rounds of "
         f"{args.briefs} briefs, {args.steps} DPO steps each (batch {args.batch_size}, learning rate "
-        f"{args.learning_rate or 'the job default'}, beta {args.beta}); candidates sampled at temperature "
-        f"{args.temperature}, {args.sampled_share:.0%} of pairs shown as two samples; export held-out share "
-        f"{args.heldout_share}; {args.heldout_briefs} held-out briefs; {seconds:.0f} s in all.",
+        f"{args.learning_rate or 'the job default'}, beta {args.beta}, SFT term weight {args.sft_weight}); "
+        f"candidates sampled at temperature {args.temperature}, {args.sampled_share:.0%} of pairs shown as two "
+        f"samples; export held-out share {args.heldout_share}; {args.heldout_briefs} held-out briefs; "
+        f"{seconds:.0f} s in all.",
         "",
         f"Command: `.venv/bin/python bench/feedback_loop.py {' '.join(sys.argv[1:])}`",
         "",
@@ -497,6 +500,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--learning-rate", type=float, default=None, help="DPO learning rate (default: the job's).")
     parser.add_argument("--beta", type=float, default=0.1, help="DPO beta.")
+    parser.add_argument(
+        "--sft-weight",
+        type=float,
+        default=0.0,
+        help="Weight of an SFT term on the chosen answers beside DPO's loss (0: plain DPO).",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads for training.")
     parser.add_argument("--temperature", type=float, default=0.8, help="Sampling temperature of the candidates.")
     parser.add_argument(
