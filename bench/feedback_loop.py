@@ -13,13 +13,15 @@ The taste (the reviewers know it, the model never sees it): a copy scores one po
 a reviewer prefers the copy with the higher score (a coin decides a tie) and then flips that answer with
 probability 0.15. In the control every answer is a coin.
 
-Candidate pairs. The runtime generates greedily (``LoRARuntime.generate`` has no sampling), so two samples of one
-prompt are the same text. Each pair is therefore the model's own answer beside a rule-perturbed variant of it: one
-random edit that either worsens it (drop the call to action, add a banned claim, drop the benefit, pad it past the
-length band) or improves it (add the benefit, add a call to action). Which side is A is a coin. When the model's
-answer does not parse as creative JSON (the tiny model never does), the pair starts from a plain template copy and
-the bench counts how often that happened. The preference signal is real and follows the taste, but half of each
-pair is written by a rule, not by the model: say so beside any figure.
+Candidate pairs, as a console shows them: two answers of the current version to the same brief, sampled
+(``ml.engine.runtime.Sampling``, ``--temperature``; greedy decoding would give the same text twice). In a share
+``--sampled-share`` of the pairs the reviewers compare the two samples as they are; in the others the second candidate
+is the first one with one copywriter's edit, improving it (add the benefit, add a call to action) or breaking it (drop
+the call to action, add a banned claim, drop the benefit, pad it past the length band), a coin for the direction and
+only edits that change something on that copy (no "add a call to action" to a copy that has one). Which side is A is
+a coin. When neither sample parses as creative JSON (the tiny model never does), the pair starts from a plain template
+copy and the bench counts how often that happened. The preference signal follows the taste, but in the edited pairs
+one side is written by a rule, not by the model: say so beside any figure.
 
 Each round: a review task with overlap 3; five reviewers take items with ``review_next`` and answer with
 ``review_submit``; conflicts go to an adjudicator (who answers by the taste, no flips) via ``review_adjudicate``;
@@ -39,6 +41,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -147,8 +150,18 @@ def template_copy(b: dict) -> dict:
     return {"headline": b["product"].split(" (")[0], "body": f"Made for every day. {b['brief']}.", "disclosure": ""}
 
 
-def perturb(copy: dict, b: dict, rng: random.Random) -> tuple[dict, str]:
-    edit = rng.choice(["drop_cta", "banned", "drop_benefit", "pad", "add_benefit", "add_cta"])
+IMPROVING_EDITS = ("add_benefit", "add_cta")
+BREAKING_EDITS = ("drop_cta", "banned", "drop_benefit", "pad")
+
+
+def has_cta(copy: dict) -> bool:
+    return any(w.strip(".!,") in CTA_WORDS for w in (copy.get("body") or "").lower().split())
+
+
+PADDING = " It is simply a very good product that many people enjoy every single day."
+
+
+def edit_copy(copy: dict, b: dict, edit: str) -> dict:
     out = dict(copy)
     body = out.get("body") or ""
     if edit == "drop_cta":
@@ -156,21 +169,46 @@ def perturb(copy: dict, b: dict, rng: random.Random) -> tuple[dict, str]:
     elif edit == "banned":
         out["headline"] = f"{out.get('headline', '')} - best ever"[:60]
     elif edit == "drop_benefit":
-        out["body"] = body.replace(b["key"], "").replace(b["key"].capitalize(), "") or "Tasty."
-        out["headline"] = (out.get("headline") or "").replace(b["key"], "")
+        key = re.compile(re.escape(b["key"]), re.IGNORECASE)
+        out["body"] = key.sub("", body).strip() or "Tasty."
+        out["headline"] = key.sub("", out.get("headline") or "").strip()
     elif edit == "pad":
-        out["body"] = (body + " It is simply a very good product that many people enjoy every single day.")[:200]
+        while len(f"{out.get('headline', '')} {out.get('body') or ''}") <= LENGTH_BAND[1]:
+            out["body"] = (out.get("body") or "") + PADDING
+        out["body"] = out["body"][:200]
     elif edit == "add_benefit":
         out["body"] = f"{body} Now with {b['key']}.".strip()
     else:
         out["body"] = f"{body} Shop now.".strip()
-    return out, edit
+    return out
+
+
+def applicable_edits(copy: dict, b: dict) -> dict[str, list[str]]:
+    """The edits a copywriter could make to ``copy``, by direction: those that raise its taste score (improve) and
+    those that lower it (break). An edit that leaves the score as it is (a call to action added to a copy that has
+    one, padding that stays within the band) is not offered: such a pair would only teach the reviewers' coin."""
+    score = taste(copy, b)
+    moved = {e: taste(edit_copy(copy, b, e), b) - score for e in IMPROVING_EDITS + BREAKING_EDITS}
+    return {
+        "improve": [e for e in IMPROVING_EDITS if moved[e] > 0],
+        "break": [e for e in BREAKING_EDITS if moved[e] < 0],
+    }
+
+
+def perturb(copy: dict, b: dict, rng: random.Random) -> tuple[dict, str]:
+    """One edit of ``copy``: improving or breaking with equal chance (a coin), then one of the edits offered in that
+    direction (the other direction when none is; any edit when neither has one)."""
+    edits = applicable_edits(copy, b)
+    direction = rng.choice(["improve", "break"])
+    other = "break" if direction == "improve" else "improve"
+    edit = rng.choice(edits[direction] or edits[other] or list(IMPROVING_EDITS + BREAKING_EDITS))
+    return edit_copy(copy, b, edit), edit
 
 
 # --- one round ----------------------------------------------------------------------------------------------------
 
 
-def generate(runtime, adapter, prompts: list[list[dict]]) -> list[dict | None]:
+def generate(runtime, adapter, prompts: list[list[dict]], sampling=None) -> list[dict | None]:
     from ml.engine.prompts import parse_answer
     from ml.engine.runtime import Composition
     from ml.eval_services import MAX_NEW_TOKENS
@@ -178,21 +216,36 @@ def generate(runtime, adapter, prompts: list[list[dict]]) -> list[dict | None]:
 
     ref = adapter_ref(adapter)
     runtime.ensure_loaded(ref)
-    texts = runtime.generate(prompts, Composition((ref.key,)), max_new_tokens=MAX_NEW_TOKENS["creative"])
+    texts = runtime.generate(
+        prompts, Composition((ref.key,)), max_new_tokens=MAX_NEW_TOKENS["creative"], sampling=sampling
+    )
     return [parse_answer("creative", t) for t in texts]
 
 
-def make_items(world: dict, task, adapter, briefs: list[dict], rng: random.Random) -> dict:
+def make_items(world: dict, task, adapter, briefs: list[dict], rng: random.Random, *, args, seed: int) -> dict:
+    """One pair item per brief. Both candidates are sampled from the current version (``--temperature``); in a share
+    ``--sampled-share`` of the pairs the reviewers see the two samples as they are, in the others the second
+    candidate is the first one with one copywriter's edit (improving or breaking the taste, a coin)."""
     from feedback.models import Creative, CreativeBrief, ReviewItem
+    from ml.engine.runtime import Sampling
 
     prompts = [messages(b) for b in briefs]
-    answers = generate(world["runtime"], adapter, prompts)
-    fallback = 0
-    for b, prompt, answer in zip(briefs, prompts, answers, strict=True):
+    first = generate(world["runtime"], adapter, prompts, Sampling(args.temperature, seed=seed))
+    second = generate(world["runtime"], adapter, prompts, Sampling(args.temperature, seed=seed + 1))
+    fallback = sampled = 0
+    edits: dict[str, int] = {}
+    for b, prompt, answer, other in zip(briefs, prompts, first, second, strict=True):
+        if answer is None:
+            answer, other = other, None
         if answer is None:
             fallback += 1
             answer = template_copy(b)
-        variant, _ = perturb(answer, b, rng)
+        if other is not None and other != answer and rng.random() < args.sampled_share:
+            variant = other
+            sampled += 1
+        else:
+            variant, edit = perturb(answer, b, rng)
+            edits[edit] = edits.get(edit, 0) + 1
         sides = [answer, variant] if rng.random() < 0.5 else [variant, answer]
         cb = CreativeBrief.objects.create(
             tenant=world["tenant"], retailer=world["retailer"], brand=world["brand"], goal=b["brief"],
@@ -215,7 +268,7 @@ def make_items(world: dict, task, adapter, briefs: list[dict], rng: random.Rando
             tenant=world["tenant"], task=task, kind=ReviewItem.Kind.PAIR, prompt=prompt, creative=creatives[0],
             creative_b=creatives[1], content={"a": sides[0], "b": sides[1], "brief": b},
         )  # fmt: skip
-    return {"fallback": fallback, "items": len(briefs)}
+    return {"fallback": fallback, "items": len(briefs), "sampled_pairs": sampled, "edits": edits}
 
 
 def review_round(world: dict, task, *, seed: int, control: bool) -> dict:
@@ -247,13 +300,20 @@ def review_round(world: dict, task, *, seed: int, control: bool) -> dict:
     return {"answers": answered, "conflicts": len(conflicts), "alpha": task_agreement(task=task).alpha["preference"]}
 
 
+def heldout_answers(world: dict, adapter, briefs: list[dict]) -> list[dict | None]:
+    """A version's greedy answers to the held-out briefs, written once per version (greedy: the same every time)."""
+    cache = world.setdefault("heldout_answers", {})
+    if adapter.pk not in cache:
+        cache[adapter.pk] = generate(world["runtime"], adapter, [messages(b) for b in briefs])
+    return cache[adapter.pk]
+
+
 def fresh_panel(world: dict, new, old, briefs: list[dict], *, seed: int) -> dict:
     """Win rate of ``new`` over ``old`` by a fresh panel (same taste, own flips) on held-out briefs, and each
     version's violation rate (unparseable answers count as violations)."""
     from ml.engine.policy import check_copy
 
-    prompts = [messages(b) for b in briefs]
-    mine, theirs = generate(world["runtime"], new, prompts), generate(world["runtime"], old, prompts)
+    mine, theirs = heldout_answers(world, new, briefs), heldout_answers(world, old, briefs)
     rng = random.Random(seed)
     wins = losses = 0
     for b, x, y in zip(briefs, mine, theirs, strict=True):
@@ -334,10 +394,17 @@ def run(args) -> dict:
                                          overlap=OVERLAP)  # fmt: skip
         rng = random.Random(args.seed + r)
         train_briefs = [brief(1000 * r + i, heldout=False) for i in range(args.briefs)]
-        made = make_items(world, task, current, train_briefs, rng)
+        made = make_items(world, task, current, train_briefs, rng, args=args, seed=10_000 * r + args.seed)
         reviewed = review_round(world, task, seed=args.seed + r, control=args.control)
-        dataset = feedback_dataset_export(tenant=tenant, task="creative", fmt="dpo", user=admin)
-        params = {"max_steps": args.steps, "batch_size": 4, "seed": args.seed}
+        dataset = feedback_dataset_export(
+            tenant=tenant, task="creative", fmt="dpo", user=admin, options={"heldout_share": args.heldout_share}
+        )
+        params = {"max_steps": args.steps, "batch_size": args.batch_size, "seed": args.seed, "beta": args.beta,
+                  "threads": args.threads}  # fmt: skip
+        if args.learning_rate is not None:
+            params["learning_rate"] = args.learning_rate
+        if args.sft_weight:
+            params["sft_weight"] = args.sft_weight
         job = retrain_start(
             tenant=tenant, user=admin, adapter=current, dataset=dataset, method="dpo", params=params, enqueue=False
         )
@@ -353,7 +420,8 @@ def run(args) -> dict:
         over_sft = fresh_panel(world, candidate, sft, heldout, seed=args.seed + 200 + r)
         pref = decision.figures.get("preference", {})
         rounds.append({
-            "round": r, "items": made["items"], "template_fallback": made["fallback"], **reviewed,
+            "round": r, "items": made["items"], "template_fallback": made["fallback"],
+            "sampled_pairs": made["sampled_pairs"], "edits": made["edits"], **reviewed,
             "train_rows": dataset.counts.get("train"), "heldout_rows": dataset.counts.get("heldout"),
             "dropped": dataset.counts.get("dropped"), "train_s": round(train_s, 1),
             "heldout_accuracy": pref.get("candidate_accuracy"),
@@ -376,14 +444,17 @@ def report(args, result: dict, seconds: float) -> str:
         f"### {'Tiny model (--quick)' if args.quick else 'Embedded model'}, {mode}",
         "",
         f"Machine: {_machine()}; commit {_commit()}; no GPU lent. Model: {model}; {mode}; {args.rounds} rounds of "
-        f"{args.briefs} briefs, {args.steps} DPO steps each; {args.heldout_briefs} held-out briefs; "
+        f"{args.briefs} briefs, {args.steps} DPO steps each (batch {args.batch_size}, learning rate "
+        f"{args.learning_rate or 'the job default'}, beta {args.beta}, SFT term weight {args.sft_weight}); "
+        f"candidates sampled at temperature {args.temperature}, {args.sampled_share:.0%} of pairs shown as two "
+        f"samples; export held-out share {args.heldout_share}; {args.heldout_briefs} held-out briefs; "
         f"{seconds:.0f} s in all.",
         "",
         f"Command: `.venv/bin/python bench/feedback_loop.py {' '.join(sys.argv[1:])}`",
         "",
-        "| Round | Pairs (template starts) | Alpha (preference) | Conflicts adjudicated | Train / held-out rows | "
-        "Held-out reward acc. (before) | Gate | Win rate over previous | Win rate over SFT | Violation rate "
-        "(SFT) | Training s |",
+        "| Round | Pairs (template starts, two samples) | Alpha (preference) | Conflicts adjudicated | "
+        "Train / held-out rows | Held-out reward acc. (before) | Gate | Win rate over previous | Win rate over SFT | "
+        "Violation rate (SFT) | Training s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
@@ -392,7 +463,8 @@ def report(args, result: dict, seconds: float) -> str:
 
     for r in result["rounds"]:
         lines.append(
-            f"| {r['round']} | {r['items']} ({r['template_fallback']}) | {f(r['alpha'])} | {r['conflicts']} | "
+            f"| {r['round']} | {r['items']} ({r['template_fallback']}, {r['sampled_pairs']}) | {f(r['alpha'])} | "
+            f"{r['conflicts']} | "
             f"{r['train_rows']} / {r['heldout_rows']} | {f(r['heldout_accuracy'])} ({f(r['heldout_accuracy_before'])})"
             f" | {'promoted' if r['promoted'] else 'held'} | {f(r['win_rate_over_previous'])} | "
             f"{f(r['win_rate_over_sft'])} | {f(r['violation_rate'])} ({f(r['violation_rate_sft'])}) | {r['train_s']} |"
@@ -408,6 +480,13 @@ def report(args, result: dict, seconds: float) -> str:
             f"Goal (win rate >= 65% over SFT and violation rate at most half of SFT's after the last round): "
             f"{'met' if goal else 'not met'}."
         )
+    lines.append(
+        "Edits in the edited pairs, by round: "
+        + "; ".join(
+            f"{r['round']}: " + ", ".join(f"{k} {v}" for k, v in sorted(r["edits"].items())) for r in result["rounds"]
+        )
+        + "."
+    )
     lines.append("Gate reasons, last round: " + " ".join(last["reasons"]))
     return "\n".join(lines)
 
@@ -418,6 +497,24 @@ def main() -> None:
     parser.add_argument("--briefs", type=int, default=40, help="Pairs to review per round.")
     parser.add_argument("--heldout-briefs", type=int, default=20)
     parser.add_argument("--steps", type=int, default=30, help="DPO steps per round.")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--learning-rate", type=float, default=None, help="DPO learning rate (default: the job's).")
+    parser.add_argument("--beta", type=float, default=0.1, help="DPO beta.")
+    parser.add_argument(
+        "--sft-weight",
+        type=float,
+        default=0.0,
+        help="Weight of an SFT term on the chosen answers beside DPO's loss (0: plain DPO).",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for training.")
+    parser.add_argument("--temperature", type=float, default=0.8, help="Sampling temperature of the candidates.")
+    parser.add_argument(
+        "--sampled-share",
+        type=float,
+        default=0.25,
+        help="Share of pairs shown as two samples; the rest are a sample and an edit of it.",
+    )
+    parser.add_argument("--heldout-share", type=float, default=0.2, help="The export's held-out share of prompts.")
     parser.add_argument("--control", action="store_true", help="Reviewers answer at random.")
     parser.add_argument("--quick", action="store_true", help="Tiny random Llama, few briefs: a smoke run.")
     parser.add_argument("--base", default=str(ROOT / "var" / "models" / "base" / "SmolLM2-135M-Instruct"))
@@ -431,6 +528,9 @@ def main() -> None:
         args.briefs, args.heldout_briefs, args.steps = min(args.briefs, 12), min(args.heldout_briefs, 6), 3
     elif not args.sft:
         parser.error("--sft names the SFT creative adapter folder (or use --quick)")
+    import torch
+
+    torch.set_num_threads(args.threads)
     started = time.perf_counter()
     result = run(args)
     text = report(args, result, time.perf_counter() - started)

@@ -28,7 +28,7 @@ from governance.privacy import PIITally, pii_scope
 from governance.selectors import tenant_limits
 from governance.services import audit_record
 from ml.engine.prompts import TASKS, parse_answer, task_messages
-from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
+from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime, Sampling
 from ml.models import Adapter, GenerationRequest
 from ml.selectors import AdapterForbidden, authorize_composition
 from ml.tasks import generate_request
@@ -157,9 +157,11 @@ def generate(
     weights: Sequence[float] | None = None,
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     density: float = 0.5,
+    sampling: Sampling | None = None,
 ) -> list[str]:
-    """Greedy answers for ``tenant`` with the named adapters composed. AdapterForbidden when the tenant may not use
-    one of them (checked on every call); DomainError naming the field for any other bad input."""
+    """Greedy answers (sampled with ``sampling``) for ``tenant`` with the named adapters composed. AdapterForbidden
+    when the tenant may not use one of them (checked on every call); DomainError naming the field for any other bad
+    input."""
     names = _adapter_names(adapters)
     _check_composition(names, mode, weights, density)
     prompts = _check_prompts(prompts)
@@ -181,14 +183,14 @@ def generate(
     # scope counts what it found for this tenant, and the generation itself is an audit entry.
     with pii_scope(source="ml.generate", tenant=tenant) as tally:
         try:
-            outputs = runtime.generate(prompts, composition, max_new_tokens=max_new_tokens)
+            outputs = runtime.generate(prompts, composition, max_new_tokens=max_new_tokens, sampling=sampling)
         except CompositionError as exc:
             raise DomainError(str(exc), field=exc.field) from None
     audit_record(
         action="ml.generate",
         tenant=tenant,
         detail={"adapters": names, "mode": mode, "prompts": len(prompts), "max_new_tokens": max_new_tokens,
-                "pii": dict(sorted(tally.counts.items()))},
+                "sampled": sampling is not None, "pii": dict(sorted(tally.counts.items()))},
     )  # fmt: skip
     return outputs
 

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 # TrainConfig fields a job may set through ``params``; everything else is refused by name.
 INT_PARAMS = ("max_steps", "batch_size", "lora_r", "lora_alpha", "max_length", "seed", "threads")
-FLOAT_PARAMS = ("learning_rate", "beta")
+FLOAT_PARAMS = ("learning_rate", "beta", "sft_weight")
 # ``feedback_dataset``: the FeedbackDataset a retraining job trains on (feedback.services.retrain); recorded only.
 OTHER_PARAMS = ("target_modules", "reference_adapter", "register", "feedback_dataset")
 DEFAULT_HEARTBEAT_S = 10.0

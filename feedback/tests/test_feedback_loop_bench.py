@@ -31,3 +31,40 @@ def test_it_runs_a_control_round_on_the_tiny_model_and_the_gate_holds(tmp_path):
     assert round_["promoted"] is False and result["promoted_any"] is False
     assert "Control: the gate promoted nothing." in done.stdout
     assert 0 <= round_["win_rate_over_sft"] <= 1 and round_["train_s"] > 0
+
+
+def _bench():
+    sys.path.insert(0, str(ROOT))
+    from bench import feedback_loop
+
+    return feedback_loop
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        {"headline": "Crunchy Oat Granola", "body": "Granola with high fiber. Add it to your cart.", "disclosure": ""},
+        {"headline": "Crunchy Oat Granola", "body": "A crunchy morning treat. Shop now.", "disclosure": ""},
+        {"headline": "Granola", "body": "Fiber for the morning. Try it.", "disclosure": ""},
+    ],
+)
+def test_every_offered_edit_moves_the_taste_the_way_its_direction_says(copy):
+    bench = _bench()
+    import random
+
+    b = bench.brief(1, heldout=False)  # Crunchy Oat Granola, key "fiber"
+    before = bench.taste(copy, b)
+    offered = bench.applicable_edits(copy, b)
+    assert offered["break"], "a copy can always be broken"
+    seen = set()
+    for seed in range(60):
+        variant, edit = bench.perturb(copy, b, random.Random(seed))
+        seen.add(edit)
+        after = bench.taste(variant, b)
+        if edit in offered["improve"]:
+            assert after > before, (edit, variant)
+        else:
+            assert edit in offered["break"] and after < before, (edit, variant)
+    # both directions come up when both are offered: a panel learns what to add and what to avoid
+    assert seen & set(offered["improve"]) or not offered["improve"]
+    assert seen & set(offered["break"])

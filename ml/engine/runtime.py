@@ -12,8 +12,9 @@ A request names adapters by key (one key per adapter version, e.g. ``brand_acme@
 
 Requests are answered under one lock: the active adapters and any per-request scaling are set for the batch and put
 back in ``finally``, so nothing one request does can leak into the next. Batched generation is greedy with left
-padding; ``generate_many`` answers every request whose composition is served by a single adapter (the base model,
-one adapter, a merge) in shared mixed-adapter batches, and each live multi-adapter stack in batches of its own.
+padding, or sampled given a ``Sampling`` (seeded); ``generate_many`` answers every request whose composition is
+served by a single adapter (the base model, one adapter, a merge) in shared mixed-adapter batches, and each live
+multi-adapter stack in batches of its own.
 
 Who may use which adapter is not decided here: the Django layer (ml/inference.py) authorizes every request before it
 reaches the runtime. Free of Django. What the model reads and writes passes a text guard (``set_text_guard``; the
@@ -70,6 +71,24 @@ class AdapterRef:
         object.__setattr__(self, "path", Path(self.path))
         if not self.key or self.key == BASE or self.key.startswith(COMPOSED_PREFIX):
             raise CompositionError(f"{self.key!r} cannot name an adapter.", field="adapters")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sample instead of greedy decoding: two answers to one prompt can differ (a review console shows reviewers two
+    candidates of the same prompt). ``seed`` makes a request repeatable."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.temperature, Real) or isinstance(self.temperature, bool) or not self.temperature > 0:
+            raise CompositionError(f"temperature must be above 0, not {self.temperature!r}.", field="temperature")
+        if not isinstance(self.top_p, Real) or isinstance(self.top_p, bool) or not 0 < self.top_p <= 1:
+            raise CompositionError(f"top_p must lie in (0, 1], not {self.top_p!r}.", field="top_p")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise CompositionError(f"seed must be a whole number >= 0, not {self.seed!r}.", field="seed")
 
 
 @dataclass(frozen=True)
@@ -482,20 +501,28 @@ class LoRARuntime:
                 attention[row, width - len(ids) :] = 1
         return input_ids.to(self.device), attention.to(self.device)
 
-    def _generate_batch(self, encoded: list[list[int]], max_new_tokens: int, min_new_tokens: int = 0) -> list[str]:
+    def _generate_batch(
+        self, encoded: list[list[int]], max_new_tokens: int, min_new_tokens: int = 0, sampling: Sampling | None = None
+    ) -> list[str]:
         import torch
         from transformers import GenerationConfig
 
         input_ids, attention = self._batch_tensors(encoded)
+        sample = {"do_sample": False}
+        if sampling is not None:
+            sample = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p, "top_k": 0}
         config = GenerationConfig(
             max_new_tokens=max_new_tokens,
             min_new_tokens=min_new_tokens or None,
-            do_sample=False,
             num_beams=1,
             pad_token_id=self._pad_id,
             eos_token_id=self._eos_ids or None,
+            **sample,
         )
         with torch.inference_mode():
+            if sampling is not None:
+                # Under the runtime's lock, so a seeded request gets the same tokens whatever else is served.
+                torch.manual_seed(sampling.seed)
             out = self._model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config)
         new = out[:, input_ids.shape[1] :]
         return [self._tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
@@ -507,12 +534,17 @@ class LoRARuntime:
         *,
         max_new_tokens: int = 256,
         min_new_tokens: int = 0,
+        sampling: Sampling | None = None,
     ) -> list[str]:
-        """Greedy answers to ``prompts`` (chat messages get the chat template with the generation prompt)."""
+        """Answers to ``prompts`` (chat messages get the chat template with the generation prompt): greedy, or
+        sampled with ``sampling`` (the same seed and batch give the same answers)."""
         if isinstance(prompts, str):
             raise CompositionError("prompts must be a list of prompts, not one string.", field="prompts")
         return self.generate_many(
-            [(p, composition) for p in prompts], max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens
+            [(p, composition) for p in prompts],
+            max_new_tokens=max_new_tokens,
+            min_new_tokens=min_new_tokens,
+            sampling=sampling,
         )
 
     def generate_many(
@@ -521,6 +553,7 @@ class LoRARuntime:
         *,
         max_new_tokens: int = 256,
         min_new_tokens: int = 0,
+        sampling: Sampling | None = None,
     ) -> list[str]:
         """Answer requests with different compositions in as few batches as possible, in the order given.
 
@@ -552,7 +585,7 @@ class LoRARuntime:
             for unit, chunk, mixed in batches:
                 names = [units[i].single for i in chunk] if mixed else None
                 with self._activated(unit, names):
-                    texts = self._generate_batch([encoded[i] for i in chunk], max_new_tokens, min_new_tokens)
+                    texts = self._generate_batch([encoded[i] for i in chunk], max_new_tokens, min_new_tokens, sampling)
                 for i, text in zip(chunk, texts, strict=True):
                     outputs[i] = text
         guard = self._guard()

@@ -72,6 +72,10 @@ class TrainConfig:
     lora_alpha: int = 32
     target_modules: str | list[str] = "all-linear"
     beta: float = 0.1
+    # DPO only: weight of an SFT (negative log-likelihood) term on the chosen answers beside the preference loss
+    # (TRL loss_type ["sigmoid", "sft"], as in RPO); 0 is plain DPO. It keeps the chosen answers likely, so a few
+    # steps on pairs that share their format do not push the format itself down (broken JSON).
+    sft_weight: float = 0.0
     max_length: int = 512
     seed: int = 0
     threads: int | None = None
@@ -168,6 +172,10 @@ def validate(cfg: TrainConfig) -> list[dict]:
             raise TrainingInputError(f"{name} must be a positive whole number, not {value!r}.", field=name)
     if cfg.learning_rate is not None and not (0 < cfg.learning_rate < 1):
         raise TrainingInputError(f"learning_rate must lie between 0 and 1, not {cfg.learning_rate!r}.", field="lr")
+    if isinstance(cfg.sft_weight, bool) or not isinstance(cfg.sft_weight, int | float) or cfg.sft_weight < 0:
+        raise TrainingInputError(f"sft_weight must be 0 or more, not {cfg.sft_weight!r}.", field="sft_weight")
+    if cfg.sft_weight and cfg.method != "dpo":
+        raise TrainingInputError("sft_weight is a DPO setting.", field="sft_weight")
     output = Path(cfg.output)
     if output.exists():
         raise TrainingInputError(f"Output folder {output} already exists: choose a new one.", field="output")
@@ -386,7 +394,8 @@ def _build_trainer(cfg: TrainConfig, *, rows: list[dict], scratch: Path, callbac
         )
     from trl import DPOConfig, DPOTrainer
 
-    args = DPOConfig(**_common_args(cfg, scratch), beta=cfg.beta)
+    losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, float(cfg.sft_weight)]} if cfg.sft_weight else {}
+    args = DPOConfig(**_common_args(cfg, scratch), beta=cfg.beta, **losses)
     return DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
 
 

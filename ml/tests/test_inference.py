@@ -14,7 +14,7 @@ from django.db import connection
 
 from core.errors import DomainError
 from ml import inference
-from ml.engine.runtime import AdapterRef, Composition, LoRARuntime
+from ml.engine.runtime import AdapterRef, Composition, LoRARuntime, Sampling
 from ml.models import Adapter, AdapterKind, GenerationRequest
 from ml.selectors import AdapterForbidden
 from ml.services import adapter_promote, adapter_register
@@ -97,6 +97,24 @@ def test_it_generates_with_the_tenants_brand_adapter_composed_with_shared_ones(
     )
     ties = _reference(tiny_model_dir, adapter_files, names, CONVERSATIONS, mode="ties", weights=(0.6, 0.4))
     assert merged == ties
+
+
+@pytest.mark.django_db
+def test_it_samples_two_candidates_of_one_prompt_for_a_tenant_when_asked(tenants, registry):
+    names = ["task-budgeting", "brand-acme"]
+    prompts = [CONVERSATIONS[0]] * 2
+
+    def ask(sampling=None):
+        return inference.generate(tenant=tenants["acme"], adapters=names, prompts=prompts, max_new_tokens=8,
+                                  sampling=sampling)  # fmt: skip
+
+    greedy = ask()
+    assert greedy[0] == greedy[1]
+    sampled = ask(Sampling(1.0, seed=5))
+    assert sampled[0] != sampled[1] and sampled == ask(Sampling(1.0, seed=5))
+    with pytest.raises(AdapterForbidden):  # sampling is authorized like any other request
+        inference.generate(tenant=tenants["acme"], adapters=["brand-globex"], prompts=prompts, max_new_tokens=8,
+                           sampling=Sampling(1.0, seed=5))  # fmt: skip
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime
+from ml.engine.runtime import AdapterRef, Composition, CompositionError, LoRARuntime, Sampling
 from ml.testing import make_adapter
 
 torch.set_num_threads(1)
@@ -300,3 +300,29 @@ def test_it_reports_bytes_per_adapter_and_reloads_evicted_adapters(tiny_model_di
     for runtime in (unbounded, bounded):
         runtime.ensure_loaded(new_alpha)
         assert runtime.generate(PROMPTS, Composition(("alpha", "beta")), max_new_tokens=6) != expected
+
+
+def test_sampling_gives_distinct_candidates_of_one_prompt_and_repeats_with_its_seed(runtime):
+    prompt = PROMPTS[0]
+    composition = Composition(("alpha",))
+    greedy = runtime.generate([prompt] * 4, composition, max_new_tokens=12)
+    assert len(set(greedy)) == 1  # greedy decoding: the same prompt always gets the same answer
+    sampled = runtime.generate([prompt] * 4, composition, max_new_tokens=12, sampling=Sampling(1.0, seed=7))
+    assert len(set(sampled)) >= 3  # a console can show two different candidates of the same prompt
+    again = runtime.generate([prompt] * 4, composition, max_new_tokens=12, sampling=Sampling(1.0, seed=7))
+    assert again == sampled
+    other = runtime.generate([prompt] * 4, composition, max_new_tokens=12, sampling=Sampling(1.0, seed=8))
+    assert other != sampled
+    # A very low temperature is greedy in all but name.
+    cold = runtime.generate([prompt] * 2, composition, max_new_tokens=12, sampling=Sampling(1e-4, seed=3))
+    assert cold == greedy[:2]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"temperature": 0}, "temperature"), ({"top_p": 1.5}, "top_p"), ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed")],
+)
+def test_it_refuses_a_malformed_sampling_naming_the_field(kwargs, field):
+    with pytest.raises(CompositionError) as exc:
+        Sampling(**kwargs)
+    assert exc.value.field == field

@@ -211,6 +211,19 @@ def test_it_removes_the_partial_folder_when_training_fails(tiny_model_dir, data,
     assert not output.exists() and leftovers(output) == []
 
 
+def test_dpo_with_an_sft_term_adds_the_chosen_answers_likelihood_to_the_loss(tiny_model_dir, data, sft_run, tmp_path):
+    progress = []
+    cfg = cfg_for(
+        tiny_model_dir, "dpo", data["dpo"], tmp_path / "rpo", reference_adapter=sft_run[0].output, sft_weight=1.0
+    )
+    result = training.train(cfg, on_progress=progress.append)
+    # Step 1: policy == reference, so the preference part is still log 2 (margin 0); the SFT term adds the chosen
+    # answers' mean negative log-likelihood, which for a tiny random model is several nats.
+    assert progress[0]["reward_margin"] == pytest.approx(0.0, abs=1e-5)
+    assert progress[0]["loss"] > math.log(2) + 1.0
+    assert json.loads((result.output / "rmn-adapter.json").read_text())["params"]["sft_weight"] == 1.0
+
+
 def test_it_names_what_is_wrong_with_the_input(tiny_model_dir, data, sft_run, tmp_path):
     def error(method="sft", dataset=None, output=None, **kwargs) -> TrainingInputError:
         cfg = cfg_for(tiny_model_dir, method, dataset or data["sft"], output or tmp_path / "out", **kwargs)
@@ -247,6 +260,11 @@ def test_it_names_what_is_wrong_with_the_input(tiny_model_dir, data, sft_run, tm
 
     e = error(max_steps=0)
     assert e.field == "max_steps"
+
+    e = error(sft_weight=-1.0, method="dpo", dataset=data["dpo"], reference_adapter=sft_run[0].output)
+    assert e.field == "sft_weight" and "0 or more" in str(e)
+    e = error(sft_weight=1.0)  # an SFT term is a DPO setting
+    assert e.field == "sft_weight" and "DPO" in str(e)
 
     existing = tmp_path / "existing"
     existing.mkdir()
