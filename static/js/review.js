@@ -28,7 +28,14 @@
     return 0;
   }
 
+  // htmx calls init on afterSwap and again on afterSettle: a reviewer who already typed ratings in between would see
+  // the highlight jump back to the first criterion. Each swapped-in form is set up once.
+  var initialized = null;
+
   function init() {
+    var f = form();
+    if (f && f === initialized) { return; }
+    initialized = f;
     shownAt = Date.now();
     highlight(firstUnrated());
     var start = document.getElementById("start");
