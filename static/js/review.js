@@ -111,10 +111,8 @@
     if (seconds) { seconds.value = ((Date.now() - shownAt) / 1000).toFixed(1); }
   }, true);
 
-  // A rejected answer (400) comes back with the errors beside the fields: show it.
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.xhr.status === 400) { event.detail.shouldSwap = true; event.detail.isError = false; }
-  });
+  // A rejected answer (400) comes back with the errors beside the fields; static/js/htmx-errors.js (every page)
+  // swaps it in.
   document.addEventListener("htmx:afterSwap", init);
   document.addEventListener("htmx:afterSettle", init);
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
