@@ -5,7 +5,7 @@ waiting for the demo reviewers on first login (docs/creatives.md says what is sa
 from __future__ import annotations
 
 from campaigns.models import SKU, Brand, Retailer
-from demo.engine.creatives import sample_answers
+from demo.engine.creatives import sample_answers, sample_pair_answers
 from feedback.models import ReviewTask
 from feedback.services.creatives import creative_brief_create, creative_brief_run
 from feedback.services.queue import review_task_default
@@ -26,6 +26,9 @@ MODEL_BRIEFS = (
     ("amazon", "Remind loyal buyers to restock", "warm", ""),
 )
 VARIANTS = 6
+# A brief written twice per variant: its takes wait for the reviewers as A/B pairs (which is better?).
+PAIR_BRIEF = ("walmart", "Trial of the new flavour, two takes to compare", "upbeat", "")
+PAIR_VARIANTS = 3
 GUIDELINES = """Rate the ad copy as a shopper on this retailer would meet it.
 - on_brand: sounds like the brand and names the product right.
 - compliant: follows the retailer's policy (limits, banned claims, disclosures, trademarks); the policy check already
@@ -58,6 +61,21 @@ def demo_creatives_seed(*, tenant: Tenant, retailers: dict[str, Retailer], enque
         counts["briefs"] += 1
         counts["creatives"] += brief.creatives.count()
         counts["queued"] += brief.creatives.filter(status="in_review").count()
+    code, goal, tone, promotion = PAIR_BRIEF
+    brand = brands[0]
+    skus = list(SKU.objects.filter(tenant=tenant, brand=brand).order_by("sku_code")[:1])
+    retailer = retailers[code]
+    brief = creative_brief_create(
+        tenant=tenant, user=None, retailer=retailer, brand=brand, skus=skus, goal=goal, tone=tone,
+        promotion=promotion, variants=PAIR_VARIANTS, takes=2, enqueue=False,
+    )  # fmt: skip
+    answers = sample_pair_answers(
+        brand=brand.name, product=skus[0].name, policy=retailer.policy_specs or {}, variants=PAIR_VARIANTS
+    )
+    brief = creative_brief_run(brief.pk, answers=answers, source=SAMPLE_SOURCE)
+    counts["briefs"] += 1
+    counts["creatives"] += brief.creatives.count()
+    counts["queued"] += brief.creatives.filter(status="in_review").count()
     for i, (code, goal, tone, promotion) in enumerate(MODEL_BRIEFS):
         brand = brands[i % len(brands)]
         skus = list(SKU.objects.filter(tenant=tenant, brand=brand).order_by("sku_code")[:2])

@@ -46,6 +46,12 @@ class CreativeBrief(models.Model):
     variants_requested = models.PositiveSmallIntegerField(
         default=4, validators=[MinValueValidator(1), MaxValueValidator(12)]
     )
+    takes = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(2)],
+        help_text="1: one answer a variant. 2: a second, sampled answer to the same prompt, and the two are shown to "
+        "reviewers side by side (A/B) when both pass the policy and differ.",
+    )
     adapters = models.JSONField(default=list, blank=True, help_text="Adapter names composed, in order.")
     policy = models.JSONField(default=dict, blank=True, help_text="The retailer's policy as it was when checked.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -81,6 +87,9 @@ class Creative(models.Model):
     brief = models.ForeignKey(CreativeBrief, on_delete=models.CASCADE, related_name="creatives")
     retailer = models.ForeignKey(Retailer, on_delete=models.PROTECT, related_name="+")
     variant = models.PositiveSmallIntegerField(help_text="1..N within the brief.")
+    take = models.PositiveSmallIntegerField(
+        default=1, help_text="1: the variant's answer (greedy). 2: a second answer to the same prompt, sampled."
+    )
     headline = models.CharField(max_length=500, blank=True)
     body = models.TextField(blank=True)
     cta = models.CharField(max_length=200, blank=True)
@@ -98,9 +107,9 @@ class Creative(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["brief_id", "variant"]
+        ordering = ["brief_id", "variant", "take"]
         constraints = [
-            models.UniqueConstraint(fields=["brief", "variant"], name="creative_unique_variant"),
+            models.UniqueConstraint(fields=["brief", "variant", "take"], name="creative_unique_variant_take"),
             # Never shown as compliant when it is not: only a compliant creative can be queued, approved or live.
             models.CheckConstraint(
                 condition=Q(compliant=True) | Q(status__in=["draft", "rejected"]), name="creative_only_compliant_on"

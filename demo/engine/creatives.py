@@ -57,3 +57,17 @@ def sample_answers(*, brand: str, product: str, policy: dict, variants: int) -> 
         text = json.dumps(copy, ensure_ascii=False)
         answers += [text] * (1 + (max_repairs(policy) if check_copy(copy, policy) else 0))
     return answers
+
+
+def sample_pair_answers(*, brand: str, product: str, policy: dict, variants: int) -> list[str]:
+    """Answers for a brief of ``variants`` written twice each (two takes, reviewed side by side): two different
+    copies that pass ``policy`` per variant, in the order the pipeline asks (variant 1 take 1, take 2, variant 2,
+    ...), so every variant reaches reviewers as an A/B pair."""
+    clean = []
+    for n in range(1, 12 * variants + 1):
+        copy = sample_copy(brand=brand, product=product, policy=policy, variant=n)
+        if not check_copy(copy, policy):
+            clean.append(json.dumps(copy, ensure_ascii=False))
+        if len(clean) == 2 * variants:
+            return clean
+    raise ValueError(f"the sample copy has fewer than {2 * variants} answers that pass this policy")

@@ -30,6 +30,13 @@ def test_the_demo_queues_checked_creatives_for_its_reviewers(client):
     assert [v["rule"] for v in rejected.verification["violations"]] == ["price_claim"]
     assert all(c.verification["source"] == "the demo's sample copy" for c in Creative.objects.all())
     assert CreativeBrief.objects.filter(tenant__slug="acme", status="queued").count() == 2  # for the model
+    # One brief's two takes wait as A/B pairs of the same prompt.
+    pairs = items.filter(kind=ReviewItem.Kind.PAIR)
+    assert pairs.count() == 3
+    for item in pairs.select_related("creative", "creative_b"):
+        assert item.creative.brief_id == item.creative_b.brief_id and item.creative.prompt == item.creative_b.prompt
+        assert item.creative.fields() != item.creative_b.fields()
+        assert check_copy(item.creative_b.fields(), item.creative_b.retailer.policy_specs) == []
     assert client.login(username="acme-reviewer2", password=password)
     from django.contrib.auth import get_user_model
 

@@ -52,6 +52,7 @@ class CreativeSerializer(serializers.ModelSerializer):
             "brief",
             "retailer",
             "variant",
+            "take",
             "headline",
             "body",
             "cta",
@@ -86,6 +87,7 @@ class CreativeBriefSerializer(serializers.ModelSerializer):
             "tone",
             "promotion",
             "variants_requested",
+            "takes",
             "adapters",
             "status",
             "progress",
@@ -107,6 +109,13 @@ class CreativeBriefCreateSerializer(StrictInputMixin, serializers.Serializer):
     tone = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     promotion = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     variants = serializers.IntegerField(min_value=1, max_value=MAX_VARIANTS, required=False, default=4)
+    takes = serializers.IntegerField(
+        min_value=1,
+        max_value=2,
+        required=False,
+        default=1,
+        help_text="2: each variant is written twice (the second sampled) and reviewers compare the two (A/B pairs).",
+    )
 
 
 class CreativeQuerySerializer(serializers.Serializer):

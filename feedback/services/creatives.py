@@ -30,7 +30,7 @@ from core.errors import LIMIT_REACHED, DomainError
 from core.liveness import Heartbeat, stale, worker_identity
 from feedback.engine.creative import BriefText, variant_messages, write_variant
 from feedback.models import Creative, CreativeBrief, CreativeEvent
-from feedback.services.queue import queue_creatives
+from feedback.services.queue import queue_creative_pairs, queue_creatives
 from feedback.tasks import creative_brief_run as creative_brief_run_task
 from governance.models import Tenant
 from governance.privacy import PIITally, pii_scrub_text
@@ -167,7 +167,10 @@ def _check_generation_quota(tenant: Tenant, variants: int) -> None:
     per_day = limits.generations_per_day
     since = timezone.now() - QUOTA_WINDOW
     asked = GenerationRequest.objects.filter(tenant=tenant, created_at__gte=since).count() + sum(
-        CreativeBrief.objects.filter(tenant=tenant, created_at__gte=since).values_list("variants_requested", flat=True)
+        variants * takes
+        for variants, takes in CreativeBrief.objects.filter(tenant=tenant, created_at__gte=since).values_list(
+            "variants_requested", "takes"
+        )
     )
     if asked + variants <= per_day:
         return
@@ -192,12 +195,14 @@ def creative_brief_create(
     tone: str = "",
     promotion: str = "",
     variants: int = 4,
+    takes: int = 1,
     api_key=None,
     enqueue: bool = True,
 ) -> CreativeBrief:
     """Store a brief and queue its writing on the inference queue. Everything is checked up front (a DomainError
     naming the field): the retailer, the brand and SKUs of this tenant (each SKU of that brand), the texts, the
-    number of variants (1 to 12)."""
+    number of variants (1 to 12) and of takes (1, or 2 for A/B pairs: a second, sampled answer to each variant's
+    prompt, compared side by side by reviewers)."""
     retailer = _retailer(retailer)
     brand = _brand(tenant, brand)
     sku_rows = _skus(tenant, brand, skus)
@@ -208,7 +213,9 @@ def creative_brief_create(
     goal, tone, promotion = (pii.scrub(text) for text in (goal, tone, promotion))
     if isinstance(variants, bool) or not isinstance(variants, int) or not 1 <= variants <= MAX_VARIANTS:
         raise DomainError(f"variants is a whole number from 1 to {MAX_VARIANTS}, not {variants!r}.", field="variants")
-    _check_generation_quota(tenant, variants)
+    if isinstance(takes, bool) or takes not in (1, 2):
+        raise DomainError(f"takes is 1 (one answer a variant) or 2 (A/B pairs), not {takes!r}.", field="takes")
+    _check_generation_quota(tenant, variants * takes)
     adapters = creative_adapters(tenant=tenant, retailer=retailer)
     task_id = str(uuid.uuid4())
     with transaction.atomic():
@@ -221,9 +228,10 @@ def creative_brief_create(
             tone=tone,
             promotion=promotion,
             variants_requested=variants,
+            takes=takes,
             adapters=adapters,
             policy=dict(retailer.policy_specs or {}),
-            progress={"done": 0, "total": variants},
+            progress={"done": 0, "total": variants * takes},
             task_id=task_id,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
@@ -234,7 +242,7 @@ def creative_brief_create(
             user=user,
             api_key=api_key,
             obj=brief,
-            detail={"retailer": retailer.code, "variants": variants, "adapters": adapters},
+            detail={"retailer": retailer.code, "variants": variants, "takes": takes, "adapters": adapters},
         )
         if enqueue:
             transaction.on_commit(
@@ -256,14 +264,31 @@ def _answers_generator(answers) -> Callable[[list[dict]], str]:
     return lambda messages: next(remaining, "")
 
 
-def _model_generator(brief: CreativeBrief) -> Callable[[list[dict]], str]:
+DEFAULT_SECOND_TAKE_TEMPERATURE = 0.8
+
+
+def _model_generator(brief: CreativeBrief, *, take: int = 1, variant: int = 1) -> Callable[[list[dict]], str]:
+    """The model's answer: greedy for a variant's first take; sampled for the second (temperature
+    ``CREATIVE_SECOND_TAKE_TEMPERATURE``, 0.8 by default; seeded by the brief, variant and attempt so a rerun
+    writes the same), so the two takes of one prompt can differ."""
+    from ml.engine.runtime import Sampling
     from ml.inference import DEFAULT_MAX_NEW_TOKENS, generate
 
     max_new = int(getattr(settings, "GENERATION_MAX_NEW_TOKENS", DEFAULT_MAX_NEW_TOKENS))
-    # ml.inference.generate authorizes the composition for the tenant on every call.
-    return lambda messages: generate(
-        tenant=brief.tenant, adapters=list(brief.adapters), prompts=[messages], max_new_tokens=max_new
-    )[0]
+    temperature = float(getattr(settings, "CREATIVE_SECOND_TAKE_TEMPERATURE", DEFAULT_SECOND_TAKE_TEMPERATURE))
+    attempts = iter(range(1_000))
+
+    def answer(messages: list[dict]) -> str:
+        sampling = None
+        if take > 1:
+            sampling = Sampling(temperature, seed=(brief.pk * 100 + variant) * 10 + next(attempts))
+        # ml.inference.generate authorizes the composition for the tenant on every call.
+        return generate(
+            tenant=brief.tenant, adapters=list(brief.adapters), prompts=[messages], max_new_tokens=max_new,
+            sampling=sampling,
+        )[0]  # fmt: skip
+
+    return answer
 
 
 def _adapter_versions(brief: CreativeBrief) -> list[dict]:
@@ -323,19 +348,19 @@ def _write_variants(brief: CreativeBrief, *, answers: list[str] | None, source: 
     policy = dict(brief.policy or {})
     versions = _adapter_versions(brief)  # refused here when the tenant lost access since the brief was made
     if answers is not None:
-        generate, source = _answers_generator(answers), source or "given answers"
+        given, source = _answers_generator(answers), source or "given answers"
     elif (scripted := _script_generator()) is not None:
-        generate, source = scripted, "test script (CREATIVE_SCRIPT)"
+        given, source = scripted, "test script (CREATIVE_SCRIPT)"
     else:
-        generate, source = _model_generator(brief), "model"
+        given, source = None, "model"
     versions_shown = versions if source == "model" else []  # no model wrote it: no adapter version is credited
     # Whoever wrote the answer (the model, whose runtime already redacts, a script, given answers), it is stored and
     # shown without personal data.
     pii = PIITally(source="feedback.creative", tenant=brief.tenant, obj=brief)
-    write = generate
 
-    def generate(messages: list[dict]) -> str:
-        return pii.scrub(write(messages))
+    def writer(variant: int, take: int) -> Callable[[list[dict]], str]:
+        write = given or _model_generator(brief, take=take, variant=variant)
+        return lambda messages: pii.scrub(write(messages))
 
     text = BriefText(
         retailer=brief.retailer.name,
@@ -345,15 +370,18 @@ def _write_variants(brief: CreativeBrief, *, answers: list[str] | None, source: 
         tone=brief.tone,
         promotion=brief.promotion,
     )
-    total = brief.variants_requested
-    for variant in range(1, total + 1):
-        result = write_variant(variant_messages(text, policy, variant), policy, generate)
+    takes = brief.takes or 1
+    total = brief.variants_requested * takes
+    order = [(v, t) for v in range(1, brief.variants_requested + 1) for t in range(1, takes + 1)]
+    for done, (variant, take) in enumerate(order, start=1):
+        result = write_variant(variant_messages(text, policy, variant), policy, writer(variant, take))
         with transaction.atomic():
             creative = Creative.objects.create(
                 tenant=brief.tenant,
                 brief=brief,
                 retailer=brief.retailer,
                 variant=variant,
+                take=take,
                 **{name: result.copy.get(name, "")[:limit] for name, limit in _FIELD_LIMITS.items()},
                 prompt=result.messages,
                 raw_output=result.raw_output,
@@ -369,10 +397,14 @@ def _write_variants(brief: CreativeBrief, *, answers: list[str] | None, source: 
                 note=_written_note(result),
             )
             CreativeBrief.objects.filter(pk=brief.pk).update(
-                progress={"done": variant, "total": total}, heartbeat_at=timezone.now()
+                progress={"done": done, "total": total}, heartbeat_at=timezone.now()
             )
     pii.record()
-    queue_creatives(creatives=brief.creatives.filter(status=Creative.Status.DRAFT, compliant=True))
+    drafts = brief.creatives.filter(status=Creative.Status.DRAFT, compliant=True)
+    if takes > 1:
+        queue_creative_pairs(creatives=drafts)
+    else:
+        queue_creatives(creatives=drafts)
 
 
 def _written_note(result) -> str:
@@ -450,6 +482,7 @@ def creative_brief_repeat(*, brief: CreativeBrief, user=None, enqueue: bool = Tr
         tone=brief.tone,
         promotion=brief.promotion,
         variants=brief.variants_requested,
+        takes=brief.takes,
         enqueue=enqueue,
     )
 

@@ -5,6 +5,7 @@ Only a compliant creative is queued (``Creative.compliant``); a rejected one sta
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -60,6 +61,49 @@ def queue_creatives(*, creatives: Iterable[Creative], actor=None, task: ReviewTa
             creative.status = Creative.Status.IN_REVIEW
             creative.save(update_fields=["status", "updated_at"])
     return items
+
+
+def queue_creative_pairs(*, creatives: Iterable[Creative], actor=None, task: ReviewTask | None = None) -> list:
+    """A/B review of a brief's two takes: where both takes of a variant (the same prompt) passed the policy and say
+    different things, they are queued as one pair item (the reviewer says which is better; its preference becomes a
+    DPO pair of that prompt), the sides in an order fixed by a coin per variant so neither take is always A. A take
+    without a compliant twin is queued as a single item as before; twins that read the same, the first take only."""
+    by_variant: dict[tuple[int, int], list[Creative]] = {}
+    for creative in creatives:
+        if creative.compliant and creative.status == Creative.Status.DRAFT:
+            by_variant.setdefault((creative.brief_id, creative.variant), []).append(creative)
+    items, singles = [], []
+    with transaction.atomic():
+        for (brief_id, variant), takes in sorted(by_variant.items()):
+            takes.sort(key=lambda c: c.take)
+            if len(takes) == 2 and takes[0].fields() == takes[1].fields():
+                takes = takes[:1]  # the same copy twice: reviewed once
+            if len(takes) != 2 or takes[0].prompt != takes[1].prompt:
+                singles.extend(takes)
+                continue
+            a, b = takes if _coin(brief_id, variant) else takes[::-1]
+            target = task or review_task_default(tenant=a.tenant, kind=ReviewTask.Kind.CREATIVE)
+            content = creative_item_content(a)
+            content.update(a=a.fields(), b=b.fields(), verification={"a": a.verification, "b": b.verification})
+            del content["fields"]
+            item = ReviewItem.objects.create(
+                tenant=a.tenant, task=target, kind=ReviewItem.Kind.PAIR, creative=a, creative_b=b,
+                prompt=a.prompt, content=content, adapter_versions=a.adapter_versions,
+            )  # fmt: skip
+            items.append(item)
+            for creative in (a, b):
+                CreativeEvent.objects.create(
+                    creative=creative, from_status=creative.status, to_status=Creative.Status.IN_REVIEW, actor=actor,
+                    note=f"Queued for A/B review beside take {b.take if creative is a else a.take} in {target.name}.",
+                )  # fmt: skip
+                creative.status = Creative.Status.IN_REVIEW
+                creative.save(update_fields=["status", "updated_at"])
+        items.extend(queue_creatives(creatives=singles, actor=actor, task=task))
+    return items
+
+
+def _coin(brief_id: int, variant: int) -> bool:
+    return hashlib.sha256(f"{brief_id}:{variant}".encode()).digest()[0] % 2 == 0
 
 
 def _money(value, currency: str) -> str:

@@ -38,6 +38,12 @@ class BriefForm(forms.Form):
     tone = forms.CharField(max_length=100, required=False, help_text="e.g. upbeat, premium, plain.")
     promotion = forms.CharField(max_length=200, required=False, help_text="The offer to mention, if any.")
     variants = forms.IntegerField(min_value=1, max_value=svc.MAX_VARIANTS, initial=4, label="Variants")
+    compare = forms.BooleanField(
+        required=False,
+        label="Two takes of each variant, for reviewers to compare",
+        help_text="Each variant is written twice; reviewers see the two side by side and pick the better one, which "
+        "teaches the copy model what they prefer. Uses twice the generations.",
+    )
 
     def __init__(self, data=None, *, tenant, brand_id=None):
         super().__init__(data)
@@ -78,6 +84,7 @@ def creative_list(request: HttpRequest, *, access) -> HttpResponse:
                     tone=data["tone"],
                     promotion=data["promotion"],
                     variants=data["variants"],
+                    takes=2 if data.get("compare") else 1,
                 )
             except DomainError as exc:
                 form_error(form, exc)
