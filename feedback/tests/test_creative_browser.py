@@ -79,3 +79,46 @@ def test_a_marketer_asks_for_creatives_sees_repaired_and_rejected_ones_and_appro
     page.goto(f"{live_site.url}/creatives/")
     expect(page.locator("#exports")).to_contain_text("1 approved or live")
     live_site.shot(page, "export-offered")
+
+
+def test_a_marketer_asks_for_two_takes_and_a_reviewer_picks_the_better_one(
+    page, live_site, personas, catalog, retailers, settings, tmp_path, sent
+):
+    """Two takes a variant: the reviewer meets them as A and B of the same brief and picks one with a key."""
+    from feedback.models import Feedback, ReviewItem
+
+    retailers["walmart"].policy_specs = POLICY
+    retailers["walmart"].save()
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([answer(body="Cold and crisp."), answer(body="Ice cold, all summer long.")]))
+    settings.CREATIVE_SCRIPT = str(script)
+
+    live_site.login(page, personas["marketer"])
+    page.goto(f"{live_site.url}/creatives/")
+    page.select_option("select[name=retailer]", "walmart")
+    page.locator("input[name=skus]").first.check()
+    page.fill("input[name=goal]", "Trial of the new cola")
+    page.fill("input[name=variants]", "1")
+    page.get_by_label("Two takes of each variant, for reviewers to compare").check()
+    page.get_by_role("button", name="Write variants").click()
+    expect(page.locator("#brief-progress")).to_contain_text("0 of 2 answers (1 variant, two takes each")
+    creative_brief_run(sent[0])
+    expect(page.locator("#brief-progress")).to_contain_text("2 of 2 answers", timeout=10_000)
+    expect(page.locator("section.creative h2")).to_contain_text(["Variant 1, take 1", "Variant 1, take 2"])
+    live_site.shot(page, "two-takes-written")
+
+    pair = ReviewItem.objects.get(kind=ReviewItem.Kind.PAIR)
+    side_of_summer = "b" if "summer" in pair.content["b"]["body"] else "a"
+    page.context.clear_cookies()
+    live_site.login(page, personas["reviewer"])
+    page.goto(f"{live_site.url}/review/{pair.task_id}/")
+    page.keyboard.press("Enter")
+    expect(page.locator("#side-a")).to_be_visible()
+    expect(page.locator(f"#side-{side_of_summer}")).to_contain_text("Ice cold, all summer long.")
+    expect(page.locator("#answer-form")).to_contain_text("two answers to the same brief")
+    page.keyboard.press(side_of_summer)
+    overflow = live_site.shot(page, "pair-to-choose")
+    page.keyboard.press("Enter")
+    expect(page.locator("#review-done")).to_have_text("1 done")
+    assert Feedback.objects.get(item=pair).preference == side_of_summer
+    assert overflow["phone"] == 0, overflow
