@@ -166,8 +166,8 @@ def main() -> None:
                     "SQLite database and counts distinct shoppers there, so past about 100,000 shoppers a query "
                     "takes seconds; that is where persistent indexed tables or a columnar engine would be needed. "
                     "Complementary suppression adds one query (the distinct shoppers of every cell of the unfiltered "
-                    "data) and its line rules; what it costs in rows is in the last two columns: nothing where no "
-                    "cell is small, and on a four-column grouping of a small retailer the rows next to small ones.",
+                    "data) and its line rules (compare the two exact columns). What it costs in rows is in the last "
+                    "two columns: nothing where no cell is small; where some are, the rows next to them.",
                 ]
             ),
             heading=None,

@@ -16,6 +16,7 @@ from governance.pii.logging import RedactingFilter
 from governance.tests.test_pii_paths import CARD, EMAIL, PHONE, RAW, SENTENCE, _client, assert_clean
 from harmonization.models import IngestBatch, Mapping
 from harmonization.tests import files
+from optimizer.tests.test_plan_versions import approve, optimized, queued  # noqa: F401  (fixtures)
 from rmn_site.tests.api_support import API, client_for
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +162,19 @@ def test_bad_cells_are_refused_without_echoing_them(tmp_path, catalog, tenants, 
     assert detail.status_code == 200
     assert_clean(detail.content.decode())
     assert all(value not in quarantined for value in (EMAIL, PHONE, CARD, *RAW))
+
+
+@pytest.fixture
+def fewer_samples(monkeypatch):
+    monkeypatch.setattr("optimizer.services.plans.PLAN_SAMPLES", 60)
+
+
+def test_a_plain_text_refusal_quoting_the_query_value_is_redacted(client, personas, fewer_samples, optimized):  # noqa: F811
+    """The plan export answers a refusal as plain text; the retailer it was asked for is quoted."""
+    plan = approve(optimized)
+    client.force_login(personas["marketer"])
+    response = client.get(reverse("plan_export", args=[plan.pk]), {"retailer": SENTENCE})
+    assert response.status_code == 400
+    text = response.content.decode()
+    assert "allocates nothing to 'Customer <EMAIL_ADDRESS> called from <PHONE_NUMBER>" in text
+    assert_clean(text)
