@@ -9,6 +9,7 @@ import logging
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
 from django.urls import reverse
 
 from governance.models import AuditLog
@@ -178,3 +179,19 @@ def test_a_plain_text_refusal_quoting_the_query_value_is_redacted(client, person
     text = response.content.decode()
     assert "allocates nothing to 'Customer <EMAIL_ADDRESS> called from <PHONE_NUMBER>" in text
     assert_clean(text)
+
+
+@override_settings(ROOT_URLCONF="harmonization.tests.urls_suggest")  # as harmonization/tests/test_suggest.py
+def test_a_file_name_does_not_reach_the_suggested_mapping(client, personas, retailers):
+    """The suggester's page names the mapping after the file and writes the file's name into the YAML it offers to
+    save: a name holding an e-mail and a phone number is redacted first."""
+    from harmonization.tests.test_suggest import SAMPLES
+
+    client.force_login(personas["marketer"])
+    data = (SAMPLES / "amazon_sp_advertised_product.csv").read_bytes()
+    upload = SimpleUploadedFile(f"{EMAIL} {PHONE}.csv", data)
+    response = client.post(reverse("mapping_suggest"), {"action": "suggest", "file": upload, "retailer": "amazon"})
+    assert response.status_code == 200
+    assert "<EMAIL_ADDRESS> <PHONE_NUMBER>.csv" in response.context["save_form"].initial["yaml_text"]
+    assert_clean(response.content.decode())
+    assert_clean(response.context["save_form"].initial["name"])
