@@ -235,3 +235,28 @@ def test_a_reviewer_sees_the_audience_lift_page_but_cannot_spend_budget(room, cl
     url = reverse("lift_study_audience")
     assert client.get(url).status_code == 200
     assert client.post(url, {"dataset": "amazon-shoppers", "campaign_id": "acme-amazon"}).status_code == 403
+
+
+THREE_WAY = (
+    "SELECT region, age_band, loyalty_tier, COUNT(DISTINCT shopper_id) AS shoppers FROM shoppers "
+    "GROUP BY region, age_band, loyalty_tier"
+)
+
+
+def test_it_names_complementary_suppression_in_answers_over_http(room):
+    """A grouping fine enough to have small cells: the rows next to them are left out too, counted under their rule
+    in the released answer and in the exact one, whose shown rows match pandas."""
+    sizes = room["tables"].shoppers.groupby(["region", "age_band", "loyalty_tier"]).shopper_id.nunique()
+    small = int((sizes < 50).sum())
+    assert 0 < small < len(sizes)
+    exact = gateway_query(dataset=room["dataset"], sql=THREE_WAY, release=False).result
+    assert exact.suppressed["min_shoppers"] == small
+    complementary = exact.suppressed["complementary_suppression"]
+    assert complementary >= 1 and len(exact.rows) == len(sizes) - small - complementary
+    for row in exact.rows:
+        assert row["shoppers"] == sizes[(row["region"], row["age_band"], row["loyalty_tier"])]
+    with client_of(room) as client:
+        released = client.query(dataset="amazon-shoppers", sql=THREE_WAY, epsilon=0.5)
+    assert released["suppressed_rows"] == exact.suppressed
+    keys = ("region", "age_band", "loyalty_tier")
+    assert {tuple(r[k] for k in keys) for r in released["rows"]} == {tuple(r[k] for k in keys) for r in exact.rows}
