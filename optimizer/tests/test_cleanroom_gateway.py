@@ -15,6 +15,7 @@ from django.urls import reverse
 from demo.engine.shoppers import default_rules, shopper_tables
 from governance.clean_rooms import clean_room_dataset_load
 from governance.models import AuditLog, PrivacySpend, Role
+from governance.pii.engine import analyzer
 from governance.services import api_key_create
 from optimizer.cleanroom_client import CleanRoomClient, CleanRoomClientError, CleanRoomUnavailable
 from optimizer.engine.audience_lift import EVERYONE_SQL, EXPOSED_SQL, audience_lift_from_answers
@@ -31,6 +32,9 @@ SHOPPERS_BY_TIER = "SELECT loyalty_tier, COUNT(DISTINCT shopper_id) AS n FROM sh
 @pytest.fixture
 def room(live_server, catalog, tenants, settings):
     settings.CLEANROOM_FAULT_INJECTION = True
+    # The PII analyzer is built on first use (audit entries are redacted): over 5 s on a busy 2-core machine, which
+    # would make the client's first attempt time out and retry, spending the epsilon twice. Built here, once.
+    analyzer()
     acme = tenants["acme"]
     tables = shopper_tables(campaign_ids=["acme-amazon", "acme-walmart"], shoppers=4000, seed=3)
     dataset = clean_room_dataset_load(
