@@ -133,11 +133,14 @@ def _scrub_form_errors(form) -> None:
     tally = PIITally(source="form.error")
     for errors in form._errors.values():
         for i, item in enumerate(errors.data):
+            if getattr(item, "pii_checked", False):
+                continue  # looked at when an earlier error was added
             if isinstance(item, ValidationError):
                 messages = list(item)  # formatted with its params, as a page would show it
                 clean = [tally.scrub(m) if isinstance(m, str) else m for m in messages]
                 if clean != messages:
-                    errors.data[i] = ValidationError(" ".join(str(c) for c in clean), code=item.code)
+                    item = errors.data[i] = ValidationError(" ".join(str(c) for c in clean), code=item.code)
+                item.pii_checked = True
             elif isinstance(item, str):
                 errors.data[i] = tally.scrub(item)
     tally.record()

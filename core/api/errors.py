@@ -80,9 +80,9 @@ def _without_pii(body: dict, context) -> None:
         "user": getattr(request, "_user", None),
         "api_key": key if hasattr(key, "prefix") else None,
     }
-    for key in ("message", "fields"):
-        if key in body:
-            body[key] = pii_scrub_error(body[key], source="api.error", **who)
+    for part in ("message", "fields"):
+        if part in body:
+            body[part] = pii_scrub_error(body[part], source="api.error", **who)
 
 
 def _headers(response) -> dict:
