@@ -2,10 +2,11 @@
 
 After an upload has run, its stored file is replaced by a copy in which every source column is handled as the run
 handled it: a column the mapping loads gets its PII action (``MappingSpec.pii_action``: ``redact`` for free-text
-fields, ``hash``, or ``keep`` for codes, ids and numbers, exactly as the loaded rows were), and every other text
-(columns the mapping does not load, lines before the header, JSON outside the records) is redacted, as quarantined
-rows are. A re-run of the copy therefore loads the same rows (redacting a placeholder or hashing a token changes
-nothing) and keeps no more personal data than the database does.
+fields, ``hash``, or ``keep`` for codes, ids and numbers, exactly as the loaded rows were); a column it does not load
+(and its ``pii:`` block does not name) is not kept at all, each value becoming ``<REDACTED>`` (a re-run does not read
+it, and a wide export's unloaded columns are too many values to analyze one by one); lines before the header and JSON
+outside the records are redacted. A re-run of the copy therefore loads the same rows (redacting a placeholder or
+hashing a token changes nothing) and keeps no more personal data than the database does.
 
 CSV and TSV (written back with the mapping's delimiter, quote and encoding; fields re-quoted only where the csv module
 must), JSON lines, JSON (the records at ``records_path`` and anything around them) and Parquet (every column that holds
@@ -31,6 +32,8 @@ from .readers import _format_for, _is_gzip
 from .spec import MappingSpec
 
 Scrub = Callable[[str, str], str]  # (text, action) -> text without personal data
+DROPPED = "<REDACTED>"
+DROP = "drop"
 
 
 class _Columns:
@@ -41,8 +44,10 @@ class _Columns:
         self.memo: dict[tuple[str, str], str] = {}
 
     def action(self, column: str | None) -> str:
-        if column is None or (column not in self.used and column not in self.spec.pii):
-            return "redact"  # never loaded: it only ever appears in quarantined rows, which are redacted
+        if column is None:
+            return "redact"  # around the rows: a preamble line, JSON outside the records
+        if column not in self.used and column not in self.spec.pii:
+            return DROP  # never loaded; in quarantined rows of a re-run it reads <REDACTED>
         action = self.spec.pii_action(column)
         return "redact" if action == "refuse" else action  # a refused file is deleted, not copied
 
@@ -50,6 +55,8 @@ class _Columns:
         action = self.action(column)
         if action == "keep" or not value:
             return value
+        if action == DROP:
+            return DROPPED
         key = (action, value)
         if key not in self.memo:
             self.memo[key] = self.scrub(value, action)
@@ -73,44 +80,46 @@ class _Columns:
 
 
 def redact_stored_file(path: str | os.PathLike, spec: MappingSpec, scrub: Scrub) -> None:
-    """Replace ``path`` by its copy without personal data (written next to it, then moved over it)."""
+    """Replace ``path`` by its copy without personal data (written next to it, then moved over it). CSV, TSV and
+    JSON lines are streamed; JSON and Parquet are read whole, as their readers read them."""
     path = Path(path)
     source = _format_for(path, spec.source)
     gz = _is_gzip(path, source)
     columns = _Columns(spec, scrub)
     opener = gzip.open if gz else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
-    if source.format in ("csv", "tsv"):
-        out = _csv(data, source, columns)
-    elif source.format == "jsonl":
-        out = _jsonl(data, source.encoding, columns)
-    elif source.format == "json":
-        out = _json(data, source, columns)
-    elif source.format == "parquet":
-        out = _parquet(data, columns)
-    else:  # pragma: no cover - the spec refuses other formats
-        raise ValueError(f"unsupported format {source.format!r}")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".redacting-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as raw:
-            if gz:
-                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
-                    zipped.write(out)
-            else:
-                raw.write(out)
+            out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if gz else raw
+            try:
+                if source.format in ("csv", "tsv", "jsonl"):
+                    dst = io.TextIOWrapper(out, encoding=source.encoding, newline="")
+                    with opener(path, "rt", encoding=source.encoding, newline="") as src:
+                        (_csv if source.format != "jsonl" else _jsonl)(src, dst, source, columns)
+                    dst.flush()
+                    dst.detach()  # the binary file is closed below, not by the text layer
+                else:
+                    with opener(path, "rb") as src:
+                        data = src.read()
+                    if source.format == "json":
+                        out.write(_json(data, source, columns))
+                    elif source.format == "parquet":
+                        out.write(_parquet(data, columns))
+                    else:  # pragma: no cover - the spec refuses other formats
+                        raise ValueError(f"unsupported format {source.format!r}")
+            finally:
+                if gz:
+                    out.close()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _csv(data: bytes, source, columns: _Columns) -> bytes:
-    text = data.decode(source.encoding)
+def _csv(src, dst, source, columns: _Columns) -> None:
     delimiter = "\t" if source.format == "tsv" else source.delimiter
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=source.quote)
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=delimiter, quotechar=source.quote, lineterminator="\n")
+    reader = csv.reader(src, delimiter=delimiter, quotechar=source.quote)
+    writer = csv.writer(dst, delimiter=delimiter, quotechar=source.quote, lineterminator="\n")
     header: list[str] = []
     for number, row in enumerate(reader, start=1):
         if number < source.header_row:
@@ -121,17 +130,15 @@ def _csv(data: bytes, source, columns: _Columns) -> bytes:
                              for cell, name in zip(row, header, strict=True)])  # fmt: skip
         else:
             writer.writerow([columns.text(cell, header[i] if i < len(header) else None) for i, cell in enumerate(row)])
-    return out.getvalue().encode(source.encoding)
 
 
-def _jsonl(data: bytes, encoding: str, columns: _Columns) -> bytes:
-    lines = []
-    for line in data.decode(encoding).splitlines():
-        if not line.strip():
-            lines.append(line)
+def _jsonl(src, dst, source, columns: _Columns) -> None:
+    for line in src:
+        body = line.rstrip("\r\n")
+        if not body.strip():
+            dst.write(line)
             continue
-        lines.append(json.dumps(columns.record(json.loads(line.lstrip("\ufeff"))), ensure_ascii=False))
-    return ("\n".join(lines) + "\n").encode(encoding)
+        dst.write(json.dumps(columns.record(json.loads(body.lstrip("\ufeff"))), ensure_ascii=False) + "\n")
 
 
 def _json(data: bytes, source, columns: _Columns) -> bytes:
