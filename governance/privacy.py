@@ -115,3 +115,51 @@ def runtime_text_guard(text: str) -> str:
     if tally is not None:
         return tally.scrub(text)
     return pii_scrub_text(text=text, source="ml.runtime")
+
+
+# --- error messages: a refusal may quote the value it refused ------------------------------------------------------
+
+
+def pii_scrub_error(value: Any, *, source: str, tenant=None, user=None, api_key=None) -> Any:
+    """An error message (or a dict or list of them) about to be shown on a page, returned by the API or logged: a
+    validation message may quote the cell or the field value it refused (``'jane@x.com' is not a number``,
+    ``Select a valid choice. … is not one of the available choices``). Redacted, and audited when anything was."""
+    return pii_scrub_json(value=value, source=source, tenant=tenant, user=user, api_key=api_key)
+
+
+def _scrub_form_errors(form) -> None:
+    from django.core.exceptions import ValidationError
+
+    tally = PIITally(source="form.error")
+    for errors in form._errors.values():
+        for i, item in enumerate(errors.data):
+            if getattr(item, "pii_checked", False):
+                continue  # looked at when an earlier error was added
+            if isinstance(item, ValidationError):
+                messages = list(item)  # formatted with its params, as a page would show it
+                clean = [tally.scrub(m) if isinstance(m, str) else m for m in messages]
+                if clean != messages:
+                    item = errors.data[i] = ValidationError(" ".join(str(c) for c in clean), code=item.code)
+                item.pii_checked = True
+            elif isinstance(item, str):
+                errors.data[i] = tally.scrub(item)
+    tally.record()
+
+
+def install_form_error_guard() -> None:
+    """Every form error, whatever added it (a field's own validation, ``clean``, a view's ``add_error`` with a
+    service's message), is redacted as it is added: Django's choice fields quote the refused value, services quote
+    what they were given. Installed once in ``governance.apps``."""
+    from django.forms.forms import BaseForm
+
+    if getattr(BaseForm.add_error, "pii_guard", False):
+        return
+    original = BaseForm.add_error
+
+    def add_error(self, field, error):
+        original(self, field, error)
+        _scrub_form_errors(self)
+
+    add_error.pii_guard = True
+    add_error.__doc__ = original.__doc__
+    BaseForm.add_error = add_error

@@ -7,6 +7,7 @@ quarantined rows and an audit entry.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import tempfile
@@ -44,6 +45,7 @@ from harmonization.engine import (
     load_mapping,
     load_mapping_file,
 )
+from harmonization.engine.stored_copy import redact_stored_file
 from harmonization.loader import DbSink, LoadError
 from harmonization.models import FXRate, IngestBatch, Mapping
 from harmonization.tasks import ingest_batch
@@ -346,6 +348,9 @@ def _ingest(batch, *, tenant, spec, path, user, output, progress, quarantine, li
         _record_failure(batch, f"internal error ({type(exc).__name__}): {exc}", quarantine)
         raise
     finally:
+        if _is_stored_upload(batch, path):
+            # The stored upload, kept for a re-run, keeps no more personal data than the database.
+            stored_file_without_pii(batch, spec=spec, refused=bool(pii.refused), user=user)
         pii.record()
     if getattr(sink, "replace_seconds", None) is not None:
         # How long the replace held the database (on SQLite, every other writer waits that long).
@@ -366,6 +371,42 @@ def _ingest(batch, *, tenant, spec, path, user, output, progress, quarantine, li
             obj=batch,
             detail={"campaigns": sink.campaigns_created},
         )
+
+
+def _is_stored_upload(batch: IngestBatch, path) -> bool:
+    if not batch.input_file:
+        return False
+    try:
+        return Path(batch.input_file.path).resolve() == Path(path).resolve()
+    except (NotImplementedError, ValueError, OSError):  # a storage without local paths
+        return False
+
+
+STORED_FILE_ERRORS = (SourceError, OSError, EOFError, ValueError, csv.Error, pa.ArrowException)
+
+
+def stored_file_without_pii(batch: IngestBatch, *, spec: MappingSpec | None, refused: bool = False, user=None) -> None:
+    """Replace a batch's stored upload by its copy without personal data (harmonization.engine.stored_copy: each
+    loaded column as the run handled it, everything else redacted), or delete it: when the PII policy refused the file,
+    or when it cannot be read to be rewritten (fail closed). A deleted file cannot be run again: upload it again."""
+    if not batch.input_file:
+        return
+    tally = PIITally(source="harmonization.stored_file", tenant=batch.tenant, user=user, obj=batch)
+    reason = "the PII policy refused the file" if refused else ""
+    if spec is None:
+        reason = "its mapping cannot be read"
+    if not reason:
+        try:
+            redact_stored_file(batch.input_file.path, spec, tally.scrub)
+        except STORED_FILE_ERRORS as exc:
+            reason = f"it could not be rewritten without personal data ({type(exc).__name__})"
+    if reason:
+        batch.input_file.delete(save=False)
+        batch.input_deleted_at = timezone.now()
+        batch.save(update_fields=["input_file", "input_deleted_at"])
+        audit_record(action="ingest_batch.delete_file", tenant=batch.tenant, user=user, obj=batch,
+                     detail={"reason": reason})  # fmt: skip
+    tally.record()
 
 
 def _record_result(batch: IngestBatch, report, quarantine: _QuarantineFile) -> None:
@@ -459,19 +500,22 @@ def batch_create_from_upload(*, tenant: Tenant, mapping_name: str, upload, user=
     except MappingError as exc:
         raise DomainError(str(exc), field="mapping") from None
     upload_check(tenant=tenant, spec=spec, upload=upload)
+    # the file's name is shown on pages and is part of its path on disk: a name may hold personal data too
+    name = pii_scrub_text(text=Path(upload.name).name, source="harmonization.upload", tenant=tenant, user=user,
+                          api_key=api_key)  # fmt: skip
     task_id = str(uuid.uuid4())
     with transaction.atomic():
         batch = IngestBatch(
             tenant=tenant,
             retailer=_retailer_for(spec),
-            source=Path(upload.name).name[:300],
+            source=name[:300],
             mapping_name=mapping_name,
             mapping_yaml=spec.text,
             input_bytes=upload.size,
             task_id=task_id,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        batch.input_file.save(Path(upload.name).name, upload, save=False)
+        batch.input_file.save(name, upload, save=False)
         batch.save()
         audit_record(action="ingest_batch.create", tenant=tenant, user=user, api_key=api_key, obj=batch)
         transaction.on_commit(lambda: ingest_batch.apply_async((batch.pk,), task_id=task_id))
@@ -529,6 +573,12 @@ def reap_dead_batches(*, stale_after_s: float | None = None) -> int:
             batch.save(update_fields=["status", "finished_at", "error"])
             audit_record(action="ingest_batch.reap", tenant=batch.tenant, obj=batch, detail={"worker": batch.worker})
         shutil.rmtree(work_dir(batch), ignore_errors=True)
+        # the run that would have rewritten its stored upload without personal data never ended
+        try:
+            spec = load_mapping(batch.mapping_yaml, origin=f"mapping {batch.mapping_name}")
+        except MappingError:
+            spec = None
+        stored_file_without_pii(batch, spec=spec)
         reaped += 1
     return reaped
 
@@ -561,8 +611,9 @@ def ingest_batch_rerun(*, batch: IngestBatch, user=None, api_key=None) -> Ingest
         if not batch.input_file:
             when = f" on {batch.input_deleted_at:%d %b %Y}" if batch.input_deleted_at else ""
             raise DomainError(
-                f"The file of import #{batch.pk} was deleted{when} (uploads are kept {retention_days()} days): "
-                "upload it again.",
+                f"The file of import #{batch.pk} was deleted{when} (uploads are kept {retention_days()} days; one "
+                "the personal-data policy refused, or one that could not be rewritten without personal data, is "
+                "deleted when it has run): upload it again.",
                 field="input_file",
             )
         if not batch.input_file.storage.exists(batch.input_file.name):
@@ -582,7 +633,8 @@ def ingest_batch_rerun(*, batch: IngestBatch, user=None, api_key=None) -> Ingest
 
 def ingest_uploads_purge(*, retention_days_override: int | None = None, now=None) -> int:
     """Delete uploaded files and quarantined-row files of batches finished more than the retention ago
-    (INGEST_UPLOAD_RETENTION_DAYS, 30); the batches keep their counts and reports. Returns how many batches."""
+    (INGEST_UPLOAD_RETENTION_DAYS, 30); the batches keep their counts and reports. A batch still waiting for a worker
+    that long after its upload is failed and its file deleted too. Returns how many batches."""
     days = retention_days() if retention_days_override is None else retention_days_override
     now = now or timezone.now()
     old = IngestBatch.objects.filter(
@@ -598,5 +650,26 @@ def ingest_uploads_purge(*, retention_days_override: int | None = None, now=None
         batch.input_deleted_at = now
         batch.save(update_fields=["input_file", "quarantine_file", "input_deleted_at"])
         audit_record(action="ingest_batch.purge_files", tenant=batch.tenant, obj=batch, detail={"days": days})
+        purged += 1
+    # A batch that never ran (its message lost and never sent again) still holds its file as sent: the retention
+    # counts from the upload, and the batch fails, asking for the file again.
+    waiting = IngestBatch.objects.filter(
+        status=IngestBatch.Status.PENDING, created_at__lt=now - timedelta(days=days), input_deleted_at__isnull=True
+    ).values_list("pk", flat=True)
+    for batch_id in list(waiting):
+        with transaction.atomic():
+            batch = IngestBatch.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=batch_id)
+            if batch.status != IngestBatch.Status.PENDING:
+                continue  # a worker claimed it meanwhile
+            if batch.input_file:
+                batch.input_file.delete(save=False)
+            batch.status, batch.finished_at, batch.input_deleted_at = IngestBatch.Status.FAILED, now, now
+            batch.error = (
+                f"No worker ran this import within {days} days of its upload; its file was deleted (uploads are kept "
+                f"{days} days): upload it again."
+            )
+            batch.save(update_fields=["input_file", "status", "finished_at", "input_deleted_at", "error"])
+            audit_record(action="ingest_batch.purge_files", tenant=batch.tenant, obj=batch,
+                         detail={"days": days, "never_ran": True})  # fmt: skip
         purged += 1
     return purged

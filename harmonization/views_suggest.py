@@ -11,6 +11,7 @@ from campaigns.models import Retailer
 from core.errors import DomainError
 from core.forms import form_error
 from governance.access import Capability, tenant_page
+from governance.privacy import pii_scrub_text
 from governance.selectors import tenant_limits
 from harmonization.engine.spec import MAX_MAPPING_CHARS
 from harmonization.services import mapping_save
@@ -106,6 +107,9 @@ def mapping_suggest(request: HttpRequest, *, access) -> HttpResponse:
         form = SuggestForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["file"]
+            # the file's name goes into the suggested mapping (a comment, its default name), which may be saved
+            upload.name = pii_scrub_text(text=upload.name, source="harmonization.suggest", tenant=access.tenant,
+                                         user=request.user)  # fmt: skip
             limits = tenant_limits(access.tenant)  # a header wider than the tenant may import is refused at once
             try:
                 sample = _sample_from_upload(upload, max_columns=limits.import_columns,

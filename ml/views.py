@@ -26,6 +26,7 @@ from campaigns.models import Retailer
 from core.errors import LIMIT_REACHED, DomainError
 from core.forms import form_error
 from governance.access import Capability, tenant_page
+from governance.privacy import pii_scrub_error
 from governance.selectors import tenant_limits
 from ml.engine.prompts import budgeting_fields
 from ml.eval_services import behind_reader
@@ -396,6 +397,7 @@ def plan_read(request: HttpRequest, *, access) -> HttpResponse:
             pass  # not this tenant's to use: the reader reads alone
         except DomainError as exc:
             error, status = exc.message, REFUSAL_STATUS.get(exc.code, 400)
+            error = pii_scrub_error(error, source="page.error", tenant=access.tenant, user=request.user)
     if error:
         context = _read_context(access, text=text, error=error, generation=None, is_active=False)
         return render(request, "optimizer/plan_list.html#plan-read", context, status=status)

@@ -288,6 +288,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {},
 }
 
+# Error messages may quote the value a form or a service refused: redacted when added (docs/governance.md).
+MESSAGE_STORAGE = "governance.message_storage.RedactingStorage"
+
 # Every handler redacts personal data from the records it writes (governance.pii.logging; docs/governance.md); Celery
 # workers, which replace the root logger's handlers, get the same filter in rmn_site/celery.py.
 LOGGING = {

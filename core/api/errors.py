@@ -18,6 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.api.paths import hide_server_paths, hide_server_paths_in
 from core.errors import LIMIT_REACHED, DomainError
+from governance.privacy import pii_scrub_error
 
 
 def _flatten(detail) -> str:
@@ -63,7 +64,25 @@ def exception_handler(exc, context):
         )
     # Service messages may name a folder (a base model, an adapter's files): never the server's absolute path.
     body["message"] = hide_server_paths(body["message"])
+    # A refusal may quote the value it refused (a choice, a mapping name, a file name): never personal data.
+    _without_pii(body, context)
     return Response({"error": body}, status=response.status_code, headers=_headers(response))
+
+
+def _without_pii(body: dict, context) -> None:
+    request = context.get("request") if isinstance(context, dict) else None
+    view = context.get("view") if isinstance(context, dict) else None
+    access = getattr(view, "tenant_access", None)
+    # What authentication already found (reading request.user here could run the authenticators again).
+    key = getattr(request, "_auth", None)
+    who = {
+        "tenant": getattr(access, "tenant", None),
+        "user": getattr(request, "_user", None),
+        "api_key": key if hasattr(key, "prefix") else None,
+    }
+    for part in ("message", "fields"):
+        if part in body:
+            body[part] = pii_scrub_error(body[part], source="api.error", **who)
 
 
 def _headers(response) -> dict:
@@ -95,6 +114,7 @@ def server_error(request, *args, **kwargs):
 def page_not_found(request, exception, *args, **kwargs):
     """handler404: the JSON error for an address under /api/ that no endpoint serves, the site's 404 page elsewhere."""
     if _is_api(request):
-        body = {"status": 404, "code": "not_found", "message": f"No endpoint at {request.path}."}
+        message = pii_scrub_error(f"No endpoint at {request.path}.", source="api.error")
+        body = {"status": 404, "code": "not_found", "message": message}
         return JsonResponse({"error": body}, status=404)
     return defaults.page_not_found(request, exception, *args, **kwargs)

@@ -3,13 +3,17 @@
 The query never touches the application's database: the tables it may read are copied into a private in-memory
 database per call, so a query can read nothing else, whatever the parser let through.
 
-Suppression (both on exact counts of distinct shoppers):
+Suppression (all on exact counts of distinct shoppers; ``QueryResult.suppressed`` counts the rows by rule):
 * ``min_shoppers``: an output row that covers fewer than ``policy.min_shoppers`` distinct shoppers is dropped.
-* ``filter_cell_threshold`` (differencing): with a WHERE, the unfiltered data of each output group is split into
-  cells by every column the query groups or filters on; if any cell of the group holds between 1 and
+* ``filter_cell_threshold`` (differencing through a filter): with a WHERE, the unfiltered data of each output group is
+  split into cells by every column the query groups or filters on; if any cell of the group holds between 1 and
   ``min_shoppers - 1`` shoppers, the row is dropped. Any filtered answer differs from the same query without (or
   with another) filter on those columns by whole cells, so the difference of two answers covers either no shopper
   or at least ``min_shoppers``.
+* ``complementary_suppression`` (differencing through a coarser grouping; ``governance.cleanroom.suppression``):
+  rows whose entry is suppressed to protect a small one, so that a coarser answer minus the shown rows of a finer
+  one never isolates fewer than ``min_shoppers`` shoppers. On unless the rules say ``"complementary_suppression":
+  false``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlglot import exp
 from governance.cleanroom.checker import CheckedQuery, ColumnRef
 from governance.cleanroom.privacy import NoiseInfo, laplace_release
 from governance.cleanroom.rules import CleanRoomPolicy, RuleViolation
+from governance.cleanroom.suppression import SuppressionPattern, suppression_pattern
 
 _SHOPPERS = "__shoppers"
 _SUBJECT = "__subject"
@@ -54,11 +59,31 @@ def run_query(
         exact = _exact(conn, checked, dims)
         keep = exact[_SHOPPERS] >= policy.min_shoppers
         suppressed = {"min_shoppers": int((~keep).sum())}
-        if checked.filter_columns:
-            small = _groups_with_small_cells(conn, checked, dims, policy.min_shoppers)
-            hit = keep & exact[dims].apply(tuple, axis=1).isin(small) if dims else keep & bool(small)
-            suppressed["filter_cell_threshold"] = int(hit.sum())
-            keep &= ~hit
+        cell_refs: list[ColumnRef] = list(dict.fromkeys([*checked.group_by, *checked.filter_columns]))
+        if checked.filter_columns or policy.complementary_suppression:
+            pattern = _pattern(conn, checked, cell_refs, policy)
+            row_keys = [_row_key(key) for key in _keys(exact, dims)]
+            # A row's entry in the lattice: its GROUP BY values in the order of the columns' positions in cell_refs.
+            first = {}
+            for d, ref in zip(dims, checked.group_by, strict=True):
+                first.setdefault(cell_refs.index(ref), dims.index(d))
+            level = tuple(sorted(first))
+            entry = [tuple(key[first[p]] for p in level) for key in row_keys]
+            full = tuple(range(len(cell_refs)))
+            if checked.filter_columns:
+                small_by_group = {_project(key, full, level) for key in pattern.primary[full]}
+                hit = keep & pd.Series([e in small_by_group for e in entry], index=exact.index, dtype=bool)
+                suppressed["filter_cell_threshold"] = int(hit.sum())
+                keep &= ~hit
+            if policy.complementary_suppression:
+                if checked.filter_columns:
+                    shown_cells = _filtered_cells(conn, checked, cell_refs)
+                    hidden = {_project(k, full, level) for k in shown_cells if pattern.is_suppressed(full, k)}
+                else:
+                    hidden = pattern.suppressed[level]
+                hit = keep & pd.Series([e in hidden for e in entry], index=exact.index, dtype=bool)
+                suppressed["complementary_suppression"] = int(hit.sum())
+                keep &= ~hit
         exact = exact[keep].reset_index(drop=True)
         noise = None
         if epsilon is not None and len(exact):
@@ -124,16 +149,43 @@ def _exact(conn, checked: CheckedQuery, dims: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _groups_with_small_cells(conn, checked: CheckedQuery, dims: list[str], threshold: int) -> set:
-    cell_refs: list[ColumnRef] = list(dict.fromkeys([*checked.group_by, *checked.filter_columns]))
+def _cells_sql(checked: CheckedQuery, cell_refs: list[ColumnRef], *, where: bool, subject: bool) -> str:
     names = [f"c{i}" for i in range(len(cell_refs))]
     expressions = [exp.alias_(ref.sql(), n) for ref, n in zip(cell_refs, names, strict=True)]
-    expressions.append(exp.alias_(exp.Count(this=exp.Distinct(expressions=[checked.subject.sql()])), _SHOPPERS))
-    cells = pd.read_sql_query(_base(checked, expressions, [r.sql() for r in cell_refs], where=False), conn)
-    small = cells[(cells[_SHOPPERS] > 0) & (cells[_SHOPPERS] < threshold)]
-    if not dims:
-        return {()} if len(small) else set()
-    return set(small[names[: len(dims)]].apply(tuple, axis=1))
+    group = [r.sql() for r in cell_refs]
+    if subject:
+        expressions.append(exp.alias_(checked.subject.sql(), _SUBJECT))
+        group.append(checked.subject.sql())
+    if not expressions:  # an ungrouped, unfiltered query: one cell, the total
+        expressions = [exp.alias_(exp.Literal.number(1), "one")]
+    return _base(checked, expressions, group, where=where)
+
+
+def _pattern(conn, checked: CheckedQuery, cell_refs: list[ColumnRef], policy: CleanRoomPolicy) -> SuppressionPattern:
+    """The suppression pattern over the unfiltered data, from its distinct (cell, shopper) pairs."""
+    pairs = pd.read_sql_query(_cells_sql(checked, cell_refs, where=False, subject=True), conn)
+    pairs = pairs[pairs[_SUBJECT].notna()]
+    return suppression_pattern(
+        pairs,
+        [f"c{i}" for i in range(len(cell_refs))],
+        _SUBJECT,
+        policy.min_shoppers,
+        complement=policy.complementary_suppression,
+    )
+
+
+def _filtered_cells(conn, checked: CheckedQuery, cell_refs: list[ColumnRef]) -> list[tuple]:
+    """The cells (values of every grouping and filter column) that pass the query's filter."""
+    frame = pd.read_sql_query(_cells_sql(checked, cell_refs, where=True, subject=False), conn)
+    return [_row_key(k) for k in _keys(frame, [f"c{i}" for i in range(len(cell_refs))])]
+
+
+def _project(key: tuple, level: tuple[int, ...], onto: tuple[int, ...]) -> tuple:
+    return tuple(key[level.index(p)] for p in onto)
+
+
+def _row_key(key: tuple) -> tuple:
+    return tuple(v.item() if isinstance(v, np.generic) else v for v in key)
 
 
 def _noised(conn, checked, dims, exact, *, policy: CleanRoomPolicy, epsilon: float):

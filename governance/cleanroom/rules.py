@@ -48,6 +48,8 @@ class CleanRoomPolicy:
     tables: dict[str, TableRule]
     min_shoppers: int = DEFAULT_MIN_SHOPPERS
     max_rows_per_shopper: int = DEFAULT_MAX_ROWS_PER_SHOPPER
+    # Suppress further rows so that no coarser grouping minus the shown rows isolates a small one (docs/governance.md).
+    complementary_suppression: bool = True
 
 
 def _names(value, where: str) -> frozenset[str]:
@@ -106,4 +108,12 @@ def policy_from_dict(data: dict) -> CleanRoomPolicy:
     for key, value in (("min_shoppers", min_shoppers), ("max_rows_per_shopper", max_rows)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"rules.{key} must be a whole number of at least 1")
-    return CleanRoomPolicy(tables=tables, min_shoppers=min_shoppers, max_rows_per_shopper=max_rows)
+    complementary = data.get("complementary_suppression", True)
+    if not isinstance(complementary, bool):
+        raise ValueError("rules.complementary_suppression must be true or false")
+    return CleanRoomPolicy(
+        tables=tables,
+        min_shoppers=min_shoppers,
+        max_rows_per_shopper=max_rows,
+        complementary_suppression=complementary,
+    )

@@ -92,6 +92,13 @@ _LABEL = "[A-Za-z0-9\u00c0-\u024f](?:[A-Za-z0-9\u00c0-\u024f-]*[A-Za-z0-9\u00c0-
 EMAIL_PATTERN = (
     r"(?<![A-Za-z0-9.%+-])[A-Za-z0-9._%+-]+@" + _LABEL + r"(?:\." + _LABEL + r")*\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"
 )
+# The same address right before a file extension (an upload named jane.doe@example.com.csv): the greedy pattern
+# above reads ".csv" as the top-level domain, which the suffix check then refuses.
+FILE_EXTENSIONS = "csv|tsv|txt|json|jsonl|ndjson|parquet|gz|zip|xlsx?|pdf|ya?ml"
+EMAIL_BEFORE_EXTENSION_PATTERN = (
+    r"(?<![A-Za-z0-9.%+-])[A-Za-z0-9._%+-]+@" + _LABEL + r"(?:\." + _LABEL + r")*?\.[A-Za-z]{2,24}"
+    r"(?=(?:\.(?:" + FILE_EXTENSIONS + r"))+(?![A-Za-z0-9-]))"
+)
 # Cards by IIN range (Visa, Mastercard with its 2-series that Presidio's pattern misses, Amex, Discover, JCB, Diners,
 # UnionPay), 13 (old Visa numbers) to 19 digits run together or in groups split by spaces or dashes; the Luhn
 # check decides.
@@ -208,7 +215,14 @@ def _build_analyzer(stock: bool = False):
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     ssn_patterns = [p for p in UsSsnRecognizer.PATTERNS if p.score >= MIN_SCORE]
     for recognizer in (
-        OfflineEmailRecognizer(patterns=None if stock else [Pattern("email (ascii)", EMAIL_PATTERN, 0.5)]),
+        OfflineEmailRecognizer(
+            patterns=None
+            if stock
+            else [
+                Pattern("email (ascii)", EMAIL_PATTERN, 0.5),
+                Pattern("email before a file extension", EMAIL_BEFORE_EXTENSION_PATTERN, 0.5),
+            ]
+        ),
         PlausiblePhoneRecognizer(context=CONTEXT["PHONE_NUMBER"], supported_regions=PHONE_REGIONS, leniency=1),
         PatternRecognizer(
             supported_entity="PHONE_NUMBER",

@@ -63,6 +63,7 @@ def redact(text: str, *, action: str = REDACT, key: bytes = b"", where: str = "t
         raise ValueError(f"PII action must be one of {', '.join(ACTIONS)}, not {action!r}")
     if not isinstance(text, str):
         return Redaction(text)
+    text = str(text)  # a str subclass (DRF's ErrorDetail, Django's SafeString) as the plain text it holds
     findings = detect(text)
     counts = Counter(f.entity for f in findings)
     if not findings or action == KEEP:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,10 +124,30 @@ def test_it_suppresses_rows_under_the_shopper_threshold(room):
     small = int((sizes < policy.min_shoppers).sum())
     assert 0 < small < len(sizes), "the fixture should have some small cells and some large ones"
     assert result.suppressed.get("min_shoppers") == small
-    assert len(result.rows) == len(sizes) - small
+    complementary = result.suppressed.get("complementary_suppression", 0)
+    assert complementary >= 2  # small cells in a line are never left alone with their marginal shown
+    assert len(result.rows) == len(sizes) - small - complementary
     assert min(r["n"] for r in result.rows) >= policy.min_shoppers
     shown = {(r["region"], r["age_band"], r["category"]): r["n"] for r in result.rows}
     assert all(sizes[key] == n for key, n in shown.items())
+
+
+def test_complementary_suppression_can_be_turned_off_in_the_rules(room):
+    frames, _ = room
+    rules = default_rules()
+    rules["complementary_suppression"] = False
+    policy = policy_from_dict(rules)
+    sql = (
+        "SELECT s.region, s.age_band, p.category, COUNT(DISTINCT s.shopper_id) AS n FROM shoppers s "
+        "JOIN purchases p ON p.shopper_id = s.shopper_id GROUP BY s.region, s.age_band, p.category"
+    )
+    result = ask((frames, policy), sql)
+    joined = frames["shoppers"].merge(frames["purchases"], on="shopper_id")
+    sizes = joined.groupby(["region", "age_band", "category"]).shopper_id.nunique()
+    assert result.suppressed == {"min_shoppers": int((sizes < 50).sum())}
+    assert len(result.rows) == int((sizes >= 50).sum())
+    with pytest.raises(ValueError, match="complementary_suppression"):
+        policy_from_dict({**rules, "complementary_suppression": "no"})
 
 
 def _with_lone_shopper(room):
@@ -162,19 +184,126 @@ def test_it_defeats_differencing_with_a_filter_that_removes_one_shopper(room):
     assert len(shown.rows) == 3 and shown.suppressed == {}
 
 
-def test_dp_noise_hides_one_shopper_when_a_finer_grouping_is_differenced(room):
-    """A coarser grouping minus the visible rows of a finer one is not caught by suppression; released answers carry
-    Laplace noise whose spread is far wider than one shopper's clamped contribution, so the difference does not
-    reveal it."""
+BY_TIER = (
+    "SELECT s.loyalty_tier, SUM(p.amount) AS sales FROM shoppers s JOIN purchases p ON p.shopper_id = s.shopper_id "
+    "GROUP BY s.loyalty_tier"
+)
+BY_TIER_AND_REGION = (
+    "SELECT s.loyalty_tier, s.region, SUM(p.amount) AS sales FROM shoppers s "
+    "JOIN purchases p ON p.shopper_id = s.shopper_id GROUP BY s.loyalty_tier, s.region"
+)
+
+
+def _without_complements(room):
+    frames, _ = room
+    rules = default_rules()
+    rules["complementary_suppression"] = False
+    return frames, policy_from_dict(rules)
+
+
+def test_it_defeats_differencing_a_coarser_grouping_against_a_finer_one(room):
+    """Sales by tier minus the shown tier x region rows: without complementary suppression that is exactly the lone
+    shopper's 977.0; with it, the difference covers at least min_shoppers shoppers and the rule is named."""
     frames = _with_lone_shopper(room)
+    _, policy = room
+
+    def attack(on):
+        coarse = {r["loyalty_tier"]: r["sales"] for r in ask(on, BY_TIER, frames=frames).rows}
+        fine = ask(on, BY_TIER_AND_REGION, frames=frames)
+        shown = sum(r["sales"] for r in fine.rows if r["loyalty_tier"] == "basic")
+        return coarse["basic"] - shown, fine
+
+    leaked, plain = attack(_without_complements(room))
+    assert leaked == pytest.approx(977.0, abs=1e-6)  # the attack is real without the rule
+    assert plain.suppressed == {"min_shoppers": 1}
+
+    difference, fine = attack(room)
+    assert fine.suppressed["min_shoppers"] == 1 and fine.suppressed["complementary_suppression"] >= 1
+    assert abs(difference - 977.0) > 1000  # far from the target's value: other shoppers' sales are mixed in
+    joined = frames["shoppers"].merge(frames["purchases"], on="shopper_id")
+    basic = joined[joined.loyalty_tier == "basic"]
+    shown_regions = {r["region"] for r in fine.rows if r["loyalty_tier"] == "basic"}
+    hidden = basic[~basic.region.isin(shown_regions)]
+    assert difference == pytest.approx(hidden.amount.sum(), rel=1e-9)
+    assert hidden.shopper_id.nunique() >= policy.min_shoppers + 1  # the target and at least min_shoppers others
+    # The rows shown are still exact.
+    truth = joined.groupby(["loyalty_tier", "region"]).amount.sum()
+    for row in fine.rows:
+        assert row["sales"] == pytest.approx(truth[(row["loyalty_tier"], row["region"])], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "statistic",
+    [
+        "SUM(p.amount) AS sales FROM shoppers s JOIN purchases p ON p.shopper_id = s.shopper_id",
+        "COUNT(DISTINCT s.shopper_id) AS shoppers FROM shoppers s",
+    ],
+)
+def test_no_combination_of_groupings_and_filters_pins_down_the_lone_shopper(room, statistic):
+    """An exact audit: every answer to sales (or shoppers) grouped by each subset of (region, age band, tier),
+    unfiltered and with seven filters on the three columns (64 queries), is a sum over the finest cells; the lone
+    shopper's cell is not a linear combination of all the shown rows together (with complementary suppression off,
+    it is)."""
+    frames = _with_lone_shopper(room)
+    columns = ["region", "age_band", "loyalty_tier"]
+    cells = sorted(frames["shoppers"].groupby(columns).size().index)
+    target = cells.index(("island", "35-54", "basic"))
+    filters = [
+        None,
+        ("region", "<>", "island"),
+        ("region", "=", "north"),
+        ("region", "=", "island"),
+        ("region", "<>", "south"),
+        ("loyalty_tier", "=", "basic"),
+        ("loyalty_tier", "<>", "premium"),
+        ("age_band", "<>", "35-54"),
+    ]
+
+    def shown_rows(on):
+        vectors = []
+        for size in range(4):
+            for group in itertools.combinations(columns, size):
+                for flt in filters:
+                    select = ", ".join(f"s.{c}" for c in group)
+                    sql = (
+                        f"SELECT {select + ', ' if select else ''}{statistic}"
+                        + (f" WHERE s.{flt[0]} {flt[1]} '{flt[2]}'" if flt else "")
+                        + (f" GROUP BY {select}" if select else "")
+                    )
+                    for row in ask(on, sql, frames=frames).rows:
+                        vectors.append(
+                            [
+                                float(
+                                    all(cell[columns.index(c)] == row[c] for c in group)
+                                    and (flt is None or (cell[columns.index(flt[0])] == flt[2]) == (flt[1] == "="))
+                                )
+                                for cell in cells
+                            ]
+                        )
+        return np.array(vectors)
+
+    def determined(matrix):
+        unit = np.zeros(len(cells))
+        unit[target] = 1.0
+        return np.linalg.matrix_rank(np.vstack([matrix, unit])) == np.linalg.matrix_rank(matrix)
+
+    assert determined(shown_rows(_without_complements(room)))
+    assert not determined(shown_rows(room))
+
+
+def test_dp_noise_also_hides_one_shopper_when_complements_are_off(room):
+    """The second layer: released answers carry Laplace noise whose spread is far wider than one shopper's clamped
+    contribution, so even without complementary suppression the difference does not reveal the shopper."""
+    frames = _with_lone_shopper(room)
+    plain = _without_complements(room)
     coarse = ask(
-        room,
+        plain,
         "SELECT s.loyalty_tier, COUNT(DISTINCT s.shopper_id) AS n FROM shoppers s GROUP BY s.loyalty_tier",
         epsilon=0.5,
         frames=frames,
     )
     fine = ask(
-        room,
+        plain,
         "SELECT s.loyalty_tier, s.region, COUNT(DISTINCT s.shopper_id) AS n FROM shoppers s "
         "GROUP BY s.loyalty_tier, s.region",
         epsilon=0.5,

@@ -15,6 +15,7 @@ from core.errors import DomainError
 from core.forms import form_error
 from core.pages import slot_context
 from governance.access import Capability, tenant_page
+from governance.privacy import pii_scrub_error
 from optimizer import selectors
 from optimizer.engine.allocate import CURVE_CHANNELS, DEFAULT_CHANCE
 from optimizer.forms.plans import PlanForm, PlanWhatIfForm
@@ -139,7 +140,8 @@ def plan_export_view(request: HttpRequest, pk: int, *, access) -> HttpResponse:
         body = plan_export_csv(plan=plan, retailer=retailer)
     except DomainError as exc:
         status = 409 if exc.code == "not_approved" else 400
-        return HttpResponse(exc.message, status=status, content_type="text/plain; charset=utf-8")
+        message = pii_scrub_error(exc.message, source="page.error", tenant=access.tenant, user=request.user)
+        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
     filename = f"plan-{plan.root_id or plan.pk}-v{plan.version}{'-' + retailer if retailer else ''}.csv"
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
