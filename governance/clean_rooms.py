@@ -42,12 +42,17 @@ class CleanRoomRefused(Exception):
 
 @dataclass
 class CleanRoomAnswer:
-    result: QueryResult
+    result: QueryResult | None
     released: bool
     epsilon_spent: float
     epsilon_remaining: float
+    # A retry of a request already answered (same Idempotency-Key): the stored answer, nothing spent again.
+    replayed: dict | None = None
 
-    def as_dict(self) -> dict:
+    def released_part(self) -> dict:
+        """What was released: kept with the ledger entry so a retry gets the same numbers."""
+        if self.replayed is not None:
+            return dict(self.replayed)
         noise = self.result.noise
         return {
             "columns": self.result.columns,
@@ -55,8 +60,14 @@ class CleanRoomAnswer:
             "suppressed_rows": self.result.suppressed,
             "differential_privacy": self.released,
             "noise": {name: info.as_dict() for name, info in noise.items()} if noise else {},
+        }
+
+    def as_dict(self) -> dict:
+        return {
+            **self.released_part(),
             "epsilon_spent": self.epsilon_spent,
             "epsilon_remaining": self.epsilon_remaining,
+            "replayed": self.replayed is not None,
         }
 
 
@@ -93,12 +104,18 @@ def clean_room_query(
     harmonized: dict[str, pd.DataFrame] | None = None,
     user=None,
     api_key: APIKey | None = None,
+    request_key: str = "",
 ) -> CleanRoomAnswer:
     """Answer ``sql`` over the dataset's tables plus ``harmonized`` ones (the tenant's own, given by the caller).
 
     ``release=True`` is for answers that leave the tenant (the gateway, partners): Laplace noise, ``epsilon`` (the
     dataset's per-query default when None) spent from the budget, refused once the budget cannot cover it.
     ``release=False`` answers exactly, for the tenant's own pages, and spends nothing.
+
+    ``request_key`` (the gateway's Idempotency-Key) makes a released answer repeatable: a request whose key this
+    dataset has answered gets that answer again (``replayed``) and spends nothing, so a client that timed out and
+    retried does not pay twice, nor get a second, independent draw of the noise (two draws averaged would leak more
+    than the epsilon charged). The same key with another query is refused (rule ``idempotency_key``).
     """
     sql_hash = hashlib.sha256(sql.encode()).hexdigest()
     who = {"tenant": dataset.tenant, "user": user, "api_key": api_key}
@@ -125,6 +142,11 @@ def clean_room_query(
         epsilon = dataset.epsilon_per_query if epsilon is None else float(epsilon)
         if not epsilon > 0:
             refuse("privacy_budget", "epsilon must be positive")
+        if request_key:
+            earlier = PrivacySpend.objects.filter(dataset=dataset, request_key=request_key).first()
+            if earlier is not None:
+                return _replay(earlier, dataset=dataset, sql_hash=sql_hash, base_detail=base_detail, refuse=refuse,
+                               who=who)  # fmt: skip
     try:
         checked = check_query(sql, policy=policy, schemas=schemas)
         # Only the tables the query reads are loaded (a query over shoppers does not pay for purchases).
@@ -151,9 +173,14 @@ def clean_room_query(
     with transaction.atomic():
         # The dataset row is the lock: two answers cannot both pass the check on the same remaining budget.
         locked = CleanRoomDataset.objects.select_for_update().get(pk=dataset.pk)
+        # The same request, answered while this one ran: its answer, not a second draw of the noise.
+        replay = PrivacySpend.objects.filter(dataset=locked, request_key=request_key).first() if request_key else None
         spent = epsilon_spent(dataset=locked)
-        over = spent + epsilon > locked.epsilon_budget + BUDGET_TOLERANCE
-        if not over:
+        over = replay is None and spent + epsilon > locked.epsilon_budget + BUDGET_TOLERANCE
+        answer = CleanRoomAnswer(
+            result, released=True, epsilon_spent=epsilon, epsilon_remaining=locked.epsilon_budget - spent - epsilon
+        )
+        if replay is None and not over:
             entry = audit_record(
                 action="cleanroom.epsilon_spent",
                 obj=locked,
@@ -174,7 +201,11 @@ def clean_room_query(
                 epsilon=epsilon,
                 query_sha256=sql_hash,
                 actor_label=entry.actor_label,
+                request_key=request_key,
+                answer=answer.released_part() if request_key else None,
             )
+    if replay is not None:
+        return _replay(replay, dataset=dataset, sql_hash=sql_hash, base_detail=base_detail, refuse=refuse, who=who)
     if over:  # outside the transaction, so the refusal's audit entry is kept
         refuse(
             "privacy_budget",
@@ -183,8 +214,28 @@ def clean_room_query(
             epsilon_requested=epsilon,
             epsilon_spent=spent,
         )
+    return answer
+
+
+def _replay(earlier: PrivacySpend, *, dataset, sql_hash: str, base_detail: dict, refuse, who) -> CleanRoomAnswer:
+    """A request already answered under its Idempotency-Key: that answer again, nothing spent."""
+    if earlier.query_sha256 != sql_hash or earlier.answer is None:
+        refuse(
+            "idempotency_key",
+            "this Idempotency-Key was used for another query on this dataset; use a new key for a new query",
+        )
+    audit_record(
+        action="cleanroom.replayed",
+        obj=dataset,
+        detail={**base_detail, "epsilon_charged": 0.0, "first_answered_at": earlier.created_at.isoformat()},
+        **who,
+    )
     return CleanRoomAnswer(
-        result, released=True, epsilon_spent=epsilon, epsilon_remaining=locked.epsilon_budget - spent - epsilon
+        None,
+        released=True,
+        epsilon_spent=earlier.epsilon,  # what this answer cost, once, when first released
+        epsilon_remaining=dataset.epsilon_budget - epsilon_spent(dataset=dataset),
+        replayed=earlier.answer,
     )
 
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import Q
 
 from governance.currencies import validate_currency
 
@@ -245,10 +246,24 @@ class PrivacySpend(models.Model):
     epsilon = models.FloatField(validators=[MinValueValidator(0)])
     query_sha256 = models.CharField(max_length=64)
     actor_label = models.CharField(max_length=200)
+    request_key = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="The caller's Idempotency-Key: a retry with the same key gets this answer again, spending nothing.",
+    )
+    answer = models.JSONField(
+        null=True, blank=True, help_text="The released (noisy) answer, kept to answer a retry of the same request."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "request_key"], condition=~Q(request_key=""), name="privacy_spend_unique_request"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.dataset.slug}: ε {self.epsilon:g} by {self.actor_label}"

@@ -5,11 +5,14 @@ timeout, a dropped connection. A refusal (4xx: a broken rule, a spent budget, a 
 with the rule it names. After the last attempt it raises ``CleanRoomUnavailable`` saying how often it tried and
 what the last failure was.
 
-A retried query may have been answered (and its epsilon spent) by a request whose answer never arrived: the budget
-can then be charged for an answer nobody saw, which errs on the side of privacy.
+Each query carries an ``Idempotency-Key`` (a new UUID per query, the same on each of its retries): an attempt whose
+answer never arrived (a timeout after the gateway answered and spent the epsilon) is answered again on retry with the
+same numbers (``replayed``), and the privacy budget is charged once.
 """
 
 from __future__ import annotations
+
+import uuid
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -75,11 +78,13 @@ class CleanRoomClient:
     def datasets(self) -> list[dict]:
         return self._request("GET", "clean-rooms/")["results"]
 
-    def query(self, *, dataset: str, sql: str, epsilon: float | None = None) -> dict:
+    def query(self, *, dataset: str, sql: str, epsilon: float | None = None, request_key: str | None = None) -> dict:
+        """One query; ``request_key`` (default: a new UUID) is sent as ``Idempotency-Key`` on every attempt."""
         body: dict = {"sql": sql}
         if epsilon is not None:
             body["epsilon"] = epsilon
-        return self._request("POST", f"clean-rooms/{dataset}/query/", json=body)
+        headers = {"Idempotency-Key": request_key or str(uuid.uuid4())}
+        return self._request("POST", f"clean-rooms/{dataset}/query/", json=body, headers=headers)
 
     def _request(self, method: str, path: str, **kwargs) -> dict:
         retrying = Retrying(

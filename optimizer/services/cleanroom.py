@@ -44,6 +44,7 @@ def gateway_query(
     release: bool = True,
     user=None,
     api_key: APIKey | None = None,
+    request_key: str = "",
 ) -> CleanRoomAnswer:
     return clean_room_query(
         dataset=dataset,
@@ -53,4 +54,5 @@ def gateway_query(
         harmonized=harmonized_frames(tenant=dataset.tenant),
         user=user,
         api_key=api_key,
+        request_key=request_key,
     )
