@@ -17,6 +17,10 @@ half of the seeds). Methods, all scored by the simulator's expected outcome over
 - oracle: the allocator on the true curves with the true floor (the 100% reference).
 
 The table goes into docs/benchmarks.md between the optimize_bench markers unless --no-doc.
+
+`--family independent` runs the same command on bench/independent's worlds (scored by each world's own truth);
+with `--promise-bound` it adds the row of a planner that knows the world's true curves and keeps the same promise
+against the level error the optimizer's plan states (what the promise itself costs; see _promise_bound).
 """
 
 from __future__ import annotations
