@@ -111,14 +111,24 @@ RECENT_LEVEL_DAYS = 14
 def with_recent_level(curves: CurveSet, history: pd.DataFrame, *, period_days: int) -> CurveSet:
     """Curves whose sales level is moved part of the way (RECENT_LEVEL_WEIGHT, in logs) toward the level of the
     history's last min(period, RECENT_LEVEL_DAYS) days: the fitted demand is a smooth curve over the whole history,
-    and its end lags a level that moved lately (a season, a distribution change), which the next period starts from."""
+    and its end lags a level that moved lately (a season, a distribution change), which the next period starts from.
+    Incremental curves (``inc_scale``) move by the same factor."""
     dates, predicted, actual, _ = _portfolio_fit(curves, history)
     window = slice(len(dates) - min(int(period_days), RECENT_LEVEL_DAYS, len(dates)), len(dates))
     p, a = float(predicted[window].sum()), float(actual[window].sum())
     if not (p > 0 and a > 0):
         return curves
     factor = math.exp(RECENT_LEVEL_WEIGHT * math.log(a / p))
-    channels = tuple(dataclasses.replace(c, beta=np.asarray(c.beta, dtype=float) * factor) for c in curves.channels)
+    # The incremental curves move with the attributed ones (the same shoppers, the same season): their incremental
+    # share of attributed sales stays what calibration found.
+    channels = tuple(
+        dataclasses.replace(
+            c,
+            beta=np.asarray(c.beta, dtype=float) * factor,
+            inc_scale=None if c.inc_scale is None else np.asarray(c.inc_scale, dtype=float) * factor,
+        )
+        for c in curves.channels
+    )
     return dataclasses.replace(curves, channels=channels)
 
 

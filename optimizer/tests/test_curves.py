@@ -133,7 +133,12 @@ def test_the_period_starts_from_the_level_of_the_last_two_weeks(noisy):
         moved = with_recent_level(curves, changed, period_days=period)
         base = with_recent_level(curves, frame, period_days=period)
         key = "amazon|sponsored_product"
-        return float(np.mean(moved.channel(key).beta) / np.mean(base.channel(key).beta))
+        ratio = float(np.mean(moved.channel(key).beta) / np.mean(base.channel(key).beta))
+        # The incremental curve moves with the attributed one: its share of attributed sales stays as calibrated.
+        x = curves.channel(key).hist_daily_spend
+        inc = moved.channel(key).incremental(x) / base.channel(key).incremental(x)
+        assert np.allclose(inc, ratio, rtol=1e-9)
+        return ratio
 
     assert level((0, 14), 28) == pytest.approx(1.3, rel=1e-9)
     assert level((14, 28), 28) == pytest.approx(1.0, rel=1e-9)
