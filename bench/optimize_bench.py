@@ -174,18 +174,19 @@ def run_seed(seed: int, *, chance: float | None, compare: list[float], samples: 
     return row
 
 
-def _promise_bound(world, doc: dict, chance: float) -> dict[str, float] | None:
+def _promise_bound(world, doc: dict, chance: float, sd: float | None = None) -> dict[str, float] | None:
     """The price of the promise itself: the plan of a planner that knows the world's true curves and is unsure only
     of the period's level, by as much as the optimize command's plan says (its forecast_error_sd, a mean-one
     lognormal factor common to every channel). Keeping the floor R with probability ``chance`` against that factor
     means holding R · exp(z · sd + sd² / 2) in truth (z the chance's normal quantile): the world's own oracle under
     that floor. None where no spend reaches it. No planner that is unsure of the level by that much can keep the
     promise more cheaply, so the gap between this row and the oracle is what the promise costs, the gap between the
-    optimizer and this row what its curves cost."""
+    optimizer and this row what its curves cost. ``sd`` given: that level error instead of the plan's."""
     import copy
     from statistics import NormalDist
 
-    sd = float((doc["constraints"].get("min_roas") or {}).get("forecast_error_sd") or 0.0)
+    if sd is None:
+        sd = float((doc["constraints"].get("min_roas") or {}).get("forecast_error_sd") or 0.0)
     shadow = copy.copy(world)
     shadow.min_roas = float(world.min_roas) * math.exp(NormalDist().inv_cdf(chance) * sd + sd * sd / 2)
     shadow._oracle = None  # the copy's own oracle cache (the world's stays as it is)
@@ -204,6 +205,7 @@ def run_world(
     seed: int,
     workdir: Path,
     promise_bound: bool = False,
+    promise_bound_sd: float | None = None,
 ) -> dict:
     """One world of the independent family (bench/independent, part F): its files through the optimize command,
     the baselines, and every plan scored by the world's own truth (period spends)."""
@@ -256,7 +258,9 @@ def run_world(
     spends["oracle"] = dict(oracle_spend)
     if promise_bound and chance:
         t = time.perf_counter()
-        spends["promise_bound"] = _promise_bound(world, docs["optimizer"], chance) if "optimizer" in docs else None
+        spends["promise_bound"] = (
+            _promise_bound(world, docs["optimizer"], chance, promise_bound_sd) if "optimizer" in docs else None
+        )
         seconds["promise_bound"] = time.perf_counter() - t
 
     row = {
@@ -497,6 +501,11 @@ def main() -> None:
         help="Independent family: add the row of a planner that knows the true curves and keeps the promise "
         "against the optimizer's stated level error (what the promise itself costs).",
     )
+    parser.add_argument(
+        "--promise-bound-sd",
+        type=float,
+        help="With --promise-bound: this level error (relative sd) for every world instead of the plan's own.",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rmn_site.settings")
     import django
@@ -533,8 +542,16 @@ def main() -> None:
             t0 = time.perf_counter()
             rows = []
             for world in make_worlds(args.worlds, args.world_seed):
-                row = run_world(world, chance=chance, compare=args.compare_chance, samples=args.samples, seed=0,
-                                workdir=Path(tmp), promise_bound=args.promise_bound)  # fmt: skip
+                row = run_world(
+                    world,
+                    chance=chance,
+                    compare=args.compare_chance,
+                    samples=args.samples,
+                    seed=0,
+                    workdir=Path(tmp),
+                    promise_bound=args.promise_bound or args.promise_bound_sd is not None,
+                    promise_bound_sd=args.promise_bound_sd,
+                )
                 o = row["methods"]["optimizer"]
                 roas = "none" if o["roas"] is None else f"{o['roas']:.2f}"
                 print(
