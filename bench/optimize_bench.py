@@ -17,6 +17,10 @@ half of the seeds). Methods, all scored by the simulator's expected outcome over
 - oracle: the allocator on the true curves with the true floor (the 100% reference).
 
 The table goes into docs/benchmarks.md between the optimize_bench markers unless --no-doc.
+
+`--family independent` runs the same command on bench/independent's worlds (scored by each world's own truth);
+with `--promise-bound` it adds the row of a planner that knows the world's true curves and keeps the same promise
+against the level error the optimizer's plan states (what the promise itself costs; see _promise_bound).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import datetime as dt
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -47,13 +52,22 @@ INDEPENDENT_END = "<!-- optimize_bench_independent:end -->"
 P = 28
 MIX_SPREAD = 2.5  # historical spend per channel scaled by 1/2.5-2.5x: the past mix is off the optimum
 BUDGET_TOLERANCE = 0.005  # "whole budget used": at least 99.5% of it spent
-METHODS = ("optimizer", "uncalibrated", "equal_split", "roas_proportional", "last_period_mix", "oracle")
+METHODS = (
+    "optimizer",
+    "uncalibrated",
+    "equal_split",
+    "roas_proportional",
+    "last_period_mix",
+    "promise_bound",
+    "oracle",
+)
 LABELS = {
     "optimizer": "optimize command (calibrated curves, chance-constrained floor)",
     "uncalibrated": "same optimizer, uncalibrated (attributed) curves",
     "equal_split": "equal split",
     "roas_proportional": "share ∝ historical attributed ROAS",
     "last_period_mix": "last period's mix",
+    "promise_bound": "true curves, floor raised to keep the promise against the plan's level error",
     "oracle": "oracle (true curves, true floor)",
 }
 
@@ -160,7 +174,39 @@ def run_seed(seed: int, *, chance: float | None, compare: list[float], samples: 
     return row
 
 
-def run_world(world, *, chance: float | None, compare: list[float], samples: int, seed: int, workdir: Path) -> dict:
+def _promise_bound(world, doc: dict, chance: float, sd: float | None = None) -> dict[str, float] | None:
+    """The price of the promise itself: the plan of a planner that knows the world's true curves and is unsure only
+    of the period's level, by as much as the optimize command's plan says (its forecast_error_sd, a mean-one
+    lognormal factor common to every channel). Keeping the floor R with probability ``chance`` against that factor
+    means holding R · exp(z · sd + sd² / 2) in truth (z the chance's normal quantile): the world's own oracle under
+    that floor. None where no spend reaches it. No planner that is unsure of the level by that much can keep the
+    promise more cheaply, so the gap between this row and the oracle is what the promise costs, the gap between the
+    optimizer and this row what its curves cost. ``sd`` given: that level error instead of the plan's."""
+    import copy
+    from statistics import NormalDist
+
+    if sd is None:
+        sd = float((doc["constraints"].get("min_roas") or {}).get("forecast_error_sd") or 0.0)
+    shadow = copy.copy(world)
+    shadow.min_roas = float(world.min_roas) * math.exp(NormalDist().inv_cdf(chance) * sd + sd * sd / 2)
+    shadow._oracle = None  # the copy's own oracle cache (the world's stays as it is)
+    try:
+        return dict(shadow.oracle()[0])
+    except Exception:
+        return None
+
+
+def run_world(
+    world,
+    *,
+    chance: float | None,
+    compare: list[float],
+    samples: int,
+    seed: int,
+    workdir: Path,
+    promise_bound: bool = False,
+    promise_bound_sd: float | None = None,
+) -> dict:
     """One world of the independent family (bench/independent, part F): its files through the optimize command,
     the baselines, and every plan scored by the world's own truth (period spends)."""
     import pandas as pd
@@ -210,6 +256,12 @@ def run_world(world, *, chance: float | None, compare: list[float], samples: int
     oracle_spend, oracle_margin = world.oracle()
     seconds["oracle"] = time.perf_counter() - t
     spends["oracle"] = dict(oracle_spend)
+    if promise_bound and chance:
+        t = time.perf_counter()
+        spends["promise_bound"] = (
+            _promise_bound(world, docs["optimizer"], chance, promise_bound_sd) if "optimizer" in docs else None
+        )
+        seconds["promise_bound"] = time.perf_counter() - t
 
     row = {
         "seed": str(world.name),
@@ -372,6 +424,7 @@ def render_independent(rows, summary, *, command: str, total_seconds: float, cha
     for r in rows:
         kinds[r["floor_kind"]] = kinds.get(r["floor_kind"], 0) + 1
     calibrated = opt["promised"] and 0.85 <= opt["promised_held"] / opt["promised"] <= 0.95
+    bound = "promise_bound" in rows[0]["methods"]
     checks = [
         (f"median >= 97% of the oracle ({opt['median_pct']:.1f}%)", opt["median_pct"] >= 97),
         (f"floor held in >= 95% of worlds ({100 * opt['floor_share']:.0f}%)", opt["floor_share"] >= 0.95),
@@ -398,8 +451,9 @@ def render_independent(rows, summary, *, command: str, total_seconds: float, cha
         "Per world (floor kind, the optimizer's % of oracle, true attributed ROAS against the floor, spend / budget, "
         "the plan's P(floor)):",
         "",
-        "| world | period | floor kind | floor | optimizer % | true ROAS | spend / budget | P(floor) | promise |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---|",
+        "| world | period | floor kind | floor | optimizer % | true ROAS | spend / budget | P(floor) | promise |"
+        + (" known curves, same promise % |" if bound else ""),
+        "|---|---:|---|---:|---:|---:|---:|---:|---|" + ("---:|" if bound else ""),
     ]
     for r in rows:
         o = r["methods"]["optimizer"]
@@ -413,6 +467,7 @@ def render_independent(rows, summary, *, command: str, total_seconds: float, cha
         lines.append(
             f"| {r['seed']} | {r['period_days']} | {r['floor_kind']} | {r['floor']:.2f} | {o['pct_oracle']:.1f} | "
             f"{roas} | {o['spend'] / r['budget']:.0%} | {'–' if p is None else f'{p:.0%}'} | {note} |"
+            + (f" {r['methods']['promise_bound']['pct_oracle']:.1f} |" if bound else "")
         )
     lines.append(INDEPENDENT_END)
     return "\n".join(lines)
@@ -440,6 +495,17 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--json", help="Also write the per-seed rows here.")
+    parser.add_argument(
+        "--promise-bound",
+        action="store_true",
+        help="Independent family: add the row of a planner that knows the true curves and keeps the promise "
+        "against the optimizer's stated level error (what the promise itself costs).",
+    )
+    parser.add_argument(
+        "--promise-bound-sd",
+        type=float,
+        help="With --promise-bound: this level error (relative sd) for every world instead of the plan's own.",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rmn_site.settings")
     import django
@@ -476,8 +542,16 @@ def main() -> None:
             t0 = time.perf_counter()
             rows = []
             for world in make_worlds(args.worlds, args.world_seed):
-                row = run_world(world, chance=chance, compare=args.compare_chance, samples=args.samples, seed=0,
-                                workdir=Path(tmp))  # fmt: skip
+                row = run_world(
+                    world,
+                    chance=chance,
+                    compare=args.compare_chance,
+                    samples=args.samples,
+                    seed=0,
+                    workdir=Path(tmp),
+                    promise_bound=args.promise_bound or args.promise_bound_sd is not None,
+                    promise_bound_sd=args.promise_bound_sd,
+                )
                 o = row["methods"]["optimizer"]
                 roas = "none" if o["roas"] is None else f"{o['roas']:.2f}"
                 print(

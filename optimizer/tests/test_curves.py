@@ -20,7 +20,7 @@ from optimizer.engine.curves import (
     uncalibrated,
 )
 from optimizer.engine.errors import OptimizerInputError
-from optimizer.engine.pipeline import period_error_sd, with_recent_level
+from optimizer.engine.pipeline import RECENT_LEVEL_DAYS, period_error_sd, with_recent_level
 
 CHANNELS = (("amazon", "sponsored_product", 900.0), ("amazon", "ctv", 600.0), ("walmart", "onsite_display", 250.0))
 START = dt.date(2025, 3, 1)
@@ -112,6 +112,38 @@ def test_noisy_intervals_cover_the_true_attributed_curve(noisy):
         lo, hi = np.quantile(samples, [0.01, 0.99])
         assert lo <= truth.attributed_sales <= hi, channel.key
         assert hi / lo < 1.6  # informative, not a blanket
+
+
+def test_the_period_starts_from_the_level_of_the_last_two_weeks(noisy):
+    # The level is read from the last RECENT_LEVEL_DAYS = 14 days (issue 17, part B: on independent worlds the next
+    # period's level was missed by 0.071 in logs reading 14 days, 0.093 reading 28): sales reported 30% higher in
+    # those days move every curve's level by exactly that, the same 30% a few days earlier moves nothing, and a
+    # shorter period reads only its own length.
+    world, history, curves = noisy
+    frame = history_frame(world, history)
+    dates = pd.to_datetime(frame["date"])
+    last = dates.max()
+    assert RECENT_LEVEL_DAYS == 14
+
+    def level(scaled_days: tuple[int, int], period: int) -> float:
+        changed = frame.copy()
+        back = (last - dates).dt.days
+        rows = (back >= scaled_days[0]) & (back < scaled_days[1])
+        changed.loc[rows, "attributed_sales"] *= 1.3
+        moved = with_recent_level(curves, changed, period_days=period)
+        base = with_recent_level(curves, frame, period_days=period)
+        key = "amazon|sponsored_product"
+        ratio = float(np.mean(moved.channel(key).beta) / np.mean(base.channel(key).beta))
+        # The incremental curve moves with the attributed one: its share of attributed sales stays as calibrated.
+        x = curves.channel(key).hist_daily_spend
+        inc = moved.channel(key).incremental(x) / base.channel(key).incremental(x)
+        assert np.allclose(inc, ratio, rtol=1e-9)
+        return ratio
+
+    assert level((0, 14), 28) == pytest.approx(1.3, rel=1e-9)
+    assert level((14, 28), 28) == pytest.approx(1.0, rel=1e-9)
+    assert level((7, 14), 7) == pytest.approx(1.0, rel=1e-9)
+    assert level((0, 7), 7) == pytest.approx(1.3, rel=1e-9)
 
 
 def _prior_moments(placement: str):
