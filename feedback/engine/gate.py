@@ -4,7 +4,11 @@ this module decides.
 A candidate adapter version is compared with the baseline (the active version of the same adapter) on three things:
 
 (a) held-out human preferences. On each held-out pair a model is *right* when it gives the reviewers' chosen answer a
-    higher summed log-probability than the rejected one (``ml.engine.evaluation.pair_logprobs``; a tie is wrong).
+    higher log-probability per token than the rejected one (``ml.engine.evaluation.pair_logprobs`` with
+    ``per_token``, ``length_normalized`` in the rule; a tie is wrong). Per token, as SimPO's implicit reward, because
+    a summed log-probability falls with every token added: it prefers the shorter answer of a pair whatever the
+    answers say, so where the chosen answer is the rejected one plus a sentence (a call to action) or minus one (a
+    price claim), every version ranks the pair alike and no candidate can ever show it learned what reviewers asked.
     Reward accuracy is the share of pairs a model gets right. Pairs are compared *paired*: candidate right and
     baseline wrong is a win, the reverse a loss, both right or both wrong a tie (excluded). The win rate is
     wins / (wins + losses) with a Wilson score interval; the accuracy difference (candidate - baseline) has a paired
@@ -37,6 +41,7 @@ class GateRule:
     bootstrap: int = 2000
     seed: int = 0
     min_decisive: int = 5
+    length_normalized: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -144,8 +144,11 @@ def evaluate_reader(task: str, rows: list[dict], read: Callable[[str], dict | No
     return {"n": n, "answered": sum(a is not None for a in answers) / n, "exact_match": right / n}
 
 
-def _completion_logprobs(model, tokenizer, prompts: list[list[dict]], completions: list[str]) -> list[float]:
-    """Summed log-probability of each completion's tokens after its prompt (chat template, generation prompt)."""
+def _completion_logprobs(
+    model, tokenizer, prompts: list[list[dict]], completions: list[str], *, per_token: bool = False
+) -> list[float]:
+    """Summed log-probability of each completion's tokens after its prompt (chat template, generation prompt); with
+    ``per_token`` the mean over its tokens."""
     import torch
 
     prefix_ids = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True) for p in prompts]
@@ -166,12 +169,17 @@ def _completion_logprobs(model, tokenizer, prompts: list[list[dict]], completion
     out = []
     for i, (a, b) in enumerate(zip(prefix_ids, completion_ids, strict=True)):
         # Token t is predicted at position t-1; the completion spans tokens len(a) .. len(a)+len(b)-1.
-        out.append(float(logp[i, len(a) - 1 : len(a) + len(b) - 1].sum()))
+        span = logp[i, len(a) - 1 : len(a) + len(b) - 1]
+        out.append(float(span.mean() if per_token else span.sum()))
     return out
 
 
-def pair_logprobs(model, tokenizer, pairs: list[dict], *, batch_size: int = 8) -> list[tuple[float, float]]:
-    """(chosen, rejected) summed completion log-probabilities of each pair."""
+def pair_logprobs(
+    model, tokenizer, pairs: list[dict], *, batch_size: int = 8, per_token: bool = False
+) -> list[tuple[float, float]]:
+    """(chosen, rejected) summed completion log-probabilities of each pair; with ``per_token``, the mean per completion
+    token instead (length-normalised, as SimPO's implicit reward: a summed log-probability falls with every token
+    added, so it prefers the shorter of two answers whatever they say)."""
     out: list[tuple[float, float]] = []
     was_training = getattr(model, "training", False)
     model.eval()
@@ -179,8 +187,12 @@ def pair_logprobs(model, tokenizer, pairs: list[dict], *, batch_size: int = 8) -
         for start in range(0, len(pairs), batch_size):
             batch = pairs[start : start + batch_size]
             prompts = [p["prompt"] for p in batch]
-            chosen = _completion_logprobs(model, tokenizer, prompts, [p["chosen"][-1]["content"] for p in batch])
-            rejected = _completion_logprobs(model, tokenizer, prompts, [p["rejected"][-1]["content"] for p in batch])
+            chosen = _completion_logprobs(
+                model, tokenizer, prompts, [p["chosen"][-1]["content"] for p in batch], per_token=per_token
+            )
+            rejected = _completion_logprobs(
+                model, tokenizer, prompts, [p["rejected"][-1]["content"] for p in batch], per_token=per_token
+            )
             out.extend(zip(chosen, rejected, strict=True))
     finally:
         if was_training:

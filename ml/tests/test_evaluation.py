@@ -130,6 +130,29 @@ def test_preference_accuracy_sums_exactly_the_completion_tokens(tiny):
     assert preference_accuracy(model, tokenizer, pairs, reference=scores) == 0.0
 
 
+def test_per_token_scores_are_the_mean_and_do_not_prefer_the_shorter_answer(tiny):
+    """Per token (the gate's measure): the mean log-probability of the completion's tokens, exactly; a chosen answer
+    that is the rejected one plus a sentence the model likes wins per token, while the summed score, which falls with
+    every token added, prefers the shorter answer."""
+    _model, tokenizer = tiny
+    logits = torch.zeros(len(tokenizer))
+    liked = tokenizer(" Shop now.", add_special_tokens=False)["input_ids"]
+    logits[liked] = 4.0
+    model = _UnigramModel(logits)
+    logp = torch.log_softmax(logits, -1)
+    eos = tokenizer.eos_token_id
+    pairs = [_pair("Fresh oats. Shop now.", "Fresh oats."), _pair("Shop now.", "Fresh oats.")]
+    per_token = pair_logprobs(model, tokenizer, pairs, per_token=True)
+    summed = pair_logprobs(model, tokenizer, pairs)
+    for (chosen, rejected), pair in zip(per_token, pairs, strict=True):
+        for got, text in ((chosen, pair["chosen"][0]["content"]), (rejected, pair["rejected"][0]["content"])):
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [eos]
+            assert got == pytest.approx(float(logp[ids].mean()), rel=1e-5)
+    assert per_token[0][0] > per_token[0][1]  # the liked call to action raises the mean
+    assert summed[0][0] < summed[0][1]  # but the sum prefers the shorter answer
+    assert per_token[1][0] > per_token[1][1]  # liked tokens alone: the higher mean
+
+
 # --- eval_adapter: stores figures, promotes only when better ----------------------------------------------------
 
 
