@@ -21,6 +21,9 @@ The table goes into docs/benchmarks.md between the optimize_bench markers unless
 `--family independent` runs the same command on bench/independent's worlds (scored by each world's own truth);
 with `--promise-bound` it adds the row of a planner that knows the world's true curves and keeps the same promise
 against the level error the optimizer's plan states (what the promise itself costs; see _promise_bound).
+
+`--reliability A.json B.json ...` runs nothing: it reads the independent rows of earlier `--json` dumps and tables
+how well the command's stated P(floor) and intervals match the truth (see reliability; docs/benchmarks.md, part D).
 """
 
 from __future__ import annotations
