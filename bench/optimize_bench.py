@@ -277,6 +277,11 @@ def run_world(
         "floor": floor,
         "period_days": days,
         "floor_kind": getattr(world, "floor_kind", None),
+        # Today's run rate over the period (the last 56 days' mean daily spend times the period's days): how far a
+        # plan's total moves away from what the history ran (reliability).
+        "run_rate_spend": float(frame[frame["date"] > frame["date"].max() - pd.Timedelta(days=56)]["spend"].sum())
+        / 56
+        * days,
         "errors": errors,
         "methods": {},
     }
@@ -556,6 +561,33 @@ def reliability(rows: list[dict]) -> list[str]:
         ("whole budget (95% or more)", lambda r, m: m["spend"] >= 0.95 * r["budget"]),
         ("all", lambda r, m: True),
     )
+    ratio = [
+        ("below 0.8", 0.0, 0.8),
+        ("0.8-1", 0.8, 1.0),
+        ("1-1.3", 1.0, 1.3),
+        ("1.3-2", 1.3, 2.0),
+        ("2 or more", 2.0, math.inf),
+    ]
+    if all(r.get("run_rate_spend") for r in rows):
+        groups += tuple(
+            (
+                f"plan spend {label} times the run rate",
+                lambda r, m, lo=lo, hi=hi: lo <= m["spend"] / r["run_rate_spend"] < hi,
+            )
+            for label, lo, hi in ratio
+        )
+    # By the world's own floor kind (set from its truth): whether cutting spend selects plans whose estimate was low.
+    for kind in sorted({str(r.get("floor_kind")) for r in rows if r.get("floor_kind")}):
+        groups += (
+            (
+                f"floor {kind} in truth, spend cut",
+                lambda r, m, kind=kind: str(r.get("floor_kind")) == kind and m["spend"] < 0.95 * r["budget"],
+            ),
+            (
+                f"floor {kind} in truth, whole budget",
+                lambda r, m, kind=kind: str(r.get("floor_kind")) == kind and m["spend"] >= 0.95 * r["budget"],
+            ),
+        )
     for label, keep in groups:
         z = np.array([v for r, m in plans if keep(r, m) and (v := _stated_z(m)) is not None])
         if not len(z):
