@@ -21,6 +21,9 @@ The table goes into docs/benchmarks.md between the optimize_bench markers unless
 `--family independent` runs the same command on bench/independent's worlds (scored by each world's own truth);
 with `--promise-bound` it adds the row of a planner that knows the world's true curves and keeps the same promise
 against the level error the optimizer's plan states (what the promise itself costs; see _promise_bound).
+
+`--reliability A.json B.json ...` runs nothing: it reads the independent rows of earlier `--json` dumps and tables
+how well the command's stated P(floor) and intervals match the truth (see reliability; docs/benchmarks.md, part D).
 """
 
 from __future__ import annotations
@@ -101,6 +104,11 @@ def _plan_facts(doc: dict, *, true_margin: float, chance) -> dict:
         "states_promise_unkept": bool(promise and not promise["whole_budget_keeps_promise"]),
         "full_spend_probability": (promise or {}).get("full_spend", {}) and promise["full_spend"]["probability"],
         "covered": bool(lo <= true_margin <= hi),
+        # The stated distribution of the period's attributed sales (reliability of the stated P(floor): where the
+        # truth falls in it, _stated_quantile).
+        "expected_attributed_sales": doc["totals"].get("expected_attributed_sales"),
+        "attributed_sales_interval": doc["totals"].get("attributed_sales_interval"),
+        "forecast_error_sd": (doc["constraints"].get("min_roas") or {}).get("forecast_error_sd"),
     }
 
 
@@ -269,6 +277,11 @@ def run_world(
         "floor": floor,
         "period_days": days,
         "floor_kind": getattr(world, "floor_kind", None),
+        # Today's run rate over the period (the last 56 days' mean daily spend times the period's days): how far a
+        # plan's total moves away from what the history ran (reliability).
+        "run_rate_spend": float(frame[frame["date"] > frame["date"].max() - pd.Timedelta(days=56)]["spend"].sum())
+        / 56
+        * days,
         "errors": errors,
         "methods": {},
     }
@@ -473,6 +486,119 @@ def render_independent(rows, summary, *, command: str, total_seconds: float, cha
     return "\n".join(lines)
 
 
+# Stated P(floor) bins: [lo, hi) with their labels; the last holds the plans that stated certainty.
+P_BINS = (
+    (0.0, 0.5, "below 0.5"),
+    (0.5, 0.7, "0.5-0.7"),
+    (0.7, 0.85, "0.7-0.85"),
+    (0.85, 0.9, "0.85-0.9"),
+    (0.9, 0.95, "0.9-0.95"),
+    (0.95, 0.999, "0.95-0.995"),
+    (0.999, math.inf, "1"),
+)
+Z_TENTH = 1.2816  # the normal's 90th percentile: beyond it lies a tenth of a calibrated distribution
+Z_INTERVAL = 1.6449  # its 95th: the stated 90% interval spans 2 · 1.6449 standard deviations
+
+
+def _stated_z(m: dict) -> float | None:
+    """Where the true attributed sales of a plan fall in the distribution the plan stated, in its standard
+    deviations: the stated 90% interval of attributed sales read as a lognormal (median sqrt(lo · hi), log sd
+    log(hi / lo) / 3.29). About N(0, 1) over many plans when the stated spread and centre are right."""
+    interval, roas = m.get("attributed_sales_interval"), m.get("roas")
+    if not interval or roas is None or m.get("spend", 0) <= 0 or min(interval) <= 0:
+        return None
+    lo, hi = (float(v) for v in interval)
+    sd = math.log(hi / lo) / (2 * Z_INTERVAL)
+    if sd <= 0:
+        return None
+    return (math.log(roas * m["spend"]) - 0.5 * math.log(lo * hi)) / sd
+
+
+def reliability(rows: list[dict]) -> list[str]:
+    """How well the command's stated P(floor) and intervals match the truth, over every plan of the command in
+    ``rows`` (the promise and the other --compare-chance levels; a plan identical to the promise's counted once):
+    a reliability table binned by the stated P(floor) (held against the sum of the stated probabilities, what a
+    calibrated statement expects), and where the truth fell in the stated distribution of attributed sales, apart
+    for plans that cut spend and plans that spend the whole budget."""
+    plans = []
+    for r in rows:
+        seen = []
+        for name, m in r["methods"].items():
+            if not (name == "optimizer" or name.startswith("chance_")) or m.get("refused"):
+                continue
+            if m.get("p_floor") is None or m.get("roas") is None:
+                continue
+            key = (round(m["spend"], 2), m["p_floor"])
+            if key in seen:
+                continue
+            seen.append(key)
+            plans.append((r, m))
+    lines = [
+        f"Reliability of the stated P(floor) ({len(plans)} plans of the command, {len(rows)} worlds):",
+        "",
+        "| stated P(floor) | plans | mean stated | held the floor | a calibrated statement expects |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for lo, hi, label in P_BINS:
+        group = [m for _, m in plans if lo <= m["p_floor"] < hi]
+        if not group:
+            continue
+        stated = [m["p_floor"] for m in group]
+        held = sum(m["floor_holds"] for m in group)
+        lines.append(
+            f"| {label} | {len(group)} | {np.mean(stated):.3f} | {held} ({held / len(group):.0%}) | {sum(stated):.1f} |"
+        )
+    lines += [
+        "",
+        "Where the true attributed sales fell in the plan's stated distribution (z: in its standard deviations; a "
+        "calibrated statement gives mean 0, sd 1 and a tenth of the plans in each tail beyond ±1.28):",
+        "",
+        "| plans | n | mean z | sd of z | lowest tenth | highest tenth |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    groups = (
+        ("spend cut below 95% of the budget", lambda r, m: m["spend"] < 0.95 * r["budget"]),
+        ("whole budget (95% or more)", lambda r, m: m["spend"] >= 0.95 * r["budget"]),
+        ("all", lambda r, m: True),
+    )
+    ratio = [
+        ("below 0.8", 0.0, 0.8),
+        ("0.8-1", 0.8, 1.0),
+        ("1-1.3", 1.0, 1.3),
+        ("1.3-2", 1.3, 2.0),
+        ("2 or more", 2.0, math.inf),
+    ]
+    if all(r.get("run_rate_spend") for r in rows):
+        groups += tuple(
+            (
+                f"plan spend {label} times the run rate",
+                lambda r, m, lo=lo, hi=hi: lo <= m["spend"] / r["run_rate_spend"] < hi,
+            )
+            for label, lo, hi in ratio
+        )
+    # By the world's own floor kind (set from its truth): whether cutting spend selects plans whose estimate was low.
+    for kind in sorted({str(r.get("floor_kind")) for r in rows if r.get("floor_kind")}):
+        groups += (
+            (
+                f"floor {kind} in truth, spend cut",
+                lambda r, m, kind=kind: str(r.get("floor_kind")) == kind and m["spend"] < 0.95 * r["budget"],
+            ),
+            (
+                f"floor {kind} in truth, whole budget",
+                lambda r, m, kind=kind: str(r.get("floor_kind")) == kind and m["spend"] >= 0.95 * r["budget"],
+            ),
+        )
+    for label, keep in groups:
+        z = np.array([v for r, m in plans if keep(r, m) and (v := _stated_z(m)) is not None])
+        if not len(z):
+            continue
+        lines.append(
+            f"| {label} | {len(z)} | {z.mean():+.2f} | {z.std():.2f} | {int((z < -Z_TENTH).sum())} "
+            f"(expected {0.1 * len(z):.1f}) | {int((z > Z_TENTH).sum())} |"
+        )
+    return lines
+
+
 def write_doc(section: str, start: str = START_MARK, end: str = END_MARK) -> None:
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     if start in text:
@@ -506,7 +632,18 @@ def main() -> None:
         type=float,
         help="With --promise-bound: this level error (relative sd) for every world instead of the plan's own.",
     )
+    parser.add_argument(
+        "--reliability",
+        nargs="+",
+        metavar="JSON",
+        help="Run nothing: read the independent rows of these --json files and print how well the stated P(floor) "
+        "and intervals match the truth (reliability).",
+    )
     args = parser.parse_args()
+    if args.reliability:
+        rows = [r for f in args.reliability for r in json.loads(Path(f).read_text())["independent"]["rows"]]
+        print("\n".join(reliability(rows)))
+        return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rmn_site.settings")
     import django
 
