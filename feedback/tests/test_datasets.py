@@ -328,8 +328,10 @@ def test_it_refuses_an_unknown_task_format_or_option_and_stores_nothing(review):
         ({"task": "creative", "fmt": "ppo"}, "format"),
         ({"task": "creative", "fmt": "dpo", "options": {"heldout_share": 1.5}}, "options.heldout_share"),
         ({"task": "creative", "fmt": "dpo", "options": {"colour": "red"}}, "options.colour"),
-        ({"task": "creative", "fmt": "dpo", "options": {"drop_policy_violations": "maybe"}},
-         "options.drop_policy_violations"),
+        (
+            {"task": "creative", "fmt": "dpo", "options": {"drop_policy_violations": "maybe"}},
+            "options.drop_policy_violations",
+        ),
     ]
     for kwargs, field in bad:
         with pytest.raises(DomainError) as err:

@@ -176,7 +176,10 @@ def loop_export(request: HttpRequest, *, access) -> HttpResponse:
         try:
             options = {"drop_policy_violations": not form.cleaned_data["keep_policy_violations"]}
             dataset = feedback_dataset_export(
-                tenant=access.tenant, task=form.cleaned_data["task"], fmt=form.cleaned_data["fmt"], user=request.user,
+                tenant=access.tenant,
+                task=form.cleaned_data["task"],
+                fmt=form.cleaned_data["fmt"],
+                user=request.user,
                 options=options,
             )
         except DomainError as exc:
