@@ -122,18 +122,26 @@ def messages(b: dict) -> list[dict]:
 # --- the taste --------------------------------------------------------------------------------------------------------
 
 
-def taste(copy: dict | None, b: dict) -> int:
+TASTE_PARTS = ("policy", "benefit", "cta", "length")
+
+
+def taste_parts(copy: dict | None, b: dict) -> dict[str, bool]:
+    """Which of the taste's four points ``copy`` earns (none when it is not copy)."""
     from ml.engine.policy import check_copy
 
     if copy is None:
-        return 0
+        return dict.fromkeys(TASTE_PARTS, False)
     text = f"{copy.get('headline', '')} {copy.get('body', '')}"
-    return (
-        (not check_copy(copy, b["policy"]))
-        + (b["key"].lower() in text.lower())
-        + any(w in (copy.get("body") or "").lower().split() for w in CTA_WORDS)
-        + (LENGTH_BAND[0] <= len(text) <= LENGTH_BAND[1])
-    )
+    return {
+        "policy": not check_copy(copy, b["policy"]),
+        "benefit": b["key"].lower() in text.lower(),
+        "cta": any(w in (copy.get("body") or "").lower().split() for w in CTA_WORDS),
+        "length": LENGTH_BAND[0] <= len(text) <= LENGTH_BAND[1],
+    }
+
+
+def taste(copy: dict | None, b: dict) -> int:
+    return sum(taste_parts(copy, b).values())
 
 
 def prefer(a: dict | None, b: dict | None, brief_: dict, rng: random.Random, *, flip: float, control: bool) -> str:
@@ -150,8 +158,9 @@ def template_copy(b: dict) -> dict:
     return {"headline": b["product"].split(" (")[0], "body": f"Made for every day. {b['brief']}.", "disclosure": ""}
 
 
-IMPROVING_EDITS = ("add_benefit", "add_cta")
-BREAKING_EDITS = ("drop_cta", "banned", "drop_benefit", "pad")
+IMPROVING_EDITS = ("add_benefit", "add_cta", "drop_price")
+BREAKING_EDITS = ("drop_cta", "banned", "drop_benefit", "pad", "add_price")
+PRICE_LINE = "Now just $2.99."  # the price claim the 8-step SFT version writes now and then
 
 
 def has_cta(copy: dict) -> bool:
@@ -178,9 +187,30 @@ def edit_copy(copy: dict, b: dict, edit: str) -> dict:
         out["body"] = out["body"][:200]
     elif edit == "add_benefit":
         out["body"] = f"{body} Now with {b['key']}.".strip()
+    elif edit == "add_price":
+        out["body"] = f"{body} {PRICE_LINE}".strip()
+    elif edit == "drop_price":
+        out["body"] = drop_price_claims(body) or "Tasty."
+        out["headline"] = drop_headline_price(out.get("headline") or "")
     else:
         out["body"] = f"{body} Shop now.".strip()
     return out
+
+
+def drop_price_claims(text: str) -> str:
+    """``text`` without its sentences that make a price claim (the policy's own pattern, ``PRICE_CLAIM``)."""
+    from ml.engine.policy import PRICE_CLAIM
+
+    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    return " ".join(s for s in sentences if s and not PRICE_CLAIM.search(s)).strip()
+
+
+def drop_headline_price(text: str) -> str:
+    """A headline without its price claim and the words that lead into it ("Granola, now just $2.99" -> "Granola")."""
+    from ml.engine.policy import PRICE_CLAIM
+
+    pattern = re.compile(rf"(?:\b(?:now|only|just|for)\s+)*(?:{PRICE_CLAIM.pattern})[\w.,%]*", re.I)
+    return pattern.sub("", text).strip(" -:,") or text
 
 
 def applicable_edits(copy: dict, b: dict) -> dict[str, list[str]]:
@@ -326,11 +356,23 @@ def fresh_panel(world: dict, new, old, briefs: list[dict], *, seed: int) -> dict
     def violations(answers):
         return sum(a is None or bool(check_copy(a, b["policy"])) for a, b in zip(answers, briefs, strict=True))
 
+    def parts(answers):
+        counts = dict.fromkeys(("parsed", *TASTE_PARTS), 0)
+        for a, b in zip(answers, briefs, strict=True):
+            counts["parsed"] += a is not None
+            for name, earned in taste_parts(a, b).items():
+                counts[name] += earned
+        return counts
+
     return {
         "win_rate": wins / (wins + losses),
         "violation_new": violations(mine) / len(briefs),
         "violation_old": violations(theirs) / len(briefs),
         "parsed_new": sum(a is not None for a in mine),
+        "parts_new": parts(mine),
+        "parts_old": parts(theirs),
+        "sample_new": mine[0],
+        "sample_old": theirs[0],
     }
 
 
@@ -430,6 +472,8 @@ def run(args) -> dict:
             "promoted": decision.promoted, "reasons": decision.reasons,
             "win_rate_over_previous": over_prev["win_rate"], "win_rate_over_sft": over_sft["win_rate"],
             "violation_rate": over_prev["violation_new"], "violation_rate_sft": over_sft["violation_old"],
+            "taste_parts": over_sft["parts_new"], "taste_parts_sft": over_sft["parts_old"],
+            "heldout_answer": over_sft["sample_new"], "heldout_answer_sft": over_sft["sample_old"],
             "candidate": f"v{candidate.version}",
         })  # fmt: skip
         print(json.dumps(rounds[-1], default=str))
@@ -486,6 +530,20 @@ def report(args, result: dict, seconds: float) -> str:
             f"{r['round']}: " + ", ".join(f"{k} {v}" for k, v in sorted(r["edits"].items())) for r in result["rounds"]
         )
         + "."
+    )
+    n = args.heldout_briefs
+
+    def parts(p):
+        return ", ".join(f"{name} {p[name]}" for name in ("parsed", *TASTE_PARTS))
+
+    lines.append(
+        f"Held-out answers earning each point of the taste (of {n}; greedy), by round: "
+        + "; ".join(f"{r['round']}: {parts(r['taste_parts'])}" for r in result["rounds"])
+        + f"; the SFT version: {parts(last['taste_parts_sft'])}."
+    )
+    lines.append(
+        f"The first held-out brief's answer, last round: `{json.dumps(last['heldout_answer'])}`; the SFT version's: "
+        f"`{json.dumps(last['heldout_answer_sft'])}`."
     )
     lines.append("Gate reasons, last round: " + " ".join(last["reasons"]))
     return "\n".join(lines)
