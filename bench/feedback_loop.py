@@ -346,7 +346,10 @@ def fresh_panel(world: dict, new, old, briefs: list[dict], *, seed: int) -> dict
     mine, theirs = heldout_answers(world, new, briefs), heldout_answers(world, old, briefs)
     rng = random.Random(seed)
     wins = losses = 0
+    by_taste = {"better": 0, "tied": 0, "worse": 0}  # the taste itself, before the panel's coins and flips
     for b, x, y in zip(briefs, mine, theirs, strict=True):
+        gap = taste(x, b) - taste(y, b)
+        by_taste["better" if gap > 0 else "worse" if gap < 0 else "tied"] += 1
         for _ in range(OVERLAP):
             if prefer(x, y, b, rng, flip=FLIP, control=False) == "a":
                 wins += 1
@@ -369,6 +372,7 @@ def fresh_panel(world: dict, new, old, briefs: list[dict], *, seed: int) -> dict
         "violation_new": violations(mine) / len(briefs),
         "violation_old": violations(theirs) / len(briefs),
         "parsed_new": sum(a is not None for a in mine),
+        "by_taste": by_taste,
         "parts_new": parts(mine),
         "parts_old": parts(theirs),
         "sample_new": mine[0],
@@ -473,6 +477,7 @@ def run(args) -> dict:
             "win_rate_over_previous": over_prev["win_rate"], "win_rate_over_sft": over_sft["win_rate"],
             "violation_rate": over_prev["violation_new"], "violation_rate_sft": over_sft["violation_old"],
             "taste_parts": over_sft["parts_new"], "taste_parts_sft": over_sft["parts_old"],
+            "by_taste_over_sft": over_sft["by_taste"],
             "heldout_answer": over_sft["sample_new"], "heldout_answer_sft": over_sft["sample_old"],
             "candidate": f"v{candidate.version}",
         })  # fmt: skip
@@ -540,6 +545,16 @@ def report(args, result: dict, seconds: float) -> str:
         f"Held-out answers earning each point of the taste (of {n}; greedy), by round: "
         + "; ".join(f"{r['round']}: {parts(r['taste_parts'])}" for r in result["rounds"])
         + f"; the SFT version: {parts(last['taste_parts_sft'])}."
+    )
+    lines.append(
+        "Held-out briefs where the new version's answer scores higher / the same / lower by the taste itself than the "
+        "SFT version's (before the panel's coins and flips), by round: "
+        + "; ".join(
+            f"{r['round']}: {r['by_taste_over_sft']['better']} / {r['by_taste_over_sft']['tied']} / "
+            f"{r['by_taste_over_sft']['worse']}"
+            for r in result["rounds"]
+        )
+        + "."
     )
     lines.append(
         f"The first held-out brief's answer, last round: `{json.dumps(last['heldout_answer'])}`; the SFT version's: "
