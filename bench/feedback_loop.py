@@ -16,9 +16,10 @@ probability 0.15. In the control every answer is a coin.
 Candidate pairs, as a console shows them: two answers of the current version to the same brief, sampled
 (``ml.engine.runtime.Sampling``, ``--temperature``; greedy decoding would give the same text twice). In a share
 ``--sampled-share`` of the pairs the reviewers compare the two samples as they are; in the others the second candidate
-is the first one with one copywriter's edit, improving it (add the benefit, add a call to action) or breaking it (drop
-the call to action, add a banned claim, drop the benefit, pad it past the length band), a coin for the direction and
-only edits that change something on that copy (no "add a call to action" to a copy that has one). Which side is A is
+is the first one with one copywriter's edit, improving it (add the benefit, add a call to action, take a price claim
+out) or breaking it (drop the call to action, add a banned claim, drop the benefit, pad it past the length band, add
+a price claim), a coin for the direction and only edits that move the copy's score that way (no "add a call to
+action" to a copy that has one, no price claim added to copy that already breaks the policy). Which side is A is
 a coin. When neither sample parses as creative JSON (the tiny model never does), the pair starts from a plain template
 copy and the bench counts how often that happened. The preference signal follows the taste, but in the edited pairs
 one side is written by a rule, not by the model: say so beside any figure.
@@ -26,8 +27,9 @@ one side is written by a rule, not by the model: say so beside any figure.
 Each round: a review task with overlap 3; five reviewers take items with ``review_next`` and answer with
 ``review_submit``; conflicts go to an adjudicator (who answers by the taste, no flips) via ``review_adjudicate``;
 agreement is ``task_agreement``'s Krippendorff alpha on the preference; ``feedback_dataset_export`` makes a DPO
-dataset; ``retrain_start`` (not enqueued) and ``ml.jobs.run_training_job`` train in this process; ``gate_evaluate``
-judges and promotes. Then a fresh panel (other seeds, same taste) compares the new version with the previous one
+dataset (with the product's defaults: a pair whose chosen copy breaks the brief's policy is dropped);
+``retrain_start`` (not enqueued) and ``ml.jobs.run_training_job`` train in this process; ``gate_evaluate`` judges
+and promotes. Then a fresh panel (other seeds, same taste) compares the new version with the previous one
 and with the round-0 SFT version on held-out briefs (never in any training set): win rate, and the violation rate of
 each version's own answers (an answer that does not parse counts as a violation).
 
