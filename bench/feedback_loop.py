@@ -2,7 +2,9 @@
 console, datasets, retraining and gate services, round after round; and a control panel answering at random.
 
     .venv/bin/python bench/feedback_loop.py --quick                       # tiny random Llama, about a minute
-    .venv/bin/python bench/feedback_loop.py --rounds 2 --briefs 40 --steps 30 --write-docs   # the embedded model
+    .venv/bin/python bench/feedback_loop.py --rounds 2 --briefs 40 --heldout-briefs 20 --steps 24 \
+        --learning-rate 0.0002 --sft-weight 1 --threads 1 --heldout-share 0.25 --sft var/loop_prep/sft \
+        --write-docs                                                      # the embedded model, as in the docs
     .venv/bin/python bench/feedback_loop.py ... --control                 # reviewers answer at random
 
 The taste (the reviewers know it, the model never sees it): a copy scores one point for each of
