@@ -2,7 +2,9 @@
 console, datasets, retraining and gate services, round after round; and a control panel answering at random.
 
     .venv/bin/python bench/feedback_loop.py --quick                       # tiny random Llama, about a minute
-    .venv/bin/python bench/feedback_loop.py --rounds 2 --briefs 40 --steps 30 --write-docs   # the embedded model
+    .venv/bin/python bench/feedback_loop.py --rounds 2 --briefs 40 --heldout-briefs 20 --steps 24 \
+        --learning-rate 0.0002 --sft-weight 1 --threads 1 --heldout-share 0.25 --sft var/loop_prep/sft \
+        --write-docs                                                      # the embedded model, as in the docs
     .venv/bin/python bench/feedback_loop.py ... --control                 # reviewers answer at random
 
 The taste (the reviewers know it, the model never sees it): a copy scores one point for each of
@@ -16,9 +18,10 @@ probability 0.15. In the control every answer is a coin.
 Candidate pairs, as a console shows them: two answers of the current version to the same brief, sampled
 (``ml.engine.runtime.Sampling``, ``--temperature``; greedy decoding would give the same text twice). In a share
 ``--sampled-share`` of the pairs the reviewers compare the two samples as they are; in the others the second candidate
-is the first one with one copywriter's edit, improving it (add the benefit, add a call to action) or breaking it (drop
-the call to action, add a banned claim, drop the benefit, pad it past the length band), a coin for the direction and
-only edits that change something on that copy (no "add a call to action" to a copy that has one). Which side is A is
+is the first one with one copywriter's edit, improving it (add the benefit, add a call to action, take a price claim
+out) or breaking it (drop the call to action, add a banned claim, drop the benefit, pad it past the length band, add
+a price claim), a coin for the direction and only edits that move the copy's score that way (no "add a call to
+action" to a copy that has one, no price claim added to copy that already breaks the policy). Which side is A is
 a coin. When neither sample parses as creative JSON (the tiny model never does), the pair starts from a plain template
 copy and the bench counts how often that happened. The preference signal follows the taste, but in the edited pairs
 one side is written by a rule, not by the model: say so beside any figure.
@@ -26,8 +29,9 @@ one side is written by a rule, not by the model: say so beside any figure.
 Each round: a review task with overlap 3; five reviewers take items with ``review_next`` and answer with
 ``review_submit``; conflicts go to an adjudicator (who answers by the taste, no flips) via ``review_adjudicate``;
 agreement is ``task_agreement``'s Krippendorff alpha on the preference; ``feedback_dataset_export`` makes a DPO
-dataset; ``retrain_start`` (not enqueued) and ``ml.jobs.run_training_job`` train in this process; ``gate_evaluate``
-judges and promotes. Then a fresh panel (other seeds, same taste) compares the new version with the previous one
+dataset (with the product's defaults: a pair whose chosen copy breaks the brief's policy is dropped);
+``retrain_start`` (not enqueued) and ``ml.jobs.run_training_job`` train in this process; ``gate_evaluate`` judges
+and promotes. Then a fresh panel (other seeds, same taste) compares the new version with the previous one
 and with the round-0 SFT version on held-out briefs (never in any training set): win rate, and the violation rate of
 each version's own answers (an answer that does not parse counts as a violation).
 
@@ -122,18 +126,26 @@ def messages(b: dict) -> list[dict]:
 # --- the taste --------------------------------------------------------------------------------------------------------
 
 
-def taste(copy: dict | None, b: dict) -> int:
+TASTE_PARTS = ("policy", "benefit", "cta", "length")
+
+
+def taste_parts(copy: dict | None, b: dict) -> dict[str, bool]:
+    """Which of the taste's four points ``copy`` earns (none when it is not copy)."""
     from ml.engine.policy import check_copy
 
     if copy is None:
-        return 0
+        return dict.fromkeys(TASTE_PARTS, False)
     text = f"{copy.get('headline', '')} {copy.get('body', '')}"
-    return (
-        (not check_copy(copy, b["policy"]))
-        + (b["key"].lower() in text.lower())
-        + any(w in (copy.get("body") or "").lower().split() for w in CTA_WORDS)
-        + (LENGTH_BAND[0] <= len(text) <= LENGTH_BAND[1])
-    )
+    return {
+        "policy": not check_copy(copy, b["policy"]),
+        "benefit": b["key"].lower() in text.lower(),
+        "cta": any(w in (copy.get("body") or "").lower().split() for w in CTA_WORDS),
+        "length": LENGTH_BAND[0] <= len(text) <= LENGTH_BAND[1],
+    }
+
+
+def taste(copy: dict | None, b: dict) -> int:
+    return sum(taste_parts(copy, b).values())
 
 
 def prefer(a: dict | None, b: dict | None, brief_: dict, rng: random.Random, *, flip: float, control: bool) -> str:
@@ -150,8 +162,9 @@ def template_copy(b: dict) -> dict:
     return {"headline": b["product"].split(" (")[0], "body": f"Made for every day. {b['brief']}.", "disclosure": ""}
 
 
-IMPROVING_EDITS = ("add_benefit", "add_cta")
-BREAKING_EDITS = ("drop_cta", "banned", "drop_benefit", "pad")
+IMPROVING_EDITS = ("add_benefit", "add_cta", "drop_price")
+BREAKING_EDITS = ("drop_cta", "banned", "drop_benefit", "pad", "add_price")
+PRICE_LINE = "Now just $2.99."  # the price claim the 8-step SFT version writes now and then
 
 
 def has_cta(copy: dict) -> bool:
@@ -178,9 +191,30 @@ def edit_copy(copy: dict, b: dict, edit: str) -> dict:
         out["body"] = out["body"][:200]
     elif edit == "add_benefit":
         out["body"] = f"{body} Now with {b['key']}.".strip()
+    elif edit == "add_price":
+        out["body"] = f"{body} {PRICE_LINE}".strip()
+    elif edit == "drop_price":
+        out["body"] = drop_price_claims(body) or "Tasty."
+        out["headline"] = drop_headline_price(out.get("headline") or "")
     else:
         out["body"] = f"{body} Shop now.".strip()
     return out
+
+
+def drop_price_claims(text: str) -> str:
+    """``text`` without its sentences that make a price claim (the policy's own pattern, ``PRICE_CLAIM``)."""
+    from ml.engine.policy import PRICE_CLAIM
+
+    sentences = re.split(r"(?<=[.!?])\s+", text.strip())
+    return " ".join(s for s in sentences if s and not PRICE_CLAIM.search(s)).strip()
+
+
+def drop_headline_price(text: str) -> str:
+    """A headline without its price claim and the words that lead into it ("Granola, now just $2.99" -> "Granola")."""
+    from ml.engine.policy import PRICE_CLAIM
+
+    pattern = re.compile(rf"(?:\b(?:now|only|just|for)\s+)*(?:{PRICE_CLAIM.pattern})[\w.,%]*", re.I)
+    return pattern.sub("", text).strip(" -:,") or text
 
 
 def applicable_edits(copy: dict, b: dict) -> dict[str, list[str]]:
@@ -316,7 +350,10 @@ def fresh_panel(world: dict, new, old, briefs: list[dict], *, seed: int) -> dict
     mine, theirs = heldout_answers(world, new, briefs), heldout_answers(world, old, briefs)
     rng = random.Random(seed)
     wins = losses = 0
+    by_taste = {"better": 0, "tied": 0, "worse": 0}  # the taste itself, before the panel's coins and flips
     for b, x, y in zip(briefs, mine, theirs, strict=True):
+        gap = taste(x, b) - taste(y, b)
+        by_taste["better" if gap > 0 else "worse" if gap < 0 else "tied"] += 1
         for _ in range(OVERLAP):
             if prefer(x, y, b, rng, flip=FLIP, control=False) == "a":
                 wins += 1
@@ -326,11 +363,24 @@ def fresh_panel(world: dict, new, old, briefs: list[dict], *, seed: int) -> dict
     def violations(answers):
         return sum(a is None or bool(check_copy(a, b["policy"])) for a, b in zip(answers, briefs, strict=True))
 
+    def parts(answers):
+        counts = dict.fromkeys(("parsed", *TASTE_PARTS), 0)
+        for a, b in zip(answers, briefs, strict=True):
+            counts["parsed"] += a is not None
+            for name, earned in taste_parts(a, b).items():
+                counts[name] += earned
+        return counts
+
     return {
         "win_rate": wins / (wins + losses),
         "violation_new": violations(mine) / len(briefs),
         "violation_old": violations(theirs) / len(briefs),
         "parsed_new": sum(a is not None for a in mine),
+        "by_taste": by_taste,
+        "parts_new": parts(mine),
+        "parts_old": parts(theirs),
+        "sample_new": mine[0],
+        "sample_old": theirs[0],
     }
 
 
@@ -430,6 +480,9 @@ def run(args) -> dict:
             "promoted": decision.promoted, "reasons": decision.reasons,
             "win_rate_over_previous": over_prev["win_rate"], "win_rate_over_sft": over_sft["win_rate"],
             "violation_rate": over_prev["violation_new"], "violation_rate_sft": over_sft["violation_old"],
+            "taste_parts": over_sft["parts_new"], "taste_parts_sft": over_sft["parts_old"],
+            "by_taste_over_sft": over_sft["by_taste"],
+            "heldout_answer": over_sft["sample_new"], "heldout_answer_sft": over_sft["sample_old"],
             "candidate": f"v{candidate.version}",
         })  # fmt: skip
         print(json.dumps(rounds[-1], default=str))
@@ -486,6 +539,30 @@ def report(args, result: dict, seconds: float) -> str:
             f"{r['round']}: " + ", ".join(f"{k} {v}" for k, v in sorted(r["edits"].items())) for r in result["rounds"]
         )
         + "."
+    )
+    n = args.heldout_briefs
+
+    def parts(p):
+        return ", ".join(f"{name} {p[name]}" for name in ("parsed", *TASTE_PARTS))
+
+    lines.append(
+        f"Held-out answers earning each point of the taste (of {n}; greedy), by round: "
+        + "; ".join(f"{r['round']}: {parts(r['taste_parts'])}" for r in result["rounds"])
+        + f"; the SFT version: {parts(last['taste_parts_sft'])}."
+    )
+    lines.append(
+        "Held-out briefs where the new version's answer scores higher / the same / lower by the taste itself than the "
+        "SFT version's (before the panel's coins and flips), by round: "
+        + "; ".join(
+            f"{r['round']}: {r['by_taste_over_sft']['better']} / {r['by_taste_over_sft']['tied']} / "
+            f"{r['by_taste_over_sft']['worse']}"
+            for r in result["rounds"]
+        )
+        + "."
+    )
+    lines.append(
+        f"The first held-out brief's answer, last round: `{json.dumps(last['heldout_answer'])}`; the SFT version's: "
+        f"`{json.dumps(last['heldout_answer_sft'])}`."
     )
     lines.append("Gate reasons, last round: " + " ".join(last["reasons"]))
     return "\n".join(lines)

@@ -138,6 +138,10 @@ EXPORT_TASKS = (("creative", "Ad copy (creative)"), ("budgeting", "Budget plans 
 class DatasetExportForm(forms.Form):
     task = forms.ChoiceField(choices=EXPORT_TASKS)
     fmt = forms.ChoiceField(label="Format", choices=FeedbackDataset.Format.choices)
+    # Off (unticked) means the default: rows whose chosen answer breaks the item's policy are dropped.
+    keep_policy_violations = forms.BooleanField(
+        required=False, label="Keep rows whose chosen answer breaks the retailer policy"
+    )
 
 
 class RetrainForm(forms.Form):

@@ -14,6 +14,12 @@ Filters, in order, each drop counted by reason (answers for the first five, rows
   weighs 1.0).
 * ``tie_or_both_bad``: a preference that names no winner gives no pair.
 * ``correction_unchanged``: a correction identical to the original completion.
+* ``chosen_breaks_policy`` (``drop_policy_violations``, on by default): a row whose chosen answer (DPO: ``chosen``;
+  KTO: a ``label`` true completion; SFT: the completion) fails the task's policy check, as the caller's
+  ``policy_check`` says (the service checks creative copy against the policy of the item's brief; a task or an item
+  without a policy is not checked, nor are approved creatives, which passed the check to be approved). Reviewers
+  preferring a policy-violating answer, both sides of a pair breaking it, or a correction that breaks it must not
+  teach the model to break it.
 * ``duplicate``: the same row after normalising the text (lower case, runs of white space made one space).
 * ``near_duplicate``: an earlier kept row whose prompt and whose completion text (DPO: chosen and rejected
   together) each have a token-set Jaccard similarity >= ``near_duplicate_jaccard`` (0.9) with this row's; KTO rows
@@ -31,6 +37,7 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 FORMATS = ("dpo", "kto", "sft")
@@ -44,6 +51,7 @@ class ExportOptions:
     heldout_share: float = 0.2
     seed: int = 0
     near_duplicate_jaccard: float = 0.9
+    drop_policy_violations: bool = True
 
     @classmethod
     def from_dict(cls, raw: dict | None) -> ExportOptions:
@@ -56,6 +64,9 @@ class ExportOptions:
         values = {}
         for name, spec in cls.__dataclass_fields__.items():
             if name not in raw or raw[name] in (None, ""):
+                continue
+            if spec.type in ("bool", bool):
+                values[name] = _flag(name, raw[name])
                 continue
             kind = int if spec.type in ("int", int) else float
             try:
@@ -77,6 +88,23 @@ class ExportOptions:
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _flag(name: str, value) -> bool:
+    """A yes/no option: true or false (JSON), or the words true/false, yes/no, on/off, 1/0."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    words = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise ValueError(f"{name}: must be true or false, not {value!r}.")
+
+
+# policy_check(item, completion text) -> the reasons the completion breaks the item's policy ([] when it passes or
+# the item has no policy to check).
+PolicyCheck = Callable[["Item", str], list]
 
 
 @dataclass(frozen=True)
@@ -332,6 +360,28 @@ def _row_text(row: dict) -> tuple[str, str, str]:
     return str(row.get("label", "")), prompt, "\n".join(parts)
 
 
+def _chosen_text(row: dict, fmt: str) -> str | None:
+    """The answer a row teaches the model to write (None: it teaches none, a KTO row labelled false)."""
+    if fmt == "dpo":
+        return row["chosen"][0]["content"]
+    if fmt == "kto" and not row["label"]:
+        return None
+    return row["completion"][0]["content"]
+
+
+def drop_policy_breaking(rows: list[dict], fmt: str, items: dict[int, Item], check: PolicyCheck, out: Export):
+    """Rows whose chosen answer passes ``check`` against the policy of the item it came from (a rating-gap row's first
+    item is the higher-rated one; a row from no item, an approved creative, is kept)."""
+    kept = []
+    for row in rows:
+        text = _chosen_text(row, fmt)
+        if text is not None and row["item_ids"] and check(items[row["item_ids"][0]], text):
+            out.dropped["chosen_breaks_policy"] += 1
+            continue
+        kept.append(row)
+    return kept
+
+
 def dedup(rows: list[dict], options: ExportOptions, out: Export) -> list[dict]:
     """Rows without exact or near duplicates (the first of each kept; see the module docstring)."""
     seen: set = set()
@@ -379,9 +429,11 @@ def build(
     gold: dict[str, tuple[int, int]],
     options: ExportOptions,
     approved: list[Approved] = (),
+    policy_check: PolicyCheck | None = None,
 ) -> Export:
     """Rows of ``fmt`` from the items' answers (and, for SFT, ``approved`` completions), filtered, deduplicated and
-    split. ``gold``: {reviewer: (gold answers, right ones)} of the task the items belong to."""
+    split. ``gold``: {reviewer: (gold answers, right ones)} of the task the items belong to; ``policy_check``: the
+    task's policy check of a chosen answer (None: the task has none), applied when ``drop_policy_violations``."""
     if fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}; use one of {', '.join(FORMATS)}.")
     out = Export()
@@ -393,6 +445,8 @@ def build(
         rows = _kto_rows(kept)
     else:
         rows = _sft_rows(kept, list(approved), weights, out)
+    if options.drop_policy_violations and policy_check is not None:
+        rows = drop_policy_breaking(rows, fmt, {k.item.id: k.item for k in kept}, policy_check, out)
     rows = dedup(rows, options, out)
     by_id = {k.item.id: k for k in kept}
     for row in rows:

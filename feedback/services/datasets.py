@@ -6,6 +6,11 @@ Task ``creative`` exports the "Ad copy" kind of review task: completions are the
 creative task's canonical form (``ml.engine.prompts.answer_text``), a correction is merged over the fields it
 corrects. Task ``budgeting`` exports the budget-plan review tasks: the completion is the plan's explanation the
 reviewers rated (plans take no corrections, so no correction rows). Other tasks have no review queue yet.
+
+The creative task's policy check (``ExportOptions.drop_policy_violations``, on by default): a row's chosen answer is
+checked with ``ml.engine.policy.check_copy`` against the policy of the item's creative's brief (the retailer's
+policy as it was when the creative was checked); an item without a creative is not checked. Budget plans have no
+policy check.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from feedback.models import Adjudication, Creative, Feedback, FeedbackDataset, R
 from feedback.selectors import reviewer_quality_list
 from governance.models import Tenant
 from governance.services import audit_record
-from ml.engine.prompts import answer_text
+from ml.engine.policy import check_copy
+from ml.engine.prompts import answer_text, parse_answer
 
 # The ml task a dataset trains -> the kind of review task whose feedback it reads.
 TASK_KINDS = {"creative": ReviewTask.Kind.CREATIVE, "budgeting": ReviewTask.Kind.PLAN}
@@ -103,6 +109,27 @@ def _records(*, tenant: Tenant, task: str) -> tuple[list[engine.Item], dict[str,
     return list(items.values()), gold
 
 
+def _creative_policies(items: list[engine.Item]) -> dict[int, dict]:
+    """{item id: the policy of its creative's brief} for the items that have one."""
+    rows = ReviewItem.objects.filter(pk__in=[i.id for i in items], creative__isnull=False).values_list(
+        "pk", "creative__brief__policy"
+    )
+    return {pk: policy for pk, policy in rows if isinstance(policy, dict)}
+
+
+def _creative_policy_check(policies: dict[int, dict]) -> engine.PolicyCheck:
+    def check(item: engine.Item, completion: str) -> list[str]:
+        policy = policies.get(item.id)
+        if policy is None:
+            return []
+        copy = parse_answer("creative", completion)
+        if copy is None:
+            return ["not creative copy (no headline and body as JSON)"]
+        return [v.reason for v in check_copy(copy, policy)]
+
+    return check
+
+
 def _approved(*, tenant: Tenant, task: str) -> list[engine.Approved]:
     if task != "creative":
         return []
@@ -136,7 +163,9 @@ def feedback_dataset_export(
     Bad input is a DomainError naming the field; nothing is stored then."""
     clean = _check(task, fmt, options)
     items, gold = _records(tenant=tenant, task=task)
-    result = engine.build(fmt, items=items, gold=gold, options=clean, approved=_approved(tenant=tenant, task=task))
+    check = _creative_policy_check(_creative_policies(items)) if task == "creative" else None
+    result = engine.build(fmt, items=items, gold=gold, options=clean, approved=_approved(tenant=tenant, task=task),
+                          policy_check=check)  # fmt: skip
     versions = {(task_id, version) for task_id, version in result.guideline_versions}
     provenance = {
         "feedback_ids": sorted(result.feedback_ids),

@@ -201,6 +201,84 @@ def test_it_removes_exact_and_near_duplicates(review, two):
     assert dataset.counts["dropped"] == {"duplicate": 1, "near_duplicate": 1}
 
 
+@pytest.fixture
+def policed(review, catalog, retailers):
+    """A brief whose retailer policy bans the claim "cures" and price claims, and a maker of items on it: a pair item's
+    creative is its A side (as the console stores pairs), a single item's creative is its copy."""
+    tenant = review["task"].tenant
+    brief = CreativeBrief.objects.create(
+        tenant=tenant, retailer=retailers["amazon"], brand=catalog["acme"]["brand"], goal="trial",
+        policy={"banned_claims": ["cures"], "price_claims_allowed": False, "headline_max_chars": 60},
+    )  # fmt: skip
+
+    def creative(n, headline, body="Fresh oats, baked today."):
+        return Creative.objects.create(
+            tenant=tenant, brief=brief, retailer=retailers["amazon"], variant=n, prompt=prompt(n),
+            **fields(headline, body),
+        )  # fmt: skip
+
+    def make_pair(n, a, b):
+        item = pair(review["task"], n, a, b)
+        item.creative = creative(n, a)
+        item.save(update_fields=["creative"])
+        return item
+
+    def make_single(n, headline, body="Fresh oats, baked today."):
+        item = single(review["task"], n, headline, body=body)
+        item.creative = creative(n, headline, body)
+        item.save(update_fields=["creative"])
+        return item
+
+    return {"pair": make_pair, "single": make_single}
+
+
+def test_it_drops_a_pair_whose_chosen_answer_breaks_the_items_policy_and_counts_it(review, two, policed):
+    answer_all(policed["pair"](1, "Granola cures all", "Granola, baked fresh"), two, preference="a")  # chose a ban
+    answer_all(policed["pair"](2, "Granola cures all", "Granola, baked fresh"), two, preference="b")  # chose clean
+    answer_all(policed["pair"](3, "Granola now $2.99", "Granola for less"), two, preference="a")  # a price claim
+    dataset = export(review, "dpo")
+    [row] = rows(dataset)
+    assert trl(row, "dpo") == {"prompt": prompt(2), "chosen": text(fields("Granola, baked fresh")),
+                               "rejected": text(fields("Granola cures all"))}  # fmt: skip
+    assert dataset.counts["dropped"] == {"chosen_breaks_policy": 2}
+    assert dataset.options["drop_policy_violations"] is True
+    assert dataset.provenance["item_ids"] == [row["item_ids"][0]]  # the dropped rows' feedback is not behind it
+    # The flag off (an option, as the API and the command take it): all three pairs, nothing dropped.
+    kept = export(review, "dpo", drop_policy_violations="false")
+    assert len(rows(kept)) == 3 and kept.counts["dropped"] == {}
+
+
+def test_it_drops_a_correction_that_breaks_the_policy_and_thumbs_up_on_a_breaking_copy(review, two, policed):
+    clean_fix = policed["single"](1, "Granola cures all")
+    answer(clean_fix, two[0], thumb="down", correction={"headline": "Granola, baked fresh"})
+    answer(clean_fix, two[1], thumb="down")
+    bad_fix = policed["single"](2, "Granola, plain")
+    answer(bad_fix, two[0], thumb="down", correction={"body": "Half price: now $1.99."})
+    answer(bad_fix, two[1], thumb="down")
+    answer_all(policed["single"](3, "Granola cures colds"), two, thumb="up")  # liked, but it breaks the policy
+    answer_all(policed["single"](4, "Granola, crisp"), two, thumb="up")
+    dpo = export(review, "dpo")
+    assert [r["chosen"] for r in rows(dpo)] == [text(fields("Granola, baked fresh"))]
+    assert dpo.counts["dropped"] == {"chosen_breaks_policy": 1}
+    sft = export(review, "sft")
+    assert [r["completion"] for r in rows(sft)] == [text(fields("Granola, baked fresh")),
+                                                    text(fields("Granola, crisp"))]  # fmt: skip
+    assert sft.counts["dropped"] == {"chosen_breaks_policy": 2}
+    # KTO: a thumbs-down on breaking copy still teaches (what not to write); the thumbs-up on it does not.
+    kto = export(review, "kto")
+    assert [(r["completion"], r["label"]) for r in rows(kto)] == [
+        (text(fields("Granola cures all")), False), (text(fields("Granola, plain")), False),
+        (text(fields("Granola, crisp")), True),
+    ]  # fmt: skip
+    assert kto.counts["dropped"] == {"chosen_breaks_policy": 1}
+
+
+def test_items_without_a_creative_have_no_policy_to_check(review, two):
+    answer_all(pair(review["task"], 1, "Granola cures all, $2.99", "Granola"), two, preference="a")
+    dataset = export(review, "dpo")
+    assert len(rows(dataset)) == 1 and dataset.counts["dropped"] == {}
+
+
 # --- split, versions, provenance -------------------------------------------------------------------------------------
 
 
@@ -250,6 +328,10 @@ def test_it_refuses_an_unknown_task_format_or_option_and_stores_nothing(review):
         ({"task": "creative", "fmt": "ppo"}, "format"),
         ({"task": "creative", "fmt": "dpo", "options": {"heldout_share": 1.5}}, "options.heldout_share"),
         ({"task": "creative", "fmt": "dpo", "options": {"colour": "red"}}, "options.colour"),
+        (
+            {"task": "creative", "fmt": "dpo", "options": {"drop_policy_violations": "maybe"}},
+            "options.drop_policy_violations",
+        ),
     ]
     for kwargs, field in bad:
         with pytest.raises(DomainError) as err:

@@ -62,6 +62,29 @@ def test_it_takes_the_heldout_path_and_thresholds_as_options(review, tmp_path):
     assert FeedbackDataset.objects.filter(version=2, options__min_rating_gap=1.0).exists()
 
 
+def test_it_drops_pairs_whose_chosen_copy_breaks_the_policy_unless_told_to_keep_them(review, tmp_path, catalog,
+                                                                                      retailers):  # fmt: skip
+    from feedback.models import Creative, CreativeBrief
+    from feedback.tests.datasets_support import fields
+
+    two, tenant = [review["reviewer"], review["reviewer2"]], review["task"].tenant
+    brief = CreativeBrief.objects.create(tenant=tenant, retailer=retailers["amazon"], brand=catalog["acme"]["brand"],
+                                         goal="trial", policy={"price_claims_allowed": False})  # fmt: skip
+    item = pair(review["task"], 1, "Oats, now $1.99", "Oats, baked fresh")
+    item.creative = Creative.objects.create(tenant=tenant, brief=brief, retailer=retailers["amazon"], variant=1,
+                                            prompt=prompt(1), **fields("Oats, now $1.99"))  # fmt: skip
+    item.save(update_fields=["creative"])
+    answer_all(item, two, preference="a")
+    answer_all(pair(review["task"], 2, "Bran", "Rye"), two, preference="a")
+    args = ["--tenant", "acme", "--task", "creative", "--format", "dpo", "--out", str(tmp_path / "t.jsonl"),
+            "--heldout-share", "0"]  # fmt: skip
+    assert "dropped: chosen_breaks_policy 1" in run(*args)
+    assert len(read(tmp_path / "t.jsonl")) == 1
+    assert "dropped: nothing" in run(*args, "--keep-policy-violations")
+    assert len(read(tmp_path / "t.jsonl")) == 2
+    assert FeedbackDataset.objects.get(version=2).options["drop_policy_violations"] is False
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -68,3 +68,22 @@ def test_every_offered_edit_moves_the_taste_the_way_its_direction_says(copy):
     # both directions come up when both are offered: a panel learns what to add and what to avoid
     assert seen & set(offered["improve"]) or not offered["improve"]
     assert seen & set(offered["break"])
+
+
+def test_a_price_claim_can_be_added_to_clean_copy_and_taken_out_of_copy_it_breaks():
+    bench = _bench()
+    b = bench.brief(0, heldout=False)  # Crunchy Oat Granola, key "fiber"; the policy forbids price claims
+    body = "High in fiber for a fuller morning. Now just $2.99. Shop today."
+    priced = {"headline": "Granola, now just $2.99", "body": body, "disclosure": ""}
+    offered = bench.applicable_edits(priced, b)
+    assert "drop_price" in offered["improve"] and "add_price" not in offered["break"]  # it already breaks the policy
+    fixed = bench.edit_copy(priced, b, "drop_price")
+    assert fixed == {"headline": "Granola", "body": "High in fiber for a fuller morning. Shop today.", "disclosure": ""}
+    assert bench.taste_parts(fixed, b)["policy"] and not bench.taste_parts(priced, b)["policy"]
+
+    clean = {"headline": "Crunchy Oat Granola", "body": "High in fiber. Shop today.", "disclosure": ""}
+    offered = bench.applicable_edits(clean, b)
+    assert "add_price" in offered["break"] and "drop_price" not in offered["improve"]  # nothing to take out
+    broken = bench.edit_copy(clean, b, "add_price")
+    assert broken["body"] == "High in fiber. Shop today. Now just $2.99."
+    assert bench.taste(broken, b) == bench.taste(clean, b) - 1

@@ -41,7 +41,10 @@ def test_it_finds_each_held_out_briefs_policy_from_the_exported_rows(review, cat
     for it in (item, unrelated):
         answer_all(it, [review["reviewer"], review["reviewer2"]], preference="a")
 
-    dataset = feedback_dataset_export(tenant=tenants["acme"], task="creative", fmt="dpo", options={"heldout_share": 0})
+    # The chosen copy lacks the policy's required disclosure, which the export drops by default; this test is about
+    # finding the policy, so the rows are kept.
+    options = {"heldout_share": 0, "drop_policy_violations": False}
+    dataset = feedback_dataset_export(tenant=tenants["acme"], task="creative", fmt="dpo", options=options)
     rows = feedback_dataset_rows(dataset=dataset, part="train")
     assert len(rows) == 2
     assert heldout_briefs(dataset, rows, limit=10) == [(prompt(1), POLICY)]

@@ -64,6 +64,31 @@ def test_an_admin_exports_a_dataset_and_sees_its_counts(loop, personas):
     assert list(FeedbackDataset.objects.values_list("version", flat=True).order_by("version")) == [1, 2]
 
 
+def test_the_export_drops_pairs_whose_chosen_copy_breaks_the_policy_unless_the_admin_keeps_them(
+    loop, review, personas, catalog, retailers
+):
+    from feedback.models import Creative, CreativeBrief
+
+    tenant = loop["task"].tenant
+    brief = CreativeBrief.objects.create(tenant=tenant, retailer=retailers["amazon"], brand=catalog["acme"]["brand"],
+                                         goal="trial", policy={"banned_claims": ["cures"]})  # fmt: skip
+    item = ds.pair(loop["task"], 99, "Granola cures all", "Granola, baked fresh")
+    item.creative = Creative.objects.create(tenant=tenant, brief=brief, retailer=retailers["amazon"], variant=1,
+                                            prompt=ds.prompt(99), **ds.fields("Granola cures all"))  # fmt: skip
+    item.save(update_fields=["creative"])
+    ds.answer_all(item, [review["reviewer"], review["reviewer2"], review["reviewer3"]], preference="a")
+    client = _client(personas["owner"])
+    html = client.post(reverse("loop_export"), {"task": "creative", "fmt": "dpo"}, follow=True).content.decode()
+    first = FeedbackDataset.objects.get()
+    assert first.counts["dropped"] == {"chosen_breaks_policy": 1}
+    assert first.counts["train"] + first.counts["heldout"] == 8 and first.options["drop_policy_violations"] is True
+    assert "held-out rows; 1 dropped as their chosen answer breaks the policy." in html
+    client.post(reverse("loop_export"), {"task": "creative", "fmt": "dpo", "keep_policy_violations": "on"})
+    kept = FeedbackDataset.objects.get(version=2)
+    assert kept.counts["train"] + kept.counts["heldout"] == 9 and kept.counts["dropped"] == {}
+    assert kept.options["drop_policy_violations"] is False
+
+
 def test_an_admin_starts_a_dpo_job_from_the_chosen_version_and_dataset(
     loop, personas, django_capture_on_commit_callbacks
 ):

@@ -174,17 +174,24 @@ def loop_export(request: HttpRequest, *, access) -> HttpResponse:
     form = DatasetExportForm(request.POST)
     if form.is_valid():
         try:
+            options = {"drop_policy_violations": not form.cleaned_data["keep_policy_violations"]}
             dataset = feedback_dataset_export(
-                tenant=access.tenant, task=form.cleaned_data["task"], fmt=form.cleaned_data["fmt"], user=request.user
+                tenant=access.tenant,
+                task=form.cleaned_data["task"],
+                fmt=form.cleaned_data["fmt"],
+                user=request.user,
+                options=options,
             )
         except DomainError as exc:
             form_error(form, exc, fields={"format": "fmt"})
         else:
             counts = dataset.counts or {}
+            breaking = (counts.get("dropped") or {}).get("chosen_breaks_policy")
             messages.success(
                 request,
                 f"Exported {dataset.task} {dataset.format} v{dataset.version}: {counts.get('train', 0)} train and "
-                f"{counts.get('heldout', 0)} held-out rows.",
+                f"{counts.get('heldout', 0)} held-out rows"
+                + (f"; {breaking} dropped as their chosen answer breaks the policy." if breaking else "."),
             )
             return redirect("loop_dashboard")
     return render(request, PAGE, _context(request, access, export_form=form), status=400)

@@ -1,10 +1,11 @@
 """python manage.py export_feedback --tenant T --task creative|budgeting --format dpo|kto|sft --out FILE.jsonl
 [--heldout-out FILE] [--min-rating-gap N] [--min-gold-accuracy X] [--min-gold-answers N] [--heldout-share X]
-[--seed N]
+[--seed N] [--keep-policy-violations]
 
 Exports the tenant's current review feedback as a new stored version of its dataset (feedback.services.datasets),
 copies the train rows to FILE.jsonl and the held-out rows to --heldout-out (default FILE.heldout.jsonl), and prints
-the counts and why rows were dropped. Bad input is an error before anything is written.
+the counts and why rows were dropped. Bad input is an error before anything is written. Rows whose chosen answer breaks
+the item's policy are dropped (``chosen_breaks_policy``) unless --keep-policy-violations is given.
 """
 
 from __future__ import annotations
@@ -54,8 +55,13 @@ class Command(BaseCommand):
         parser.add_argument("--min-gold-answers", type=int, help="gold answers before accuracy counts (3)")
         parser.add_argument("--heldout-share", type=float, help="share of prompts held out (0.2)")
         parser.add_argument("--seed", type=seed_argument, help="seed of the split by prompt (0)")
+        parser.add_argument(
+            "--keep-policy-violations",
+            action="store_true",
+            help="keep rows whose chosen answer breaks the item's policy (dropped by default)",
+        )
 
-    def handle(self, *args, tenant, task, fmt, out: Path, heldout_out: Path | None, **opts):
+    def handle(self, *args, tenant, task, fmt, out: Path, heldout_out: Path | None, keep_policy_violations, **opts):
         tenant_obj = Tenant.objects.filter(Q(slug=tenant) | Q(pk=int(tenant) if tenant.isdigit() else None)).first()
         if tenant_obj is None:
             raise CommandError(f"--tenant: no tenant {tenant!r}.")
@@ -70,6 +76,8 @@ class Command(BaseCommand):
             raise CommandError("--heldout-out: must differ from --out.")
         names = ("min_rating_gap", "min_gold_accuracy", "min_gold_answers", "heldout_share", "seed")
         options = {name: opts[name] for name in names if opts.get(name) is not None}
+        if keep_policy_violations:
+            options["drop_policy_violations"] = False
         try:
             dataset = feedback_dataset_export(tenant=tenant_obj, task=task, fmt=fmt, options=options)
         except DomainError as exc:
