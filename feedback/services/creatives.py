@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
 import os
@@ -276,7 +277,7 @@ def _model_generator(brief: CreativeBrief, *, take: int = 1, variant: int = 1) -
 
     max_new = int(getattr(settings, "GENERATION_MAX_NEW_TOKENS", DEFAULT_MAX_NEW_TOKENS))
     temperature = float(getattr(settings, "CREATIVE_SECOND_TAKE_TEMPERATURE", DEFAULT_SECOND_TAKE_TEMPERATURE))
-    attempts = iter(range(1_000))
+    attempts = itertools.count()  # the first answer, then each regeneration of a repair
 
     def answer(messages: list[dict]) -> str:
         sampling = None
