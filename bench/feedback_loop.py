@@ -477,6 +477,9 @@ def run(args) -> dict:
             "heldout_accuracy": pref.get("candidate_accuracy"),
             "heldout_accuracy_before": pref.get("baseline_accuracy"),
             "gate_win_rate": pref.get("win_rate"), "gate_win_rate_ci": pref.get("win_rate_ci"),
+            "gate_margin_change": pref.get("margin_change"), "gate_margin_change_ci": pref.get("margin_change_ci"),
+            "gate_margin_p": pref.get("margin_p_value"), "gate_moved": [pref.get("moved_toward"),
+                                                                         pref.get("moved_away")],
             "promoted": decision.promoted, "reasons": decision.reasons,
             "win_rate_over_previous": over_prev["win_rate"], "win_rate_over_sft": over_sft["win_rate"],
             "violation_rate": over_prev["violation_new"], "violation_rate_sft": over_sft["violation_old"],
@@ -559,6 +562,21 @@ def report(args, result: dict, seconds: float) -> str:
             for r in result["rounds"]
         )
         + "."
+    )
+
+    def margin(r):
+        if r.get("gate_margin_change") is None:
+            return f"{r['round']}: not measured"
+        low, high = r["gate_margin_change_ci"]
+        toward, away = r["gate_moved"]
+        return (
+            f"{r['round']}: rose on {toward} pairs, fell on {away}, mean {r['gate_margin_change']:+.4f} "
+            f"({low:+.4f} to {high:+.4f}, sign-flip p {r['gate_margin_p']:.3f})"
+        )
+
+    lines.append(
+        "The gate's measure, the change of each held-out pair's margin (chosen minus rejected log-probability per "
+        "token, candidate minus active version), by round: " + "; ".join(margin(r) for r in result["rounds"]) + "."
     )
     lines.append(
         f"The first held-out brief's answer, last round: `{json.dumps(last['heldout_answer'])}`; the SFT version's: "

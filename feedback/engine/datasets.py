@@ -19,7 +19,10 @@ Filters, in order, each drop counted by reason (answers for the first five, rows
   ``policy_check`` says (the service checks creative copy against the policy of the item's brief; a task or an item
   without a policy is not checked, nor are approved creatives, which passed the check to be approved). Reviewers
   preferring a policy-violating answer, both sides of a pair breaking it, or a correction that breaks it must not
-  teach the model to break it.
+  teach the model to break it. Applied to the **training** rows only, after the split: held-out rows stay as the
+  reviewers chose, because the gate measures there how well a version agrees with the reviewers (its part (b)
+  measures the policy apart). Filtered, a random panel's held-out pairs would lean towards the compliant answer, and
+  a version that learned only the policy would look as if it had learned the reviewers' taste.
 * ``duplicate``: the same row after normalising the text (lower case, runs of white space made one space).
 * ``near_duplicate``: an earlier kept row whose prompt and whose completion text (DPO: chosen and rejected
   together) each have a token-set Jaccard similarity >= ``near_duplicate_jaccard`` (0.9) with this row's; KTO rows
@@ -445,11 +448,13 @@ def build(
         rows = _kto_rows(kept)
     else:
         rows = _sft_rows(kept, list(approved), weights, out)
-    if options.drop_policy_violations and policy_check is not None:
-        rows = drop_policy_breaking(rows, fmt, {k.item.id: k.item for k in kept}, policy_check, out)
     rows = dedup(rows, options, out)
+    train, heldout = split(rows, options)
+    if options.drop_policy_violations and policy_check is not None:  # training rows only: see the module docstring
+        train = drop_policy_breaking(train, fmt, {k.item.id: k.item for k in kept}, policy_check, out)
+    out.train, out.heldout = train, heldout
     by_id = {k.item.id: k for k in kept}
-    for row in rows:
+    for row in train + heldout:
         out.feedback_ids.update(row["feedback_ids"])
         out.item_ids.update(row["item_ids"])
         for item_id in row["item_ids"]:
@@ -459,5 +464,4 @@ def build(
             out.guideline_versions.update(
                 (k.item.task_id, a.guideline_version) for a in k.answers if a.guideline_version is not None
             )
-    out.train, out.heldout = split(rows, options)
     return out

@@ -13,8 +13,18 @@ A candidate adapter version is compared with the baseline (the active version of
     baseline wrong is a win, the reverse a loss, both right or both wrong a tie (excluded). The win rate is
     wins / (wins + losses) with a Wilson score interval; the accuracy difference (candidate - baseline) has a paired
     bootstrap interval (pairs resampled with replacement, ``bootstrap`` draws, seeded, percentile interval).
-    Better on (a) means **both** intervals exclude "no change": the win rate's lower bound above 0.5 and the accuracy
-    difference's lower bound above 0. With few decisive pairs neither can happen: ``min_decisive`` states the floor.
+    Those right/wrong figures are reported; the decision (``measure``, "margin" by default) reads more than right or
+    wrong. On each pair a model's *margin* is the chosen answer's score minus the rejected one's; the candidate's
+    margin minus the baseline's on the same pair is how far training moved that pair towards the reviewers' choice
+    (positive) or away from it. Better on (a) means: the mean change's paired bootstrap interval excludes no change
+    (lower bound above 0), a sign-flip test agrees (one-sided p at most half of 1 - ``confidence``: under "reviewers'
+    labels tell nothing about what training changed", as with reviewers answering at random, each change is as likely
+    positive as negative), at least ``min_decisive`` pairs, and no more losses than wins. Why: right/wrong throws away
+    how much a pair moved, so a candidate that moved most held-out pairs the reviewers' way but flipped only one or
+    two across zero scored as a tie on the rest; on 10-20 held-out pairs such a gate almost never passes.
+    ``measure="accuracy"`` is the older rule: **both** the win rate's lower bound above 0.5 and the accuracy
+    difference's lower bound above 0, with at least ``min_decisive`` decisive pairs (also the rule when no margins
+    were measured).
 (b) the policy-violation rate on held-out briefs (lower is better): the candidate may be at most
     ``violation_tolerance`` (absolute) worse than the baseline.
 (c) the task's own evaluation on its held-out set (the task's headline metric): at most ``task_tolerance``
@@ -32,6 +42,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from statistics import NormalDist
 
+MEASURES = ("margin", "accuracy")
+
 
 @dataclass(frozen=True)
 class GateRule:
@@ -42,6 +54,11 @@ class GateRule:
     seed: int = 0
     min_decisive: int = 5
     length_normalized: bool = True
+    measure: str = "margin"  # "margin": the paired change of each pair's margin; "accuracy": right/wrong only
+
+    def __post_init__(self):
+        if self.measure not in MEASURES:
+            raise ValueError(f"GateRule.measure must be one of {', '.join(MEASURES)}, not {self.measure!r}.")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -59,6 +76,12 @@ class PreferenceFigures:
     win_rate_ci: tuple[float, float]
     accuracy_diff: float
     accuracy_diff_ci: tuple[float, float]
+    # Per-pair margin changes (candidate - baseline); None: margins were not given.
+    margin_change: float | None = None
+    margin_change_ci: tuple[float, float] | None = None
+    margin_p_value: float | None = None
+    moved_toward: int = 0
+    moved_away: int = 0
 
 
 @dataclass(frozen=True)
@@ -108,10 +131,39 @@ def paired_bootstrap_diff(
     candidate_right: Sequence[bool], baseline_right: Sequence[bool], *, draws: int, seed: int, confidence: float
 ) -> tuple[float, float]:
     """Percentile interval of accuracy(candidate) - accuracy(baseline), resampling pairs (seeded)."""
-    n = len(candidate_right)
-    if n == 0:
+    if not candidate_right:
         return (-1.0, 1.0)
     deltas = [int(c) - int(b) for c, b in zip(candidate_right, baseline_right, strict=True)]
+    return bootstrap_mean_interval(deltas, draws=draws, seed=seed, confidence=confidence)
+
+
+def sign_flip_p_value(deltas: Sequence[float], *, draws: int, seed: int) -> float:
+    """One-sided p-value of "the mean of ``deltas`` is above 0" against the null that each delta's sign is a fair coin
+    (the deltas' sizes fixed): the share of sign assignments whose mean is at least the observed one. Exact (all 2^n
+    assignments) up to 16 values, else ``draws`` random assignments, seeded, counted as (hits + 1) / (draws + 1)."""
+    values = [float(d) for d in deltas]
+    n = len(values)
+    if n == 0:
+        return 1.0
+    observed = sum(values) - 1e-12 * max(1.0, sum(map(abs, values)))  # float noise must not turn a tie into a miss
+    if n <= 16:
+        hits = 0
+        for mask in range(2**n):
+            total = sum(-v if mask >> i & 1 else v for i, v in enumerate(values))
+            hits += total >= observed
+        return hits / 2**n
+    rng = random.Random(seed)
+    hits = sum(sum(v if rng.random() < 0.5 else -v for v in values) >= observed for _ in range(draws))
+    return (hits + 1) / (draws + 1)
+
+
+def bootstrap_mean_interval(
+    deltas: Sequence[float], *, draws: int, seed: int, confidence: float
+) -> tuple[float, float]:
+    """Percentile interval of the mean of ``deltas``, resampled with replacement (seeded)."""
+    n = len(deltas)
+    if n == 0:
+        return (-1.0, 1.0)
     rng = random.Random(seed)
     means = sorted(sum(deltas[rng.randrange(n)] for _ in range(n)) / n for _ in range(draws))
     alpha = (1 - confidence) / 2
@@ -121,14 +173,34 @@ def paired_bootstrap_diff(
 
 
 def preference_figures(
-    candidate_right: Sequence[bool], baseline_right: Sequence[bool], *, rule: GateRule = GateRule()
+    candidate_right: Sequence[bool],
+    baseline_right: Sequence[bool],
+    *,
+    rule: GateRule = GateRule(),
+    candidate_margins: Sequence[float] | None = None,
+    baseline_margins: Sequence[float] | None = None,
 ) -> PreferenceFigures:
-    """Paired figures of (a) from each model's right/wrong on the same held-out pairs, in the same order."""
+    """Paired figures of (a) from each model's right/wrong on the same held-out pairs, in the same order, and, when
+    given, each model's margin (chosen score - rejected score) on those pairs."""
     if len(candidate_right) != len(baseline_right):
         raise ValueError(f"{len(candidate_right)} candidate results for {len(baseline_right)} baseline results.")
     n = len(candidate_right)
     if n == 0:  # nothing to judge on: no interval excludes anything, so the candidate cannot pass (a)
         return PreferenceFigures(0, 0.0, 0.0, 0, 0, 0, None, (0.0, 1.0), 0.0, (-1.0, 1.0))
+    margins: dict = {}
+    if candidate_margins is not None and baseline_margins is not None:
+        if not len(candidate_margins) == len(baseline_margins) == n:
+            raise ValueError(f"Margins of {len(candidate_margins)} and {len(baseline_margins)} pairs for {n} pairs.")
+        changes = [float(c) - float(b) for c, b in zip(candidate_margins, baseline_margins, strict=True)]
+        margins = {
+            "margin_change": sum(changes) / n,
+            "margin_change_ci": bootstrap_mean_interval(
+                changes, draws=rule.bootstrap, seed=rule.seed, confidence=rule.confidence
+            ),
+            "margin_p_value": sign_flip_p_value(changes, draws=rule.bootstrap, seed=rule.seed),
+            "moved_toward": sum(c > 0 for c in changes),
+            "moved_away": sum(c < 0 for c in changes),
+        }
     wins = sum(c and not b for c, b in zip(candidate_right, baseline_right, strict=True))
     losses = sum(b and not c for c, b in zip(candidate_right, baseline_right, strict=True))
     decisive = wins + losses
@@ -147,6 +219,7 @@ def preference_figures(
         accuracy_diff_ci=paired_bootstrap_diff(
             candidate_right, baseline_right, draws=rule.bootstrap, seed=rule.seed, confidence=rule.confidence
         ),
+        **margins,
     )
 
 
@@ -169,6 +242,24 @@ def _no_worse(figures: RateFigures, tolerance: float, *, part: str) -> tuple[boo
     return True, f"{line}: no worse (tolerance {tolerance:.3f})."
 
 
+def _margin_verdict(pref: PreferenceFigures, rule: GateRule, *, summary: str, level: str) -> tuple[bool, str]:
+    """Part (a) by the paired change of each pair's margin (see the module docstring)."""
+    low, high = pref.margin_change_ci
+    alpha = (1 - rule.confidence) / 2
+    line = (
+        f"{summary}; the chosen answer's margin over the rejected one rose on {pref.moved_toward} pairs and fell on "
+        f"{pref.moved_away}, by {pref.margin_change:+.4f} on average ({level} interval {low:+.4f} to {high:+.4f}; "
+        f"sign-flip p = {pref.margin_p_value:.3f})"
+    )
+    if pref.n_pairs < rule.min_decisive:
+        return False, f"{line}: only {pref.n_pairs} pairs, fewer than {rule.min_decisive}; not better (within noise)."
+    if pref.losses > pref.wins:
+        return False, f"{line}: more pairs turned wrong than right; not better."
+    if low > 0 and pref.margin_p_value <= alpha:
+        return True, f"{line}: better."
+    return False, f"{line}: not better: the change is within noise."
+
+
 def decide(figures: GateFigures) -> tuple[bool, list[str]]:
     """(promote?, reasons in words): better on (a) with both intervals excluding no change, no worse on (b), (c)."""
     rule, pref = figures.rule, figures.preference
@@ -181,7 +272,10 @@ def decide(figures: GateFigures) -> tuple[bool, list[str]]:
         f"Held-out preferences ({pref.n_pairs} pairs): reward accuracy {_pct(pref.candidate_accuracy)} vs "
         f"{_pct(pref.baseline_accuracy)}; {pref.wins} wins, {pref.losses} losses, {pref.ties} ties"
     )
-    if decisive < rule.min_decisive:
+    if rule.measure == "margin" and pref.margin_change is not None:
+        better, line = _margin_verdict(pref, rule, summary=summary, level=level)
+        reasons.append(line)
+    elif decisive < rule.min_decisive:
         better = False
         reasons.append(
             f"{summary}: only {decisive} pairs tell the versions apart, fewer than {rule.min_decisive}; "

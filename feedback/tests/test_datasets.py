@@ -273,6 +273,22 @@ def test_it_drops_a_correction_that_breaks_the_policy_and_thumbs_up_on_a_breakin
     assert kto.counts["dropped"] == {"chosen_breaks_policy": 1}
 
 
+def test_the_policy_filter_drops_training_rows_only_and_keeps_held_out_as_reviewers_chose(review, two, policed):
+    # Twelve prompts, each a pair where reviewers chose the banned claim: with everything held out, nothing is
+    # dropped (the gate measures agreement with reviewers there); with nothing held out, all twelve are dropped.
+    for n in range(12):
+        answer_all(policed["pair"](n, f"Granola {n} cures all", f"Granola {n}, baked fresh"), two, preference="a")
+    held = export(review, "dpo", heldout_share=0.99)
+    assert len(rows(held, "heldout")) == 12 and rows(held, "train") == []
+    assert held.counts["dropped"] == {}
+    assert all("cures all" in r["chosen"][0]["content"] for r in rows(held, "heldout"))
+    split = export(review, "dpo", heldout_share=0.5, seed=3)
+    train, heldout = rows(split, "train"), rows(split, "heldout")
+    assert train == [] and 0 < len(heldout) < 12
+    assert split.counts["dropped"] == {"chosen_breaks_policy": 12 - len(heldout)}
+    assert split.provenance["item_ids"] == sorted(i for r in heldout for i in r["item_ids"])
+
+
 def test_items_without_a_creative_have_no_policy_to_check(review, two):
     answer_all(pair(review["task"], 1, "Granola cures all, $2.99", "Granola"), two, preference="a")
     dataset = export(review, "dpo")

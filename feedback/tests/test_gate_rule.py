@@ -11,6 +11,7 @@ from feedback.engine.gate import (
     decide,
     paired_bootstrap_diff,
     preference_figures,
+    sign_flip_p_value,
     wilson_interval,
 )
 
@@ -94,3 +95,74 @@ def test_it_lets_an_unmeasured_part_pass_and_says_so():
     # Each line names its part of the gate, even where both measure a violation rate (the creative task).
     assert reasons[1].startswith("Policy violations on held-out briefs") and reasons[2].startswith("The task's own")
     assert fig.as_dict()["violations"]["measured"] is False
+
+
+# --- the margin measure: how far each held-out pair moved, not only whether it crossed zero ------------------------
+
+
+def test_the_sign_flip_p_value_counts_sign_assignments_exactly():
+    assert sign_flip_p_value([1, 1, 1], draws=100, seed=0) == pytest.approx(1 / 8)  # only all-plus reaches 3
+    assert sign_flip_p_value([1, -1], draws=100, seed=0) == pytest.approx(3 / 4)  # sums 0, 0, 2 of 4 reach 0
+    assert sign_flip_p_value([3, -1, -1], draws=100, seed=0) == pytest.approx(1 / 2)  # every "+3" assignment
+    # Past 16 values it samples: 20 equal positive changes leave about 1 in a million assignments as extreme.
+    assert sign_flip_p_value([0.1] * 20, draws=2000, seed=0) == pytest.approx(1 / 2001)
+
+
+def margin_figures(changes, *, wins, losses, violations=(0.10, 0.10)) -> GateFigures:
+    """Figures where the baseline's margins are 0 and the candidate's are ``changes``; right/wrong as given."""
+    n = len(changes)
+    candidate = [True] * wins + [False] * losses + [False] * (n - wins - losses)
+    baseline = [False] * wins + [True] * losses + [False] * (n - wins - losses)
+    rule = GateRule()
+    pref = preference_figures(candidate, baseline, rule=rule, candidate_margins=changes, baseline_margins=[0.0] * n)
+    return GateFigures(
+        preference=pref,
+        violations=RateFigures("violation_rate", *violations, n=20),
+        task=RateFigures("exact_match", 0.5, 0.5, n=20, higher_is_better=True),
+        rule=rule,
+    )
+
+
+def test_it_promotes_a_candidate_that_moved_most_pairs_the_reviewers_way_though_few_crossed_zero():
+    changes = [0.05, 0.04, 0.06, 0.03, 0.05, 0.02, 0.04, 0.05, 0.06, 0.03, 0.04, -0.01, 0.05, 0.02]
+    fig = margin_figures(changes, wins=2, losses=0)
+    assert fig.preference.moved_toward == 13 and fig.preference.moved_away == 1
+    assert fig.preference.margin_change == pytest.approx(sum(changes) / 14)
+    promoted, reasons = decide(fig)
+    assert promoted, reasons
+    assert "rose on 13 pairs and fell on 1" in reasons[0] and reasons[0].endswith("better.")
+    # The older right/wrong rule cannot see it: 2 decisive pairs.
+    old = GateFigures(fig.preference, fig.violations, fig.task, rule=GateRule(measure="accuracy"))
+    assert not decide(old)[0]
+    # Still no worse on violations: the same margins with more violating copy are held.
+    assert not decide(margin_figures(changes, wins=2, losses=0, violations=(0.3, 0.1)))[0]
+
+
+def test_it_holds_margin_changes_whose_signs_are_coins():
+    # Reviewers answering at random: each held-out pair's change is as likely against their choice as for it.
+    # Over 300 such panels the gate may promote at most about 2.5% (one-sided 95%), never a sizeable share.
+    import random
+
+    rng = random.Random(11)
+    promoted = 0
+    for _ in range(300):
+        n = rng.randint(8, 24)
+        changes = [rng.choice((-1, 1)) * rng.expovariate(20) for _ in range(n)]
+        toward = sum(c > 0 for c in changes)
+        wins = min(toward, 2)
+        losses = min(n - toward, 2)
+        promoted += decide(margin_figures(changes, wins=wins, losses=losses))[0]
+    assert promoted / 300 <= 0.05
+
+
+def test_it_holds_a_margin_gain_with_more_pairs_turned_wrong_than_right_or_too_few_pairs():
+    changes = [0.05] * 12
+    promoted, reasons = decide(margin_figures(changes, wins=1, losses=3))
+    assert not promoted and "more pairs turned wrong than right" in reasons[0]
+    promoted, reasons = decide(margin_figures([0.05] * 4, wins=0, losses=0))
+    assert not promoted and "only 4 pairs" in reasons[0]
+
+
+def test_a_rule_names_its_measure():
+    with pytest.raises(ValueError, match="measure"):
+        GateRule(measure="vibes")

@@ -99,6 +99,9 @@ def test_it_holds_a_dpo_run_trained_on_random_labels(storage, tiny_model_dir, te
     pref = decision.figures["preference"]
     assert pref["n_pairs"] == 24 and pref["wins"] + pref["losses"] + pref["ties"] == 24
     assert pref["win_rate_ci"][0] <= 0.5 or pref["accuracy_diff_ci"][0] <= 0
+    # The rule's measure: the margin changes, whose signs on random held-out labels are coins.
+    assert pref["moved_toward"] + pref["moved_away"] <= 24
+    assert pref["margin_change_ci"][0] <= 0 or pref["margin_p_value"] > 0.025
     assert decision.figures["violations"]["n"] == 6 and decision.figures["violations"]["measured"]
     assert decision.reasons[-1].startswith("Not promoted") and "held-out preferences" in decision.reasons[-1]
     candidate.refresh_from_db()
@@ -119,6 +122,7 @@ def test_it_promotes_a_clear_winner_and_one_call_rolls_it_back(storage, tiny_mod
     assert decision.promoted, decision.reasons
     assert pref["wins"] >= 8 and pref["losses"] == 0 and pref["win_rate_ci"][0] > 0.5
     assert pref["candidate_accuracy"] > pref["baseline_accuracy"]
+    assert pref["margin_change_ci"][0] > 0 and pref["margin_p_value"] <= 0.025 and pref["moved_toward"] >= 12
     assert decision.reasons[-1].startswith("Promoted")
     candidate.refresh_from_db()
     sft.refresh_from_db()
