@@ -4,6 +4,7 @@ console, datasets, retraining and gate services, round after round; and a contro
     .venv/bin/python bench/feedback_loop.py --quick                       # tiny random Llama, about a minute
     .venv/bin/python bench/feedback_loop.py --rounds 2 --briefs 40 --heldout-briefs 20 --steps 24 \
         --learning-rate 0.0002 --sft-weight 1 --threads 1 --heldout-share 0.25 --sft var/loop_prep/sft \
+        --sft-data var/loop_prep/data \
         --write-docs                                                      # the embedded model, as in the docs
     .venv/bin/python bench/feedback_loop.py ... --control                 # reviewers answer at random
 
@@ -404,7 +405,7 @@ def run(args) -> dict:
     from governance.models import Membership, Role, Tenant
     from ml.engine.runtime import LoRARuntime
     from ml.jobs import run_training_job
-    from ml.models import Adapter, AdapterKind
+    from ml.models import Adapter, AdapterKind, TrainingJob
     from ml.services import adapter_promote, adapter_register
 
     tenant = Tenant.objects.create(name="Loop bench", slug="loop-bench", reporting_currency="USD")
@@ -431,8 +432,21 @@ def run(args) -> dict:
         make_adapter(Path(base), sft_dir, seed=1)
     else:
         shutil.copytree(args.sft, sft_dir)
+    sft_job = None
+    if args.sft_data and not args.quick:
+        # The SFT version's training record, with its data and held-out split (build_dataset's heldout.jsonl, where
+        # ml.jobs.heldout_path looks for it): the gate's part (c), the task's own evaluation, reads that split.
+        data = WORK / "models" / "sft-data"
+        data.mkdir()
+        shutil.copy(Path(args.sft_data) / "train.jsonl", data / "train.jsonl")
+        shutil.copy(Path(args.sft_data) / "heldout.jsonl", data / "train.heldout.jsonl")
+        sft_job = TrainingJob.objects.create(
+            tenant=tenant, adapter_name="brand_loop-bench", adapter_kind=AdapterKind.BRAND,
+            method=TrainingJob.Method.SFT, base_model=base, dataset_path=str(data / "train.jsonl"),
+            status=TrainingJob.Status.SUCCEEDED, params={"note": "the bench's SFT start, trained by train_lora"},
+        )  # fmt: skip
     sft = adapter_register(name="brand_loop-bench", kind=AdapterKind.BRAND, tenant=tenant, base_model=base,
-                           path="adapters/loop-bench/sft")  # fmt: skip
+                           path="adapters/loop-bench/sft", training_job=sft_job)  # fmt: skip
     sft = adapter_promote(adapter=sft, user=None)
     world = {"tenant": tenant, "panel": panel, "adjudicator": adjudicator, "retailer": retailer, "brand": brand,
              "runtime": LoRARuntime(base)}  # fmt: skip
@@ -478,6 +492,7 @@ def run(args) -> dict:
             "heldout_accuracy_before": pref.get("baseline_accuracy"),
             "gate_win_rate": pref.get("win_rate"), "gate_win_rate_ci": pref.get("win_rate_ci"),
             "gate_margin_change": pref.get("margin_change"), "gate_margin_change_ci": pref.get("margin_change_ci"),
+            "gate_task": decision.figures.get("task"),
             "gate_margin_p": pref.get("margin_p_value"), "gate_moved": [pref.get("moved_toward"),
                                                                          pref.get("moved_away")],
             "promoted": decision.promoted, "reasons": decision.reasons,
@@ -574,6 +589,16 @@ def report(args, result: dict, seconds: float) -> str:
             f"({low:+.4f} to {high:+.4f}, sign-flip p {r['gate_margin_p']:.3f})"
         )
 
+    def task(r):
+        t = r.get("gate_task") or {}
+        if not t.get("measured"):
+            return f"{r['round']}: not measured"
+        return f"{r['round']}: {t['candidate']:.3f} vs {t['baseline']:.3f} on {t['n']} rows"
+
+    lines.append(
+        "The gate's part (c), the task's own evaluation (creative: violation rate on the SFT data's held-out split), "
+        "candidate vs active version, by round: " + "; ".join(task(r) for r in result["rounds"]) + "."
+    )
     lines.append(
         "The gate's measure, the change of each held-out pair's margin (chosen minus rejected log-probability per "
         "token, candidate minus active version), by round: " + "; ".join(margin(r) for r in result["rounds"]) + "."
@@ -614,6 +639,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Tiny random Llama, few briefs: a smoke run.")
     parser.add_argument("--base", default=str(ROOT / "var" / "models" / "base" / "SmolLM2-135M-Instruct"))
     parser.add_argument("--sft", default="", help="Folder of the SFT creative adapter to start from.")
+    parser.add_argument(
+        "--sft-data",
+        default="",
+        help="build_dataset's folder the SFT adapter was trained on (train.jsonl, heldout.jsonl): registers the SFT "
+        "version with that training record, so the gate's task evaluation (c) is measured.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--work", type=Path, default=WORK, help="Scratch folder (deleted at the start).")

@@ -136,13 +136,30 @@ def gate_baseline(candidate: Adapter, *, training_job: TrainingJob | None = None
     return active or _reference(candidate, training_job)
 
 
+MAX_LINEAGE = 20  # versions walked back from the reference to find the SFT version's held-out split
+
+
+def _task_set(reference: Adapter | None) -> Path | None:
+    """The held-out split beside the training file of the SFT version the lineage started from: the reference's own
+    job's, else (a version retrained from feedback, whose training file is a feedback export) its own reference's,
+    and so on back."""
+    adapter, seen = reference, set()
+    while adapter is not None and adapter.pk not in seen and len(seen) < MAX_LINEAGE:
+        seen.add(adapter.pk)
+        job = adapter.training_job
+        if job is None:
+            return None
+        path = heldout_path(job.dataset_path)
+        if job.method not in (TrainingJob.Method.DPO, TrainingJob.Method.KTO) and path.is_file():
+            return path
+        adapter = _reference(adapter, job)
+    return None
+
+
 def _task_rows(reference: Adapter | None, task: str, *, limit: int) -> tuple[list[dict], str]:
-    """The held-out split beside the reference SFT version's training file, and its path ('' when there is none)."""
-    job = reference.training_job if reference is not None else None
-    if job is None or task not in TASKS:
-        return [], ""
-    path = heldout_path(job.dataset_path)
-    if not path.is_file():
+    """The SFT held-out split of the reference's lineage (``_task_set``) and its path ('' when there is none)."""
+    path = _task_set(reference) if task in TASKS else None
+    if path is None:
         return [], ""
     try:
         return load_rows(task=task, dataset_path=str(path), limit=limit), str(path)

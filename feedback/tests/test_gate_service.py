@@ -139,3 +139,37 @@ def test_it_promotes_a_clear_winner_and_one_call_rolls_it_back(storage, tiny_mod
     decision.refresh_from_db()
     assert decision.figures["rollback"]["to_version"] == sft.version
     assert decision.reasons[-1].startswith(f"Rolled back to v{sft.version} by owner")
+
+
+def test_the_task_evaluation_reads_the_held_out_split_of_the_sft_version_the_lineage_started_from(storage, tenants):
+    # SFT v1 (trained on sft.jsonl, sft.heldout.jsonl beside it) -> DPO v2 (a feedback export, no such split) -> the
+    # candidate v3 retrained from v2: (c) must read v1's split, not find nothing at v2.
+    from feedback.services.gate import _task_set
+    from ml.models import TrainingJob
+
+    tenant = tenants["acme"]
+    (storage / "sft.jsonl").write_text("")
+    (storage / "sft.heldout.jsonl").write_text("")
+    (storage / "export.jsonl").write_text("")
+
+    def version(n, method, data, reference=None):
+        job = TrainingJob.objects.create(
+            tenant=tenant, adapter_name="brand_acme", adapter_kind=AdapterKind.BRAND, method=method,
+            base_model="tiny", dataset_path=str(storage / data), status=TrainingJob.Status.SUCCEEDED,
+            params={"reference_adapter_id": reference.pk} if reference else {},
+        )  # fmt: skip
+        (storage / f"v{n}").mkdir()
+        (storage / f"v{n}" / "adapter_config.json").write_text("{}")  # registration checks the folder, not weights
+        return adapter_register(name="brand_acme", kind=AdapterKind.BRAND, tenant=tenant, base_model="tiny",
+                                path=f"v{n}", training_job=job)  # fmt: skip
+
+    sft = version(1, TrainingJob.Method.SFT, "sft.jsonl")
+    dpo = version(2, TrainingJob.Method.DPO, "export.jsonl", reference=sft)
+    assert _task_set(sft) == storage / "sft.heldout.jsonl"
+    assert _task_set(dpo) == storage / "sft.heldout.jsonl"
+    # A DPO job's own split beside a feedback export is preference pairs, not the task's set: it is passed over.
+    (storage / "export.heldout.jsonl").write_text("")
+    assert _task_set(dpo) == storage / "sft.heldout.jsonl"
+    # A version registered by hand (no job) has no task set; nor has its descendant.
+    orphan = adapter_register(name="brand_acme", kind=AdapterKind.BRAND, tenant=tenant, base_model="tiny", path="v1")
+    assert _task_set(orphan) is None and _task_set(None) is None
