@@ -50,6 +50,13 @@ EXTRAPOLATION_SD = 0.26
 # attributed sales may drift with spend, x0 being the lift study's spend (or the history's typical spend). At 3x
 # the measured level the share's log sd is 0.22.
 SHARE_DRIFT_SD = 0.2
+# How strongly a plan is held near the last period's mix (scaled to the budget) where its incremental curves are
+# unsure and the lift studies show the priors are off (docs/optimization.md, "Anchored to the last period's mix"): a
+# channel's marginal objective is lowered by strength x evidence x its posterior relative sd x its marginal objective
+# at the reference x log(spend / reference), evidence = max(0, 1 - 1 / CurveSet.prior_discrepancy) (0 without
+# studies). 0 or None on AllocationRequest.mix_anchor: none (the engine's default); the pipeline asks for
+# PLAN_MIX_ANCHOR.
+PLAN_MIX_ANCHOR = 1.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,9 @@ class AllocationRequest:
     # the intervals and the chance constraint; expected values are unchanged. None: 0 (the pipeline estimates it
     # from the history, see pipeline.period_error_sd).
     forecast_error_sd: float | None = None
+    # Added (issue 17): the strength of the pull toward the last period's mix where the curves are unsure (see
+    # PLAN_MIX_ANCHOR); None or 0: no pull.
+    mix_anchor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +221,39 @@ class _Problem:
         zrng = np.random.default_rng(20260107)
         self.z_extrapolation = zrng.standard_normal((len(chans), n))
         self.z_share = zrng.standard_normal((len(chans), n))
+        self.anchor_evidence = anchor_evidence(getattr(curves, "prior_discrepancy", None))
+        self.anchor_kappa, self.anchor_ref = self._anchor(
+            chans, float(request.mix_anchor or 0.0) * self.anchor_evidence, float(request.budget)
+        )
+
+    def _anchor(self, chans, strength: float, budget: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per channel the anchor's weight and its reference period spend: the last period's daily spends scaled to
+        the budget, and strength x the posterior relative sd of the channel's marginal incremental sales there x its
+        marginal objective there (so a channel whose curve is sure moves freely, an unsure one stays near the mix it
+        was run at). Zero weight without a strength, for a channel not run lately, or without a history mix."""
+        C = len(chans)
+        hist = np.array([float(getattr(c, "hist_daily_spend", 0.0) or 0.0) for c in chans]) * self.P
+        if strength <= 0 or not np.isfinite(hist).all() or hist.sum() <= 0 or budget <= 0:
+            return np.zeros(C), np.ones(C)
+        ref = hist * budget / hist.sum()
+        ok = ref > 0
+        x = np.where(ok, ref, 1.0) / self.P
+        per_sample = self.scale[:, None] * self.beta_inc * self._dsat(x, incremental=True) / self.P  # (C, S)
+        mean, sd = per_sample.mean(axis=1), per_sample.std(axis=1)
+        gross = mean if self.objective == "incremental_revenue" else self.margin * mean
+        kappa = np.where(ok & (mean > 0), strength * gross * sd / np.where(mean > 0, mean, 1.0), 0.0)
+        return kappa, np.where(ok, ref, 1.0)
+
+    def anchor_marginal(self, s) -> np.ndarray:
+        """d(anchor penalty)/ds at period spend s, (C,) or (C, G): kappa · log(s / reference), 0 where unanchored.
+        The penalty kappa · (s log(s / ref) - s + ref) is convex with its minimum at the reference."""
+        s = np.maximum(np.asarray(s, float), 1e-300)
+        kappa, ref = (
+            (self.anchor_kappa, self.anchor_ref)
+            if s.ndim == 1
+            else (self.anchor_kappa[:, None], self.anchor_ref[:, None])
+        )
+        return np.where(kappa > 0, kappa * np.log(s / ref), 0.0)
 
     # Per-sample curves at daily spend x: (C, S) or (C, S, G) when x is (C, G); incremental=True: the incremental
     # curves' shapes
@@ -315,6 +358,15 @@ class _Problem:
         return float((self.margin * inc).sum() - np.sum(s))
 
 
+def anchor_evidence(prior_discrepancy: float | None) -> float:
+    """The share of the lift studies' disagreement with the priors that the model's own uncertainty does not
+    explain, max(0, 1 - 1 / D) (positive-part James-Stein): 0 where the studies agree with the priors about as well
+    as the model expects (D <= 1) or where there are none, towards 1 as they disagree more."""
+    if prior_discrepancy is None or not math.isfinite(prior_discrepancy) or prior_discrepancy <= 1.0:
+        return 0.0
+    return 1.0 - 1.0 / prior_discrepancy
+
+
 class _Solver:
     """Water-filling on precomputed marginal grids with multipliers found by bracketing root finds."""
 
@@ -326,7 +378,7 @@ class _Solver:
         bottom = np.maximum(self.lo, top * 10.0**-_GRID_DECADES)
         self.grid = np.exp(np.linspace(np.log(np.minimum(bottom, top)), np.log(top), _GRID, axis=1))  # (C, G)
         self.dA, self.dI = prob.marginals(self.grid)
-        self.dobj = prob.dobj(self.dI)
+        self.dobj = prob.dobj(self.dI) - prob.anchor_marginal(self.grid)
         self.dbasis = self.dA if prob.basis == "attributed" else self.dI
         self.fixed = self.hi - self.lo <= 1e-12 * max(self.B, 1.0)
         self.groups: dict[str, np.ndarray] = {}
@@ -1137,6 +1189,22 @@ def _constraints(prob: _Problem, request: AllocationRequest, sol: _Solution, ev:
         "chance": _chance_summary(request, sol, ev) if request.chance is not None else None,
         "exclude_channels": sorted(request.exclude_channels),
         "kkt_max_violation": _kkt_violation(prob, sol, ev, rows),
+        # Added (issue 17): the pull toward the last period's mix, and each channel's reference spend and the
+        # marginal objective its pull takes off at the plan (0 at the reference).
+        "mix_anchor": {
+            "strength": float(request.mix_anchor),
+            "evidence": float(prob.anchor_evidence),
+            "reference_spend": {
+                k: float(r) for k, r, w in zip(prob.keys, prob.anchor_ref, prob.anchor_kappa, strict=True) if w > 0
+            },
+            "marginal_pull": {
+                k: float(v)
+                for k, v, w in zip(prob.keys, prob.anchor_marginal(sol.s), prob.anchor_kappa, strict=True)
+                if w > 0
+            },
+        }
+        if request.mix_anchor
+        else None,
     }
 
 
@@ -1176,10 +1244,11 @@ def _kkt_violation(prob: _Problem, sol: _Solution, ev: _Evaluation, rows) -> flo
     ]
     if not free:
         return 0.0
+    dobj = ev.dobj - prob.anchor_marginal(s)  # what the solver equalizes: the objective less the anchor's pull
     if sol.floor_weights is None:
-        lhs = ev.dobj + sol.mu * (ev.dbasis(prob) - (sol.floor or 0.0))
+        lhs = dobj + sol.mu * (ev.dbasis(prob) - (sol.floor or 0.0))
     else:  # the tail form holds min_roas itself on the weighted samples
-        lhs = ev.dobj + sol.mu * (prob.floor_marginals(s, sol.floor_weights) - (sol.floor_info or {})["tail_floor"])
+        lhs = dobj + sol.mu * (prob.floor_marginals(s, sol.floor_weights) - (sol.floor_info or {})["tail_floor"])
     return float(np.max(np.abs(lhs[free] - sol.lam)))
 
 

@@ -145,6 +145,11 @@ class CurveSet:
     # Cubic of the log demand level over the history (u = days before last_date / span, -1..0); after last_date the
     # level continues along its end slope ``trend_per_day``.
     demand_smooth: tuple[float, ...] = (0.0, 0.0, 0.0)
+    # Added (issue 17, part E): how far the lift studies disagree with the placement priors, the mean over the
+    # calibrated channels of (what the studies say of log ι - the prior's mean)² / (its variance under the model):
+    # about 1 where the priors and the studies' errors are right, far above 1 where the priors are off. None
+    # without studies. The allocator's mix anchor (allocate.PLAN_MIX_ANCHOR) weighs itself by it.
+    prior_discrepancy: float | None = None
 
     def channel(self, key: str) -> ChannelCurve:
         for curve in self.channels:
@@ -690,7 +695,27 @@ def calibrate(
                 incrementality_spend=measured_at,
             )
         )
-    return dataclasses.replace(curves, channels=tuple(channels))
+    return dataclasses.replace(curves, channels=tuple(channels), prior_discrepancy=_prior_discrepancy(channels, priors))
+
+
+def _prior_discrepancy(channels: list[ChannelCurve], priors: Mapping | None) -> float | None:
+    """Mean over the calibrated channels of z², z the studies' own estimate of log ι less the placement prior's mean,
+    in sds of that difference under the model (the study's variance plus the prior's). The studies' estimate is
+    the posterior divided by the prior (normal in log ι: precisions subtract). None without a calibrated channel."""
+    zs = []
+    for curve in channels:
+        if not curve.calibrated:
+            continue
+        mu, sd = _lognormal_params(curve.placement_type, priors)
+        logs = np.log(np.maximum(np.asarray(curve.incrementality, float), 1e-12))
+        post_mean, post_var = float(logs.mean()), max(float(logs.var()), 1e-9)
+        study_precision = 1.0 / post_var - 1.0 / sd**2
+        if study_precision <= 1e-9:  # the studies said nothing beyond the prior
+            zs.append(0.0)
+            continue
+        study_mean = (post_mean / post_var - mu / sd**2) / study_precision
+        zs.append((study_mean - mu) ** 2 / (1.0 / study_precision + sd**2))
+    return float(np.mean(zs)) if zs else None
 
 
 def _reference_spend(curve: ChannelCurve) -> float:

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from optimizer.engine.allocate import AllocationRequest, AllocationResult, allocate, validate_basics
+from optimizer.engine.allocate import PLAN_MIX_ANCHOR, AllocationRequest, AllocationResult, allocate, validate_basics
 from optimizer.engine.curves import CurveSet, calibrate, fit_curves
 from optimizer.engine.errors import OptimizerInputError
 from optimizer.engine.notices import INFO, WARNING, Notice
@@ -227,6 +227,8 @@ def optimize_from_frames(
         request = dataclasses.replace(
             request, forecast_error_sd=period_error_sd(curves, history, period_days=request.period_days)
         )
+    if request.mix_anchor is None:
+        request = dataclasses.replace(request, mix_anchor=PLAN_MIX_ANCHOR)
     curves = with_recent_level(curves, history, period_days=request.period_days)
     result = allocate(curves, apply_forecast(request, forecast))
     if forecast is not None:

@@ -499,3 +499,58 @@ def test_the_promise_in_its_tail_form_moves_spend_to_the_curve_it_is_sure_of(mon
         return plan.allocation("amazon|sponsored_product").spend / plan.totals["spend"]
 
     assert sure_share(tail) > sure_share(mean)
+
+
+def test_a_mix_anchor_holds_an_unsure_channel_near_its_last_spend_and_matches_brute_force():
+    """mix_anchor (issue 17): each channel's objective loses kappa · (s log(s / ref) - s + ref), ref the last period's
+    spend scaled to the budget, kappa = strength x evidence x the marginal objective at ref x the relative posterior
+    sd of the marginal incremental sales there, evidence = 1 - 1 / the curve set's prior discrepancy (here 4: 0.75).
+    Two channels with the same curve on average: the one whose curve is unsure stays nearer the spend it was run at,
+    the sure one takes the rest, and the plan is the brute-force optimum of the anchored objective (kappa computed
+    here from finite differences of the curves' own samples). Where the studies agree with the priors (discrepancy
+    at most 1) or there are none, the anchor is off."""
+    sure = _curve("amazon", "sponsored_product", 5000, 800, 0.8, 0.35, samples=400, spread=0.02, seed=5)
+    unsure = _curve("walmart", "sponsored_product", 5000, 800, 0.8, 0.35, samples=400, spread=0.5, seed=6)
+    untested = _set(
+        dataclasses.replace(sure, hist_daily_spend=300.0), dataclasses.replace(unsure, hist_daily_spend=1200.0)
+    )
+    curves = dataclasses.replace(untested, prior_discrepancy=4.0)
+    budget, strength = 28000.0, 0.5
+    free = allocate(curves, AllocationRequest(budget=budget, period_days=P))
+    anchored = allocate(curves, AllocationRequest(budget=budget, period_days=P, mix_anchor=strength))
+    for agreeing in (untested, dataclasses.replace(untested, prior_discrepancy=0.8)):
+        same = allocate(agreeing, AllocationRequest(budget=budget, period_days=P, mix_anchor=strength))
+        assert same.daily_spend() == pytest.approx(free.daily_spend(), rel=1e-9)
+        assert same.constraints["mix_anchor"]["evidence"] == 0.0
+    assert anchored.constraints["mix_anchor"]["evidence"] == pytest.approx(0.75)
+
+    keys = ["amazon|sponsored_product", "walmart|sponsored_product"]
+    ref = np.array([300.0, 1200.0]) * P * budget / (1500.0 * P)
+    kappa = []
+    for key, r in zip(keys, ref, strict=True):
+        ch = curves.channel(key)
+        h = 1e-3 * r / P
+        per_sample = (
+            (ch.incremental(r / P + h) - ch.incremental(r / P - h))[:, 0] / (2 * h) * curves.period_factor(P) / P
+        )
+        kappa.append(0.75 * strength * ch.margin_rate * per_sample.mean() * per_sample.std() / per_sample.mean())
+    grid = np.linspace(1.0, budget - 1.0, 20001)
+
+    def anchored_value(spends):
+        total = 0.0
+        for key, s, r, k in zip(keys, spends, ref, kappa, strict=True):
+            total = total + curves.channel(key).margin_rate * _period(curves, key, s)
+            total = total - k * (s * np.log(s / r) - s + r)
+        return total
+
+    values = anchored_value([grid, budget - grid])
+    best = grid[int(np.argmax(values))]
+    got = anchored.allocation(keys[0]).spend
+    assert got == pytest.approx(best, abs=budget * 2e-3)
+    assert anchored.totals["spend"] == pytest.approx(budget, rel=1e-9)
+    assert anchored.constraints["kkt_max_violation"] < 1e-4
+    # The unsure channel ends nearer its reference than without the anchor; the sure one takes the difference.
+    s_free = free.allocation(keys[1]).spend
+    s_anch = anchored.allocation(keys[1]).spend
+    assert abs(np.log(s_anch / ref[1])) < abs(np.log(s_free / ref[1]))
+    assert kappa[1] > 5 * kappa[0]

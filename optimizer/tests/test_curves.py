@@ -188,6 +188,34 @@ def test_a_lift_study_moves_incrementality_toward_it_and_narrows_it(noisy):
     assert not calibrated.channel("amazon|ctv").calibrated
 
 
+def test_the_prior_discrepancy_tells_studies_that_agree_with_the_priors_from_ones_that_do_not(noisy):
+    """CurveSet.prior_discrepancy (issue 17, part E): the mean z² of what the studies say of log ι against the
+    placement prior. A precise study at the prior's own mean (0.375 for sponsored products) gives z² near 0; one at
+    3x it gives about (log 3 + s²/2)² / (s² + 0.05²) ≈ 11 (s = 0.337, the prior's log sd); no study gives None."""
+    _, history, curves = noisy
+    window = slice(DAYS - 40, DAYS - 12)
+    attributed = float(curves.observed_attributed["amazon|sponsored_product"][window].sum())
+
+    def study(share):
+        return pd.DataFrame(
+            {
+                "retailer": ["amazon"],
+                "placement_type": ["sponsored_product"],
+                "start_date": [history.dates[DAYS - 40]],
+                "end_date": [history.dates[DAYS - 13]],
+                "spend": [float(history.spend[0, window].sum())],
+                "incremental_sales": [share * attributed],
+                "incremental_sales_se": [0.05 * share * attributed],
+            }
+        )
+
+    assert calibrate(curves, None, seed=1).prior_discrepancy is None
+    agreeing = calibrate(curves, study(0.375), seed=1).prior_discrepancy
+    disagreeing = calibrate(curves, study(3 * 0.375), seed=1).prior_discrepancy
+    assert agreeing < 0.5
+    assert 6.0 < disagreeing < 16.0
+
+
 def test_a_lift_study_after_the_history_is_scored_against_the_curve(noisy):
     _, history, curves = noisy
     curve = curves.channel("walmart|onsite_display")
