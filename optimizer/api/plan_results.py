@@ -130,6 +130,17 @@ class BoundConstraintSerializer(_Stored):
     shadow_price = _ratio()
 
 
+class MixAnchorSerializer(_Stored):
+    strength = _ratio(help_text="PLAN_MIX_ANCHOR as the plan asked for it.")
+    evidence = _ratio(help_text="0 to 1: how far the lift studies disagree with the priors; 0: no pull.")
+    reference_spend = serializers.DictField(
+        child=_money(), read_only=True, help_text="Per pulled channel: the last period's mix scaled to the budget."
+    )
+    marginal_pull = serializers.DictField(
+        child=_ratio(), read_only=True, help_text="Per pulled channel: what the pull takes off its marginal return."
+    )
+
+
 class PlanConstraintsSerializer(_Stored):
     budget = BudgetConstraintSerializer(read_only=True)
     min_roas = FloorConstraintSerializer(read_only=True)
@@ -138,6 +149,7 @@ class PlanConstraintsSerializer(_Stored):
     chance = serializers.JSONField(read_only=True, allow_null=True)
     exclude_channels = serializers.ListField(child=serializers.CharField(), read_only=True)
     kkt_max_violation = _ratio()
+    mix_anchor = MixAnchorSerializer(read_only=True, allow_null=True)
 
 
 class PromiseSideSerializer(_Stored):

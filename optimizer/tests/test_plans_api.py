@@ -107,6 +107,10 @@ def test_an_api_key_creates_a_plan_and_reads_its_result(
         Decimal("40000"), abs=Decimal("0.001")
     )
     assert four_places.match(body["result"]["constraints"]["bounds"]["walmart|onsite_display"]["min"])
+    anchor = body["result"]["constraints"]["mix_anchor"]  # the pull toward the last period's mix, as stored
+    assert anchor["strength"] == 1.0 and 0.0 <= anchor["evidence"] < 1.0
+    assert all(four_places.match(v) for v in anchor["reference_spend"].values())
+    assert set(anchor["marginal_pull"]) == set(anchor["reference_spend"])
     assert set(body["result"]) >= {"allocations", "totals", "constraints", "objective", "notices"}
     assert body["outcome"] in ("ready", "ready_with_warnings", "cannot_meet")
     assert body["creator"] == "API key Partner planner (owner)"
