@@ -28,7 +28,9 @@ A candidate adapter version is compared with the baseline (the active version of
 (b) the policy-violation rate on held-out briefs (lower is better): the candidate may be at most
     ``violation_tolerance`` (absolute) worse than the baseline.
 (c) the task's own evaluation on its held-out set (the task's headline metric): at most ``task_tolerance``
-    (absolute) worse. A part not measured (no briefs with a policy, no held-out task set) does not block, and the
+    (absolute) worse. In (b) and (c) a difference of ``rows_tolerated`` rows (1) is always tolerated: on a set of
+    40 rows one answer is 0.025, so a 0.02 tolerance alone would hold a candidate on a single answer's noise.
+    A part not measured (no briefs with a policy, no held-out task set) does not block, and the
     reasons say it was not measured.
 
 Promoted only when better on (a) and no worse on (b) and (c).
@@ -55,6 +57,9 @@ class GateRule:
     min_decisive: int = 5
     length_normalized: bool = True
     measure: str = "margin"  # "margin": the paired change of each pair's margin; "accuracy": right/wrong only
+    # (b) and (c) tolerate at least this many rows' difference: on 40 rows one row is 0.025, coarser than a 0.02
+    # tolerance, which would otherwise mean "not one row worse" and hold candidates on a single answer's noise.
+    rows_tolerated: int = 1
 
     def __post_init__(self):
         if self.measure not in MEASURES:
@@ -227,9 +232,10 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _no_worse(figures: RateFigures, tolerance: float, *, part: str) -> tuple[bool, str]:
-    """Whether the candidate is no worse than the baseline within ``tolerance``, and the sentence saying so, led by
-    the part of the gate it is ("Policy violations on held-out briefs", "The task's own evaluation")."""
+def _no_worse(figures: RateFigures, tolerance: float, *, part: str, rows: int = 0) -> tuple[bool, str]:
+    """Whether the candidate is no worse than the baseline within ``tolerance`` (or ``rows`` rows of the set, where
+    that is more), and the sentence saying so, led by the part of the gate it is ("Policy violations on held-out
+    briefs", "The task's own evaluation")."""
     what = f"{part} ({figures.metric.replace('_', ' ')})"
     if not figures.measured:
         why = "no rows" if not figures.n else "no figures"
@@ -237,9 +243,13 @@ def _no_worse(figures: RateFigures, tolerance: float, *, part: str) -> tuple[boo
     cand, base = float(figures.candidate), float(figures.baseline)
     worse_by = (base - cand) if figures.higher_is_better else (cand - base)
     line = f"{what}: {cand:.3f} vs {base:.3f} for the active version on {figures.n} rows"
-    if worse_by > tolerance + 1e-12:
-        return False, f"{line}: worse by {worse_by:.3f}, more than the tolerance of {tolerance:.3f}."
-    return True, f"{line}: no worse (tolerance {tolerance:.3f})."
+    allowed, why = tolerance, f"tolerance {tolerance:.3f}"
+    if figures.n and rows / figures.n > tolerance:
+        allowed = rows / figures.n
+        why = f"tolerance {tolerance:.3f}, at least {rows} row{'s' if rows != 1 else ''} of {figures.n}: {allowed:.3f}"
+    if worse_by > allowed + 1e-12:
+        return False, f"{line}: worse by {worse_by:.3f}, more than allowed ({why})."
+    return True, f"{line}: no worse ({why})."
 
 
 def _margin_verdict(pref: PreferenceFigures, rule: GateRule, *, summary: str, level: str) -> tuple[bool, str]:
@@ -289,10 +299,13 @@ def decide(figures: GateFigures) -> tuple[bool, list[str]]:
             f"difference {pref.accuracy_diff:+.3f} ({level} interval {dlow:+.3f} to {dhigh:+.3f}): {verdict}."
         )
     violations_ok, line = _no_worse(
-        figures.violations, rule.violation_tolerance, part="Policy violations on held-out briefs"
-    )
+        figures.violations, rule.violation_tolerance, part="Policy violations on held-out briefs",
+        rows=rule.rows_tolerated,
+    )  # fmt: skip
     reasons.append(line)
-    task_ok, line = _no_worse(figures.task, rule.task_tolerance, part="The task's own evaluation")
+    task_ok, line = _no_worse(
+        figures.task, rule.task_tolerance, part="The task's own evaluation", rows=rule.rows_tolerated
+    )
     reasons.append(line)
     promoted = better and violations_ok and task_ok
     if promoted:

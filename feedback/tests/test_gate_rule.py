@@ -166,3 +166,23 @@ def test_it_holds_a_margin_gain_with_more_pairs_turned_wrong_than_right_or_too_f
 def test_a_rule_names_its_measure():
     with pytest.raises(ValueError, match="measure"):
         GateRule(measure="vibes")
+
+
+def test_one_row_of_a_small_set_is_within_the_tolerance_two_rows_are_not():
+    def task_figures(candidate, baseline, n):
+        fig = figures(wins=20, losses=2)
+        fig.task = RateFigures("violation_rate", candidate, baseline, n=n)
+        return fig
+
+    # 40 rows: one more violating answer (0.025) passes, though finer than the 0.02 tolerance; two (0.05) do not.
+    promoted, reasons = decide(task_figures(0.45, 0.425, 40))
+    assert promoted and "at least 1 row of 40: 0.025" in reasons[2]
+    promoted, reasons = decide(task_figures(0.475, 0.425, 40))
+    assert not promoted and "worse by 0.050, more than allowed" in reasons[2]
+    # 200 rows: the tolerance (4 rows) is coarser than one row and governs: 4 rows pass, 5 do not.
+    assert decide(task_figures(0.12, 0.10, 200))[0]
+    assert not decide(task_figures(0.125, 0.10, 200))[0]
+    # The rule may ask for none: then 0.02 means what it says.
+    fig = task_figures(0.45, 0.425, 40)
+    fig.rule = GateRule(rows_tolerated=0)
+    assert not decide(fig)[0]
