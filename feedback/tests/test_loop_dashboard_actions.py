@@ -72,9 +72,10 @@ def test_the_export_drops_pairs_whose_chosen_copy_breaks_the_policy_unless_the_a
     tenant = loop["task"].tenant
     brief = CreativeBrief.objects.create(tenant=tenant, retailer=retailers["amazon"], brand=catalog["acme"]["brand"],
                                          goal="trial", policy={"banned_claims": ["cures"]})  # fmt: skip
-    item = ds.pair(loop["task"], 99, "Granola cures all", "Granola, baked fresh")
+    # Prompt 98 falls in the training split (seed 0, 20% held out): the filter drops training rows only.
+    item = ds.pair(loop["task"], 98, "Granola cures all", "Granola, baked fresh")
     item.creative = Creative.objects.create(tenant=tenant, brief=brief, retailer=retailers["amazon"], variant=1,
-                                            prompt=ds.prompt(99), **ds.fields("Granola cures all"))  # fmt: skip
+                                            prompt=ds.prompt(98), **ds.fields("Granola cures all"))  # fmt: skip
     item.save(update_fields=["creative"])
     ds.answer_all(item, [review["reviewer"], review["reviewer2"], review["reviewer3"]], preference="a")
     client = _client(personas["owner"])
