@@ -7,16 +7,8 @@ import pytest
 
 from bench.independent.worlds import RETAILERS
 
-FIELDS = {
-    "budget",
-    "currency",
-    "period_days",
-    "min_roas",
-    "objective",
-    "roas_basis",
-    "exclude_retailers",
-    "retailer_caps",
-}
+FIELDS = {"budget", "currency", "period_days", "min_roas", "objective", "roas_basis", "exclude_retailers",
+          "retailer_caps"}
 OBJECTIVES = {None, "incremental_margin", "incremental_revenue", "net_incremental_profit"}
 
 

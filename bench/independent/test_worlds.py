@@ -129,9 +129,8 @@ def test_each_floor_is_of_the_kind_it_claims(worlds):
             assert w.request_facts["max_attributed_roas_full_budget"] > w.min_roas
         else:
             assert spent < 0.98 * w.budget
-            full = [
-                {k: v * w.budget / sum(s.values()) for k, v in s.items()} for s in _random_allocations(w, rng, 2000)
-            ]
+            full = [{k: v * w.budget / sum(s.values()) for k, v in s.items()}
+                    for s in _random_allocations(w, rng, 2000)]
             assert max(w.attributed_roas(s) for s in full) < w.min_roas
 
 
@@ -150,10 +149,8 @@ def test_attributed_sales_are_not_a_fixed_multiple_of_incremental_sales(worlds):
         ratios = []
         for key, rate in w.history_mix().items():
             low, high = {key: 0.3 * rate}, {key: 3.0 * rate}
-            ratios.append(
-                (w.attributed_sales(low) / w.incremental_sales(low))
-                / (w.attributed_sales(high) / w.incremental_sales(high))
-            )
+            ratios.append((w.attributed_sales(low) / w.incremental_sales(low))
+                          / (w.attributed_sales(high) / w.incremental_sales(high)))
         assert max(abs(np.log(r)) for r in ratios) > np.log(1.2), w.name
 
 

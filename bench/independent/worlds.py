@@ -34,20 +34,8 @@ CHANNEL_POOL = (
     ("kroger", "display", False, 0.15),
     ("criteo", "onsite_display", False, 0.45),
 )
-BRANDS = (
-    "Northfield",
-    "Bright Oak",
-    "Lumen",
-    "Cascadia",
-    "Harbor & Vine",
-    "Pinecrest",
-    "Solstice",
-    "Ridgeway",
-    "Marlowe",
-    "Tidewater",
-    "Copperleaf",
-    "Wildmoor",
-)
+BRANDS = ("Northfield", "Bright Oak", "Lumen", "Cascadia", "Harbor & Vine", "Pinecrest", "Solstice", "Ridgeway",
+          "Marlowe", "Tidewater", "Copperleaf", "Wildmoor")
 CATEGORIES = {
     "snacks": ("Sea Salt Crisps", "Trail Mix", "Protein Bar", "Rice Cakes", "Veggie Straws", "Pretzel Bites"),
     "beverages": ("Sparkling Water", "Cold Brew", "Electrolyte Mix", "Oat Milk", "Green Tea", "Kombucha"),
@@ -56,30 +44,11 @@ CATEGORIES = {
     "household": ("Dish Pods", "Laundry Sheets", "Surface Spray", "Paper Towels", "Trash Bags", "Sponges"),
 }
 SIZES = ("4 oz", "8 oz", "12 ct", "16 oz", "24 ct", "32 oz", "family size", "2-pack", "6-pack")
-H_COLUMNS = (
-    "date",
-    "retailer",
-    "placement_type",
-    "campaign_id",
-    "sku_id",
-    "impressions",
-    "clicks",
-    "spend",
-    "attributed_sales",
-    "attributed_units",
-    "attribution_window_days",
-    "currency",
-)
+H_COLUMNS = ("date", "retailer", "placement_type", "campaign_id", "sku_id", "impressions", "clicks", "spend",
+             "attributed_sales", "attributed_units", "attribution_window_days", "currency")
 S_COLUMNS = ("sku_id", "brand", "category", "product_name", "price", "unit_cost")
-L_COLUMNS = (
-    "retailer",
-    "placement_type",
-    "start_date",
-    "end_date",
-    "spend",
-    "incremental_sales",
-    "incremental_sales_se",
-)
+L_COLUMNS = ("retailer", "placement_type", "start_date", "end_date", "spend", "incremental_sales",
+             "incremental_sales_se")
 
 
 def _softplus(z: np.ndarray | float, width: float) -> np.ndarray:
@@ -104,11 +73,8 @@ class Curve:
             return np.log1p(u)
         if self.kind == "piecewise":  # three straight pieces, corners rounded off
             w = p["w"]
-            return (
-                u
-                - (1 - p["s2"]) * (_softplus(u - 1.0, w) - _softplus(-1.0, w))
-                - (p["s2"] - p["s3"]) * (_softplus(u - p["k2"], w) - _softplus(-p["k2"], w))
-            )
+            return (u - (1 - p["s2"]) * (_softplus(u - 1.0, w) - _softplus(-1.0, w))
+                    - (p["s2"] - p["s3"]) * (_softplus(u - p["k2"], w) - _softplus(-p["k2"], w)))
         if self.kind == "threshold":  # almost nothing below a spend threshold, then saturation
             w, t = p["w"], p["t"]
             return np.exp(-_softplus(-t, w)) - np.exp(-_softplus(u - t, w))
@@ -206,14 +172,11 @@ class World:
         for k in range(n_sku):
             price = float(np.round(np.exp(rng.uniform(np.log(2.5), np.log(45.0))), 2))
             margin = rng.uniform(0.15, 0.6)
-            self.skus.append(
-                {
-                    "sku_id": f"{self.brand[:3].upper()}-{self.index:02d}{k:03d}",
-                    "product_name": f"{self.brand} {names[k % len(names)]} {SIZES[int(rng.integers(len(SIZES)))]}",
-                    "price": price,
-                    "unit_cost": float(np.round(price * (1 - margin), 2)),
-                }
-            )
+            self.skus.append({
+                "sku_id": f"{self.brand[:3].upper()}-{self.index:02d}{k:03d}",
+                "product_name": f"{self.brand} {names[k % len(names)]} {SIZES[int(rng.integers(len(SIZES)))]}",
+                "price": price, "unit_cost": float(np.round(price * (1 - margin), 2)),
+            })
         for s in self.skus:
             s["margin"] = (s["price"] - s["unit_cost"]) / s["price"]
         self.popularity = rng.dirichlet(np.full(n_sku, 0.8))
@@ -247,15 +210,9 @@ class World:
         # one-off promotions in the history only (a retailer's sale days): demand and ad response both jump
         self.events = []
         for _ in range(int(rng.integers(1, 5))):
-            self.events.append(
-                (
-                    int(rng.integers(0, self.days - 5)),
-                    int(rng.integers(1, 4)),
-                    retailers[int(rng.integers(len(retailers)))],
-                    rng.uniform(1.6, 3.0),
-                    rng.uniform(1.2, 1.8),
-                )
-            )
+            self.events.append((int(rng.integers(0, self.days - 5)), int(rng.integers(1, 4)),
+                                retailers[int(rng.integers(len(retailers)))],
+                                rng.uniform(1.6, 3.0), rng.uniform(1.2, 1.8)))
 
         # halo: display lifts the same retailer's sponsored products (and Criteo lifts any), partly claimed there
         self.halo = []
@@ -302,17 +259,11 @@ class World:
         if not sells:
             window = int(rng.choice([7, 14, 30]))
         return Channel(
-            retailer=retailer,
-            placement_type=placement,
-            sells_skus=sells,
-            curve=Curve(kind, 1.0, 1.0, p),
-            kernel=kernel,
-            order=str(rng.choice(["adstock_first", "saturate_first"])),
+            retailer=retailer, placement_type=placement, sells_skus=sells,
+            curve=Curve(kind, 1.0, 1.0, p), kernel=kernel, order=str(rng.choice(["adstock_first", "saturate_first"])),
             alpha=rng.uniform(0.6, 1.4) * (1.1 if window >= 14 else 0.9),
             claim=Claim(claim_kind, 1.0, 1.0, rng.uniform(0.7, 1.5)),
-            step=rng.uniform(0.75, 1.25),
-            window=window,
-            noise_sigma=rng.uniform(0.08, 0.3),
+            step=rng.uniform(0.75, 1.25), window=window, noise_sigma=rng.uniform(0.08, 0.3),
         )
 
     # ---------------------------------------------------------------- time
@@ -339,13 +290,8 @@ class World:
             wk = self.weekly[c.retailer][dow]
             after = t >= self.shift_day
             resp[i] = ann * wk * np.where(after, c.step, 1.0)
-            base[i] = (
-                self.baseline_level[c.retailer]
-                * ann
-                * wk
-                * (1 + self.trend * t / 365.0)
-                * np.where(after, self.baseline_step[c.retailer], 1.0)
-            )
+            base[i] = (self.baseline_level[c.retailer] * ann * wk * (1 + self.trend * t / 365.0)
+                       * np.where(after, self.baseline_step[c.retailer], 1.0))
             if with_events:
                 for start, length, retailer, demand, response in self.events:
                     if retailer == c.retailer:
@@ -429,10 +375,10 @@ class World:
             path *= np.exp(0.08 * rng.standard_normal(T))
             if rng.random() < 0.35:  # a heavy-up flight the team tried once
                 a = int(rng.integers(launch, T - 21))
-                path[a : a + int(rng.integers(10, 22))] *= rng.uniform(1.8, 2.8)
+                path[a:a + int(rng.integers(10, 22))] *= rng.uniform(1.8, 2.8)
             for _ in range(int(rng.integers(0, 4))):  # paused: budget exhausted or delivery outage
                 a = int(rng.integers(launch, T - 1))
-                path[a : a + int(rng.integers(1, 9))] = 0.0
+                path[a:a + int(rng.integers(1, 9))] = 0.0
             path[:launch] = 0.0
             spend[i] = path
         self.spend = spend
@@ -519,13 +465,8 @@ class World:
                 if not members:
                     continue
                 total = sum(m for _, m in members)
-                c.split.append(
-                    (
-                        f"{code}-{self.index:02d}-{g + 1}",
-                        float(share),
-                        [(self.skus[k]["sku_id"], m / total) for k, m in members],
-                    )
-                )
+                c.split.append((f"{code}-{self.index:02d}-{g + 1}", float(share),
+                                [(self.skus[k]["sku_id"], m / total) for k, m in members]))
             norm = sum(s for _, s, _ in c.split)
             c.split = [(cid, s / norm, members) for cid, s, members in c.split]
         margin_of = {s["sku_id"]: s["margin"] for s in self.skus}
@@ -555,29 +496,18 @@ class World:
             a = int(rng.integers(first, self.days - length))
             days = np.arange(a, a + length)
             resp, base = self._multipliers(days, with_events=False)
-            daily = self.spend[:, a : a + length].mean(axis=1)
+            daily = self.spend[:, a:a + length].mean(axis=1)
             levels = [0.25, 0.4, 0.6, 1.0, 1.8, 2.5, 3.5]
             test = c.run_rate * float(rng.choice(levels, p=[0.15, 0.15, 0.1, 0.1, 0.15, 0.2, 0.15]))
             on, off = daily.copy(), daily.copy()
             on[i], off[i] = test, 0.0
-            truth = float(
-                self._evaluate(on, resp.sum(axis=1), base.sum(axis=1))[0].sum()
-                - self._evaluate(off, resp.sum(axis=1), base.sum(axis=1))[0].sum()
-            )
+            truth = float(self._evaluate(on, resp.sum(axis=1), base.sum(axis=1))[0].sum()
+                          - self._evaluate(off, resp.sum(axis=1), base.sum(axis=1))[0].sum())
             se = max(abs(truth) * rng.uniform(0.1, 0.35), 0.05 * test * length)
             optimism = float(rng.choice([1.0, 1.0, 1.5]))  # some studies understate their error
             observed = truth + optimism * se * rng.standard_normal()
-            self.lift.append(
-                {
-                    "channel": i,
-                    "start": a,
-                    "end": a + length - 1,
-                    "spend": test * length,
-                    "true_incremental_sales": truth,
-                    "incremental_sales": observed,
-                    "se": se,
-                }
-            )
+            self.lift.append({"channel": i, "start": a, "end": a + length - 1, "spend": test * length,
+                              "true_incremental_sales": truth, "incremental_sales": observed, "se": se})
 
     # ---------------------------------------------------------------- request
     def _make_request(self, rng: np.random.Generator) -> None:
@@ -623,9 +553,8 @@ class World:
         cons = [{"type": "eq", "fun": lambda y: 1.0 - y.sum()}]
         for k in range(n + 1):
             y0 = np.full(n, 1.0 / n) if k == n else np.where(np.arange(n) == k, 0.7, 0.3 / max(n - 1, 1))
-            res = optimize.minimize(
-                neg, y0, method="SLSQP", bounds=[(0, 1)] * n, constraints=cons, options={"maxiter": 300, "ftol": 1e-11}
-            )
+            res = optimize.minimize(neg, y0, method="SLSQP", bounds=[(0, 1)] * n, constraints=cons,
+                                    options={"maxiter": 300, "ftol": 1e-11})
             if abs(res.x.sum() - 1) < 1e-6:
                 best = max(best, -res.fun)
         return float(best)
@@ -657,15 +586,13 @@ class World:
 
         best_y, best_f = np.zeros(n), 0.0
         for y0 in x0s[:starts]:
-            res = optimize.minimize(
-                obj, y0, method="SLSQP", bounds=[(0, 1)] * n, constraints=cons, options={"maxiter": 500, "ftol": 1e-12}
-            )
+            res = optimize.minimize(obj, y0, method="SLSQP", bounds=[(0, 1)] * n, constraints=cons,
+                                    options={"maxiter": 500, "ftol": 1e-12})
             y = np.clip(res.x, 0, 1)
             if feasible(y) and obj(y) < best_f:
                 best_y, best_f = y, obj(y)
-        res = optimize.minimize(
-            obj, best_y, method="SLSQP", bounds=[(0, 1)] * n, constraints=cons, options={"maxiter": 1000, "ftol": 1e-14}
-        )
+        res = optimize.minimize(obj, best_y, method="SLSQP", bounds=[(0, 1)] * n, constraints=cons,
+                                options={"maxiter": 1000, "ftol": 1e-14})
         y = np.clip(res.x, 0, 1)
         if feasible(y) and obj(y) < best_f:
             best_y, best_f = y, obj(y)
@@ -706,16 +633,8 @@ class World:
             w = csv.writer(f)
             w.writerow(S_COLUMNS)
             for s in self.skus:
-                w.writerow(
-                    [
-                        s["sku_id"],
-                        self.brand,
-                        self.category,
-                        s["product_name"],
-                        f"{s['price']:.2f}",
-                        f"{s['unit_cost']:.2f}",
-                    ]
-                )
+                w.writerow([s["sku_id"], self.brand, self.category, s["product_name"], f"{s['price']:.2f}",
+                            f"{s['unit_cost']:.2f}"])
         with paths["history"].open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(H_COLUMNS)
@@ -731,9 +650,8 @@ class World:
                     cpc, ctr = rng.uniform(0.4, 2.5), rng.uniform(0.002, 0.012)
                 else:
                     cpm, ctr = rng.uniform(3.0, 15.0), rng.uniform(0.0005, 0.003)
-                rows = [
-                    (cid, s, sku, m) for cid, s, members in c.split for sku, m in (members if members else [("", 1.0)])
-                ]
+                rows = [(cid, s, sku, m) for cid, s, members in c.split
+                        for sku, m in (members if members else [("", 1.0)])]
                 base_share = np.array([s * m for _, s, _, m in rows])
                 for t in range(self.launch[i], self.days):
                     jit_s = rng.dirichlet(base_share * 300 + 1e-3)
@@ -749,22 +667,8 @@ class World:
                             impressions = int(rng.poisson(sp / cpm * 1000)) if sp > 0 else 0
                             clicks = int(rng.binomial(impressions, ctr)) if impressions > 0 else 0
                         units = round(float(at) / (price_of[sku] if sku else avg_price))
-                        w.writerow(
-                            [
-                                day,
-                                c.retailer,
-                                c.placement_type,
-                                cid,
-                                sku,
-                                impressions,
-                                clicks,
-                                f"{sp:.2f}",
-                                f"{at:.2f}",
-                                units,
-                                c.window,
-                                "USD",
-                            ]
-                        )
+                        w.writerow([day, c.retailer, c.placement_type, cid, sku, impressions, clicks, f"{sp:.2f}",
+                                    f"{at:.2f}", units, c.window, "USD"])
         if self.lift:
             paths["lift_studies"] = folder / "L.csv"
             with paths["lift_studies"].open("w", newline="") as f:
@@ -772,45 +676,23 @@ class World:
                 w.writerow(L_COLUMNS)
                 for s in self.lift:
                     c = self.ch[s["channel"]]
-                    w.writerow(
-                        [
-                            c.retailer,
-                            c.placement_type,
-                            self._date(s["start"]).isoformat(),
-                            self._date(s["end"]).isoformat(),
-                            f"{s['spend']:.2f}",
-                            f"{s['incremental_sales']:.2f}",
-                            f"{s['se']:.2f}",
-                        ]
-                    )
+                    w.writerow([c.retailer, c.placement_type, self._date(s["start"]).isoformat(),
+                                self._date(s["end"]).isoformat(), f"{s['spend']:.2f}",
+                                f"{s['incremental_sales']:.2f}", f"{s['se']:.2f}"])
         return paths
 
     def describe(self) -> dict:
         """The world's hidden truth in words and numbers, for reports (never for the planner)."""
         return {
-            "name": self.name,
-            "days": self.days,
-            "budget": self.budget,
-            "period_days": self.period_days,
-            "min_roas": self.min_roas,
-            "floor_kind": self.floor_kind,
+            "name": self.name, "days": self.days, "budget": self.budget, "period_days": self.period_days,
+            "min_roas": self.min_roas, "floor_kind": self.floor_kind,
             "history_run_rate_per_period": sum(c.run_rate for c in self.ch) * self.period_days,
-            "channels": {
-                c.key: {
-                    "curve": c.curve.kind,
-                    "carry_over": len(c.kernel),
-                    "order": c.order,
-                    "claim": c.claim.kind,
-                    "alpha": round(c.alpha, 3),
-                    "margin_rate": c.margin_rate,
-                    "run_rate": c.run_rate,
-                }
-                for c in self.ch
-            },
+            "channels": {c.key: {"curve": c.curve.kind, "carry_over": len(c.kernel), "order": c.order,
+                                 "claim": c.claim.kind, "alpha": round(c.alpha, 3), "margin_rate": c.margin_rate,
+                                 "run_rate": c.run_rate} for c in self.ch},
             "halo": [(self.ch[i].key, self.ch[j].key, round(e, 3)) for i, j, e, _ in self.halo],
             "cannibalization": [(self.ch[i].key, self.ch[j].key, round(k, 3)) for i, j, k in self.cannib],
-            "lift_studies": len(self.lift),
-            **self.request_facts,
+            "lift_studies": len(self.lift), **self.request_facts,
         }
 
 

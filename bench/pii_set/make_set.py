@@ -187,47 +187,21 @@ def ip(rng: random.Random) -> str:
 
 
 STREETS = {
-    "en": [
-        "{n} Maple Avenue",
-        "{n} Oak Street",
-        "{n} Sunset Boulevard",
-        "{n} Elm St.",
-        "{n} Market Road",
-        "{n} Baker Street",
-        "{n} Kings Road",
-        "{n} Lakeview Drive",
-    ],
-    "de": [
-        "Hauptstraße {n}",
-        "Berliner Str. {n}",
-        "Lindenallee {n}",
-        "Goethestraße {n}a",
-        "Am Markt {n}",
-        "Schillerweg {n}",
-    ],
-    "fr": [
-        "{n} rue de la Paix",
-        "{n} avenue Victor Hugo",
-        "{n} boulevard Haussmann",
-        "{n} rue des Lilas",
-        "{n}, place Bellecour",
-    ],
-    "es": ["Calle Mayor {n}", "Avenida de América {n}", "Calle de Alcalá {n}", "Paseo de Gracia {n}", "C/ Serrano {n}"],
-    "it": ["Via Roma {n}", "Via Garibaldi {n}", "Corso Vittorio Emanuele {n}", "Piazza Duomo {n}", "Viale Monza {n}"],
-    "pt": [
-        "Rua Augusta {n}",
-        "Avenida da Liberdade {n}",
-        "Rua das Flores {n}",
-        "Av. Paulista {n}",
-        "Travessa do Carmo {n}",
-    ],
+    "en": ["{n} Maple Avenue", "{n} Oak Street", "{n} Sunset Boulevard", "{n} Elm St.", "{n} Market Road",
+           "{n} Baker Street", "{n} Kings Road", "{n} Lakeview Drive"],
+    "de": ["Hauptstraße {n}", "Berliner Str. {n}", "Lindenallee {n}", "Goethestraße {n}a", "Am Markt {n}",
+           "Schillerweg {n}"],
+    "fr": ["{n} rue de la Paix", "{n} avenue Victor Hugo", "{n} boulevard Haussmann", "{n} rue des Lilas",
+           "{n}, place Bellecour"],
+    "es": ["Calle Mayor {n}", "Avenida de América {n}", "Calle de Alcalá {n}", "Paseo de Gracia {n}",
+           "C/ Serrano {n}"],
+    "it": ["Via Roma {n}", "Via Garibaldi {n}", "Corso Vittorio Emanuele {n}", "Piazza Duomo {n}",
+           "Viale Monza {n}"],
+    "pt": ["Rua Augusta {n}", "Avenida da Liberdade {n}", "Rua das Flores {n}", "Av. Paulista {n}",
+           "Travessa do Carmo {n}"],
     "nl": ["Kerkstraat {n}", "Prinsengracht {n}", "Dorpsweg {n}", "Stationsplein {n}", "Julianalaan {n}"],
-    "ja": [
-        "東京都渋谷区神南{a}-{b}-{c}",
-        "大阪府大阪市北区梅田{a}-{b}-{c}",
-        "東京都千代田区丸の内{a}-{b}-{c}",
-        "神奈川県横浜市中区山下町{n}",
-    ],
+    "ja": ["東京都渋谷区神南{a}-{b}-{c}", "大阪府大阪市北区梅田{a}-{b}-{c}", "東京都千代田区丸の内{a}-{b}-{c}",
+           "神奈川県横浜市中区山下町{n}"],
 }
 
 
@@ -475,8 +449,6 @@ def filler(kind: str, rng: random.Random) -> str:
         return rng.choice([f"{rng.randint(1, 500) * 500}", f"{rng.randint(1, 90)},{rng.randint(0, 999):03d}",
                            f"${rng.randint(1, 90)},{rng.randint(0, 999):03d}.00"])  # fmt: skip
     return f"{rng.randint(100, 999)}-{_d(rng, 7)}-{_d(rng, 7)}"
-
-
 ENTITY = {"EMAIL": "EMAIL_ADDRESS", "PHONE": "PHONE_NUMBER", "CARD": "CREDIT_CARD", "IBAN": "IBAN_CODE",
           "SSN": "US_SSN", "IP": "IP_ADDRESS", "ADDRESS": "STREET_ADDRESS"}  # fmt: skip
 
