@@ -22,6 +22,9 @@ The table goes into docs/benchmarks.md between the optimize_bench markers unless
 with `--promise-bound` it adds the row of a planner that knows the world's true curves and keeps the same promise
 against the level error the optimizer's plan states (what the promise itself costs; see _promise_bound).
 
+`--level-study 1 2 3 4 5 6 --worlds 8` measures how well the files tell the period's sales level and what a
+planner that knows every true curve reaches when it keeps the promise against that level error (level_study).
+
 `--reliability A.json B.json ...` runs nothing: it reads the independent rows of earlier `--json` dumps and tables
 how well the command's stated P(floor) and intervals match the truth (see reliability; docs/benchmarks.md, part D).
 """
@@ -599,6 +602,110 @@ def reliability(rows: list[dict]) -> list[str]:
     return lines
 
 
+def level_study(seeds: list[int], n: int, sds: list[float], *, samples: int = 200) -> list[str]:
+    """How well the next period's attributed sales level can be known from the files, and what that costs any
+    planner that keeps the promise (docs/benchmarks.md, issue 17, "What the level error allows").
+
+    Per independent world: the curves as the optimize command fits them (with the last weeks' level) predict the
+    period's attributed sales at today's run rate (the last period's daily spends); the truth is the world's own
+    expected attributed sales at those spends. Reported: the realized log error against the level error the plan
+    states (pipeline.period_error_sd), and how much of it the world's seasonal wave explains (its change from the
+    history's last 14 days to the period, from the world's hidden truth). Then, per level error sd in ``sds``, the
+    share of the oracle reached by a planner that knows every true curve and keeps the floor with 90% against that
+    level error alone (_promise_bound): no planner unsure of the level by that much can do better."""
+    from statistics import NormalDist
+
+    from bench.independent.worlds import make_worlds
+    from optimizer.engine import files
+    from optimizer.engine.allocate import AllocationRequest, _Problem
+    from optimizer.engine.pipeline import curves_from_frames, period_error_sd, with_recent_level
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            for world in make_worlds(n, seed):
+                folder = Path(tmp) / str(world.name)
+                folder.mkdir(parents=True, exist_ok=True)
+                paths = {k: (Path(v) if v else None) for k, v in world.write_files(folder).items()}
+                history, skus = files.read_history(paths["history"]), files.read_skus(paths["skus"])
+                lift = files.read_lift_studies(paths["lift_studies"]) if paths.get("lift_studies") else None
+                days = int(world.period_days)
+                curves = curves_from_frames(history, skus, lift, period_days=days, samples=samples, seed=0)
+                stated = period_error_sd(curves, history, period_days=days)
+                curves = with_recent_level(curves, history, period_days=days)
+                keys = list(world.channels())
+                prob = _Problem(curves, AllocationRequest(budget=float(world.budget), period_days=days), keys)
+                run = np.array([curves.channel(k).hist_daily_spend * days for k in keys])
+                model = float(prob.attributed_samples(run).mean(axis=1).sum())
+                truth = float(world.attributed_sales({k: float(v) for k, v in zip(keys, run, strict=True)}))
+                season = math.nan
+                if hasattr(world, "_annual") and hasattr(world, "days"):  # the world's hidden seasonal wave
+                    end = int(world.days)
+                    ahead = world._annual(np.arange(end, end + days)).mean()
+                    season = float(math.log(ahead / world._annual(np.arange(end - 14, end)).mean()))
+                _, best = world.oracle()
+                bound = {}
+                for sd in sds:
+                    doc = {"constraints": {"min_roas": {"forecast_error_sd": sd}}}
+                    plan = _promise_bound(world, doc, 0.9)
+                    bound[sd] = 100.0 * float(world.incremental_margin(plan)) / float(best) if plan else 0.0
+                rows.append(
+                    {
+                        "world": str(world.name),
+                        "kind": world.floor_kind,
+                        "error": math.log(model / truth),
+                        "stated": stated,
+                        "season": season,
+                        "bound": bound,
+                    }
+                )
+                print(f"{world.name}: level error {rows[-1]['error']:+.3f}, stated {stated:.3f}", flush=True)
+    err = np.array([r["error"] for r in rows])
+    stated = np.array([r["stated"] for r in rows])
+    season = np.array([r["season"] for r in rows])
+    z90 = NormalDist().inv_cdf(0.9)
+
+    def corr(a, b) -> str:
+        return f"{np.corrcoef(a, b)[0, 1]:+.2f}" if len(a) >= 3 and np.std(a) > 0 and np.std(b) > 0 else "–"
+
+    out = [
+        f"{len(rows)} worlds (world seeds {', '.join(map(str, seeds))}, {n} each).",
+        "",
+        "| level of the period's attributed sales at today's run rate | value |",
+        "|---|---:|",
+        f"| realized log error, root mean square | {np.sqrt(np.mean(err**2)):.3f} |",
+        f"| realized log error, mean | {err.mean():+.3f} |",
+        f"| stated level error (forecast_error_sd), mean | {stated.mean():.3f} |",
+        f"| correlation of the stated error with the realized one's size | {corr(stated, np.abs(err))} |",
+        f"| realized error beyond ±{z90:.2f} stated sds (a tenth each side if calibrated) | "
+        f"{int(np.sum(err / stated < -z90))} below, {int(np.sum(err / stated > z90))} above |",
+    ]
+    if np.isfinite(season).all():
+        out += [
+            f"| realized error with the seasonal wave's change added back, root mean square | "
+            f"{np.sqrt(np.mean((err + season) ** 2)):.3f} |",
+            f"| correlation of the error with the seasonal change | {corr(err, season)} |",
+        ]
+    kinds = np.array([r["kind"] for r in rows])
+    out += [
+        "",
+        "| level error sd the planner keeps the 90% promise against (true curves) | median % of oracle | mean % "
+        "| worst % | worlds at 97% or more | loose median | binding median | infeasible median |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for sd in sds:
+        b = np.array([r["bound"][sd] for r in rows])
+        by = [
+            f"{np.median(b[kinds == k]):.1f}" if (kinds == k).any() else "–" for k in ("loose", "binding", "infeasible")
+        ]
+        out.append(
+            f"| {sd:g} | {np.median(b):.1f} | {b.mean():.1f} | {b.min():.1f} | {int(np.sum(b >= 97.0))}/{len(b)} | "
+            + " | ".join(by)
+            + " |"
+        )
+    return out
+
+
 def write_doc(section: str, start: str = START_MARK, end: str = END_MARK) -> None:
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     if start in text:
@@ -639,7 +746,19 @@ def main() -> None:
         help="Run nothing: read the independent rows of these --json files and print how well the stated P(floor) "
         "and intervals match the truth (reliability).",
     )
+    parser.add_argument(
+        "--level-study",
+        type=int,
+        nargs="+",
+        metavar="WORLD_SEED",
+        help="Run nothing else: on these world seeds (--worlds each) measure how well the period's level is known "
+        "and what that costs a planner that knows the true curves (level_study).",
+    )
+    parser.add_argument("--level-sds", type=float, nargs="+", default=[0.03, 0.05, 0.07, 0.094])
     args = parser.parse_args()
+    if args.level_study:
+        print("\n".join(level_study(args.level_study, args.worlds, args.level_sds, samples=args.samples)))
+        return
     if args.reliability:
         rows = [r for f in args.reliability for r in json.loads(Path(f).read_text())["independent"]["rows"]]
         print("\n".join(reliability(rows)))

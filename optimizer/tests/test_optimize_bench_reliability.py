@@ -50,3 +50,22 @@ def test_reliability_bins_by_stated_probability_and_counts_a_repeated_plan_once(
     # the cut plan's truth (308) lies above its interval's top (300): beyond the highest tenth
     cut = next(line for line in text.splitlines() if line.startswith("| spend cut"))
     assert cut.split("|")[2].strip() == "1" and cut.split("|")[6].strip() == "1"
+
+
+def test_level_study_bound_is_the_oracle_without_level_error_and_falls_as_the_error_grows():
+    # bench/optimize_bench.py --level-study (issue 17): a planner that knows the true curves and keeps the 90%
+    # promise against no level error is the world's own oracle (100%); against a level error it must hold a
+    # higher floor in truth, so it can only lose margin, and more as the error grows. One independent world whose
+    # floor binds, so the higher floor costs something.
+    from bench.independent.worlds import make_worlds
+    from bench.optimize_bench import level_study
+
+    seed = next(s for s in range(40) if make_worlds(1, s)[0].floor_kind == "binding")
+    lines = level_study([seed], 1, [0.0, 0.05, 0.2], samples=50)
+    rows = {line.split("|")[1].strip(): line for line in lines if line.startswith("| 0")}
+    medians = [float(rows[sd].split("|")[2]) for sd in ("0", "0.05", "0.2")]
+    assert medians[0] == pytest.approx(100.0, abs=0.1)
+    assert medians[2] < medians[1] <= medians[0] + 0.1
+    assert medians[2] < 99.0
+    error_rms = next(line for line in lines if line.startswith("| realized log error, root mean square"))
+    assert 0.0 <= float(error_rms.split("|")[2]) < 1.0
