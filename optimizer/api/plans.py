@@ -162,6 +162,12 @@ class AllocationPlanVersionSerializer(StrictInputMixin, serializers.Serializer):
         "Default: unchanged.",
     )
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, help_text="Default: unchanged.")
+    chance = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="P(period ROAS >= min_roas) >= chance, as on a new plan; 0 or null: the floor on the expected ROAS "
+        "only. Default: unchanged (0.9 where a floor is added to a version that had none).",
+    )
 
 
 class PlanExportQuerySerializer(serializers.Serializer):

@@ -96,17 +96,28 @@ class PlanWhatIfForm(PlanForm):
     """A what-if edit of a finished plan: budget, ROAS floor and channel limits; the rest of the request is the
     edited version's (optimizer.services.plans.plan_version_create)."""
 
-    KEPT = ("budget", "min_roas")
+    KEPT = ("budget", "min_roas", "chance")
+    # Sent with the form so that an unticked box (which a browser does not send) means "hold the floor on average",
+    # while a post without the box keeps the edited version's promise.
+    CHANCE_SHOWN = "chance_shown"
 
     def __init__(self, *args, plan: AllocationPlan | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         for name in [name for name in self.fields if name not in self.KEPT and not name.startswith("ch")]:
             del self.fields[name]
         self.fields["min_roas"].help_text = "Leave empty to drop the floor."
+        asked = (plan.request or {}).get("chance") if plan is not None and plan.min_roas is not None else None
+        if asked:
+            self.fields["chance"].label = f"Hold the floor with {round(100 * float(asked))}% probability"
+        self.fields["chance"].help_text = (
+            "Untick to hold the floor on average only: the plan may spend more, but where the floor is tight it "
+            "misses about half the time."
+        )
         if plan is not None and not self.is_bound:
             cents = Decimal("0.01")
             floor = None if plan.min_roas is None else plan.min_roas.normalize()
             self.initial.update({"budget": plan.budget.quantize(cents), "min_roas": floor})
+            self.initial["chance"] = plan.min_roas is None or bool(asked)
             given = (plan.request or {}).get("bounds") or {}
             for i, row in enumerate(self.channel_rows):
                 if row["key"] in given:

@@ -261,12 +261,16 @@ def plan_version_create(
     min_roas=_KEEP,
     bounds=_KEEP,
     name=_KEEP,
+    chance=_KEEP,
 ) -> AllocationPlan:
     """A what-if edit of a finished plan version: a new version of the same plan (same ``root``, ``parent`` = the
     edited version, ``version`` = the lineage's highest + 1) with the given budget, ROAS floor (None removes it)
     and channel bounds ``{"retailer|placement_type": [min, max]}`` (replacing the edited version's), the rest of
     the request copied, optimized in the background like any plan. The new version starts unreviewed (draft).
-    Removing the floor drops the request's chance constraint, which is the probability of holding that floor."""
+    Removing the floor drops the request's chance constraint, which is the probability of holding that floor.
+    ``chance`` (with a floor): the probability of holding it, as on a new plan (0 or None: the floor on the expected
+    ROAS only; DEFAULT: the default promise); left out, the edited version's (the default promise where it had no
+    floor)."""
     if plan.status not in (AllocationPlan.Status.SUCCEEDED, AllocationPlan.Status.FAILED):
         raise DomainError(
             f"Plan #{plan.pk} is {plan.status}: wait until it is optimized before editing it.", field="status"
@@ -274,6 +278,11 @@ def plan_version_create(
     request = plan.request or {}
     min_roas = plan.min_roas if min_roas is _KEEP else min_roas
     no_floor = min_roas is None or min_roas == ""
+    if no_floor:
+        chance = None
+    elif chance is _KEEP:
+        # A floor added to a version that had none is a promise by default, as on a new plan.
+        chance = request.get("chance") if plan.min_roas is not None else DEFAULT
     draft = _plan_build(
         tenant=plan.tenant,
         user=user,
@@ -286,8 +295,7 @@ def plan_version_create(
         bounds=request.get("bounds") if bounds is _KEEP else bounds,
         retailer_bounds=request.get("retailer_bounds"),
         exclude_channels=request.get("exclude_channels") or (),
-        # A floor added to a version that had none is a promise by default, as on a new plan.
-        chance=None if no_floor else (request.get("chance") if plan.min_roas is not None else DEFAULT),
+        chance=chance,
         history_days=request.get("history_days"),
     )
     root_id = plan.root_id or plan.pk

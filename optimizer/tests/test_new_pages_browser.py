@@ -193,6 +193,13 @@ def test_a_floor_the_whole_budget_cannot_promise_shows_both_plans(
     expect(spend_row).to_contain_text(f"{promise['full_spend']['spend']:,.2f}")
     expect(spend_row).to_contain_text(f"{promise['largest_promised_spend']['spend']:,.2f}")
     expect(page.locator("body")).to_contain_text("cannot hold min_roas 8 (attributed) with probability 90%")
+    # What to change to spend it all, and where: the what-if form, whose promise box starts ticked.
+    step = page.locator("#promise-next-step")
+    expect(step).to_contain_text("in a new version: What if… below.")
+    step.get_by_role("link", name="What if…").click()
+    expect(page).to_have_url(re.compile(r"#what-if-form$"))
+    expect(page.locator("#what-if-form").get_by_label("Hold the floor with 90% probability")).to_be_checked()
+    page.locator("#plan-promise").scroll_into_view_if_needed()
     probabilities = ('[data-metric="promise_probability"]', '[data-metric="full_spend_probability"]')
     _seen_whole_on_a_phone(page, table.locator("caption"), *(table.locator(p) for p in probabilities))
     _fits_a_phone(live_site.shot(page, "both-plans"))

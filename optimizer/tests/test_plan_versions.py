@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -195,3 +196,82 @@ def test_another_tenant_sees_no_version_nor_export(client, optimized, personas):
     assert client.get(reverse("plan_export", args=[optimized.pk])).status_code == 404
     assert client.post(reverse("plan_version_create", args=[optimized.pk]), {"budget": "1"}).status_code == 404
     assert AllocationPlan.objects.filter(root=optimized).count() == 1
+
+
+def test_a_promise_the_budget_cannot_keep_leads_to_a_what_if_that_holds_the_floor_on_average(
+    client, tenants, retailers, personas, queued, django_capture_on_commit_callbacks
+):
+    # Issue 17.1 on the page: where the whole budget cannot keep the 90% promise, the page says what to change to
+    # spend it all, and the what-if form can drop the promise (the floor held on average only) or bring it back.
+    seed_history(tenants["acme"], retailers)
+    plan = plan_create(
+        tenant=tenants["acme"], user=personas["marketer"], name="Floor of 8", budget="40000", period_days=28,
+        min_roas="8",
+    )  # fmt: skip
+    plan = plan_run(plan.pk)
+    promise = plan.result["promise"]
+    assert plan.status == AllocationPlan.Status.SUCCEEDED, plan.error
+    assert plan.request["chance"] == 0.9 and promise["whole_budget_keeps_promise"] is False
+    client.force_login(personas["marketer"])
+    html = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
+    step = visible(re.search(r'<p class="muted" id="promise-next-step">(.*?)</p>', html, flags=re.S).group(1))
+    full = promise["full_spend"]["expected_roas"]
+    if full < 8:  # even on average the whole budget stays below the floor: only a lower floor spends it all
+        assert f"lower the floor to {full:.2f} or less in a new version: What if… below" in step
+    else:
+        assert "untick “Hold the floor with 90% probability”" in step
+    assert 'href="#what-if-form"' in html and "chance 0 in the API" not in html
+    box = re.search(r'<input[^>]*name="chance"[^>]*>', html).group(0)
+    assert 'type="checkbox"' in box and "checked" in box
+
+    url = reverse("plan_version_create", args=[plan.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        unticked = client.post(url, {"budget": "40000", "min_roas": "8", "chance_shown": "1"})
+    on_average = AllocationPlan.objects.get(parent=plan)
+    assert unticked.status_code == 302 and unticked["Location"] == reverse("plan_detail", args=[on_average.pk])
+    assert on_average.min_roas == Decimal("8") and on_average.request["chance"] is None
+    on_average = plan_run(on_average.pk)
+    assert on_average.status == AllocationPlan.Status.SUCCEEDED, on_average.error
+    assert not on_average.result.get("promise")
+    # The floor on the mean is the weaker constraint: the plan earns at least as much as the promise's.
+    margin = on_average.result["totals"]["expected_incremental_margin"]
+    assert margin >= plan.result["totals"]["expected_incremental_margin"] * (1 - 1e-6)
+    page = client.get(reverse("plan_detail", args=[on_average.pk])).content.decode()
+    assert "checked" not in re.search(r'<input[^>]*name="chance"[^>]*>', page).group(0)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("plan_version_create", args=[on_average.pk]),
+            {"budget": "40000", "min_roas": "8", "chance_shown": "1", "chance": "on"},
+        )
+    assert AllocationPlan.objects.get(parent=on_average).request["chance"] == 0.9  # the promise is back
+    # A post without the box (an older page, a script) keeps the edited version's promise.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"budget": "30000", "min_roas": "8"})
+    kept = AllocationPlan.objects.filter(parent=plan).exclude(pk=on_average.pk).get()
+    assert kept.budget == Decimal("30000") and kept.request["chance"] == 0.9
+
+    # Where the whole budget holds the floor on average but not surely, the page says to untick the box instead.
+    result = plan.result
+    result["promise"]["full_spend"].update(expected_roas=8.4, probability=0.55)
+    AllocationPlan.objects.filter(pk=plan.pk).update(result=result)
+    html = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
+    step = visible(re.search(r'<p class="muted" id="promise-next-step">(.*?)</p>', html, flags=re.S).group(1))
+    assert step == (
+        "To spend the whole budget, untick “Hold the floor with 90% probability” (the floor then holds on average "
+        "only: 55% of the time) or lower the floor in a new version: What if… below."
+    )
+
+
+def test_the_api_what_if_sets_or_keeps_the_promise(optimized, personas, queued, django_capture_on_commit_callbacks):
+    assert optimized.request["chance"] == 0.9
+    client = client_for(personas["marketer"])
+    url = f"{API}/plans/{optimized.pk}/versions/"
+    with django_capture_on_commit_callbacks(execute=True):
+        kept = client.post(url, {"budget": "15000"}, format="json").json()
+        on_mean = client.post(url, {"chance": 0}, format="json").json()
+        surer = client.post(url, {"chance": 0.95}, format="json").json()
+        no_floor = client.post(url, {"min_roas": None, "chance": 0.95}, format="json").json()
+    chances = {p.pk: p.request["chance"] for p in AllocationPlan.objects.filter(parent=optimized)}
+    assert chances == {kept["id"]: 0.9, on_mean["id"]: None, surer["id"]: 0.95, no_floor["id"]: None}
+    assert_error(client.post(url, {"chance": 1.5}, format="json"), 400, field="chance")
