@@ -455,6 +455,30 @@ def _read_exclusions(tokens: str) -> set[int]:
     return out
 
 
+_ONLY_BEFORE = r"\b(?:only|just|solely|exclusively)\s+(?:(?:on|in|at|with|across|into|through|via|to|for)\s+)?"
+# "Amazon only", but not "Amazon only gets $50k" (a cap).
+_ONLY_AFTER = r"\s+(?:only|exclusively|alone)\b(?!\s*(?:gets?|receives?|takes?|needs?|has|at|up|to|for|with|⟨A))"
+_BETWEEN = re.compile(
+    r"\b(?:split|splitting|divide|divided|dividing|spread|spreading|share|shared|sharing|allocate|allocated|"
+    r"distribute|distributed)\b[^.;]{0,40}?\bbetween\b(?P<rest>[^.;]*)",
+    re.IGNORECASE,
+)
+
+
+def _read_only(tokens: str) -> set[int]:
+    """Retailers the text keeps the plan to ("only on Amazon and Walmart", "Walmart only", "split it between Amazon
+    and Target"): the others get nothing."""
+    out: set[int] = set()
+    for rule in (rf"{_ONLY_BEFORE}({_RLIST})", rf"({_RLIST}){_ONLY_AFTER}"):
+        for m in re.finditer(rule, tokens, re.IGNORECASE):
+            out.update(_indices("R", m.group(1)))
+    for m in _BETWEEN.finditer(tokens):  # every retailer named in the rest of the clause, shares beside them or not
+        named = _indices("R", m["rest"])
+        if len(named) >= 2:
+            out.update(named)
+    return out
+
+
 _RATE = re.compile(
     r"^\s*(?:/|per|a|an|each|every)\s*(?P<unit>day|week|wk|month|mo|quarter|year)\b|^\s*(?P<ly>daily|weekly|monthly|"
     r"quarterly|yearly|annually)\b",
@@ -962,6 +986,13 @@ def read_objective(text: str, retailers: Iterable[tuple[str, str]] = ()) -> Read
             reading.ambiguous.append("retailers")
         elif code not in reading.exclude_retailers:
             reading.exclude_retailers.append(code)
+    kept = {codes[j] for j in _read_only(tokens)}
+    if kept & set(reading.exclude_retailers):  # "only Amazon and Walmart ... skip Walmart"
+        reading.ambiguous.append("retailers")
+    elif kept:  # every other retailer the tenant has gets nothing, unless the text gives it a cap
+        for code in dict.fromkeys(names.values()):
+            if code not in kept and code not in reading.retailer_caps and code not in reading.exclude_retailers:
+                reading.exclude_retailers.append(code)
     reading.ambiguous = list(dict.fromkeys(reading.ambiguous))
     return reading
 

@@ -154,6 +154,35 @@ def test_retailer_caps_and_exclusions():
     assert read("$1M over 4 weeks, Walmart capped at 10% of the budget").retailer_caps == {"walmart": 100_000}
 
 
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Put 300k only on Walmart and Amazon for the next quarter", {"walmart", "amazon"}),
+        ("$200k for 4 weeks, Walmart only", {"walmart"}),
+        ("$1M over 4 weeks, just Amazon, Walmart and Target, ROAS 3x", {"amazon", "walmart", "target"}),
+        ("Split $500k between Amazon (60%) and Walmart (40%) over 6 weeks", {"amazon", "walmart"}),
+        ("$400k for 8 weeks exclusively on Instacart", {"instacart"}),
+    ],
+)
+def test_a_plan_kept_to_some_retailers_leaves_the_others_out(text, kept):
+    # Every retailer of the tenant the text does not keep gets nothing (its limits 0 on the form), in the tenant's
+    # order; a retailer the text caps keeps its cap.
+    reading = read(text)
+    assert reading.exclude_retailers == [code for code, _name in RETAILERS if code not in kept]
+    assert not reading.ambiguous
+    capped = read("$1M over 4 weeks, only Amazon and Walmart, with Walmart capped at $100k")
+    assert capped.retailer_caps == {"walmart": 100_000}
+    assert capped.exclude_retailers == ["target", "instacart", "kroger", "criteo"]
+
+
+def test_only_is_no_exclusivity_where_it_names_an_amount_or_contradicts_an_exclusion():
+    assert read("Spend $1M over 4 weeks, only 200k on Amazon").exclude_retailers == []
+    assert read("Spend $1M over 4 weeks, Amazon only gets 200k").exclude_retailers == []
+    assert read("Put 300k behind Walmart and Amazon for 4 weeks").exclude_retailers == []  # named, not kept to
+    contradiction = read("$100k over 4 weeks only on Amazon and Walmart, skip Walmart")
+    assert "retailers" in contradiction.ambiguous
+
+
 def test_words_become_digits_only_where_they_are_numbers():
     assert words_to_digits("four weeks and a half million") == "4 weeks and 0.5 million"
     assert words_to_digits("over a month") == "over a month"
