@@ -488,7 +488,7 @@ def _plan_read_result(
     known = {code: name for code, name in Retailer.objects.values_list("code", "name")}
     known.update({code: name for code, name, _placement in channels})
     currency = access.tenant.reporting_currency
-    reading = read_objective(text, known.items())
+    reading = read_objective(text, known.items(), planned=[code for code, _name, _placement in channels])
     adapter = adapter_retailers(adapter, retailer_names(known.items()))
     check = cross_check(reading, adapter, currency=currency, answers=answers, retailer_names=known)
     if check.question is not None:

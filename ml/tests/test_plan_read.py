@@ -80,6 +80,21 @@ def test_without_an_adapter_the_plan_reader_fills_the_form_at_once(client, perso
     assert not GenerationRequest.objects.exists()  # no model was asked
 
 
+def test_a_plan_kept_to_one_retailer_zeroes_the_tenants_other_channels_without_notes(client, personas, catalog):
+    # "only on Walmart": every channel of the tenant's other retailers gets a maximum of 0; retailers the tenant
+    # never ran are not named in a note (nothing of theirs is on the form).
+    client.force_login(personas["marketer"])
+    response = client.post(reverse("plan_read"), {"text": "$300k over 4 weeks, only on Walmart"})
+    html = response.content.decode()
+    assert response.status_code == 200 and 'id="plan-form" hx-swap-oob="true"' in html
+    labels = re.findall(r'<span class="channel-name" id="id_(ch\d+)_min_channel">([^<]*)</span>', html)
+    assert len(labels) >= 2 and any("Walmart" in label for _f, label in labels)
+    for field, label in labels:
+        value = re.search(rf'name="{field}_max"(?: value="([^"]*)")?', html).group(1)
+        assert (value == "0") == ("Walmart" not in label), (label, value)
+    assert "no history there" not in visible(html)
+
+
 def test_without_an_adapter_the_plan_reader_asks_and_fills_with_the_answer(client, personas, catalog):
     client.force_login(personas["marketer"])
     text = "Put £500k over eight weeks into retail media for incremental revenue"

@@ -880,8 +880,12 @@ def _read_objective(text: str, mask: list[tuple[int, int]]) -> tuple[str | None,
 # --- the reader -----------------------------------------------------------------------------------------------------
 
 
-def read_objective(text: str, retailers: Iterable[tuple[str, str]] = ()) -> Reading:
-    """Read ``text`` (a plan in the marketer's words). ``retailers``: (code, name) pairs the text may name."""
+def read_objective(
+    text: str, retailers: Iterable[tuple[str, str]] = (), *, planned: Iterable[str] | None = None
+) -> Reading:
+    """Read ``text`` (a plan in the marketer's words). ``retailers``: (code, name) pairs the text may name;
+    ``planned``: the codes of those the plan can spend on (default: all of them), which a plan kept to some
+    retailers ("only on Amazon") excludes but for the ones kept."""
     text = " ".join(str(text).split())
     digits = _fix_unit_typos(words_to_digits(text))
     reading = Reading()
@@ -990,7 +994,7 @@ def read_objective(text: str, retailers: Iterable[tuple[str, str]] = ()) -> Read
     if kept & set(reading.exclude_retailers):  # "only Amazon and Walmart ... skip Walmart"
         reading.ambiguous.append("retailers")
     elif kept:  # every other retailer the tenant has gets nothing, unless the text gives it a cap
-        for code in dict.fromkeys(names.values()):
+        for code in dict.fromkeys(names.values() if planned is None else planned):
             if code not in kept and code not in reading.retailer_caps and code not in reading.exclude_retailers:
                 reading.exclude_retailers.append(code)
     reading.ambiguous = list(dict.fromkeys(reading.ambiguous))

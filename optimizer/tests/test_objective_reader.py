@@ -175,6 +175,12 @@ def test_a_plan_kept_to_some_retailers_leaves_the_others_out(text, kept):
     assert capped.exclude_retailers == ["target", "instacart", "kroger", "criteo"]
 
 
+def test_only_leaves_out_just_the_retailers_the_plan_could_spend_on():
+    # The page passes every retailer the text may name, and the tenant's own as ``planned``.
+    reading = read_objective("$300k for 4 weeks only on Walmart", RETAILERS, planned=["amazon", "walmart", "criteo"])
+    assert reading.exclude_retailers == ["amazon", "criteo"]
+
+
 def test_only_is_no_exclusivity_where_it_names_an_amount_or_contradicts_an_exclusion():
     assert read("Spend $1M over 4 weeks, only 200k on Amazon").exclude_retailers == []
     assert read("Spend $1M over 4 weeks, Amazon only gets 200k").exclude_retailers == []
