@@ -8,6 +8,7 @@ from campaigns.models import PlacementType
 from core.bounds import validate_money
 from core.forms import MoneyField
 from optimizer.models import AllocationPlan
+from optimizer.services.plans import DEFAULT
 
 
 class PlanForm(forms.Form):
@@ -107,6 +108,7 @@ class PlanWhatIfForm(PlanForm):
             del self.fields[name]
         self.fields["min_roas"].help_text = "Leave empty to drop the floor."
         asked = (plan.request or {}).get("chance") if plan is not None and plan.min_roas is not None else None
+        self._had_promise = plan is None or plan.min_roas is None or bool(asked)
         if asked:
             self.fields["chance"].label = f"Hold the floor with {round(100 * float(asked))}% probability"
         self.fields["chance"].help_text = (
@@ -117,9 +119,19 @@ class PlanWhatIfForm(PlanForm):
             cents = Decimal("0.01")
             floor = None if plan.min_roas is None else plan.min_roas.normalize()
             self.initial.update({"budget": plan.budget.quantize(cents), "min_roas": floor})
-            self.initial["chance"] = plan.min_roas is None or bool(asked)
+            self.initial["chance"] = self._had_promise
             given = (plan.request or {}).get("bounds") or {}
             for i, row in enumerate(self.channel_rows):
                 if row["key"] in given:
                     low, high = given[row["key"]]
                     self.initial[f"ch{i}_min"], self.initial[f"ch{i}_max"] = low, high
+
+    def promise(self) -> dict:
+        """plan_version_create's ``chance`` as the page asked: nothing where the box was not on the page (the
+        edited version's promise kept), None where it was unticked (the floor on average only), the default promise
+        where it was ticked on a version that held its floor on average only."""
+        if self.CHANCE_SHOWN not in self.data:
+            return {}
+        if not self.cleaned_data.get("chance"):
+            return {"chance": None}
+        return {} if self._had_promise else {"chance": DEFAULT}

@@ -20,14 +20,7 @@ from optimizer import selectors
 from optimizer.engine.allocate import CURVE_CHANNELS, DEFAULT_CHANCE
 from optimizer.forms.plans import PlanForm, PlanWhatIfForm
 from optimizer.models import AllocationPlan
-from optimizer.services.plans import (
-    DEFAULT,
-    plan_create,
-    plan_export_csv,
-    plan_export_rows,
-    plan_rerun,
-    plan_version_create,
-)
+from optimizer.services.plans import plan_create, plan_export_csv, plan_export_rows, plan_rerun, plan_version_create
 from optimizer.views.plan_notices import plan_notice_views
 
 CHANCE_LEVEL = DEFAULT_CHANCE
@@ -122,13 +115,6 @@ def plan_version_create_view(request: HttpRequest, pk: int, *, access) -> HttpRe
     plan = _plan_or_404(access, pk)
     form = PlanWhatIfForm(request.POST, channels=selectors.tenant_channel_choices(access.tenant), plan=plan)
     if form.is_valid():
-        promise = {}
-        if form.CHANCE_SHOWN in request.POST:  # the box was on the page: unticked holds the floor on average only
-            had_promise = plan.min_roas is None or bool((plan.request or {}).get("chance"))
-            if not form.cleaned_data["chance"]:
-                promise["chance"] = None
-            elif not had_promise:
-                promise["chance"] = DEFAULT
         try:
             version = plan_version_create(
                 plan=plan,
@@ -136,7 +122,7 @@ def plan_version_create_view(request: HttpRequest, pk: int, *, access) -> HttpRe
                 budget=form.cleaned_data["budget"],
                 min_roas=form.cleaned_data["min_roas"],
                 bounds=form.bounds(),
-                **promise,
+                **form.promise(),
             )
         except DomainError as exc:
             form_error(form, exc)
